@@ -1,0 +1,161 @@
+//! The HTTP API: routes, shared state, request parameters and tenancy.
+//!
+//! ```text
+//!  POST /write, /api/v2/write ─► ingest::influx ─┐
+//!  POST /api/v1/write ─────────► ingest::remote ─┴► WriteBatch per shard ─► Engine::write ─► 204
+//!  GET|POST /api/v1/series, /labels, /label/:name/values, /export ─► Engine::select/read_samples
+//!  POST /api/v1/admin/flush, /snapshot;  GET /metrics, /health, /ready
+//! ```
+
+pub mod admin;
+pub mod error;
+pub mod read;
+pub mod write;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, Method, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use cairn_storage::{Engine, Tenant};
+
+use crate::config::NodeConfig;
+use crate::metrics::Metrics;
+pub use error::{ApiError, WriteError};
+
+/// What every handler shares.
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    pub cfg: NodeConfig,
+    pub metrics: Metrics,
+}
+
+impl AppState {
+    /// The shards `tenant` owns (shuffle sharding, DESIGN.md).
+    pub fn tenant_shards(&self, tenant: &Tenant) -> Vec<u32> {
+        cairn_consensus::tenant_shards(
+            tenant.as_str(),
+            self.engine.shard_count(),
+            self.cfg.tenancy.shards_per_tenant,
+        )
+    }
+}
+
+pub type SharedState = Arc<AppState>;
+
+pub fn router(state: SharedState) -> Router {
+    Router::new()
+        .route("/write", post(write::influx_v1))
+        .route("/api/v2/write", post(write::influx_v2))
+        .route("/api/v1/write", post(write::remote_write))
+        .route("/api/v1/series", get(read::series).post(read::series))
+        .route("/api/v1/labels", get(read::labels).post(read::labels))
+        .route("/api/v1/label/{name}/values", get(read::label_values))
+        .route("/api/v1/export", get(read::export).post(read::export))
+        .route("/api/v1/status/buildinfo", get(read::buildinfo))
+        .route("/api/v1/admin/flush", post(admin::flush))
+        .route("/api/v1/admin/snapshot", post(admin::snapshot))
+        .route("/metrics", get(admin::metrics))
+        .route("/health", get(admin::health))
+        .route("/ready", get(admin::ready))
+        .route("/ping", get(admin::ping).head(admin::ping))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+async fn not_found(req: Request) -> ApiError {
+    ApiError {
+        status: axum::http::StatusCode::NOT_FOUND,
+        kind: "not_found",
+        message: format!("no such endpoint: {} {}", req.method(), req.uri().path()),
+    }
+}
+
+/// Records request counts and latency per route.
+async fn observe(State(st): State<SharedState>, req: Request, next: Next) -> Response {
+    let handler = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "other".into());
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    st.metrics
+        .observe(&handler, resp.status().as_u16(), start.elapsed());
+    resp
+}
+
+/// The request's tenant: `X-Scope-OrgID` (Mimir's convention) or `default`.
+pub fn tenant_of(headers: &HeaderMap) -> Result<Tenant, ApiError> {
+    match headers.get("x-scope-orgid") {
+        None => Ok(Tenant::default_tenant()),
+        Some(v) => {
+            let s = v
+                .to_str()
+                .map_err(|_| ApiError::bad_data("X-Scope-OrgID header is not valid text"))?;
+            Tenant::new(s.trim()).map_err(|e| ApiError::bad_data(format!("X-Scope-OrgID: {e}")))
+        }
+    }
+}
+
+/// Query-string and form parameters (Prometheus accepts both, and repeats `match[]`).
+#[derive(Debug, Default)]
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    /// Collects the query string and, for a form POST, the body's parameters.
+    pub async fn from_request(req: Request, max_body: usize) -> Result<Params, ApiError> {
+        let mut v: Vec<(String, String)> = req
+            .uri()
+            .query()
+            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .unwrap_or_default();
+        let is_form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|c| c.to_str().ok())
+            .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+        if req.method() == Method::POST && is_form {
+            let body = axum::body::to_bytes(req.into_body(), max_body)
+                .await
+                .map_err(|e| ApiError::too_large(format!("reading form body: {e}")))?;
+            v.extend(form_urlencoded::parse(&body).into_owned());
+        }
+        Ok(Params(v))
+    }
+
+    /// Only the query string (for endpoints whose body is data, like writes).
+    pub fn from_request_query(req: &Request) -> Params {
+        Params(
+            req.uri()
+                .query()
+                .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+                .unwrap_or_default(),
+        )
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+/// `{"status":"success","data":...}`
+pub fn success(data: serde_json::Value) -> Response {
+    axum::Json(serde_json::json!({"status": "success", "data": data})).into_response()
+}

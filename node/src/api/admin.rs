@@ -1,0 +1,82 @@
+//! Admin and health endpoints: flush, snapshot, `/metrics`, `/health`, `/ready`.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::{ApiError, SharedState, success};
+use crate::timeparse::format_rfc3339_ms;
+
+/// `POST /api/v1/admin/flush`: seals every head chunk, writes it, purges the write-ahead log
+/// and flushes RocksDB's memtables; returns when done.
+pub async fn flush(State(st): State<SharedState>) -> Result<Response, ApiError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    st.engine.flush(Box::new(move |r| {
+        let _ = tx.send(r);
+    }));
+    let outcome = rx
+        .await
+        .map_err(|_| ApiError::unavailable("the storage engine stopped"))??;
+    Ok(success(json!({
+        "chunks": outcome.chunks,
+        "samples": outcome.samples,
+        "sst_bytes": st.engine.sst_bytes(),
+    })))
+}
+
+/// `POST /api/v1/admin/snapshot`: a consistent RocksDB checkpoint under
+/// `<data_dir>/snapshots/<name>`; returns its name and path (Prometheus' shape plus the path).
+pub async fn snapshot(State(st): State<SharedState>) -> Result<Response, ApiError> {
+    let now = crate::api::write::now_ms();
+    let stamp: String = format_rfc3339_ms(now)
+        .chars()
+        .filter(|c| c.is_ascii_digit())
+        .take(14)
+        .collect();
+    let name = format!("{stamp}-{:08x}", rand::random::<u32>());
+    let dir = st.cfg.data_dir.join("snapshots").join(&name);
+    let engine = st.engine.clone();
+    let d2 = dir.clone();
+    tokio::task::spawn_blocking(move || engine.snapshot(&d2))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))??;
+    let path = std::fs::canonicalize(&dir).unwrap_or(dir);
+    Ok(success(json!({"name": name, "path": path.display().to_string()})))
+}
+
+/// `GET /metrics`
+pub async fn metrics(State(st): State<SharedState>) -> Response {
+    let st2 = st.clone();
+    let body = tokio::task::spawn_blocking(move || st2.metrics.render(&st2.engine))
+        .await
+        .unwrap_or_default();
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+/// `GET /health`: the process is up.
+pub async fn health() -> &'static str {
+    "OK\n"
+}
+
+/// `GET /ready`: storage is open and accepting writes (recovery finished before we listen).
+pub async fn ready(State(st): State<SharedState>) -> Response {
+    if st.engine.is_open() {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response()
+    }
+}
+
+/// `GET|HEAD /ping`: InfluxDB clients (Telegraf) probe this before writing.
+pub async fn ping() -> Response {
+    (
+        StatusCode::NO_CONTENT,
+        [("X-Influxdb-Version", "cairn")],
+    )
+        .into_response()
+}

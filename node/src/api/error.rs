@@ -1,0 +1,147 @@
+//! Error responses: Prometheus' JSON error format for the query and metadata API, and
+//! InfluxDB's for the write endpoints.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// An error of the Prometheus-style API: `{"status":"error","errorType":...,"error":...}`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub kind: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn bad_data(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            kind: "bad_data",
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            kind: "internal",
+            message: message.into(),
+        }
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            kind: "unavailable",
+            message: message.into(),
+        }
+    }
+
+    pub fn too_large(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            kind: "bad_data",
+            message: message.into(),
+        }
+    }
+}
+
+impl From<cairn_storage::Error> for ApiError {
+    fn from(e: cairn_storage::Error) -> Self {
+        match e {
+            cairn_storage::Error::InvalidRegex { .. }
+            | cairn_storage::Error::InvalidTenant { .. }
+            | cairn_storage::Error::DuplicateLabel { .. }
+            | cairn_storage::Error::EmptyLabelName => ApiError::bad_data(e.to_string()),
+            cairn_storage::Error::ShutDown => ApiError::unavailable(e.to_string()),
+            other => {
+                tracing::error!(error = %other, "storage error");
+                ApiError::internal(other.to_string())
+            }
+        }
+    }
+}
+
+impl From<cairn_query::Error> for ApiError {
+    fn from(e: cairn_query::Error) -> Self {
+        match e {
+            cairn_query::Error::Storage(s) => s.into(),
+            other => ApiError::bad_data(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::warn!(status = %self.status, error = %self.message, "request failed");
+        }
+        (
+            self.status,
+            Json(json!({"status": "error", "errorType": self.kind, "error": self.message})),
+        )
+            .into_response()
+    }
+}
+
+/// An error of the write endpoints, in InfluxDB's shape plus Cairn's counts:
+/// `{"code":"invalid","message":...,"line":N,"written":K,"rejected":R}`.
+#[derive(Debug)]
+pub struct WriteError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub line: Option<usize>,
+    pub written: u64,
+    pub rejected: u64,
+}
+
+impl WriteError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        WriteError {
+            status,
+            code,
+            message: message.into(),
+            line: None,
+            written: 0,
+            rejected: 0,
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid", message)
+    }
+}
+
+impl From<ApiError> for WriteError {
+    fn from(e: ApiError) -> Self {
+        let code = match e.status {
+            StatusCode::PAYLOAD_TOO_LARGE => "request too large",
+            StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+            s if s.is_client_error() => "invalid",
+            _ => "internal error",
+        };
+        WriteError::new(e.status, code, e.message)
+    }
+}
+
+impl IntoResponse for WriteError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::warn!(status = %self.status, error = %self.message, "write failed");
+        }
+        (
+            self.status,
+            Json(json!({
+                "code": self.code,
+                "message": self.message,
+                "line": self.line,
+                "written": self.written,
+                "rejected": self.rejected,
+            })),
+        )
+            .into_response()
+    }
+}

@@ -1,0 +1,245 @@
+//! Write endpoints: InfluxDB line protocol (v1 `/write`, v2 `/api/v2/write`) and Prometheus
+//! remote_write 1.0 (`/api/v1/write`). Each request is split by shard, each part is made
+//! durable by the engine, and the client hears back only when every part is (or why not).
+
+use std::io::Read;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use cairn_storage::{ApplyOutcome, WriteBatch, WriteBatchBuilder};
+
+use super::{ApiError, Params, SharedState, WriteError, tenant_of};
+use crate::ingest::influx::{self, Precision};
+use crate::ingest::remote;
+
+/// `POST /write?db=&precision=n|u|ms|s` (InfluxDB 1.x).
+pub async fn influx_v1(State(st): State<SharedState>, req: Request) -> Response {
+    let params = Params::from_request_query(&req);
+    let precision = match params.get("precision") {
+        None | Some("") => Precision::Ns,
+        Some(p) => match Precision::parse_v1(p) {
+            Some(p) => p,
+            None => {
+                return WriteError::invalid(format!(
+                    "invalid precision parameter {p:?}: expected one of n, u, ms, s, m, h"
+                ))
+                .into_response();
+            }
+        },
+    };
+    let db = params.get("db").filter(|d| !d.is_empty()).map(str::to_string);
+    ingest_influx(st, req, precision, db).await
+}
+
+/// `POST /api/v2/write?org=&bucket=&precision=ns|us|ms|s` (InfluxDB 2.x).
+pub async fn influx_v2(State(st): State<SharedState>, req: Request) -> Response {
+    let params = Params::from_request_query(&req);
+    let precision = match params.get("precision") {
+        None | Some("") => Precision::Ns,
+        Some(p) => match Precision::parse_v2(p) {
+            Some(p) => p,
+            None => {
+                return WriteError::invalid(format!(
+                    "invalid precision parameter {p:?}: expected one of ns, us, ms, s"
+                ))
+                .into_response();
+            }
+        },
+    };
+    let db = params
+        .get("bucket")
+        .filter(|d| !d.is_empty())
+        .map(str::to_string);
+    ingest_influx(st, req, precision, db).await
+}
+
+async fn ingest_influx(
+    st: SharedState,
+    req: Request,
+    precision: Precision,
+    db: Option<String>,
+) -> Response {
+    let result = async {
+        let tenant = tenant_of(req.headers()).map_err(WriteError::from)?;
+        let body = read_body(&st, req).await.map_err(WriteError::from)?;
+        let shards = st.tenant_shards(&tenant);
+        let mut builder = WriteBatchBuilder::sharded(tenant, shards);
+        let report =
+            influx::parse_body_into(&body, &mut builder, precision, db.as_deref(), now_ms());
+        st.metrics.influx_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        st.metrics
+            .ingest_rejected_invalid
+            .fetch_add(report.rejected as u64, std::sync::atomic::Ordering::Relaxed);
+        let outcome = commit(&st, builder.finish_sharded()).await.map_err(WriteError::from)?;
+        let rejected = report.rejected as u64 + outcome.rejected();
+        if rejected == 0 {
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+        let (line, message) = match &report.first_error {
+            Some(e) => (Some(e.line), e.message.clone()),
+            None => (None, rejection_message(&outcome, &st)),
+        };
+        Err(WriteError {
+            status: StatusCode::BAD_REQUEST,
+            code: "invalid",
+            message: format!(
+                "{message} ({} samples written, {rejected} rejected; the rest of the request was kept)",
+                outcome.written + outcome.duplicates
+            ),
+            line,
+            written: outcome.written + outcome.duplicates,
+            rejected,
+        })
+    }
+    .await;
+    match result {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `POST /api/v1/write`: Prometheus remote_write 1.0 (snappy-compressed protobuf).
+pub async fn remote_write(State(st): State<SharedState>, req: Request) -> Response {
+    let result = async {
+        let tenant = tenant_of(req.headers())?;
+        let max = st.cfg.limits.max_body_bytes as usize;
+        let compressed = read_raw_body(req, max).await?;
+        let shards = st.tenant_shards(&tenant);
+        let mut builder = WriteBatchBuilder::sharded(tenant, shards);
+        remote::decode_into(&compressed, max.saturating_mul(4), &mut builder)
+            .map_err(ApiError::bad_data)?;
+        st.metrics
+            .remote_write_requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let outcome = commit(&st, builder.finish_sharded()).await?;
+        if outcome.rejected() > 0 {
+            // Prometheus does not retry a 4xx, which is right: these samples can never be stored.
+            return Err(ApiError::bad_data(format!(
+                "{} ({} samples written, {} rejected)",
+                rejection_message(&outcome, &st),
+                outcome.written + outcome.duplicates,
+                outcome.rejected()
+            )));
+        }
+        Ok(StatusCode::NO_CONTENT.into_response())
+    }
+    .await;
+    match result {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+fn rejection_message(o: &ApplyOutcome, st: &SharedState) -> String {
+    let mut parts = Vec::new();
+    if o.rejected_too_old > 0 {
+        parts.push(format!(
+            "{} samples are older than their series' newest sample by more than the out-of-order window ({})",
+            o.rejected_too_old,
+            cairn_storage::units::format_duration_ms(st.cfg.storage.ooo_window_ms)
+        ));
+    }
+    if o.rejected_conflict > 0 {
+        parts.push(format!(
+            "{} samples repeat a stored timestamp with a different value",
+            o.rejected_conflict
+        ));
+    }
+    parts.join("; ")
+}
+
+/// Makes every part durable; fails with 503 naming the shards that did not confirm.
+pub async fn commit(st: &SharedState, parts: Vec<(u32, WriteBatch)>) -> Result<ApplyOutcome, ApiError> {
+    let timeout = Duration::from_millis(st.cfg.limits.write_timeout_ms);
+    let mut pending = Vec::with_capacity(parts.len());
+    for (shard, batch) in parts {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        st.engine.write(
+            shard,
+            batch,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
+        pending.push((shard, rx));
+    }
+    let mut total = ApplyOutcome::default();
+    let mut failed = Vec::new();
+    for (shard, rx) in pending {
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(Ok(o))) => total.add(&o),
+            Ok(Ok(Err(e))) => failed.push(format!("shard {shard}: {e}")),
+            Ok(Err(_)) => failed.push(format!("shard {shard}: the storage engine stopped")),
+            Err(_) => failed.push(format!("shard {shard}: not durable within {timeout:?}")),
+        }
+    }
+    if failed.is_empty() {
+        Ok(total)
+    } else {
+        Err(ApiError::unavailable(format!(
+            "write not acknowledged by {}; {} samples in other shards were written; retrying the request is safe",
+            failed.join(", "),
+            total.written
+        )))
+    }
+}
+
+/// Reads the body within the size limit, removing `Content-Encoding: gzip|deflate`.
+async fn read_body(st: &SharedState, req: Request) -> Result<Vec<u8>, ApiError> {
+    let max = st.cfg.limits.max_body_bytes as usize;
+    let encoding = req
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().to_ascii_lowercase());
+    let raw = read_raw_body(req, max).await?;
+    let inflated_max = max.saturating_mul(4);
+    let inflate = |r: &mut dyn Read| -> Result<Vec<u8>, ApiError> {
+        let mut out = Vec::new();
+        r.take(inflated_max as u64 + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| ApiError::bad_data(format!("Content-Encoding: body does not decompress: {e}")))?;
+        if out.len() > inflated_max {
+            return Err(ApiError::too_large(format!(
+                "decompressed body exceeds {} bytes",
+                inflated_max
+            )));
+        }
+        Ok(out)
+    };
+    match encoding.as_deref() {
+        None | Some("") | Some("identity") => Ok(raw.to_vec()),
+        Some("gzip") | Some("x-gzip") => inflate(&mut flate2::read::GzDecoder::new(&raw[..])),
+        Some("deflate") => inflate(&mut flate2::read::ZlibDecoder::new(&raw[..])),
+        Some(other) => Err(ApiError::bad_data(format!(
+            "unsupported Content-Encoding {other:?}: use gzip, deflate or none"
+        ))),
+    }
+}
+
+async fn read_raw_body(req: Request, max: usize) -> Result<bytes::Bytes, ApiError> {
+    if let Some(len) = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        if len > max as u64 {
+            return Err(ApiError::too_large(format!(
+                "request body of {len} bytes exceeds the limit of {max} bytes"
+            )));
+        }
+    }
+    axum::body::to_bytes(req.into_body(), max)
+        .await
+        .map_err(|_| ApiError::too_large(format!("request body exceeds the limit of {max} bytes")))
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,126 @@
+//! Client-side subcommands that talk to a running node over HTTP: `cairn write`.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+
+/// `cairn write`: sends line protocol from a file or stdin to `/write`, in chunks of whole
+/// lines, and reports what was written or why not.
+#[derive(Debug, clap::Args)]
+pub struct WriteArgs {
+    /// Node to write to.
+    #[arg(long, default_value = "http://127.0.0.1:7480", env = "CAIRN_URL")]
+    pub url: String,
+    /// Tenant (sent as X-Scope-OrgID).
+    #[arg(long, env = "CAIRN_TENANT")]
+    pub tenant: Option<String>,
+    /// Timestamp precision of the input: n, u, ms or s.
+    #[arg(long, default_value = "n")]
+    pub precision: String,
+    /// Adds the label db="NAME" to every series (InfluxDB's ?db=).
+    #[arg(long)]
+    pub db: Option<String>,
+    /// Largest request sent at once, in bytes (split at line boundaries).
+    #[arg(long, default_value_t = 4 << 20)]
+    pub chunk_bytes: usize,
+    /// Line-protocol file, or - for standard input.
+    #[arg(default_value = "-")]
+    pub file: PathBuf,
+}
+
+pub async fn write(args: WriteArgs) -> anyhow::Result<()> {
+    let mut input = Vec::new();
+    if args.file.as_os_str() == "-" {
+        std::io::stdin()
+            .read_to_end(&mut input)
+            .context("reading standard input")?;
+    } else {
+        input = std::fs::read(&args.file)
+            .with_context(|| format!("reading {}", args.file.display()))?;
+    }
+    let client = reqwest::Client::new();
+    let mut url = format!(
+        "{}/write?precision={}",
+        args.url.trim_end_matches('/'),
+        args.precision
+    );
+    if let Some(db) = &args.db {
+        url.push_str("&db=");
+        url.extend(form_urlencoded::byte_serialize(db.as_bytes()));
+    }
+    let mut sent_bytes = 0usize;
+    let mut requests = 0usize;
+    let mut line_offset = 0usize;
+    for chunk in split_lines(&input, args.chunk_bytes.max(1)) {
+        let mut req = client.post(&url).body(chunk.to_vec());
+        if let Some(t) = &args.tenant {
+            req = req.header("X-Scope-OrgID", t);
+        }
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("sending to {}", args.url))?;
+        let status = resp.status();
+        if !status.is_success() {
+            let body = resp.text().await.unwrap_or_default();
+            let mut msg = body.clone();
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&body) {
+                if let Some(line) = v["line"].as_u64() {
+                    msg = format!(
+                        "line {}: {}",
+                        line as usize + line_offset,
+                        v["message"].as_str().unwrap_or("")
+                    );
+                } else if let Some(m) = v["message"].as_str() {
+                    msg = m.to_string();
+                }
+            }
+            bail!("{status}: {msg}");
+        }
+        line_offset += chunk.iter().filter(|&&b| b == b'\n').count();
+        sent_bytes += chunk.len();
+        requests += 1;
+    }
+    eprintln!("wrote {sent_bytes} bytes of line protocol in {requests} request(s)");
+    Ok(())
+}
+
+/// Splits at newlines into pieces of at most `max` bytes (a longer single line is one piece).
+pub fn split_lines(input: &[u8], max: usize) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < input.len() {
+        let mut end = (start + max).min(input.len());
+        if end < input.len() {
+            match input[start..end].iter().rposition(|&b| b == b'\n') {
+                Some(p) => end = start + p + 1,
+                None => {
+                    end = input[end..]
+                        .iter()
+                        .position(|&b| b == b'\n')
+                        .map_or(input.len(), |p| end + p + 1)
+                }
+            }
+        }
+        out.push(&input[start..end]);
+        start = end;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_keeps_whole_lines() {
+        let input = b"a 1\nbb 2\nccc 3\n";
+        let parts = split_lines(input, 6);
+        assert_eq!(parts.concat(), input);
+        assert!(parts.iter().all(|p| p.ends_with(b"\n")));
+        assert_eq!(parts[0], b"a 1\n");
+        let long = split_lines(b"xxxxxxxx\ny\n", 3);
+        assert_eq!(long, vec![&b"xxxxxxxx\n"[..], &b"y\n"[..]]);
+    }
+}

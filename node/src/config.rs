@@ -1,0 +1,202 @@
+//! The node's configuration: a TOML file (`--config`), `CAIRN_*` environment variables and
+//! command-line flags, in that order of increasing precedence, over built-in defaults.
+//! `deploy/cairn.example.toml` documents every key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use cairn_storage::StorageConfig;
+use cairn_storage::units;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct NodeConfig {
+    /// This node's id in the cluster (1 for a single node).
+    pub node_id: u64,
+    /// HTTP API listen address.
+    pub http_addr: SocketAddr,
+    /// gRPC listen address for node-to-node traffic (used by the cluster; reserved today).
+    pub grpc_addr: SocketAddr,
+    /// Data directory (RocksDB, snapshots).
+    pub data_dir: PathBuf,
+    /// Log filter in `RUST_LOG` syntax, e.g. `"info"` or `"info,cairn_storage=debug"`.
+    pub log: String,
+    pub storage: StorageConfig,
+    pub limits: LimitsConfig,
+    pub tenancy: TenancyConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Largest accepted request body (after `Content-Encoding` is removed: 4x this).
+    #[serde(with = "units::bytes")]
+    pub max_body_bytes: u64,
+    /// How long a write may wait to be durable before the client gets 503.
+    #[serde(rename = "write_timeout", with = "units::duration_ms_u64")]
+    pub write_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TenancyConfig {
+    /// Shards each tenant's series spread over (K of the S shards; DESIGN.md shuffle sharding).
+    pub shards_per_tenant: u32,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            node_id: 1,
+            http_addr: "127.0.0.1:7480".parse().expect("valid literal"),
+            grpc_addr: "127.0.0.1:7481".parse().expect("valid literal"),
+            data_dir: PathBuf::from("./cairn-data"),
+            log: "info".into(),
+            storage: StorageConfig::default(),
+            limits: LimitsConfig::default(),
+            tenancy: TenancyConfig::default(),
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_body_bytes: 16 << 20,
+            write_timeout_ms: 30_000,
+        }
+    }
+}
+
+impl Default for TenancyConfig {
+    fn default() -> Self {
+        TenancyConfig {
+            shards_per_tenant: 4,
+        }
+    }
+}
+
+/// Values given on the command line or in `CAIRN_*` variables (clap reads both).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub node_id: Option<u64>,
+    pub http_addr: Option<SocketAddr>,
+    pub grpc_addr: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub retention: Option<String>,
+    pub shards: Option<u32>,
+    pub log: Option<String>,
+}
+
+impl NodeConfig {
+    /// Defaults, then the file (if any), then the overrides; validated.
+    pub fn load(file: Option<&Path>, o: &Overrides) -> anyhow::Result<NodeConfig> {
+        let mut cfg = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading config file {}", path.display()))?;
+                toml::from_str::<NodeConfig>(&text)
+                    .with_context(|| format!("config file {}", path.display()))?
+            }
+            None => NodeConfig::default(),
+        };
+        if let Some(v) = o.node_id {
+            cfg.node_id = v;
+        }
+        if let Some(v) = o.http_addr {
+            cfg.http_addr = v;
+        }
+        if let Some(v) = o.grpc_addr {
+            cfg.grpc_addr = v;
+        }
+        if let Some(v) = &o.data_dir {
+            cfg.data_dir = v.clone();
+        }
+        if let Some(v) = &o.retention {
+            cfg.storage.retention_ms = units::parse_duration_ms(v).with_context(|| {
+                format!("--retention {v:?}: expected a duration like 7d, 12h or 0s")
+            })?;
+        }
+        if let Some(v) = o.shards {
+            cfg.storage.shards = v;
+        }
+        if let Some(v) = &o.log {
+            cfg.log = v.clone();
+        }
+        cfg.storage.data_dir = cfg.data_dir.clone();
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.storage
+            .validate()
+            .map_err(|e| anyhow::anyhow!("[storage] {e}"))?;
+        if self.limits.max_body_bytes == 0 {
+            bail!("[limits] max_body_bytes must be positive");
+        }
+        if self.tenancy.shards_per_tenant == 0 {
+            bail!("[tenancy] shards_per_tenant must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precedence_is_overrides_then_file_then_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "data_dir = \"/from/file\"\nhttp_addr = \"127.0.0.1:9000\"\n[storage]\nretention = \"30d\"\n",
+        )
+        .unwrap();
+        let cfg = NodeConfig::load(Some(&file), &Overrides::default()).unwrap();
+        assert_eq!(cfg.data_dir, PathBuf::from("/from/file"));
+        assert_eq!(cfg.storage.retention_ms, 30 * 86_400_000);
+        assert_eq!(cfg.grpc_addr.port(), 7481, "default kept");
+        let o = Overrides {
+            data_dir: Some("/from/flag".into()),
+            retention: Some("0s".into()),
+            ..Default::default()
+        };
+        let cfg = NodeConfig::load(Some(&file), &o).unwrap();
+        assert_eq!(cfg.data_dir, PathBuf::from("/from/flag"));
+        assert_eq!(cfg.storage.data_dir, PathBuf::from("/from/flag"));
+        assert_eq!(cfg.storage.retention_ms, 0);
+        assert_eq!(cfg.http_addr.port(), 9000);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_units_are_errors_naming_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "colour = 1\n").unwrap();
+        let e = format!("{:#}", NodeConfig::load(Some(&file), &Overrides::default()).unwrap_err());
+        assert!(e.contains("colour"), "{e}");
+        std::fs::write(&file, "[storage]\nretention = \"soon\"\n").unwrap();
+        let e = format!("{:#}", NodeConfig::load(Some(&file), &Overrides::default()).unwrap_err());
+        assert!(e.contains("soon"), "{e}");
+        let o = Overrides {
+            retention: Some("7x".into()),
+            ..Default::default()
+        };
+        let e = format!("{:#}", NodeConfig::load(None, &o).unwrap_err());
+        assert!(e.contains("--retention"), "{e}");
+    }
+
+    #[test]
+    fn the_example_config_parses_and_equals_the_defaults() {
+        let text = include_str!("../../deploy/cairn.example.toml");
+        let cfg: NodeConfig = toml::from_str(text).unwrap();
+        let mut want = NodeConfig::default();
+        want.storage.data_dir = cfg.storage.data_dir.clone();
+        assert_eq!(cfg, want);
+    }
+}

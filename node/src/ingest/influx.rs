@@ -1,0 +1,492 @@
+//! InfluxDB line protocol → one `WriteBatch`: the body of `/write` (v1) and `/api/v2/write`.
+//!
+//! It owns the mapping of points onto Cairn series (DESIGN.md, "Data model"), which is
+//! VictoriaMetrics' `measurement_field` mapping with two differences; it must not route or
+//! apply the batch.
+//!
+//! ```text
+//!  cpu,host=a usage_user=1.5,up=true,msg="x",value=3i 1700000000000000000
+//!   │                                                   │ ÷ precision → ms (floor)
+//!   ▼  one group per line: labels {host="a"} (+ db="NAME" from ?db= / bucket=)
+//!      cpu_usage_user 1.5 @1700000000000
+//!      cpu_up         1.0 @1700000000000
+//!      cpu            3.0 @1700000000000     ← a field named `value` gives the bare measurement
+//!      msg: rejected (Cairn stores numbers only), counted in IngestReport::rejected
+//! ```
+//!
+//! - Tags become labels verbatim: UTF-8, unescaped, not sanitised.
+//! - `db` label: added from `?db=` (v1) or `bucket=` (v2) unless the line has its own `db` tag,
+//!   which wins (VictoriaMetrics does the same).
+//! - Integers, unsigned integers and booleans become f64; string fields are rejected one by one.
+//! - A bad line is skipped and the rest of the body kept (InfluxDB's partial write); so is a line
+//!   whose tags cannot be labels (a repeated tag key, or a tag named `__name__`) or whose
+//!   timestamp does not fit i64 milliseconds.
+
+use cairn_storage::{Tenant, WriteBatch, WriteBatchBuilder};
+
+use super::line_protocol::{FieldValue, Line, Parser};
+
+pub use super::line_protocol::LineError;
+
+/// The unit of the timestamps in a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    #[default]
+    Ns,
+    Us,
+    Ms,
+    S,
+    /// Minutes (v1 only).
+    M,
+    /// Hours (v1 only).
+    H,
+}
+
+impl Precision {
+    /// v1's `precision=`: `n`, `ns`, `u`, `us`, `µ`, `µs`, `ms`, `s`, `m` or `h`; empty means ns.
+    pub fn parse_v1(s: &str) -> Option<Self> {
+        match s {
+            "" | "n" | "ns" => Some(Precision::Ns),
+            "u" | "us" | "µ" | "µs" => Some(Precision::Us),
+            "ms" => Some(Precision::Ms),
+            "s" => Some(Precision::S),
+            "m" => Some(Precision::M),
+            "h" => Some(Precision::H),
+            _ => None,
+        }
+    }
+
+    /// v2's `precision=`: `ns`, `us`, `ms` or `s`; empty means ns.
+    pub fn parse_v2(s: &str) -> Option<Self> {
+        match s {
+            "" | "ns" => Some(Precision::Ns),
+            "us" => Some(Precision::Us),
+            "ms" => Some(Precision::Ms),
+            "s" => Some(Precision::S),
+            _ => None,
+        }
+    }
+
+    /// The v2 name (`ns`, `us`, `ms`, `s`; `m`, `h`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Precision::Ns => "ns",
+            Precision::Us => "us",
+            Precision::Ms => "ms",
+            Precision::S => "s",
+            Precision::M => "m",
+            Precision::H => "h",
+        }
+    }
+
+    /// Converts a timestamp in this precision to milliseconds, rounding down (so -1 ns is
+    /// -1 ms, the millisecond it falls in); `None` when it does not fit an i64.
+    pub fn to_millis(self, t: i64) -> Option<i64> {
+        match self {
+            Precision::Ns => Some(t.div_euclid(1_000_000)),
+            Precision::Us => Some(t.div_euclid(1_000)),
+            Precision::Ms => Some(t),
+            Precision::S => t.checked_mul(1_000),
+            Precision::M => t.checked_mul(60_000),
+            Precision::H => t.checked_mul(3_600_000),
+        }
+    }
+}
+
+/// What became of a request body, for the response and for self-metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IngestReport {
+    /// Entries read (blank and comment lines are not counted), good or bad.
+    pub lines: usize,
+    /// Samples in the batch.
+    pub samples: usize,
+    /// Lines rejected plus string fields rejected.
+    pub rejected: usize,
+    /// The first problem met, for the response body.
+    pub first_error: Option<LineError>,
+}
+
+impl IngestReport {
+    fn reject(&mut self, err: LineError) {
+        self.rejected += 1;
+        if self.first_error.is_none() {
+            self.first_error = Some(err);
+        }
+    }
+}
+
+/// Parses a line protocol body into one batch for `tenant`. Lines without a timestamp get
+/// `now_ms`; `db` (from `?db=` or `bucket=`) becomes a `db` label. Never fails as a whole: bad
+/// lines and string fields are skipped and reported.
+pub fn parse_body(
+    body: &[u8],
+    tenant: Tenant,
+    precision: Precision,
+    db: Option<&str>,
+    now_ms: i64,
+) -> (WriteBatch, IngestReport) {
+    let mut builder = WriteBatchBuilder::new(tenant);
+    let report = parse_body_into(body, &mut builder, precision, db, now_ms);
+    (builder.finish(), report)
+}
+
+/// `parse_body` into a builder the caller owns, e.g. one made with
+/// `WriteBatchBuilder::sharded` to get one batch per shard. `samples` in the report counts
+/// the samples this body added.
+pub fn parse_body_into(
+    body: &[u8],
+    builder: &mut WriteBatchBuilder,
+    precision: Precision,
+    db: Option<&str>,
+    now_ms: i64,
+) -> IngestReport {
+    let before = builder.sample_count();
+    let mut report = IngestReport::default();
+    let mut mapper = Mapper {
+        precision,
+        // An empty db label would mean "absent" anyway (Prometheus' convention).
+        db: db.filter(|d| !d.is_empty()),
+        now_ms,
+        name: String::with_capacity(128),
+    };
+    let mut parser = Parser::new(body);
+    while let Some(next) = parser.next_line() {
+        report.lines += 1;
+        match next {
+            Ok(line) => mapper.add_line(&line, builder, &mut report),
+            Err(err) => report.reject(err),
+        }
+    }
+    report.samples = builder.sample_count() - before;
+    report
+}
+
+/// The request's side of the mapping, and a reused buffer for metric names.
+struct Mapper<'r> {
+    precision: Precision,
+    db: Option<&'r str>,
+    now_ms: i64,
+    name: String,
+}
+
+impl Mapper<'_> {
+    /// Adds one line's numeric fields as one group. Everything that can reject the whole line
+    /// is checked before the first sample is added, so a rejected line leaves nothing behind.
+    fn add_line(
+        &mut self,
+        line: &Line<'_, '_>,
+        builder: &mut WriteBatchBuilder,
+        report: &mut IngestReport,
+    ) {
+        let t = match line.timestamp {
+            None => self.now_ms,
+            Some(ts) => match self.precision.to_millis(ts) {
+                Some(t) => t,
+                None => {
+                    report.reject(LineError {
+                        line: line.number,
+                        message: format!(
+                            "timestamp {ts} (in {}) is out of range for i64 milliseconds",
+                            self.precision.as_str()
+                        ),
+                    });
+                    return;
+                }
+            },
+        };
+        let numeric = line
+            .fields
+            .iter()
+            .filter(|f| !matches!(f.value, FieldValue::String(_)))
+            .count();
+        if numeric > 0 {
+            // A line's own `db` tag wins over the request's (VictoriaMetrics does the same).
+            let db = self.db.filter(|_| !line.tags.iter().any(|t| t.key == "db"));
+            let labels = line
+                .tags
+                .iter()
+                .map(|t| (t.key.as_ref(), t.value.as_ref()))
+                .chain(db.map(|d| ("db", d)));
+            if let Err(err) = builder.begin_group(labels) {
+                report.reject(LineError {
+                    line: line.number,
+                    message: label_error(err),
+                });
+                return;
+            }
+        }
+        let measurement: &str = &line.measurement;
+        for f in line.fields {
+            let Some(v) = f.value.as_f64() else {
+                report.reject(LineError {
+                    line: line.number,
+                    message: format!("field {:?} is a string; Cairn stores numbers only", f.key),
+                });
+                continue;
+            };
+            if f.key == "value" {
+                // Telegraf's Prometheus convention: `m value=1` is the series `m`.
+                builder.add(measurement, t, v);
+            } else {
+                self.name.clear();
+                self.name.push_str(measurement);
+                self.name.push('_');
+                self.name.push_str(&f.key);
+                builder.add(&self.name, t, v);
+            }
+        }
+    }
+}
+
+fn label_error(err: cairn_storage::Error) -> String {
+    match err {
+        cairn_storage::Error::DuplicateLabel { name } if name == "__name__" => {
+            "tag \"__name__\" is reserved for the metric name".to_string()
+        }
+        cairn_storage::Error::DuplicateLabel { name } => format!("tag {name:?} appears twice"),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cairn_storage::model::Sample;
+
+    use super::*;
+
+    /// The batch as sorted `(metric{labels}, t, v)` strings.
+    fn series(wb: &WriteBatch) -> Vec<String> {
+        let d = wb.decode().unwrap();
+        let mut out = Vec::new();
+        for g in &d.groups {
+            let labels: Vec<String> = g
+                .labels
+                .iter()
+                .map(|&(n, v)| format!("{}={:?}", d.str(n), d.str(v)))
+                .collect();
+            for item in &g.items {
+                for &Sample { t, v } in &item.samples {
+                    out.push(format!(
+                        "{}{{{}}} {t} {v}",
+                        d.str(item.name),
+                        labels.join(",")
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    fn ingest(body: &str, precision: Precision, db: Option<&str>) -> (Vec<String>, IngestReport) {
+        let (wb, report) = parse_body(
+            body.as_bytes(),
+            Tenant::default_tenant(),
+            precision,
+            db,
+            777,
+        );
+        assert_eq!(wb.sample_count(), report.samples);
+        (series(&wb), report)
+    }
+
+    #[test]
+    fn one_sample_per_numeric_field_and_value_is_the_bare_measurement() {
+        let (s, r) = ingest(
+            "cpu,host=a,region=eu usage=1.5,count=3i,big=7u,up=true,down=F,value=9 5000\n",
+            Precision::Ms,
+            None,
+        );
+        let labels = "{host=\"a\",region=\"eu\"}";
+        assert_eq!(
+            s,
+            [
+                format!("cpu_usage{labels} 5000 1.5"),
+                format!("cpu_count{labels} 5000 3"),
+                format!("cpu_big{labels} 5000 7"),
+                format!("cpu_up{labels} 5000 1"),
+                format!("cpu_down{labels} 5000 0"),
+                format!("cpu{labels} 5000 9"),
+            ]
+        );
+        assert_eq!(
+            r,
+            IngestReport {
+                lines: 1,
+                samples: 6,
+                rejected: 0,
+                first_error: None
+            }
+        );
+    }
+
+    #[test]
+    fn tags_become_labels_verbatim() {
+        let (s, _) = ingest(
+            "temp\\ C,Ort\\ name=Zürich\\,CH,k\\=1=a=b\\=c v=1 1",
+            Precision::S,
+            None,
+        );
+        // `=` unescaped in a tag value is a syntax error, so this line is rejected...
+        assert!(s.is_empty());
+        let (s, _) = ingest(
+            "temp\\ C,Ort\\ name=Zürich\\,CH,k\\=1=b\\=c v=1 1",
+            Precision::S,
+            None,
+        );
+        // ...and this one keeps every byte, with the escapes removed.
+        assert_eq!(s, ["temp C_v{Ort name=\"Zürich,CH\",k=1=\"b=c\"} 1000 1"]);
+    }
+
+    #[test]
+    fn string_fields_are_rejected_and_counted() {
+        let body = "a f=1\nb f=2\nc f=3\nd f=4\ne f=5\nf f=6\nlog,host=a msg=\"disk full\",code=3i,level=\"warn\" 1\nonly s=\"x\" 1\n";
+        let (s, r) = ingest(body, Precision::Ms, None);
+        assert_eq!(s.len(), 7);
+        assert!(s.contains(&"log_code{host=\"a\"} 1 3".to_string()), "{s:?}");
+        assert_eq!(r.lines, 8);
+        assert_eq!(r.samples, 7);
+        assert_eq!(r.rejected, 3);
+        let e = r.first_error.unwrap();
+        assert_eq!(e.line, 7);
+        assert_eq!(
+            e.to_string(),
+            "line 7: field \"msg\" is a string; Cairn stores numbers only"
+        );
+    }
+
+    #[test]
+    fn bad_lines_are_skipped_and_good_ones_kept() {
+        let body = "ok f=1 1\ncpu,host=serverA,region value=1i\ndup,a=1,a=2 f=1\nname,__name__=x f=1\nok f=2 2\n";
+        let (s, r) = ingest(body, Precision::Ms, None);
+        assert_eq!(s, ["ok_f{} 1 1", "ok_f{} 2 2"]);
+        assert_eq!(r.lines, 5);
+        assert_eq!(r.rejected, 3);
+        assert_eq!(
+            r.first_error.unwrap().to_string(),
+            "line 2: expected '=' after tag key \"region\", found ' '"
+        );
+        let (_, r) = ingest("dup,a=1,a=2 f=1", Precision::Ms, None);
+        assert_eq!(
+            r.first_error.unwrap().to_string(),
+            "line 1: tag \"a\" appears twice"
+        );
+        let (_, r) = ingest("n,__name__=x f=1", Precision::Ms, None);
+        assert!(r.first_error.unwrap().message.contains("reserved"));
+        // A line rejected for its tags counts once, whatever its string fields.
+        let (_, r) = ingest("dup,a=1,a=2 f=1,s=\"x\"", Precision::Ms, None);
+        assert_eq!(r.rejected, 1);
+    }
+
+    #[test]
+    fn precision_converts_to_milliseconds_rounding_down() {
+        let cases = [
+            (Precision::Ns, 1_700_000_000_123_456_789, 1_700_000_000_123),
+            (Precision::Ns, -1, -1),
+            (Precision::Ns, -1_000_000, -1),
+            (Precision::Ns, -1_000_001, -2),
+            (Precision::Us, 1_500, 1),
+            (Precision::Us, -1_500, -2),
+            (Precision::Ms, -5, -5),
+            (Precision::S, -2, -2_000),
+            (Precision::M, 2, 120_000),
+            (Precision::H, 1, 3_600_000),
+        ];
+        for (p, t, want) in cases {
+            assert_eq!(p.to_millis(t), Some(want), "{p:?} {t}");
+            let (s, _) = ingest(&format!("m f=1 {t}"), p, None);
+            assert_eq!(s, [format!("m_f{{}} {want} 1")], "{p:?} {t}");
+        }
+        // A missing timestamp is `now_ms` whatever the precision.
+        let (s, _) = ingest("m f=1", Precision::S, None);
+        assert_eq!(s, ["m_f{} 777 1"]);
+    }
+
+    #[test]
+    fn timestamps_overflowing_milliseconds_reject_the_line() {
+        let (s, r) = ingest(
+            "m f=1 9223372036854775\nm f=2 9223372036854776\n",
+            Precision::S,
+            None,
+        );
+        assert_eq!(s, ["m_f{} 9223372036854775000 1"]);
+        assert_eq!(r.rejected, 1);
+        let e = r.first_error.unwrap();
+        assert_eq!(e.line, 2);
+        assert_eq!(
+            e.message,
+            "timestamp 9223372036854776 (in s) is out of range for i64 milliseconds"
+        );
+        assert_eq!(Precision::H.to_millis(i64::MAX / 1000), None);
+    }
+
+    #[test]
+    fn precision_names() {
+        for (s, p) in [
+            ("", Precision::Ns),
+            ("n", Precision::Ns),
+            ("ns", Precision::Ns),
+            ("u", Precision::Us),
+            ("µs", Precision::Us),
+            ("ms", Precision::Ms),
+            ("s", Precision::S),
+            ("m", Precision::M),
+            ("h", Precision::H),
+        ] {
+            assert_eq!(Precision::parse_v1(s), Some(p), "{s}");
+        }
+        for (s, p) in [
+            ("", Precision::Ns),
+            ("ns", Precision::Ns),
+            ("us", Precision::Us),
+            ("ms", Precision::Ms),
+            ("s", Precision::S),
+        ] {
+            assert_eq!(Precision::parse_v2(s), Some(p), "{s}");
+        }
+        for s in ["n", "u", "m", "h", "sec", "NS"] {
+            assert_eq!(Precision::parse_v2(s), None, "{s}");
+        }
+        assert_eq!(Precision::parse_v1("x"), None);
+    }
+
+    #[test]
+    fn db_label_comes_from_the_request_unless_the_line_has_one() {
+        let (s, _) = ingest(
+            "m,host=a f=1 1\nm,db=own,host=a f=2 2\n",
+            Precision::Ms,
+            Some("telegraf"),
+        );
+        assert_eq!(
+            s,
+            [
+                "m_f{db=\"telegraf\",host=\"a\"} 1 1",
+                "m_f{db=\"own\",host=\"a\"} 2 2"
+            ]
+        );
+        let (s, _) = ingest("m f=1 1", Precision::Ms, Some(""));
+        assert_eq!(s, ["m_f{} 1 1"]);
+    }
+
+    #[test]
+    fn parse_body_into_reports_the_samples_of_its_body() {
+        let mut b = WriteBatchBuilder::new(Tenant::default_tenant());
+        let r1 = parse_body_into(b"a f=1,g=2 1", &mut b, Precision::Ms, None, 0);
+        let r2 = parse_body_into(b"b f=3 2", &mut b, Precision::Ms, None, 0);
+        assert_eq!((r1.samples, r2.samples), (2, 1));
+        assert_eq!(b.finish().sample_count(), 3);
+    }
+
+    #[test]
+    fn a_line_of_only_string_fields_adds_no_group() {
+        let (wb, r) = parse_body(
+            b"m s=\"a\"",
+            Tenant::default_tenant(),
+            Precision::Ns,
+            None,
+            0,
+        );
+        assert_eq!(r.rejected, 1);
+        assert!(wb.is_empty());
+        assert!(wb.decode().unwrap().groups.is_empty());
+    }
+}

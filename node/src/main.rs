@@ -1,0 +1,108 @@
+//! The `cairn` binary: one command for the server and its tools.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use cairn_node::config::{NodeConfig, Overrides};
+
+#[derive(Parser)]
+#[command(name = "cairn", version, about = "Cairn: a clustered time-series database with built-in alerting")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a node. With no flags: a single node on 127.0.0.1:7480 with data in ./cairn-data.
+    Server(ServerArgs),
+    /// Send line protocol from a file or stdin to a node.
+    Write(cairn_node::cli::WriteArgs),
+    /// Benchmarks against a running node.
+    Bench {
+        #[command(subcommand)]
+        cmd: BenchCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// TSBS cpu-only-like ingest load: generates hosts' metrics and writes them as fast as the node takes them.
+    Ingest(cairn_node::bench::IngestArgs),
+}
+
+/// Flags override `CAIRN_*` environment variables, which override the config file.
+#[derive(clap::Args)]
+struct ServerArgs {
+    /// TOML config file (see deploy/cairn.example.toml for every key).
+    #[arg(long, env = "CAIRN_CONFIG")]
+    config: Option<PathBuf>,
+    /// This node's id in the cluster [default: 1].
+    #[arg(long, env = "CAIRN_NODE_ID")]
+    node_id: Option<u64>,
+    /// HTTP API listen address [default: 127.0.0.1:7480].
+    #[arg(long, env = "CAIRN_HTTP_ADDR")]
+    http_addr: Option<SocketAddr>,
+    /// gRPC listen address for node-to-node traffic; reserved until clustering lands [default: 127.0.0.1:7481].
+    #[arg(long, env = "CAIRN_GRPC_ADDR")]
+    grpc_addr: Option<SocketAddr>,
+    /// Data directory [default: ./cairn-data].
+    #[arg(long, env = "CAIRN_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Raw sample retention, e.g. 7d, 12h; 0s keeps data forever. Stored; enforcement comes with the retention job [default: 7d].
+    #[arg(long, env = "CAIRN_RETENTION")]
+    retention: Option<String>,
+    /// Number of shards, fixed when the data dir is created [default: 16].
+    #[arg(long, env = "CAIRN_SHARDS")]
+    shards: Option<u32>,
+    /// Log filter in RUST_LOG syntax, e.g. info or debug [default: info].
+    #[arg(long, env = "CAIRN_LOG")]
+    log: Option<String>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    match cli.cmd {
+        Cmd::Server(a) => {
+            let o = Overrides {
+                node_id: a.node_id,
+                http_addr: a.http_addr,
+                grpc_addr: a.grpc_addr,
+                data_dir: a.data_dir,
+                retention: a.retention,
+                shards: a.shards,
+                log: a.log,
+            };
+            let cfg = NodeConfig::load(a.config.as_deref(), &o)?;
+            init_logging(&cfg.log);
+            rt.block_on(cairn_node::server::run(cfg))
+        }
+        Cmd::Write(a) => {
+            init_logging("warn");
+            rt.block_on(cairn_node::cli::write(a))
+        }
+        Cmd::Bench {
+            cmd: BenchCmd::Ingest(a),
+        } => {
+            init_logging("warn");
+            rt.block_on(cairn_node::bench::ingest(a))
+        }
+    }
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

@@ -1,0 +1,159 @@
+//! Cairn's own metrics in the Prometheus text exposition format: HTTP requests and latencies
+//! (recorded by a middleware), ingest counters, and the storage engine's statistics.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use cairn_storage::Engine;
+
+/// Upper bounds (seconds) of the request latency histogram.
+const BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+#[derive(Default)]
+struct Histogram {
+    counts: Vec<u64>,
+    sum: f64,
+    count: u64,
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    latency: Mutex<BTreeMap<String, Histogram>>,
+    /// Line-protocol lines and fields rejected before reaching storage.
+    pub ingest_rejected_invalid: AtomicU64,
+    /// Requests carrying samples, by protocol.
+    pub influx_requests: AtomicU64,
+    pub remote_write_requests: AtomicU64,
+}
+
+impl Metrics {
+    pub fn observe(&self, handler: &str, code: u16, elapsed: Duration) {
+        {
+            let mut r = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+            *r.entry((handler.to_string(), code)).or_default() += 1;
+        }
+        let secs = elapsed.as_secs_f64();
+        let mut l = self.latency.lock().unwrap_or_else(|p| p.into_inner());
+        let h = l.entry(handler.to_string()).or_default();
+        if h.counts.is_empty() {
+            h.counts = vec![0; BUCKETS.len()];
+        }
+        for (i, b) in BUCKETS.iter().enumerate() {
+            if secs <= *b {
+                h.counts[i] += 1;
+            }
+        }
+        h.sum += secs;
+        h.count += 1;
+    }
+
+    /// Renders every metric in the text exposition format (version 0.0.4).
+    pub fn render(&self, engine: &Engine) -> String {
+        let mut o = String::with_capacity(8192);
+        let s = engine.stats();
+        let c = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let counter = |o: &mut String, name: &str, help: &str, v: u64| {
+            let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
+        };
+        counter(&mut o, "cairn_samples_ingested_total", "Samples written to storage.", c(&s.samples_written));
+        counter(
+            &mut o,
+            "cairn_samples_duplicate_total",
+            "Samples identical to one already stored (idempotent retries), not written again.",
+            c(&s.samples_duplicate),
+        );
+        let _ = writeln!(
+            o,
+            "# HELP cairn_samples_rejected_total Samples and lines rejected, by reason.\n\
+             # TYPE cairn_samples_rejected_total counter\n\
+             cairn_samples_rejected_total{{reason=\"too_old\"}} {}\n\
+             cairn_samples_rejected_total{{reason=\"duplicate_timestamp\"}} {}\n\
+             cairn_samples_rejected_total{{reason=\"invalid\"}} {}",
+            c(&s.samples_rejected_too_old),
+            c(&s.samples_rejected_conflict),
+            c(&self.ingest_rejected_invalid)
+        );
+        counter(&mut o, "cairn_series_created_total", "Series created.", c(&s.series_created));
+        counter(&mut o, "cairn_wal_entries_total", "Write-ahead log entries appended.", c(&s.wal_entries));
+        counter(&mut o, "cairn_wal_bytes_total", "Write-ahead log bytes appended.", c(&s.wal_bytes));
+        counter(&mut o, "cairn_wal_fsyncs_total", "Group commits (one fsync each).", c(&s.wal_fsyncs));
+        counter(&mut o, "cairn_checkpoints_total", "Shard checkpoints written.", c(&s.checkpoints));
+        counter(&mut o, "cairn_chunks_written_total", "Chunks written to disk.", c(&s.chunks_written));
+        counter(&mut o, "cairn_chunk_bytes_written_total", "Compressed chunk bytes written.", c(&s.chunk_bytes_written));
+        counter(&mut o, "cairn_wal_replayed_entries_total", "Log entries replayed at startup.", c(&s.replayed_entries));
+        let gauge = |o: &mut String, name: &str, help: &str, v: f64| {
+            let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+        };
+        gauge(&mut o, "cairn_active_series", "Series with an open head chunk.", engine.active_series() as f64);
+        gauge(&mut o, "cairn_series", "Series known to this node.", engine.series_count() as f64);
+        gauge(&mut o, "cairn_head_bytes", "Approximate heap memory of the heads.", engine.head_bytes() as f64);
+        gauge(&mut o, "cairn_storage_sst_bytes", "Bytes of RocksDB SST files.", engine.sst_bytes() as f64);
+        gauge(&mut o, "cairn_chunk_sst_bytes", "Bytes of SST files of the chunks column family.", engine.chunk_sst_bytes() as f64);
+        if let Some((rss, cpu)) = process_stats() {
+            gauge(&mut o, "process_resident_memory_bytes", "Resident memory size in bytes.", rss);
+            let _ = writeln!(
+                o,
+                "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n\
+                 # TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total {cpu}"
+            );
+        }
+        let _ = writeln!(
+            o,
+            "# HELP cairn_build_info Cairn's version.\n# TYPE cairn_build_info gauge\n\
+             cairn_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        );
+        {
+            let r = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = writeln!(
+                o,
+                "# HELP cairn_http_requests_total HTTP requests by handler and status code.\n\
+                 # TYPE cairn_http_requests_total counter"
+            );
+            for ((h, code), v) in r.iter() {
+                let _ = writeln!(o, "cairn_http_requests_total{{handler=\"{h}\",code=\"{code}\"}} {v}");
+            }
+        }
+        let l = self.latency.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = writeln!(
+            o,
+            "# HELP cairn_http_request_duration_seconds HTTP request latency by handler.\n\
+             # TYPE cairn_http_request_duration_seconds histogram"
+        );
+        for (h, hist) in l.iter() {
+            for (b, n) in BUCKETS.iter().zip(&hist.counts) {
+                let _ = writeln!(o, "cairn_http_request_duration_seconds_bucket{{handler=\"{h}\",le=\"{b}\"}} {n}");
+            }
+            let _ = writeln!(
+                o,
+                "cairn_http_request_duration_seconds_bucket{{handler=\"{h}\",le=\"+Inf\"}} {}\n\
+                 cairn_http_request_duration_seconds_sum{{handler=\"{h}\"}} {}\n\
+                 cairn_http_request_duration_seconds_count{{handler=\"{h}\"}} {}",
+                hist.count, hist.sum, hist.count
+            );
+        }
+        o
+    }
+}
+
+/// (resident bytes, CPU seconds) of this process, from /proc.
+pub fn process_stats() -> Option<(f64, f64)> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: f64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as f64;
+    let tck = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    Some((pages * page, (utime + stime) / tck))
+}

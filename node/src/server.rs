@@ -1,0 +1,67 @@
+//! `cairn server`: opens storage, serves the HTTP API, and shuts down gracefully on SIGTERM or
+//! Ctrl-C (in-flight requests finish, queued writes are made durable, every shard checkpoints).
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use cairn_storage::Engine;
+use tokio::net::TcpListener;
+
+use crate::api::{self, AppState};
+use crate::config::NodeConfig;
+use crate::metrics::Metrics;
+
+pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
+    let storage_cfg = cfg.storage.clone();
+    let data_dir = cfg.data_dir.clone();
+    tracing::info!(data_dir = %data_dir.display(), shards = storage_cfg.shards, "opening storage");
+    let engine = tokio::task::spawn_blocking(move || Engine::open(storage_cfg))
+        .await
+        .context("storage open task")?
+        .with_context(|| format!("opening storage in {}", data_dir.display()))?;
+    let engine = Arc::new(engine);
+    let listener = TcpListener::bind(cfg.http_addr)
+        .await
+        .with_context(|| format!("binding the HTTP address {}", cfg.http_addr))?;
+    let addr = listener.local_addr()?;
+    let state = Arc::new(AppState {
+        engine: engine.clone(),
+        cfg,
+        metrics: Metrics::default(),
+    });
+    tracing::info!(
+        series = engine.series_count(),
+        retention = %cairn_storage::units::format_duration_ms(state.cfg.storage.retention_ms),
+        "storage ready"
+    );
+    // Tests and scripts read this line to learn the port when started with port 0.
+    tracing::info!("cairn HTTP API listening on http://{addr}");
+    axum::serve(listener, api::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    tracing::info!("HTTP server stopped; finishing queued writes and checkpointing");
+    tokio::task::spawn_blocking(move || engine.shutdown())
+        .await
+        .context("storage shutdown task")?;
+    tracing::info!("shutdown complete");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("received Ctrl-C, shutting down"),
+        _ = term => tracing::info!("received SIGTERM, shutting down"),
+    }
+}

@@ -1,0 +1,437 @@
+//! Chunk codecs: how a run of one series' samples becomes the bytes of one chunk, and back.
+//!
+//! A chunk is the value the `chunks` column family stores under
+//! `(shard, day, series id, chunk start)`. Its first timestamp is that chunk start, so it is not
+//! repeated inside the chunk: the reader passes it back in as `base_t`.
+//!
+//! ```text
+//!                  ┌─► DecimalCodec (id 2) ─┐
+//!  &[Sample] ──► encode_chunk               ├─► the smallest: [codec u8][count][span][payload]
+//!                  └─► GorillaCodec (id 1) ─┘                  (count, span: uvarint)
+//!
+//!  chunk + base_t (the key's chunk start) ──► decode_chunk ──► &mut Vec<Sample>
+//!  chunk ──► chunk_header: count, span (max_t = base_t + span), without decoding
+//! ```
+//!
+//! This module owns the [`ChunkCodec`] trait, the chunk framing and the bit-level helpers the
+//! codecs share. It must not know about keys, series or RocksDB. Every decoder treats its input
+//! as untrusted: garbage gives `Err(CorruptChunk)`, never a panic, and whatever can be checked
+//! (count, order, span, padding, trailing bytes) is checked, so corruption is not returned as
+//! data. An encoder that cannot represent the samples bit for bit refuses with
+//! `Err(CodecUnsupported)` instead of approximating. The byte format is in
+//! `storage/docs/format/chunks.md`.
+
+mod decimal;
+mod gorilla;
+
+pub use decimal::DecimalCodec;
+pub use gorilla::GorillaCodec;
+pub(crate) use gorilla::{OpenGorilla, decode_gorilla_payload};
+
+use crate::error::{Error, Result};
+use crate::model::Sample;
+
+/// Every chunk spans less than this many milliseconds (`max_t - min_t < 2^31`): tsz encodes a
+/// delta-of-delta beyond the i32 range wrongly and silently, so the bound is enforced for all
+/// codecs (a chunk covers at most 2 h in practice).
+pub const MAX_CHUNK_SPAN_MS: i64 = 1 << 31;
+
+/// One way of turning samples into a chunk payload. Implementations are stateless singletons,
+/// looked up by the id stored in every chunk header ([`codec_by_id`]).
+pub trait ChunkCodec: Send + Sync + 'static {
+    /// Stored in every chunk header; 1 = gorilla, 2 = decimal. Never reuse an id.
+    fn id(&self) -> u8;
+
+    fn name(&self) -> &'static str;
+
+    /// Appends the payload for `samples` (non-empty, strictly ascending timestamps,
+    /// span < 2^31 ms) to `out`; `Err(Error::CodecUnsupported)` if it cannot represent them
+    /// bit-exactly. On error, `out` may hold a partial payload past its original length.
+    fn encode(&self, samples: &[Sample], out: &mut Vec<u8>) -> Result<()>;
+
+    /// Decodes `count` samples whose first timestamp is `base_t`, appending to `out`.
+    /// Never panics on garbage; on error, `out` may hold some of the samples.
+    fn decode(
+        &self,
+        base_t: i64,
+        count: usize,
+        payload: &[u8],
+        out: &mut Vec<Sample>,
+    ) -> Result<()>;
+}
+
+/// The fixed part of a chunk: which codec, how many samples, and how far they reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkHeader {
+    pub codec: u8,
+    pub count: u32,
+    /// `max_t - min_t` in milliseconds (0 for a single sample).
+    pub span: u64,
+    /// Bytes of header before the payload.
+    pub header_len: usize,
+}
+
+impl ChunkHeader {
+    /// The chunk's last timestamp, given its first (`base_t`, from the key).
+    pub fn max_t(&self, base_t: i64) -> i64 {
+        base_t.saturating_add(self.span as i64)
+    }
+}
+
+/// The codecs `encode_chunk` tries, in order; on a tie in size the earlier one wins (decimal
+/// decodes faster).
+static CODECS: [&dyn ChunkCodec; 2] = [&DecimalCodec, &GorillaCodec];
+
+/// The codec a chunk header names.
+pub fn codec_by_id(id: u8) -> Result<&'static dyn ChunkCodec> {
+    match id {
+        GorillaCodec::ID => Ok(&GorillaCodec),
+        DecimalCodec::ID => Ok(&DecimalCodec),
+        _ => Err(Error::UnknownCodec { id }),
+    }
+}
+
+/// Encodes `samples` (non-empty, strictly ascending, span < 2^31 ms) as one chunk appended to
+/// `out`, with whichever codec gives the fewest bytes. Returns its header; `out` is unchanged
+/// on error.
+pub fn encode_chunk(samples: &[Sample], out: &mut Vec<u8>) -> Result<ChunkHeader> {
+    encode_chunk_reusing(samples, None, out)
+}
+
+/// [`encode_chunk`], given the Gorilla payload of `samples` if it is already at hand (a head
+/// chunk's bytes), so that it is copied rather than encoded again.
+pub(crate) fn encode_chunk_reusing(
+    samples: &[Sample],
+    gorilla_payload: Option<&[u8]>,
+    out: &mut Vec<u8>,
+) -> Result<ChunkHeader> {
+    let span = check_samples("chunk", samples)?;
+    let count = u32::try_from(samples.len()).map_err(|_| Error::CodecUnsupported {
+        codec: "chunk",
+        reason: "more than 2^32-1 samples",
+    })?;
+    // The header differs between candidates only in its first byte (the codec id).
+    let mut head = Vec::with_capacity(21);
+    head.push(0);
+    put_uvarint(&mut head, u64::from(count));
+    put_uvarint(&mut head, span);
+
+    let start = out.len();
+    // (codec id, length) of the smallest chunk so far, which always sits at `start`.
+    let mut best: Option<(u8, usize)> = None;
+    for codec in CODECS {
+        if let Some((_, best_len)) = best
+            && let Some(len) = payload_len(codec.id(), samples)
+            && head.len() + len >= best_len
+        {
+            continue; // known not to beat the best: skip encoding
+        }
+        let cand = out.len();
+        head[0] = codec.id();
+        out.extend_from_slice(&head);
+        let encoded = match gorilla_payload {
+            Some(payload) if codec.id() == GorillaCodec::ID => {
+                out.extend_from_slice(payload);
+                Ok(())
+            }
+            _ => codec.encode(samples, out),
+        };
+        match encoded {
+            Ok(()) => {
+                let len = out.len() - cand;
+                if best.is_none_or(|(_, best_len)| len < best_len) {
+                    out.copy_within(cand.., start);
+                    out.truncate(start + len);
+                    best = Some((codec.id(), len));
+                } else {
+                    out.truncate(cand);
+                }
+            }
+            Err(Error::CodecUnsupported { .. }) => out.truncate(cand),
+            Err(e) => {
+                out.truncate(start);
+                return Err(e);
+            }
+        }
+    }
+    match best {
+        Some((codec, _)) => Ok(ChunkHeader {
+            codec,
+            count,
+            span,
+            header_len: head.len(),
+        }),
+        None => Err(Error::CodecUnsupported {
+            codec: "chunk",
+            reason: "no codec can encode these samples",
+        }),
+    }
+}
+
+/// Decodes a whole chunk (header and payload) whose first timestamp is `base_t`, appending its
+/// samples to `out`. `out` is unchanged on error.
+pub fn decode_chunk(chunk: &[u8], base_t: i64, out: &mut Vec<Sample>) -> Result<()> {
+    let header = chunk_header(chunk)?;
+    let codec = codec_by_id(header.codec)?;
+    let start = out.len();
+    let result = codec
+        .decode(
+            base_t,
+            header.count as usize,
+            &chunk[header.header_len..],
+            out,
+        )
+        .and_then(|()| {
+            let got = &out[start..];
+            if got.len() != header.count as usize {
+                return Err(corrupt("codec returned a different number of samples"));
+            }
+            // Codecs check order and the 2^31 bound; the header's span must agree with them.
+            let last = got[got.len() - 1].t;
+            if got[0].t != base_t || last.checked_sub(base_t) != Some(header.span as i64) {
+                return Err(corrupt("samples disagree with the header's span"));
+            }
+            Ok(())
+        });
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
+}
+
+/// A codec's exact payload length for `samples` when it is much cheaper to compute than
+/// encoding (Gorilla's is: tsz's encoder is the slowest part of `encode_chunk`).
+fn payload_len(codec: u8, samples: &[Sample]) -> Option<usize> {
+    (codec == GorillaCodec::ID).then(|| GorillaCodec::payload_len(samples))
+}
+
+/// Reads a chunk's header without decoding the payload (for min/max time and sample counts).
+pub fn chunk_header(chunk: &[u8]) -> Result<ChunkHeader> {
+    let Some(&codec) = chunk.first() else {
+        return Err(corrupt("empty chunk"));
+    };
+    codec_by_id(codec)?;
+    let mut pos = 1;
+    let count = get_uvarint(chunk, &mut pos)?;
+    let span = get_uvarint(chunk, &mut pos)?;
+    if count == 0 || count > u64::from(u32::MAX) {
+        return Err(corrupt("sample count out of range"));
+    }
+    if span >= MAX_CHUNK_SPAN_MS as u64 {
+        return Err(corrupt("span of 2^31 ms or more"));
+    }
+    // Timestamps are distinct integers: n samples span at least n-1 ms, and one spans 0.
+    if count > span + 1 || (count == 1 && span != 0) {
+        return Err(corrupt("sample count does not fit the span"));
+    }
+    Ok(ChunkHeader {
+        codec,
+        count: count as u32,
+        span,
+        header_len: pos,
+    })
+}
+
+/// Checks the encoders' precondition (non-empty, strictly ascending, span < 2^31 ms) and
+/// returns the span.
+pub(crate) fn check_samples(codec: &'static str, samples: &[Sample]) -> Result<u64> {
+    let unsupported = |reason| Error::CodecUnsupported { codec, reason };
+    let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
+        return Err(unsupported("no samples"));
+    };
+    if samples.windows(2).any(|w| w[1].t <= w[0].t) {
+        return Err(unsupported("timestamps are not strictly ascending"));
+    }
+    match last.t.checked_sub(first.t) {
+        Some(span) if span < MAX_CHUNK_SPAN_MS => Ok(span as u64),
+        _ => Err(unsupported("span of 2^31 ms or more")),
+    }
+}
+
+pub(crate) fn corrupt(reason: &str) -> Error {
+    Error::CorruptChunk {
+        reason: reason.to_string(),
+    }
+}
+
+// ---- integers -----------------------------------------------------------------------------
+
+#[inline]
+pub(crate) fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+#[inline]
+pub(crate) fn unzigzag(z: u64) -> i64 {
+    ((z >> 1) as i64) ^ -((z & 1) as i64)
+}
+
+pub(crate) fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+pub(crate) fn uvarint_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// Reads a canonical (shortest-form) LEB128 varint at `*pos`, advancing it.
+pub(crate) fn get_uvarint(buf: &[u8], pos: &mut usize) -> Result<u64> {
+    let mut v = 0u64;
+    for i in 0..10 {
+        let Some(&b) = buf.get(*pos + i) else {
+            return Err(corrupt("truncated varint"));
+        };
+        if i == 9 && b > 1 {
+            return Err(corrupt("varint overflows 64 bits"));
+        }
+        v |= u64::from(b & 0x7f) << (7 * i);
+        if b < 0x80 {
+            if b == 0 && i > 0 {
+                return Err(corrupt("varint not in shortest form"));
+            }
+            *pos += i + 1;
+            return Ok(v);
+        }
+    }
+    Err(corrupt("varint longer than 10 bytes"))
+}
+
+// ---- bits (most significant bit first, as tsz writes them) ------------------------------
+
+/// Reads bits MSB-first from a byte slice. Reading past the end yields zeros and is caught by
+/// [`BitReader::overrun`] / [`BitReader::finish`], so hot loops check bounds once per sample
+/// instead of once per field.
+pub(crate) struct BitReader<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> BitReader<'a> {
+    pub(crate) fn new(data: &'a [u8]) -> Self {
+        BitReader { data, pos: 0 }
+    }
+
+    /// The next 64 bits, first bit in the most significant position. Only the top 57 are
+    /// guaranteed to be right (the rest may read as 0); past the end of the input all are 0.
+    #[inline]
+    pub(crate) fn peek(&self) -> u64 {
+        let byte = self.pos >> 3;
+        let word = match self.data.get(byte..byte + 8) {
+            Some(b) => u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+            None => {
+                let mut b = [0u8; 8];
+                let tail = self.data.get(byte..).unwrap_or(&[]);
+                b[..tail.len()].copy_from_slice(tail);
+                u64::from_be_bytes(b)
+            }
+        };
+        word << (self.pos & 7)
+    }
+
+    #[inline]
+    pub(crate) fn skip(&mut self, n: u32) {
+        self.pos += n as usize;
+    }
+
+    /// Reads `n <= 57` bits.
+    #[inline]
+    pub(crate) fn read(&mut self, n: u32) -> u64 {
+        debug_assert!(n <= 57);
+        // Two shifts so that n = 0 gives 0 without a shift by 64.
+        let v = (self.peek() >> 1) >> (63 - n);
+        self.pos += n as usize;
+        v
+    }
+
+    /// Reads `n <= 64` bits.
+    #[inline]
+    pub(crate) fn read_long(&mut self, n: u32) -> u64 {
+        if n <= 57 {
+            self.read(n)
+        } else {
+            let hi = self.read(n - 32);
+            (hi << 32) | self.read(32)
+        }
+    }
+
+    /// True once more bits were read than the input holds.
+    #[inline]
+    pub(crate) fn overrun(&self) -> bool {
+        self.pos > self.data.len() * 8
+    }
+
+    /// Bits consumed so far.
+    pub(crate) fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// Checks that the input ended exactly at the last byte read and its padding bits are 0.
+    pub(crate) fn finish(&self) -> Result<()> {
+        if self.overrun() {
+            return Err(corrupt("payload truncated"));
+        }
+        if self.pos.div_ceil(8) != self.data.len() {
+            return Err(corrupt("bytes after the last sample"));
+        }
+        let used = self.pos & 7;
+        if used != 0 && self.data[self.data.len() - 1] & (0xff >> used) != 0 {
+            return Err(corrupt("padding bits are not zero"));
+        }
+        Ok(())
+    }
+}
+
+/// Appends bits MSB-first to a byte vector, 32 bits at a time; [`BitWriter::finish`] flushes
+/// the rest, padding the last byte with zeros.
+pub(crate) struct BitWriter<'a> {
+    out: &'a mut Vec<u8>,
+    /// Pending bits in the low `n` bits (higher bits are stale and ignored).
+    acc: u64,
+    n: u32,
+}
+
+impl<'a> BitWriter<'a> {
+    pub(crate) fn new(out: &'a mut Vec<u8>) -> Self {
+        BitWriter { out, acc: 0, n: 0 }
+    }
+
+    /// Writes the low `n <= 32` bits of `bits`.
+    #[inline]
+    pub(crate) fn write(&mut self, bits: u64, n: u32) {
+        debug_assert!(n <= 32);
+        self.acc = (self.acc << n) | (bits & ((1u64 << n) - 1));
+        self.n += n;
+        if self.n >= 32 {
+            self.n -= 32;
+            let word = (self.acc >> self.n) as u32;
+            self.out.extend_from_slice(&word.to_be_bytes());
+        }
+    }
+
+    /// Writes the low `n <= 64` bits of `bits`.
+    #[inline]
+    pub(crate) fn write_long(&mut self, bits: u64, n: u32) {
+        if n > 32 {
+            self.write(bits >> 32, n - 32);
+            self.write(bits, 32);
+        } else {
+            self.write(bits, n);
+        }
+    }
+
+    pub(crate) fn finish(self) {
+        if self.n > 0 {
+            let bytes = (self.acc << (64 - self.n)).to_be_bytes();
+            self.out
+                .extend_from_slice(&bytes[..self.n.div_ceil(8) as usize]);
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "codec/codec_test.rs"]
+pub(crate) mod tests;

@@ -1,0 +1,580 @@
+//! `DecimalCodec` (id 2): for chunks whose values are all decimals with at most 15 digits after
+//! the point, which is most monitoring data (percentages, temperatures, counters).
+//!
+//! Each value v becomes the integer `m = round(v * 10^s)` for the chunk's smallest scale `s`
+//! such that `m as f64 / 10^s` gives v back bit for bit (so NaN, ±Inf, -0.0 and anything else
+//! that would not come back exactly are refused, and the chunk goes to Gorilla). The integers
+//! are coded as residuals, whichever of these is smallest:
+//!
+//! ```text
+//!  first differences  m[i] - m[i-1]                  random walks, gauges
+//!  centred            m[i] - m[i-1] - c, c = median  counters (c = typical increment)
+//!  second differences (m[i]-m[i-1]) - (m[i-1]-m[i-2]) ramps, counters with a drifting rate
+//! ```
+//!
+//! and each zigzagged residual sequence (the values', and the time delta-of-deltas when the
+//! interval is not constant) is entropy-coded with the cheapest of four codings:
+//!
+//! ```text
+//!  all-zero     no bits at all (constant value or linear counter; regular timestamps)
+//!  Rice(k)      unary(z >> k), then the low k bits (k = 0..=63)
+//!  zero-flag    1 bit "z == 0", else Rice(k) of z - 1 (values stuck at a clamp, steps)
+//!  packed(w)    every z in w bits (bounded, evenly spread residuals)
+//! ```
+//!
+//! Sizes are computed exactly before choosing (Rice's k by a local search from the mean). A
+//! Rice quotient of 32 or more is escaped (32 ones, 6-bit length-1, the raw bits), so an outlier
+//! such as a counter reset costs at most ~100 bits. Payload (details in
+//! `docs/format/chunks.md`):
+//!
+//! ```text
+//!  desc u8: scale (bits 0-3) | second differences (4) | value coding (5-6) | irregular times (7)
+//!  m0: zigzag uvarint                                    first integer value
+//!  if count >= 2:  Δ1: uvarint                           first time delta (ms, > 0)
+//!    if irregular:     u8 coding << 6 | param            time delta-of-deltas' coding
+//!    if second diffs:  zigzag uvarint m1 - m0
+//!    if coding != 0:   u8 centred << 7 | param            param = k, or w - 1 when packed
+//!    if centred:       zigzag uvarint c
+//!  bits: count-2 time delta-of-deltas (if irregular), then the value residuals; zero-padded
+//! ```
+
+use super::{
+    BitReader, BitWriter, ChunkCodec, MAX_CHUNK_SPAN_MS, check_samples, corrupt, get_uvarint,
+    put_uvarint, unzigzag, uvarint_len, zigzag,
+};
+use crate::error::{Error, Result};
+use crate::model::Sample;
+
+/// Scaled-integer compression for decimal values; see the module docs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DecimalCodec;
+
+impl DecimalCodec {
+    pub const ID: u8 = 2;
+    pub const NAME: &'static str = "decimal";
+}
+
+/// Scales 0..=15: 10^15 is still exact as an f64, and the 4 bits of the descriptor hold it.
+const MAX_SCALE: usize = 15;
+const POW10: [f64; MAX_SCALE + 1] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+/// Scaled integers stay below 2^53 in magnitude, where every integer is exact as an f64.
+const MAX_ABS_INT: i64 = 1 << 53;
+
+/// Rice quotients from this on are escaped; also the longest unary run.
+const ESCAPE: u64 = 32;
+
+const MODE_ZERO: u8 = 0;
+const MODE_RICE: u8 = 1;
+const MODE_ZERO_FLAG: u8 = 2;
+const MODE_PACKED: u8 = 3;
+
+impl ChunkCodec for DecimalCodec {
+    fn id(&self) -> u8 {
+        Self::ID
+    }
+
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
+    fn encode(&self, samples: &[Sample], out: &mut Vec<u8>) -> Result<()> {
+        check_samples(Self::NAME, samples)?;
+        let mut ints = Vec::with_capacity(samples.len());
+        let scale = scale_to_ints(samples, &mut ints).ok_or(Error::CodecUnsupported {
+            codec: Self::NAME,
+            reason: "a value is not a decimal with at most 15 digits after the point",
+        })?;
+        let n = samples.len();
+        if n == 1 {
+            out.push(scale as u8);
+            put_uvarint(out, zigzag(ints[0]));
+            return Ok(());
+        }
+
+        // Timestamps: regular (all deltas equal) costs nothing beyond Δ1.
+        let d1t = (samples[1].t - samples[0].t) as u64;
+        let mut time_res = Vec::new();
+        if samples.windows(2).any(|w| (w[1].t - w[0].t) as u64 != d1t) {
+            time_res.extend(samples.windows(3).map(|w| {
+                let dod = (w[2].t - w[1].t) - (w[1].t - w[0].t);
+                zigzag(dod)
+            }));
+        }
+        let time_code = (!time_res.is_empty()).then(|| SeqCode::choose(&time_res));
+
+        // Values: the cheapest residuals (see the module docs).
+        let r1: Vec<i64> = ints.windows(2).map(|w| w[1] - w[0]).collect();
+        let r2: Vec<i64> = ints
+            .windows(3)
+            .map(|w| (w[2] - w[1]) - (w[1] - w[0]))
+            .collect();
+        let d1v = ints[1] - ints[0];
+        // Sizes are exact, but sizing a candidate costs several passes, so candidates whose
+        // residuals are not clearly smaller in sum (a proxy for their coded size) are skipped.
+        let mut best = Residuals::new(false, 0, &r1);
+        let mut best_l1 = l1(&r1, 0);
+        if let Some(c) = median(&r1).filter(|&c| c != 0) {
+            let centred_l1 = l1(&r1, c);
+            if centred_l1 * 8 < best_l1 * 7 {
+                let centred = Residuals::new(false, c, &r1);
+                // All-zero after centring is a linear series: second differences say it
+                // cheaper, and mode 0 has no byte to flag a centre.
+                if centred.code.mode != MODE_ZERO && centred.cost(d1v) < best.cost(d1v) {
+                    (best, best_l1) = (centred, centred_l1);
+                }
+            }
+        }
+        if l1(&r2, 0) <= best_l1 {
+            let second = Residuals::new(true, 0, &r2);
+            if second.cost(d1v) < best.cost(d1v) {
+                best = second;
+            }
+        }
+        let Residuals {
+            order2,
+            center,
+            code,
+            z,
+        } = best;
+
+        let desc = scale as u8
+            | u8::from(order2) << 4
+            | code.mode << 5
+            | u8::from(time_code.is_some()) << 7;
+        out.push(desc);
+        put_uvarint(out, zigzag(ints[0]));
+        put_uvarint(out, d1t);
+        if let Some(tc) = time_code {
+            out.push(tc.mode << 6 | tc.param);
+        }
+        if order2 {
+            put_uvarint(out, zigzag(d1v));
+        }
+        if code.mode != MODE_ZERO {
+            out.push(u8::from(center != 0) << 7 | code.param);
+        }
+        if center != 0 {
+            put_uvarint(out, zigzag(center));
+        }
+        let mut w = BitWriter::new(out);
+        if let Some(tc) = time_code {
+            tc.write_all(&mut w, &time_res);
+        }
+        code.write_all(&mut w, &z);
+        w.finish();
+        Ok(())
+    }
+
+    fn decode(
+        &self,
+        base_t: i64,
+        count: usize,
+        payload: &[u8],
+        out: &mut Vec<Sample>,
+    ) -> Result<()> {
+        if count == 0 {
+            return Err(corrupt("chunk with no samples"));
+        }
+        let Some(&desc) = payload.first() else {
+            return Err(corrupt("decimal: empty payload"));
+        };
+        let mut pos = 1;
+        let scale = POW10[usize::from(desc & 0x0f)];
+        let order2 = desc & 0x10 != 0;
+        let mode = (desc >> 5) & 3;
+        let irregular = desc & 0x80 != 0;
+        let m0 = unzigzag(get_uvarint(payload, &mut pos)?);
+        check_int(m0)?;
+        if count == 1 {
+            if desc & 0xf0 != 0 || pos != payload.len() {
+                return Err(corrupt("decimal: bad single-sample payload"));
+            }
+            out.push(Sample::new(base_t, m0 as f64 / scale));
+            return Ok(());
+        }
+
+        let d1t = get_uvarint(payload, &mut pos)?;
+        if d1t == 0 || d1t >= MAX_CHUNK_SPAN_MS as u64 {
+            return Err(corrupt("decimal: first time delta out of range"));
+        }
+        let time_code = if irregular {
+            let b = byte(payload, &mut pos)?;
+            if count < 3 || b >> 6 == MODE_ZERO {
+                return Err(corrupt("decimal: irregular times with a regular coding"));
+            }
+            Some(SeqCode::new(b >> 6, b & 63))
+        } else {
+            // Regular: the last sample is at (count-1) * Δ1, which must stay below 2^31.
+            if (count as u64 - 1).saturating_mul(d1t) >= MAX_CHUNK_SPAN_MS as u64 {
+                return Err(corrupt("decimal: span of 2^31 ms or more"));
+            }
+            None
+        };
+        let d1v = if order2 {
+            unzigzag(get_uvarint(payload, &mut pos)?)
+        } else {
+            0
+        };
+        let (code, center) = if mode == MODE_ZERO {
+            (SeqCode::new(MODE_ZERO, 0), 0)
+        } else {
+            let b = byte(payload, &mut pos)?;
+            if b & 0x40 != 0 {
+                return Err(corrupt("decimal: reserved bit set"));
+            }
+            let center = if b & 0x80 != 0 {
+                let c = unzigzag(get_uvarint(payload, &mut pos)?);
+                if c == 0 || order2 {
+                    return Err(corrupt("decimal: centre 0, or with second differences"));
+                }
+                c
+            } else {
+                0
+            };
+            (SeqCode::new(mode, b & 63), center)
+        };
+
+        let mut r = BitReader::new(&payload[pos..]);
+        let start = out.len();
+        out.reserve(count.min(1 << 16));
+        // Pass 1: timestamps (value filled in by pass 2).
+        out.push(Sample::new(base_t, 0.0));
+        match time_code {
+            None => {
+                let span = (count as u64 - 1) * d1t;
+                if base_t.checked_add(span as i64).is_none() {
+                    return Err(corrupt("decimal: timestamp overflows i64"));
+                }
+                out.extend((1..count as u64).map(|i| Sample::new(base_t + (i * d1t) as i64, 0.0)));
+            }
+            Some(tc) => {
+                let mut delta = d1t as i64;
+                let mut rel = delta;
+                for i in 1..count {
+                    if i > 1 {
+                        delta += unzigzag(tc.read(&mut r)?);
+                        rel += delta;
+                        if delta <= 0 || rel >= MAX_CHUNK_SPAN_MS || r.overrun() {
+                            return Err(corrupt(
+                                "decimal: timestamps not ascending, span of 2^31 ms or more, \
+                                 or truncated",
+                            ));
+                        }
+                    }
+                    let t = base_t
+                        .checked_add(rel)
+                        .ok_or_else(|| corrupt("decimal: timestamp overflows i64"))?;
+                    out.push(Sample::new(t, 0.0));
+                }
+            }
+        }
+        // Pass 2: values.
+        let samples = &mut out[start..];
+        samples[0].v = m0 as f64 / scale;
+        let mut m = m0;
+        let mut d = d1v;
+        for (i, s) in samples.iter_mut().enumerate().skip(1) {
+            if order2 {
+                if i > 1 {
+                    d = d.wrapping_add(unzigzag(code.read(&mut r)?));
+                }
+                m = m.wrapping_add(d);
+            } else {
+                m = m.wrapping_add(unzigzag(code.read(&mut r)?).wrapping_add(center));
+            }
+            check_int(m)?;
+            if r.overrun() {
+                return Err(corrupt("decimal: payload truncated"));
+            }
+            s.v = m as f64 / scale;
+        }
+        r.finish()
+    }
+}
+
+fn byte(buf: &[u8], pos: &mut usize) -> Result<u8> {
+    let b = *buf
+        .get(*pos)
+        .ok_or_else(|| corrupt("decimal: truncated header"))?;
+    *pos += 1;
+    Ok(b)
+}
+
+#[inline]
+fn check_int(m: i64) -> Result<()> {
+    if m.unsigned_abs() < MAX_ABS_INT as u64 {
+        Ok(())
+    } else {
+        Err(corrupt("decimal: integer value out of range"))
+    }
+}
+
+/// `v` as an integer at scale `10^s` (= `p`), if that round-trips bit for bit through the
+/// decoder's `m as f64 / p`. Refuses NaN, ±Inf, -0.0 (0 comes back as +0.0) and |m| >= 2^53.
+#[inline]
+fn to_int(v: f64, p: f64) -> Option<i64> {
+    let m = (v * p).round();
+    if m.is_nan() || m.abs() >= MAX_ABS_INT as f64 {
+        return None;
+    }
+    let m = m as i64;
+    ((m as f64 / p).to_bits() == v.to_bits()).then_some(m)
+}
+
+/// Fills `ints` with every value at the chunk's smallest common scale, and returns that scale;
+/// None if some value needs more than 15 decimals (or is not finite, or is -0.0).
+fn scale_to_ints(samples: &[Sample], ints: &mut Vec<i64>) -> Option<usize> {
+    let mut s = 0;
+    'scale: loop {
+        ints.clear();
+        for smp in samples {
+            if let Some(m) = to_int(smp.v, POW10[s]) {
+                ints.push(m);
+                continue;
+            }
+            // This value needs a larger scale: find its smallest, then redo the chunk there
+            // (a value that fit a smaller scale almost always fits a larger one, but near
+            // 2^53 rounding may differ, so everything is re-checked).
+            s = (s + 1..=MAX_SCALE).find(|&s2| to_int(smp.v, POW10[s2]).is_some())?;
+            continue 'scale;
+        }
+        return Some(s);
+    }
+}
+
+/// `Σ |r - c|`.
+fn l1(r: &[i64], c: i64) -> u128 {
+    r.iter().map(|&x| u128::from((x - c).unsigned_abs())).sum()
+}
+
+/// The median of `r` (the upper one for an even length); None if empty.
+fn median(r: &[i64]) -> Option<i64> {
+    if r.is_empty() {
+        return None;
+    }
+    let mut v = r.to_vec();
+    let mid = v.len() / 2;
+    Some(*v.select_nth_unstable(mid).1)
+}
+
+/// One way to turn the integers into residuals, with the coding chosen for them.
+struct Residuals {
+    order2: bool,
+    center: i64,
+    code: SeqCode,
+    /// The zigzagged residuals, `zigzag(r - center)`.
+    z: Vec<u64>,
+}
+
+impl Residuals {
+    fn new(order2: bool, center: i64, r: &[i64]) -> Self {
+        let z: Vec<u64> = r.iter().map(|&r| zigzag(r - center)).collect();
+        Residuals {
+            order2,
+            center,
+            code: SeqCode::choose(&z),
+            z,
+        }
+    }
+
+    /// Bits of payload this choice costs, header fields included.
+    fn cost(&self, d1v: i64) -> u64 {
+        let mut bits = self.code.bits;
+        if self.code.mode != MODE_ZERO {
+            bits += 8;
+        }
+        if self.order2 {
+            bits += 8 * uvarint_len(zigzag(d1v)) as u64;
+        }
+        if self.center != 0 {
+            bits += 8 * uvarint_len(zigzag(self.center)) as u64;
+        }
+        bits
+    }
+}
+
+/// How one residual sequence is coded: mode, its parameter (Rice k, or packed width - 1), and
+/// (when chosen by the encoder) its size in bits.
+#[derive(Debug, Clone, Copy)]
+struct SeqCode {
+    mode: u8,
+    param: u8,
+    bits: u64,
+}
+
+/// Bits of Rice(k) for z, with the escape.
+#[inline]
+fn rice_bits(z: u64, k: u32) -> u64 {
+    let q = z >> k;
+    if q < ESCAPE {
+        q + 1 + u64::from(k)
+    } else {
+        ESCAPE + 6 + u64::from(64 - z.leading_zeros())
+    }
+}
+
+impl SeqCode {
+    fn new(mode: u8, param: u8) -> Self {
+        SeqCode {
+            mode,
+            param,
+            bits: 0,
+        }
+    }
+
+    /// The cheapest coding of `res`: exact sizes, Rice k by a local search from an estimate,
+    /// and the zero flag only tried when zeros are common enough to pay for it.
+    fn choose(res: &[u64]) -> SeqCode {
+        let (mut max, mut sum, mut zeros) = (0u64, 0u128, 0u64);
+        for &z in res {
+            max = max.max(z);
+            sum += u128::from(z);
+            zeros += u64::from(z == 0);
+        }
+        if max == 0 {
+            return SeqCode::new(MODE_ZERO, 0);
+        }
+        let n = res.len() as u64;
+        let width = 64 - max.leading_zeros();
+        let mut best = SeqCode {
+            mode: MODE_PACKED,
+            param: (width - 1) as u8,
+            bits: n * u64::from(width),
+        };
+        let mean = |sum: u128, n: u64| (sum / u128::from(n.max(1))) as u64;
+        let (k, bits) = best_k(mean(sum, n), |k| res.iter().map(|&z| rice_bits(z, k)).sum());
+        if bits < best.bits {
+            best = SeqCode {
+                mode: MODE_RICE,
+                param: k as u8,
+                bits,
+            };
+        }
+        // The flag saves about k bits per zero and costs 1 bit per other value.
+        let nonzero = n - zeros;
+        if zeros * u64::from(k.max(1)) > nonzero {
+            let (k, bits) = best_k(mean(sum - u128::from(nonzero), nonzero), |k| {
+                n + res
+                    .iter()
+                    .filter(|&&z| z != 0)
+                    .map(|&z| rice_bits(z - 1, k))
+                    .sum::<u64>()
+            });
+            if bits < best.bits {
+                best = SeqCode {
+                    mode: MODE_ZERO_FLAG,
+                    param: k as u8,
+                    bits,
+                };
+            }
+        }
+        best
+    }
+
+    fn write_all(&self, w: &mut BitWriter<'_>, res: &[u64]) {
+        let p = u32::from(self.param);
+        match self.mode {
+            MODE_RICE => res.iter().for_each(|&z| write_rice(w, z, p)),
+            MODE_ZERO_FLAG => {
+                for &z in res {
+                    if z == 0 {
+                        w.write(0, 1);
+                    } else {
+                        w.write(1, 1);
+                        write_rice(w, z - 1, p);
+                    }
+                }
+            }
+            MODE_PACKED => res.iter().for_each(|&z| w.write_long(z, p + 1)),
+            _ => {}
+        }
+    }
+
+    /// Reads one residual.
+    #[inline]
+    fn read(&self, r: &mut BitReader<'_>) -> Result<u64> {
+        let p = u32::from(self.param);
+        match self.mode {
+            MODE_RICE => read_rice(r, p),
+            MODE_ZERO_FLAG => {
+                if r.read(1) == 0 {
+                    Ok(0)
+                } else {
+                    Ok(read_rice(r, p)?.wrapping_add(1))
+                }
+            }
+            MODE_PACKED => Ok(r.read_long(p + 1)),
+            _ => Ok(0),
+        }
+    }
+}
+
+/// Minimises `cost(k)` over k in 0..=63 by walking downhill from an estimate based on the
+/// mean residual; returns (k, cost).
+fn best_k(mean: u64, cost: impl Fn(u32) -> u64) -> (u32, u64) {
+    let mut k = (63 - (mean | 1).leading_zeros()).min(63);
+    let mut best = cost(k);
+    for step in [-1i32, 1] {
+        loop {
+            let next = k as i32 + step;
+            if !(0..=63).contains(&next) {
+                break;
+            }
+            let c = cost(next as u32);
+            if c >= best {
+                break;
+            }
+            (k, best) = (next as u32, c);
+        }
+    }
+    (k, best)
+}
+
+#[inline]
+fn write_rice(w: &mut BitWriter<'_>, z: u64, k: u32) {
+    let q = z >> k;
+    if q < ESCAPE {
+        // q ones and a zero, then the low k bits.
+        let unary = ((1u64 << q) - 1) << 1;
+        if q + 1 + u64::from(k) <= 32 {
+            w.write((unary << k) | (z & ((1u64 << k) - 1)), q as u32 + 1 + k);
+        } else {
+            w.write(unary, q as u32 + 1);
+            w.write_long(z, k);
+        }
+    } else {
+        let len = 64 - z.leading_zeros();
+        w.write((1u64 << ESCAPE) - 1, ESCAPE as u32);
+        w.write(u64::from(len - 1), 6);
+        w.write_long(z, len);
+    }
+}
+
+#[inline]
+fn read_rice(r: &mut BitReader<'_>, k: u32) -> Result<u64> {
+    let w = r.peek();
+    let q = (!w).leading_zeros();
+    if u64::from(q) < ESCAPE {
+        if q + 1 + k <= 57 {
+            // Fast path: quotient and remainder from the same 57 valid bits.
+            r.skip(q + 1 + k);
+            let low = ((w << (q + 1)) >> 1) >> (63 - k);
+            return Ok((u64::from(q) << k) | low);
+        }
+        r.skip(q + 1);
+        return Ok((u64::from(q) << k) | r.read_long(k));
+    }
+    r.skip(ESCAPE as u32);
+    let len = r.read(6) as u32 + 1;
+    let z = r.read_long(len);
+    if z >> k < ESCAPE {
+        return Err(corrupt("decimal: escape for a small value"));
+    }
+    Ok(z)
+}
+
+#[cfg(test)]
+#[path = "decimal/decimal_test.rs"]
+mod tests;

@@ -1,0 +1,935 @@
+//! `Engine`: one node's storage, a RocksDB with every shard in it, a write-ahead log with group
+//! commit, and the read path.
+//!
+//! ```text
+//!  write(shard, batch, done) ──► channel ──► log thread:
+//!      1. gather up to N requests, give each the next index of its shard's log
+//!      2. one RocksDB write of all entries to `raft_log`, fsync          (durable = acked)
+//!      3. apply each entry to its shard's head (series ids in apply order)
+//!      4. write new series to `series`, `series_hash`, `postings`
+//!      5. call every `done`; checkpoint shards whose log grew past the threshold
+//!  checkpoint(shard): sealed + partial chunks, head index, flushed index, purge log ≤ flushed
+//!  open(): load series ids and head index, reopen partial chunks, replay log > flushed index
+//! ```
+//! Committed entries become storage writes in one place only: `apply_entry`. In the cluster
+//! the log thread's step 2 becomes openraft's log store and steps 3–4 its state machine.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DB, DBCompressionType, Options, ReadOptions,
+    WriteOptions,
+};
+
+use crate::codec::{chunk_header, decode_chunk};
+use crate::config::StorageConfig;
+use crate::error::{Error, Result};
+use crate::head::{ApplyOutcome, Head, HeadLimits, MemSamples, NewSeries, SeriesId};
+use crate::index;
+use crate::keys::*;
+use crate::model::{Labels, Matcher, Sample};
+use crate::series::{decode_series_record, encode_series_record};
+use crate::write_batch::{DecodedBatch, WriteBatch};
+
+/// Kind byte at the start of every log entry.
+const ENTRY_WRITE: u8 = 1;
+
+/// Called once a write is durable and applied (or failed).
+pub type WriteCallback = Box<dyn FnOnce(Result<ApplyOutcome>) + Send>;
+
+/// A series found by `select`.
+#[derive(Debug, Clone)]
+pub struct SeriesRef {
+    pub shard: u32,
+    pub sid: SeriesId,
+    pub labels: Labels,
+}
+
+/// What an admin flush did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlushOutcome {
+    pub chunks: u64,
+    pub samples: u64,
+}
+
+/// Counters for `/metrics`; monotonic unless named otherwise.
+#[derive(Debug, Default)]
+pub struct EngineStats {
+    pub samples_written: AtomicU64,
+    pub samples_duplicate: AtomicU64,
+    pub samples_rejected_too_old: AtomicU64,
+    pub samples_rejected_conflict: AtomicU64,
+    pub series_created: AtomicU64,
+    pub wal_entries: AtomicU64,
+    pub wal_bytes: AtomicU64,
+    pub wal_fsyncs: AtomicU64,
+    pub checkpoints: AtomicU64,
+    pub chunks_written: AtomicU64,
+    pub chunk_bytes_written: AtomicU64,
+    pub replayed_entries: AtomicU64,
+}
+
+struct ShardState {
+    head: Head,
+    last_log_index: u64,
+    flushed_index: u64,
+    checkpoint_seq: u32,
+    wal_bytes_since_checkpoint: u64,
+}
+
+struct Inner {
+    db: DB,
+    path: PathBuf,
+    cfg: StorageConfig,
+    shards: Vec<RwLock<ShardState>>,
+    stats: EngineStats,
+}
+
+enum Cmd {
+    Write {
+        shard: u32,
+        batch: WriteBatch,
+        done: WriteCallback,
+    },
+    Flush {
+        done: Box<dyn FnOnce(Result<FlushOutcome>) + Send>,
+    },
+    Shutdown,
+}
+
+pub struct Engine {
+    inner: Arc<Inner>,
+    tx: Mutex<Option<Sender<Cmd>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+fn cf<'a>(db: &'a DB, name: &str) -> &'a rocksdb::ColumnFamily {
+    db.cf_handle(name)
+        .expect("every column family is created at open")
+}
+
+fn bounded(prefix: &[u8]) -> ReadOptions {
+    let mut ro = ReadOptions::default();
+    if let Some(end) = prefix_successor(prefix) {
+        ro.set_iterate_upper_bound(end);
+    }
+    ro
+}
+
+impl Engine {
+    /// Opens (or creates) the data dir, recovers every shard and starts the log thread.
+    pub fn open(cfg: StorageConfig) -> Result<Engine> {
+        cfg.validate()?;
+        let path = cfg.data_dir.join("db");
+        std::fs::create_dir_all(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let db = open_db(&path, &cfg)?;
+        let mut cfg = cfg;
+        // The shard count is fixed when the data dir is made; a different flag later is ignored.
+        let meta = cf(&db, CF_SHARD_META);
+        let count_key = shard_meta_key(u16::MAX as u32, 0);
+        match db.get_cf(meta, count_key)? {
+            Some(v) => {
+                let stored = decode_u64(&v, "shard count", 0)? as u32;
+                if stored != cfg.shards {
+                    tracing::warn!(
+                        stored,
+                        requested = cfg.shards,
+                        "data dir was created with a different shard count; keeping it"
+                    );
+                    cfg.shards = stored;
+                }
+            }
+            None => db.put_cf(meta, count_key, (cfg.shards as u64).to_be_bytes())?,
+        }
+        let limits = HeadLimits {
+            chunk_max_samples: cfg.chunk_max_samples,
+            chunk_span_ms: cfg.chunk_span_ms,
+            ooo_window_ms: cfg.ooo_window_ms,
+        };
+        let stats = EngineStats::default();
+        let mut shards = Vec::with_capacity(cfg.shards as usize);
+        for shard in 0..cfg.shards {
+            shards.push(RwLock::new(recover_shard(&db, shard, limits, &stats)?));
+        }
+        let inner = Arc::new(Inner {
+            db,
+            path,
+            cfg,
+            shards,
+            stats,
+        });
+        let (tx, rx) = mpsc::channel();
+        let worker = Arc::clone(&inner);
+        let thread = std::thread::Builder::new()
+            .name("cairn-log".into())
+            .spawn(move || log_thread(worker, rx))
+            .map_err(|source| Error::Io {
+                path: inner.path.clone(),
+                source,
+            })?;
+        Ok(Engine {
+            inner,
+            tx: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// False once `shutdown` has begun.
+    pub fn is_open(&self) -> bool {
+        self.tx.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
+
+    pub fn config(&self) -> &StorageConfig {
+        &self.inner.cfg
+    }
+
+    pub fn shard_count(&self) -> u32 {
+        self.inner.cfg.shards
+    }
+
+    pub fn stats(&self) -> &EngineStats {
+        &self.inner.stats
+    }
+
+    fn send(&self, cmd: Cmd) -> std::result::Result<(), Cmd> {
+        let guard = self.tx.lock().unwrap_or_else(|p| p.into_inner());
+        match guard.as_ref() {
+            Some(tx) => tx.send(cmd).map_err(|e| e.0),
+            None => Err(cmd),
+        }
+    }
+
+    /// Queues a batch for shard `shard`; `done` runs once it is durable and applied.
+    pub fn write(&self, shard: u32, batch: WriteBatch, done: WriteCallback) {
+        if shard >= self.inner.cfg.shards {
+            done(Err(Error::Config {
+                field: "shard",
+                reason: format!("shard {shard} does not exist"),
+            }));
+            return;
+        }
+        if let Err(Cmd::Write { done, .. }) = self.send(Cmd::Write { shard, batch, done }) {
+            done(Err(Error::ShutDown));
+        }
+    }
+
+    /// `write`, waiting for the outcome.
+    pub fn write_blocking(&self, shard: u32, batch: WriteBatch) -> Result<ApplyOutcome> {
+        let (tx, rx) = mpsc::channel();
+        self.write(
+            shard,
+            batch,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
+        rx.recv().map_err(|_| Error::ShutDown)?
+    }
+
+    /// Seals every head chunk, writes it, purges the log and flushes RocksDB's memtables.
+    pub fn flush(&self, done: Box<dyn FnOnce(Result<FlushOutcome>) + Send>) {
+        if let Err(Cmd::Flush { done }) = self.send(Cmd::Flush { done }) {
+            done(Err(Error::ShutDown));
+        }
+    }
+
+    pub fn flush_blocking(&self) -> Result<FlushOutcome> {
+        let (tx, rx) = mpsc::channel();
+        self.flush(Box::new(move |r| {
+            let _ = tx.send(r);
+        }));
+        rx.recv().map_err(|_| Error::ShutDown)?
+    }
+
+    /// Writes a consistent RocksDB checkpoint (hard links where possible) to `dir`.
+    pub fn snapshot(&self, dir: &Path) -> Result<()> {
+        if dir.exists() {
+            return Err(Error::CheckpointExists {
+                path: dir.to_path_buf(),
+            });
+        }
+        if let Some(parent) = dir.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| Error::Io {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        let cp = rocksdb::checkpoint::Checkpoint::new(&self.inner.db)?;
+        cp.create_checkpoint(dir).map_err(|source| Error::Rocks {
+            path: dir.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Stops accepting writes, finishes the queued ones, checkpoints every shard and closes.
+    pub fn shutdown(&self) {
+        let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(tx) = tx {
+            let _ = tx.send(Cmd::Shutdown);
+        }
+        let handle = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
+
+    /// Series of `tenant` in `shards` matching every matcher and with samples overlapping
+    /// `[mint, maxt]` (by each series' time bounds).
+    pub fn select(
+        &self,
+        tenant: &str,
+        shards: &[u32],
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<SeriesRef>> {
+        let db = &self.inner.db;
+        let mut out = Vec::new();
+        for &shard in shards {
+            let Some(lock) = self.inner.shards.get(shard as usize) else {
+                continue;
+            };
+            let sids = index::select(db, shard, tenant, matchers)?;
+            let sids: Vec<SeriesId> = {
+                let st = lock.read().unwrap_or_else(|p| p.into_inner());
+                sids.into_iter()
+                    .filter(|&sid| {
+                        st.head
+                            .bounds(sid)
+                            .is_some_and(|(lo, hi)| lo <= maxt && hi >= mint)
+                    })
+                    .collect()
+            };
+            let keys: Vec<_> = sids.iter().map(|&sid| series_key(shard, sid)).collect();
+            let series_cf = cf(db, CF_SERIES);
+            let values = db.batched_multi_get_cf(series_cf, keys.iter(), false);
+            for (sid, v) in sids.into_iter().zip(values) {
+                let Some(v) = v? else {
+                    return Err(Error::CorruptRecord {
+                        what: "series",
+                        shard,
+                        reason: format!("series {sid} is in the index but has no record"),
+                    });
+                };
+                let (_, labels) = decode_series_record(&v, shard)?;
+                out.push(SeriesRef { shard, sid, labels });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Samples of one series within `[mint, maxt]`, sorted, one per timestamp.
+    pub fn read_samples(
+        &self,
+        shard: u32,
+        sid: SeriesId,
+        mint: i64,
+        maxt: i64,
+        out: &mut Vec<Sample>,
+    ) -> Result<()> {
+        out.clear();
+        let Some(lock) = self.inner.shards.get(shard as usize) else {
+            return Ok(());
+        };
+        // Memory first, then disk: data only ever moves from memory to disk, so whatever a
+        // checkpoint moves in between is found on disk (and de-duplicated below).
+        let mut mem = MemSamples::default();
+        let bounds = {
+            let st = lock.read().unwrap_or_else(|p| p.into_inner());
+            st.head.read(sid, mint, maxt, &mut mem)?;
+            st.head.bounds(sid)
+        };
+        let Some((lo, hi)) = bounds else {
+            return Ok(());
+        };
+        let (lo, hi) = (lo.max(mint), hi.min(maxt));
+        let mut ooo = std::mem::take(&mut mem.ooo);
+        if lo <= hi {
+            let db = &self.inner.db;
+            let chunks_cf = cf(db, CF_CHUNKS);
+            let mut tmp = Vec::new();
+            for day in day_of(lo)..=day_of(hi) {
+                let prefix = chunk_series_day_prefix(shard, day, sid);
+                let mut it = db.raw_iterator_cf_opt(chunks_cf, bounded(&prefix));
+                it.seek(prefix);
+                while let (Some(k), Some(v)) = (it.key(), it.value()) {
+                    let (_, start, seq) = parse_chunk_key(k)?;
+                    if start > hi {
+                        break;
+                    }
+                    let h = chunk_header(v)?;
+                    let skip = start.saturating_add(h.span as i64) < lo
+                        || (seq == 0 && mem.open_start == Some(start));
+                    if !skip {
+                        tmp.clear();
+                        decode_chunk(v, start, &mut tmp)?;
+                        let dest = if seq == 0 { &mut *out } else { &mut ooo };
+                        dest.extend(tmp.iter().filter(|x| x.t >= mint && x.t <= maxt));
+                    }
+                    it.next();
+                }
+                it.status()?;
+            }
+        }
+        out.extend_from_slice(&mem.samples);
+        // In-order data first, out-of-order after: the stable sort keeps the in-order sample
+        // when both hold the same timestamp.
+        out.extend_from_slice(&ooo);
+        out.sort_by_key(|s| s.t);
+        out.dedup_by_key(|s| s.t);
+        Ok(())
+    }
+
+    /// Label names of a tenant's series (optionally only those matching `matchers` and with
+    /// samples in `[mint, maxt]`), sorted and distinct.
+    pub fn label_names(
+        &self,
+        tenant: &str,
+        shards: &[u32],
+        matchers: &[Matcher],
+        range: Option<(i64, i64)>,
+    ) -> Result<Vec<String>> {
+        let mut names = std::collections::BTreeSet::new();
+        if matchers.is_empty() && range.is_none() {
+            for &shard in shards {
+                names.extend(index::label_names(&self.inner.db, shard, tenant)?);
+            }
+        } else {
+            let (mint, maxt) = range.unwrap_or((i64::MIN, i64::MAX));
+            for s in self.select(tenant, shards, matchers, mint, maxt)? {
+                names.extend(s.labels.iter().map(|l| l.name.clone()));
+            }
+        }
+        Ok(names.into_iter().collect())
+    }
+
+    /// Values of label `name` (as `label_names`).
+    pub fn label_values(
+        &self,
+        tenant: &str,
+        shards: &[u32],
+        name: &str,
+        matchers: &[Matcher],
+        range: Option<(i64, i64)>,
+    ) -> Result<Vec<String>> {
+        let mut values = std::collections::BTreeSet::new();
+        if matchers.is_empty() && range.is_none() {
+            for &shard in shards {
+                values.extend(index::label_values(&self.inner.db, shard, tenant, name)?);
+            }
+        } else {
+            let (mint, maxt) = range.unwrap_or((i64::MIN, i64::MAX));
+            for s in self.select(tenant, shards, matchers, mint, maxt)? {
+                let v = s.labels.get(name);
+                if !v.is_empty() {
+                    values.insert(v.to_string());
+                }
+            }
+        }
+        values.remove("");
+        Ok(values.into_iter().collect())
+    }
+
+    /// Number of series with an open head chunk.
+    pub fn active_series(&self) -> u64 {
+        self.inner
+            .shards
+            .iter()
+            .map(|s| s.read().unwrap_or_else(|p| p.into_inner()).head.active_series() as u64)
+            .sum()
+    }
+
+    /// Number of series known to the engine.
+    pub fn series_count(&self) -> u64 {
+        self.inner
+            .shards
+            .iter()
+            .map(|s| s.read().unwrap_or_else(|p| p.into_inner()).head.series_count() as u64)
+            .sum()
+    }
+
+    /// Approximate heap memory of every head.
+    pub fn head_bytes(&self) -> u64 {
+        self.inner
+            .shards
+            .iter()
+            .map(|s| s.read().unwrap_or_else(|p| p.into_inner()).head.heap_bytes() as u64)
+            .sum()
+    }
+
+    /// Total size of SST files (live data on disk).
+    pub fn sst_bytes(&self) -> u64 {
+        self.inner
+            .db
+            .property_int_value("rocksdb.total-sst-files-size")
+            .ok()
+            .flatten()
+            .unwrap_or(0)
+    }
+
+    /// Bytes of compressed chunks in SST files, estimated by RocksDB for the `chunks` family.
+    pub fn chunk_sst_bytes(&self) -> u64 {
+        self.inner
+            .db
+            .property_int_value_cf(
+                cf(&self.inner.db, CF_CHUNKS),
+                "rocksdb.total-sst-files-size",
+            )
+            .ok()
+            .flatten()
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn open_db(path: &Path, cfg: &StorageConfig) -> Result<DB> {
+    let mut opts = Options::default();
+    opts.create_if_missing(true);
+    opts.create_missing_column_families(true);
+    opts.set_max_background_jobs(2);
+    opts.set_keep_log_file_num(2);
+    opts.set_max_log_file_size(4 << 20);
+    opts.set_bytes_per_sync(1 << 20);
+    opts.set_max_total_wal_size(512 << 20);
+    let cache = Cache::new_lru_cache(cfg.block_cache_bytes as usize);
+    let cf_opts = |name: &str| {
+        let mut o = Options::default();
+        let mut bb = BlockBasedOptions::default();
+        bb.set_block_cache(&cache);
+        bb.set_cache_index_and_filter_blocks(true);
+        match name {
+            CF_RAFT_LOG => {
+                // Entries live until the next checkpoint and are then range-deleted.
+                o.set_compression_type(DBCompressionType::Lz4);
+                o.set_write_buffer_size(64 << 20);
+            }
+            CF_CHUNKS => {
+                bb.set_block_size(32 << 10);
+                o.set_compression_type(DBCompressionType::Zstd);
+                o.set_bottommost_compression_type(DBCompressionType::Zstd);
+                o.set_write_buffer_size(32 << 20);
+            }
+            _ => {
+                bb.set_bloom_filter(10.0, false);
+                o.set_compression_type(DBCompressionType::Lz4);
+                o.set_bottommost_compression_type(DBCompressionType::Zstd);
+                o.set_write_buffer_size(16 << 20);
+            }
+        }
+        o.set_block_based_table_factory(&bb);
+        o
+    };
+    let cfs = ALL_CFS
+        .iter()
+        .map(|n| ColumnFamilyDescriptor::new(*n, cf_opts(n)));
+    DB::open_cf_descriptors(&opts, path, cfs).map_err(|source| Error::Rocks {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn get_u64(db: &DB, shard: u32, kind: u8, what: &'static str) -> Result<u64> {
+    match db.get_cf(cf(db, CF_SHARD_META), shard_meta_key(shard, kind))? {
+        Some(v) => decode_u64(&v, what, shard),
+        None => Ok(0),
+    }
+}
+
+/// Rebuilds one shard's head from disk: series ids, head index (reopening partial chunks),
+/// then the log entries after the last checkpoint.
+fn recover_shard(db: &DB, shard: u32, limits: HeadLimits, stats: &EngineStats) -> Result<ShardState> {
+    let mut head = Head::new(limits);
+    let prefix = shard_prefix(shard);
+    {
+        let mut it = db.raw_iterator_cf_opt(cf(db, CF_SERIES_HASH), bounded(&prefix));
+        it.seek(prefix);
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            let hash = parse_series_hash_key(k)?;
+            head.restore_series(hash, decode_u64(v, "series_hash", shard)?);
+            it.next();
+        }
+        it.status()?;
+    }
+    {
+        let mut it = db.raw_iterator_cf_opt(cf(db, CF_HEAD_INDEX), bounded(&prefix));
+        it.seek(prefix);
+        let mut tmp = Vec::new();
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            if k.len() != 10 {
+                return Err(Error::CorruptRecord {
+                    what: "head index key",
+                    shard,
+                    reason: format!("length {}", k.len()),
+                });
+            }
+            let sid = u64::from_be_bytes(k[2..10].try_into().unwrap_or([0; 8]));
+            let e = HeadIndexEntry::decode(v, shard)?;
+            let open = match e.open_chunk {
+                Some(start) => {
+                    let key = chunk_key(shard, sid, start, 0);
+                    match db.get_cf(cf(db, CF_CHUNKS), key)? {
+                        Some(chunk) => {
+                            tmp.clear();
+                            decode_chunk(&chunk, start, &mut tmp)?;
+                            Some(tmp.clone())
+                        }
+                        None => None,
+                    }
+                }
+                None => None,
+            };
+            head.restore_head(sid, &e, open);
+            it.next();
+        }
+        it.status()?;
+    }
+    let flushed = get_u64(db, shard, META_FLUSHED_INDEX, "flushed index")?;
+    let seq = get_u64(db, shard, META_CHECKPOINT_SEQ, "checkpoint seq")? as u32;
+    head.set_applied_index(flushed);
+    let group = group_of_shard(shard);
+    let mut last = flushed;
+    let mut replayed = 0u64;
+    {
+        let start = log_key(group, flushed + 1);
+        let end = log_key(group + 1, 0);
+        let mut ro = ReadOptions::default();
+        ro.set_iterate_upper_bound(end.to_vec());
+        let mut it = db.raw_iterator_cf_opt(cf(db, CF_RAFT_LOG), ro);
+        it.seek(start);
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            let (_, index) = parse_log_key(k)?;
+            let mut new_series = Vec::new();
+            apply_entry(&mut head, shard, index, v, &mut new_series)?;
+            write_new_series(db, shard, &new_series)?;
+            last = index;
+            replayed += 1;
+            it.next();
+        }
+        it.status()?;
+    }
+    stats.replayed_entries.fetch_add(replayed, Ordering::Relaxed);
+    if replayed > 0 {
+        tracing::info!(shard, replayed, from = flushed + 1, to = last, "replayed write-ahead log");
+    }
+    Ok(ShardState {
+        head,
+        last_log_index: last,
+        flushed_index: flushed,
+        checkpoint_seq: seq.max(1),
+        wal_bytes_since_checkpoint: 0,
+    })
+}
+
+/// Applies a log entry read back from disk (replay).
+fn apply_entry(
+    head: &mut Head,
+    shard: u32,
+    index: u64,
+    entry: &[u8],
+    new_series: &mut Vec<NewSeries>,
+) -> Result<ApplyOutcome> {
+    match entry.first() {
+        Some(&ENTRY_WRITE) => apply_write(head, shard, index, &entry[1..], new_series),
+        other => Err(Error::CorruptRecord {
+            what: "log entry",
+            shard,
+            reason: format!("entry {index} has unknown kind {other:?}"),
+        }),
+    }
+}
+
+/// The one place where a committed write becomes a storage change (in memory; the engine then
+/// writes the new series' records).
+fn apply_write(
+    head: &mut Head,
+    shard: u32,
+    index: u64,
+    batch: &[u8],
+    new_series: &mut Vec<NewSeries>,
+) -> Result<ApplyOutcome> {
+    let batch = DecodedBatch::decode(batch).map_err(|e| match e {
+        Error::CorruptRecord { what, reason, .. } => Error::CorruptRecord {
+            what,
+            shard,
+            reason: format!("log entry {index}: {reason}"),
+        },
+        other => other,
+    })?;
+    Ok(head.apply(index, &batch, new_series))
+}
+
+fn write_new_series(db: &DB, shard: u32, new_series: &[NewSeries]) -> Result<()> {
+    if new_series.is_empty() {
+        return Ok(());
+    }
+    let mut wb = rocksdb::WriteBatch::default();
+    let (series_cf, hash_cf, postings_cf) =
+        (cf(db, CF_SERIES), cf(db, CF_SERIES_HASH), cf(db, CF_POSTINGS));
+    for s in new_series {
+        let rec = encode_series_record(
+            &s.tenant,
+            s.labels.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+        );
+        wb.put_cf(series_cf, series_key(shard, s.sid), rec);
+        wb.put_cf(hash_cf, series_hash_key(shard, s.hash), s.sid.to_be_bytes());
+        wb.put_cf(
+            postings_cf,
+            postings_key(shard, &s.tenant, index::ALL_POSTINGS_NAME, "", s.sid),
+            [],
+        );
+        for (n, v) in &s.labels {
+            wb.put_cf(postings_cf, postings_key(shard, &s.tenant, n, v, s.sid), []);
+        }
+    }
+    // Not synced: the log entries that created these series are, and replay rewrites them.
+    db.write(wb)?;
+    Ok(())
+}
+
+/// Writes one shard's checkpoint. Holds the shard's write lock throughout, so readers never
+/// see data that has left memory but not yet reached RocksDB.
+fn checkpoint_shard(inner: &Inner, shard: u32) -> Result<FlushOutcome> {
+    let db = &inner.db;
+    let mut st = inner.shards[shard as usize]
+        .write()
+        .unwrap_or_else(|p| p.into_inner());
+    let seq = st.checkpoint_seq;
+    let plan = st.head.checkpoint(seq)?;
+    let applied = st.head.applied_index();
+    let mut wb = rocksdb::WriteBatch::default();
+    let chunks_cf = cf(db, CF_CHUNKS);
+    let mut bytes = 0u64;
+    for (sid, start, seq, chunk) in &plan.chunks {
+        bytes += chunk.len() as u64;
+        wb.put_cf(chunks_cf, chunk_key(shard, *sid, *start, *seq), chunk);
+    }
+    let head_cf = cf(db, CF_HEAD_INDEX);
+    for (sid, e) in &plan.head_index {
+        wb.put_cf(head_cf, series_key(shard, *sid), e.encode());
+    }
+    let meta = cf(db, CF_SHARD_META);
+    wb.put_cf(meta, shard_meta_key(shard, META_FLUSHED_INDEX), applied.to_be_bytes());
+    wb.put_cf(
+        meta,
+        shard_meta_key(shard, META_NEXT_SID),
+        st.head.next_sid().to_be_bytes(),
+    );
+    wb.put_cf(
+        meta,
+        shard_meta_key(shard, META_CHECKPOINT_SEQ),
+        ((seq + 1) as u64).to_be_bytes(),
+    );
+    let group = group_of_shard(shard);
+    wb.delete_range_cf(
+        cf(db, CF_RAFT_LOG),
+        log_key(group, 0),
+        log_key(group, applied + 1),
+    );
+    db.write(wb)?;
+    st.checkpoint_seq = seq + 1;
+    st.flushed_index = applied;
+    st.wal_bytes_since_checkpoint = 0;
+    inner.stats.checkpoints.fetch_add(1, Ordering::Relaxed);
+    inner
+        .stats
+        .chunks_written
+        .fetch_add(plan.chunks.len() as u64, Ordering::Relaxed);
+    inner
+        .stats
+        .chunk_bytes_written
+        .fetch_add(bytes, Ordering::Relaxed);
+    Ok(FlushOutcome {
+        chunks: plan.chunks.len() as u64,
+        samples: plan.samples_in_chunks,
+    })
+}
+
+fn flush_all(inner: &Inner) -> Result<FlushOutcome> {
+    let mut total = FlushOutcome::default();
+    for shard in 0..inner.cfg.shards {
+        inner.shards[shard as usize]
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .head
+            .seal_all();
+        let o = checkpoint_shard(inner, shard)?;
+        total.chunks += o.chunks;
+        total.samples += o.samples;
+    }
+    let db = &inner.db;
+    for name in ALL_CFS {
+        db.flush_cf(cf(db, name))?;
+    }
+    // Drop the purged log entries' tombstones and data from disk.
+    db.compact_range_cf::<&[u8], &[u8]>(cf(db, CF_RAFT_LOG), None, None);
+    Ok(total)
+}
+
+fn log_thread(inner: Arc<Inner>, rx: Receiver<Cmd>) {
+    let mut sync = WriteOptions::default();
+    sync.set_sync(true);
+    let mut last_checkpoint = Instant::now();
+    let interval = inner.cfg.checkpoint_interval().max(Duration::from_millis(10));
+    let mut shutting_down = false;
+    while !shutting_down {
+        let first = match rx.recv_timeout(interval.saturating_sub(last_checkpoint.elapsed())) {
+            Ok(c) => Some(c),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        let mut writes = Vec::new();
+        let mut others = Vec::new();
+        let mut next = first;
+        while let Some(cmd) = next {
+            match cmd {
+                Cmd::Write { shard, batch, done } => writes.push((shard, batch, done)),
+                other => others.push(other),
+            }
+            if writes.len() >= inner.cfg.max_group_commit || !others.is_empty() {
+                break;
+            }
+            next = rx.try_recv().ok();
+        }
+        if !writes.is_empty() {
+            commit_and_apply(&inner, &sync, writes);
+        }
+        for cmd in others {
+            match cmd {
+                Cmd::Flush { done } => done(flush_all(&inner)),
+                Cmd::Shutdown => shutting_down = true,
+                Cmd::Write { .. } => {}
+            }
+        }
+        let due = last_checkpoint.elapsed() >= interval;
+        for shard in 0..inner.cfg.shards {
+            let over = {
+                let st = inner.shards[shard as usize]
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner());
+                st.wal_bytes_since_checkpoint >= inner.cfg.checkpoint_wal_bytes
+                    || (due && st.head.applied_index() > st.flushed_index)
+            };
+            if over {
+                if let Err(e) = checkpoint_shard(&inner, shard) {
+                    tracing::error!(shard, error = %e, "checkpoint failed; will retry");
+                }
+            }
+        }
+        if due {
+            last_checkpoint = Instant::now();
+        }
+    }
+    // Finish what is queued, then leave a checkpoint so a restart replays little.
+    let rest: Vec<_> = rx
+        .try_iter()
+        .filter_map(|c| match c {
+            Cmd::Write { shard, batch, done } => Some((shard, batch, done)),
+            Cmd::Flush { done } => {
+                done(Err(Error::ShutDown));
+                None
+            }
+            Cmd::Shutdown => None,
+        })
+        .collect();
+    if !rest.is_empty() {
+        commit_and_apply(&inner, &sync, rest);
+    }
+    for shard in 0..inner.cfg.shards {
+        if let Err(e) = checkpoint_shard(&inner, shard) {
+            tracing::error!(shard, error = %e, "checkpoint at shutdown failed");
+        }
+    }
+    if let Err(e) = inner.db.flush_wal(true) {
+        tracing::error!(error = %e, "syncing RocksDB's WAL at shutdown failed");
+    }
+}
+
+type PendingWrite = (u32, WriteBatch, WriteCallback);
+
+fn commit_and_apply(inner: &Inner, sync: &WriteOptions, writes: Vec<PendingWrite>) {
+    let db = &inner.db;
+    let log_cf = cf(db, CF_RAFT_LOG);
+    let mut wb = rocksdb::WriteBatch::default();
+    let mut indexed = Vec::with_capacity(writes.len());
+    let mut entry = Vec::new();
+    let mut bytes = 0u64;
+    for (shard, batch, done) in writes {
+        let index = {
+            let mut st = inner.shards[shard as usize]
+                .write()
+                .unwrap_or_else(|p| p.into_inner());
+            st.last_log_index += 1;
+            st.wal_bytes_since_checkpoint += batch.as_bytes().len() as u64 + 1;
+            st.last_log_index
+        };
+        entry.clear();
+        entry.push(ENTRY_WRITE);
+        entry.extend_from_slice(batch.as_bytes());
+        bytes += entry.len() as u64;
+        wb.put_cf(log_cf, log_key(group_of_shard(shard), index), &entry);
+        indexed.push((shard, index, batch, done));
+    }
+    if let Err(e) = db.write_opt(wb, sync) {
+        tracing::error!(error = %e, "write-ahead log append failed");
+        for (shard, _, _, done) in indexed.into_iter().rev() {
+            inner.shards[shard as usize]
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .last_log_index -= 1;
+            done(Err(Error::RocksOp(e.clone())));
+        }
+        return;
+    }
+    let stats = &inner.stats;
+    stats.wal_fsyncs.fetch_add(1, Ordering::Relaxed);
+    stats
+        .wal_entries
+        .fetch_add(indexed.len() as u64, Ordering::Relaxed);
+    stats.wal_bytes.fetch_add(bytes, Ordering::Relaxed);
+    let mut results = Vec::with_capacity(indexed.len());
+    for (shard, index, batch, done) in indexed {
+        let mut new_series = Vec::new();
+        let r = {
+            let mut st = inner.shards[shard as usize]
+                .write()
+                .unwrap_or_else(|p| p.into_inner());
+            apply_write(&mut st.head, shard, index, batch.as_bytes(), &mut new_series)
+        };
+        let r = r.and_then(|o| write_new_series(db, shard, &new_series).map(|_| o));
+        if let Ok(o) = &r {
+            stats.samples_written.fetch_add(o.written, Ordering::Relaxed);
+            stats
+                .samples_duplicate
+                .fetch_add(o.duplicates, Ordering::Relaxed);
+            stats
+                .samples_rejected_too_old
+                .fetch_add(o.rejected_too_old, Ordering::Relaxed);
+            stats
+                .samples_rejected_conflict
+                .fetch_add(o.rejected_conflict, Ordering::Relaxed);
+            stats
+                .series_created
+                .fetch_add(o.new_series, Ordering::Relaxed);
+        }
+        results.push((r, done));
+    }
+    for (r, done) in results {
+        done(r);
+    }
+}
+
+#[cfg(test)]
+mod engine_test;

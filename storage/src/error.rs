@@ -1,0 +1,63 @@
+//! The storage crate's error type: each variant names what failed, so callers can map it to
+//! a precise HTTP status and message.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid tenant {tenant:?}: must match [A-Za-z0-9_-]{{1,64}}")]
+    InvalidTenant { tenant: String },
+
+    #[error("duplicate label name {name:?}")]
+    DuplicateLabel { name: String },
+
+    #[error("empty label name")]
+    EmptyLabelName,
+
+    #[error("invalid regex {regex:?}: {reason}")]
+    InvalidRegex { regex: String, reason: String },
+
+    #[error("unknown chunk codec id {id}")]
+    UnknownCodec { id: u8 },
+
+    #[error("corrupt chunk: {reason}")]
+    CorruptChunk { reason: String },
+
+    #[error("codec {codec} cannot encode these samples: {reason}")]
+    CodecUnsupported { codec: &'static str, reason: &'static str },
+
+    #[error("corrupt {what} record in shard {shard}: {reason}")]
+    CorruptRecord {
+        what: &'static str,
+        shard: u32,
+        reason: String,
+    },
+
+    #[error("rocksdb at {path}: {source}")]
+    Rocks {
+        path: PathBuf,
+        #[source]
+        source: rocksdb::Error,
+    },
+
+    #[error("rocksdb: {0}")]
+    RocksOp(#[from] rocksdb::Error),
+
+    #[error("i/o at {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("checkpoint directory {path} already exists")]
+    CheckpointExists { path: PathBuf },
+
+    #[error("the storage engine is shut down")]
+    ShutDown,
+
+    #[error("invalid config: {field}: {reason}")]
+    Config { field: &'static str, reason: String },
+}

@@ -1,0 +1,431 @@
+//! The head of one shard: every series' open chunk, its sealed chunks not yet written, and its
+//! out-of-order samples, plus the series-id lookup. Pure in-memory state: it takes decoded
+//! write batches and returns what the engine must write (new series, checkpoint records); it
+//! never touches RocksDB itself.
+//!
+//! ```text
+//!  sample ──► t > max_t ─────────► open HeadChunk ──(120 samples | 2 h boundary)──► pending
+//!        ├──► t == max_t ────────► duplicate: same value is idempotent, else rejected
+//!        ├──► max_t-ooo ≤ t < max_t ► out-of-order buffer (sorted) ──checkpoint──► OOO chunk
+//!        └──► older ─────────────► rejected (counted)
+//! ```
+
+use std::collections::HashMap;
+
+use crate::codec::{ChunkHeader, decode_chunk, encode_chunk};
+use crate::error::Result;
+use crate::head_chunk::HeadChunk;
+use crate::keys::HeadIndexEntry;
+use crate::model::Sample;
+use crate::series::{series_hash, with_metric_name};
+use crate::write_batch::DecodedBatch;
+
+/// Series id within a shard, assigned densely in apply order.
+pub type SeriesId = u64;
+
+/// The limits the head applies to every series.
+#[derive(Debug, Clone, Copy)]
+pub struct HeadLimits {
+    pub chunk_max_samples: usize,
+    pub chunk_span_ms: i64,
+    pub ooo_window_ms: i64,
+}
+
+/// A sealed chunk waiting for the next checkpoint.
+#[derive(Debug, Clone)]
+pub struct PendingChunk {
+    pub start: i64,
+    pub bytes: Box<[u8]>,
+}
+
+#[derive(Debug)]
+pub struct HeadSeries {
+    pub min_t: i64,
+    pub max_t: i64,
+    last_v: Option<f64>,
+    open: Option<HeadChunk>,
+    pending: Vec<PendingChunk>,
+    ooo: Option<Box<Vec<Sample>>>,
+    dirty: bool,
+}
+
+impl HeadSeries {
+    fn new() -> Self {
+        HeadSeries {
+            min_t: i64::MAX,
+            max_t: i64::MIN,
+            last_v: None,
+            open: None,
+            pending: Vec::new(),
+            ooo: None,
+            dirty: false,
+        }
+    }
+
+    pub fn open_chunk_start(&self) -> Option<i64> {
+        self.open.as_ref().map(|c| c.first_t())
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.open.as_ref().map_or(0, |c| c.heap_bytes())
+            + self.pending.iter().map(|p| p.bytes.len() + 32).sum::<usize>()
+            + self.ooo.as_ref().map_or(0, |o| o.capacity() * 16 + 24)
+    }
+}
+
+/// A series created by apply, for the engine to index on disk.
+#[derive(Debug)]
+pub struct NewSeries {
+    pub sid: SeriesId,
+    pub hash: u128,
+    pub tenant: String,
+    /// All labels including `__name__`, sorted by name.
+    pub labels: Vec<(String, String)>,
+}
+
+/// What applying one batch did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ApplyOutcome {
+    pub written: u64,
+    /// Identical repeats of an existing sample (idempotent retries): neither written nor an error.
+    pub duplicates: u64,
+    /// Older than the out-of-order window.
+    pub rejected_too_old: u64,
+    /// Same timestamp as the newest sample but a different value.
+    pub rejected_conflict: u64,
+    pub new_series: u64,
+}
+
+impl ApplyOutcome {
+    pub fn rejected(&self) -> u64 {
+        self.rejected_too_old + self.rejected_conflict
+    }
+
+    pub fn add(&mut self, o: &ApplyOutcome) {
+        self.written += o.written;
+        self.duplicates += o.duplicates;
+        self.rejected_too_old += o.rejected_too_old;
+        self.rejected_conflict += o.rejected_conflict;
+        self.new_series += o.new_series;
+    }
+}
+
+/// The records a checkpoint writes, produced by `Head::checkpoint`.
+#[derive(Debug, Default)]
+pub struct CheckpointPlan {
+    /// (sid, chunk start, seq, chunk bytes)
+    pub chunks: Vec<(SeriesId, i64, u32, Vec<u8>)>,
+    pub head_index: Vec<(SeriesId, HeadIndexEntry)>,
+    pub samples_in_chunks: u64,
+}
+
+/// What a read gets from memory for one series.
+#[derive(Debug, Default)]
+pub struct MemSamples {
+    pub samples: Vec<Sample>,
+    pub ooo: Vec<Sample>,
+    /// Start of the open in-order chunk: a partial copy on disk under this key is stale.
+    pub open_start: Option<i64>,
+}
+
+pub struct Head {
+    limits: HeadLimits,
+    by_hash: HashMap<u128, SeriesId>,
+    series: Vec<HeadSeries>,
+    dirty: Vec<SeriesId>,
+    applied_index: u64,
+    hash_buf: Vec<u8>,
+}
+
+enum Append {
+    Written,
+    Duplicate,
+    TooOld,
+    Conflict,
+}
+
+impl Head {
+    pub fn new(limits: HeadLimits) -> Self {
+        Head {
+            limits,
+            by_hash: HashMap::new(),
+            series: Vec::new(),
+            dirty: Vec::new(),
+            applied_index: 0,
+            hash_buf: Vec::with_capacity(256),
+        }
+    }
+
+    pub fn applied_index(&self) -> u64 {
+        self.applied_index
+    }
+
+    pub fn set_applied_index(&mut self, index: u64) {
+        self.applied_index = index;
+    }
+
+    pub fn series_count(&self) -> usize {
+        self.series.len()
+    }
+
+    pub fn next_sid(&self) -> SeriesId {
+        self.series.len() as SeriesId
+    }
+
+    /// Series that have an open chunk, i.e. received samples recently.
+    pub fn active_series(&self) -> usize {
+        self.series.iter().filter(|s| s.open.is_some()).count()
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        self.series.iter().map(HeadSeries::heap_bytes).sum::<usize>()
+            + self.series.capacity() * std::mem::size_of::<HeadSeries>()
+            + self.by_hash.capacity() * 32
+    }
+
+    /// Registers a series known from disk at startup, keeping ids dense.
+    pub fn restore_series(&mut self, hash: u128, sid: SeriesId) {
+        while self.series.len() <= sid as usize {
+            self.series.push(HeadSeries::new());
+        }
+        self.by_hash.insert(hash, sid);
+    }
+
+    /// Restores a series' bounds and reopens its partial chunk (decoded from disk) at startup.
+    pub fn restore_head(&mut self, sid: SeriesId, e: &HeadIndexEntry, open: Option<Vec<Sample>>) {
+        let Some(s) = self.series.get_mut(sid as usize) else {
+            return;
+        };
+        s.min_t = e.min_t;
+        s.max_t = e.max_t;
+        if let Some(samples) = open.filter(|v| !v.is_empty()) {
+            let mut c = HeadChunk::new(samples[0]);
+            for x in &samples[1..] {
+                c.push(*x);
+            }
+            s.last_v = samples.last().map(|x| x.v);
+            s.open = Some(c);
+        }
+    }
+
+    /// Applies one decoded batch at log `index`. New series are appended to `new_series`.
+    pub fn apply(
+        &mut self,
+        index: u64,
+        batch: &DecodedBatch<'_>,
+        new_series: &mut Vec<NewSeries>,
+    ) -> ApplyOutcome {
+        let mut out = ApplyOutcome::default();
+        let mut labels: Vec<(&str, &str)> = Vec::new();
+        for g in &batch.groups {
+            labels.clear();
+            labels.extend(g.labels.iter().map(|&(n, v)| (batch.str(n), batch.str(v))));
+            for item in &g.items {
+                let name = batch.str(item.name);
+                let hash = series_hash(
+                    &mut self.hash_buf,
+                    batch.tenant,
+                    labels.iter().copied(),
+                    name,
+                );
+                let sid = match self.by_hash.get(&hash) {
+                    Some(&sid) => sid,
+                    None => {
+                        let sid = self.series.len() as SeriesId;
+                        self.series.push(HeadSeries::new());
+                        self.by_hash.insert(hash, sid);
+                        new_series.push(NewSeries {
+                            sid,
+                            hash,
+                            tenant: batch.tenant.to_string(),
+                            labels: with_metric_name(&labels, name)
+                                .into_iter()
+                                .map(|(n, v)| (n.to_string(), v.to_string()))
+                                .collect(),
+                        });
+                        out.new_series += 1;
+                        sid
+                    }
+                };
+                for s in &item.samples {
+                    match self.append(sid, *s) {
+                        Append::Written => out.written += 1,
+                        Append::Duplicate => out.duplicates += 1,
+                        Append::TooOld => out.rejected_too_old += 1,
+                        Append::Conflict => out.rejected_conflict += 1,
+                    }
+                }
+            }
+        }
+        self.applied_index = index;
+        out
+    }
+
+    fn append(&mut self, sid: SeriesId, x: Sample) -> Append {
+        let limits = self.limits;
+        let s = &mut self.series[sid as usize];
+        if !s.dirty {
+            s.dirty = true;
+            self.dirty.push(sid);
+        }
+        if s.max_t == i64::MIN || x.t > s.max_t {
+            if let Some(open) = &s.open {
+                let same_block = x.t.div_euclid(limits.chunk_span_ms)
+                    == open.first_t().div_euclid(limits.chunk_span_ms);
+                if open.len() >= limits.chunk_max_samples || !same_block {
+                    Self::seal(s);
+                }
+            }
+            match &mut s.open {
+                Some(c) => c.push(x),
+                None => s.open = Some(HeadChunk::new(x)),
+            }
+            s.max_t = x.t;
+            s.min_t = s.min_t.min(x.t);
+            s.last_v = Some(x.v);
+            return Append::Written;
+        }
+        if x.t == s.max_t {
+            return match s.last_v {
+                Some(v) if v.to_bits() != x.v.to_bits() => Append::Conflict,
+                _ => Append::Duplicate,
+            };
+        }
+        if x.t < s.max_t.saturating_sub(limits.ooo_window_ms) {
+            return Append::TooOld;
+        }
+        let ooo = s.ooo.get_or_insert_with(|| Box::new(Vec::new()));
+        match ooo.binary_search_by(|p| p.t.cmp(&x.t)) {
+            Ok(i) if ooo[i].v.to_bits() == x.v.to_bits() => return Append::Duplicate,
+            // A later out-of-order write of the same timestamp replaces the earlier one.
+            Ok(i) => ooo[i] = x,
+            Err(i) => ooo.insert(i, x),
+        }
+        s.min_t = s.min_t.min(x.t);
+        Append::Written
+    }
+
+    fn seal(s: &mut HeadSeries) {
+        if let Some(open) = s.open.take() {
+            let start = open.first_t();
+            let mut bytes = Vec::new();
+            match open.seal(&mut bytes) {
+                Ok(_) => s.pending.push(PendingChunk {
+                    start,
+                    bytes: bytes.into_boxed_slice(),
+                }),
+                // Sealing only fails on a codec bug; keep the data rather than drop it.
+                Err(e) => tracing::error!(error = %e, "sealing a head chunk failed"),
+            }
+        }
+    }
+
+    /// Seals every open chunk (admin flush), so that a checkpoint leaves nothing partial.
+    pub fn seal_all(&mut self) {
+        for sid in 0..self.series.len() {
+            let s = &mut self.series[sid];
+            if s.open.is_some() {
+                Self::seal(s);
+                if !s.dirty {
+                    s.dirty = true;
+                    self.dirty.push(sid as SeriesId);
+                }
+            }
+        }
+    }
+
+    /// Moves everything the dirty series hold into a plan of records to write: sealed chunks,
+    /// a copy of each open chunk (rewritten in place later), out-of-order samples as chunks
+    /// keyed with `seq`, and each series' head index entry. The caller must write the plan
+    /// before readers can miss the data (it holds the head's write lock while writing).
+    pub fn checkpoint(&mut self, seq: u32) -> Result<CheckpointPlan> {
+        let mut plan = CheckpointPlan::default();
+        let span = self.limits.chunk_span_ms;
+        let mut scratch = Vec::new();
+        for sid in std::mem::take(&mut self.dirty) {
+            let s = &mut self.series[sid as usize];
+            s.dirty = false;
+            for p in s.pending.drain(..) {
+                let h = crate::codec::chunk_header(&p.bytes)?;
+                plan.samples_in_chunks += h.count as u64;
+                plan.chunks.push((sid, p.start, 0, p.bytes.into_vec()));
+            }
+            if let Some(open) = &s.open {
+                scratch.clear();
+                open.samples(&mut scratch)?;
+                let mut bytes = Vec::new();
+                encode_chunk(&scratch, &mut bytes)?;
+                plan.samples_in_chunks += scratch.len() as u64;
+                plan.chunks.push((sid, open.first_t(), 0, bytes));
+            }
+            if let Some(ooo) = s.ooo.take() {
+                for block in ooo.chunk_by(|a, b| a.t.div_euclid(span) == b.t.div_euclid(span)) {
+                    for part in block.chunks(self.limits.chunk_max_samples.max(1)) {
+                        let mut bytes = Vec::new();
+                        encode_chunk(part, &mut bytes)?;
+                        plan.samples_in_chunks += part.len() as u64;
+                        plan.chunks.push((sid, part[0].t, seq, bytes));
+                    }
+                }
+            }
+            plan.head_index.push((
+                sid,
+                HeadIndexEntry {
+                    min_t: s.min_t,
+                    max_t: s.max_t,
+                    open_chunk: s.open.as_ref().map(|c| c.first_t()),
+                },
+            ));
+        }
+        Ok(plan)
+    }
+
+    /// Copies what memory holds of series `sid` within `[mint, maxt]`.
+    pub fn read(&self, sid: SeriesId, mint: i64, maxt: i64, out: &mut MemSamples) -> Result<()> {
+        out.samples.clear();
+        out.ooo.clear();
+        out.open_start = None;
+        let Some(s) = self.series.get(sid as usize) else {
+            return Ok(());
+        };
+        if s.max_t < mint || s.min_t > maxt {
+            return Ok(());
+        }
+        let mut tmp = Vec::new();
+        for p in &s.pending {
+            let h: ChunkHeader = crate::codec::chunk_header(&p.bytes)?;
+            if p.start > maxt || p.start.saturating_add(h.span as i64) < mint {
+                continue;
+            }
+            tmp.clear();
+            decode_chunk(&p.bytes, p.start, &mut tmp)?;
+            out.samples
+                .extend(tmp.iter().filter(|x| x.t >= mint && x.t <= maxt));
+        }
+        if let Some(open) = &s.open {
+            out.open_start = Some(open.first_t());
+            if open.first_t() <= maxt && open.last_t() >= mint {
+                tmp.clear();
+                open.samples(&mut tmp)?;
+                out.samples
+                    .extend(tmp.iter().filter(|x| x.t >= mint && x.t <= maxt));
+            }
+        }
+        if let Some(ooo) = &s.ooo {
+            out.ooo
+                .extend(ooo.iter().filter(|x| x.t >= mint && x.t <= maxt));
+        }
+        Ok(())
+    }
+
+    /// The time bounds of a series (min, max), if it has any sample.
+    pub fn bounds(&self, sid: SeriesId) -> Option<(i64, i64)> {
+        self.series
+            .get(sid as usize)
+            .filter(|s| s.max_t != i64::MIN)
+            .map(|s| (s.min_t, s.max_t))
+    }
+}
+
+#[cfg(test)]
+mod head_test;

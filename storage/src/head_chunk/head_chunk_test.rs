@@ -1,0 +1,187 @@
+use std::sync::{Arc, RwLock};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use super::*;
+use crate::codec::tests::{assert_bit_eq, random_chunk, regular, tsbs_values};
+use crate::codec::{ChunkCodec, decode_chunk, encode_chunk};
+use crate::model::STALE_NAN_BITS;
+
+fn head_of(samples: &[Sample]) -> HeadChunk {
+    let mut h = HeadChunk::new(samples[0]);
+    for &s in &samples[1..] {
+        h.push(s);
+    }
+    h
+}
+
+fn contents(h: &HeadChunk) -> Vec<Sample> {
+    let mut out = Vec::new();
+    h.samples(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn pushed_samples_read_back_exactly() {
+    let mut rng = StdRng::seed_from_u64(40);
+    for _ in 0..1000 {
+        let s = random_chunk(&mut rng);
+        let h = head_of(&s);
+        assert_eq!(h.len(), s.len());
+        assert!(!h.is_empty());
+        assert_eq!((h.first_t(), h.last_t()), (s[0].t, s[s.len() - 1].t));
+        assert_bit_eq(&contents(&h), &s);
+    }
+}
+
+#[test]
+fn reading_does_not_close_the_encoder() {
+    let mut rng = StdRng::seed_from_u64(41);
+    let s = regular(120, 1_000, 10_000, |i| {
+        if i == 50 {
+            f64::from_bits(STALE_NAN_BITS)
+        } else {
+            rng.gen_range(0..10_000) as f64 / 100.0
+        }
+    });
+    let mut h = HeadChunk::new(s[0]);
+    let mut out = vec![Sample::new(0, 0.0)];
+    for (i, &x) in s.iter().enumerate().skip(1) {
+        h.push(x);
+        out.truncate(1);
+        h.samples(&mut out).unwrap();
+        assert_bit_eq(&out[1..], &s[..=i]);
+    }
+}
+
+#[test]
+fn head_bytes_are_the_gorilla_payload() {
+    let mut rng = StdRng::seed_from_u64(42);
+    for _ in 0..300 {
+        let s = random_chunk(&mut rng);
+        let mut payload = Vec::new();
+        GorillaCodec.encode(&s, &mut payload).unwrap();
+        assert_eq!(head_of(&s).gorilla.bytes(), payload);
+    }
+}
+
+#[test]
+fn seal_gives_what_encode_chunk_gives() {
+    let mut rng = StdRng::seed_from_u64(43);
+    for _ in 0..500 {
+        let s = random_chunk(&mut rng);
+        let mut want = Vec::new();
+        let want_header = encode_chunk(&s, &mut want).unwrap();
+        let mut got = vec![0xee];
+        let header = head_of(&s).seal(&mut got).unwrap();
+        assert_eq!(header, want_header);
+        assert_eq!(got[1..], want);
+        let mut back = Vec::new();
+        decode_chunk(&got[1..], s[0].t, &mut back).unwrap();
+        assert_bit_eq(&back, &s);
+    }
+    // 2-decimal gauges seal as decimal chunks, much smaller than the head's Gorilla bytes.
+    let s = regular(120, 0, 10_000, |_| 0.0);
+    let values = tsbs_values(&mut rng, 120);
+    let s: Vec<Sample> = s
+        .iter()
+        .zip(values)
+        .map(|(a, v)| Sample::new(a.t, v))
+        .collect();
+    let h = head_of(&s);
+    let gorilla_len = h.gorilla.bytes().len();
+    let mut chunk = Vec::new();
+    let header = h.seal(&mut chunk).unwrap();
+    assert_eq!(header.codec, crate::codec::DecimalCodec::ID);
+    assert!(
+        chunk.len() * 4 < gorilla_len,
+        "{} vs {gorilla_len}",
+        chunk.len()
+    );
+}
+
+#[test]
+fn interleaved_heads_on_one_thread_keep_their_own_bytes() {
+    let mut rng = StdRng::seed_from_u64(44);
+    let series: Vec<Vec<Sample>> = (0..5)
+        .map(|_| {
+            let start = rng.gen_range(-1000..1000);
+            regular(120, start, 1000, |_| rng.r#gen::<f64>())
+        })
+        .collect();
+    let mut heads: Vec<HeadChunk> = series.iter().map(|s| HeadChunk::new(s[0])).collect();
+    for i in 1..120 {
+        for (h, s) in heads.iter_mut().zip(&series) {
+            h.push(s[i]);
+        }
+    }
+    for (h, s) in heads.iter().zip(&series) {
+        assert_bit_eq(&contents(h), s);
+    }
+}
+
+#[test]
+fn readers_on_other_threads_see_consistent_prefixes() {
+    let mut rng = StdRng::seed_from_u64(45);
+    let s = regular(2000, 0, 1000, |_| rng.r#gen::<f64>());
+    let head = Arc::new(RwLock::new(HeadChunk::new(s[0])));
+    std::thread::scope(|scope| {
+        for _ in 0..3 {
+            let head = Arc::clone(&head);
+            let s = &s;
+            scope.spawn(move || {
+                let mut seen = 0;
+                while seen < s.len() {
+                    let got = contents(&head.read().unwrap());
+                    assert!(got.len() >= seen);
+                    assert_bit_eq(&got, &s[..got.len()]);
+                    seen = got.len();
+                }
+            });
+        }
+        for &x in &s[1..] {
+            head.write().unwrap().push(x);
+        }
+    });
+}
+
+#[test]
+fn fixed_size_and_heap_use_stay_small() {
+    assert!(
+        size_of::<HeadChunk>() <= 100,
+        "{} bytes",
+        size_of::<HeadChunk>()
+    );
+    fn send_sync<T: Send + Sync + 'static>() {}
+    send_sync::<HeadChunk>();
+
+    let mut rng = StdRng::seed_from_u64(46);
+    let s = regular(120, 0, 10_000, |_| rng.r#gen::<f64>());
+    let h = head_of(&s);
+    let used = h.gorilla.bytes().len();
+    assert!(h.heap_bytes() >= used);
+    assert!(
+        h.heap_bytes() <= used + used / 2 + 16,
+        "{} for {used}",
+        h.heap_bytes()
+    );
+    // A constant series: a few bytes, not a preallocated block.
+    let h = head_of(&regular(120, 0, 10_000, |_| 1.0));
+    assert!(h.heap_bytes() <= 64, "{}", h.heap_bytes());
+}
+
+#[test]
+#[should_panic(expected = "not after last_t")]
+fn push_at_the_same_time_panics() {
+    let mut h = HeadChunk::new(Sample::new(10, 1.0));
+    h.push(Sample::new(10, 2.0));
+}
+
+#[test]
+#[should_panic(expected = "not after last_t")]
+fn push_of_a_span_of_2_pow_31_panics() {
+    let mut h = HeadChunk::new(Sample::new(-5, 1.0));
+    h.push(Sample::new(-5 + (1 << 31) - 1, 2.0)); // fine: just under
+    h.push(Sample::new(-5 + (1 << 31), 2.0));
+}

@@ -1,0 +1,282 @@
+//! The inverted index: postings lists in the `postings` column family, one key per
+//! (tenant, label name, label value, series id), and the set algebra that turns matchers into
+//! series ids.
+//!
+//! ```text
+//!  {job="api", instance=~"a|b", env!="dev"}
+//!     job="api"          ──► postings(job, api)                      ┐
+//!     instance=~"a|b"    ──► postings(instance, a) ∪ postings(...b)  ├─ ∩ ──► − postings(env, dev) ──► ids
+//!     (no positive one)  ──► postings("", "")  = every series        ┘
+//! ```
+//! Every series also has an entry under the empty name and value, so "all series of a
+//! tenant" is one prefix scan. A matcher that matches the empty string (`env!="dev"`,
+//! `x=~".*"`, `x=""`) selects series *without* the label too, so it is applied by subtracting
+//! the values it rejects, as Prometheus does.
+
+use rocksdb::{DB, ReadOptions};
+
+use crate::error::Result;
+use crate::keys::{
+    CF_POSTINGS, parse_postings_key, postings_name_prefix, postings_tenant_prefix,
+    postings_value_prefix, prefix_successor,
+};
+use crate::model::{MatchOp, Matcher};
+
+/// The label name of the "every series" postings list.
+pub const ALL_POSTINGS_NAME: &str = "";
+
+fn cf(db: &DB) -> &rocksdb::ColumnFamily {
+    db.cf_handle(CF_POSTINGS)
+        .expect("postings column family is created at open")
+}
+
+fn bounded(prefix: &[u8]) -> ReadOptions {
+    let mut ro = ReadOptions::default();
+    if let Some(end) = prefix_successor(prefix) {
+        ro.set_iterate_upper_bound(end);
+    }
+    ro
+}
+
+/// The sorted series ids of `name="value"`.
+pub fn postings(db: &DB, shard: u32, tenant: &str, name: &str, value: &str) -> Result<Vec<u64>> {
+    let prefix = postings_value_prefix(shard, tenant, name, value);
+    let mut it = db.raw_iterator_cf_opt(cf(db), bounded(&prefix));
+    it.seek(&prefix);
+    let mut out = Vec::new();
+    while let Some(k) = it.key() {
+        if k.len() == prefix.len() + 8 {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&k[prefix.len()..]);
+            out.push(u64::from_be_bytes(b));
+        }
+        it.next();
+    }
+    it.status()?;
+    Ok(out)
+}
+
+/// Every series id of a tenant in a shard.
+pub fn all_postings(db: &DB, shard: u32, tenant: &str) -> Result<Vec<u64>> {
+    postings(db, shard, tenant, ALL_POSTINGS_NAME, "")
+}
+
+/// The distinct values of label `name` (sorted). Skips over each value's postings with one
+/// seek, so the cost is one seek per value rather than one step per series.
+pub fn label_values(db: &DB, shard: u32, tenant: &str, name: &str) -> Result<Vec<String>> {
+    let prefix = postings_name_prefix(shard, tenant, name);
+    let tp = postings_tenant_prefix(shard, tenant).len();
+    let mut it = db.raw_iterator_cf_opt(cf(db), bounded(&prefix));
+    it.seek(&prefix);
+    let mut out = Vec::new();
+    while let Some(k) = it.key() {
+        let (n, v, _) = parse_postings_key(k, tp)?;
+        debug_assert_eq!(n, name);
+        let vp = postings_value_prefix(shard, tenant, name, v);
+        out.push(v.to_string());
+        match prefix_successor(&vp) {
+            Some(next) => it.seek(&next),
+            None => break,
+        }
+    }
+    it.status()?;
+    Ok(out)
+}
+
+/// The distinct label names of a tenant's series in a shard (sorted, without the internal one).
+pub fn label_names(db: &DB, shard: u32, tenant: &str) -> Result<Vec<String>> {
+    let prefix = postings_tenant_prefix(shard, tenant);
+    let mut it = db.raw_iterator_cf_opt(cf(db), bounded(&prefix));
+    it.seek(&prefix);
+    let mut out = Vec::new();
+    while let Some(k) = it.key() {
+        let (n, _, _) = parse_postings_key(k, prefix.len())?;
+        if n != ALL_POSTINGS_NAME {
+            out.push(n.to_string());
+        }
+        let np = postings_name_prefix(shard, tenant, n);
+        match prefix_successor(&np) {
+            Some(next) => it.seek(&next),
+            None => break,
+        }
+    }
+    it.status()?;
+    Ok(out)
+}
+
+/// Union of the postings of every value of `name` that `keep` accepts.
+fn postings_where(
+    db: &DB,
+    shard: u32,
+    tenant: &str,
+    m: &Matcher,
+    keep: impl Fn(&str) -> bool,
+) -> Result<Vec<u64>> {
+    if let Some(values) = m.literal_alternatives().filter(|_| m.op == MatchOp::RegexMatch) {
+        let lists = values
+            .iter()
+            .filter(|v| keep(v))
+            .map(|v| postings(db, shard, tenant, &m.name, v))
+            .collect::<Result<Vec<_>>>()?;
+        return Ok(union_many(lists));
+    }
+    let prefix = postings_name_prefix(shard, tenant, &m.name);
+    let tp = postings_tenant_prefix(shard, tenant).len();
+    let mut it = db.raw_iterator_cf_opt(cf(db), bounded(&prefix));
+    it.seek(&prefix);
+    let mut lists = Vec::new();
+    let mut current: Vec<u64> = Vec::new();
+    let mut current_value: Option<String> = None;
+    while let Some(k) = it.key() {
+        let (_, v, sid) = parse_postings_key(k, tp)?;
+        if current_value.as_deref() != Some(v) {
+            if !current.is_empty() {
+                lists.push(std::mem::take(&mut current));
+            }
+            if keep(v) {
+                current_value = Some(v.to_string());
+            } else {
+                // Skip this value's whole postings list.
+                let vp = postings_value_prefix(shard, tenant, &m.name, v);
+                current_value = None;
+                match prefix_successor(&vp) {
+                    Some(next) => {
+                        it.seek(&next);
+                        continue;
+                    }
+                    None => break,
+                }
+            }
+        }
+        current.push(sid);
+        it.next();
+    }
+    it.status()?;
+    if !current.is_empty() {
+        lists.push(current);
+    }
+    Ok(union_many(lists))
+}
+
+/// The sorted ids of a tenant's series in a shard that satisfy every matcher.
+pub fn select(db: &DB, shard: u32, tenant: &str, matchers: &[Matcher]) -> Result<Vec<u64>> {
+    let mut positive: Option<Vec<u64>> = None;
+    let mut negative: Vec<Vec<u64>> = Vec::new();
+    // Cheapest first: exact matches, then regexes.
+    let mut order: Vec<&Matcher> = matchers.iter().collect();
+    order.sort_by_key(|m| match m.op {
+        MatchOp::Equal => 0,
+        MatchOp::RegexMatch => 1,
+        _ => 2,
+    });
+    for m in order {
+        if let Some(p) = &positive {
+            if p.is_empty() {
+                return Ok(Vec::new());
+            }
+        }
+        if m.matches_empty() {
+            // Series without the label match; subtract those whose value fails the matcher.
+            negative.push(postings_where(db, shard, tenant, m, |v| !m.matches(v))?);
+        } else {
+            let list = if m.op == MatchOp::Equal {
+                postings(db, shard, tenant, &m.name, &m.value)?
+            } else {
+                postings_where(db, shard, tenant, m, |v| m.matches(v))?
+            };
+            positive = Some(match positive {
+                None => list,
+                Some(p) => intersect(&p, &list),
+            });
+        }
+    }
+    let mut ids = match positive {
+        Some(p) => p,
+        None => all_postings(db, shard, tenant)?,
+    };
+    for n in &negative {
+        ids = subtract(&ids, n);
+    }
+    Ok(ids)
+}
+
+/// Intersection of two sorted lists (galloping when one is much shorter).
+pub fn intersect(a: &[u64], b: &[u64]) -> Vec<u64> {
+    let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    let mut out = Vec::with_capacity(small.len());
+    if small.len() * 16 < large.len() {
+        let mut lo = 0usize;
+        for &x in small {
+            match large[lo..].binary_search(&x) {
+                Ok(i) => {
+                    out.push(x);
+                    lo += i + 1;
+                }
+                Err(i) => lo += i,
+            }
+            if lo >= large.len() {
+                break;
+            }
+        }
+        return out;
+    }
+    let (mut i, mut j) = (0, 0);
+    while i < small.len() && j < large.len() {
+        match small[i].cmp(&large[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out.push(small[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
+}
+
+/// `a` minus `b`, both sorted.
+pub fn subtract(a: &[u64], b: &[u64]) -> Vec<u64> {
+    let mut out = Vec::with_capacity(a.len());
+    let mut j = 0;
+    for &x in a {
+        while j < b.len() && b[j] < x {
+            j += 1;
+        }
+        if j < b.len() && b[j] == x {
+            continue;
+        }
+        out.push(x);
+    }
+    out
+}
+
+/// Union of sorted lists.
+pub fn union_many(mut lists: Vec<Vec<u64>>) -> Vec<u64> {
+    match lists.len() {
+        0 => Vec::new(),
+        1 => lists.pop().unwrap_or_default(),
+        _ => {
+            let mut all: Vec<u64> = lists.into_iter().flatten().collect();
+            all.sort_unstable();
+            all.dedup();
+            all
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_algebra_on_sorted_lists() {
+        assert_eq!(intersect(&[1, 3, 5, 7], &[3, 4, 5, 8]), [3, 5]);
+        let large: Vec<u64> = (0..1000).collect();
+        assert_eq!(intersect(&[5, 500, 2000], &large), [5, 500]);
+        assert_eq!(intersect(&large, &[999]), [999]);
+        assert_eq!(subtract(&[1, 2, 3, 4], &[2, 4, 9]), [1, 3]);
+        assert_eq!(union_many(vec![vec![1, 4], vec![2, 4], vec![9]]), [1, 2, 4, 9]);
+        assert!(union_many(vec![]).is_empty());
+    }
+}

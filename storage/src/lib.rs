@@ -1,0 +1,39 @@
+//! Cairn's storage layer: the data model, chunk codecs and the shard engine on RocksDB.
+//!
+//! It owns everything between "a batch of samples for a tenant" and bytes on disk, and knows
+//! nothing of Raft, gRPC, HTTP or async runtimes (those live in `cairn-consensus` and
+//! `cairn-node`).
+//!
+//! ```text
+//!  WriteBatch ──► Engine::write ──► WAL entry (raft_log CF, fsync, group commit)
+//!                                     │ apply (series ids in apply order)
+//!                                     ▼
+//!                       Head: one open Gorilla chunk per series ──seal──► chunk codec
+//!                                     │  (120 samples or 2 h boundary)     (gorilla | decimal)
+//!                                     ▼
+//!              checkpoint batch: chunks CF + series/postings CFs + shard_meta (flushed index)
+//!                                     │
+//!  Engine::select ◄── postings ∩ ──── ┴ ── chunks on disk ⊕ pending sealed ⊕ head ⊕ out-of-order
+//! ```
+//!
+//! On-disk formats are written up in `storage/docs/format/`.
+
+pub mod codec;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod head;
+pub mod head_chunk;
+pub mod index;
+pub mod keys;
+pub mod model;
+pub mod series;
+pub mod units;
+pub mod write_batch;
+
+pub use config::StorageConfig;
+pub use engine::{Engine, EngineStats, FlushOutcome, SeriesRef};
+pub use error::{Error, Result};
+pub use head::ApplyOutcome;
+pub use model::{Label, Labels, MatchOp, Matcher, Sample, Tenant};
+pub use write_batch::{WriteBatch, WriteBatchBuilder};

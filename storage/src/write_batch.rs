@@ -1,0 +1,604 @@
+//! `WriteBatch`: one tenant's samples, encoded once, the unit of one write-ahead-log entry.
+//!
+//! Ingest builds it straight from line protocol or remote_write (no per-label `String`s), the
+//! WAL stores its bytes unchanged, and apply decodes it. Strings are interned per batch, so
+//! the ten tags that line protocol repeats on every field cost one byte each.
+//!
+//! ```text
+//! batch   := version:u8=1  tenant_len:u8 tenant
+//!            n_strings:uvarint (len:uvarint bytes)*        -- string table
+//!            n_groups:uvarint group*
+//! group   := n_labels:uvarint (name:sref value:sref)*     -- sorted by name, no __name__
+//!            n_items:uvarint item*
+//! item    := metric:sref n_samples:uvarint (dt:zigzag-varint value:f64le)*
+//! sref    := uvarint index into the string table
+//! ```
+//! `dt` is the delta from the previous sample's timestamp in the same batch (the first is
+//! relative to 0), so the many samples of one line protocol line cost one byte of time each.
+
+use std::collections::HashMap;
+
+use crate::error::{Error, Result};
+use crate::model::{METRIC_NAME, Sample, Tenant};
+
+const VERSION: u8 = 1;
+
+/// A finished, encoded batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteBatch {
+    bytes: Vec<u8>,
+    samples: usize,
+}
+
+impl WriteBatch {
+    /// Wraps bytes read back from the WAL; they are validated when decoded.
+    pub fn from_bytes(bytes: Vec<u8>) -> Self {
+        WriteBatch { bytes, samples: 0 }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+
+    /// Samples added by the builder (0 for a batch made with `from_bytes`).
+    pub fn sample_count(&self) -> usize {
+        self.samples
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.samples == 0
+    }
+
+    /// Decodes the batch for apply.
+    pub fn decode(&self) -> Result<DecodedBatch<'_>> {
+        DecodedBatch::decode(&self.bytes)
+    }
+}
+
+/// Builds a `WriteBatch` (or one per shard). Usage: `begin_group(labels)` then any number of
+/// `add`. With `sharded`, each group goes to `shards[label_set_hash % shards.len()]`, so one
+/// request becomes one batch per shard it touches; the string table is shared by all of them.
+pub struct WriteBatchBuilder {
+    tenant: Tenant,
+    strings: Vec<u8>,
+    n_strings: u32,
+    offsets: Vec<(usize, usize)>,
+    index: HashMap<Box<str>, u32>,
+    /// Target shards (empty: one unsharded batch).
+    shards: Vec<u32>,
+    outs: Vec<ShardOut>,
+    current: usize,
+    /// The open group's items, written when the group closes (its item count comes first).
+    items: Vec<u8>,
+    n_items: u32,
+    group_open: bool,
+    last_t: i64,
+    samples: usize,
+    label_scratch: Vec<(u32, u32)>,
+    hash_buf: Vec<u8>,
+}
+
+#[derive(Default)]
+struct ShardOut {
+    groups: Vec<u8>,
+    n_groups: u32,
+    samples: usize,
+}
+
+impl WriteBatchBuilder {
+    pub fn new(tenant: Tenant) -> Self {
+        Self::sharded(tenant, Vec::new())
+    }
+
+    /// A builder that splits groups over `shards` by the hash of their labels.
+    pub fn sharded(tenant: Tenant, shards: Vec<u32>) -> Self {
+        let n = shards.len().max(1);
+        WriteBatchBuilder {
+            tenant,
+            strings: Vec::with_capacity(4096),
+            n_strings: 0,
+            offsets: Vec::new(),
+            index: HashMap::new(),
+            shards,
+            outs: (0..n).map(|_| ShardOut::default()).collect(),
+            current: 0,
+            items: Vec::with_capacity(1024),
+            n_items: 0,
+            group_open: false,
+            last_t: 0,
+            samples: 0,
+            label_scratch: Vec::new(),
+            hash_buf: Vec::new(),
+        }
+    }
+
+    pub fn tenant(&self) -> &Tenant {
+        &self.tenant
+    }
+
+    fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.index.get(s) {
+            return i;
+        }
+        let i = self.n_strings;
+        self.n_strings += 1;
+        put_uvarint(&mut self.strings, s.len() as u64);
+        self.offsets.push((self.strings.len(), s.len()));
+        self.strings.extend_from_slice(s.as_bytes());
+        self.index.insert(s.into(), i);
+        i
+    }
+
+    /// Starts a group of series that share `labels` (the metric name is given per item).
+    /// Labels need not be sorted; empty values are dropped (Prometheus: empty means absent);
+    /// a `__name__` label here is an error, as is a repeated name.
+    pub fn begin_group<'a, I>(&mut self, labels: I) -> Result<()>
+    where
+        I: IntoIterator<Item = (&'a str, &'a str)>,
+    {
+        self.close_group();
+        let mut scratch = std::mem::take(&mut self.label_scratch);
+        scratch.clear();
+        for (n, v) in labels {
+            if v.is_empty() {
+                continue;
+            }
+            if n.is_empty() {
+                self.label_scratch = scratch;
+                return Err(Error::EmptyLabelName);
+            }
+            if n == METRIC_NAME {
+                self.label_scratch = scratch;
+                return Err(Error::DuplicateLabel {
+                    name: METRIC_NAME.to_string(),
+                });
+            }
+            let ni = self.intern(n);
+            let vi = self.intern(v);
+            scratch.push((ni, vi));
+        }
+        // Sort by the label *name*, not its string-table index.
+        let strings = &self.strings;
+        let off = &self.offsets;
+        if scratch.len() > 1 {
+            let name_of = |i: u32| -> &[u8] { string_at(strings, off, i) };
+            scratch.sort_by(|a, b| name_of(a.0).cmp(name_of(b.0)));
+            for w in scratch.windows(2) {
+                if name_of(w[0].0) == name_of(w[1].0) {
+                    let name = String::from_utf8_lossy(name_of(w[0].0)).into_owned();
+                    self.label_scratch = scratch;
+                    return Err(Error::DuplicateLabel { name });
+                }
+            }
+        }
+        self.current = if self.shards.len() > 1 {
+            let h = crate::series::label_set_hash(
+                &mut self.hash_buf,
+                scratch.iter().map(|&(n, v)| {
+                    (
+                        std::str::from_utf8(string_at(strings, off, n)).unwrap_or(""),
+                        std::str::from_utf8(string_at(strings, off, v)).unwrap_or(""),
+                    )
+                }),
+            );
+            (h % self.shards.len() as u64) as usize
+        } else {
+            0
+        };
+        let out = &mut self.outs[self.current];
+        put_uvarint(&mut out.groups, scratch.len() as u64);
+        for &(n, v) in &scratch {
+            put_uvarint(&mut out.groups, n as u64);
+            put_uvarint(&mut out.groups, v as u64);
+        }
+        out.n_groups += 1;
+        self.label_scratch = scratch;
+        self.group_open = true;
+        Ok(())
+    }
+
+    /// Adds one sample of metric `name` to the open group.
+    pub fn add(&mut self, name: &str, t: i64, v: f64) {
+        self.add_series(name, std::iter::once(Sample { t, v }));
+    }
+
+    /// Adds several samples of one series (metric `name` plus the group's labels).
+    pub fn add_series(&mut self, name: &str, samples: impl IntoIterator<Item = Sample>) {
+        debug_assert!(self.group_open, "add without begin_group");
+        let ni = self.intern(name);
+        put_uvarint(&mut self.items, ni as u64);
+        let count_at = self.items.len();
+        // Reserve a fixed 5-byte varint slot for the count, patched below.
+        self.items.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x00]);
+        let mut n = 0u64;
+        for s in samples {
+            put_zigzag(&mut self.items, s.t.wrapping_sub(self.last_t));
+            self.last_t = s.t;
+            self.items.extend_from_slice(&s.v.to_bits().to_le_bytes());
+            n += 1;
+        }
+        patch_uvarint5(&mut self.items[count_at..count_at + 5], n as u32);
+        self.n_items += 1;
+        self.samples += n as usize;
+        self.outs[self.current].samples += n as usize;
+    }
+
+    fn close_group(&mut self) {
+        if self.group_open {
+            let out = &mut self.outs[self.current];
+            put_uvarint(&mut out.groups, self.n_items as u64);
+            out.groups.extend_from_slice(&self.items);
+            self.items.clear();
+            self.n_items = 0;
+            self.group_open = false;
+        }
+    }
+
+    /// Drops the open group (e.g. a line that turned out bad after `begin_group`).
+    pub fn abandon_group(&mut self) {
+        if self.group_open {
+            // Remove the group's label header: rebuild is simpler than tracking offsets for the
+            // rare bad line, so we remember nothing and keep the labels with zero items.
+            let dropped = count_item_samples(&self.items);
+            self.samples -= dropped;
+            self.outs[self.current].samples -= dropped;
+            self.items.clear();
+            self.n_items = 0;
+        }
+    }
+
+    pub fn sample_count(&self) -> usize {
+        self.samples
+    }
+
+    /// Approximate encoded size so far, for splitting large requests.
+    pub fn encoded_len(&self) -> usize {
+        self.strings.len()
+            + self.outs.iter().map(|o| o.groups.len()).sum::<usize>()
+            + self.items.len()
+            + 16
+    }
+
+    fn encode(&self, out: &ShardOut) -> WriteBatch {
+        let mut b = Vec::with_capacity(self.strings.len() + out.groups.len() + 16);
+        b.push(VERSION);
+        let t = self.tenant.as_str().as_bytes();
+        b.push(t.len() as u8);
+        b.extend_from_slice(t);
+        put_uvarint(&mut b, self.n_strings as u64);
+        b.extend_from_slice(&self.strings);
+        put_uvarint(&mut b, out.n_groups as u64);
+        b.extend_from_slice(&out.groups);
+        WriteBatch {
+            bytes: b,
+            samples: out.samples,
+        }
+    }
+
+    /// The whole request as one batch (an unsharded builder).
+    pub fn finish(mut self) -> WriteBatch {
+        self.close_group();
+        if self.outs.len() == 1 {
+            return self.encode(&self.outs[0]);
+        }
+        // A sharded builder asked for one batch: concatenate the groups.
+        let mut all = ShardOut::default();
+        for o in &self.outs {
+            all.groups.extend_from_slice(&o.groups);
+            all.n_groups += o.n_groups;
+            all.samples += o.samples;
+        }
+        self.encode(&all)
+    }
+
+    /// One batch per shard that received samples, as `(shard, batch)`.
+    pub fn finish_sharded(mut self) -> Vec<(u32, WriteBatch)> {
+        self.close_group();
+        let shards = if self.shards.is_empty() {
+            vec![0]
+        } else {
+            self.shards.clone()
+        };
+        shards
+            .iter()
+            .zip(&self.outs)
+            .filter(|(_, o)| o.samples > 0)
+            .map(|(&shard, o)| (shard, self.encode(o)))
+            .collect()
+    }
+}
+
+fn count_item_samples(items: &[u8]) -> usize {
+    let mut r = Reader { b: items, pos: 0 };
+    let mut total = 0usize;
+    while r.pos < items.len() {
+        let (Ok(_), Ok(n)) = (r.uvarint(), r.uvarint()) else {
+            break;
+        };
+        for _ in 0..n {
+            if r.zigzag().is_err() || r.take(8).is_err() {
+                return total;
+            }
+        }
+        total += n as usize;
+    }
+    total
+}
+
+fn string_at<'a>(strings: &'a [u8], off: &[(usize, usize)], i: u32) -> &'a [u8] {
+    let (s, l) = off[i as usize];
+    &strings[s..s + l]
+}
+
+/// A decoded batch: borrowed strings, groups of items.
+#[derive(Debug)]
+pub struct DecodedBatch<'a> {
+    pub tenant: &'a str,
+    pub strings: Vec<&'a str>,
+    pub groups: Vec<Group>,
+}
+
+/// A group: shared labels (indices into `strings`, sorted by name) and items.
+#[derive(Debug)]
+pub struct Group {
+    pub labels: Vec<(u32, u32)>,
+    pub items: Vec<Item>,
+}
+
+/// One series' samples within a group.
+#[derive(Debug)]
+pub struct Item {
+    pub name: u32,
+    pub samples: Vec<Sample>,
+}
+
+impl<'a> DecodedBatch<'a> {
+    pub fn decode(bytes: &'a [u8]) -> Result<Self> {
+        let mut r = Reader { b: bytes, pos: 0 };
+        let version = r.u8()?;
+        if version != VERSION {
+            return Err(corrupt(format!("unknown write batch version {version}")));
+        }
+        let tlen = r.u8()? as usize;
+        let tenant = std::str::from_utf8(r.take(tlen)?)
+            .map_err(|_| corrupt("tenant is not UTF-8".into()))?;
+        let n_strings = r.uvarint()? as usize;
+        let mut strings = Vec::with_capacity(n_strings.min(bytes.len()));
+        for _ in 0..n_strings {
+            let len = r.uvarint()? as usize;
+            let s = std::str::from_utf8(r.take(len)?)
+                .map_err(|_| corrupt("string is not UTF-8".into()))?;
+            strings.push(s);
+        }
+        let check = |i: u64| -> Result<u32> {
+            if (i as usize) < strings.len() {
+                Ok(i as u32)
+            } else {
+                Err(corrupt(format!("string index {i} out of range")))
+            }
+        };
+        let n_groups = r.uvarint()? as usize;
+        let mut groups = Vec::with_capacity(n_groups.min(bytes.len()));
+        let mut last_t = 0i64;
+        for _ in 0..n_groups {
+            let nl = r.uvarint()? as usize;
+            let mut labels = Vec::with_capacity(nl.min(bytes.len()));
+            for _ in 0..nl {
+                let n = check(r.uvarint()?)?;
+                let v = check(r.uvarint()?)?;
+                labels.push((n, v));
+            }
+            let ni = r.uvarint()? as usize;
+            let mut items = Vec::with_capacity(ni.min(bytes.len()));
+            for _ in 0..ni {
+                let name = check(r.uvarint()?)?;
+                let ns = r.uvarint()? as usize;
+                let mut samples = Vec::with_capacity(ns.min(bytes.len() / 9 + 1));
+                for _ in 0..ns {
+                    last_t = last_t.wrapping_add(r.zigzag()?);
+                    let v = f64::from_bits(u64::from_le_bytes(
+                        r.take(8)?.try_into().map_err(|_| corrupt("short".into()))?,
+                    ));
+                    samples.push(Sample { t: last_t, v });
+                }
+                items.push(Item { name, samples });
+            }
+            groups.push(Group { labels, items });
+        }
+        if r.pos != bytes.len() {
+            return Err(corrupt(format!(
+                "{} trailing bytes",
+                bytes.len() - r.pos
+            )));
+        }
+        Ok(DecodedBatch {
+            tenant,
+            strings,
+            groups,
+        })
+    }
+
+    pub fn str(&self, i: u32) -> &'a str {
+        self.strings[i as usize]
+    }
+
+    pub fn sample_count(&self) -> usize {
+        self.groups
+            .iter()
+            .flat_map(|g| g.items.iter())
+            .map(|i| i.samples.len())
+            .sum()
+    }
+}
+
+fn corrupt(reason: String) -> Error {
+    Error::CorruptRecord {
+        what: "write batch",
+        shard: 0,
+        reason,
+    }
+}
+
+pub(crate) struct Reader<'a> {
+    pub(crate) b: &'a [u8],
+    pub(crate) pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn u8(&mut self) -> Result<u8> {
+        let v = *self
+            .b
+            .get(self.pos)
+            .ok_or_else(|| corrupt("truncated".into()))?;
+        self.pos += 1;
+        Ok(v)
+    }
+
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.b.len())
+            .ok_or_else(|| corrupt("truncated".into()))?;
+        let s = &self.b[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+
+    pub(crate) fn uvarint(&mut self) -> Result<u64> {
+        let mut x = 0u64;
+        let mut shift = 0u32;
+        loop {
+            let b = self.u8()?;
+            if shift >= 64 {
+                return Err(corrupt("varint overflow".into()));
+            }
+            x |= ((b & 0x7f) as u64) << shift;
+            if b & 0x80 == 0 {
+                return Ok(x);
+            }
+            shift += 7;
+        }
+    }
+
+    pub(crate) fn zigzag(&mut self) -> Result<i64> {
+        let u = self.uvarint()?;
+        Ok(((u >> 1) as i64) ^ -((u & 1) as i64))
+    }
+}
+
+pub(crate) fn put_uvarint(out: &mut Vec<u8>, mut x: u64) {
+    while x >= 0x80 {
+        out.push((x as u8) | 0x80);
+        x >>= 7;
+    }
+    out.push(x as u8);
+}
+
+pub(crate) fn put_zigzag(out: &mut Vec<u8>, x: i64) {
+    put_uvarint(out, ((x << 1) ^ (x >> 63)) as u64);
+}
+
+fn patch_uvarint5(slot: &mut [u8], mut x: u32) {
+    for (i, b) in slot.iter_mut().enumerate() {
+        let more = if i < 4 { 0x80 } else { 0 };
+        *b = (x as u8 & 0x7f) | more;
+        x >>= 7;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_groups_items_and_samples() {
+        let mut b = WriteBatchBuilder::new(Tenant::new("acme").unwrap());
+        b.begin_group([("host", "a"), ("dc", "eu"), ("empty", "")])
+            .unwrap();
+        b.add("cpu_user", 1000, 1.5);
+        b.add("cpu_system", 1000, f64::from_bits(crate::model::STALE_NAN_BITS));
+        b.begin_group([("host", "b")]).unwrap();
+        b.add_series("up", [Sample::new(-5, 1.0), Sample::new(7, 0.0)]);
+        let wb = b.finish();
+        assert_eq!(wb.sample_count(), 4);
+        let d = wb.decode().unwrap();
+        assert_eq!(d.tenant, "acme");
+        assert_eq!(d.groups.len(), 2);
+        let g = &d.groups[0];
+        let names: Vec<&str> = g.labels.iter().map(|l| d.str(l.0)).collect();
+        assert_eq!(names, ["dc", "host"]);
+        assert_eq!(d.str(g.items[1].name), "cpu_system");
+        assert!(crate::model::is_stale_marker(g.items[1].samples[0].v));
+        let s = &d.groups[1].items[0].samples;
+        assert_eq!(s, &[Sample::new(-5, 1.0), Sample::new(7, 0.0)]);
+        assert_eq!(d.sample_count(), 4);
+    }
+
+    #[test]
+    fn duplicate_and_reserved_label_names_are_rejected() {
+        let mut b = WriteBatchBuilder::new(Tenant::default_tenant());
+        assert!(b.begin_group([("a", "1"), ("a", "2")]).is_err());
+        assert!(b.begin_group([("__name__", "x")]).is_err());
+    }
+
+    #[test]
+    fn truncated_bytes_are_an_error_not_a_panic() {
+        let mut b = WriteBatchBuilder::new(Tenant::default_tenant());
+        b.begin_group([("a", "1")]).unwrap();
+        b.add("m", 1, 1.0);
+        let bytes = b.finish().into_bytes();
+        for cut in 0..bytes.len() {
+            assert!(DecodedBatch::decode(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn sharded_builder_splits_groups_by_label_set_and_keeps_lines_together() {
+        let mut b = WriteBatchBuilder::sharded(Tenant::default_tenant(), vec![3, 7, 9]);
+        for h in 0..50 {
+            let host = format!("h{h}");
+            b.begin_group([("host", host.as_str())]).unwrap();
+            b.add("cpu_user", 1, h as f64);
+            b.add("cpu_system", 1, h as f64);
+        }
+        let parts = b.finish_sharded();
+        assert!(parts.len() > 1, "50 hosts over 3 shards land on more than one");
+        let mut total = 0;
+        for (shard, wb) in &parts {
+            assert!([3, 7, 9].contains(shard));
+            let d = wb.decode().unwrap();
+            for g in &d.groups {
+                assert_eq!(g.items.len(), 2, "both fields of a line stay in one shard");
+            }
+            total += d.sample_count();
+            assert_eq!(wb.sample_count(), d.sample_count());
+        }
+        assert_eq!(total, 100);
+        // The same label set always goes to the same shard.
+        let route = |host: &str| {
+            let mut b = WriteBatchBuilder::sharded(Tenant::default_tenant(), vec![3, 7, 9]);
+            b.begin_group([("host", host)]).unwrap();
+            b.add("m", 1, 1.0);
+            b.finish_sharded()[0].0
+        };
+        assert_eq!(route("h1"), route("h1"));
+    }
+
+    #[test]
+    fn abandoned_group_keeps_no_samples() {
+        let mut b = WriteBatchBuilder::new(Tenant::default_tenant());
+        b.begin_group([("a", "1")]).unwrap();
+        b.add("m", 1, 1.0);
+        b.abandon_group();
+        b.begin_group([("a", "2")]).unwrap();
+        b.add("m", 2, 2.0);
+        let wb = b.finish();
+        assert_eq!(wb.sample_count(), 1);
+        assert_eq!(wb.decode().unwrap().sample_count(), 1);
+    }
+}

@@ -1,0 +1,275 @@
+//! Test support for Cairn's integration tests: real `cairn` processes on loopback ports, real
+//! data dirs, and helpers to write and read over HTTP. Waits are on conditions with deadlines,
+//! never fixed sleeps.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+/// The workspace root (this crate lives in `<root>/tests`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// `../shared` beside the clone, or `CAIRN_SHARED_DIR`.
+pub fn shared_dir() -> PathBuf {
+    std::env::var_os("CAIRN_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("../shared"))
+}
+
+/// Path to the `cairn` binary of this build, building it if needed.
+pub fn cairn_bin() -> PathBuf {
+    static BUILT: Mutex<Option<PathBuf>> = Mutex::new(None);
+    let mut guard = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(p) = guard.as_ref() {
+        return p.clone();
+    }
+    // target/<profile>/deps/<test-binary> → target/<profile>/cairn
+    let exe = std::env::current_exe().expect("current exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("test binary lives in target/<profile>/deps");
+    let bin = profile_dir.join("cairn");
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "-p", "cairn-node", "--bin", "cairn"])
+        .current_dir(workspace_root())
+        .status()
+        .expect("running cargo build");
+    assert!(status.success(), "building the cairn binary failed");
+    assert!(bin.exists(), "cairn binary not found at {}", bin.display());
+    *guard = Some(bin.clone());
+    bin
+}
+
+/// A running `cairn server` process.
+pub struct CairnProcess {
+    child: Child,
+    pub url: String,
+    pub data_dir: PathBuf,
+    pub log: Arc<Mutex<Vec<String>>>,
+    extra: Vec<String>,
+}
+
+impl CairnProcess {
+    /// Starts a server on a free loopback port with `data_dir`, waiting until it listens.
+    pub fn start(data_dir: &Path, extra: &[&str]) -> anyhow::Result<CairnProcess> {
+        let mut cmd = Command::new(cairn_bin());
+        cmd.arg("server")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0"])
+            .args(extra)
+            .env_remove("CAIRN_CONFIG")
+            .env("CAIRN_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().context("spawning cairn server")?;
+        let stderr = child.stderr.take().context("stderr pipe")?;
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let log2 = log.clone();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if !sent {
+                    if let Some(i) = line.find("listening on http://") {
+                        let url = line[i + "listening on ".len()..].trim().to_string();
+                        let _ = tx.send(url);
+                        sent = true;
+                    }
+                }
+                log2.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+            }
+        });
+        let url = match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(u) => u,
+            Err(_) => {
+                let _ = child.kill();
+                let lines = log.lock().unwrap_or_else(|p| p.into_inner()).join("\n");
+                bail!("cairn did not start listening within 120 s; log:\n{lines}");
+            }
+        };
+        Ok(CairnProcess {
+            child,
+            url,
+            data_dir: data_dir.to_path_buf(),
+            log,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then wait (up to 60 s) for a clean exit; returns the exit status.
+    pub fn terminate(mut self) -> anyhow::Result<std::process::ExitStatus> {
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                bail!("cairn did not exit within 60 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Starts a new process on the same data dir and flags.
+    pub fn restart_same(data_dir: &Path, extra: &[String]) -> anyhow::Result<CairnProcess> {
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        CairnProcess::start(data_dir, &extra)
+    }
+
+    pub fn extra_args(&self) -> Vec<String> {
+        self.extra.clone()
+    }
+
+    pub fn log_text(&self) -> String {
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).join("\n")
+    }
+}
+
+impl Drop for CairnProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A blocking HTTP client with sane timeouts.
+pub fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("http client")
+}
+
+/// Waits until `f` returns Some, or fails after `timeout` naming `what`.
+pub fn wait_for<T>(
+    what: &str,
+    timeout: Duration,
+    mut f: impl FnMut() -> Option<T>,
+) -> anyhow::Result<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Ok(v);
+        }
+        if Instant::now() > deadline {
+            bail!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// One exported series: labels, and samples as (timestamp, value bits).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exported {
+    pub metric: std::collections::BTreeMap<String, String>,
+    pub samples: Vec<(i64, u64)>,
+}
+
+/// Reads `/api/v1/export` for `selector` (all time) and parses every line.
+pub fn export(url: &str, tenant: Option<&str>, selector: &str) -> anyhow::Result<Vec<Exported>> {
+    let mut req = client()
+        .get(format!("{url}/api/v1/export"))
+        .query(&[("match[]", selector)]);
+    if let Some(t) = tenant {
+        req = req.header("X-Scope-OrgID", t);
+    }
+    let resp = req.send()?;
+    let status = resp.status();
+    let text = resp.text()?;
+    if !status.is_success() {
+        bail!("export {selector}: {status}: {text}");
+    }
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value =
+            serde_json::from_str(line).with_context(|| format!("export line {line:?}"))?;
+        let metric = v["metric"]
+            .as_object()
+            .context("metric")?
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+            .collect();
+        let values = v["values"].as_array().context("values")?;
+        let ts = v["timestamps"].as_array().context("timestamps")?;
+        let samples = values
+            .iter()
+            .zip(ts)
+            .map(|(v, t)| {
+                let bits = match v {
+                    serde_json::Value::String(s) if s == "NaN" => f64::NAN.to_bits(),
+                    serde_json::Value::String(s) if s == "StaleNaN" => 0x7ff0_0000_0000_0002,
+                    serde_json::Value::String(s) if s == "+Inf" => f64::INFINITY.to_bits(),
+                    serde_json::Value::String(s) if s == "-Inf" => f64::NEG_INFINITY.to_bits(),
+                    other => other.as_f64().unwrap_or(f64::NAN).to_bits(),
+                };
+                (t.as_i64().unwrap_or(i64::MIN), bits)
+            })
+            .collect();
+        out.push(Exported { metric, samples });
+    }
+    Ok(out)
+}
+
+/// Gzips bytes (for Content-Encoding tests).
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).expect("in-memory gzip");
+    e.finish().expect("in-memory gzip")
+}
+
+/// Runs the project's setup script to install Debian packages a test needs.
+pub fn ensure_installed(binary: &str, package: &str) -> anyhow::Result<PathBuf> {
+    let find = || {
+        std::env::var_os("PATH").and_then(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join(binary))
+                .find(|f| f.exists())
+        })
+    };
+    if let Some(p) = find() {
+        return Ok(p);
+    }
+    let status = Command::new(workspace_root().join("scripts/setup.sh"))
+        .arg(package)
+        .status()
+        .context("running scripts/setup.sh")?;
+    if !status.success() {
+        bail!("scripts/setup.sh {package} failed");
+    }
+    find().with_context(|| format!("{binary} not on PATH after installing {package}"))
+}
+
+/// A free loopback TCP port (bound and released; fine for tests on one machine).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("binding a free port")
+}

@@ -1,0 +1,363 @@
+//! One real `cairn server` process per test, driven over HTTP as a user would: writes in line
+//! protocol and remote_write, reads back without PromQL, crashes and restarts.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cairn_tests::*;
+use serde_json::Value;
+
+fn post(url: &str, path: &str, body: Vec<u8>) -> reqwest::blocking::RequestBuilder {
+    client().post(format!("{url}{path}")).body(body)
+}
+
+fn json(resp: reqwest::blocking::Response) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    let text = resp.text().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+fn metric<'a>(pairs: &[(&'a str, &'a str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn line_protocol_is_mapped_stored_and_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = CairnProcess::start(dir.path(), &[]).unwrap();
+    let url = node.url.clone();
+    let body = "\
+# a comment, then a blank line
+
+cpu,host=a,region=eu usage_user=1.5,usage_idle=98i 1700000000000
+cpu,host=a,region=eu usage_user=2.5,usage_idle=97i 1700000010000
+weather,city=Z\\ ürich,note=a\\,b\\=c value=21.5,ok=true 1700000000000
+";
+    let r = post(&url, "/write?db=telegraf&precision=ms", body.into()).send().unwrap();
+    assert_eq!(r.status().as_u16(), 204, "{}", r.text().unwrap_or_default());
+
+    let s = export(&url, None, r#"{__name__=~"cpu_.*"}"#).unwrap();
+    assert_eq!(s.len(), 2);
+    let user = s.iter().find(|e| e.metric["__name__"] == "cpu_usage_user").unwrap();
+    assert_eq!(
+        user.metric,
+        metric(&[("__name__", "cpu_usage_user"), ("host", "a"), ("region", "eu"), ("db", "telegraf")])
+    );
+    assert_eq!(
+        user.samples,
+        [(1_700_000_000_000, 1.5f64.to_bits()), (1_700_000_010_000, 2.5f64.to_bits())]
+    );
+    // The field `value` gives the bare measurement; escapes and UTF-8 arrive verbatim.
+    let w = export(&url, None, "weather").unwrap();
+    assert_eq!(w.len(), 1);
+    assert_eq!(w[0].metric["city"], "Z ürich");
+    assert_eq!(w[0].metric["note"], "a,b=c");
+    assert_eq!(w[0].samples, [(1_700_000_000_000, 21.5f64.to_bits())]);
+    let ok = export(&url, None, "weather_ok").unwrap();
+    assert_eq!(ok[0].samples[0].1, 1.0f64.to_bits());
+
+    // Metadata endpoints, GET and POST form.
+    let (code, v) = json(
+        client()
+            .get(format!("{url}/api/v1/series"))
+            .query(&[("match[]", "cpu_usage_idle")])
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(code, 200);
+    assert_eq!(v["status"], "success");
+    assert_eq!(v["data"][0]["__name__"], "cpu_usage_idle");
+    let (_, v) = json(
+        client()
+            .post(format!("{url}/api/v1/labels"))
+            .form(&[("match[]", "weather")])
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(v["data"], serde_json::json!(["__name__", "city", "db", "note"]));
+    let (_, v) = json(client().get(format!("{url}/api/v1/label/__name__/values")).send().unwrap());
+    assert_eq!(
+        v["data"],
+        serde_json::json!(["cpu_usage_idle", "cpu_usage_user", "weather", "weather_ok"])
+    );
+    // start/end are honoured: nothing was written in 2001.
+    let (_, v) = json(
+        client()
+            .get(format!("{url}/api/v1/series"))
+            .query(&[("match[]", "weather"), ("start", "2001-01-01T00:00:00Z"), ("end", "1000000000")])
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(v["data"], serde_json::json!([]));
+    // Bad selectors and times are Prometheus-style 400s.
+    let (code, v) = json(
+        client()
+            .get(format!("{url}/api/v1/series"))
+            .query(&[("match[]", "cpu{")])
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(code, 400);
+    assert_eq!(v["errorType"], "bad_data");
+    let (code, v) = json(
+        client()
+            .get(format!("{url}/api/v1/labels"))
+            .query(&[("start", "yesterday")])
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(code, 400);
+    assert!(v["error"].as_str().unwrap().contains("start"), "{v}");
+    let (code, _) = json(client().get(format!("{url}/api/v1/series")).send().unwrap());
+    assert_eq!(code, 400, "match[] is required");
+}
+
+#[test]
+fn v2_gzip_precision_and_tenants() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = CairnProcess::start(dir.path(), &[]).unwrap();
+    let url = node.url.clone();
+    let r = post(&url, "/api/v2/write?org=o&bucket=b1&precision=s", gzip(b"m,h=x f=1 1700000000\n"))
+        .header("Content-Encoding", "gzip")
+        .header("X-Scope-OrgID", "tenant-a")
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    let r = post(&url, "/api/v2/write?bucket=b2&precision=us", b"m,h=y f=2 1700000000000001\n".to_vec())
+        .header("X-Scope-OrgID", "tenant-b")
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    let a = export(&url, Some("tenant-a"), "m_f").unwrap();
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].metric, metric(&[("__name__", "m_f"), ("db", "b1"), ("h", "x")]));
+    assert_eq!(a[0].samples, [(1_700_000_000_000, 1.0f64.to_bits())]);
+    let b = export(&url, Some("tenant-b"), "m_f").unwrap();
+    assert_eq!(b.len(), 1, "tenant b sees only its own series");
+    assert_eq!(b[0].samples[0].0, 1_700_000_000_000, "microseconds floor to milliseconds");
+    assert!(export(&url, None, "m_f").unwrap().is_empty(), "the default tenant sees neither");
+    let (code, v) = json(
+        post(&url, "/write", b"m f=1\n".to_vec())
+            .header("X-Scope-OrgID", "bad tenant!")
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(code, 400);
+    assert!(v["message"].as_str().unwrap().contains("X-Scope-OrgID"), "{v}");
+    let (code, v) = json(post(&url, "/write?precision=fortnight", b"m f=1\n".to_vec()).send().unwrap());
+    assert_eq!(code, 400);
+    assert!(v["message"].as_str().unwrap().contains("precision"), "{v}");
+}
+
+#[test]
+fn bad_lines_are_named_and_good_lines_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = CairnProcess::start(dir.path(), &[]).unwrap();
+    let url = node.url.clone();
+    let body = "good,h=1 v=1 1700000000000000000\nbroken,h=2 1700000000000000000\ngood,h=3 v=3 1700000000000000000\ntext,h=4 msg=\"hi\",n=4 1700000000000000000\n";
+    let (code, v) = json(post(&url, "/write", body.into()).send().unwrap());
+    assert_eq!(code, 400, "{v}");
+    assert_eq!(v["code"], "invalid");
+    assert_eq!(v["line"], 2, "{v}");
+    assert_eq!(v["written"], 3, "two good lines and the numeric field of line 4: {v}");
+    assert_eq!(v["rejected"], 2, "the bad line and the string field: {v}");
+    assert!(v["message"].as_str().unwrap().contains("line 2"), "{v}");
+    assert_eq!(export(&url, None, "good_v").unwrap().len(), 2);
+    assert_eq!(export(&url, None, "text_n").unwrap().len(), 1);
+    assert!(export(&url, None, "text_msg").unwrap().is_empty());
+
+    // Over 16 MiB: 413, and nothing of it is written.
+    let mut big = Vec::with_capacity(17 << 20);
+    while big.len() < (16 << 20) + 10 {
+        big.extend_from_slice(b"huge,h=1 v=1 1700000000000000000\n");
+    }
+    let r = post(&url, "/write", big).send().unwrap();
+    assert_eq!(r.status().as_u16(), 413);
+    assert!(export(&url, None, "huge_v").unwrap().is_empty());
+    // A body that is not gzip but says so is a clear 400.
+    let (code, v) = json(
+        post(&url, "/write", b"m v=1\n".to_vec())
+            .header("Content-Encoding", "gzip")
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(code, 400);
+    assert!(v["message"].as_str().unwrap().contains("decompress"), "{v}");
+}
+
+/// Writers keep writing random values; each acknowledged batch is remembered. The process is
+/// killed with SIGKILL (or stopped with SIGTERM) mid-stream, restarted, and every
+/// acknowledged sample must come back bit for bit.
+fn no_acknowledged_write_is_lost(stop: fn(CairnProcess)) {
+    let dir = tempfile::tempdir().unwrap();
+    let node = CairnProcess::start(dir.path(), &[]).unwrap();
+    let url = node.url.clone();
+    let extra = node.extra_args();
+    let acked: Arc<Mutex<Vec<(String, i64, u64)>>> = Arc::default();
+    let running = Arc::new(AtomicBool::new(true));
+    let mut writers = Vec::new();
+    for w in 0..4u64 {
+        let (url, acked, running) = (url.clone(), acked.clone(), running.clone());
+        writers.push(std::thread::spawn(move || {
+            let c = client();
+            let mut seed = 0x9e37_79b9_7f4a_7c15u64 ^ (w + 1);
+            let mut t = 1_700_000_000_000i64;
+            while running.load(Ordering::Relaxed) {
+                let mut body = String::new();
+                let mut batch = Vec::new();
+                for i in 0..50 {
+                    // xorshift: full-precision values, no two alike.
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    let v = f64::from_bits(seed >> 2) * 1e-300;
+                    let v = if v.is_finite() { v } else { 1.0 };
+                    let host = format!("w{w}h{}", i % 5);
+                    body.push_str(&format!("crash,host={host} v={v:?} {t}\n"));
+                    batch.push((host, t, v.to_bits()));
+                    t += 1;
+                }
+                let resp = c
+                    .post(format!("{url}/write?precision=ms"))
+                    .body(body)
+                    .send();
+                match resp {
+                    Ok(r) if r.status().as_u16() == 204 => {
+                        acked.lock().unwrap().extend(batch)
+                    }
+                    Ok(r) => panic!("unexpected status {}", r.status()),
+                    Err(_) => break, // the server went away mid-request: not acknowledged
+                }
+            }
+        }));
+    }
+    wait_for("some acknowledged writes", Duration::from_secs(60), || {
+        (acked.lock().unwrap().len() >= 20_000).then_some(())
+    })
+    .unwrap();
+    stop(node);
+    running.store(false, Ordering::Relaxed);
+    for w in writers {
+        w.join().unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    let node = CairnProcess::restart_same(dir.path(), &extra).unwrap();
+    let got = export(&node.url, None, "crash_v").unwrap();
+    let mut stored: std::collections::HashMap<(String, i64), u64> = Default::default();
+    for s in got {
+        for (t, bits) in s.samples {
+            stored.insert((s.metric["host"].clone(), t), bits);
+        }
+    }
+    let mut missing = 0;
+    for (host, t, bits) in &acked {
+        match stored.get(&(host.clone(), *t)) {
+            Some(b) if b == bits => {}
+            Some(b) => panic!("{host}@{t}: stored bits {b:x} differ from acknowledged {bits:x}"),
+            None => missing += 1,
+        }
+    }
+    assert_eq!(missing, 0, "{missing} of {} acknowledged samples lost", acked.len());
+    eprintln!("{} acknowledged samples all present after restart", acked.len());
+}
+
+#[test]
+fn kill_9_loses_no_acknowledged_write() {
+    no_acknowledged_write_is_lost(|node| node.kill9());
+}
+
+#[test]
+fn sigterm_finishes_in_flight_writes_and_exits_cleanly() {
+    no_acknowledged_write_is_lost(|node| {
+        let status = node.terminate().unwrap();
+        assert!(status.success(), "cairn exited with {status} after SIGTERM");
+    });
+}
+
+#[test]
+fn admin_flush_snapshot_metrics_and_health() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = CairnProcess::start(dir.path(), &[]).unwrap();
+    let url = node.url.clone();
+    let mut body = String::new();
+    for i in 0..500 {
+        body.push_str(&format!("disk,host=h{} used={}.25 {}\n", i % 10, i, 1_700_000_000_000i64 + i * 10_000));
+    }
+    let r = post(&url, "/write?precision=ms", body.into()).send().unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    let (code, v) = json(post(&url, "/api/v1/admin/flush", vec![]).send().unwrap());
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["data"]["samples"], 500, "{v}");
+    let (code, v) = json(post(&url, "/api/v1/admin/snapshot", vec![]).send().unwrap());
+    assert_eq!(code, 200, "{v}");
+    let path = v["data"]["path"].as_str().unwrap().to_string();
+    assert!(std::path::Path::new(&path).join("CURRENT").exists(), "{path} is a RocksDB checkpoint");
+
+    let text = client().get(format!("{url}/metrics")).send().unwrap().text().unwrap();
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(name) && !l.starts_with('#'))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing from /metrics:\n{text}"))
+    };
+    assert_eq!(value("cairn_samples_ingested_total"), 500.0);
+    assert_eq!(value("cairn_series_created_total"), 10.0);
+    assert!(value("cairn_chunk_bytes_written_total") > 0.0);
+    assert!(value("process_resident_memory_bytes") > 0.0);
+    assert!(text.contains("cairn_http_requests_total{handler=\"/write\",code=\"204\"} 1"), "{text}");
+    assert!(text.contains("cairn_http_request_duration_seconds_bucket{handler=\"/write\""));
+    assert!(text.contains("cairn_samples_rejected_total{reason=\"too_old\"} 0"));
+    assert_eq!(client().get(format!("{url}/health")).send().unwrap().status().as_u16(), 200);
+    assert_eq!(client().get(format!("{url}/ready")).send().unwrap().status().as_u16(), 200);
+    // Samples survive a restart after a flush (read from chunks, not the log).
+    let extra = node.extra_args();
+    node.terminate().unwrap();
+    let node = CairnProcess::restart_same(dir.path(), &extra).unwrap();
+    let got = export(&node.url, None, "disk_used").unwrap();
+    assert_eq!(got.iter().map(|s| s.samples.len()).sum::<usize>(), 500);
+}
+
+#[test]
+fn too_old_samples_are_rejected_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = CairnProcess::start(dir.path(), &[]).unwrap();
+    let url = node.url.clone();
+    let now = 1_700_000_000_000i64;
+    let r = post(&url, "/write?precision=ms", format!("ooo v=1 {now}\n").into()).send().unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    let body = format!("ooo v=2 {}\nooo v=3 {}\n", now - 60_000, now - 7_200_000);
+    let (code, v) = json(post(&url, "/write?precision=ms", body.into()).send().unwrap());
+    assert_eq!(code, 400, "{v}");
+    assert_eq!(v["written"], 1);
+    assert_eq!(v["rejected"], 1);
+    assert!(v["message"].as_str().unwrap().contains("out-of-order window"), "{v}");
+    let got = export(&url, None, "ooo_v").unwrap();
+    assert_eq!(got[0].samples.iter().map(|s| s.0).collect::<Vec<_>>(), [now - 60_000, now]);
+    let text = client().get(format!("{url}/metrics")).send().unwrap().text().unwrap();
+    assert!(text.contains("cairn_samples_rejected_total{reason=\"too_old\"} 1"), "{text}");
+}
+
+#[test]
+fn server_help_documents_every_flag() {
+    let out = std::process::Command::new(cairn_bin())
+        .args(["server", "--help"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for flag in ["--data-dir", "--http-addr", "--grpc-addr", "--config", "--retention", "--node-id", "--shards"] {
+        assert!(text.contains(flag), "{flag} missing from `cairn server --help`:\n{text}");
+    }
+    // A bad flag value is a clear error, not a panic.
+    let out = std::process::Command::new(cairn_bin())
+        .args(["server", "--retention", "soon", "--data-dir", "/nonexistent/never"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--retention"));
+}
