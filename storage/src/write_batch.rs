@@ -76,7 +76,8 @@ pub struct WriteBatchBuilder {
     items: Vec<u8>,
     n_items: u32,
     group_open: bool,
-    last_t: i64,
+    /// The open group's shard `last_t` when it began, restored if the group is abandoned.
+    group_start_t: i64,
     samples: usize,
     label_scratch: Vec<(u32, u32)>,
     hash_buf: Vec<u8>,
@@ -87,6 +88,8 @@ struct ShardOut {
     groups: Vec<u8>,
     n_groups: u32,
     samples: usize,
+    /// Timestamp of the previous sample in this batch: deltas chain within one batch.
+    last_t: i64,
 }
 
 impl WriteBatchBuilder {
@@ -109,7 +112,7 @@ impl WriteBatchBuilder {
             items: Vec::with_capacity(1024),
             n_items: 0,
             group_open: false,
-            last_t: 0,
+            group_start_t: 0,
             samples: 0,
             label_scratch: Vec::new(),
             hash_buf: Vec::new(),
@@ -196,6 +199,7 @@ impl WriteBatchBuilder {
             put_uvarint(&mut out.groups, v as u64);
         }
         out.n_groups += 1;
+        self.group_start_t = out.last_t;
         self.label_scratch = scratch;
         self.group_open = true;
         Ok(())
@@ -215,9 +219,10 @@ impl WriteBatchBuilder {
         // Reserve a fixed 5-byte varint slot for the count, patched below.
         self.items.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x00]);
         let mut n = 0u64;
+        let last_t = &mut self.outs[self.current].last_t;
         for s in samples {
-            put_zigzag(&mut self.items, s.t.wrapping_sub(self.last_t));
-            self.last_t = s.t;
+            put_zigzag(&mut self.items, s.t.wrapping_sub(*last_t));
+            *last_t = s.t;
             self.items.extend_from_slice(&s.v.to_bits().to_le_bytes());
             n += 1;
         }
@@ -246,6 +251,7 @@ impl WriteBatchBuilder {
             let dropped = count_item_samples(&self.items);
             self.samples -= dropped;
             self.outs[self.current].samples -= dropped;
+            self.outs[self.current].last_t = self.group_start_t;
             self.items.clear();
             self.n_items = 0;
         }
@@ -285,14 +291,25 @@ impl WriteBatchBuilder {
         if self.outs.len() == 1 {
             return self.encode(&self.outs[0]);
         }
-        // A sharded builder asked for one batch: concatenate the groups.
-        let mut all = ShardOut::default();
-        for o in &self.outs {
-            all.groups.extend_from_slice(&o.groups);
-            all.n_groups += o.n_groups;
-            all.samples += o.samples;
+        // A sharded builder asked for one batch: rebuild it unsharded (time deltas chain per
+        // batch, so the shards' groups cannot simply be concatenated).
+        let parts: Vec<WriteBatch> = self.outs.iter().map(|o| self.encode(o)).collect();
+        let mut one = WriteBatchBuilder::new(self.tenant.clone());
+        for part in &parts {
+            let Ok(d) = part.decode() else { continue };
+            for g in &d.groups {
+                if one
+                    .begin_group(g.labels.iter().map(|&(n, v)| (d.str(n), d.str(v))))
+                    .is_err()
+                {
+                    continue;
+                }
+                for item in &g.items {
+                    one.add_series(d.str(item.name), item.samples.iter().copied());
+                }
+            }
         }
-        self.encode(&all)
+        one.finish()
     }
 
     /// One batch per shard that received samples, as `(shard, batch)`.
@@ -563,8 +580,8 @@ mod tests {
         for h in 0..50 {
             let host = format!("h{h}");
             b.begin_group([("host", host.as_str())]).unwrap();
-            b.add("cpu_user", 1, h as f64);
-            b.add("cpu_system", 1, h as f64);
+            b.add("cpu_user", 1_700_000_000_000, h as f64);
+            b.add("cpu_system", 1_700_000_000_000, h as f64);
         }
         let parts = b.finish_sharded();
         assert!(parts.len() > 1, "50 hosts over 3 shards land on more than one");
@@ -579,6 +596,11 @@ mod tests {
             assert_eq!(wb.sample_count(), d.sample_count());
         }
         assert_eq!(total, 100);
+        // Timestamps survive the split (deltas chain within each shard's batch).
+        for (_, wb) in &parts {
+            let d = wb.decode().unwrap();
+            assert!(d.groups.iter().flat_map(|g| &g.items).all(|i| i.samples[0].t == 1_700_000_000_000));
+        }
         // The same label set always goes to the same shard.
         let route = |host: &str| {
             let mut b = WriteBatchBuilder::sharded(Tenant::default_tenant(), vec![3, 7, 9]);
@@ -599,6 +621,8 @@ mod tests {
         b.add("m", 2, 2.0);
         let wb = b.finish();
         assert_eq!(wb.sample_count(), 1);
-        assert_eq!(wb.decode().unwrap().sample_count(), 1);
+        let d = wb.decode().unwrap();
+        assert_eq!(d.sample_count(), 1);
+        assert_eq!(d.groups[1].items[0].samples[0], Sample::new(2, 2.0));
     }
 }

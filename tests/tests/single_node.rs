@@ -9,6 +9,34 @@ use std::time::Duration;
 use cairn_tests::*;
 use serde_json::Value;
 
+/// A reader over chunks, so reqwest sends the body chunked (no Content-Length).
+struct ChunkReader {
+    chunks: std::collections::VecDeque<Vec<u8>>,
+}
+
+impl ChunkReader {
+    fn new(chunks: Vec<Result<Vec<u8>, std::io::Error>>) -> Self {
+        ChunkReader {
+            chunks: chunks.into_iter().filter_map(Result::ok).collect(),
+        }
+    }
+}
+
+impl std::io::Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let Some(front) = self.chunks.front_mut() else {
+            return Ok(0);
+        };
+        let n = buf.len().min(front.len());
+        buf[..n].copy_from_slice(&front[..n]);
+        front.drain(..n);
+        if front.is_empty() {
+            self.chunks.pop_front();
+        }
+        Ok(n)
+    }
+}
+
 fn post(url: &str, path: &str, body: Vec<u8>) -> reqwest::blocking::RequestBuilder {
     client().post(format!("{url}{path}")).body(body)
 }
@@ -171,13 +199,38 @@ fn bad_lines_are_named_and_good_lines_kept() {
     assert_eq!(export(&url, None, "text_n").unwrap().len(), 1);
     assert!(export(&url, None, "text_msg").unwrap().is_empty());
 
-    // Over 16 MiB: 413, and nothing of it is written.
+    // Over 16 MiB: 413 straight from the Content-Length, before the body is read, and
+    // nothing of it is written. (Raw socket: an HTTP client would still be sending the body
+    // when the server answers and closes.)
+    {
+        use std::io::{Read, Write};
+        let addr = url.trim_start_matches("http://");
+        let mut sock = std::net::TcpStream::connect(addr).unwrap();
+        write!(
+            sock,
+            "POST /write HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\nhuge,h=1 v=1 1700000000000000000\n",
+            (16 << 20) + 10
+        )
+        .unwrap();
+        let mut resp = String::new();
+        let _ = sock.read_to_string(&mut resp);
+        assert!(resp.starts_with("HTTP/1.1 413"), "{resp}");
+        assert!(resp.contains("exceeds the limit"), "{resp}");
+    }
+    // Without a Content-Length (chunked), the limit applies while reading.
     let mut big = Vec::with_capacity(17 << 20);
     while big.len() < (16 << 20) + 10 {
         big.extend_from_slice(b"huge,h=1 v=1 1700000000000000000\n");
     }
-    let r = post(&url, "/write", big).send().unwrap();
-    assert_eq!(r.status().as_u16(), 413);
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        big.chunks(1 << 20).map(|c| Ok(c.to_vec())).collect();
+    let r = client()
+        .post(format!("{url}/write"))
+        .body(reqwest::blocking::Body::new(ChunkReader::new(chunks)))
+        .send();
+    if let Ok(r) = r {
+        assert_eq!(r.status().as_u16(), 413);
+    }
     assert!(export(&url, None, "huge_v").unwrap().is_empty());
     // A body that is not gzip but says so is a clear 400.
     let (code, v) = json(

@@ -78,7 +78,7 @@ async fn ingest_influx(
             return Ok(StatusCode::NO_CONTENT.into_response());
         }
         let (line, message) = match &report.first_error {
-            Some(e) => (Some(e.line), e.message.clone()),
+            Some(e) => (Some(e.line), format!("line {}: {}", e.line, e.message)),
             None => (None, rejection_message(&outcome, &st)),
         };
         Err(WriteError {
