@@ -178,10 +178,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("c.toml");
         std::fs::write(&file, "colour = 1\n").unwrap();
-        let e = format!("{:#}", NodeConfig::load(Some(&file), &Overrides::default()).unwrap_err());
+        let e = format!(
+            "{:#}",
+            NodeConfig::load(Some(&file), &Overrides::default()).unwrap_err()
+        );
         assert!(e.contains("colour"), "{e}");
         std::fs::write(&file, "[storage]\nretention = \"soon\"\n").unwrap();
-        let e = format!("{:#}", NodeConfig::load(Some(&file), &Overrides::default()).unwrap_err());
+        let e = format!(
+            "{:#}",
+            NodeConfig::load(Some(&file), &Overrides::default()).unwrap_err()
+        );
         assert!(e.contains("soon"), "{e}");
         let o = Overrides {
             retention: Some("7x".into()),

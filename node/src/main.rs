@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use cairn_node::config::{NodeConfig, Overrides};
 
 #[derive(Parser)]
-#[command(name = "cairn", version, about = "Cairn: a clustered time-series database with built-in alerting")]
+#[command(
+    name = "cairn",
+    version,
+    about = "Cairn: a clustered time-series database with built-in alerting"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,

@@ -61,7 +61,12 @@ impl Metrics {
         let counter = |o: &mut String, name: &str, help: &str, v: u64| {
             let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
         };
-        counter(&mut o, "cairn_samples_ingested_total", "Samples written to storage.", c(&s.samples_written));
+        counter(
+            &mut o,
+            "cairn_samples_ingested_total",
+            "Samples written to storage.",
+            c(&s.samples_written),
+        );
         counter(
             &mut o,
             "cairn_samples_duplicate_total",
@@ -79,24 +84,94 @@ impl Metrics {
             c(&s.samples_rejected_conflict),
             c(&self.ingest_rejected_invalid)
         );
-        counter(&mut o, "cairn_series_created_total", "Series created.", c(&s.series_created));
-        counter(&mut o, "cairn_wal_entries_total", "Write-ahead log entries appended.", c(&s.wal_entries));
-        counter(&mut o, "cairn_wal_bytes_total", "Write-ahead log bytes appended.", c(&s.wal_bytes));
-        counter(&mut o, "cairn_wal_fsyncs_total", "Group commits (one fsync each).", c(&s.wal_fsyncs));
-        counter(&mut o, "cairn_checkpoints_total", "Shard checkpoints written.", c(&s.checkpoints));
-        counter(&mut o, "cairn_chunks_written_total", "Chunks written to disk.", c(&s.chunks_written));
-        counter(&mut o, "cairn_chunk_bytes_written_total", "Compressed chunk bytes written.", c(&s.chunk_bytes_written));
-        counter(&mut o, "cairn_wal_replayed_entries_total", "Log entries replayed at startup.", c(&s.replayed_entries));
+        counter(
+            &mut o,
+            "cairn_series_created_total",
+            "Series created.",
+            c(&s.series_created),
+        );
+        counter(
+            &mut o,
+            "cairn_wal_entries_total",
+            "Write-ahead log entries appended.",
+            c(&s.wal_entries),
+        );
+        counter(
+            &mut o,
+            "cairn_wal_bytes_total",
+            "Write-ahead log bytes appended.",
+            c(&s.wal_bytes),
+        );
+        counter(
+            &mut o,
+            "cairn_wal_fsyncs_total",
+            "Group commits (one fsync each).",
+            c(&s.wal_fsyncs),
+        );
+        counter(
+            &mut o,
+            "cairn_checkpoints_total",
+            "Shard checkpoints written.",
+            c(&s.checkpoints),
+        );
+        counter(
+            &mut o,
+            "cairn_chunks_written_total",
+            "Chunks written to disk.",
+            c(&s.chunks_written),
+        );
+        counter(
+            &mut o,
+            "cairn_chunk_bytes_written_total",
+            "Compressed chunk bytes written.",
+            c(&s.chunk_bytes_written),
+        );
+        counter(
+            &mut o,
+            "cairn_wal_replayed_entries_total",
+            "Log entries replayed at startup.",
+            c(&s.replayed_entries),
+        );
         let gauge = |o: &mut String, name: &str, help: &str, v: f64| {
             let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
         };
-        gauge(&mut o, "cairn_active_series", "Series with an open head chunk.", engine.active_series() as f64);
-        gauge(&mut o, "cairn_series", "Series known to this node.", engine.series_count() as f64);
-        gauge(&mut o, "cairn_head_bytes", "Approximate heap memory of the heads.", engine.head_bytes() as f64);
-        gauge(&mut o, "cairn_storage_sst_bytes", "Bytes of RocksDB SST files.", engine.sst_bytes() as f64);
-        gauge(&mut o, "cairn_chunk_sst_bytes", "Bytes of SST files of the chunks column family.", engine.chunk_sst_bytes() as f64);
+        gauge(
+            &mut o,
+            "cairn_active_series",
+            "Series with an open head chunk.",
+            engine.active_series() as f64,
+        );
+        gauge(
+            &mut o,
+            "cairn_series",
+            "Series known to this node.",
+            engine.series_count() as f64,
+        );
+        gauge(
+            &mut o,
+            "cairn_head_bytes",
+            "Approximate heap memory of the heads.",
+            engine.head_bytes() as f64,
+        );
+        gauge(
+            &mut o,
+            "cairn_storage_sst_bytes",
+            "Bytes of RocksDB SST files.",
+            engine.sst_bytes() as f64,
+        );
+        gauge(
+            &mut o,
+            "cairn_chunk_sst_bytes",
+            "Bytes of SST files of the chunks column family.",
+            engine.chunk_sst_bytes() as f64,
+        );
         if let Some((rss, cpu)) = process_stats() {
-            gauge(&mut o, "process_resident_memory_bytes", "Resident memory size in bytes.", rss);
+            gauge(
+                &mut o,
+                "process_resident_memory_bytes",
+                "Resident memory size in bytes.",
+                rss,
+            );
             let _ = writeln!(
                 o,
                 "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n\
@@ -117,7 +192,10 @@ impl Metrics {
                  # TYPE cairn_http_requests_total counter"
             );
             for ((h, code), v) in r.iter() {
-                let _ = writeln!(o, "cairn_http_requests_total{{handler=\"{h}\",code=\"{code}\"}} {v}");
+                let _ = writeln!(
+                    o,
+                    "cairn_http_requests_total{{handler=\"{h}\",code=\"{code}\"}} {v}"
+                );
             }
         }
         let l = self.latency.lock().unwrap_or_else(|p| p.into_inner());
@@ -128,7 +206,10 @@ impl Metrics {
         );
         for (h, hist) in l.iter() {
             for (b, n) in BUCKETS.iter().zip(&hist.counts) {
-                let _ = writeln!(o, "cairn_http_request_duration_seconds_bucket{{handler=\"{h}\",le=\"{b}\"}} {n}");
+                let _ = writeln!(
+                    o,
+                    "cairn_http_request_duration_seconds_bucket{{handler=\"{h}\",le=\"{b}\"}} {n}"
+                );
             }
             let _ = writeln!(
                 o,

@@ -125,7 +125,10 @@ mod tests {
         assert_eq!(parse_time_ms("1969-12-31T23:59:59Z"), Some(-1000));
         assert_eq!(parse_time_ms("2023-13-01T00:00:00Z"), None);
         assert_eq!(parse_time_ms("yesterday"), None);
-        assert_eq!(format_rfc3339_ms(1_700_000_000_500), "2023-11-14T22:13:20.500Z");
+        assert_eq!(
+            format_rfc3339_ms(1_700_000_000_500),
+            "2023-11-14T22:13:20.500Z"
+        );
         assert_eq!(format_rfc3339_ms(-1000), "1969-12-31T23:59:59.000Z");
     }
 }

@@ -21,15 +21,16 @@ pub fn parse_selector(selector: &str) -> Result<Vec<Matcher>> {
         return Err(bad("`or` inside a selector is not supported".into()));
     }
     if vs.offset.is_some() || vs.at.is_some() {
-        return Err(bad("offset and @ are not allowed in a series selector".into()));
+        return Err(bad(
+            "offset and @ are not allowed in a series selector".into()
+        ));
     }
     let mut out = Vec::with_capacity(vs.matchers.matchers.len() + 1);
     if let Some(name) = &vs.name {
-        let present = vs
-            .matchers
-            .matchers
-            .iter()
-            .any(|m| m.name == METRIC_NAME && matches!(m.op, PMatchOp::Equal) && &m.value == name);
+        let present =
+            vs.matchers.matchers.iter().any(|m| {
+                m.name == METRIC_NAME && matches!(m.op, PMatchOp::Equal) && &m.value == name
+            });
         if !present {
             out.push(Matcher::equal(METRIC_NAME, name.clone()));
         }
@@ -45,8 +46,7 @@ pub fn parse_selector(selector: &str) -> Result<Vec<Matcher>> {
     }
     if out.iter().all(|m| m.matches_empty()) {
         return Err(bad(
-            "match[] must contain at least one matcher that does not match the empty string"
-                .into(),
+            "match[] must contain at least one matcher that does not match the empty string".into(),
         ));
     }
     Ok(out)

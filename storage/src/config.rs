@@ -82,7 +82,10 @@ impl StorageConfig {
             return err("chunk_span", "must be positive and under one day");
         }
         if 86_400_000 % self.chunk_span_ms != 0 {
-            return err("chunk_span", "must divide a day, so chunks never cross a day");
+            return err(
+                "chunk_span",
+                "must divide a day, so chunks never cross a day",
+            );
         }
         if self.max_group_commit == 0 {
             return err("max_group_commit", "must be at least 1");

@@ -443,7 +443,12 @@ impl Engine {
         self.inner
             .shards
             .iter()
-            .map(|s| s.read().unwrap_or_else(|p| p.into_inner()).head.active_series() as u64)
+            .map(|s| {
+                s.read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .head
+                    .active_series() as u64
+            })
             .sum()
     }
 
@@ -452,7 +457,12 @@ impl Engine {
         self.inner
             .shards
             .iter()
-            .map(|s| s.read().unwrap_or_else(|p| p.into_inner()).head.series_count() as u64)
+            .map(|s| {
+                s.read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .head
+                    .series_count() as u64
+            })
             .sum()
     }
 
@@ -461,7 +471,12 @@ impl Engine {
         self.inner
             .shards
             .iter()
-            .map(|s| s.read().unwrap_or_else(|p| p.into_inner()).head.heap_bytes() as u64)
+            .map(|s| {
+                s.read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .head
+                    .heap_bytes() as u64
+            })
             .sum()
     }
 
@@ -550,7 +565,12 @@ fn get_u64(db: &DB, shard: u32, kind: u8, what: &'static str) -> Result<u64> {
 
 /// Rebuilds one shard's head from disk: series ids, head index (reopening partial chunks),
 /// then the log entries after the last checkpoint.
-fn recover_shard(db: &DB, shard: u32, limits: HeadLimits, stats: &EngineStats) -> Result<ShardState> {
+fn recover_shard(
+    db: &DB,
+    shard: u32,
+    limits: HeadLimits,
+    stats: &EngineStats,
+) -> Result<ShardState> {
     let mut head = Head::new(limits);
     let prefix = shard_prefix(shard);
     {
@@ -620,9 +640,17 @@ fn recover_shard(db: &DB, shard: u32, limits: HeadLimits, stats: &EngineStats) -
         }
         it.status()?;
     }
-    stats.replayed_entries.fetch_add(replayed, Ordering::Relaxed);
+    stats
+        .replayed_entries
+        .fetch_add(replayed, Ordering::Relaxed);
     if replayed > 0 {
-        tracing::info!(shard, replayed, from = flushed + 1, to = last, "replayed write-ahead log");
+        tracing::info!(
+            shard,
+            replayed,
+            from = flushed + 1,
+            to = last,
+            "replayed write-ahead log"
+        );
     }
     Ok(ShardState {
         head,
@@ -676,8 +704,11 @@ fn write_new_series(db: &DB, shard: u32, new_series: &[NewSeries]) -> Result<()>
         return Ok(());
     }
     let mut wb = rocksdb::WriteBatch::default();
-    let (series_cf, hash_cf, postings_cf) =
-        (cf(db, CF_SERIES), cf(db, CF_SERIES_HASH), cf(db, CF_POSTINGS));
+    let (series_cf, hash_cf, postings_cf) = (
+        cf(db, CF_SERIES),
+        cf(db, CF_SERIES_HASH),
+        cf(db, CF_POSTINGS),
+    );
     for s in new_series {
         let rec = encode_series_record(
             &s.tenant,
@@ -721,7 +752,11 @@ fn checkpoint_shard(inner: &Inner, shard: u32) -> Result<FlushOutcome> {
         wb.put_cf(head_cf, series_key(shard, *sid), e.encode());
     }
     let meta = cf(db, CF_SHARD_META);
-    wb.put_cf(meta, shard_meta_key(shard, META_FLUSHED_INDEX), applied.to_be_bytes());
+    wb.put_cf(
+        meta,
+        shard_meta_key(shard, META_FLUSHED_INDEX),
+        applied.to_be_bytes(),
+    );
     wb.put_cf(
         meta,
         shard_meta_key(shard, META_NEXT_SID),
@@ -782,7 +817,10 @@ fn log_thread(inner: Arc<Inner>, rx: Receiver<Cmd>) {
     let mut sync = WriteOptions::default();
     sync.set_sync(true);
     let mut last_checkpoint = Instant::now();
-    let interval = inner.cfg.checkpoint_interval().max(Duration::from_millis(10));
+    let interval = inner
+        .cfg
+        .checkpoint_interval()
+        .max(Duration::from_millis(10));
     let mut shutting_down = false;
     while !shutting_down {
         let first = match rx.recv_timeout(interval.saturating_sub(last_checkpoint.elapsed())) {
@@ -822,10 +860,8 @@ fn log_thread(inner: Arc<Inner>, rx: Receiver<Cmd>) {
                 st.wal_bytes_since_checkpoint >= inner.cfg.checkpoint_wal_bytes
                     || (due && st.head.applied_index() > st.flushed_index)
             };
-            if over {
-                if let Err(e) = checkpoint_shard(&inner, shard) {
-                    tracing::error!(shard, error = %e, "checkpoint failed; will retry");
-                }
+            if over && let Err(e) = checkpoint_shard(&inner, shard) {
+                tracing::error!(shard, error = %e, "checkpoint failed; will retry");
             }
         }
         if due {
@@ -906,11 +942,19 @@ fn commit_and_apply(inner: &Inner, sync: &WriteOptions, writes: Vec<PendingWrite
             let mut st = inner.shards[shard as usize]
                 .write()
                 .unwrap_or_else(|p| p.into_inner());
-            apply_write(&mut st.head, shard, index, batch.as_bytes(), &mut new_series)
+            apply_write(
+                &mut st.head,
+                shard,
+                index,
+                batch.as_bytes(),
+                &mut new_series,
+            )
         };
         let r = r.and_then(|o| write_new_series(db, shard, &new_series).map(|_| o));
         if let Ok(o) = &r {
-            stats.samples_written.fetch_add(o.written, Ordering::Relaxed);
+            stats
+                .samples_written
+                .fetch_add(o.written, Ordering::Relaxed);
             stats
                 .samples_duplicate
                 .fetch_add(o.duplicates, Ordering::Relaxed);

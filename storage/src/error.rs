@@ -26,7 +26,10 @@ pub enum Error {
     CorruptChunk { reason: String },
 
     #[error("codec {codec} cannot encode these samples: {reason}")]
-    CodecUnsupported { codec: &'static str, reason: &'static str },
+    CodecUnsupported {
+        codec: &'static str,
+        reason: &'static str,
+    },
 
     #[error("corrupt {what} record in shard {shard}: {reason}")]
     CorruptRecord {

@@ -45,6 +45,8 @@ pub struct HeadSeries {
     last_v: Option<f64>,
     open: Option<HeadChunk>,
     pending: Vec<PendingChunk>,
+    /// Boxed so that the common case (no out-of-order samples) costs one pointer per series.
+    #[allow(clippy::box_collection)]
     ooo: Option<Box<Vec<Sample>>>,
     dirty: bool,
 }
@@ -68,7 +70,11 @@ impl HeadSeries {
 
     fn heap_bytes(&self) -> usize {
         self.open.as_ref().map_or(0, |c| c.heap_bytes())
-            + self.pending.iter().map(|p| p.bytes.len() + 32).sum::<usize>()
+            + self
+                .pending
+                .iter()
+                .map(|p| p.bytes.len() + 32)
+                .sum::<usize>()
             + self.ooo.as_ref().map_or(0, |o| o.capacity() * 16 + 24)
     }
 }
@@ -178,7 +184,10 @@ impl Head {
     }
 
     pub fn heap_bytes(&self) -> usize {
-        self.series.iter().map(HeadSeries::heap_bytes).sum::<usize>()
+        self.series
+            .iter()
+            .map(HeadSeries::heap_bytes)
+            .sum::<usize>()
             + self.series.capacity() * std::mem::size_of::<HeadSeries>()
             + self.by_hash.capacity() * 32
     }

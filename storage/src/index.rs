@@ -112,7 +112,10 @@ fn postings_where(
     m: &Matcher,
     keep: impl Fn(&str) -> bool,
 ) -> Result<Vec<u64>> {
-    if let Some(values) = m.literal_alternatives().filter(|_| m.op == MatchOp::RegexMatch) {
+    if let Some(values) = m
+        .literal_alternatives()
+        .filter(|_| m.op == MatchOp::RegexMatch)
+    {
         let lists = values
             .iter()
             .filter(|v| keep(v))
@@ -170,10 +173,10 @@ pub fn select(db: &DB, shard: u32, tenant: &str, matchers: &[Matcher]) -> Result
         _ => 2,
     });
     for m in order {
-        if let Some(p) = &positive {
-            if p.is_empty() {
-                return Ok(Vec::new());
-            }
+        if let Some(p) = &positive
+            && p.is_empty()
+        {
+            return Ok(Vec::new());
         }
         if m.matches_empty() {
             // Series without the label match; subtract those whose value fails the matcher.
@@ -276,7 +279,10 @@ mod tests {
         assert_eq!(intersect(&[5, 500, 2000], &large), [5, 500]);
         assert_eq!(intersect(&large, &[999]), [999]);
         assert_eq!(subtract(&[1, 2, 3, 4], &[2, 4, 9]), [1, 3]);
-        assert_eq!(union_many(vec![vec![1, 4], vec![2, 4], vec![9]]), [1, 2, 4, 9]);
+        assert_eq!(
+            union_many(vec![vec![1, 4], vec![2, 4], vec![9]]),
+            [1, 2, 4, 9]
+        );
         assert!(union_many(vec![]).is_empty());
     }
 }

@@ -280,8 +280,8 @@ mod tests {
 
     #[test]
     fn labels_are_sorted_and_empty_values_dropped() {
-        let l = Labels::from_pairs([("b", "2"), ("__name__", "up"), ("a", "1"), ("c", "")])
-            .unwrap();
+        let l =
+            Labels::from_pairs([("b", "2"), ("__name__", "up"), ("a", "1"), ("c", "")]).unwrap();
         let names: Vec<&str> = l.iter().map(|l| l.name.as_str()).collect();
         assert_eq!(names, ["__name__", "a", "b"]);
         assert_eq!(l.metric_name(), "up");

@@ -119,7 +119,10 @@ pub fn decode_series_record(b: &[u8], shard: u32) -> Result<(String, Labels)> {
 }
 
 /// Merges the group labels (sorted, no `__name__`) with the metric name into one sorted list.
-pub fn with_metric_name<'a>(labels: &[(&'a str, &'a str)], name: &'a str) -> Vec<(&'a str, &'a str)> {
+pub fn with_metric_name<'a>(
+    labels: &[(&'a str, &'a str)],
+    name: &'a str,
+) -> Vec<(&'a str, &'a str)> {
     let mut out = Vec::with_capacity(labels.len() + 1);
     let mut placed = name.is_empty();
     for &(n, v) in labels {
@@ -141,12 +144,19 @@ mod tests {
 
     #[test]
     fn series_hash_matches_between_write_path_and_labels() {
-        let labels = Labels::from_pairs([("__name__", "cpu"), ("host", "a"), ("Zone", "z")]).unwrap();
+        let labels =
+            Labels::from_pairs([("__name__", "cpu"), ("host", "a"), ("Zone", "z")]).unwrap();
         let mut buf = Vec::new();
         let h = series_hash(&mut buf, "t", [("Zone", "z"), ("host", "a")], "cpu");
         assert_eq!(h, series_hash_of("t", &labels));
-        assert_ne!(h, series_hash(&mut buf, "u", [("Zone", "z"), ("host", "a")], "cpu"));
-        assert_ne!(h, series_hash(&mut buf, "t", [("Zone", "z"), ("host", "a")], "cpu2"));
+        assert_ne!(
+            h,
+            series_hash(&mut buf, "u", [("Zone", "z"), ("host", "a")], "cpu")
+        );
+        assert_ne!(
+            h,
+            series_hash(&mut buf, "t", [("Zone", "z"), ("host", "a")], "cpu2")
+        );
         // Length prefixes keep "ab"+"c" apart from "a"+"bc".
         assert_ne!(
             series_hash(&mut buf, "t", [("ab", "c")], "m"),
@@ -157,7 +167,10 @@ mod tests {
     #[test]
     fn series_records_round_trip() {
         let pairs = with_metric_name(&[("Zone", "z"), ("host", "ä,b c")], "cpu");
-        assert_eq!(pairs, [("Zone", "z"), ("__name__", "cpu"), ("host", "ä,b c")]);
+        assert_eq!(
+            pairs,
+            [("Zone", "z"), ("__name__", "cpu"), ("host", "ä,b c")]
+        );
         let rec = encode_series_record("acme", pairs.iter().copied());
         let (tenant, labels) = decode_series_record(&rec, 0).unwrap();
         assert_eq!(tenant, "acme");

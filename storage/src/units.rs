@@ -47,7 +47,12 @@ pub fn format_duration_ms(ms: i64) -> String {
     if ms == 0 {
         return "0s".into();
     }
-    for (unit, m) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)] {
+    for (unit, m) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+    ] {
         if ms % m == 0 {
             return format!("{}{unit}", ms / m);
         }
@@ -59,9 +64,7 @@ pub fn format_duration_ms(ms: i64) -> String {
 /// `KiB`/`MiB`/`GiB` (powers of 1024); case-insensitive, spaces allowed.
 pub fn parse_bytes(s: &str) -> Option<u64> {
     let s = s.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(s.len());
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let n: u64 = s[..split].parse().ok()?;
     let mult: u64 = match s[split..].trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
@@ -79,7 +82,7 @@ pub fn parse_bytes(s: &str) -> Option<u64> {
 /// Formats bytes as the largest exact binary unit.
 pub fn format_bytes(b: u64) -> String {
     for (unit, m) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
-        if b != 0 && b % m == 0 {
+        if b != 0 && b.is_multiple_of(m) {
             return format!("{}{unit}", b / m);
         }
     }
@@ -96,8 +99,9 @@ pub mod duration_ms {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
         let s = String::deserialize(d)?;
-        super::parse_duration_ms(&s)
-            .ok_or_else(|| D::Error::custom(format!("invalid duration {s:?} (e.g. \"7d\", \"90s\")")))
+        super::parse_duration_ms(&s).ok_or_else(|| {
+            D::Error::custom(format!("invalid duration {s:?} (e.g. \"7d\", \"90s\")"))
+        })
     }
 }
 

@@ -217,7 +217,8 @@ impl WriteBatchBuilder {
         put_uvarint(&mut self.items, ni as u64);
         let count_at = self.items.len();
         // Reserve a fixed 5-byte varint slot for the count, patched below.
-        self.items.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x00]);
+        self.items
+            .extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x00]);
         let mut n = 0u64;
         let last_t = &mut self.outs[self.current].last_t;
         for s in samples {
@@ -427,10 +428,7 @@ impl<'a> DecodedBatch<'a> {
             groups.push(Group { labels, items });
         }
         if r.pos != bytes.len() {
-            return Err(corrupt(format!(
-                "{} trailing bytes",
-                bytes.len() - r.pos
-            )));
+            return Err(corrupt(format!("{} trailing bytes", bytes.len() - r.pos)));
         }
         Ok(DecodedBatch {
             tenant,
@@ -538,7 +536,11 @@ mod tests {
         b.begin_group([("host", "a"), ("dc", "eu"), ("empty", "")])
             .unwrap();
         b.add("cpu_user", 1000, 1.5);
-        b.add("cpu_system", 1000, f64::from_bits(crate::model::STALE_NAN_BITS));
+        b.add(
+            "cpu_system",
+            1000,
+            f64::from_bits(crate::model::STALE_NAN_BITS),
+        );
         b.begin_group([("host", "b")]).unwrap();
         b.add_series("up", [Sample::new(-5, 1.0), Sample::new(7, 0.0)]);
         let wb = b.finish();
@@ -584,7 +586,10 @@ mod tests {
             b.add("cpu_system", 1_700_000_000_000, h as f64);
         }
         let parts = b.finish_sharded();
-        assert!(parts.len() > 1, "50 hosts over 3 shards land on more than one");
+        assert!(
+            parts.len() > 1,
+            "50 hosts over 3 shards land on more than one"
+        );
         let mut total = 0;
         for (shard, wb) in &parts {
             assert!([3, 7, 9].contains(shard));
@@ -599,7 +604,12 @@ mod tests {
         // Timestamps survive the split (deltas chain within each shard's batch).
         for (_, wb) in &parts {
             let d = wb.decode().unwrap();
-            assert!(d.groups.iter().flat_map(|g| &g.items).all(|i| i.samples[0].t == 1_700_000_000_000));
+            assert!(
+                d.groups
+                    .iter()
+                    .flat_map(|g| &g.items)
+                    .all(|i| i.samples[0].t == 1_700_000_000_000)
+            );
         }
         // The same label set always goes to the same shard.
         let route = |host: &str| {

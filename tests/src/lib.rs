@@ -81,12 +81,10 @@ impl CairnProcess {
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if !sent {
-                    if let Some(i) = line.find("listening on http://") {
-                        let url = line[i + "listening on ".len()..].trim().to_string();
-                        let _ = tx.send(url);
-                        sent = true;
-                    }
+                if !sent && let Some(i) = line.find("listening on http://") {
+                    let url = line[i + "listening on ".len()..].trim().to_string();
+                    let _ = tx.send(url);
+                    sent = true;
                 }
                 log2.lock().unwrap_or_else(|p| p.into_inner()).push(line);
             }
@@ -148,7 +146,10 @@ impl CairnProcess {
     }
 
     pub fn log_text(&self) -> String {
-        self.log.lock().unwrap_or_else(|p| p.into_inner()).join("\n")
+        self.log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .join("\n")
     }
 }
 

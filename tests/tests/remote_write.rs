@@ -32,7 +32,10 @@ fn prometheus_remote_write_lands_in_cairn() {
     let _prom = KillOnDrop(
         Command::new(prometheus)
             .arg(format!("--config.file={}", cfg_path.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("prom").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("prom").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -50,18 +53,31 @@ fn prometheus_remote_write_lands_in_cairn() {
             .and_then(|v| v["data"].as_array().cloned())
             .unwrap_or_default()
     };
-    let up = wait_for("Prometheus' `up` series in Cairn", Duration::from_secs(90), || {
-        let s = series(r#"up{job="prometheus"}"#);
-        (!s.is_empty()).then_some(s)
-    })
+    let up = wait_for(
+        "Prometheus' `up` series in Cairn",
+        Duration::from_secs(90),
+        || {
+            let s = series(r#"up{job="prometheus"}"#);
+            (!s.is_empty()).then_some(s)
+        },
+    )
     .unwrap();
     assert_eq!(up[0]["instance"], format!("127.0.0.1:{port}"));
-    let info = wait_for("prometheus_build_info in Cairn", Duration::from_secs(60), || {
-        let s = series("prometheus_build_info");
-        (!s.is_empty()).then_some(s)
-    })
+    let info = wait_for(
+        "prometheus_build_info in Cairn",
+        Duration::from_secs(60),
+        || {
+            let s = series("prometheus_build_info");
+            (!s.is_empty()).then_some(s)
+        },
+    )
     .unwrap();
-    assert!(info[0]["version"].as_str().is_some_and(|v| v.starts_with('2')), "{info:?}");
+    assert!(
+        info[0]["version"]
+            .as_str()
+            .is_some_and(|v| v.starts_with('2')),
+        "{info:?}"
+    );
     // The samples themselves arrive too: `up` is 1 while Prometheus scrapes itself.
     let exported = wait_for("samples of up", Duration::from_secs(30), || {
         export(&node.url, None, r#"up{job="prometheus"}"#)
@@ -69,5 +85,10 @@ fn prometheus_remote_write_lands_in_cairn() {
             .filter(|e| e.first().is_some_and(|s| !s.samples.is_empty()))
     })
     .unwrap();
-    assert!(exported[0].samples.iter().all(|(_, bits)| *bits == 1.0f64.to_bits()));
+    assert!(
+        exported[0]
+            .samples
+            .iter()
+            .all(|(_, bits)| *bits == 1.0f64.to_bits())
+    );
 }

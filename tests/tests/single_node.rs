@@ -44,7 +44,10 @@ fn post(url: &str, path: &str, body: Vec<u8>) -> reqwest::blocking::RequestBuild
 fn json(resp: reqwest::blocking::Response) -> (u16, Value) {
     let status = resp.status().as_u16();
     let text = resp.text().unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 fn metric<'a>(pairs: &[(&'a str, &'a str)]) -> BTreeMap<String, String> {
@@ -66,19 +69,32 @@ cpu,host=a,region=eu usage_user=1.5,usage_idle=98i 1700000000000
 cpu,host=a,region=eu usage_user=2.5,usage_idle=97i 1700000010000
 weather,city=Z\\ ürich,note=a\\,b\\=c value=21.5,ok=true 1700000000000
 ";
-    let r = post(&url, "/write?db=telegraf&precision=ms", body.into()).send().unwrap();
+    let r = post(&url, "/write?db=telegraf&precision=ms", body.into())
+        .send()
+        .unwrap();
     assert_eq!(r.status().as_u16(), 204, "{}", r.text().unwrap_or_default());
 
     let s = export(&url, None, r#"{__name__=~"cpu_.*"}"#).unwrap();
     assert_eq!(s.len(), 2);
-    let user = s.iter().find(|e| e.metric["__name__"] == "cpu_usage_user").unwrap();
+    let user = s
+        .iter()
+        .find(|e| e.metric["__name__"] == "cpu_usage_user")
+        .unwrap();
     assert_eq!(
         user.metric,
-        metric(&[("__name__", "cpu_usage_user"), ("host", "a"), ("region", "eu"), ("db", "telegraf")])
+        metric(&[
+            ("__name__", "cpu_usage_user"),
+            ("host", "a"),
+            ("region", "eu"),
+            ("db", "telegraf")
+        ])
     );
     assert_eq!(
         user.samples,
-        [(1_700_000_000_000, 1.5f64.to_bits()), (1_700_000_010_000, 2.5f64.to_bits())]
+        [
+            (1_700_000_000_000, 1.5f64.to_bits()),
+            (1_700_000_010_000, 2.5f64.to_bits())
+        ]
     );
     // The field `value` gives the bare measurement; escapes and UTF-8 arrive verbatim.
     let w = export(&url, None, "weather").unwrap();
@@ -107,8 +123,16 @@ weather,city=Z\\ ürich,note=a\\,b\\=c value=21.5,ok=true 1700000000000
             .send()
             .unwrap(),
     );
-    assert_eq!(v["data"], serde_json::json!(["__name__", "city", "db", "note"]));
-    let (_, v) = json(client().get(format!("{url}/api/v1/label/__name__/values")).send().unwrap());
+    assert_eq!(
+        v["data"],
+        serde_json::json!(["__name__", "city", "db", "note"])
+    );
+    let (_, v) = json(
+        client()
+            .get(format!("{url}/api/v1/label/__name__/values"))
+            .send()
+            .unwrap(),
+    );
     assert_eq!(
         v["data"],
         serde_json::json!(["cpu_usage_idle", "cpu_usage_user", "weather", "weather_ok"])
@@ -117,7 +141,11 @@ weather,city=Z\\ ürich,note=a\\,b\\=c value=21.5,ok=true 1700000000000
     let (_, v) = json(
         client()
             .get(format!("{url}/api/v1/series"))
-            .query(&[("match[]", "weather"), ("start", "2001-01-01T00:00:00Z"), ("end", "1000000000")])
+            .query(&[
+                ("match[]", "weather"),
+                ("start", "2001-01-01T00:00:00Z"),
+                ("end", "1000000000"),
+            ])
             .send()
             .unwrap(),
     );
@@ -150,25 +178,42 @@ fn v2_gzip_precision_and_tenants() {
     let dir = tempfile::tempdir().unwrap();
     let node = CairnProcess::start(dir.path(), &[]).unwrap();
     let url = node.url.clone();
-    let r = post(&url, "/api/v2/write?org=o&bucket=b1&precision=s", gzip(b"m,h=x f=1 1700000000\n"))
-        .header("Content-Encoding", "gzip")
-        .header("X-Scope-OrgID", "tenant-a")
-        .send()
-        .unwrap();
+    let r = post(
+        &url,
+        "/api/v2/write?org=o&bucket=b1&precision=s",
+        gzip(b"m,h=x f=1 1700000000\n"),
+    )
+    .header("Content-Encoding", "gzip")
+    .header("X-Scope-OrgID", "tenant-a")
+    .send()
+    .unwrap();
     assert_eq!(r.status().as_u16(), 204);
-    let r = post(&url, "/api/v2/write?bucket=b2&precision=us", b"m,h=y f=2 1700000000000001\n".to_vec())
-        .header("X-Scope-OrgID", "tenant-b")
-        .send()
-        .unwrap();
+    let r = post(
+        &url,
+        "/api/v2/write?bucket=b2&precision=us",
+        b"m,h=y f=2 1700000000000001\n".to_vec(),
+    )
+    .header("X-Scope-OrgID", "tenant-b")
+    .send()
+    .unwrap();
     assert_eq!(r.status().as_u16(), 204);
     let a = export(&url, Some("tenant-a"), "m_f").unwrap();
     assert_eq!(a.len(), 1);
-    assert_eq!(a[0].metric, metric(&[("__name__", "m_f"), ("db", "b1"), ("h", "x")]));
+    assert_eq!(
+        a[0].metric,
+        metric(&[("__name__", "m_f"), ("db", "b1"), ("h", "x")])
+    );
     assert_eq!(a[0].samples, [(1_700_000_000_000, 1.0f64.to_bits())]);
     let b = export(&url, Some("tenant-b"), "m_f").unwrap();
     assert_eq!(b.len(), 1, "tenant b sees only its own series");
-    assert_eq!(b[0].samples[0].0, 1_700_000_000_000, "microseconds floor to milliseconds");
-    assert!(export(&url, None, "m_f").unwrap().is_empty(), "the default tenant sees neither");
+    assert_eq!(
+        b[0].samples[0].0, 1_700_000_000_000,
+        "microseconds floor to milliseconds"
+    );
+    assert!(
+        export(&url, None, "m_f").unwrap().is_empty(),
+        "the default tenant sees neither"
+    );
     let (code, v) = json(
         post(&url, "/write", b"m f=1\n".to_vec())
             .header("X-Scope-OrgID", "bad tenant!")
@@ -176,8 +221,15 @@ fn v2_gzip_precision_and_tenants() {
             .unwrap(),
     );
     assert_eq!(code, 400);
-    assert!(v["message"].as_str().unwrap().contains("X-Scope-OrgID"), "{v}");
-    let (code, v) = json(post(&url, "/write?precision=fortnight", b"m f=1\n".to_vec()).send().unwrap());
+    assert!(
+        v["message"].as_str().unwrap().contains("X-Scope-OrgID"),
+        "{v}"
+    );
+    let (code, v) = json(
+        post(&url, "/write?precision=fortnight", b"m f=1\n".to_vec())
+            .send()
+            .unwrap(),
+    );
     assert_eq!(code, 400);
     assert!(v["message"].as_str().unwrap().contains("precision"), "{v}");
 }
@@ -192,7 +244,10 @@ fn bad_lines_are_named_and_good_lines_kept() {
     assert_eq!(code, 400, "{v}");
     assert_eq!(v["code"], "invalid");
     assert_eq!(v["line"], 2, "{v}");
-    assert_eq!(v["written"], 3, "two good lines and the numeric field of line 4: {v}");
+    assert_eq!(
+        v["written"], 3,
+        "two good lines and the numeric field of line 4: {v}"
+    );
     assert_eq!(v["rejected"], 2, "the bad line and the string field: {v}");
     assert!(v["message"].as_str().unwrap().contains("line 2"), "{v}");
     assert_eq!(export(&url, None, "good_v").unwrap().len(), 2);
@@ -280,9 +335,7 @@ fn no_acknowledged_write_is_lost(stop: fn(CairnProcess)) {
                     .body(body)
                     .send();
                 match resp {
-                    Ok(r) if r.status().as_u16() == 204 => {
-                        acked.lock().unwrap().extend(batch)
-                    }
+                    Ok(r) if r.status().as_u16() == 204 => acked.lock().unwrap().extend(batch),
                     Ok(r) => panic!("unexpected status {}", r.status()),
                     Err(_) => break, // the server went away mid-request: not acknowledged
                 }
@@ -315,8 +368,16 @@ fn no_acknowledged_write_is_lost(stop: fn(CairnProcess)) {
             None => missing += 1,
         }
     }
-    assert_eq!(missing, 0, "{missing} of {} acknowledged samples lost", acked.len());
-    eprintln!("{} acknowledged samples all present after restart", acked.len());
+    assert_eq!(
+        missing,
+        0,
+        "{missing} of {} acknowledged samples lost",
+        acked.len()
+    );
+    eprintln!(
+        "{} acknowledged samples all present after restart",
+        acked.len()
+    );
 }
 
 #[test]
@@ -339,9 +400,16 @@ fn admin_flush_snapshot_metrics_and_health() {
     let url = node.url.clone();
     let mut body = String::new();
     for i in 0..500 {
-        body.push_str(&format!("disk,host=h{} used={}.25 {}\n", i % 10, i, 1_700_000_000_000i64 + i * 10_000));
+        body.push_str(&format!(
+            "disk,host=h{} used={}.25 {}\n",
+            i % 10,
+            i,
+            1_700_000_000_000i64 + i * 10_000
+        ));
     }
-    let r = post(&url, "/write?precision=ms", body.into()).send().unwrap();
+    let r = post(&url, "/write?precision=ms", body.into())
+        .send()
+        .unwrap();
     assert_eq!(r.status().as_u16(), 204);
     let (code, v) = json(post(&url, "/api/v1/admin/flush", vec![]).send().unwrap());
     assert_eq!(code, 200, "{v}");
@@ -349,9 +417,17 @@ fn admin_flush_snapshot_metrics_and_health() {
     let (code, v) = json(post(&url, "/api/v1/admin/snapshot", vec![]).send().unwrap());
     assert_eq!(code, 200, "{v}");
     let path = v["data"]["path"].as_str().unwrap().to_string();
-    assert!(std::path::Path::new(&path).join("CURRENT").exists(), "{path} is a RocksDB checkpoint");
+    assert!(
+        std::path::Path::new(&path).join("CURRENT").exists(),
+        "{path} is a RocksDB checkpoint"
+    );
 
-    let text = client().get(format!("{url}/metrics")).send().unwrap().text().unwrap();
+    let text = client()
+        .get(format!("{url}/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     let value = |name: &str| -> f64 {
         text.lines()
             .find(|l| l.starts_with(name) && !l.starts_with('#'))
@@ -363,11 +439,30 @@ fn admin_flush_snapshot_metrics_and_health() {
     assert_eq!(value("cairn_series_created_total"), 10.0);
     assert!(value("cairn_chunk_bytes_written_total") > 0.0);
     assert!(value("process_resident_memory_bytes") > 0.0);
-    assert!(text.contains("cairn_http_requests_total{handler=\"/write\",code=\"204\"} 1"), "{text}");
+    assert!(
+        text.contains("cairn_http_requests_total{handler=\"/write\",code=\"204\"} 1"),
+        "{text}"
+    );
     assert!(text.contains("cairn_http_request_duration_seconds_bucket{handler=\"/write\""));
     assert!(text.contains("cairn_samples_rejected_total{reason=\"too_old\"} 0"));
-    assert_eq!(client().get(format!("{url}/health")).send().unwrap().status().as_u16(), 200);
-    assert_eq!(client().get(format!("{url}/ready")).send().unwrap().status().as_u16(), 200);
+    assert_eq!(
+        client()
+            .get(format!("{url}/health"))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    assert_eq!(
+        client()
+            .get(format!("{url}/ready"))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
     // Samples survive a restart after a flush (read from chunks, not the log).
     let extra = node.extra_args();
     node.terminate().unwrap();
@@ -382,18 +477,45 @@ fn too_old_samples_are_rejected_and_counted() {
     let node = CairnProcess::start(dir.path(), &[]).unwrap();
     let url = node.url.clone();
     let now = 1_700_000_000_000i64;
-    let r = post(&url, "/write?precision=ms", format!("ooo v=1 {now}\n").into()).send().unwrap();
+    let r = post(
+        &url,
+        "/write?precision=ms",
+        format!("ooo v=1 {now}\n").into(),
+    )
+    .send()
+    .unwrap();
     assert_eq!(r.status().as_u16(), 204);
     let body = format!("ooo v=2 {}\nooo v=3 {}\n", now - 60_000, now - 7_200_000);
-    let (code, v) = json(post(&url, "/write?precision=ms", body.into()).send().unwrap());
+    let (code, v) = json(
+        post(&url, "/write?precision=ms", body.into())
+            .send()
+            .unwrap(),
+    );
     assert_eq!(code, 400, "{v}");
     assert_eq!(v["written"], 1);
     assert_eq!(v["rejected"], 1);
-    assert!(v["message"].as_str().unwrap().contains("out-of-order window"), "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("out-of-order window"),
+        "{v}"
+    );
     let got = export(&url, None, "ooo_v").unwrap();
-    assert_eq!(got[0].samples.iter().map(|s| s.0).collect::<Vec<_>>(), [now - 60_000, now]);
-    let text = client().get(format!("{url}/metrics")).send().unwrap().text().unwrap();
-    assert!(text.contains("cairn_samples_rejected_total{reason=\"too_old\"} 1"), "{text}");
+    assert_eq!(
+        got[0].samples.iter().map(|s| s.0).collect::<Vec<_>>(),
+        [now - 60_000, now]
+    );
+    let text = client()
+        .get(format!("{url}/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        text.contains("cairn_samples_rejected_total{reason=\"too_old\"} 1"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -403,12 +525,29 @@ fn server_help_documents_every_flag() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    for flag in ["--data-dir", "--http-addr", "--grpc-addr", "--config", "--retention", "--node-id", "--shards"] {
-        assert!(text.contains(flag), "{flag} missing from `cairn server --help`:\n{text}");
+    for flag in [
+        "--data-dir",
+        "--http-addr",
+        "--grpc-addr",
+        "--config",
+        "--retention",
+        "--node-id",
+        "--shards",
+    ] {
+        assert!(
+            text.contains(flag),
+            "{flag} missing from `cairn server --help`:\n{text}"
+        );
     }
     // A bad flag value is a clear error, not a panic.
     let out = std::process::Command::new(cairn_bin())
-        .args(["server", "--retention", "soon", "--data-dir", "/nonexistent/never"])
+        .args([
+            "server",
+            "--retention",
+            "soon",
+            "--data-dir",
+            "/nonexistent/never",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());

@@ -42,7 +42,9 @@ pub async fn snapshot(State(st): State<SharedState>) -> Result<Response, ApiErro
         .await
         .map_err(|e| ApiError::internal(e.to_string()))??;
     let path = std::fs::canonicalize(&dir).unwrap_or(dir);
-    Ok(success(json!({"name": name, "path": path.display().to_string()})))
+    Ok(success(
+        json!({"name": name, "path": path.display().to_string()}),
+    ))
 }
 
 /// `GET /metrics`
@@ -52,7 +54,10 @@ pub async fn metrics(State(st): State<SharedState>) -> Response {
         .await
         .unwrap_or_default();
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         body,
     )
         .into_response()
@@ -74,9 +79,5 @@ pub async fn ready(State(st): State<SharedState>) -> Response {
 
 /// `GET|HEAD /ping`: InfluxDB clients (Telegraf) probe this before writing.
 pub async fn ping() -> Response {
-    (
-        StatusCode::NO_CONTENT,
-        [("X-Influxdb-Version", "cairn")],
-    )
-        .into_response()
+    (StatusCode::NO_CONTENT, [("X-Influxdb-Version", "cairn")]).into_response()
 }

@@ -98,7 +98,9 @@ pub async fn series(State(st): State<SharedState>, req: Request) -> Result<Respo
     let series = tokio::task::spawn_blocking(move || select_union(&st2, &r, &sets))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))??;
-    Ok(success(Value::Array(series.iter().map(labels_json).collect())))
+    Ok(success(Value::Array(
+        series.iter().map(labels_json).collect(),
+    )))
 }
 
 /// `GET|POST /api/v1/labels?match[]=...&start=&end=`
@@ -289,7 +291,10 @@ mod tests {
         assert_eq!(v["metric"]["a"], "x\"y");
         assert_eq!(v["timestamps"][0], -1);
         assert_eq!(v["values"][0].as_f64().unwrap().to_bits(), 0.1f64.to_bits());
-        assert_eq!(v["values"][1].as_f64().unwrap().to_bits(), (-0.0f64).to_bits());
+        assert_eq!(
+            v["values"][1].as_f64().unwrap().to_bits(),
+            (-0.0f64).to_bits()
+        );
         assert_eq!(v["values"][2].as_f64().unwrap(), 1e300);
         assert_eq!(v["values"][3], "NaN");
         assert_eq!(v["values"][4], "+Inf");

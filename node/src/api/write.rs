@@ -29,7 +29,10 @@ pub async fn influx_v1(State(st): State<SharedState>, req: Request) -> Response 
             }
         },
     };
-    let db = params.get("db").filter(|d| !d.is_empty()).map(str::to_string);
+    let db = params
+        .get("db")
+        .filter(|d| !d.is_empty())
+        .map(str::to_string);
     ingest_influx(st, req, precision, db).await
 }
 
@@ -151,7 +154,10 @@ fn rejection_message(o: &ApplyOutcome, st: &SharedState) -> String {
 }
 
 /// Makes every part durable; fails with 503 naming the shards that did not confirm.
-pub async fn commit(st: &SharedState, parts: Vec<(u32, WriteBatch)>) -> Result<ApplyOutcome, ApiError> {
+pub async fn commit(
+    st: &SharedState,
+    parts: Vec<(u32, WriteBatch)>,
+) -> Result<ApplyOutcome, ApiError> {
     let timeout = Duration::from_millis(st.cfg.limits.write_timeout_ms);
     let mut pending = Vec::with_capacity(parts.len());
     for (shard, batch) in parts {
@@ -200,7 +206,9 @@ async fn read_body(st: &SharedState, req: Request) -> Result<Vec<u8>, ApiError> 
         let mut out = Vec::new();
         r.take(inflated_max as u64 + 1)
             .read_to_end(&mut out)
-            .map_err(|e| ApiError::bad_data(format!("Content-Encoding: body does not decompress: {e}")))?;
+            .map_err(|e| {
+                ApiError::bad_data(format!("Content-Encoding: body does not decompress: {e}"))
+            })?;
         if out.len() > inflated_max {
             return Err(ApiError::too_large(format!(
                 "decompressed body exceeds {} bytes",
@@ -225,12 +233,11 @@ async fn read_raw_body(req: Request, max: usize) -> Result<bytes::Bytes, ApiErro
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
+        && len > max as u64
     {
-        if len > max as u64 {
-            return Err(ApiError::too_large(format!(
-                "request body of {len} bytes exceeds the limit of {max} bytes"
-            )));
-        }
+        return Err(ApiError::too_large(format!(
+            "request body of {len} bytes exceeds the limit of {max} bytes"
+        )));
     }
     axum::body::to_bytes(req.into_body(), max)
         .await

@@ -39,7 +39,9 @@ pub fn decode_into(
             .unwrap_or("");
         let names = ts.labels.iter().filter(|l| l.name == METRIC_NAME).count();
         if names > 1 {
-            return Err(format!("timeseries {i}: label __name__ appears {names} times"));
+            return Err(format!(
+                "timeseries {i}: label __name__ appears {names} times"
+            ));
         }
         builder
             .begin_group(

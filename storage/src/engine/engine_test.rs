@@ -40,7 +40,12 @@ fn written_samples_are_read_back_exactly() {
     let e = Engine::open(cfg(dir.path())).unwrap();
     let stale = f64::from_bits(STALE_NAN_BITS);
     let samples: Vec<(i64, f64)> = (0..300)
-        .map(|i| (1_000_000 + i * 10_000, if i == 7 { stale } else { i as f64 * 0.25 }))
+        .map(|i| {
+            (
+                1_000_000 + i * 10_000,
+                if i == 7 { stale } else { i as f64 * 0.25 },
+            )
+        })
         .collect();
     let o = e
         .write_blocking(1, batch("acme", "a", "cpu", &samples))
@@ -61,7 +66,10 @@ fn written_samples_are_read_back_exactly() {
     let mut v = Vec::new();
     e.read_samples(1, s.sid, 1_000_000 + 10_000, 1_000_000 + 30_000, &mut v)
         .unwrap();
-    assert_eq!(v.iter().map(|x| x.t).collect::<Vec<_>>(), [1_010_000, 1_020_000, 1_030_000]);
+    assert_eq!(
+        v.iter().map(|x| x.t).collect::<Vec<_>>(),
+        [1_010_000, 1_020_000, 1_030_000]
+    );
 }
 
 #[test]
@@ -149,7 +157,10 @@ fn partial_chunks_reopen_after_restart_and_keep_growing() {
         let ts: Vec<i64> = got[0].1.iter().map(|s| s.t).collect();
         assert_eq!(ts, [1000, 1500, 2000, 3000]);
         let f = e.flush_blocking().unwrap();
-        assert_eq!(f.samples, 4, "the reopened chunk is sealed whole, plus the OOO sample");
+        assert_eq!(
+            f.samples, 4,
+            "the reopened chunk is sealed whole, plus the OOO sample"
+        );
     }
     let e = Engine::open(cfg(dir.path())).unwrap();
     let got = read_all(&e, "t", 0, &[name("m")]);
@@ -185,7 +196,13 @@ fn out_of_order_duplicates_and_too_old_samples() {
     assert_eq!(o.rejected_too_old, 1);
     assert_eq!(o.written, 1);
     let got = read_all(&e, "t", 0, &[name("m")]);
-    assert_eq!(got[0].1, [Sample::new(10 * hour - 1000, 0.5), Sample::new(10 * hour, 1.0)]);
+    assert_eq!(
+        got[0].1,
+        [
+            Sample::new(10 * hour - 1000, 0.5),
+            Sample::new(10 * hour, 1.0)
+        ]
+    );
     // Out-of-order data survives a checkpoint and a restart.
     e.flush_blocking().unwrap();
     drop(e);
@@ -236,7 +253,10 @@ fn matchers_labels_and_tenants() {
         e.label_values("acme", &[3], "host", &[], None).unwrap(),
         ["a", "b", "c"]
     );
-    assert_eq!(e.label_values("other", &[3], "host", &[], None).unwrap(), ["z"]);
+    assert_eq!(
+        e.label_values("other", &[3], "host", &[], None).unwrap(),
+        ["z"]
+    );
     assert_eq!(
         e.label_names("acme", &[3], &[], None).unwrap(),
         ["__name__", "dc", "host"]
@@ -245,11 +265,20 @@ fn matchers_labels_and_tenants() {
         e.label_values("acme", &[3], "__name__", &[], None).unwrap(),
         ["cpu", "mem"]
     );
-    assert!(e.select("nobody", &[3], &[name("cpu")], 0, 10).unwrap().is_empty());
+    assert!(
+        e.select("nobody", &[3], &[name("cpu")], 0, 10)
+            .unwrap()
+            .is_empty()
+    );
     // Time ranges filter by each series' bounds.
-    assert!(e.select("acme", &[3], &[name("cpu")], 2, 10).unwrap().is_empty());
+    assert!(
+        e.select("acme", &[3], &[name("cpu")], 2, 10)
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
-        e.label_values("acme", &[3], "host", &[], Some((5, 10))).unwrap(),
+        e.label_values("acme", &[3], "host", &[], Some((5, 10)))
+            .unwrap(),
         Vec::<String>::new()
     );
 }
@@ -259,7 +288,12 @@ fn chunks_seal_at_the_two_hour_boundary() {
     let dir = tempfile::tempdir().unwrap();
     let e = Engine::open(cfg(dir.path())).unwrap();
     let two_h = 7_200_000;
-    let samples = [(two_h - 2000, 1.0), (two_h - 1000, 2.0), (two_h, 3.0), (two_h + 1000, 4.0)];
+    let samples = [
+        (two_h - 2000, 1.0),
+        (two_h - 1000, 2.0),
+        (two_h, 3.0),
+        (two_h + 1000, 4.0),
+    ];
     e.write_blocking(0, batch("t", "h", "m", &samples)).unwrap();
     let f = e.flush_blocking().unwrap();
     assert_eq!(f.chunks, 2);
@@ -270,16 +304,23 @@ fn chunks_seal_at_the_two_hour_boundary() {
 fn snapshot_is_a_database_that_opens() {
     let dir = tempfile::tempdir().unwrap();
     let e = Engine::open(cfg(dir.path())).unwrap();
-    e.write_blocking(0, batch("t", "h", "m", &[(1, 1.0)])).unwrap();
+    e.write_blocking(0, batch("t", "h", "m", &[(1, 1.0)]))
+        .unwrap();
     let snap = dir.path().join("snapshots").join("s1");
     e.snapshot(&snap).unwrap();
-    assert!(matches!(e.snapshot(&snap), Err(Error::CheckpointExists { .. })));
+    assert!(matches!(
+        e.snapshot(&snap),
+        Err(Error::CheckpointExists { .. })
+    ));
     drop(e);
     // A snapshot is a data dir's `db`: opening it recovers the acknowledged write.
     let restored = tempfile::tempdir().unwrap();
     std::fs::rename(&snap, restored.path().join("db")).unwrap();
     let e = Engine::open(cfg(restored.path())).unwrap();
-    assert_eq!(read_all(&e, "t", 0, &[name("m")])[0].1, [Sample::new(1, 1.0)]);
+    assert_eq!(
+        read_all(&e, "t", 0, &[name("m")])[0].1,
+        [Sample::new(1, 1.0)]
+    );
 }
 
 #[test]

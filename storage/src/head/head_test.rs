@@ -34,7 +34,10 @@ fn series_ids_are_dense_in_apply_order() {
     let mut new = Vec::new();
     let o = h.apply(1, &wb.decode().unwrap(), &mut new);
     assert_eq!(new.iter().map(|n| n.sid).collect::<Vec<_>>(), [0, 1]);
-    assert_eq!(new[1].labels, [("__name__".into(), "m".into()), ("host".into(), "y".into())]);
+    assert_eq!(
+        new[1].labels,
+        [("__name__".into(), "m".into()), ("host".into(), "y".into())]
+    );
     assert_eq!(o.new_series, 2);
     assert_eq!(o.duplicates, 1, "the repeated x sample is idempotent");
     assert_eq!(h.applied_index(), 1);
@@ -44,10 +47,27 @@ fn series_ids_are_dense_in_apply_order() {
 fn chunks_seal_by_count_and_by_span_boundary() {
     let mut h = Head::new(limits());
     // 4 per chunk, and 1000 ms blocks: [0,100,200,300] [400,500] | [1000].
-    apply(&mut h, 1, "a", &[(0, 0.0), (100, 1.0), (200, 2.0), (300, 3.0), (400, 4.0), (500, 5.0), (1000, 6.0)]);
+    apply(
+        &mut h,
+        1,
+        "a",
+        &[
+            (0, 0.0),
+            (100, 1.0),
+            (200, 2.0),
+            (300, 3.0),
+            (400, 4.0),
+            (500, 5.0),
+            (1000, 6.0),
+        ],
+    );
     let plan = h.checkpoint(1).unwrap();
     let starts: Vec<i64> = plan.chunks.iter().map(|c| c.1).collect();
-    assert_eq!(starts, [0, 400, 1000], "two sealed, one partial copy of the open chunk");
+    assert_eq!(
+        starts,
+        [0, 400, 1000],
+        "two sealed, one partial copy of the open chunk"
+    );
     assert_eq!(plan.samples_in_chunks, 7);
     assert_eq!(plan.head_index[0].1.open_chunk, Some(1000));
     // Nothing dirty: the next checkpoint writes nothing.
@@ -58,7 +78,12 @@ fn chunks_seal_by_count_and_by_span_boundary() {
 fn out_of_order_window_and_conflicts() {
     let mut h = Head::new(limits());
     apply(&mut h, 1, "a", &[(1000, 1.0)]);
-    let o = apply(&mut h, 2, "a", &[(950, 0.5), (950, 0.5), (899, 9.0), (1000, 2.0)]);
+    let o = apply(
+        &mut h,
+        2,
+        "a",
+        &[(950, 0.5), (950, 0.5), (899, 9.0), (1000, 2.0)],
+    );
     assert_eq!(o.written, 1);
     assert_eq!(o.duplicates, 1);
     assert_eq!(o.rejected_too_old, 1);
@@ -70,9 +95,16 @@ fn out_of_order_window_and_conflicts() {
     assert_eq!(m.open_start, Some(1000));
     let plan = h.checkpoint(7).unwrap();
     let ooo: Vec<_> = plan.chunks.iter().filter(|c| c.2 == 7).collect();
-    assert_eq!(ooo.len(), 1, "out-of-order samples become a chunk keyed with the checkpoint seq");
+    assert_eq!(
+        ooo.len(),
+        1,
+        "out-of-order samples become a chunk keyed with the checkpoint seq"
+    );
     h.read(0, i64::MIN, i64::MAX, &mut m).unwrap();
-    assert!(m.ooo.is_empty(), "after the checkpoint they are read from disk");
+    assert!(
+        m.ooo.is_empty(),
+        "after the checkpoint they are read from disk"
+    );
     assert_eq!(h.bounds(0), Some((950, 1000)));
 }
 
