@@ -17,7 +17,7 @@ use crate::error::Result;
 use crate::head_chunk::HeadChunk;
 use crate::keys::HeadIndexEntry;
 use crate::model::Sample;
-use crate::series::{series_hash, with_metric_name};
+use crate::series::{group_hash, series_hash_in_group, with_metric_name};
 use crate::write_batch::DecodedBatch;
 
 /// Series id within a shard, assigned densely in apply order.
@@ -229,14 +229,10 @@ impl Head {
         for g in &batch.groups {
             labels.clear();
             labels.extend(g.labels.iter().map(|&(n, v)| (batch.str(n), batch.str(v))));
+            let group = group_hash(&mut self.hash_buf, batch.tenant, labels.iter().copied());
             for item in &g.items {
                 let name = batch.str(item.name);
-                let hash = series_hash(
-                    &mut self.hash_buf,
-                    batch.tenant,
-                    labels.iter().copied(),
-                    name,
-                );
+                let hash = series_hash_in_group(&mut self.hash_buf, group, name);
                 let sid = match self.by_hash.get(&hash) {
                     Some(&sid) => sid,
                     None => {
@@ -256,7 +252,7 @@ impl Head {
                         sid
                     }
                 };
-                for s in &item.samples {
+                for s in batch.samples_of(item) {
                     match self.append(sid, *s) {
                         Append::Written => out.written += 1,
                         Append::Duplicate => out.duplicates += 1,

@@ -1,8 +1,10 @@
 //! Series identity: the canonical hashes of a series and of its label set, and the encoding
 //! of the `series` column family's records.
 //!
-//! * `series_hash` (128-bit xxh3) identifies a series within a shard: `tenant`, the labels
-//!   other than `__name__` sorted by name, then the metric name. 128 bits make a collision
+//! * `series_hash` (128-bit xxh3) identifies a series within a shard. It is two-level so that
+//!   the fields of one line-protocol point hash their shared tags once: `group_hash` covers
+//!   `tenant` and the labels other than `__name__` sorted by name, and the series hash covers
+//!   the group hash and the metric name. 128 bits make a collision
 //!   (two series sharing an id) negligible at any realistic cardinality (~1e-20 at 1e9 series),
 //!   so the write path never needs the labels in memory to confirm a match.
 //! * `label_set_hash` (64-bit) routes a series to one of its tenant's shards. It leaves the
@@ -14,13 +16,12 @@ use xxhash_rust::xxh3::{xxh3_64, xxh3_128};
 use crate::error::{Error, Result};
 use crate::model::{Label, Labels, METRIC_NAME};
 
-/// Builds the canonical byte string of a series in `buf` and returns its 128-bit hash.
-/// `labels` must be sorted by name and must not contain `__name__`.
-pub fn series_hash<'a>(
+/// The 128-bit hash of a tenant and a label set without `__name__` (sorted by name), built
+/// from a canonical byte string in `buf`.
+pub fn group_hash<'a>(
     buf: &mut Vec<u8>,
     tenant: &str,
     labels: impl IntoIterator<Item = (&'a str, &'a str)>,
-    name: &str,
 ) -> u128 {
     buf.clear();
     push_str(buf, tenant);
@@ -28,9 +29,27 @@ pub fn series_hash<'a>(
         push_str(buf, n);
         push_str(buf, v);
     }
-    buf.push(0xfe);
+    xxh3_128(buf)
+}
+
+/// The series hash from its group hash and metric name.
+pub fn series_hash_in_group(buf: &mut Vec<u8>, group: u128, name: &str) -> u128 {
+    buf.clear();
+    buf.extend_from_slice(&group.to_le_bytes());
     push_str(buf, name);
     xxh3_128(buf)
+}
+
+/// The 128-bit hash identifying a series. `labels` must be sorted by name and must not
+/// contain `__name__`.
+pub fn series_hash<'a>(
+    buf: &mut Vec<u8>,
+    tenant: &str,
+    labels: impl IntoIterator<Item = (&'a str, &'a str)>,
+    name: &str,
+) -> u128 {
+    let g = group_hash(buf, tenant, labels);
+    series_hash_in_group(buf, g, name)
 }
 
 /// 64-bit hash of a label set without its metric name, sorted by name; routes it to a shard.

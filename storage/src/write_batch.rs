@@ -306,7 +306,7 @@ impl WriteBatchBuilder {
                     continue;
                 }
                 for item in &g.items {
-                    one.add_series(d.str(item.name), item.samples.iter().copied());
+                    one.add_series(d.str(item.name), d.samples_of(item).iter().copied());
                 }
             }
         }
@@ -358,6 +358,8 @@ pub struct DecodedBatch<'a> {
     pub tenant: &'a str,
     pub strings: Vec<&'a str>,
     pub groups: Vec<Group>,
+    /// Every sample of the batch; items refer to ranges of it (one allocation, not one per item).
+    pub samples: Vec<Sample>,
 }
 
 /// A group: shared labels (indices into `strings`, sorted by name) and items.
@@ -367,11 +369,11 @@ pub struct Group {
     pub items: Vec<Item>,
 }
 
-/// One series' samples within a group.
+/// One series' samples within a group: a range of `DecodedBatch::samples`.
 #[derive(Debug)]
 pub struct Item {
     pub name: u32,
-    pub samples: Vec<Sample>,
+    pub samples: std::ops::Range<usize>,
 }
 
 impl<'a> DecodedBatch<'a> {
@@ -401,6 +403,7 @@ impl<'a> DecodedBatch<'a> {
         };
         let n_groups = r.uvarint()? as usize;
         let mut groups = Vec::with_capacity(n_groups.min(bytes.len()));
+        let mut all = Vec::with_capacity(bytes.len() / 10);
         let mut last_t = 0i64;
         for _ in 0..n_groups {
             let nl = r.uvarint()? as usize;
@@ -415,15 +418,18 @@ impl<'a> DecodedBatch<'a> {
             for _ in 0..ni {
                 let name = check(r.uvarint()?)?;
                 let ns = r.uvarint()? as usize;
-                let mut samples = Vec::with_capacity(ns.min(bytes.len() / 9 + 1));
+                let start = all.len();
                 for _ in 0..ns {
                     last_t = last_t.wrapping_add(r.zigzag()?);
                     let v = f64::from_bits(u64::from_le_bytes(
                         r.take(8)?.try_into().map_err(|_| corrupt("short".into()))?,
                     ));
-                    samples.push(Sample { t: last_t, v });
+                    all.push(Sample { t: last_t, v });
                 }
-                items.push(Item { name, samples });
+                items.push(Item {
+                    name,
+                    samples: start..all.len(),
+                });
             }
             groups.push(Group { labels, items });
         }
@@ -434,7 +440,13 @@ impl<'a> DecodedBatch<'a> {
             tenant,
             strings,
             groups,
+            samples: all,
         })
+    }
+
+    /// The samples of one item.
+    pub fn samples_of(&self, item: &Item) -> &[Sample] {
+        &self.samples[item.samples.clone()]
     }
 
     pub fn str(&self, i: u32) -> &'a str {
@@ -442,11 +454,7 @@ impl<'a> DecodedBatch<'a> {
     }
 
     pub fn sample_count(&self) -> usize {
-        self.groups
-            .iter()
-            .flat_map(|g| g.items.iter())
-            .map(|i| i.samples.len())
-            .sum()
+        self.samples.len()
     }
 }
 
@@ -552,8 +560,10 @@ mod tests {
         let names: Vec<&str> = g.labels.iter().map(|l| d.str(l.0)).collect();
         assert_eq!(names, ["dc", "host"]);
         assert_eq!(d.str(g.items[1].name), "cpu_system");
-        assert!(crate::model::is_stale_marker(g.items[1].samples[0].v));
-        let s = &d.groups[1].items[0].samples;
+        assert!(crate::model::is_stale_marker(
+            d.samples_of(&g.items[1])[0].v
+        ));
+        let s = d.samples_of(&d.groups[1].items[0]);
         assert_eq!(s, &[Sample::new(-5, 1.0), Sample::new(7, 0.0)]);
         assert_eq!(d.sample_count(), 4);
     }
@@ -608,7 +618,7 @@ mod tests {
                 d.groups
                     .iter()
                     .flat_map(|g| &g.items)
-                    .all(|i| i.samples[0].t == 1_700_000_000_000)
+                    .all(|i| d.samples_of(i)[0].t == 1_700_000_000_000)
             );
         }
         // The same label set always goes to the same shard.
@@ -633,6 +643,6 @@ mod tests {
         assert_eq!(wb.sample_count(), 1);
         let d = wb.decode().unwrap();
         assert_eq!(d.sample_count(), 1);
-        assert_eq!(d.groups[1].items[0].samples[0], Sample::new(2, 2.0));
+        assert_eq!(d.samples_of(&d.groups[1].items[0])[0], Sample::new(2, 2.0));
     }
 }

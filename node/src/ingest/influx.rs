@@ -265,7 +265,7 @@ mod tests {
                 .map(|&(n, v)| format!("{}={:?}", d.str(n), d.str(v)))
                 .collect();
             for item in &g.items {
-                for &Sample { t, v } in &item.samples {
+                for &Sample { t, v } in d.samples_of(item) {
                     out.push(format!(
                         "{}{{{}}} {t} {v}",
                         d.str(item.name),

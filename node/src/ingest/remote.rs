@@ -106,7 +106,7 @@ mod tests {
         let g = &d.groups[0];
         assert_eq!(d.str(g.items[0].name), "up");
         assert_eq!(d.str(g.labels[0].0), "job");
-        assert_eq!(g.items[0].samples[1].v.to_bits(), stale.to_bits());
+        assert_eq!(d.samples_of(&g.items[0])[1].v.to_bits(), stale.to_bits());
     }
 
     #[test]
