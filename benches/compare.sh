@@ -11,11 +11,15 @@
 # row of ratios Cairn/VictoriaMetrics.
 #
 # --memory runs Cairn alone with 10,000 hosts × 30 min (100,000 active series) and reports
-# the RSS it gained over its idle base, per active series.
+# the RSS it gained over its idle base per active series; and, since part of that gain does
+# not grow with series (memtables, caches), the slope against a reference run with a tenth
+# of the hosts.
 #
 # Usage: benches/compare.sh [--memory] [--hosts N] [--duration D] [--interval I]
-#                           [--concurrency C] [--batch-lines B] [--no-build] [--keep]
-# Environment (flags win): HOSTS DURATION INTERVAL SEED CONCURRENCY BATCH_LINES MEMORY=1
+#                           [--concurrency C] [--batch-lines B] [--rounds N] [--no-build] [--keep]
+#   --rounds N loads each system N times, alternating which goes first, and reports medians
+#   (samples/s swings with whatever else runs on the machine).
+# Environment (flags win): HOSTS DURATION INTERVAL SEED CONCURRENCY BATCH_LINES ROUNDS MEMORY=1
 #   CAIRN_BIN=path (use this binary, skip the build)  KEEP=1 (leave the temp dir)
 #   CARGO_TARGET_DIR (default ~/.cache/cairn-target)
 # Servers listen on free 127.0.0.1 ports only; all data lives in one mktemp -d dir, removed at exit.
@@ -31,6 +35,7 @@ SEED=${SEED:-1}
 CONCURRENCY=${CONCURRENCY:-4}
 BATCH_LINES=${BATCH_LINES:-1000}
 KEEP=${KEEP:-0}
+ROUNDS=${ROUNDS:-1}
 BUILD=1
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
@@ -44,6 +49,7 @@ while [ $# -gt 0 ]; do
     --seed) SEED=$2; shift ;;
     --concurrency) CONCURRENCY=$2; shift ;;
     --batch-lines) BATCH_LINES=$2; shift ;;
+    --rounds) ROUNDS=$2; shift ;;
     --no-build) BUILD=0 ;;
     --keep) KEEP=1 ;;
     -h | --help) usage; exit 0 ;;
@@ -177,8 +183,7 @@ start_server() { # cairn|vm
   local name=$1 port
   port=$(free_port)
   URL="http://127.0.0.1:$port"
-  DATA="$WORK/$name-data"
-  mkdir -p "$DATA"
+  DATA=$(mktemp -d "$WORK/$name-data.XXXXXX")
   case "$name" in
     cairn)
       # The gRPC port is unused by a single node, but keep it off any shared default.
@@ -200,35 +205,61 @@ start_server() { # cairn|vm
 }
 
 # ---- memory mode -----------------------------------------------------------------------
-if [ "$MEMORY" = 1 ]; then
-  log "memory: Cairn alone, $HOSTS hosts × $DURATION every $INTERVAL (data generated on the fly)"
+# One memory run on a fresh Cairn; sets MR to (base rss hwm active head_bytes rate samples).
+memory_run() { # HOSTS INTERVAL
+  local base rss hwm
   start_server cairn
   base=$(status_bytes "$SERVER_PID" VmRSS)
-  "${LOADER[@]}" --url "$URL" --hosts "$HOSTS" --duration "$DURATION" --interval "$INTERVAL" \
-    --seed "$SEED" >"$WORK/memory.json"
+  "${LOADER[@]}" --url "$URL" --hosts "$1" --duration "$DURATION" --interval "$2" \
+    --seed "$SEED" >"$WORK/memory-$1.json"
   rss=$(status_bytes "$SERVER_PID" VmRSS)
   hwm=$(status_bytes "$SERVER_PID" VmHWM)
-  active=$(metric "$URL" cairn_active_series)
-  head_bytes=$(metric "$URL" cairn_head_bytes)
-  rate=$(json_get "$WORK/memory.json" samples_per_second)
-  samples=$(json_get "$WORK/memory.json" samples)
+  MR=("$base" "$rss" "$hwm" "$(metric "$URL" cairn_active_series)" \
+    "$(metric "$URL" cairn_head_bytes)" "$(json_get "$WORK/memory-$1.json" samples_per_second)" \
+    "$(json_get "$WORK/memory-$1.json" samples)")
   stop_server "$SERVER_PID"
   SERVER_PID=""
+}
+
+if [ "$MEMORY" = 1 ]; then
+  # RSS above the idle base also holds costs that do not grow with series: RocksDB memtables
+  # (up to 64 MiB for the log alone), the block cache, allocator arenas. So a reference run
+  # with a tenth of the hosts (same duration and interval, so the same history per series)
+  # is made too; the slope between the two runs approximates the cost of one more series
+  # (from above: the big run also fills the memtables further).
+  ref_hosts=$((HOSTS / 10))
+  ref_interval=$INTERVAL
+  log "memory: Cairn alone, $HOSTS hosts × $DURATION every $INTERVAL (data generated on the fly)"
+  memory_run "$HOSTS" "$INTERVAL"
+  base=${MR[0]} rss=${MR[1]} hwm=${MR[2]} active=${MR[3]} head_bytes=${MR[4]} rate=${MR[5]}
+  samples=${MR[6]}
+  log "memory: reference run, $ref_hosts hosts × $DURATION every $ref_interval"
+  memory_run "$ref_hosts" "$ref_interval"
+  rbase=${MR[0]} rrss=${MR[1]} ractive=${MR[3]} rhb=${MR[4]} rsamples=${MR[6]}
   awk -v base="$base" -v rss="$rss" -v hwm="$hwm" -v n="${active:-0}" -v hb="${head_bytes:-0}" \
-    -v rate="$rate" -v samples="$samples" 'BEGIN {
-      printf "\n%-34s %s\n", "samples loaded", samples
-      printf "%-34s %.0f\n", "ingest samples/s", rate
-      printf "%-34s %.0f\n", "active series (cairn_active_series)", n
-      printf "%-34s %.1f MiB\n", "idle base RSS", base / 1048576
-      printf "%-34s %.1f MiB\n", "RSS after the load", rss / 1048576
-      printf "%-34s %.1f MiB\n", "peak RSS (VmHWM)", hwm / 1048576
-      printf "%-34s %.1f MiB\n", "cairn_head_bytes", hb / 1048576
+    -v rate="$rate" -v samples="$samples" -v rbase="$rbase" -v rrss="$rrss" \
+    -v rn="${ractive:-0}" -v rhb="${rhb:-0}" -v rsamples="$rsamples" 'BEGIN {
+      f = "%-40s %s\n"
+      printf "\n" f, "samples loaded", samples
+      printf f, "ingest samples/s", sprintf("%.0f", rate)
+      printf f, "active series (cairn_active_series)", sprintf("%.0f", n)
+      printf f, "idle base RSS", sprintf("%.1f MiB", base / 1048576)
+      printf f, "RSS after the load", sprintf("%.1f MiB", rss / 1048576)
+      printf f, "peak RSS (VmHWM)", sprintf("%.1f MiB", hwm / 1048576)
+      printf f, "cairn_head_bytes", sprintf("%.1f MiB", hb / 1048576)
       if (n > 0) {
-        printf "%-34s %.0f bytes\n", "RSS above base per active series", (rss - base) / n
-        printf "%-34s %.0f bytes\n", "peak above base per active series", (hwm - base) / n
-        printf "%-34s %.0f bytes\n", "head bytes per active series", hb / n
+        printf f, "RSS above idle base per active series", sprintf("%.0f bytes", (rss - base) / n)
+        printf f, "peak above idle base per active series", sprintf("%.0f bytes", (hwm - base) / n)
+        printf f, "head bytes per active series", sprintf("%.0f bytes", hb / n)
       } else {
         print "no active series reported: cannot divide"
+      }
+      printf "\n" f, "reference run: samples, active series", rsamples ", " sprintf("%.0f", rn)
+      printf f, "reference run: RSS above idle base", sprintf("%.1f MiB", (rrss - rbase) / 1048576)
+      printf f, "reference run: cairn_head_bytes", sprintf("%.1f MiB", rhb / 1048576)
+      if (n > rn) {
+        printf f, "RSS per additional active series", \
+          sprintf("%.0f bytes", ((rss - base) - (rrss - rbase)) / (n - rn))
       }
     }'
   exit 0
@@ -242,14 +273,15 @@ log "generating $HOSTS hosts × $DURATION every $INTERVAL, seed $SEED"
 SAMPLES=$(json_get "$WORK/generate.json" samples)
 log "$SAMPLES samples, $(json_get "$WORK/generate.json" bytes) bytes of line protocol"
 
-declare -A RATE CPU_LOAD CPU_ALL HWM BPS STORED
-VM_MERGED=""
-for sys in cairn vm; do
-  log "$sys: starting on a fresh data dir"
+# One load of FILE into a fresh server; appends "system metric value" lines to RESULTS.
+RESULTS="$WORK/results"
+: >"$RESULTS"
+run_system() { # cairn|vm ROUND
+  local sys=$1 round=$2 t0 t1 t2 size stored rate
+  log "round $round, $sys: starting on a fresh data dir"
   start_server "$sys"
   t0=$(cpu_ticks "$SERVER_PID")
-  log "$sys: loading from $URL"
-  "${LOADER[@]}" --url "$URL" --input "$FILE" >"$WORK/$sys.json"
+  "${LOADER[@]}" --url "$URL" --input "$FILE" >"$WORK/$sys-$round.json"
   t1=$(cpu_ticks "$SERVER_PID")
   # Flush what is still in memory so that du sees every sample. Cairn's flush returns when
   # done; VictoriaMetrics' force_flush only starts writing in-memory parts, and both keep
@@ -257,51 +289,61 @@ for sys in cairn vm; do
   # force_merge for the table: that is a whole-partition rewrite VictoriaMetrics does only
   # on request (reported below for reference).
   case "$sys" in
-    cairn)
-      curl -fsS -X POST "$URL/api/v1/admin/flush" >"$WORK/$sys-flush.json"
-      ;;
-    vm)
-      curl -fsS "$URL/internal/force_flush" >/dev/null
-      ;;
+    cairn) curl -fsS -X POST "$URL/api/v1/admin/flush" >"$WORK/$sys-flush-$round.json" ;;
+    vm) curl -fsS "$URL/internal/force_flush" >/dev/null ;;
   esac
   size=$(settled_size "$DATA")
+  t2=$(cpu_ticks "$SERVER_PID")
   # Samples the server says it stored: a check that nothing was dropped or rejected.
   case "$sys" in
-    cairn) STORED[$sys]=$(metric "$URL" cairn_samples_ingested_total) ;;
-    vm) STORED[$sys]=$(metric "$URL" vm_rows_added_to_storage_total) ;;
+    cairn) stored=$(metric "$URL" cairn_samples_ingested_total) ;;
+    vm) stored=$(metric "$URL" vm_rows_added_to_storage_total) ;;
   esac
-  t2=$(cpu_ticks "$SERVER_PID")
-  HWM[$sys]=$(status_bytes "$SERVER_PID" VmHWM)
-  RATE[$sys]=$(json_get "$WORK/$sys.json" samples_per_second)
-  CPU_LOAD[$sys]=$(awk -v a="$t0" -v b="$t1" -v hz="$CLK_TCK" -v n="$SAMPLES" \
-    'BEGIN { printf "%.4f", (b - a) / hz / (n / 1e6) }')
-  CPU_ALL[$sys]=$(awk -v a="$t0" -v b="$t2" -v hz="$CLK_TCK" -v n="$SAMPLES" \
-    'BEGIN { printf "%.4f", (b - a) / hz / (n / 1e6) }')
-  BPS[$sys]=$(awk -v s="$size" -v n="$SAMPLES" 'BEGIN { printf "%.4f", s / n }')
-  log "$sys: ${RATE[$sys]} samples/s, ${CPU_LOAD[$sys]} CPU-s/M, $size bytes on disk"
+  rate=$(json_get "$WORK/$sys-$round.json" samples_per_second)
+  awk -v sys="$sys" -v rate="$rate" -v t0="$t0" -v t1="$t1" -v t2="$t2" -v hz="$CLK_TCK" \
+    -v n="$SAMPLES" -v hwm="$(status_bytes "$SERVER_PID" VmHWM)" -v size="$size" \
+    -v stored="${stored:-0}" 'BEGIN {
+      m = n / 1e6
+      printf "%s rate %.0f\n%s cpu %.4f\n%s cpu_all %.4f\n", sys, rate, sys, (t1 - t0) / hz / m, sys, (t2 - t0) / hz / m
+      printf "%s hwm %.0f\n%s bps %.4f\n%s stored %.0f\n", sys, hwm, sys, size / n, sys, stored
+    }' | tee -a "$RESULTS" | awk -v r="$round" -v s="$sys" \
+      '{ o = o " " $2 "=" $3 } END { printf "compare: round %s, %s:%s\n", r, s, o }' >&2
   if [ "$sys" = vm ]; then
     curl -fsS "$URL/internal/force_merge" >/dev/null
     sleep 2
-    VM_MERGED=$(awk -v s="$(settled_size "$DATA")" -v n="$SAMPLES" 'BEGIN { printf "%.4f", s / n }')
+    echo "vm merged_bps $(awk -v s="$(settled_size "$DATA")" -v n="$SAMPLES" 'BEGIN { printf "%.4f", s / n }')" \
+      >>"$RESULTS"
   fi
   stop_server "$SERVER_PID"
   SERVER_PID=""
+}
+
+# Alternate which system goes first, so that drift in the machine's load evens out.
+for round in $(seq 1 "$ROUNDS"); do
+  if [ $((round % 2)) = 1 ]; then order="cairn vm"; else order="vm cairn"; fi
+  for sys in $order; do run_system "$sys" "$round"; done
 done
 
-awk -v n="$SAMPLES" -v hosts="$HOSTS" -v dur="$DURATION" -v iv="$INTERVAL" \
-  -v c_rate="${RATE[cairn]}" -v v_rate="${RATE[vm]}" \
-  -v c_cpu="${CPU_LOAD[cairn]}" -v v_cpu="${CPU_LOAD[vm]}" \
-  -v c_cpua="${CPU_ALL[cairn]}" -v v_cpua="${CPU_ALL[vm]}" \
-  -v c_hwm="${HWM[cairn]}" -v v_hwm="${HWM[vm]}" \
-  -v c_bps="${BPS[cairn]}" -v v_bps="${BPS[vm]}" \
-  -v c_st="${STORED[cairn]:-?}" -v v_st="${STORED[vm]:-?}" -v v_merged="$VM_MERGED" 'BEGIN {
-    printf "\nTSBS cpu-only: %d hosts × %s every %s = %d samples, same file for both\n\n", hosts, dur, iv, n
+# Median over rounds of each system's metric.
+med() { awk -v s="$1" -v k="$2" '$1 == s && $2 == k { print $3 }' "$RESULTS" | sort -g |
+  awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+awk -v n="$SAMPLES" -v hosts="$HOSTS" -v dur="$DURATION" -v iv="$INTERVAL" -v rounds="$ROUNDS" \
+  -v c_rate="$(med cairn rate)" -v v_rate="$(med vm rate)" \
+  -v c_cpu="$(med cairn cpu)" -v v_cpu="$(med vm cpu)" \
+  -v c_cpua="$(med cairn cpu_all)" -v v_cpua="$(med vm cpu_all)" \
+  -v c_hwm="$(med cairn hwm)" -v v_hwm="$(med vm hwm)" \
+  -v c_bps="$(med cairn bps)" -v v_bps="$(med vm bps)" \
+  -v c_st="$(med cairn stored)" -v v_st="$(med vm stored)" -v v_merged="$(med vm merged_bps)" 'BEGIN {
+    printf "\nTSBS cpu-only: %d hosts × %s every %s = %d samples, same file for both", hosts, dur, iv, n
+    if (rounds > 1) printf "; median of %d rounds\n\n", rounds
+    else printf "\n\n"
     fmt = "%-16s %12s %14s %16s %14s %12s %14s\n"
     printf fmt, "system", "samples/s", "CPU-s/M load", "CPU-s/M +flush", "peak RSS MiB", "bytes/sample", "stored samples"
     printf fmt, "Cairn", sprintf("%.0f", c_rate), sprintf("%.3f", c_cpu), sprintf("%.3f", c_cpua), \
-      sprintf("%.1f", c_hwm / 1048576), sprintf("%.3f", c_bps), c_st
+      sprintf("%.1f", c_hwm / 1048576), sprintf("%.3f", c_bps), sprintf("%.0f", c_st)
     printf fmt, "VictoriaMetrics", sprintf("%.0f", v_rate), sprintf("%.3f", v_cpu), sprintf("%.3f", v_cpua), \
-      sprintf("%.1f", v_hwm / 1048576), sprintf("%.3f", v_bps), v_st
+      sprintf("%.1f", v_hwm / 1048576), sprintf("%.3f", v_bps), sprintf("%.0f", v_st)
     printf fmt, "Cairn/VM", ratio(c_rate, v_rate), ratio(c_cpu, v_cpu), ratio(c_cpua, v_cpua), \
       ratio(c_hwm, v_hwm), ratio(c_bps, v_bps), ""
     printf "\nVictoriaMetrics after /internal/force_merge: %.3f bytes/sample\n", v_merged

@@ -480,14 +480,17 @@ impl Engine {
             .sum()
     }
 
-    /// Total size of SST files (live data on disk).
+    /// Total size of SST files (live data on disk) over every column family.
     pub fn sst_bytes(&self) -> u64 {
-        self.inner
-            .db
-            .property_int_value("rocksdb.total-sst-files-size")
-            .ok()
-            .flatten()
-            .unwrap_or(0)
+        let db = &self.inner.db;
+        ALL_CFS
+            .iter()
+            .filter_map(|n| {
+                db.property_int_value_cf(cf(db, n), "rocksdb.total-sst-files-size")
+                    .ok()
+                    .flatten()
+            })
+            .sum()
     }
 
     /// Bytes of compressed chunks in SST files, estimated by RocksDB for the `chunks` family.
@@ -515,10 +518,15 @@ fn open_db(path: &Path, cfg: &StorageConfig) -> Result<DB> {
     opts.create_if_missing(true);
     opts.create_missing_column_families(true);
     opts.set_max_background_jobs(2);
+    // RocksDB's own info log: small, since bytes on disk are a measured property.
     opts.set_keep_log_file_num(2);
-    opts.set_max_log_file_size(4 << 20);
+    opts.set_max_log_file_size(1 << 20);
+    opts.set_log_level(rocksdb::LogLevel::Warn);
     opts.set_bytes_per_sync(1 << 20);
     opts.set_max_total_wal_size(512 << 20);
+    // Memtables are most of the node's memory beyond the heads: cap them together, so that
+    // memory per active series stays small (log entries are purged at checkpoints anyway).
+    opts.set_db_write_buffer_size(64 << 20);
     let cache = Cache::new_lru_cache(cfg.block_cache_bytes as usize);
     let cf_opts = |name: &str| {
         let mut o = Options::default();
@@ -529,7 +537,7 @@ fn open_db(path: &Path, cfg: &StorageConfig) -> Result<DB> {
             CF_RAFT_LOG => {
                 // Entries live until the next checkpoint and are then range-deleted.
                 o.set_compression_type(DBCompressionType::Lz4);
-                o.set_write_buffer_size(64 << 20);
+                o.set_write_buffer_size(32 << 20);
             }
             CF_CHUNKS => {
                 bb.set_block_size(32 << 10);

@@ -414,6 +414,10 @@ fn admin_flush_snapshot_metrics_and_health() {
     let (code, v) = json(post(&url, "/api/v1/admin/flush", vec![]).send().unwrap());
     assert_eq!(code, 200, "{v}");
     assert_eq!(v["data"]["samples"], 500, "{v}");
+    assert!(
+        v["data"]["sst_bytes"].as_u64().unwrap() > 0,
+        "flushed data is in SST files: {v}"
+    );
     let (code, v) = json(post(&url, "/api/v1/admin/snapshot", vec![]).send().unwrap());
     assert_eq!(code, 200, "{v}");
     let path = v["data"]["path"].as_str().unwrap().to_string();

@@ -644,6 +644,9 @@ impl<'a> Parser<'a> {
         };
         self.skip_spaces();
         if !self.take_eol() {
+            if self.peek() == Some(b'\r') {
+                return Err(self.stop("carriage return not followed by a newline".into()));
+            }
             let rest = &input[self.pos..];
             let end = memchr::memchr2(b'\r', b'\n', rest).unwrap_or(rest.len());
             let message = format!(
@@ -1180,6 +1183,7 @@ mod tests {
             ),
             ("cpu f=1 1 2", "unexpected text \"2\" after the timestamp"),
             ("cpu f=1\rx", "carriage return"),
+            ("cpu f=1 5\rx", "carriage return not followed by a newline"),
             ("cpu\u{7f} f=1", "found '\\u{7f}'"),
             (
                 "# tab\tin comment",
