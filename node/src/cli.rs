@@ -67,11 +67,10 @@ pub async fn write(args: WriteArgs) -> anyhow::Result<()> {
             let mut msg = body.clone();
             if let Ok(v) = serde_json::from_str::<serde_json::Value>(&body) {
                 if let Some(line) = v["line"].as_u64() {
-                    msg = format!(
-                        "line {}: {}",
-                        line as usize + line_offset,
-                        v["message"].as_str().unwrap_or("")
-                    );
+                    // The server numbers lines within this request; renumber within the file.
+                    let m = v["message"].as_str().unwrap_or("");
+                    let m = m.strip_prefix(&format!("line {line}: ")).unwrap_or(m);
+                    msg = format!("line {}: {m}", line as usize + line_offset);
                 } else if let Some(m) = v["message"].as_str() {
                     msg = m.to_string();
                 }
