@@ -17,18 +17,7 @@ use rand::{Rng, SeedableRng};
 
 const HOSTS: usize = 1_000;
 const INTERVALS: usize = 10;
-const FIELDS: [&str; 10] = [
-    "usage_user",
-    "usage_system",
-    "usage_idle",
-    "usage_nice",
-    "usage_iowait",
-    "usage_irq",
-    "usage_softirq",
-    "usage_steal",
-    "usage_guest",
-    "usage_guest_nice",
-];
+use cairn_node::bench::tsbs::FIELDS;
 
 /// A TSBS cpu-only body: hosts in the inner loop, as TSBS writes them.
 fn tsbs_cpu_only_body() -> Vec<u8> {

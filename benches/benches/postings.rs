@@ -44,18 +44,7 @@ fn on_rocksdb(c: &mut Criterion) {
         ..Default::default()
     })
     .expect("open engine");
-    let metrics = [
-        "usage_user",
-        "usage_system",
-        "usage_idle",
-        "usage_nice",
-        "usage_iowait",
-        "usage_irq",
-        "usage_softirq",
-        "usage_steal",
-        "usage_guest",
-        "usage_guest_nice",
-    ];
+    let metrics = cairn_node::bench::tsbs::FIELDS;
     let regions = ["eu-west-1", "us-east-1", "ap-south-1"];
     let mut b = WriteBatchBuilder::new(Tenant::default_tenant());
     for h in 0..1000 {
