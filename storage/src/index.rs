@@ -254,18 +254,42 @@ pub fn subtract(a: &[u64], b: &[u64]) -> Vec<u64> {
     out
 }
 
-/// Union of sorted lists.
+/// Union of sorted lists: pairwise linear merges, smallest lists first.
 pub fn union_many(mut lists: Vec<Vec<u64>>) -> Vec<u64> {
-    match lists.len() {
-        0 => Vec::new(),
-        1 => lists.pop().unwrap_or_default(),
-        _ => {
-            let mut all: Vec<u64> = lists.into_iter().flatten().collect();
-            all.sort_unstable();
-            all.dedup();
-            all
+    lists.sort_by_key(|l| std::cmp::Reverse(l.len()));
+    let Some(mut acc) = lists.pop() else {
+        return Vec::new();
+    };
+    while let Some(next) = lists.pop() {
+        acc = merge(&acc, &next);
+    }
+    acc
+}
+
+/// Merges two sorted lists, dropping duplicates.
+fn merge(a: &[u64], b: &[u64]) -> Vec<u64> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => {
+                out.push(a[i]);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(b[j]);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
         }
     }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
 }
 
 #[cfg(test)]
