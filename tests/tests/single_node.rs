@@ -50,6 +50,17 @@ fn json(resp: reqwest::blocking::Response) -> (u16, Value) {
     )
 }
 
+/// GET `path` with query parameters, as (status, JSON body).
+fn get_json(url: &str, path: &str, query: &[(&str, &str)]) -> (u16, Value) {
+    json(
+        client()
+            .get(format!("{url}{path}"))
+            .query(query)
+            .send()
+            .unwrap(),
+    )
+}
+
 fn metric<'a>(pairs: &[(&'a str, &'a str)]) -> BTreeMap<String, String> {
     pairs
         .iter()
@@ -106,13 +117,7 @@ weather,city=Z\\ ürich,note=a\\,b\\=c value=21.5,ok=true 1700000000000
     assert_eq!(ok[0].samples[0].1, 1.0f64.to_bits());
 
     // Metadata endpoints, GET and POST form.
-    let (code, v) = json(
-        client()
-            .get(format!("{url}/api/v1/series"))
-            .query(&[("match[]", "cpu_usage_idle")])
-            .send()
-            .unwrap(),
-    );
+    let (code, v) = get_json(&url, "/api/v1/series", &[("match[]", "cpu_usage_idle")]);
     assert_eq!(code, 200);
     assert_eq!(v["status"], "success");
     assert_eq!(v["data"][0]["__name__"], "cpu_usage_idle");
@@ -127,49 +132,30 @@ weather,city=Z\\ ürich,note=a\\,b\\=c value=21.5,ok=true 1700000000000
         v["data"],
         serde_json::json!(["__name__", "city", "db", "note"])
     );
-    let (_, v) = json(
-        client()
-            .get(format!("{url}/api/v1/label/__name__/values"))
-            .send()
-            .unwrap(),
-    );
+    let (_, v) = get_json(&url, "/api/v1/label/__name__/values", &[]);
     assert_eq!(
         v["data"],
         serde_json::json!(["cpu_usage_idle", "cpu_usage_user", "weather", "weather_ok"])
     );
     // start/end are honoured: nothing was written in 2001.
-    let (_, v) = json(
-        client()
-            .get(format!("{url}/api/v1/series"))
-            .query(&[
-                ("match[]", "weather"),
-                ("start", "2001-01-01T00:00:00Z"),
-                ("end", "1000000000"),
-            ])
-            .send()
-            .unwrap(),
+    let (_, v) = get_json(
+        &url,
+        "/api/v1/series",
+        &[
+            ("match[]", "weather"),
+            ("start", "2001-01-01T00:00:00Z"),
+            ("end", "1000000000"),
+        ],
     );
     assert_eq!(v["data"], serde_json::json!([]));
     // Bad selectors and times are Prometheus-style 400s.
-    let (code, v) = json(
-        client()
-            .get(format!("{url}/api/v1/series"))
-            .query(&[("match[]", "cpu{")])
-            .send()
-            .unwrap(),
-    );
+    let (code, v) = get_json(&url, "/api/v1/series", &[("match[]", "cpu{")]);
     assert_eq!(code, 400);
     assert_eq!(v["errorType"], "bad_data");
-    let (code, v) = json(
-        client()
-            .get(format!("{url}/api/v1/labels"))
-            .query(&[("start", "yesterday")])
-            .send()
-            .unwrap(),
-    );
+    let (code, v) = get_json(&url, "/api/v1/labels", &[("start", "yesterday")]);
     assert_eq!(code, 400);
     assert!(v["error"].as_str().unwrap().contains("start"), "{v}");
-    let (code, _) = json(client().get(format!("{url}/api/v1/series")).send().unwrap());
+    let (code, _) = get_json(&url, "/api/v1/series", &[]);
     assert_eq!(code, 400, "match[] is required");
 }
 

@@ -103,31 +103,45 @@ pub async fn series(State(st): State<SharedState>, req: Request) -> Result<Respo
     )))
 }
 
-/// `GET|POST /api/v1/labels?match[]=...&start=&end=`
-pub async fn labels(State(st): State<SharedState>, req: Request) -> Result<Response, ApiError> {
+/// Runs `list` (label names or values) for each `match[]` set, or once without matchers, off
+/// the async runtime, and answers the sorted, distinct union.
+async fn list_union<F>(st: SharedState, req: Request, list: F) -> Result<Response, ApiError>
+where
+    F: Fn(
+            &SharedState,
+            &str,
+            &[u32],
+            &[Matcher],
+            Option<(i64, i64)>,
+        ) -> cairn_storage::Result<Vec<String>>
+        + Send
+        + 'static,
+{
     let r = read_request(&st, req).await?;
-    let sets = matcher_sets(&r.params)?;
-    let st2 = st.clone();
-    let names = tokio::task::spawn_blocking(move || -> Result<Vec<String>, ApiError> {
-        let shards = st2.tenant_shards(&r.tenant);
+    let mut sets = matcher_sets(&r.params)?;
+    if sets.is_empty() {
+        sets.push(Vec::new());
+    }
+    let out = tokio::task::spawn_blocking(move || -> Result<Vec<String>, ApiError> {
+        let shards = st.tenant_shards(&r.tenant);
         let range = r.has_range.then_some((r.mint, r.maxt));
-        if sets.is_empty() {
-            return Ok(st2
-                .engine
-                .label_names(r.tenant.as_str(), &shards, &[], range)?);
-        }
         let mut all = std::collections::BTreeSet::new();
         for m in &sets {
-            all.extend(
-                st2.engine
-                    .label_names(r.tenant.as_str(), &shards, m, range)?,
-            );
+            all.extend(list(&st, r.tenant.as_str(), &shards, m, range)?);
         }
         Ok(all.into_iter().collect())
     })
     .await
     .map_err(|e| ApiError::internal(e.to_string()))??;
-    Ok(success(json!(names)))
+    Ok(success(json!(out)))
+}
+
+/// `GET|POST /api/v1/labels?match[]=...&start=&end=`
+pub async fn labels(State(st): State<SharedState>, req: Request) -> Result<Response, ApiError> {
+    list_union(st, req, |st, tenant, shards, m, range| {
+        st.engine.label_names(tenant, shards, m, range)
+    })
+    .await
 }
 
 /// `GET /api/v1/label/<name>/values?match[]=...&start=&end=`
@@ -136,29 +150,10 @@ pub async fn label_values(
     Path(name): Path<String>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let r = read_request(&st, req).await?;
-    let sets = matcher_sets(&r.params)?;
-    let st2 = st.clone();
-    let values = tokio::task::spawn_blocking(move || -> Result<Vec<String>, ApiError> {
-        let shards = st2.tenant_shards(&r.tenant);
-        let range = r.has_range.then_some((r.mint, r.maxt));
-        if sets.is_empty() {
-            return Ok(st2
-                .engine
-                .label_values(r.tenant.as_str(), &shards, &name, &[], range)?);
-        }
-        let mut all = std::collections::BTreeSet::new();
-        for m in &sets {
-            all.extend(
-                st2.engine
-                    .label_values(r.tenant.as_str(), &shards, &name, m, range)?,
-            );
-        }
-        Ok(all.into_iter().collect())
+    list_union(st, req, move |st, tenant, shards, m, range| {
+        st.engine.label_values(tenant, shards, &name, m, range)
     })
     .await
-    .map_err(|e| ApiError::internal(e.to_string()))??;
-    Ok(success(json!(values)))
 }
 
 /// `GET|POST /api/v1/export?match[]=...&start=&end=`: one JSON object per series per line,
