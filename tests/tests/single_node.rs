@@ -61,6 +61,15 @@ fn get_json(url: &str, path: &str, query: &[(&str, &str)]) -> (u16, Value) {
     )
 }
 
+fn metrics_text(url: &str) -> String {
+    client()
+        .get(format!("{url}/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap()
+}
+
 fn metric<'a>(pairs: &[(&'a str, &'a str)]) -> BTreeMap<String, String> {
     pairs
         .iter()
@@ -412,12 +421,7 @@ fn admin_flush_snapshot_metrics_and_health() {
         "{path} is a RocksDB checkpoint"
     );
 
-    let text = client()
-        .get(format!("{url}/metrics"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let text = metrics_text(&url);
     let value = |name: &str| -> f64 {
         text.lines()
             .find(|l| l.starts_with(name) && !l.starts_with('#'))
@@ -496,12 +500,7 @@ fn too_old_samples_are_rejected_and_counted() {
         got[0].samples.iter().map(|s| s.0).collect::<Vec<_>>(),
         [now - 60_000, now]
     );
-    let text = client()
-        .get(format!("{url}/metrics"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let text = metrics_text(&url);
     assert!(
         text.contains("cairn_samples_rejected_total{reason=\"too_old\"} 1"),
         "{text}"
