@@ -1,11 +1,29 @@
-//! Cairn's query layer. It knows nothing of where data lives: it sees series through the
-//! storage model's matchers and samples.
+//! Cairn's query layer: PromQL evaluation over a [`Querier`]. It knows nothing of where data
+//! lives, of HTTP or of runtimes: the node implements `Querier` on the storage engine and
+//! serves the results.
 //!
-//! Today: parsing series selectors (`up{job=~"api|web"}`) for the metadata and export APIs,
-//! with `promql-parser`. The PromQL evaluator over a `Querier` trait arrives with issue 3.
+//! ```text
+//!   node (HTTP) ──▶ QueryEngine::{instant,range} ──▶ engine (evaluator) ──▶ functions
+//!                                   │
+//!                                   └──▶ Querier (node: storage engine; tests: MemQuerier)
+//! ```
+//!
+//! Also: series selectors for the metadata and export APIs (`selector`), and a reader and
+//! checker for Prometheus' `.test` scripts (`promqltest`) that the conformance tests share.
 
+pub mod config;
+pub mod engine;
 pub mod error;
+pub mod functions;
+pub mod mem_querier;
+pub mod querier;
 pub mod selector;
+pub mod value;
 
+pub use config::QueryConfig;
+pub use engine::{QueryEngine, QueryResult, QueryStats};
 pub use error::{Error, Result};
+pub use mem_querier::MemQuerier;
+pub use querier::{Querier, SeriesHandle};
 pub use selector::parse_selector;
+pub use value::{QueryValue, Series, VectorElement};
