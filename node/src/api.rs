@@ -3,13 +3,17 @@
 //! ```text
 //!  POST /write, /api/v2/write ─► ingest::influx ─┐
 //!  POST /api/v1/write ─────────► ingest::remote ─┴► WriteBatch per shard ─► Engine::write ─► 204
+//!  GET|POST /api/v1/query, /query_range ─► query::QueryService (PromQL, limits) ─► Engine
 //!  GET|POST /api/v1/series, /labels, /label/:name/values, /export ─► Engine::select/read_samples
+//!  GET /api/v1/status/{buildinfo,runtimeinfo};  GET|POST /metadata, /format_query, /query_exemplars
 //!  POST /api/v1/admin/flush, /snapshot;  GET /metrics, /health, /ready
 //! ```
 
 pub mod admin;
 pub mod error;
+pub mod query;
 pub mod read;
+pub mod status;
 pub mod write;
 
 use std::sync::Arc;
@@ -25,6 +29,7 @@ use cairn_storage::{Engine, Tenant};
 
 use crate::config::NodeConfig;
 use crate::metrics::Metrics;
+use crate::query::QueryService;
 pub use error::{ApiError, WriteError};
 
 /// What every handler shares.
@@ -32,6 +37,9 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     pub cfg: NodeConfig,
     pub metrics: Metrics,
+    pub query: QueryService,
+    /// When the node started (ms since the epoch), for `/api/v1/status/runtimeinfo`.
+    pub started_at_ms: i64,
 }
 
 impl AppState {
@@ -52,11 +60,23 @@ pub fn router(state: SharedState) -> Router {
         .route("/write", post(write::influx_v1))
         .route("/api/v2/write", post(write::influx_v2))
         .route("/api/v1/write", post(write::remote_write))
+        .route("/api/v1/query", get(query::instant).post(query::instant))
+        .route("/api/v1/query_range", get(query::range).post(query::range))
+        .route(
+            "/api/v1/format_query",
+            get(query::format_query).post(query::format_query),
+        )
+        .route(
+            "/api/v1/query_exemplars",
+            get(query::exemplars).post(query::exemplars),
+        )
+        .route("/api/v1/metadata", get(read::metadata).post(read::metadata))
         .route("/api/v1/series", get(read::series).post(read::series))
         .route("/api/v1/labels", get(read::labels).post(read::labels))
         .route("/api/v1/label/{name}/values", get(read::label_values))
         .route("/api/v1/export", get(read::export).post(read::export))
-        .route("/api/v1/status/buildinfo", get(read::buildinfo))
+        .route("/api/v1/status/buildinfo", get(status::buildinfo))
+        .route("/api/v1/status/runtimeinfo", get(status::runtimeinfo))
         .route("/api/v1/admin/flush", post(admin::flush))
         .route("/api/v1/admin/snapshot", post(admin::snapshot))
         .route("/metrics", get(admin::metrics))

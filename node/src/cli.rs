@@ -1,4 +1,9 @@
-//! Client-side subcommands that talk to a running node over HTTP: `cairn write`.
+//! Client-side subcommands that talk to a running node over HTTP: `cairn write`, and
+//! `cairn query` (in `cli::query`).
+
+pub mod query;
+
+pub use query::{QueryArgs, query};
 
 use std::io::Read;
 use std::path::PathBuf;

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use cairn_query::QueryConfig;
 use cairn_storage::StorageConfig;
 use cairn_storage::units;
 use serde::{Deserialize, Serialize};
@@ -26,6 +27,8 @@ pub struct NodeConfig {
     pub storage: StorageConfig,
     pub limits: LimitsConfig,
     pub tenancy: TenancyConfig,
+    /// PromQL evaluation limits (owned by `cairn-query`).
+    pub query: QueryConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -57,6 +60,7 @@ impl Default for NodeConfig {
             storage: StorageConfig::default(),
             limits: LimitsConfig::default(),
             tenancy: TenancyConfig::default(),
+            query: QueryConfig::default(),
         }
     }
 }
@@ -140,6 +144,8 @@ impl NodeConfig {
         if self.tenancy.shards_per_tenant == 0 {
             bail!("[tenancy] shards_per_tenant must be at least 1");
         }
+        // QueryConfig's messages already name the table and key ("[query] timeout: ...").
+        self.query.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(())
     }
 }
@@ -195,6 +201,28 @@ mod tests {
         };
         let e = format!("{:#}", NodeConfig::load(None, &o).unwrap_err());
         assert!(e.contains("--retention"), "{e}");
+    }
+
+    #[test]
+    fn query_limits_come_from_the_query_table_and_are_validated() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "[query]\nmax_samples = 1000\ntimeout = \"30s\"\nmax_concurrent = 2\n",
+        )
+        .unwrap();
+        let cfg = NodeConfig::load(Some(&file), &Overrides::default()).unwrap();
+        assert_eq!(cfg.query.max_samples, 1000);
+        assert_eq!(cfg.query.timeout_ms, 30_000);
+        assert_eq!(cfg.query.max_concurrent, 2);
+        assert_eq!(cfg.query.max_queued, QueryConfig::default().max_queued);
+        std::fs::write(&file, "[query]\nmax_concurrent = 0\n").unwrap();
+        let e = format!(
+            "{:#}",
+            NodeConfig::load(Some(&file), &Overrides::default()).unwrap_err()
+        );
+        assert!(e.contains("max_concurrent"), "{e}");
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //!
 //! ```text
 //!  HTTP (axum) ─► api::write ─► ingest::{influx, remote} ─► WriteBatch per shard ─► Engine
-//!              └► api::read ──► cairn_query::parse_selector ─► Engine::select / read_samples
+//!              ├► api::read ──► cairn_query::parse_selector ─► Engine::select / read_samples
+//!              └► api::query ─► query::QueryService ─► cairn_query::QueryEngine ─► EngineQuerier
 //! ```
 
 pub mod api;
@@ -13,5 +14,6 @@ pub mod cli;
 pub mod config;
 pub mod ingest;
 pub mod metrics;
+pub mod query;
 pub mod server;
 pub mod timeparse;

@@ -25,6 +25,8 @@ enum Cmd {
     Server(ServerArgs),
     /// Send line protocol from a file or stdin to a node.
     Write(cairn_node::cli::WriteArgs),
+    /// Run a PromQL query on a node and print the result as a table.
+    Query(cairn_node::cli::QueryArgs),
     /// Benchmarks against a running node.
     Bench {
         #[command(subcommand)]
@@ -101,6 +103,10 @@ fn run() -> anyhow::Result<()> {
         Cmd::Write(a) => {
             init_logging("warn");
             rt.block_on(cairn_node::cli::write(a))
+        }
+        Cmd::Query(a) => {
+            init_logging("warn");
+            rt.block_on(cairn_node::cli::query(a))
         }
         Cmd::Bench {
             cmd: BenchCmd::Ingest(a),

@@ -1,5 +1,6 @@
 //! Cairn's own metrics in the Prometheus text exposition format: HTTP requests and latencies
-//! (recorded by a middleware), ingest counters, and the storage engine's statistics.
+//! (recorded by a middleware), ingest counters, PromQL queries, and the storage engine's
+//! statistics.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -21,6 +22,35 @@ struct Histogram {
     count: u64,
 }
 
+impl Histogram {
+    fn observe(&mut self, secs: f64) {
+        if self.counts.is_empty() {
+            self.counts = vec![0; BUCKETS.len()];
+        }
+        for (i, b) in BUCKETS.iter().enumerate() {
+            if secs <= *b {
+                self.counts[i] += 1;
+            }
+        }
+        self.sum += secs;
+        self.count += 1;
+    }
+
+    /// Writes `<name>_bucket`, `_sum` and `_count` lines for one label set (`label="value"`).
+    fn render(&self, o: &mut String, name: &str, labels: &str) {
+        for (b, n) in BUCKETS.iter().zip(&self.counts) {
+            let _ = writeln!(o, "{name}_bucket{{{labels},le=\"{b}\"}} {n}");
+        }
+        let _ = writeln!(
+            o,
+            "{name}_bucket{{{labels},le=\"+Inf\"}} {}\n\
+             {name}_sum{{{labels}}} {}\n\
+             {name}_count{{{labels}}} {}",
+            self.count, self.sum, self.count
+        );
+    }
+}
+
 #[derive(Default)]
 pub struct Metrics {
     requests: Mutex<BTreeMap<(String, u16), u64>>,
@@ -30,6 +60,13 @@ pub struct Metrics {
     /// Requests carrying samples, by protocol.
     pub influx_requests: AtomicU64,
     pub remote_write_requests: AtomicU64,
+    /// PromQL queries by (endpoint, outcome), outcome being `success` or the error type.
+    queries: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    query_latency: Mutex<BTreeMap<&'static str, Histogram>>,
+    /// Raw samples read from storage by PromQL queries.
+    pub query_samples_loaded: AtomicU64,
+    /// Queries refused or stopped by a limit, by the limit's configuration name.
+    query_limit_hits: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl Metrics {
@@ -38,19 +75,39 @@ impl Metrics {
             let mut r = self.requests.lock().unwrap_or_else(|p| p.into_inner());
             *r.entry((handler.to_string(), code)).or_default() += 1;
         }
-        let secs = elapsed.as_secs_f64();
         let mut l = self.latency.lock().unwrap_or_else(|p| p.into_inner());
-        let h = l.entry(handler.to_string()).or_default();
-        if h.counts.is_empty() {
-            h.counts = vec![0; BUCKETS.len()];
+        l.entry(handler.to_string())
+            .or_default()
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts one PromQL query of `endpoint` (`query`, `query_range`) and its duration.
+    pub fn observe_query(
+        &self,
+        endpoint: &'static str,
+        outcome: &'static str,
+        elapsed: Duration,
+        samples_loaded: u64,
+    ) {
+        {
+            let mut q = self.queries.lock().unwrap_or_else(|p| p.into_inner());
+            *q.entry((endpoint, outcome)).or_default() += 1;
         }
-        for (i, b) in BUCKETS.iter().enumerate() {
-            if secs <= *b {
-                h.counts[i] += 1;
-            }
-        }
-        h.sum += secs;
-        h.count += 1;
+        self.query_samples_loaded
+            .fetch_add(samples_loaded, Ordering::Relaxed);
+        let mut l = self.query_latency.lock().unwrap_or_else(|p| p.into_inner());
+        l.entry(endpoint)
+            .or_default()
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts a query refused or stopped by `limit` (`max_samples`, `timeout`, ...).
+    pub fn query_limit_hit(&self, limit: &'static str) {
+        let mut m = self
+            .query_limit_hits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        *m.entry(limit).or_default() += 1;
     }
 
     /// Renders every metric in the text exposition format (version 0.0.4).
@@ -205,21 +262,71 @@ impl Metrics {
              # TYPE cairn_http_request_duration_seconds histogram"
         );
         for (h, hist) in l.iter() {
-            for (b, n) in BUCKETS.iter().zip(&hist.counts) {
-                let _ = writeln!(
-                    o,
-                    "cairn_http_request_duration_seconds_bucket{{handler=\"{h}\",le=\"{b}\"}} {n}"
-                );
-            }
-            let _ = writeln!(
-                o,
-                "cairn_http_request_duration_seconds_bucket{{handler=\"{h}\",le=\"+Inf\"}} {}\n\
-                 cairn_http_request_duration_seconds_sum{{handler=\"{h}\"}} {}\n\
-                 cairn_http_request_duration_seconds_count{{handler=\"{h}\"}} {}",
-                hist.count, hist.sum, hist.count
+            hist.render(
+                &mut o,
+                "cairn_http_request_duration_seconds",
+                &format!("handler=\"{h}\""),
             );
         }
+        drop(l);
+        self.render_queries(&mut o);
         o
+    }
+
+    fn render_queries(&self, o: &mut String) {
+        let _ = writeln!(
+            o,
+            "# HELP cairn_queries_total PromQL queries by endpoint and outcome (success or error type).\n\
+             # TYPE cairn_queries_total counter"
+        );
+        for ((e, outcome), v) in self
+            .queries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                o,
+                "cairn_queries_total{{endpoint=\"{e}\",outcome=\"{outcome}\"}} {v}"
+            );
+        }
+        let _ = writeln!(
+            o,
+            "# HELP cairn_query_duration_seconds PromQL query latency by endpoint, queueing included.\n\
+             # TYPE cairn_query_duration_seconds histogram"
+        );
+        for (e, hist) in self
+            .query_latency
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            hist.render(
+                o,
+                "cairn_query_duration_seconds",
+                &format!("endpoint=\"{e}\""),
+            );
+        }
+        let _ = writeln!(
+            o,
+            "# HELP cairn_query_samples_loaded_total Raw samples read from storage by PromQL queries.\n\
+             # TYPE cairn_query_samples_loaded_total counter\n\
+             cairn_query_samples_loaded_total {}",
+            self.query_samples_loaded.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            o,
+            "# HELP cairn_query_limit_hits_total PromQL queries refused or stopped by a [query] limit.\n\
+             # TYPE cairn_query_limit_hits_total counter"
+        );
+        for (limit, v) in self
+            .query_limit_hits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(o, "cairn_query_limit_hits_total{{limit=\"{limit}\"}} {v}");
+        }
     }
 }
 

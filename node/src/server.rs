@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use crate::api::{self, AppState};
 use crate::config::NodeConfig;
 use crate::metrics::Metrics;
+use crate::query::QueryService;
 
 pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     let storage_cfg = cfg.storage.clone();
@@ -26,8 +27,10 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let state = Arc::new(AppState {
         engine: engine.clone(),
-        cfg,
         metrics: Metrics::default(),
+        query: QueryService::new(cfg.query.clone()),
+        started_at_ms: crate::api::write::now_ms(),
+        cfg,
     });
     tracing::info!(
         series = engine.series_count(),

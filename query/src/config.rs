@@ -48,14 +48,16 @@ impl QueryConfig {
     }
 
     pub fn validate(&self) -> Result<()> {
-        let err = |field: &str, reason: &str| {
-            Err(Error::parse(format!("[query] {field}: {reason}")))
-        };
+        let err =
+            |field: &str, reason: &str| Err(Error::parse(format!("[query] {field}: {reason}")));
         if self.lookback_delta_ms <= 0 {
             return err("lookback_delta", "must be positive");
         }
         if self.max_samples == 0 || self.max_series == 0 || self.max_points_per_series == 0 {
-            return err("max_samples/max_series/max_points_per_series", "must be positive");
+            return err(
+                "max_samples/max_series/max_points_per_series",
+                "must be positive",
+            );
         }
         if self.timeout_ms == 0 {
             return err("timeout", "must be positive");

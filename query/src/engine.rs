@@ -9,12 +9,24 @@
 //! Every query is evaluated as a range query (an instant query has one step), expression
 //! node by node over all steps at once, as Prometheus' engine does.
 
+mod aggregate;
+mod binary;
+mod calls;
+mod evaluator;
+mod grid;
+mod labels;
+mod series_set;
+
 use std::time::Instant;
+
+use promql_parser::parser::{Expr, value::ValueType};
 
 use crate::config::QueryConfig;
 use crate::error::{Error, Result};
 use crate::querier::Querier;
-use crate::value::QueryValue;
+use crate::value::{QueryValue, Sample, Series, VectorElement};
+use evaluator::{Evaluator, Val};
+use grid::Grid;
 
 /// Counters of one query's work.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -29,7 +41,10 @@ pub struct QueryStats {
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueryResult {
     pub value: QueryValue,
+    /// Prometheus' warning annotations (the API's `warnings`).
     pub warnings: Vec<String>,
+    /// Prometheus' info annotations (the API's `infos`).
+    pub infos: Vec<String>,
     pub stats: QueryStats,
 }
 
@@ -57,14 +72,32 @@ impl QueryEngine {
         t: i64,
         deadline: Option<Instant>,
     ) -> Result<QueryResult> {
-        let _ = (q, query, t, deadline);
-        Err(Error::Unsupported {
-            what: "evaluation".into(),
-        })
+        let expr = parse(query)?;
+        let g = Grid::new(t, t, 1);
+        let mut ev = self.evaluator(q, t, t, deadline);
+        let value = match ev.eval(&expr, &g)? {
+            Val::Scalar(v) => QueryValue::Scalar(Sample::new(t, v[0])),
+            Val::Str(s) => QueryValue::String { t, value: s },
+            Val::Vector(series) => QueryValue::Vector(
+                series
+                    .into_iter()
+                    .filter_map(|s| {
+                        let sample = *s.samples.first()?;
+                        Some(VectorElement {
+                            labels: s.labels,
+                            sample,
+                        })
+                    })
+                    .collect(),
+            ),
+            Val::Matrix(m) => QueryValue::Matrix(m),
+        };
+        Ok(finish(ev, value))
     }
 
     /// Evaluates `query` at every `step` ms from `start` to `end` (inclusive, ms).
-    /// The result is always a matrix (or an error for string results, as Prometheus).
+    /// The result is always a matrix, sorted by labels; a string or range-vector expression
+    /// is an error, as in Prometheus.
     pub fn range(
         &self,
         q: &dyn Querier,
@@ -74,9 +107,94 @@ impl QueryEngine {
         step: i64,
         deadline: Option<Instant>,
     ) -> Result<QueryResult> {
-        let _ = (q, query, start, end, step, deadline);
-        Err(Error::Unsupported {
-            what: "evaluation".into(),
-        })
+        if step <= 0 {
+            return Err(Error::parse(
+                "zero or negative query resolution step widths are not accepted. Try a positive integer",
+            ));
+        }
+        if end < start {
+            return Err(Error::parse("end timestamp must not be before start time"));
+        }
+        let points = (end - start) / step + 1;
+        if points as u64 > self.cfg.max_points_per_series {
+            return Err(Error::Limit {
+                limit: "max_points_per_series",
+                max: self.cfg.max_points_per_series,
+            });
+        }
+        let expr = parse(query)?;
+        match expr.value_type() {
+            ValueType::Vector | ValueType::Scalar => {}
+            other => {
+                return Err(Error::parse(format!(
+                    "invalid expression type {:?} for range query, must be Scalar or instant Vector",
+                    type_name(other)
+                )));
+            }
+        }
+        let g = Grid::new(start, end, step);
+        let mut ev = self.evaluator(q, start, end, deadline);
+        let mut series = match ev.eval(&expr, &g)? {
+            Val::Scalar(v) => vec![Series::new(
+                Default::default(),
+                v.iter()
+                    .enumerate()
+                    .map(|(i, &v)| Sample::new(g.ts(i), v))
+                    .collect(),
+            )],
+            Val::Vector(series) => series,
+            Val::Str(_) | Val::Matrix(_) => {
+                return Err(Error::parse(
+                    "invalid expression type for range query, must be Scalar or instant Vector",
+                ));
+            }
+        };
+        series.retain(|s| !s.samples.is_empty());
+        series.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(finish(ev, QueryValue::Matrix(series)))
+    }
+
+    fn evaluator<'a>(
+        &'a self,
+        q: &'a dyn Querier,
+        start: i64,
+        end: i64,
+        deadline: Option<Instant>,
+    ) -> Evaluator<'a> {
+        Evaluator {
+            q,
+            cfg: &self.cfg,
+            query_start: start,
+            query_end: end,
+            deadline: deadline.unwrap_or_else(|| Instant::now() + self.cfg.timeout()),
+            stats: QueryStats::default(),
+            warnings: Vec::new(),
+            infos: Vec::new(),
+        }
+    }
+}
+
+fn parse(query: &str) -> Result<Expr> {
+    if query.trim().is_empty() {
+        return Err(Error::parse("empty query"));
+    }
+    promql_parser::parser::parse(query).map_err(Error::parse)
+}
+
+fn type_name(t: ValueType) -> &'static str {
+    match t {
+        ValueType::Vector => "instant vector",
+        ValueType::Scalar => "scalar",
+        ValueType::Matrix => "range vector",
+        ValueType::String => "string",
+    }
+}
+
+fn finish(ev: Evaluator<'_>, value: QueryValue) -> QueryResult {
+    QueryResult {
+        value,
+        warnings: ev.warnings,
+        infos: ev.infos,
+        stats: ev.stats,
     }
 }

@@ -19,7 +19,9 @@ pub enum Error {
     Execution { message: String },
 
     /// A query limit was exceeded; `limit` names it as in the configuration.
-    #[error("query processing would exceed the {limit} limit of {max} (raise it in the [query] configuration or narrow the query)")]
+    #[error(
+        "query processing would exceed the {limit} limit of {max} (raise it in the [query] configuration or narrow the query)"
+    )]
     Limit { limit: &'static str, max: u64 },
 
     /// The query ran longer than its timeout.

@@ -16,6 +16,7 @@ pub mod engine;
 pub mod error;
 pub mod functions;
 pub mod mem_querier;
+pub mod promqltest;
 pub mod querier;
 pub mod selector;
 pub mod value;

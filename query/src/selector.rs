@@ -2,8 +2,8 @@
 //! matchers, with Prometheus' rules: at least one matcher must not match the empty string.
 
 use cairn_storage::model::{METRIC_NAME, MatchOp, Matcher};
-use promql_parser::label::MatchOp as PMatchOp;
-use promql_parser::parser::{self, Expr};
+use promql_parser::label::{MatchOp as PMatchOp, Matcher as PMatcher};
+use promql_parser::parser::{self, Expr, VectorSelector};
 
 use crate::error::{Error, Result};
 
@@ -25,17 +25,39 @@ pub fn parse_selector(selector: &str) -> Result<Vec<Matcher>> {
             "offset and @ are not allowed in a series selector".into()
         ));
     }
-    let mut out = Vec::with_capacity(vs.matchers.matchers.len() + 1);
-    if let Some(name) = &vs.name {
-        let present =
-            vs.matchers.matchers.iter().any(|m| {
-                m.name == METRIC_NAME && matches!(m.op, PMatchOp::Equal) && &m.value == name
-            });
+    let out = convert(vs.name.as_deref(), &vs.matchers.matchers)?;
+    if out.iter().all(|m| m.matches_empty()) {
+        return Err(bad(
+            "match[] must contain at least one matcher that does not match the empty string".into(),
+        ));
+    }
+    Ok(out)
+}
+
+/// The matcher sets of a PromQL vector selector: one set, or one per alternative of
+/// `{a="1" or b="2"}`. A series matches the selector when it matches every matcher of any set.
+pub fn matcher_sets(vs: &VectorSelector) -> Result<Vec<Vec<Matcher>>> {
+    if vs.matchers.or_matchers.is_empty() {
+        return Ok(vec![convert(vs.name.as_deref(), &vs.matchers.matchers)?]);
+    }
+    vs.matchers
+        .or_matchers
+        .iter()
+        .map(|set| convert(vs.name.as_deref(), set))
+        .collect()
+}
+
+fn convert(name: Option<&str>, matchers: &[PMatcher]) -> Result<Vec<Matcher>> {
+    let mut out = Vec::with_capacity(matchers.len() + 1);
+    if let Some(name) = name {
+        let present = matchers
+            .iter()
+            .any(|m| m.name == METRIC_NAME && matches!(m.op, PMatchOp::Equal) && m.value == name);
         if !present {
-            out.push(Matcher::equal(METRIC_NAME, name.clone()));
+            out.push(Matcher::equal(METRIC_NAME, name.to_string()));
         }
     }
-    for m in &vs.matchers.matchers {
+    for m in matchers {
         let op = match m.op {
             PMatchOp::Equal => MatchOp::Equal,
             PMatchOp::NotEqual => MatchOp::NotEqual,
@@ -43,11 +65,6 @@ pub fn parse_selector(selector: &str) -> Result<Vec<Matcher>> {
             PMatchOp::NotRe(_) => MatchOp::RegexNoMatch,
         };
         out.push(Matcher::new(op, m.name.clone(), m.value.clone())?);
-    }
-    if out.iter().all(|m| m.matches_empty()) {
-        return Err(bad(
-            "match[] must contain at least one matcher that does not match the empty string".into(),
-        ));
     }
     Ok(out)
 }

@@ -5,7 +5,7 @@
 //! query with one step. [`QueryValue`] is what leaves the engine (and what the HTTP API
 //! renders as `vector`, `matrix`, `scalar` or `string`).
 
-pub use cairn_storage::model::{Label, Labels, Sample, METRIC_NAME};
+pub use cairn_storage::model::{Label, Labels, METRIC_NAME, Sample};
 
 /// A labelled list of points, sorted by time.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,5 +49,37 @@ impl QueryValue {
             QueryValue::Vector(_) => "vector",
             QueryValue::Matrix(_) => "matrix",
         }
+    }
+}
+
+/// Formats a float as Prometheus does in JSON and in `count_values` labels (Go's
+/// `strconv.FormatFloat(v, 'f', -1, 64)`): shortest round-trip digits, no exponent, and
+/// `NaN`, `+Inf`, `-Inf`.
+pub fn format_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".to_string()
+    } else if v == f64::INFINITY {
+        "+Inf".to_string()
+    } else if v == f64::NEG_INFINITY {
+        "-Inf".to_string()
+    } else {
+        // Rust's `Display` for f64 is shortest round-trip and never uses an exponent.
+        format!("{v}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_format_as_go_does() {
+        assert_eq!(format_value(1.0), "1");
+        assert_eq!(format_value(0.1), "0.1");
+        assert_eq!(format_value(-2.5e-7), "-0.00000025");
+        assert_eq!(format_value(1e21), "1000000000000000000000");
+        assert_eq!(format_value(f64::NAN), "NaN");
+        assert_eq!(format_value(f64::INFINITY), "+Inf");
+        assert_eq!(format_value(f64::NEG_INFINITY), "-Inf");
     }
 }

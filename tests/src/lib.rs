@@ -106,6 +106,21 @@ impl CairnProcess {
         })
     }
 
+    /// Starts a server whose config file holds `toml`, with data in `dir/data` and the
+    /// file at `dir/cairn.toml`.
+    pub fn start_with_config(
+        dir: &Path,
+        toml: &str,
+        extra: &[&str],
+    ) -> anyhow::Result<CairnProcess> {
+        let file = dir.join("cairn.toml");
+        std::fs::write(&file, toml).with_context(|| format!("writing {}", file.display()))?;
+        let file = file.to_string_lossy().into_owned();
+        let mut args = vec!["--config", file.as_str()];
+        args.extend_from_slice(extra);
+        CairnProcess::start(&dir.join("data"), &args)
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -236,6 +251,104 @@ pub fn export(url: &str, tenant: Option<&str>, selector: &str) -> anyhow::Result
         out.push(Exported { metric, samples });
     }
     Ok(out)
+}
+
+/// Writes line protocol (`precision` n, u, ms or s) as `tenant`, failing unless it is a 204.
+pub fn write_lines(
+    url: &str,
+    tenant: Option<&str>,
+    precision: &str,
+    body: &str,
+) -> anyhow::Result<()> {
+    let mut req = client()
+        .post(format!("{url}/write?precision={precision}"))
+        .body(body.to_string());
+    if let Some(t) = tenant {
+        req = req.header("X-Scope-OrgID", t);
+    }
+    let resp = req.send()?;
+    let status = resp.status();
+    if status.as_u16() != 204 {
+        bail!("write: {status}: {}", resp.text().unwrap_or_default());
+    }
+    Ok(())
+}
+
+/// A Prometheus API call as `tenant`: GET with a query string, or POST as a form when `post`.
+/// Returns the status code and the JSON body (a JSON string if the body is not JSON).
+pub fn prom_api(
+    url: &str,
+    tenant: Option<&str>,
+    post: bool,
+    path: &str,
+    params: &[(&str, &str)],
+) -> anyhow::Result<(u16, serde_json::Value)> {
+    let (code, text) = prom_api_text(url, tenant, post, path, params)?;
+    Ok((
+        code,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    ))
+}
+
+/// [`prom_api`] returning the raw body, for checks of the exact JSON text.
+pub fn prom_api_text(
+    url: &str,
+    tenant: Option<&str>,
+    post: bool,
+    path: &str,
+    params: &[(&str, &str)],
+) -> anyhow::Result<(u16, String)> {
+    let c = client();
+    let mut req = if post {
+        let body: String = form_urlencoded_pairs(params);
+        c.post(format!("{url}{path}"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+    } else {
+        c.get(format!("{url}{path}")).query(params)
+    };
+    if let Some(t) = tenant {
+        req = req.header("X-Scope-OrgID", t);
+    }
+    let resp = req.send().with_context(|| format!("sending {path}"))?;
+    let code = resp.status().as_u16();
+    Ok((code, resp.text()?))
+}
+
+fn form_urlencoded_pairs(params: &[(&str, &str)]) -> String {
+    let enc = |s: &str| -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                b' ' => "+".to_string(),
+                b => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    params
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Runs the `cairn` binary with `args` (a client command such as `cairn query`) and returns
+/// (exit success, stdout, stderr).
+pub fn cairn_cli(args: &[&str]) -> anyhow::Result<(bool, String, String)> {
+    let out = Command::new(cairn_bin())
+        .args(args)
+        .env_remove("CAIRN_URL")
+        .env_remove("CAIRN_TENANT")
+        .stdin(Stdio::null())
+        .output()
+        .context("running cairn")?;
+    Ok((
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
 }
 
 /// Gzips bytes (for Content-Encoding tests).

@@ -1,5 +1,7 @@
 //! Admin and health endpoints: flush, snapshot, `/metrics`, `/health`, `/ready`.
 
+use std::fmt::Write as _;
+
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -50,9 +52,18 @@ pub async fn snapshot(State(st): State<SharedState>) -> Result<Response, ApiErro
 /// `GET /metrics`
 pub async fn metrics(State(st): State<SharedState>) -> Response {
     let st2 = st.clone();
-    let body = tokio::task::spawn_blocking(move || st2.metrics.render(&st2.engine))
+    let mut body = tokio::task::spawn_blocking(move || st2.metrics.render(&st2.engine))
         .await
         .unwrap_or_default();
+    let _ = write!(
+        body,
+        "# HELP cairn_queries_in_flight PromQL queries evaluating now.\n\
+         # TYPE cairn_queries_in_flight gauge\ncairn_queries_in_flight {}\n\
+         # HELP cairn_queries_queued PromQL queries waiting for a slot.\n\
+         # TYPE cairn_queries_queued gauge\ncairn_queries_queued {}\n",
+        st.query.in_flight(),
+        st.query.queued()
+    );
     (
         [(
             header::CONTENT_TYPE,

@@ -23,6 +23,24 @@ impl ApiError {
         }
     }
 
+    /// 422: a valid query that cannot be evaluated (or is over a limit).
+    pub fn execution(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            kind: "execution",
+            message: message.into(),
+        }
+    }
+
+    /// 503: the query ran out of time.
+    pub fn timeout(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            kind: "timeout",
+            message: message.into(),
+        }
+    }
+
     pub fn internal(message: impl Into<String>) -> Self {
         ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
@@ -64,11 +82,18 @@ impl From<cairn_storage::Error> for ApiError {
     }
 }
 
+/// Prometheus' mapping: bad input is `bad_data` (400), a valid query that cannot be evaluated
+/// or is over a limit is `execution` (422), running out of time is `timeout` (503).
 impl From<cairn_query::Error> for ApiError {
     fn from(e: cairn_query::Error) -> Self {
+        use cairn_query::Error as E;
         match e {
-            cairn_query::Error::Storage(s) => s.into(),
-            other => ApiError::bad_data(other.to_string()),
+            E::Storage(s) => s.into(),
+            E::Parse { .. } | E::InvalidSelector { .. } => ApiError::bad_data(e.to_string()),
+            E::Execution { .. } | E::Unsupported { .. } | E::Limit { .. } => {
+                ApiError::execution(e.to_string())
+            }
+            E::Timeout { .. } => ApiError::timeout(e.to_string()),
         }
     }
 }

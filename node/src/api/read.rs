@@ -1,5 +1,6 @@
-//! Reading without PromQL: `/api/v1/series`, `/api/v1/labels`, `/api/v1/label/<name>/values`
-//! (Prometheus' JSON) and `/api/v1/export` (VictoriaMetrics' JSON lines, streamed).
+//! Reading without PromQL: `/api/v1/series`, `/api/v1/labels`, `/api/v1/label/<name>/values`,
+//! `/api/v1/metadata` (Prometheus' JSON) and `/api/v1/export` (VictoriaMetrics' JSON lines,
+//! streamed).
 
 use std::fmt::Write as _;
 
@@ -241,16 +242,19 @@ fn push_value(buf: &mut String, v: f64) {
     }
 }
 
-/// `GET /api/v1/status/buildinfo`
-pub async fn buildinfo() -> Response {
-    success(json!({
-        "version": env!("CARGO_PKG_VERSION"),
-        "revision": "",
-        "branch": "",
-        "buildUser": "",
-        "buildDate": "",
-        "goVersion": "",
-    }))
+/// `GET|POST /api/v1/metadata?metric=&limit=&limit_per_metric=`: Cairn keeps no metric
+/// metadata (TYPE/HELP) yet, so the answer is an empty map; the parameters are still checked.
+pub async fn metadata(State(st): State<SharedState>, req: Request) -> Result<Response, ApiError> {
+    let _ = tenant_of(req.headers())?;
+    let params = Params::from_request(req, st.cfg.limits.max_body_bytes as usize).await?;
+    for name in ["limit", "limit_per_metric"] {
+        if let Some(v) = params.get(name).filter(|v| !v.is_empty())
+            && v.parse::<i64>().is_err()
+        {
+            return Err(ApiError::bad_data(format!("{name} must be a number")));
+        }
+    }
+    Ok(success(json!({})))
 }
 
 #[cfg(test)]

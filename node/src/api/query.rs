@@ -1,0 +1,240 @@
+//! PromQL over Prometheus' HTTP API: `/api/v1/query`, `/api/v1/query_range`, and the
+//! helpers Grafana calls beside them (`format_query`, `query_exemplars`).
+//!
+//! ```text
+//!  GET|POST /api/v1/query{,_range} ─► params (400 bad_data naming the parameter)
+//!        ─► promql-parser (400 on a parse error) ─► QueryService::run (slot, deadline,
+//!        spawn_blocking) ─► json::render_result   (422 execution / 503 timeout|unavailable)
+//! ```
+//!
+//! Every request reads only its tenant's shards (`X-Scope-OrgID`).
+
+pub mod json;
+pub mod params;
+
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use cairn_query::QueryResult;
+use promql_parser::parser::value::ValueType;
+use promql_parser::parser::{self, Expr};
+use serde_json::json;
+
+use super::write::now_ms;
+use super::{ApiError, Params, SharedState, success, tenant_of};
+use crate::query::{QueryError, QueryRange};
+use params::{duration_param, invalid, thousands, time_param};
+
+/// `GET|POST /api/v1/query?query=&time=&timeout=`
+pub async fn instant(State(st): State<SharedState>, req: Request) -> Response {
+    let started = Instant::now();
+    let r = async {
+        let (tenant, params) = request(&st, req).await?;
+        let t = time_param(&params, "time", Some(now_ms()))?;
+        let timeout = duration_param(&params, "timeout")?;
+        let query = params.get("query").unwrap_or_default().to_string();
+        parse_query(&query)?;
+        evaluate(&st, tenant, query, QueryRange::Instant { t }, timeout).await
+    }
+    .await;
+    respond(&st, "query", started, r)
+}
+
+/// `GET|POST /api/v1/query_range?query=&start=&end=&step=&timeout=`
+pub async fn range(State(st): State<SharedState>, req: Request) -> Response {
+    let started = Instant::now();
+    let r = async {
+        let (tenant, params) = request(&st, req).await?;
+        let start = time_param(&params, "start", None)?;
+        let end = time_param(&params, "end", None)?;
+        if end < start {
+            return Err(invalid(
+                "end",
+                "end timestamp must not be before start time",
+            ));
+        }
+        let step = match params.get("step") {
+            None | Some("") => return Err(invalid("step", "cannot parse \"\" to a valid duration")),
+            Some(_) => duration_param(&params, "step")?.unwrap_or(0),
+        };
+        if step <= 0 {
+            return Err(invalid(
+                "step",
+                "zero or negative query resolution step widths are not accepted. Try a positive integer",
+            ));
+        }
+        // Checked before evaluating, as Prometheus does, so a huge range costs nothing.
+        let max_points = st.query.config().max_points_per_series;
+        if (end.saturating_sub(start) / step) as u64 > max_points {
+            st.metrics.query_limit_hit("max_points_per_series");
+            return Err(ApiError::bad_data(format!(
+                "exceeded maximum resolution of {} points per timeseries. Try decreasing the query resolution (?step=XX)",
+                thousands(max_points)
+            )));
+        }
+        let timeout = duration_param(&params, "timeout")?;
+        let query = params.get("query").unwrap_or_default().to_string();
+        let expr = parse_query(&query)?;
+        let vt = expr.value_type();
+        if !matches!(vt, ValueType::Vector | ValueType::Scalar) {
+            return Err(invalid(
+                "query",
+                format!(
+                    "invalid expression type {:?} for range query, must be Scalar or instant Vector",
+                    documented_type(vt)
+                ),
+            ));
+        }
+        evaluate(&st, tenant, query, QueryRange::Range { start, end, step }, timeout).await
+    }
+    .await;
+    respond(&st, "query_range", started, r)
+}
+
+/// `GET|POST /api/v1/format_query?query=`: the expression pretty-printed.
+pub async fn format_query(
+    State(st): State<SharedState>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let (_, params) = request(&st, req).await?;
+    let expr = parse_query(params.get("query").unwrap_or_default())?;
+    Ok(success(json!(expr.prettify())))
+}
+
+/// `GET|POST /api/v1/query_exemplars?query=&start=&end=`: Cairn stores no exemplars, so a
+/// valid request answers an empty list (what Grafana expects of a Prometheus without them).
+pub async fn exemplars(State(st): State<SharedState>, req: Request) -> Result<Response, ApiError> {
+    let (_, params) = request(&st, req).await?;
+    let start = time_param(&params, "start", Some(i64::MIN))?;
+    let end = time_param(&params, "end", Some(i64::MAX))?;
+    if end < start {
+        return Err(invalid(
+            "end",
+            "end timestamp must not be before start time",
+        ));
+    }
+    parse_query(params.get("query").unwrap_or_default())?;
+    Ok(success(json!([])))
+}
+
+async fn request(
+    st: &SharedState,
+    req: Request,
+) -> Result<(cairn_storage::Tenant, Params), ApiError> {
+    let tenant = tenant_of(req.headers())?;
+    let params = Params::from_request(req, st.cfg.limits.max_body_bytes as usize).await?;
+    Ok((tenant, params))
+}
+
+/// Parses `query`; an error is Prometheus' `invalid parameter "query": <parse error>`.
+fn parse_query(query: &str) -> Result<Expr, ApiError> {
+    parser::parse(query).map_err(|e| invalid("query", e))
+}
+
+/// Prometheus' `parser.DocumentedType`.
+fn documented_type(t: ValueType) -> &'static str {
+    match t {
+        ValueType::Vector => "instant vector",
+        ValueType::Matrix => "range vector",
+        ValueType::Scalar => "scalar",
+        ValueType::String => "string",
+    }
+}
+
+async fn evaluate(
+    st: &SharedState,
+    tenant: cairn_storage::Tenant,
+    query: String,
+    range: QueryRange,
+    timeout_ms: Option<i64>,
+) -> Result<QueryResult, ApiError> {
+    // A zero or negative timeout leaves no time at all, as in Prometheus.
+    let timeout = timeout_ms.map(|ms| Duration::from_millis(ms.max(0) as u64));
+    let deadline = st.query.deadline(timeout);
+    let shards = st.tenant_shards(&tenant);
+    st.query
+        .run(st.engine.clone(), tenant, shards, query, range, deadline)
+        .await
+        .map_err(|e| api_error(st, e))
+}
+
+/// Maps a query failure to Prometheus' error types, counting limit hits.
+fn api_error(st: &SharedState, e: QueryError) -> ApiError {
+    use cairn_query::Error as E;
+    match e {
+        QueryError::Query(e @ (E::Parse { .. } | E::InvalidSelector { .. })) => invalid("query", e),
+        QueryError::Query(e) => {
+            match &e {
+                E::Limit { limit, .. } => st.metrics.query_limit_hit(limit),
+                E::Timeout { .. } => st.metrics.query_limit_hit("timeout"),
+                _ => {}
+            }
+            ApiError::from(e)
+        }
+        e @ QueryError::Overloaded { .. } => {
+            st.metrics.query_limit_hit("max_queued");
+            ApiError::unavailable(e.to_string())
+        }
+        QueryError::Aborted { reason } => {
+            tracing::error!(%reason, "query evaluation aborted");
+            ApiError::internal(format!("query evaluation aborted: {reason}"))
+        }
+    }
+}
+
+fn respond(
+    st: &SharedState,
+    endpoint: &'static str,
+    started: Instant,
+    r: Result<QueryResult, ApiError>,
+) -> Response {
+    match r {
+        Ok(result) => {
+            st.metrics.observe_query(
+                endpoint,
+                "success",
+                started.elapsed(),
+                result.stats.samples_loaded,
+            );
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                json::render_result(&result),
+            )
+                .into_response()
+        }
+        Err(e) => {
+            st.metrics
+                .observe_query(endpoint, e.kind, started.elapsed(), 0);
+            e.into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_errors_name_the_query_parameter() {
+        let e = parse_query("sum(").unwrap_err();
+        assert_eq!(e.kind, "bad_data");
+        assert!(
+            e.message.starts_with("invalid parameter \"query\": "),
+            "{}",
+            e.message
+        );
+        assert!(parse_query("").is_err());
+        assert!(parse_query("rate(x[5m])").is_ok());
+    }
+
+    #[test]
+    fn expression_types_for_range_queries() {
+        let t = |q: &str| documented_type(parse_query(q).unwrap().value_type());
+        assert_eq!(t("up"), "instant vector");
+        assert_eq!(t("up[5m]"), "range vector");
+        assert_eq!(t("1 + 1"), "scalar");
+        assert_eq!(t("\"s\""), "string");
+    }
+}

@@ -1,0 +1,447 @@
+//! `Evaluator`: walks a PromQL expression over a [`Grid`] of steps. Selectors, subqueries
+//! and literals live here; operators, aggregations and function calls in their own files.
+//!
+//! Times: a selector with `offset o` evaluated at step `ts` looks at `ts - o`; with `@ t` it
+//! looks at `t - o` at every step. Windows are left-open, as in Prometheus 3.0: a range
+//! `[r]` at time `te` holds samples with `te - r < t <= te`, and the lookback of an instant
+//! selector is `(te - lookback, te]`.
+
+use std::collections::HashMap;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use promql_parser::parser::{AtModifier, Expr, Offset, SubqueryExpr, VectorSelector};
+
+use cairn_storage::model::is_stale_marker;
+
+use crate::config::QueryConfig;
+use crate::engine::QueryStats;
+use crate::engine::grid::Grid;
+use crate::engine::labels::drop_name;
+use crate::engine::series_set::DUPLICATE_LABELSET;
+use crate::error::{Error, Result};
+use crate::querier::{Querier, SeriesHandle};
+use crate::selector::matcher_sets;
+use crate::value::{Labels, Sample, Series};
+
+/// Prometheus' default subquery step when none is given (its default evaluation interval).
+pub(crate) const DEFAULT_SUBQUERY_STEP_MS: i64 = 60_000;
+
+/// The value of an expression over all steps of a grid.
+#[derive(Debug)]
+pub(crate) enum Val {
+    /// One value per step.
+    Scalar(Vec<f64>),
+    Str(String),
+    /// Series with points on the grid's step timestamps.
+    Vector(Vec<Series>),
+    /// Raw samples of a range vector (only at the top of an instant query).
+    Matrix(Vec<Series>),
+}
+
+/// Offset and `@` of a selector or subquery, resolved to milliseconds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TimeShift {
+    pub offset: i64,
+    pub at: Option<i64>,
+}
+
+impl TimeShift {
+    /// The time a step at `ts` looks at.
+    pub fn te(&self, ts: i64) -> i64 {
+        self.at.unwrap_or(ts) - self.offset
+    }
+}
+
+/// The range-vector argument of a function: where its series come from and how each step
+/// maps to a window.
+pub(crate) struct RangeInput {
+    pub range: i64,
+    pub shift: TimeShift,
+    /// The range selector's vector selector (for `absent_over_time`'s labels).
+    pub source: RangeSource,
+}
+
+pub(crate) enum RangeSource {
+    Selector {
+        series: Vec<SeriesHandle>,
+        mint: i64,
+        maxt: i64,
+    },
+    Computed(Vec<Series>),
+}
+
+impl RangeInput {
+    pub fn len(&self) -> usize {
+        match &self.source {
+            RangeSource::Selector { series, .. } => series.len(),
+            RangeSource::Computed(s) => s.len(),
+        }
+    }
+}
+
+pub(crate) struct Evaluator<'a> {
+    pub q: &'a dyn Querier,
+    pub cfg: &'a QueryConfig,
+    /// The top-level query's start and end, for `@ start()` and `@ end()`.
+    pub query_start: i64,
+    pub query_end: i64,
+    pub deadline: Instant,
+    pub stats: QueryStats,
+    pub warnings: Vec<String>,
+    pub infos: Vec<String>,
+}
+
+impl<'a> Evaluator<'a> {
+    pub fn check_deadline(&self) -> Result<()> {
+        if Instant::now() > self.deadline {
+            return Err(Error::Timeout {
+                phase: "query evaluation",
+            });
+        }
+        Ok(())
+    }
+
+    pub fn warn(&mut self, msg: String) {
+        if !self.warnings.contains(&msg) {
+            self.warnings.push(msg);
+        }
+    }
+
+    pub fn info(&mut self, msg: String) {
+        if !self.infos.contains(&msg) {
+            self.infos.push(msg);
+        }
+    }
+
+    pub fn eval(&mut self, e: &Expr, g: &Grid) -> Result<Val> {
+        self.check_deadline()?;
+        match e {
+            Expr::NumberLiteral(n) => Ok(Val::Scalar(vec![n.val; g.len()])),
+            Expr::StringLiteral(s) => Ok(Val::Str(s.val.clone())),
+            Expr::Paren(p) => self.eval(&p.expr, g),
+            Expr::Unary(u) => match self.eval(&u.expr, g)? {
+                Val::Scalar(mut v) => {
+                    v.iter_mut().for_each(|x| *x = -*x);
+                    Ok(Val::Scalar(v))
+                }
+                Val::Vector(mut series) => {
+                    for s in &mut series {
+                        s.samples.iter_mut().for_each(|p| p.v = -p.v);
+                    }
+                    Ok(Val::Vector(relabel(series, drop_name)?))
+                }
+                _ => Err(Error::exec(
+                    "unary minus needs a scalar or an instant vector",
+                )),
+            },
+            Expr::VectorSelector(vs) => Ok(Val::Vector(self.eval_vector_selector(vs, g, false)?)),
+            Expr::MatrixSelector(_) | Expr::Subquery(_) => {
+                let input = self.range_input(e, g)?;
+                Ok(Val::Matrix(self.raw_windows(input, g)?))
+            }
+            Expr::Binary(b) => self.eval_binary(b, g),
+            Expr::Aggregate(a) => self.eval_aggregate(a, g),
+            Expr::Call(c) => self.eval_call(c, g),
+            Expr::Extension(_) => Err(Error::Unsupported {
+                what: "extension expressions".into(),
+            }),
+        }
+    }
+
+    /// Evaluates an expression that must be a scalar (function and aggregation parameters).
+    pub fn eval_scalar(&mut self, e: &Expr, g: &Grid) -> Result<Vec<f64>> {
+        match self.eval(e, g)? {
+            Val::Scalar(v) => Ok(v),
+            other => Err(Error::exec(format!(
+                "expected a scalar, got {}",
+                val_type(&other)
+            ))),
+        }
+    }
+
+    /// Evaluates an expression that must be an instant vector.
+    pub fn eval_vector(&mut self, e: &Expr, g: &Grid) -> Result<Vec<Series>> {
+        match self.eval(e, g)? {
+            Val::Vector(v) => Ok(v),
+            other => Err(Error::exec(format!(
+                "expected an instant vector, got {}",
+                val_type(&other)
+            ))),
+        }
+    }
+
+    pub fn shift(&self, offset: &Option<Offset>, at: &Option<AtModifier>) -> TimeShift {
+        let offset = match offset {
+            Some(Offset::Pos(d)) => d.as_millis() as i64,
+            Some(Offset::Neg(d)) => -(d.as_millis() as i64),
+            None => 0,
+        };
+        let at = at.as_ref().map(|a| match a {
+            AtModifier::Start => self.query_start,
+            AtModifier::End => self.query_end,
+            AtModifier::At(t) => system_time_ms(*t),
+        });
+        TimeShift { offset, at }
+    }
+
+    /// Series matching a vector selector with samples in `[mint, maxt]`, sorted by labels.
+    pub fn select(
+        &mut self,
+        vs: &VectorSelector,
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<SeriesHandle>> {
+        let sets = matcher_sets(vs)?;
+        let mut out: Vec<SeriesHandle> = Vec::new();
+        for set in &sets {
+            let found = self.q.select(set, mint, maxt)?;
+            if sets.len() == 1 {
+                out = found;
+            } else {
+                for h in found {
+                    if !out.iter().any(|o| o.id == h.id) {
+                        out.push(h);
+                    }
+                }
+            }
+        }
+        self.stats.series_selected += out.len() as u64;
+        if self.stats.series_selected > self.cfg.max_series {
+            return Err(Error::Limit {
+                limit: "max_series",
+                max: self.cfg.max_series,
+            });
+        }
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(out)
+    }
+
+    /// Reads one series' samples into `buf`, counting them against `max_samples`.
+    pub fn load(&mut self, id: u64, mint: i64, maxt: i64, buf: &mut Vec<Sample>) -> Result<()> {
+        self.check_deadline()?;
+        self.q.samples(id, mint, maxt, buf)?;
+        self.count_samples(buf.len())
+    }
+
+    pub fn count_samples(&mut self, n: usize) -> Result<()> {
+        self.stats.samples_loaded += n as u64;
+        if self.stats.samples_loaded > self.cfg.max_samples {
+            return Err(Error::Limit {
+                limit: "max_samples",
+                max: self.cfg.max_samples,
+            });
+        }
+        Ok(())
+    }
+
+    /// An instant vector selector: per step, the newest sample within the lookback delta,
+    /// unless it is a stale marker. With `timestamps`, the value is the sample's timestamp
+    /// in seconds (for `timestamp()`).
+    pub fn eval_vector_selector(
+        &mut self,
+        vs: &VectorSelector,
+        g: &Grid,
+        timestamps: bool,
+    ) -> Result<Vec<Series>> {
+        let shift = self.shift(&vs.offset, &vs.at);
+        let lookback = self.cfg.lookback_delta_ms;
+        let (te0, te1) = (shift.te(g.start), shift.te(g.end));
+        let (mint, maxt) = (te0.min(te1) - lookback + 1, te0.max(te1));
+        let handles = self.select(vs, mint, maxt)?;
+        let mut out = Vec::with_capacity(handles.len());
+        let mut buf = Vec::new();
+        for h in handles {
+            self.load(h.id, mint, maxt, &mut buf)?;
+            let mut pts = Vec::new();
+            let mut j = 0;
+            for i in 0..g.len() {
+                let ts = g.ts(i);
+                let te = shift.te(ts);
+                while j < buf.len() && buf[j].t <= te {
+                    j += 1;
+                }
+                if j == 0 {
+                    continue;
+                }
+                let s = buf[j - 1];
+                if s.t <= te - lookback || is_stale_marker(s.v) {
+                    continue;
+                }
+                let v = if timestamps { s.t as f64 / 1000.0 } else { s.v };
+                pts.push(Sample::new(ts, v));
+            }
+            if !pts.is_empty() {
+                out.push(Series::new(h.labels, pts));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Resolves a range-vector expression (a range selector or a subquery, maybe in
+    /// parentheses) into its series source.
+    pub fn range_input(&mut self, e: &Expr, g: &Grid) -> Result<RangeInput> {
+        match e {
+            Expr::Paren(p) => self.range_input(&p.expr, g),
+            Expr::MatrixSelector(ms) => {
+                let shift = self.shift(&ms.vs.offset, &ms.vs.at);
+                let range = ms.range.as_millis() as i64;
+                let (te0, te1) = (shift.te(g.start), shift.te(g.end));
+                let (mint, maxt) = (te0.min(te1) - range + 1, te0.max(te1));
+                let series = self.select(&ms.vs, mint, maxt)?;
+                Ok(RangeInput {
+                    range,
+                    shift,
+                    source: RangeSource::Selector { series, mint, maxt },
+                })
+            }
+            Expr::Subquery(sq) => self.subquery(sq, g),
+            _ => Err(Error::exec("expected a range vector")),
+        }
+    }
+
+    /// Evaluates a subquery's inner expression on its own grid: steps aligned to multiples
+    /// of the subquery step, from just after the earliest window start to the latest step.
+    fn subquery(&mut self, sq: &SubqueryExpr, g: &Grid) -> Result<RangeInput> {
+        let shift = self.shift(&sq.offset, &sq.at);
+        let range = sq.range.as_millis() as i64;
+        let step = sq
+            .step
+            .map(|d| d.as_millis() as i64)
+            .filter(|&s| s > 0)
+            .unwrap_or(DEFAULT_SUBQUERY_STEP_MS);
+        let (te0, te1) = (shift.te(g.start), shift.te(g.end));
+        let (lo, hi) = (te0.min(te1), te0.max(te1));
+        let first = lo - range;
+        let mut start = first.div_euclid(step) * step;
+        if start <= first {
+            start += step;
+        }
+        let series = if start > hi {
+            Vec::new()
+        } else {
+            let inner = Grid::new(start, hi, step);
+            let v = self.eval_vector(&sq.expr, &inner)?;
+            let points: usize = v.iter().map(|s| s.samples.len()).sum();
+            self.count_samples(points)?;
+            v
+        };
+        Ok(RangeInput {
+            range,
+            shift,
+            source: RangeSource::Computed(series),
+        })
+    }
+
+    /// The samples of series `i` of a range input, stale markers removed, into `buf`.
+    pub fn range_series(
+        &mut self,
+        input: &RangeInput,
+        i: usize,
+        buf: &mut Vec<Sample>,
+    ) -> Result<Labels> {
+        match &input.source {
+            RangeSource::Selector { series, mint, maxt } => {
+                let h = &series[i];
+                self.load(h.id, *mint, *maxt, buf)?;
+                buf.retain(|s| !is_stale_marker(s.v));
+                Ok(h.labels.clone())
+            }
+            RangeSource::Computed(series) => {
+                buf.clear();
+                buf.extend_from_slice(&series[i].samples);
+                Ok(series[i].labels.clone())
+            }
+        }
+    }
+
+    /// The raw samples of a range vector at the single step of an instant query.
+    fn raw_windows(&mut self, input: RangeInput, g: &Grid) -> Result<Vec<Series>> {
+        if g.len() != 1 {
+            return Err(Error::exec(
+                "invalid expression type \"range vector\" for range query, must be Scalar or instant Vector",
+            ));
+        }
+        let te = input.shift.te(g.start);
+        let mut out = Vec::new();
+        let mut buf = Vec::new();
+        for i in 0..input.len() {
+            let labels = self.range_series(&input, i, &mut buf)?;
+            let w: Vec<Sample> = buf
+                .iter()
+                .copied()
+                .filter(|s| s.t > te - input.range && s.t <= te)
+                .collect();
+            if !w.is_empty() {
+                out.push(Series::new(labels, w));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Re-labels every series with `f` and merges series that end up with the same labels,
+/// failing when two of them have a point at the same step.
+pub(crate) fn relabel(series: Vec<Series>, f: impl Fn(&Labels) -> Labels) -> Result<Vec<Series>> {
+    try_relabel(series, |l| Ok(f(l)))
+}
+
+/// `relabel` with a fallible label edit.
+pub(crate) fn try_relabel(
+    series: Vec<Series>,
+    mut f: impl FnMut(&Labels) -> Result<Labels>,
+) -> Result<Vec<Series>> {
+    let mut index: HashMap<Labels, usize> = HashMap::with_capacity(series.len());
+    let mut out: Vec<Series> = Vec::with_capacity(series.len());
+    for s in series {
+        let labels = f(&s.labels)?;
+        match index.get(&labels) {
+            None => {
+                index.insert(labels.clone(), out.len());
+                out.push(Series::new(labels, s.samples));
+            }
+            Some(&i) => {
+                let merged = merge_points(&out[i].samples, &s.samples)?;
+                out[i].samples = merged;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Merges two sorted point lists; a timestamp in both is a duplicate label set at one step.
+fn merge_points(a: &[Sample], b: &[Sample]) -> Result<Vec<Sample>> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].t.cmp(&b[j].t) {
+            std::cmp::Ordering::Less => {
+                out.push(a[i]);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(b[j]);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => return Err(Error::exec(DUPLICATE_LABELSET)),
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    Ok(out)
+}
+
+fn val_type(v: &Val) -> &'static str {
+    match v {
+        Val::Scalar(_) => "scalar",
+        Val::Str(_) => "string",
+        Val::Vector(_) => "instant vector",
+        Val::Matrix(_) => "range vector",
+    }
+}
+
+fn system_time_ms(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_millis() as i64,
+        Err(e) => -(e.duration().as_millis() as i64),
+    }
+}

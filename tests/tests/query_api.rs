@@ -1,0 +1,554 @@
+//! PromQL through the Prometheus HTTP API of a real `cairn server`: instant and range
+//! queries, the exact JSON Prometheus writes, its error types and codes, tenant isolation,
+//! query limits, and the `cairn query` command.
+
+use anyhow::Result;
+use cairn_tests::*;
+use serde_json::{Value, json};
+
+/// 2023-11-14T22:13:20Z, the first sample of every test series.
+const T0: i64 = 1_700_000_000;
+
+/// `up` for two jobs and a counter `x` rising by 10 every 15 s, from T0 to T0+300 s.
+fn write_fixture(url: &str, tenant: Option<&str>) -> Result<()> {
+    let mut body = String::new();
+    for i in 0..=20 {
+        let t = T0 + 15 * i;
+        body.push_str(&format!("up,job=api,instance=a value=1 {t}\n"));
+        body.push_str(&format!("up,job=db,instance=b value=0 {t}\n"));
+        body.push_str(&format!("x,job=api value={} {t}\n", 10 * i));
+    }
+    body.push_str(&format!("big value=1e21 {}\n", T0 + 300));
+    body.push_str(&format!("tiny value=0.0000001 {}\n", T0 + 300));
+    write_lines(url, tenant, "s", &body)
+}
+
+fn query(url: &str, q: &str, t: i64) -> (u16, Value) {
+    let t = t.to_string();
+    prom_api(
+        url,
+        None,
+        false,
+        "/api/v1/query",
+        &[("query", q), ("time", &t)],
+    )
+    .unwrap()
+}
+
+fn by_job<'a>(result: &'a Value, job: &str) -> &'a Value {
+    result
+        .as_array()
+        .unwrap_or_else(|| panic!("result is not a list: {result}"))
+        .iter()
+        .find(|e| e["metric"]["job"] == job)
+        .unwrap_or_else(|| panic!("no job={job} in {result}"))
+}
+
+fn assert_error(resp: (u16, Value), code: u16, kind: &str, message: &str) {
+    let (c, v) = resp;
+    assert_eq!(c, code, "{v}");
+    assert_eq!(v["status"], "error", "{v}");
+    assert_eq!(v["errorType"], kind, "{v}");
+    let got = v["error"].as_str().unwrap_or_default();
+    assert!(got.contains(message), "error {got:?} lacks {message:?}");
+}
+
+#[test]
+fn instant_and_range_queries_answer_prometheus_json() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let node = CairnProcess::start(dir.path(), &[])?;
+    let url = node.url.clone();
+    write_fixture(&url, None)?;
+    let end = T0 + 300;
+
+    // Instant vector: labels as `metric`, `[seconds, "value"]`, GET and POST alike.
+    let (code, v) = query(&url, "up", end);
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["status"], "success");
+    assert_eq!(v["data"]["resultType"], "vector");
+    assert_eq!(v["data"]["result"].as_array().unwrap().len(), 2, "{v}");
+    let api = by_job(&v["data"]["result"], "api");
+    assert_eq!(
+        api["metric"],
+        json!({"__name__": "up", "instance": "a", "job": "api"})
+    );
+    assert_eq!(api["value"], json!([end, "1"]));
+    assert_eq!(
+        by_job(&v["data"]["result"], "db")["value"],
+        json!([end, "0"])
+    );
+    assert!(
+        v.get("warnings").is_none() && v.get("infos").is_none(),
+        "{v}"
+    );
+    let t = end.to_string();
+    let (code, posted) = prom_api(
+        &url,
+        None,
+        true,
+        "/api/v1/query",
+        &[("query", "up"), ("time", &t)],
+    )?;
+    assert_eq!(code, 200, "{posted}");
+    assert_eq!(posted["data"]["result"].as_array().unwrap().len(), 2);
+
+    // Timestamps keep their milliseconds as Prometheus writes them; times may be RFC 3339.
+    let (_, text) = prom_api_text(
+        &url,
+        None,
+        false,
+        "/api/v1/query",
+        &[("query", "sum(up)"), ("time", "2023-11-14T22:18:20.5Z")],
+    )?;
+    assert_eq!(
+        text,
+        r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000300.500,"1"]}]}}"#
+    );
+
+    // Aggregation and rate.
+    let (_, v) = query(&url, "sum(x)", end);
+    assert_eq!(
+        v["data"]["result"],
+        json!([{"metric": {}, "value": [end, "200"]}])
+    );
+    let (_, v) = query(&url, "rate(x[5m])", end);
+    let r = &v["data"]["result"][0];
+    assert_eq!(r["metric"], json!({"job": "api"}), "{v}");
+    let rate: f64 = r["value"][1].as_str().unwrap().parse()?;
+    assert!((rate - 10.0 / 15.0).abs() < 1e-9, "rate {rate}");
+
+    // Values in Go's float format: an exponent only for the very large and very small.
+    let (_, v) = query(&url, "big", end);
+    assert_eq!(v["data"]["result"][0]["value"][1], "1e+21", "{v}");
+    let (_, v) = query(&url, "tiny", end);
+    assert_eq!(v["data"]["result"][0]["value"][1], "1e-07", "{v}");
+
+    // Scalars and strings.
+    let (_, v) = query(&url, "1 + 1.5", end);
+    assert_eq!(
+        v["data"],
+        json!({"resultType": "scalar", "result": [end, "2.5"]})
+    );
+    let (_, v) = query(&url, "\"hello\"", end);
+    assert_eq!(
+        v["data"],
+        json!({"resultType": "string", "result": [end, "hello"]})
+    );
+
+    // Range: a matrix of `values`, one point per step, both ends included.
+    let (s, e) = (T0.to_string(), (T0 + 60).to_string());
+    for step in ["15", "15s"] {
+        let (code, v) = prom_api(
+            &url,
+            None,
+            false,
+            "/api/v1/query_range",
+            &[("query", "up"), ("start", &s), ("end", &e), ("step", step)],
+        )?;
+        assert_eq!(code, 200, "{v}");
+        assert_eq!(v["data"]["resultType"], "matrix");
+        let api = by_job(&v["data"]["result"], "api");
+        assert_eq!(
+            api["values"],
+            json!([
+                [T0, "1"],
+                [T0 + 15, "1"],
+                [T0 + 30, "1"],
+                [T0 + 45, "1"],
+                [T0 + 60, "1"]
+            ])
+        );
+    }
+    // A range query of a scalar is a matrix with one unlabelled series.
+    let (_, v) = prom_api(
+        &url,
+        None,
+        true,
+        "/api/v1/query_range",
+        &[("query", "2"), ("start", &s), ("end", &e), ("step", "30")],
+    )?;
+    assert_eq!(
+        v["data"],
+        json!({"resultType": "matrix", "result": [{"metric": {}, "values": [[T0, "2"], [T0 + 30, "2"], [T0 + 60, "2"]]}]})
+    );
+
+    // Evaluations are counted on /metrics.
+    let m = client().get(format!("{url}/metrics")).send()?.text()?;
+    assert!(
+        m.contains("cairn_queries_total{endpoint=\"query\",outcome=\"success\"}"),
+        "{m}"
+    );
+    assert!(m.contains("cairn_query_duration_seconds_bucket{endpoint=\"query_range\""));
+    assert!(m.contains("cairn_query_samples_loaded_total"));
+    Ok(())
+}
+
+#[test]
+fn bad_parameters_and_bad_promql_are_prometheus_errors() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let node = CairnProcess::start(dir.path(), &[])?;
+    let url = node.url.clone();
+    let q = |params: &[(&str, &str)]| prom_api(&url, None, false, "/api/v1/query", params).unwrap();
+    let r = |params: &[(&str, &str)]| {
+        prom_api(&url, None, true, "/api/v1/query_range", params).unwrap()
+    };
+
+    assert_error(q(&[]), 400, "bad_data", "invalid parameter \"query\"");
+    assert_error(
+        q(&[("query", "sum(")]),
+        400,
+        "bad_data",
+        "invalid parameter \"query\": ",
+    );
+    assert_error(
+        q(&[("query", "nosuchfunction(up)")]),
+        400,
+        "bad_data",
+        "query",
+    );
+    assert_error(
+        q(&[("query", "up"), ("time", "noon")]),
+        400,
+        "bad_data",
+        "invalid parameter \"time\": cannot parse \"noon\" to a valid timestamp",
+    );
+    assert_error(
+        q(&[("query", "up"), ("timeout", "soon")]),
+        400,
+        "bad_data",
+        "invalid parameter \"timeout\": cannot parse \"soon\" to a valid duration",
+    );
+    let ok = [
+        ("query", "up"),
+        ("start", "100"),
+        ("end", "200"),
+        ("step", "10"),
+    ];
+    let with = |k: &str, v: &'static str| -> Vec<(String, String)> {
+        ok.iter()
+            .filter(|(n, _)| *n != k)
+            .map(|(n, x)| (n.to_string(), x.to_string()))
+            .chain(std::iter::once((k.to_string(), v.to_string())))
+            .filter(|(_, x)| !x.is_empty())
+            .collect()
+    };
+    let rr = |p: Vec<(String, String)>| {
+        let p: Vec<(&str, &str)> = p.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        r(&p)
+    };
+    assert_error(
+        rr(with("start", "")),
+        400,
+        "bad_data",
+        "invalid parameter \"start\"",
+    );
+    assert_error(
+        rr(with("end", "x")),
+        400,
+        "bad_data",
+        "invalid parameter \"end\"",
+    );
+    assert_error(
+        rr(with("end", "50")),
+        400,
+        "bad_data",
+        "end timestamp must not be before start time",
+    );
+    assert_error(
+        rr(with("step", "")),
+        400,
+        "bad_data",
+        "invalid parameter \"step\"",
+    );
+    for step in ["0", "-5", "0s"] {
+        assert_error(
+            rr(with("step", step)),
+            400,
+            "bad_data",
+            "zero or negative query resolution step widths are not accepted. Try a positive integer",
+        );
+    }
+    assert_error(
+        r(&[
+            ("query", "up"),
+            ("start", "0"),
+            ("end", "1000000"),
+            ("step", "1"),
+        ]),
+        400,
+        "bad_data",
+        "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+    );
+    assert_error(
+        rr(with("query", "up[5m]")),
+        400,
+        "bad_data",
+        "invalid expression type \"range vector\" for range query, must be Scalar or instant Vector",
+    );
+    assert_error(
+        rr(with("query", "\"s\"")),
+        400,
+        "bad_data",
+        "invalid expression type \"string\" for range query, must be Scalar or instant Vector",
+    );
+    let (code, v) = prom_api(
+        &url,
+        Some("bad tenant!"),
+        false,
+        "/api/v1/query",
+        &[("query", "up")],
+    )?;
+    assert_eq!((code, &v["errorType"]), (400, &json!("bad_data")), "{v}");
+
+    // The endpoints Grafana calls beside queries.
+    let (code, v) = prom_api(
+        &url,
+        None,
+        false,
+        "/api/v1/format_query",
+        &[("query", "sum(rate(x[5m]))by(job)")],
+    )?;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["data"], "sum by (job) (rate(x[5m]))");
+    assert_error(
+        prom_api(
+            &url,
+            None,
+            false,
+            "/api/v1/format_query",
+            &[("query", "sum(")],
+        )?,
+        400,
+        "bad_data",
+        "invalid parameter \"query\"",
+    );
+    let (code, v) = prom_api(&url, None, false, "/api/v1/metadata", &[("limit", "5")])?;
+    assert_eq!((code, &v["data"]), (200, &json!({})), "{v}");
+    let (code, v) = prom_api(
+        &url,
+        None,
+        true,
+        "/api/v1/query_exemplars",
+        &[("query", "up")],
+    )?;
+    assert_eq!((code, &v["data"]), (200, &json!([])), "{v}");
+    let (_, v) = prom_api(&url, None, false, "/api/v1/status/buildinfo", &[])?;
+    for k in [
+        "version",
+        "revision",
+        "branch",
+        "buildUser",
+        "buildDate",
+        "goVersion",
+    ] {
+        assert!(v["data"].get(k).is_some(), "buildinfo lacks {k}: {v}");
+    }
+    let (_, v) = prom_api(&url, None, false, "/api/v1/status/runtimeinfo", &[])?;
+    for k in [
+        "startTime",
+        "CWD",
+        "reloadConfigSuccess",
+        "lastConfigTime",
+        "corruptionCount",
+        "goroutineCount",
+        "GOMAXPROCS",
+        "GOGC",
+        "GODEBUG",
+        "storageRetention",
+    ] {
+        assert!(v["data"].get(k).is_some(), "runtimeinfo lacks {k}: {v}");
+    }
+    assert_eq!(v["data"]["storageRetention"], "7d");
+    Ok(())
+}
+
+#[test]
+fn tenants_never_see_each_others_series() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let node = CairnProcess::start(dir.path(), &[])?;
+    let url = node.url.clone();
+    write_lines(
+        &url,
+        Some("team-a"),
+        "s",
+        &format!("secret,team=a value=42 {T0}\n"),
+    )?;
+    write_lines(
+        &url,
+        Some("team-b"),
+        "s",
+        &format!("public,team=b value=7 {T0}\n"),
+    )?;
+    let t = (T0 + 10).to_string();
+    let count = |tenant: &str, q: &str| -> Value {
+        let (code, v) = prom_api(
+            &url,
+            Some(tenant),
+            false,
+            "/api/v1/query",
+            &[("query", q), ("time", &t)],
+        )
+        .unwrap();
+        assert_eq!(code, 200, "{v}");
+        v["data"]["result"].clone()
+    };
+    assert_eq!(
+        count("team-a", "secret"),
+        json!([{"metric": {"__name__": "secret", "team": "a"}, "value": [T0 + 10, "42"]}])
+    );
+    assert_eq!(count("team-b", "secret"), json!([]));
+    assert_eq!(count("default", "secret"), json!([]));
+    assert_eq!(
+        count("team-b", r#"count by (__name__) ({__name__=~".+"})"#),
+        json!([{"metric": {"__name__": "public"}, "value": [T0 + 10, "1"]}])
+    );
+    // The metadata endpoints answer per tenant too.
+    let (_, v) = prom_api(
+        &url,
+        Some("team-b"),
+        false,
+        "/api/v1/label/__name__/values",
+        &[],
+    )?;
+    assert_eq!(v["data"], json!(["public"]));
+    let (_, v) = prom_api(
+        &url,
+        Some("team-b"),
+        true,
+        "/api/v1/series",
+        &[("match[]", "secret"), ("start", "0"), ("end", &t)],
+    )?;
+    assert_eq!(v["data"], json!([]));
+    Ok(())
+}
+
+#[test]
+fn a_query_over_max_samples_is_refused_and_the_node_keeps_answering() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let node = CairnProcess::start_with_config(
+        dir.path(),
+        "[query]\nmax_samples = 100\nmax_points_per_series = 50\n",
+        &[],
+    )?;
+    let url = node.url.clone();
+    // 300 samples 10 s apart: the whole series is over the limit, the last 5 minutes (what
+    // an instant selector reads) are not.
+    let mut body = String::new();
+    for i in 0..300 {
+        body.push_str(&format!("m value={i} {}\n", T0 + 10 * i));
+    }
+    write_lines(&url, None, "s", &body)?;
+    let end = T0 + 2990;
+
+    assert_error(
+        query(&url, "count_over_time(m[1h])", end),
+        422,
+        "execution",
+        "max_samples",
+    );
+    let (code, v) = query(&url, "m", end);
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["data"]["result"][0]["value"], json!([end, "299"]));
+    let (code, v) = query(&url, "count_over_time(m[2m])", end);
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["data"]["result"][0]["value"], json!([end, "12"]));
+
+    // The resolution limit is the configured one.
+    assert_error(
+        prom_api(
+            &url,
+            None,
+            false,
+            "/api/v1/query_range",
+            &[
+                ("query", "m"),
+                ("start", "0"),
+                ("end", "100"),
+                ("step", "1"),
+            ],
+        )?,
+        400,
+        "bad_data",
+        "exceeded maximum resolution of 50 points per timeseries",
+    );
+
+    let m = client().get(format!("{url}/metrics")).send()?.text()?;
+    assert!(
+        m.contains("cairn_query_limit_hits_total{limit=\"max_samples\"} 1"),
+        "{m}"
+    );
+    assert!(m.contains("cairn_query_limit_hits_total{limit=\"max_points_per_series\"} 1"));
+    assert!(m.contains("cairn_queries_total{endpoint=\"query\",outcome=\"execution\"} 1"));
+    Ok(())
+}
+
+#[test]
+fn cairn_query_prints_tables_json_and_errors() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let node = CairnProcess::start(dir.path(), &[])?;
+    let url = node.url.clone();
+    write_fixture(&url, Some("cli"))?;
+    let end = (T0 + 300).to_string();
+
+    let (ok, out, err) = cairn_cli(&[
+        "query", "--url", &url, "--tenant", "cli", "up", "--time", &end,
+    ])?;
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.lines().next(),
+        Some("__name__  instance  job  VALUE  TIMESTAMP"),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l == "up        a         api  1      2023-11-14T22:18:20.000Z"),
+        "{out}"
+    );
+    assert_eq!(out.lines().count(), 3, "{out}");
+
+    let (ok, out, err) = cairn_cli(&[
+        "query", "--url", &url, "--tenant", "cli", "sum(up)", "--time", &end, "--json",
+    ])?;
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(out.trim())?;
+    assert_eq!(v["data"]["result"][0]["value"], json!([T0 + 300, "1"]));
+
+    let (s, e) = (T0.to_string(), (T0 + 30).to_string());
+    let (ok, out, err) = cairn_cli(&[
+        "query",
+        "--url",
+        &url,
+        "--tenant",
+        "cli",
+        "up{job=\"api\"}",
+        "--start",
+        &s,
+        "--end",
+        &e,
+        "--step",
+        "15s",
+    ])?;
+    assert!(ok, "{err}");
+    assert_eq!(
+        out,
+        "up{instance=\"a\", job=\"api\"}\n\
+         \x20 2023-11-14T22:13:20.000Z  1\n\
+         \x20 2023-11-14T22:13:35.000Z  1\n\
+         \x20 2023-11-14T22:13:50.000Z  1\n"
+    );
+
+    let (ok, out, _) = cairn_cli(&["query", "--url", &url, "2 * 21", "--time", &end])?;
+    assert!(ok);
+    assert_eq!(out, "42\n");
+
+    let (ok, _, err) = cairn_cli(&["query", "--url", &url, "sum("])?;
+    assert!(!ok);
+    assert!(
+        err.contains("error: bad_data: invalid parameter \"query\""),
+        "{err}"
+    );
+    let (ok, _, err) = cairn_cli(&["query", "--url", &url, "up", "--start", "yesterday"])?;
+    assert!(!ok);
+    assert!(err.contains("--start"), "{err}");
+    Ok(())
+}
