@@ -15,11 +15,24 @@
 # not grow with series (memtables, caches), the slope against a reference run with a tenth
 # of the hosts.
 #
-# Usage: benches/compare.sh [--memory] [--hosts N] [--duration D] [--interval I]
-#                           [--concurrency C] [--batch-lines B] [--rounds N] [--no-build] [--keep]
+# --queries compares query speed: the same file is loaded into Cairn, VictoriaMetrics and
+# Prometheus 2.42 (Debian's `prometheus`, through its remote-write receiver: `cairn bench
+# ingest --protocol remote-write`), one system at a time. Each is loaded, left to settle
+# (flush, then its data dir stops changing), checked to hold every sample, and then, alone on
+# the machine, answers five PromQL queries over the data's last day, 1 warm-up + --runs timed
+# runs each (curl GET): p50 and p99 (nearest rank; with 20 runs the p99 is the slowest run),
+# series per answer, a checksum of the answer (values to 6 significant digits) compared between
+# Cairn and Prometheus, and Cairn / the faster of the other two. VictoriaMetrics caches range
+# results, so its queries run twice: as users run them, and with nocache=1.
+#
+# Usage: benches/compare.sh [--memory | --queries] [--hosts N] [--duration D] [--interval I]
+#                           [--concurrency C] [--batch-lines B] [--rounds N] [--runs N]
+#                           [--no-build] [--keep]
 #   --rounds N loads each system N times, alternating which goes first, and reports medians
-#   (samples/s swings with whatever else runs on the machine).
-# Environment (flags win): HOSTS DURATION INTERVAL SEED CONCURRENCY BATCH_LINES ROUNDS MEMORY=1
+#   (samples/s swings with whatever else runs on the machine). Not used by --queries, which
+#   loads each system once; --runs N sets its timed runs per query and system (default 20).
+# Environment (flags win): HOSTS DURATION INTERVAL SEED CONCURRENCY BATCH_LINES ROUNDS RUNS
+#   MEMORY=1 QUERIES=1  VM_BIN PROM_BIN (paths of the other servers)
 #   CAIRN_BIN=path (use this binary, skip the build)  KEEP=1 (leave the temp dir)
 #   CARGO_TARGET_DIR (default ~/.cache/cairn-target)
 # Servers listen on free 127.0.0.1 ports only; all data lives in one mktemp -d dir, removed at exit.
@@ -28,6 +41,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 MEMORY=${MEMORY:-0}
+QUERIES=${QUERIES:-0}
+RUNS=${RUNS:-20}
 HOSTS=${HOSTS:-}
 DURATION=${DURATION:-}
 INTERVAL=${INTERVAL:-10s}
@@ -43,6 +58,8 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --memory) MEMORY=1 ;;
+    --queries) QUERIES=1 ;;
+    --runs) RUNS=$2; shift ;;
     --hosts) HOSTS=$2; shift ;;
     --duration) DURATION=$2; shift ;;
     --interval) INTERVAL=$2; shift ;;
@@ -57,6 +74,10 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
+if [ "$MEMORY" = 1 ] && [ "$QUERIES" = 1 ]; then
+  echo "compare: --memory and --queries are separate modes; pick one" >&2
+  exit 2
+fi
 if [ "$MEMORY" = 1 ]; then
   HOSTS=${HOSTS:-10000}
   DURATION=${DURATION:-30m}
@@ -70,12 +91,19 @@ log() { echo "compare: $*" >&2; }
 # ---- tools and build -------------------------------------------------------------------
 if [ "$MEMORY" = 1 ]; then
   bash "$ROOT/scripts/setup.sh" >&2
+elif [ "$QUERIES" = 1 ]; then
+  bash "$ROOT/scripts/setup.sh" victoria-metrics prometheus >&2
 else
   bash "$ROOT/scripts/setup.sh" victoria-metrics >&2
 fi
 VM_BIN=${VM_BIN:-$(command -v victoria-metrics || true)}
 if [ "$MEMORY" != 1 ] && [ -z "$VM_BIN" ]; then
   echo "compare: victoria-metrics not found after setup" >&2
+  exit 1
+fi
+PROM_BIN=${PROM_BIN:-$(command -v prometheus || true)}
+if [ "$QUERIES" = 1 ] && [ -z "$PROM_BIN" ]; then
+  echo "compare: prometheus not found after setup" >&2
   exit 1
 fi
 
@@ -179,7 +207,7 @@ CLK_TCK=$(getconf CLK_TCK)
 LOADER=("$CAIRN" bench ingest --concurrency "$CONCURRENCY" --batch-lines "$BATCH_LINES" --json)
 
 # Starts one system on a fresh data dir and sets SERVER_PID, URL, DATA.
-start_server() { # cairn|vm
+start_server() { # cairn|vm|prom
   local name=$1 port
   port=$(free_port)
   URL="http://127.0.0.1:$port"
@@ -199,6 +227,18 @@ start_server() { # cairn|vm
         -retentionPeriod 100y >"$WORK/$name.log" 2>&1 &
       SERVER_PID=$!
       wait_ready "$URL/health" "$SERVER_PID" "$WORK/$name.log"
+      ;;
+    prom)
+      # No scrape jobs: the TSDB holds only what remote write brings. Concurrent batches can
+      # arrive slightly out of time order; the out-of-order window takes those in (without it
+      # Prometheus rejects the whole request). Retention covers the generated day.
+      printf 'global:\n  scrape_interval: 1m\nstorage:\n  tsdb:\n    out_of_order_time_window: 2h\n' \
+        >"$WORK/prometheus.yml"
+      "$PROM_BIN" --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$DATA" \
+        --web.listen-address="127.0.0.1:$port" --web.enable-remote-write-receiver \
+        --storage.tsdb.retention.time=30d >"$WORK/$name.log" 2>&1 &
+      SERVER_PID=$!
+      wait_ready "$URL/-/ready" "$SERVER_PID" "$WORK/$name.log"
       ;;
   esac
   sleep 1
@@ -272,6 +312,216 @@ log "generating $HOSTS hosts × $DURATION every $INTERVAL, seed $SEED"
   --interval "$INTERVAL" --seed "$SEED" --json >"$WORK/generate.json"
 SAMPLES=$(json_get "$WORK/generate.json" samples)
 log "$SAMPLES samples, $(json_get "$WORK/generate.json" bytes) bytes of line protocol"
+
+
+# ---- query mode ------------------------------------------------------------------------
+if [ "$QUERIES" = 1 ]; then
+  Q0=$SECONDS
+  # The data's end: start + points × interval, in Unix seconds (the last sample is one
+  # interval before it).
+  START_S=$(( $(json_get "$WORK/generate.json" start_ns) / 1000000000 ))
+  SPAN_S=$(( $(json_get "$WORK/generate.json" points) * $(json_get "$WORK/generate.json" interval_ns) / 1000000000 ))
+  END=$((START_S + SPAN_S))
+  # name|expr|kind|range start (seconds before END; 0 for instant)|step
+  QUERY_SPECS=(
+    "max_over_time|max_over_time(cpu_usage_user{hostname=\"host_1\"}[1h])|range|43200|60"
+    "avg by region|avg by (region) (cpu_usage_user)|range|86400|300"
+    "max by host > 90|max by (hostname) (cpu_usage_user) > 90|range|86400|300"
+    "topk avg_over_time|topk(5, avg_over_time(cpu_usage_system[1h]))|instant|0|0"
+    "rate|rate(cpu_usage_idle[5m])|range|21600|60"
+  )
+  QDIR="$WORK/queries"
+  mkdir -p "$QDIR"
+  QRESULTS="$QDIR/results"
+  : >"$QRESULTS"
+
+  # One query request; prints "HTTP_CODE SECONDS", the answer goes to BODY. FRACTION (".5")
+  # moves start, end and time off the sample grid (see the checksums below).
+  query_once() { # BODY I [EXTRA_PARAM] [FRACTION]
+    local body=$1 i=$2 extra=${3:-} frac=${4:-} name expr kind back step
+    IFS='|' read -r name expr kind back step <<<"${QUERY_SPECS[$i]}"
+    local args=(-sS -o "$body" -w '%{http_code} %{time_total}' -G --data-urlencode "query=$expr")
+    if [ "$kind" = range ]; then
+      args+=(--data-urlencode "start=$((END - back))$frac" --data-urlencode "end=$END$frac" \
+        --data-urlencode "step=$step" "$URL/api/v1/query_range")
+    else
+      args+=(--data-urlencode "time=$END$frac" "$URL/api/v1/query")
+    fi
+    if [ -n "$extra" ]; then args+=(--data-urlencode "$extra"); fi
+    curl "${args[@]}" || echo "000 0"
+  }
+
+  # An answer as sorted "labels<TAB>time<TAB>value" lines, values to 6 significant digits:
+  # what the checksum covers and what a mismatch shows.
+  normalize() { # BODY
+    jq -r '.data.result[] | (.metric | to_entries | sort_by(.key) | map("\(.key)=\(.value)")
+        | join(",")) as $m | (.values // [.value])[] | "\($m)\t\(.[0])\t\(.[1])"' "$1" |
+      awk -F'\t' '{ v = $3; if (v ~ /^[-+]?[0-9.]+([eE][-+]?[0-9]+)?$/) v = sprintf("%.6g", v)
+        printf "%s\t%.3f\t%s\n", $1, $2, v }' | LC_ALL=C sort
+  }
+
+  # 1 warm-up + RUNS timed runs of query I; appends "sys i p50 p99 series checksum" to QRESULTS.
+  time_query() { # SYS LABEL I [EXTRA_PARAM]
+    local sys=$1 label=$2 i=$3 extra=${4:-} out code t times="$QDIR/$2-$3.times" series sum
+    out=$(query_once "$QDIR/$label-$i.json" "$i" "$extra")
+    code=${out% *}
+    if [ "$code" != 200 ]; then
+      log "WARNING: $sys answered query $((i + 1)) with HTTP $code: $(head -c 300 "$QDIR/$label-$i.json")"
+      echo "$label $i - - - -" >>"$QRESULTS"
+      return 0
+    fi
+    : >"$times"
+    for _ in $(seq 1 "$RUNS"); do
+      out=$(query_once "$QDIR/$label-$i.run.json" "$i" "$extra")
+      code=${out% *} t=${out#* }
+      [ "$code" = 200 ] || log "WARNING: $sys: a timed run of query $((i + 1)) got HTTP $code"
+      echo "$t" >>"$times"
+    done
+    series=$(jq '.data.result | length' "$QDIR/$label-$i.json")
+    normalize "$QDIR/$label-$i.json" >"$QDIR/$label-$i.norm"
+    sum=$(md5sum <"$QDIR/$label-$i.norm" | cut -c1-8)
+    # The same query half a second off the 10 s sample grid: Prometheus 2.x selects closed
+    # windows [t - r, t], Cairn (as Prometheus 3.0) left-open ones (t - r, t], which differ
+    # only when a sample sits exactly on t - r. Off the grid both must agree.
+    if [ "$label" = cairn ] || [ "$label" = prom ]; then
+      query_once "$QDIR/$label-$i.off.json" "$i" "" .5 >/dev/null
+      normalize "$QDIR/$label-$i.off.json" >"$QDIR/$label-$i.off.norm"
+    fi
+    sort -g "$times" | awk -v l="$label" -v i="$i" -v s="$series" -v c="$sum" \
+      '{ v[NR] = $1 } END {
+        p50 = v[int((NR * 50 + 99) / 100)]; p99 = v[int((NR * 99 + 99) / 100)]
+        printf "%s %s %.2f %.2f %s %s\n", l, i, p50 * 1000, p99 * 1000, s, c }' >>"$QRESULTS"
+  }
+
+  # Every sample the system holds, by its own count: count_over_time over more than the
+  # whole span at END, one metric at a time (over all of them at once the results would
+  # lose their names and collide).
+  stored_samples() {
+    local f n total=0
+    for f in user system idle nice iowait irq softirq steal guest guest_nice; do
+      n=$(curl -sS -G "$URL/api/v1/query" --data-urlencode "time=$END" \
+        --data-urlencode "query=sum(count_over_time(cpu_usage_$f[$((SPAN_S + 3600))s]))" |
+        jq -r '.data.result[0].value[1] // "none"' 2>/dev/null || echo none)
+      case "$n" in
+        '' | *[!0-9]*) echo "none (cpu_usage_$f: $n)"; return 0 ;;
+      esac
+      total=$((total + n))
+    done
+    echo "$total"
+  }
+
+  for sys in cairn vm prom; do
+    log "queries, $sys: starting on a fresh data dir, loading"
+    start_server "$sys"
+    case "$sys" in
+      prom) "${LOADER[@]}" --protocol remote-write --url "$URL" --input "$FILE" >"$QDIR/$sys-load.json" ;;
+      *) "${LOADER[@]}" --url "$URL" --input "$FILE" >"$QDIR/$sys-load.json" ;;
+    esac
+    log "queries, $sys: loaded at $(json_get "$QDIR/$sys-load.json" samples_per_second | cut -d. -f1) samples/s; settling"
+    case "$sys" in
+      cairn) curl -fsS -X POST "$URL/api/v1/admin/flush" >/dev/null ;;
+      vm) curl -fsS "$URL/internal/force_flush" >/dev/null ;;
+      # Prometheus compacts its head into 2h blocks once it spans more than 3h (a commit
+      # triggers it); wait until it spans no more, then for the writes to stop.
+      prom)
+        for _ in $(seq 1 120); do
+          span=$(awk -v a="$(metric "$URL" prometheus_tsdb_head_max_time)" \
+            -v b="$(metric "$URL" prometheus_tsdb_head_min_time)" 'BEGIN { print (a - b) / 1000 }')
+          awk -v s="$span" 'BEGIN { exit !(s <= 3 * 3600) }' && break
+          sleep 1
+        done
+        ;;
+    esac
+    settled_size "$DATA" >/dev/null
+    stored=$(stored_samples)
+    echo "$sys stored $stored" >>"$QRESULTS"
+    if [ "$stored" != "$SAMPLES" ]; then
+      log "WARNING: $sys answers for $stored samples, $SAMPLES were loaded"
+      if [ "$sys" = prom ]; then
+        log "  prometheus: $(metric "$URL" prometheus_tsdb_head_samples_appended_total) appended to the head," \
+          "$(metric "$URL" prometheus_tsdb_out_of_order_samples_total) out of order," \
+          "$(metric "$URL" prometheus_tsdb_out_of_bound_samples_total) out of bounds"
+      fi
+    fi
+    compactions=$(metric "$URL" prometheus_tsdb_compactions_total)
+    for i in "${!QUERY_SPECS[@]}"; do
+      log "queries, $sys: query $((i + 1)), 1 warm-up + $RUNS runs"
+      time_query "$sys" "$sys" "$i"
+      if [ "$sys" = vm ]; then time_query "$sys" vmnc "$i" nocache=1; fi
+    done
+    # Prometheus merges 2h blocks into longer ones on a 1-minute timer, which nothing can
+    # wait for; say when that ran during the timings.
+    if [ "$sys" = prom ] && [ "$compactions" != "$(metric "$URL" prometheus_tsdb_compactions_total)" ]; then
+      log "note: Prometheus compacted blocks while its queries were timed"
+      echo "prom compacted during queries" >>"$QRESULTS"
+    fi
+    stop_server "$SERVER_PID"
+    SERVER_PID=""
+  done
+
+  # "p50 p99 series checksum" of LABEL for query I.
+  row() { awk -v l="$1" -v i="$2" '$1 == l && $2 == i { print $3, $4, $5, $6 }' "$QRESULTS"; }
+  printf '\nTSBS cpu-only: %s hosts × %s every %s = %s samples, same file for all; END = %s (%s)\n' \
+    "$HOSTS" "$DURATION" "$INTERVAL" "$SAMPLES" "$END" "$(date -u -d "@$END" +%FT%TZ)"
+  printf 'samples each system answers for: Cairn %s, VictoriaMetrics %s, Prometheus %s\n' \
+    "$(awk '$1 == "cairn" && $2 == "stored" { print $3 }' "$QRESULTS")" \
+    "$(awk '$1 == "vm" && $2 == "stored" { print $3 }' "$QRESULTS")" \
+    "$(awk '$1 == "prom" && $2 == "stored" { print $3 }' "$QRESULTS")"
+  printf 'query latency in ms over %s runs after 1 warm-up (curl time_total), one system running at a time\n' "$RUNS"
+  MISMATCH=0
+  for i in "${!QUERY_SPECS[@]}"; do
+    IFS='|' read -r name expr kind back step <<<"${QUERY_SPECS[$i]}"
+    if [ "$kind" = range ]; then what="range END-$((back / 3600))h..END step ${step}s"; else what="instant at END"; fi
+    printf '\n%d. %s   (%s)\n' "$((i + 1))" "$expr" "$what"
+    awk -v c="$(row cairn "$i")" -v v="$(row vm "$i")" -v n="$(row vmnc "$i")" -v p="$(row prom "$i")" 'BEGIN {
+      split(c, C, " "); split(v, V, " "); split(n, N, " "); split(p, P, " ")
+      f = "   %-30s %9s %9s %8s %10s\n"
+      printf f, "system", "p50", "p99", "series", "checksum"
+      printf f, "Cairn", C[1], C[2], C[3], C[4]
+      printf f, "VictoriaMetrics", V[1], V[2], V[3], V[4]
+      printf f, "VictoriaMetrics nocache=1", N[1], N[2], N[3], N[4]
+      printf f, "Prometheus", P[1], P[2], P[3], P[4]
+      printf f, "Cairn/min(VM, Prometheus)", ratio(C[1], V[1], P[1]), ratio(C[2], V[2], P[2]), "", ""
+      printf f, "Cairn/min(VM nocache, Prom)", ratio(C[1], N[1], P[1]), ratio(C[2], N[2], P[2]), "", ""
+    }
+    function ratio(a, b, c,   m) {
+      if (a == "" || a == "-") return "n/a"
+      m = (b != "" && b != "-") ? b + 0 : -1
+      if (c != "" && c != "-" && (m < 0 || c + 0 < m)) m = c + 0
+      return (m > 0) ? sprintf("%.2f", a / m) : "n/a"
+    }'
+    read -r _ _ cs cc <<<"$(row cairn "$i")"
+    read -r _ _ vs _ <<<"$(row vm "$i")"
+    read -r _ _ ns _ <<<"$(row vmnc "$i")"
+    read -r _ _ ps pc <<<"$(row prom "$i")"
+    if [ "$cs" != "$vs" ] || [ "$cs" != "$ps" ] || [ "$cs" != "$ns" ]; then
+      echo "   WARNING: series counts differ: Cairn $cs, VictoriaMetrics $vs (nocache $ns), Prometheus $ps"
+    fi
+    if [ "$cc" != "$pc" ]; then
+      if cmp -s "$QDIR/cairn-$i.off.norm" "$QDIR/prom-$i.off.norm"; then
+        echo "   note: Cairn's checksum differs from Prometheus' because its windows are left-open" \
+          "(Prometheus 3.0), 2.42's closed: $(diff "$QDIR/cairn-$i.norm" "$QDIR/prom-$i.norm" |
+            grep -c '^<' || true) of $(wc -l <"$QDIR/cairn-$i.norm") values differ; with times" \
+          "0.5 s off the sample grid the answers agree"
+      else
+        MISMATCH=1
+        echo "   WARNING: Cairn's answer differs from Prometheus' (values to 6 significant digits)," \
+          "also 0.5 s off the sample grid; first differences there (< Cairn, > Prometheus;" \
+          "labels, time, value):"
+        diff "$QDIR/cairn-$i.off.norm" "$QDIR/prom-$i.off.norm" | grep '^[<>]' | head -n 6 |
+          sed 's/^/     /' || true
+      fi
+    fi
+  done
+  if grep -q '^prom compacted' "$QRESULTS"; then
+    echo "note: Prometheus compacted blocks while its queries were timed (its p99 may show it)"
+  fi
+  if [ "$MISMATCH" = 1 ] && [ "$KEEP" != 1 ]; then
+    echo "(run with --keep to keep every answer: queries/SYSTEM-N.json and .norm in the temp dir)"
+  fi
+  printf '\nquery comparison took %d s (load, settle and queries of three systems)\n' "$((SECONDS - Q0))"
+  exit 0
+fi
 
 # One load of FILE into a fresh server; appends "system metric value" lines to RESULTS.
 RESULTS="$WORK/results"

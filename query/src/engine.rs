@@ -198,3 +198,7 @@ fn finish(ev: Evaluator<'_>, value: QueryValue) -> QueryResult {
         stats: ev.stats,
     }
 }
+
+#[cfg(test)]
+#[path = "engine/engine_test.rs"]
+mod tests;

@@ -176,14 +176,11 @@ impl Evaluator<'_> {
             }
             "histogram_quantile" => self.histogram_quantile(args[0], args[1], g),
             "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_fraction"
-            | "histogram_stddev" | "histogram_stdvar" => {
-                // These read native histograms only and ignore float samples; Cairn stores
-                // floats only, so the result is always empty.
-                for a in &args {
-                    self.eval(a, g)?;
-                }
-                Ok(Val::Vector(Vec::new()))
-            }
+            | "histogram_stddev" | "histogram_stdvar" => Err(Error::Unsupported {
+                what: format!(
+                    "native histograms (needed by {name}()); use histogram_quantile() on classic _bucket series"
+                ),
+            }),
             _ => {
                 if let Some(f) = functions::simple_math(name) {
                     return self.map_values(args[0], g, |_, v| Some(f(v)));
@@ -274,6 +271,17 @@ impl Evaluator<'_> {
                 return Err(e);
             }
             if !pts.is_empty() {
+                if matches!(f, RangeFunction::Rate | RangeFunction::Increase) {
+                    let name = labels.metric_name();
+                    let counter_like = ["_total", "_sum", "_count", "_bucket"]
+                        .iter()
+                        .any(|s| name.ends_with(s));
+                    if !name.is_empty() && !counter_like {
+                        self.info(format!(
+                            "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?}"
+                        ));
+                    }
+                }
                 let labels = if drop { drop_name(&labels) } else { labels };
                 out.push(Series::new(labels, pts));
             }

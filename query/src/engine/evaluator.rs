@@ -184,7 +184,9 @@ impl<'a> Evaluator<'a> {
         TimeShift { offset, at }
     }
 
-    /// Series matching a vector selector with samples in `[mint, maxt]`, sorted by labels.
+    /// Series matching a vector selector with samples in `[mint, maxt]`, in the querier's
+    /// order (like Prometheus, the engine does not sort selections; range results are sorted
+    /// at the end).
     pub fn select(
         &mut self,
         vs: &VectorSelector,
@@ -193,16 +195,13 @@ impl<'a> Evaluator<'a> {
     ) -> Result<Vec<SeriesHandle>> {
         let sets = matcher_sets(vs)?;
         let mut out: Vec<SeriesHandle> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for set in &sets {
             let found = self.q.select(set, mint, maxt)?;
             if sets.len() == 1 {
                 out = found;
             } else {
-                for h in found {
-                    if !out.iter().any(|o| o.id == h.id) {
-                        out.push(h);
-                    }
-                }
+                out.extend(found.into_iter().filter(|h| seen.insert(h.id)));
             }
         }
         self.stats.series_selected += out.len() as u64;
@@ -212,7 +211,6 @@ impl<'a> Evaluator<'a> {
                 max: self.cfg.max_series,
             });
         }
-        out.sort_by(|a, b| a.labels.cmp(&b.labels));
         Ok(out)
     }
 

@@ -464,6 +464,20 @@ fn normalized(mut e: promql_parser::parser::Expr) -> String {
             }
             Expr::Unary(u) => sort(&mut u.expr),
             Expr::Binary(b) => {
+                use promql_parser::parser::{LabelModifier, VectorMatchCardinality};
+                // `a + ignoring() b` prints as `a + b`: the same matching.
+                if let Some(m) = b.modifier.as_mut()
+                    && matches!(&m.matching, Some(LabelModifier::Exclude(l)) if l.labels.is_empty())
+                {
+                    m.matching = None;
+                }
+                if b.modifier.as_ref().is_some_and(|m| {
+                    m.matching.is_none()
+                        && !m.return_bool
+                        && matches!(m.card, VectorMatchCardinality::OneToOne)
+                }) {
+                    b.modifier = None;
+                }
                 sort(&mut b.lhs);
                 sort(&mut b.rhs);
             }
@@ -507,6 +521,13 @@ fn shipped_scripts_parse() {
                 // The printed form must parse back into the very same tree.
                 if normalized(again) != normalized(expr) {
                     mismatches.push(format!("{} printed as {printed}", e.expr));
+                }
+                if let EvalKind::Instant { at_ms } = e.kind {
+                    for v in super::at_modifier::at_modifier_variants(&e.expr, at_ms) {
+                        if let Err(err) = promql_parser::parser::parse(&v.expr) {
+                            mismatches.push(format!("{} has variant {}: {err}", e.expr, v.expr));
+                        }
+                    }
                 }
             }
         }
