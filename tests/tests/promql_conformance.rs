@@ -62,6 +62,7 @@ impl Target for OverHttp {
                     })
                     .collect(),
                 exemplars: vec![],
+                histograms: vec![],
             })
             .filter(|ts| !ts.samples.is_empty())
             .collect();

@@ -111,19 +111,30 @@ pub async fn remote_write(State(st): State<SharedState>, req: Request) -> Respon
         let compressed = read_raw_body(req, max).await?;
         let shards = st.tenant_shards(&tenant);
         let mut builder = WriteBatchBuilder::sharded(tenant, shards);
-        remote::decode_into(&compressed, max.saturating_mul(4), &mut builder)
+        let decoded = remote::decode_into(&compressed, max.saturating_mul(4), &mut builder)
             .map_err(ApiError::bad_data)?;
         st.metrics
             .remote_write_requests
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let outcome = commit(&st, builder.finish_sharded()).await?;
-        if outcome.rejected() > 0 {
-            // Prometheus does not retry a 4xx, which is right: these samples can never be stored.
+        if outcome.rejected() > 0 || decoded.histograms > 0 {
+            // Prometheus does not retry a 4xx, which is right: these samples can never be
+            // stored. The float samples of the request are written all the same.
+            let mut why = Vec::new();
+            if outcome.rejected() > 0 {
+                why.push(rejection_message(&outcome, &st));
+            }
+            if decoded.histograms > 0 {
+                why.push(format!(
+                    "native histograms are not supported: {} histogram samples in {} series rejected",
+                    decoded.histograms, decoded.histogram_series
+                ));
+            }
             return Err(ApiError::bad_data(format!(
                 "{} ({} samples written, {} rejected)",
-                rejection_message(&outcome, &st),
+                why.join("; "),
                 outcome.written + outcome.duplicates,
-                outcome.rejected()
+                outcome.rejected() + decoded.histograms as u64
             )));
         }
         Ok(StatusCode::NO_CONTENT.into_response())

@@ -7,13 +7,25 @@ use cairn_storage::model::METRIC_NAME;
 use cairn_storage::{Sample, WriteBatchBuilder};
 use prost::Message;
 
+/// What a request held besides the float samples added to the builder.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Decoded {
+    /// Float samples added (stale markers included).
+    pub samples: usize,
+    /// Native-histogram samples, which Cairn does not store.
+    pub histograms: usize,
+    /// Series that carried native histograms.
+    pub histogram_series: usize,
+}
+
 /// Decodes `body` into `builder`. Errors name the series (by position and name) or the layer
 /// (snappy, protobuf) that failed; on error nothing of the request should be committed.
+/// Native histograms are counted, not stored: the caller reports them as rejected.
 pub fn decode_into(
     body: &[u8],
     max_decompressed: usize,
     builder: &mut WriteBatchBuilder,
-) -> Result<usize, String> {
+) -> Result<Decoded, String> {
     let len = snap::raw::decompress_len(body)
         .map_err(|e| format!("body is not snappy-compressed (block format): {e}"))?;
     if len > max_decompressed {
@@ -26,8 +38,12 @@ pub fn decode_into(
         .map_err(|e| format!("body is not valid snappy: {e}"))?;
     let req = WriteRequest::decode(&raw[..])
         .map_err(|e| format!("body is not a remote_write WriteRequest: {e}"))?;
-    let mut samples = 0usize;
+    let mut out = Decoded::default();
     for (i, ts) in req.timeseries.iter().enumerate() {
+        if !ts.histograms.is_empty() {
+            out.histograms += ts.histograms.len();
+            out.histogram_series += 1;
+        }
         if ts.samples.is_empty() {
             continue;
         }
@@ -55,9 +71,9 @@ pub fn decode_into(
             name,
             ts.samples.iter().map(|s| Sample::new(s.timestamp, s.value)),
         );
-        samples += ts.samples.len();
+        out.samples += ts.samples.len();
     }
-    Ok(samples)
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -96,17 +112,57 @@ mod tests {
                     },
                 ],
                 exemplars: vec![],
+                histograms: vec![],
             }],
             metadata: vec![],
         };
         let mut b = WriteBatchBuilder::new(Tenant::default_tenant());
-        assert_eq!(decode_into(&encode(&req), 1 << 20, &mut b).unwrap(), 2);
+        assert_eq!(
+            decode_into(&encode(&req), 1 << 20, &mut b).unwrap().samples,
+            2
+        );
         let wb = b.finish();
         let d = wb.decode().unwrap();
         let g = &d.groups[0];
         assert_eq!(d.str(g.items[0].name), "up");
         assert_eq!(d.str(g.labels[0].0), "job");
         assert_eq!(d.samples_of(&g.items[0])[1].v.to_bits(), stale.to_bits());
+    }
+
+    #[test]
+    fn native_histograms_are_counted_not_stored() {
+        let req = WriteRequest {
+            timeseries: vec![
+                TimeSeries {
+                    labels: vec![label("__name__", "h")],
+                    samples: vec![],
+                    exemplars: vec![],
+                    // Two opaque histogram messages (field contents do not matter here).
+                    histograms: vec![vec![0x08, 0x01], vec![0x08, 0x02]],
+                },
+                TimeSeries {
+                    labels: vec![label("__name__", "up")],
+                    samples: vec![PSample {
+                        value: 1.0,
+                        timestamp: 1,
+                    }],
+                    exemplars: vec![],
+                    histograms: vec![],
+                },
+            ],
+            metadata: vec![],
+        };
+        let mut b = WriteBatchBuilder::new(Tenant::default_tenant());
+        let d = decode_into(&encode(&req), 1 << 20, &mut b).unwrap();
+        assert_eq!(
+            d,
+            Decoded {
+                samples: 1,
+                histograms: 2,
+                histogram_series: 1
+            }
+        );
+        assert_eq!(b.sample_count(), 1);
     }
 
     #[test]
@@ -122,6 +178,7 @@ mod tests {
                     timestamp: 1,
                 }],
                 exemplars: vec![],
+                histograms: vec![],
             }],
             metadata: vec![],
         };
