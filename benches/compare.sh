@@ -307,9 +307,32 @@ fi
 
 # ---- comparison ------------------------------------------------------------------------
 FILE="$WORK/tsbs-cpu-only.lp"
+# Seconds in a duration like 1d, 12h, 1h30m or 90s; empty if it is in other units.
+dur_seconds() {
+  local s=$1 total=0
+  while [[ $s =~ ^([0-9]+)(d|h|m|s)(.*)$ ]]; do
+    case "${BASH_REMATCH[2]}" in
+      d) total=$((total + BASH_REMATCH[1] * 86400)) ;;
+      h) total=$((total + BASH_REMATCH[1] * 3600)) ;;
+      m) total=$((total + BASH_REMATCH[1] * 60)) ;;
+      s) total=$((total + BASH_REMATCH[1])) ;;
+    esac
+    s=${BASH_REMATCH[3]}
+  done
+  if [ -z "$s" ] && [ "$total" -gt 0 ]; then echo "$total"; fi
+}
+START_ARGS=()
+if [ "$QUERIES" = 1 ] && span=$(dur_seconds "$DURATION") && [ -n "$span" ]; then
+  # The data ends at least 10 minutes before now: VictoriaMetrics hides the last 30 s from
+  # queries (-search.latencyOffset) and keeps the last 5 min out of its result cache, which
+  # would make its answers change while the queries run. The start is on a whole hour, so
+  # that the query times fall on the sample grid of any interval that divides an hour.
+  start=$(($(date +%s) - span - 600))
+  START_ARGS=(--start "$((start - start % 3600))")
+fi
 log "generating $HOSTS hosts × $DURATION every $INTERVAL, seed $SEED"
 "$CAIRN" bench ingest --out "$FILE" --hosts "$HOSTS" --duration "$DURATION" \
-  --interval "$INTERVAL" --seed "$SEED" --json >"$WORK/generate.json"
+  --interval "$INTERVAL" --seed "$SEED" "${START_ARGS[@]}" --json >"$WORK/generate.json"
 SAMPLES=$(json_get "$WORK/generate.json" samples)
 log "$SAMPLES samples, $(json_get "$WORK/generate.json" bytes) bytes of line protocol"
 

@@ -1,15 +1,18 @@
 //! Load tools the `cairn` binary runs against a server: `cairn bench ingest`, a TSBS
 //! cpu-only generator and HTTP loader that reports samples/s and, from the server's
 //! `/metrics`, its CPU-seconds per million samples and RSS. They work against any server that
-//! takes InfluxDB line protocol on `/write` (VictoriaMetrics too: `benches/compare.sh`).
-//! They hold no engine logic and never touch a data directory.
+//! takes InfluxDB line protocol on `/write` (VictoriaMetrics too: `benches/compare.sh`), or
+//! Prometheus remote_write (`--protocol remote-write`: Prometheus itself). They hold no engine
+//! logic and never touch a data directory.
 //!
 //! ```text
 //!  tsbs::CpuGenerator ─► line protocol ─┬─► --out FILE
 //!  --input FILE ────────────────────────┴─► ingest: C POSTs in flight ─► server /write
+//!                                           └─ remote_write: lines ─► WriteRequest ─► /api/v1/write
 //! ```
 
 pub mod ingest;
+pub mod remote_write;
 pub mod tsbs;
 
-pub use ingest::{IngestArgs, ingest};
+pub use ingest::{IngestArgs, Protocol, ingest};

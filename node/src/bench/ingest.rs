@@ -1,9 +1,10 @@
-//! `cairn bench ingest`: loads a server with TSBS cpu-only data over HTTP line protocol and
-//! reports samples/s, and the server's CPU-seconds per million samples and RSS when its
+//! `cairn bench ingest`: loads a server with TSBS cpu-only data over HTTP (line protocol, or
+//! Prometheus remote_write with `--protocol remote-write`) and reports samples/s, and the server's CPU-seconds per million samples and RSS when its
 //! `/metrics` shows them (Cairn's and VictoriaMetrics' both do).
 //!
 //! ```text
 //!  blocking thread: CpuGenerator | --input file ─► Batch ─► bounded channel
+//!                   (remote-write: lines ─► snappy WriteRequest)   │
 //!                                                              │
 //!  async: dispatcher ─► up to --concurrency POSTs in flight ◄──┘ ─► retry 5xx/429/transport
 //!         progress ticker (stderr)       /metrics before & after ─► report (text or --json)
@@ -25,6 +26,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use super::remote_write;
 use super::tsbs::{CpuGenerator, FIELDS, TsbsConfig};
 use crate::timeparse::parse_time_ms;
 
@@ -70,12 +72,36 @@ pub struct IngestArgs {
     /// Send this line-protocol file instead of generating data (split into --batch-lines).
     #[arg(long, value_name = "FILE")]
     pub input: Option<PathBuf>,
-    /// Path and query of the write endpoint, e.g. /write?precision=ns or /api/v2/write.
-    #[arg(long, default_value = "/write")]
-    pub endpoint: String,
+    /// How batches are sent: `influx` posts the lines as they are; `remote-write` converts
+    /// each batch into a Prometheus remote_write 1.0 request (one series per field and tag
+    /// set, Cairn's mapping), e.g. for Prometheus' remote-write receiver.
+    #[arg(long, value_enum, default_value_t = Protocol::Influx)]
+    pub protocol: Protocol,
+    /// Path and query of the write endpoint, e.g. /write?precision=ns or /api/v2/write
+    /// [default: /write for influx, /api/v1/write for remote-write].
+    #[arg(long)]
+    pub endpoint: Option<String>,
     /// Print the report as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The wire format of the load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Protocol {
+    /// InfluxDB line protocol, nanosecond timestamps.
+    Influx,
+    /// Prometheus remote_write 1.0: snappy-compressed protobuf, millisecond timestamps.
+    RemoteWrite,
+}
+
+impl Protocol {
+    fn default_endpoint(self) -> &'static str {
+        match self {
+            Protocol::Influx => "/write",
+            Protocol::RemoteWrite => "/api/v1/write",
+        }
+    }
 }
 
 /// Runs `cairn bench ingest`.
@@ -152,11 +178,13 @@ enum Source {
     File(PathBuf, u64),
 }
 
-/// One request body: whole lines.
+/// One request body: whole lines, or their remote_write conversion.
 struct Batch {
     body: Bytes,
     lines: u64,
     samples: u64,
+    /// Bytes of line protocol the body holds (progress counts input, not wire, bytes).
+    input_bytes: u64,
 }
 
 /// Counters shared by the sender tasks, the producer and the progress ticker.
@@ -385,6 +413,7 @@ async fn scrape(client: &reqwest::Client, base: &str) -> ServerStats {
 struct Target {
     client: reqwest::Client,
     url: String,
+    protocol: Protocol,
     tenant: Option<String>,
     progress: Arc<Progress>,
 }
@@ -392,10 +421,14 @@ struct Target {
 /// Sends the load and prints the report.
 async fn load(args: &IngestArgs, source: Source) -> anyhow::Result<()> {
     let base = args.url.trim_end_matches('/').to_string();
-    let endpoint = if args.endpoint.starts_with('/') {
-        args.endpoint.clone()
+    let endpoint = args
+        .endpoint
+        .as_deref()
+        .unwrap_or(args.protocol.default_endpoint());
+    let endpoint = if endpoint.starts_with('/') {
+        endpoint.to_string()
     } else {
-        format!("/{}", args.endpoint)
+        format!("/{endpoint}")
     };
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
@@ -407,6 +440,7 @@ async fn load(args: &IngestArgs, source: Source) -> anyhow::Result<()> {
     let target = Arc::new(Target {
         client: client.clone(),
         url: format!("{base}{endpoint}"),
+        protocol: args.protocol,
         tenant: args.tenant.clone(),
         progress: progress.clone(),
     });
@@ -418,8 +452,8 @@ async fn load(args: &IngestArgs, source: Source) -> anyhow::Result<()> {
     };
     // Two batches per sender queued: generation overlaps sending without piling up memory.
     let (tx, mut rx) = mpsc::channel::<Batch>(args.concurrency * 2);
-    let batch_lines = args.batch_lines;
-    let producer = tokio::task::spawn_blocking(move || produce(source, batch_lines, tx));
+    let (batch_lines, protocol) = (args.batch_lines, args.protocol);
+    let producer = tokio::task::spawn_blocking(move || produce(source, batch_lines, protocol, tx));
 
     let ticker = Ticker::start(progress.clone(), total, "sent");
     let started = Instant::now();
@@ -456,7 +490,37 @@ async fn join_one(set: &mut JoinSet<anyhow::Result<()>>) -> anyhow::Result<()> {
 }
 
 /// Fills the channel with batches until the source ends or the receiver goes away.
-fn produce(source: Source, batch_lines: usize, tx: mpsc::Sender<Batch>) -> anyhow::Result<()> {
+fn produce(
+    source: Source,
+    batch_lines: usize,
+    protocol: Protocol,
+    tx: mpsc::Sender<Batch>,
+) -> anyhow::Result<()> {
+    let mut number = 0u64;
+    // One batch of lines in the wire format; the sample count is the conversion's own when
+    // there is one (it is exact; the line count's is a fast estimate).
+    let mut make = |buf: Vec<u8>, lines: u64, samples: u64| -> anyhow::Result<Batch> {
+        number += 1;
+        let input_bytes = buf.len() as u64;
+        Ok(match protocol {
+            Protocol::Influx => Batch {
+                body: Bytes::from(buf),
+                lines,
+                samples,
+                input_bytes,
+            },
+            Protocol::RemoteWrite => {
+                let enc = remote_write::encode_lines(&buf, now_ns().div_euclid(1_000_000))
+                    .with_context(|| format!("converting batch {number} to remote_write"))?;
+                Batch {
+                    body: Bytes::from(enc.body),
+                    lines,
+                    samples: enc.samples,
+                    input_bytes,
+                }
+            }
+        })
+    };
     match source {
         Source::Generate(cfg) => {
             let mut g = CpuGenerator::new(cfg);
@@ -468,11 +532,7 @@ fn produce(source: Source, batch_lines: usize, tx: mpsc::Sender<Batch>) -> anyho
                     return Ok(());
                 }
                 cap = buf.len() + buf.len() / 8;
-                let batch = Batch {
-                    body: Bytes::from(buf),
-                    lines,
-                    samples: lines * FIELDS.len() as u64,
-                };
+                let batch = make(buf, lines, lines * FIELDS.len() as u64)?;
                 if tx.blocking_send(batch).is_err() {
                     return Ok(());
                 }
@@ -490,11 +550,7 @@ fn produce(source: Source, batch_lines: usize, tx: mpsc::Sender<Batch>) -> anyho
                     return Ok(());
                 }
                 cap = buf.len() + buf.len() / 8;
-                let batch = Batch {
-                    body: Bytes::from(buf),
-                    lines,
-                    samples,
-                };
+                let batch = make(buf, lines, samples)?;
                 if tx.blocking_send(batch).is_err() {
                     return Ok(());
                 }
@@ -580,11 +636,16 @@ async fn send_batch(t: Arc<Target>, batch: Batch) -> anyhow::Result<()> {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let mut req = t
-            .client
-            .post(&t.url)
-            .header(reqwest::header::CONTENT_TYPE, "text/plain; charset=utf-8")
-            .body(batch.body.clone());
+        let mut req = t.client.post(&t.url).body(batch.body.clone());
+        req = match t.protocol {
+            Protocol::Influx => {
+                req.header(reqwest::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+            }
+            Protocol::RemoteWrite => req
+                .header(reqwest::header::CONTENT_TYPE, "application/x-protobuf")
+                .header(reqwest::header::CONTENT_ENCODING, "snappy")
+                .header("X-Prometheus-Remote-Write-Version", "0.1.0"),
+        };
         if let Some(tenant) = &t.tenant {
             req = req.header("X-Scope-OrgID", tenant);
         }
@@ -595,7 +656,7 @@ async fn send_batch(t: Arc<Target>, batch: Batch) -> anyhow::Result<()> {
                 let body = resp.bytes().await.unwrap_or_default();
                 if status.is_success() {
                     t.progress
-                        .add(batch.lines, batch.samples, batch.body.len() as u64);
+                        .add(batch.lines, batch.samples, batch.input_bytes);
                     return Ok(());
                 }
                 let msg = server_message(&body);
@@ -767,7 +828,12 @@ mod tests {
         );
         assert_eq!(a.duration, Duration::from_secs(86_400));
         assert_eq!(a.interval, Duration::from_secs(10));
-        assert_eq!(a.endpoint, "/write");
+        assert_eq!(a.protocol, Protocol::Influx);
+        assert_eq!(a.endpoint, None);
+        assert_eq!(a.protocol.default_endpoint(), "/write");
+        let a = parse(&["--protocol", "remote-write"]);
+        assert_eq!(a.protocol, Protocol::RemoteWrite);
+        assert_eq!(a.protocol.default_endpoint(), "/api/v1/write");
         let a = parse(&[
             "--hosts",
             "3",
