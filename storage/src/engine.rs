@@ -356,10 +356,20 @@ impl Engine {
             let db = &self.inner.db;
             let chunks_cf = cf(db, CF_CHUNKS);
             let mut tmp = Vec::new();
+            // Every chunk, in-order or out-of-order (the head splits those by window too), lies
+            // within one chunk_span-aligned window, so one starting more than a span before
+            // `lo` cannot reach it: seek past the day's earlier chunks. The extra ooo_window is
+            // a margin for data written under a different chunk_span.
+            let reach = self.inner.cfg.chunk_span_ms + self.inner.cfg.ooo_window_ms;
+            let first_start = lo.saturating_sub(reach);
             for day in day_of(lo)..=day_of(hi) {
                 let prefix = chunk_series_day_prefix(shard, day, sid);
                 let mut it = db.raw_iterator_cf_opt(chunks_cf, bounded(&prefix));
-                it.seek(prefix);
+                if day_of(first_start) == day {
+                    it.seek(chunk_key(shard, sid, first_start, 0));
+                } else {
+                    it.seek(prefix);
+                }
                 while let (Some(k), Some(v)) = (it.key(), it.value()) {
                     let (_, start, seq) = parse_chunk_key(k)?;
                     if start > hi {
@@ -380,11 +390,36 @@ impl Engine {
             }
         }
         out.extend_from_slice(&mem.samples);
-        // In-order data first, out-of-order after: the stable sort keeps the in-order sample
-        // when both hold the same timestamp.
-        out.extend_from_slice(&ooo);
-        out.sort_by_key(|s| s.t);
-        out.dedup_by_key(|s| s.t);
+        // In-order chunks and the head are normally sorted and distinct already: check in
+        // one pass rather than sort.
+        if !out.windows(2).all(|w| w[0].t < w[1].t) {
+            out.sort_by_key(|s| s.t);
+            out.dedup_by_key(|s| s.t);
+        }
+        if !ooo.is_empty() {
+            // Out-of-order samples are few: sort them (stable, so the first copy of a
+            // timestamp wins) and merge, the in-order sample winning a tie.
+            ooo.sort_by_key(|s| s.t);
+            ooo.dedup_by_key(|s| s.t);
+            let in_order = std::mem::take(out);
+            out.reserve(in_order.len() + ooo.len());
+            let (mut i, mut j) = (0, 0);
+            while i < in_order.len() && j < ooo.len() {
+                let (a, b) = (in_order[i], ooo[j]);
+                if a.t <= b.t {
+                    out.push(a);
+                    i += 1;
+                    if a.t == b.t {
+                        j += 1;
+                    }
+                } else {
+                    out.push(b);
+                    j += 1;
+                }
+            }
+            out.extend_from_slice(&in_order[i..]);
+            out.extend_from_slice(&ooo[j..]);
+        }
         Ok(())
     }
 

@@ -73,6 +73,21 @@ impl Querier for EngineQuerier {
             .read_samples(shard, sid, mint, maxt, out)
             .map_err(Error::from)
     }
+
+    /// Reads the batch on rayon's pool: decoding chunks is most of a query's work, and the
+    /// series of a batch are independent.
+    fn samples_many(
+        &self,
+        ids: &[u64],
+        mint: i64,
+        maxt: i64,
+        out: &mut [Vec<Sample>],
+    ) -> Result<()> {
+        use rayon::prelude::*;
+        ids.par_iter()
+            .zip(out.par_iter_mut())
+            .try_for_each(|(&id, o)| self.samples(id, mint, maxt, o))
+    }
 }
 
 #[cfg(test)]

@@ -64,11 +64,10 @@ impl Evaluator<'_> {
             "absent_over_time" => {
                 let input = self.range_input(args[0], g)?;
                 let mut present = vec![false; n];
-                let mut buf = Vec::new();
-                for i in 0..input.len() {
-                    self.range_series(&input, i, &mut buf)?;
-                    for_each_window(&input, &buf, g, |step, _| present[step] = true);
-                }
+                self.for_each_range_series(&input, |_, _, samples| {
+                    for_each_window(&input, samples, g, |step, _| present[step] = true);
+                    Ok(())
+                })?;
                 Ok(Val::Vector(absent_series(
                     &present,
                     absent_labels(args[0]),
@@ -242,14 +241,12 @@ impl Evaluator<'_> {
         let input = self.range_input(args[mi], g)?;
         let drop = f.drops_metric_name();
         let mut out: Vec<Series> = Vec::new();
-        let mut buf = Vec::new();
         let mut p = vec![0.0; params.len()];
-        let mut failure = None;
         let mut bad_quantile = None;
-        for i in 0..input.len() {
-            let labels = self.range_series(&input, i, &mut buf)?;
+        self.for_each_range_series(&input, |ev, labels, samples| {
             let mut pts = Vec::new();
-            for_each_window(&input, &buf, g, |step, w| {
+            let mut failure = None;
+            for_each_window(&input, samples, g, |step, w| {
                 for (k, v) in params.iter().enumerate() {
                     p[k] = v[step];
                 }
@@ -267,7 +264,7 @@ impl Evaluator<'_> {
                     pts.push(Sample::new(g.ts(step), v));
                 }
             });
-            if let Some(e) = failure.take() {
+            if let Some(e) = failure {
                 return Err(e);
             }
             if !pts.is_empty() {
@@ -277,15 +274,20 @@ impl Evaluator<'_> {
                         .iter()
                         .any(|s| name.ends_with(s));
                     if !name.is_empty() && !counter_like {
-                        self.info(format!(
+                        ev.info(format!(
                             "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?}"
                         ));
                     }
                 }
-                let labels = if drop { drop_name(&labels) } else { labels };
+                let labels = if drop {
+                    drop_name(labels)
+                } else {
+                    labels.clone()
+                };
                 out.push(Series::new(labels, pts));
             }
-        }
+            Ok(())
+        })?;
         if let Some(q) = bad_quantile {
             self.warn(format!(
                 "PromQL warning: quantile value should be between 0 and 1, got {}",

@@ -19,7 +19,7 @@ use crate::engine::grid::Grid;
 use crate::engine::labels::drop_name;
 use crate::engine::series_set::DUPLICATE_LABELSET;
 use crate::error::{Error, Result};
-use crate::querier::{Querier, SeriesHandle};
+use crate::querier::{Querier, READ_BATCH, SeriesHandle};
 use crate::selector::matcher_sets;
 use crate::value::{Labels, Sample, Series};
 
@@ -68,15 +68,6 @@ pub(crate) enum RangeSource {
         maxt: i64,
     },
     Computed(Vec<Series>),
-}
-
-impl RangeInput {
-    pub fn len(&self) -> usize {
-        match &self.source {
-            RangeSource::Selector { series, .. } => series.len(),
-            RangeSource::Computed(s) => s.len(),
-        }
-    }
 }
 
 pub(crate) struct Evaluator<'a> {
@@ -214,11 +205,23 @@ impl<'a> Evaluator<'a> {
         Ok(out)
     }
 
-    /// Reads one series' samples into `buf`, counting them against `max_samples`.
-    pub fn load(&mut self, id: u64, mint: i64, maxt: i64, buf: &mut Vec<Sample>) -> Result<()> {
+    /// Reads a batch of series' samples into `bufs[..handles.len()]`, counting them against
+    /// `max_samples`.
+    fn load_batch(
+        &mut self,
+        handles: &[SeriesHandle],
+        mint: i64,
+        maxt: i64,
+        bufs: &mut Vec<Vec<Sample>>,
+    ) -> Result<()> {
         self.check_deadline()?;
-        self.q.samples(id, mint, maxt, buf)?;
-        self.count_samples(buf.len())
+        if bufs.len() < handles.len() {
+            bufs.resize_with(handles.len(), Vec::new);
+        }
+        let ids: Vec<u64> = handles.iter().map(|h| h.id).collect();
+        let bufs = &mut bufs[..handles.len()];
+        self.q.samples_many(&ids, mint, maxt, bufs)?;
+        self.count_samples(bufs.iter().map(Vec::len).sum())
     }
 
     pub fn count_samples(&mut self, n: usize) -> Result<()> {
@@ -247,29 +250,31 @@ impl<'a> Evaluator<'a> {
         let (mint, maxt) = (te0.min(te1) - lookback + 1, te0.max(te1));
         let handles = self.select(vs, mint, maxt)?;
         let mut out = Vec::with_capacity(handles.len());
-        let mut buf = Vec::new();
-        for h in handles {
-            self.load(h.id, mint, maxt, &mut buf)?;
-            let mut pts = Vec::new();
-            let mut j = 0;
-            for i in 0..g.len() {
-                let ts = g.ts(i);
-                let te = shift.te(ts);
-                while j < buf.len() && buf[j].t <= te {
-                    j += 1;
+        let mut bufs = Vec::new();
+        for batch in handles.chunks(READ_BATCH) {
+            self.load_batch(batch, mint, maxt, &mut bufs)?;
+            for (h, buf) in batch.iter().zip(&bufs) {
+                let mut pts = Vec::new();
+                let mut j = 0;
+                for i in 0..g.len() {
+                    let ts = g.ts(i);
+                    let te = shift.te(ts);
+                    while j < buf.len() && buf[j].t <= te {
+                        j += 1;
+                    }
+                    if j == 0 {
+                        continue;
+                    }
+                    let s = buf[j - 1];
+                    if s.t <= te - lookback || is_stale_marker(s.v) {
+                        continue;
+                    }
+                    let v = if timestamps { s.t as f64 / 1000.0 } else { s.v };
+                    pts.push(Sample::new(ts, v));
                 }
-                if j == 0 {
-                    continue;
+                if !pts.is_empty() {
+                    out.push(Series::new(h.labels.clone(), pts));
                 }
-                let s = buf[j - 1];
-                if s.t <= te - lookback || is_stale_marker(s.v) {
-                    continue;
-                }
-                let v = if timestamps { s.t as f64 / 1000.0 } else { s.v };
-                pts.push(Sample::new(ts, v));
-            }
-            if !pts.is_empty() {
-                out.push(Series::new(h.labels, pts));
             }
         }
         Ok(out)
@@ -330,26 +335,31 @@ impl<'a> Evaluator<'a> {
         })
     }
 
-    /// The samples of series `i` of a range input, stale markers removed, into `buf`.
-    pub fn range_series(
+    /// Calls `f(self, labels, samples)` for every series of a range input, stale markers
+    /// removed, reading selector series a batch at a time.
+    pub fn for_each_range_series(
         &mut self,
         input: &RangeInput,
-        i: usize,
-        buf: &mut Vec<Sample>,
-    ) -> Result<Labels> {
+        mut f: impl FnMut(&mut Self, &Labels, &[Sample]) -> Result<()>,
+    ) -> Result<()> {
         match &input.source {
             RangeSource::Selector { series, mint, maxt } => {
-                let h = &series[i];
-                self.load(h.id, *mint, *maxt, buf)?;
-                buf.retain(|s| !is_stale_marker(s.v));
-                Ok(h.labels.clone())
+                let mut bufs = Vec::new();
+                for batch in series.chunks(READ_BATCH) {
+                    self.load_batch(batch, *mint, *maxt, &mut bufs)?;
+                    for (h, buf) in batch.iter().zip(bufs.iter_mut()) {
+                        buf.retain(|s| !is_stale_marker(s.v));
+                        f(self, &h.labels, buf)?;
+                    }
+                }
             }
             RangeSource::Computed(series) => {
-                buf.clear();
-                buf.extend_from_slice(&series[i].samples);
-                Ok(series[i].labels.clone())
+                for s in series {
+                    f(self, &s.labels, &s.samples)?;
+                }
             }
         }
+        Ok(())
     }
 
     /// The raw samples of a range vector at the single step of an instant query.
@@ -361,18 +371,17 @@ impl<'a> Evaluator<'a> {
         }
         let te = input.shift.te(g.start);
         let mut out = Vec::new();
-        let mut buf = Vec::new();
-        for i in 0..input.len() {
-            let labels = self.range_series(&input, i, &mut buf)?;
-            let w: Vec<Sample> = buf
+        self.for_each_range_series(&input, |_, labels, samples| {
+            let w: Vec<Sample> = samples
                 .iter()
                 .copied()
                 .filter(|s| s.t > te - input.range && s.t <= te)
                 .collect();
             if !w.is_empty() {
-                out.push(Series::new(labels, w));
+                out.push(Series::new(labels.clone(), w));
             }
-        }
+            Ok(())
+        })?;
         Ok(out)
     }
 }
