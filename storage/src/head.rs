@@ -101,6 +101,9 @@ pub struct ApplyOutcome {
     /// Same timestamp as the newest sample but a different value.
     pub rejected_conflict: u64,
     pub new_series: u64,
+    /// Of `written`, the samples older than their series' newest (kept in the out-of-order
+    /// buffer and merged at read time).
+    pub out_of_order: u64,
 }
 
 impl ApplyOutcome {
@@ -114,6 +117,7 @@ impl ApplyOutcome {
         self.rejected_too_old += o.rejected_too_old;
         self.rejected_conflict += o.rejected_conflict;
         self.new_series += o.new_series;
+        self.out_of_order += o.out_of_order;
     }
 }
 
@@ -170,6 +174,7 @@ pub struct Head {
 
 enum Append {
     Written,
+    OutOfOrder,
     Duplicate,
     TooOld,
     Conflict,
@@ -280,6 +285,10 @@ impl Head {
                 for s in batch.samples_of(item) {
                     match self.append(sid, *s) {
                         Append::Written => out.written += 1,
+                        Append::OutOfOrder => {
+                            out.written += 1;
+                            out.out_of_order += 1;
+                        }
                         Append::Duplicate => out.duplicates += 1,
                         Append::TooOld => out.rejected_too_old += 1,
                         Append::Conflict => out.rejected_conflict += 1,
@@ -332,7 +341,7 @@ impl Head {
             Err(i) => ooo.insert(i, x),
         }
         s.min_t = s.min_t.min(x.t);
-        Append::Written
+        Append::OutOfOrder
     }
 
     fn seal(s: &mut HeadSeries) {
@@ -375,6 +384,7 @@ impl Head {
         for sid in std::mem::take(&mut self.dirty) {
             let s = &mut self.series[sid as usize];
             s.dirty = false;
+            fold_out_of_order(s, span)?;
             for p in s.pending.drain(..) {
                 let h = crate::codec::chunk_header(&p.bytes)?;
                 plan.samples_in_chunks += h.count as u64;
@@ -455,6 +465,84 @@ impl Head {
             .filter(|s| s.max_t != i64::MIN)
             .map(|s| (s.min_t, s.max_t))
     }
+}
+
+/// Moves out-of-order samples that fall inside a chunk still in memory (sealed or open) into
+/// that chunk, re-encoding it, so that late arrivals from concurrent writers end up in regular
+/// in-order chunks rather than in separate out-of-order chunks (smaller, and faster to read).
+/// A sample joins the chunk whose time range `[start, next chunk's start)` holds it, if it is
+/// in the same chunk-span window; one already present at that timestamp in the chunk loses
+/// (reads prefer in-order data too). Older samples stay out-of-order.
+fn fold_out_of_order(s: &mut HeadSeries, span: i64) -> Result<()> {
+    let Some(ooo) = s.ooo.as_mut() else {
+        return Ok(());
+    };
+    let mut starts: Vec<i64> = s.pending.iter().map(|p| p.start).collect();
+    if let Some(open) = &s.open {
+        starts.push(open.first_t());
+    }
+    if starts.is_empty() {
+        return Ok(());
+    }
+    let mut into: Vec<Vec<Sample>> = vec![Vec::new(); starts.len()];
+    let mut rest = Vec::new();
+    for x in ooo.drain(..) {
+        let k = starts.partition_point(|&st| st <= x.t);
+        if k == 0 || x.t.div_euclid(span) != starts[k - 1].div_euclid(span) {
+            rest.push(x);
+        } else {
+            into[k - 1].push(x);
+        }
+    }
+    let mut cur = Vec::new();
+    for (k, add) in into.into_iter().enumerate() {
+        if add.is_empty() {
+            continue;
+        }
+        cur.clear();
+        if let Some(p) = s.pending.get_mut(k) {
+            decode_chunk(&p.bytes, p.start, &mut cur)?;
+            let merged = merge_in_order_first(&cur, &add);
+            let mut bytes = Vec::new();
+            encode_chunk(&merged, &mut bytes)?;
+            p.bytes = bytes.into_boxed_slice();
+        } else if let Some(open) = &s.open {
+            open.samples(&mut cur)?;
+            let merged = merge_in_order_first(&cur, &add);
+            let mut chunk = HeadChunk::new(merged[0]);
+            for &x in &merged[1..] {
+                chunk.push(x);
+            }
+            s.open = Some(chunk);
+        }
+    }
+    if rest.is_empty() {
+        s.ooo = None;
+    } else {
+        **ooo = rest;
+    }
+    Ok(())
+}
+
+/// Merges two sorted sample lists; on equal timestamps the first list's sample is kept.
+fn merge_in_order_first(a: &[Sample], b: &[Sample]) -> Vec<Sample> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        if a[i].t <= b[j].t {
+            if a[i].t == b[j].t {
+                j += 1;
+            }
+            out.push(a[i]);
+            i += 1;
+        } else {
+            out.push(b[j]);
+            j += 1;
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
 }
 
 #[cfg(test)]

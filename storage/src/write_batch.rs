@@ -29,16 +29,29 @@ const VERSION: u8 = 1;
 pub struct WriteBatch {
     bytes: Vec<u8>,
     samples: usize,
+    /// Smallest sample timestamp (in memory only; `i64::MIN` when unknown): the log thread
+    /// applies the batches of one group commit in this order, which turns concurrent requests
+    /// of consecutive time slices into in-order appends instead of out-of-order inserts.
+    min_t: i64,
 }
 
 impl WriteBatch {
     /// Wraps bytes read back from the WAL; they are validated when decoded.
     pub fn from_bytes(bytes: Vec<u8>) -> Self {
-        WriteBatch { bytes, samples: 0 }
+        WriteBatch {
+            bytes,
+            samples: 0,
+            min_t: i64::MIN,
+        }
     }
 
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes
+    }
+
+    /// The smallest sample timestamp, or `i64::MIN` for a batch read back from bytes.
+    pub fn min_t(&self) -> i64 {
+        self.min_t
     }
 
     pub fn into_bytes(self) -> Vec<u8> {
@@ -91,6 +104,7 @@ struct ShardOut {
     samples: usize,
     /// Timestamp of the previous sample in this batch: deltas chain within one batch.
     last_t: i64,
+    min_t: Option<i64>,
 }
 
 impl WriteBatchBuilder {
@@ -221,12 +235,17 @@ impl WriteBatchBuilder {
         self.items
             .extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x00]);
         let mut n = 0u64;
-        let last_t = &mut self.outs[self.current].last_t;
+        let out = &mut self.outs[self.current];
+        let mut min_t = out.min_t.unwrap_or(i64::MAX);
         for s in samples {
-            put_zigzag(&mut self.items, s.t.wrapping_sub(*last_t));
-            *last_t = s.t;
+            put_zigzag(&mut self.items, s.t.wrapping_sub(out.last_t));
+            out.last_t = s.t;
+            min_t = min_t.min(s.t);
             self.items.extend_from_slice(&s.v.to_bits().to_le_bytes());
             n += 1;
+        }
+        if n > 0 {
+            out.min_t = Some(min_t);
         }
         patch_uvarint5(&mut self.items[count_at..count_at + 5], n as u32);
         self.n_items += 1;
@@ -284,6 +303,7 @@ impl WriteBatchBuilder {
         WriteBatch {
             bytes: b,
             samples: out.samples,
+            min_t: out.min_t.unwrap_or(i64::MIN),
         }
     }
 

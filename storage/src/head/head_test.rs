@@ -85,6 +85,7 @@ fn out_of_order_window_and_conflicts() {
         &[(950, 0.5), (950, 0.5), (899, 9.0), (1000, 2.0)],
     );
     assert_eq!(o.written, 1);
+    assert_eq!(o.out_of_order, 1);
     assert_eq!(o.duplicates, 1);
     assert_eq!(o.rejected_too_old, 1);
     assert_eq!(o.rejected_conflict, 1);
@@ -119,4 +120,54 @@ fn seal_all_leaves_no_open_chunk() {
     let plan = h.checkpoint(1).unwrap();
     assert_eq!(plan.chunks.len(), 2);
     assert!(plan.head_index.iter().all(|(_, e)| e.open_chunk.is_none()));
+}
+
+#[test]
+fn late_samples_inside_chunks_in_memory_join_them_at_checkpoint() {
+    let mut h = Head::new(limits());
+    // Sealed chunk [2000, 2010, 2020, 2030], open chunk [2040, 2060]; 2050 and 2015 arrive
+    // late (2025 is a duplicate timestamp of nothing; 2030 repeats a stored timestamp).
+    apply(
+        &mut h,
+        1,
+        "a",
+        &[
+            (2000, 1.0),
+            (2010, 2.0),
+            (2020, 3.0),
+            (2030, 4.0),
+            (2040, 5.0),
+            (2060, 7.0),
+        ],
+    );
+    let o = apply(&mut h, 2, "a", &[(2050, 6.0), (2015, 2.5), (1990, 0.5)]);
+    assert_eq!(o.out_of_order, 3);
+    let plan = h.checkpoint(9).unwrap();
+    // 1990 is older than every chunk in memory: it stays out-of-order (seq 9).
+    let ooo: Vec<_> = plan.chunks.iter().filter(|c| c.2 == 9).collect();
+    assert_eq!(ooo.len(), 1);
+    let mut got = Vec::new();
+    for (_, start, seq, bytes) in &plan.chunks {
+        if *seq == 0 {
+            crate::codec::decode_chunk(bytes, *start, &mut got).unwrap();
+        }
+    }
+    let ts: Vec<i64> = got.iter().map(|s| s.t).collect();
+    assert_eq!(ts, [2000, 2010, 2015, 2020, 2030, 2040, 2050, 2060]);
+    // The head keeps serving the merged open chunk and no out-of-order sample.
+    let mut m = MemSamples::default();
+    h.read(0, i64::MIN, i64::MAX, &mut m).unwrap();
+    assert_eq!(
+        m.samples,
+        [
+            Sample::new(2040, 5.0),
+            Sample::new(2050, 6.0),
+            Sample::new(2060, 7.0)
+        ]
+    );
+    assert!(m.ooo.is_empty());
+    // And new samples keep appending to it.
+    apply(&mut h, 3, "a", &[(2070, 8.0)]);
+    h.read(0, 2065, i64::MAX, &mut m).unwrap();
+    assert_eq!(m.samples, [Sample::new(2070, 8.0)]);
 }
