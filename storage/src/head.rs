@@ -384,7 +384,6 @@ impl Head {
         for sid in std::mem::take(&mut self.dirty) {
             let s = &mut self.series[sid as usize];
             s.dirty = false;
-            fold_out_of_order(s, span)?;
             for p in s.pending.drain(..) {
                 let h = crate::codec::chunk_header(&p.bytes)?;
                 plan.samples_in_chunks += h.count as u64;
@@ -465,84 +464,6 @@ impl Head {
             .filter(|s| s.max_t != i64::MIN)
             .map(|s| (s.min_t, s.max_t))
     }
-}
-
-/// Moves out-of-order samples that fall inside a chunk still in memory (sealed or open) into
-/// that chunk, re-encoding it, so that late arrivals from concurrent writers end up in regular
-/// in-order chunks rather than in separate out-of-order chunks (smaller, and faster to read).
-/// A sample joins the chunk whose time range `[start, next chunk's start)` holds it, if it is
-/// in the same chunk-span window; one already present at that timestamp in the chunk loses
-/// (reads prefer in-order data too). Older samples stay out-of-order.
-fn fold_out_of_order(s: &mut HeadSeries, span: i64) -> Result<()> {
-    let Some(ooo) = s.ooo.as_mut() else {
-        return Ok(());
-    };
-    let mut starts: Vec<i64> = s.pending.iter().map(|p| p.start).collect();
-    if let Some(open) = &s.open {
-        starts.push(open.first_t());
-    }
-    if starts.is_empty() {
-        return Ok(());
-    }
-    let mut into: Vec<Vec<Sample>> = vec![Vec::new(); starts.len()];
-    let mut rest = Vec::new();
-    for x in ooo.drain(..) {
-        let k = starts.partition_point(|&st| st <= x.t);
-        if k == 0 || x.t.div_euclid(span) != starts[k - 1].div_euclid(span) {
-            rest.push(x);
-        } else {
-            into[k - 1].push(x);
-        }
-    }
-    let mut cur = Vec::new();
-    for (k, add) in into.into_iter().enumerate() {
-        if add.is_empty() {
-            continue;
-        }
-        cur.clear();
-        if let Some(p) = s.pending.get_mut(k) {
-            decode_chunk(&p.bytes, p.start, &mut cur)?;
-            let merged = merge_in_order_first(&cur, &add);
-            let mut bytes = Vec::new();
-            encode_chunk(&merged, &mut bytes)?;
-            p.bytes = bytes.into_boxed_slice();
-        } else if let Some(open) = &s.open {
-            open.samples(&mut cur)?;
-            let merged = merge_in_order_first(&cur, &add);
-            let mut chunk = HeadChunk::new(merged[0]);
-            for &x in &merged[1..] {
-                chunk.push(x);
-            }
-            s.open = Some(chunk);
-        }
-    }
-    if rest.is_empty() {
-        s.ooo = None;
-    } else {
-        **ooo = rest;
-    }
-    Ok(())
-}
-
-/// Merges two sorted sample lists; on equal timestamps the first list's sample is kept.
-fn merge_in_order_first(a: &[Sample], b: &[Sample]) -> Vec<Sample> {
-    let mut out = Vec::with_capacity(a.len() + b.len());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        if a[i].t <= b[j].t {
-            if a[i].t == b[j].t {
-                j += 1;
-            }
-            out.push(a[i]);
-            i += 1;
-        } else {
-            out.push(b[j]);
-            j += 1;
-        }
-    }
-    out.extend_from_slice(&a[i..]);
-    out.extend_from_slice(&b[j..]);
-    out
 }
 
 #[cfg(test)]
