@@ -29,7 +29,7 @@ use cairn_storage::{Engine, Tenant};
 
 use crate::config::NodeConfig;
 use crate::metrics::Metrics;
-use crate::query::QueryService;
+use crate::query::{QueryService, ResultCache};
 pub use error::{ApiError, WriteError};
 
 /// What every handler shares.
@@ -50,6 +50,11 @@ impl AppState {
             self.engine.shard_count(),
             self.cfg.tenancy.shards_per_tenant,
         )
+    }
+
+    /// The query result cache (`[query_cache]`), shared by queries and the write path.
+    pub fn result_cache(&self) -> &ResultCache {
+        self.query.result_cache()
     }
 }
 

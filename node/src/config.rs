@@ -29,6 +29,7 @@ pub struct NodeConfig {
     pub tenancy: TenancyConfig,
     /// PromQL evaluation limits (owned by `cairn-query`).
     pub query: QueryConfig,
+    pub query_cache: QueryCacheConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -49,6 +50,28 @@ pub struct TenancyConfig {
     pub shards_per_tenant: u32,
 }
 
+/// The query result cache (`node/src/query/result_cache.rs`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueryCacheConfig {
+    /// Steps at least this old when a query starts are kept; a write with a sample this old
+    /// invalidates its tenant's entries.
+    #[serde(rename = "min_age", with = "units::duration_ms")]
+    pub min_age_ms: i64,
+    /// Approximate memory of all entries (least recently used go first); 0 turns the cache off.
+    #[serde(with = "units::bytes")]
+    pub max_bytes: u64,
+}
+
+impl Default for QueryCacheConfig {
+    fn default() -> Self {
+        QueryCacheConfig {
+            min_age_ms: 10 * 60_000,
+            max_bytes: 256 << 20,
+        }
+    }
+}
+
 impl Default for NodeConfig {
     fn default() -> Self {
         NodeConfig {
@@ -61,6 +84,7 @@ impl Default for NodeConfig {
             limits: LimitsConfig::default(),
             tenancy: TenancyConfig::default(),
             query: QueryConfig::default(),
+            query_cache: QueryCacheConfig::default(),
         }
     }
 }
@@ -146,6 +170,9 @@ impl NodeConfig {
         }
         // QueryConfig's messages already name the table and key ("[query] timeout: ...").
         self.query.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+        if self.query_cache.min_age_ms < 0 {
+            bail!("[query_cache] min_age must not be negative");
+        }
         Ok(())
     }
 }
@@ -223,6 +250,18 @@ mod tests {
             NodeConfig::load(Some(&file), &Overrides::default()).unwrap_err()
         );
         assert!(e.contains("max_concurrent"), "{e}");
+    }
+
+    #[test]
+    fn the_query_cache_table_takes_human_units() {
+        let cfg: NodeConfig =
+            toml::from_str("[query_cache]\nmin_age = \"30m\"\nmax_bytes = \"1GiB\"\n").unwrap();
+        assert_eq!(cfg.query_cache.min_age_ms, 30 * 60_000);
+        assert_eq!(cfg.query_cache.max_bytes, 1 << 30);
+        let d = NodeConfig::default().query_cache;
+        assert_eq!((d.min_age_ms, d.max_bytes), (600_000, 256 << 20));
+        let e = toml::from_str::<NodeConfig>("[query_cache]\nmin_age = \"soon\"\n").unwrap_err();
+        assert!(e.to_string().contains("soon"), "{e}");
     }
 
     #[test]

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cairn_storage::Engine;
@@ -51,6 +51,21 @@ impl Histogram {
     }
 }
 
+/// The query result cache's counters, shared with the cache itself.
+#[derive(Debug, Default)]
+pub struct QueryCacheMetrics {
+    /// Queries answered wholly from the cache.
+    pub hits: AtomicU64,
+    /// Cacheable queries evaluated in full (no usable entry).
+    pub misses: AtomicU64,
+    /// Queries answered partly from the cache, the newer steps evaluated.
+    pub partial: AtomicU64,
+    /// Tenant generations advanced by writes into the cached past.
+    pub invalidations: AtomicU64,
+    /// Approximate bytes held (a gauge).
+    pub bytes: AtomicU64,
+}
+
 #[derive(Default)]
 pub struct Metrics {
     requests: Mutex<BTreeMap<(String, u16), u64>>,
@@ -67,6 +82,7 @@ pub struct Metrics {
     pub query_samples_loaded: AtomicU64,
     /// Queries refused or stopped by a limit, by the limit's configuration name.
     query_limit_hits: Mutex<BTreeMap<&'static str, u64>>,
+    pub query_cache: Arc<QueryCacheMetrics>,
 }
 
 impl Metrics {
@@ -140,6 +156,12 @@ impl Metrics {
             c(&s.samples_rejected_too_old),
             c(&s.samples_rejected_conflict),
             c(&self.ingest_rejected_invalid)
+        );
+        counter(
+            &mut o,
+            "cairn_samples_out_of_order_total",
+            "Samples older than their series' newest, kept in the out-of-order buffer.",
+            c(&s.samples_out_of_order),
         );
         counter(
             &mut o,
@@ -326,6 +348,42 @@ impl Metrics {
             .iter()
         {
             let _ = writeln!(o, "cairn_query_limit_hits_total{{limit=\"{limit}\"}} {v}");
+        }
+        let qc = &self.query_cache;
+        let c = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        for (name, help, kind, v) in [
+            (
+                "cairn_query_cache_hits_total",
+                "Queries answered wholly from the result cache.",
+                "counter",
+                c(&qc.hits),
+            ),
+            (
+                "cairn_query_cache_misses_total",
+                "Cacheable queries evaluated in full (no usable cache entry).",
+                "counter",
+                c(&qc.misses),
+            ),
+            (
+                "cairn_query_cache_partial_total",
+                "Queries answered partly from the result cache, the newer steps evaluated.",
+                "counter",
+                c(&qc.partial),
+            ),
+            (
+                "cairn_query_cache_invalidations_total",
+                "Writes into the cached past that discarded their tenant's cache entries.",
+                "counter",
+                c(&qc.invalidations),
+            ),
+            (
+                "cairn_query_cache_bytes",
+                "Approximate memory of the query result cache.",
+                "gauge",
+                c(&qc.bytes),
+            ),
+        ] {
+            let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
         }
     }
 }

@@ -3,7 +3,10 @@
 //! evaluator itself in `cairn-query`.
 //!
 //! ```text
-//!  api::query ─► QueryService::run ─► Admission (max_concurrent slots, max_queued waiting)
+//!  api::query ─► QueryService::run_cached ─► ResultCache (steps older than min_age, per tenant)
+//!                      │ the steps the cache cannot answer
+//!                      ▼
+//!               QueryService::run ─► Admission (max_concurrent slots, max_queued waiting)
 //!                                        │ permit
 //!                                        ▼
 //!                  spawn_blocking: QueryEngine::{instant,range}(EngineQuerier, deadline)
@@ -13,15 +16,22 @@
 
 pub mod admission;
 pub mod engine_querier;
+pub mod result_cache;
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use cairn_query::{QueryConfig, QueryEngine, QueryResult};
+use cairn_query::{QueryConfig, QueryEngine, QueryResult, QueryStats, QueryValue};
 use cairn_storage::{Engine, Tenant};
 
 pub use admission::Admission;
 pub use engine_querier::EngineQuerier;
+pub use result_cache::ResultCache;
+
+use crate::config::QueryCacheConfig;
+use crate::metrics::QueryCacheMetrics;
+use result_cache::Key;
 
 /// Why a query produced no result.
 #[derive(Debug, thiserror::Error)]
@@ -56,14 +66,26 @@ pub enum QueryRange {
 pub struct QueryService {
     engine: QueryEngine,
     admission: Admission,
+    cache: ResultCache,
 }
 
 impl QueryService {
-    pub fn new(cfg: QueryConfig) -> Self {
+    pub fn new(
+        cfg: QueryConfig,
+        cache: &QueryCacheConfig,
+        cache_metrics: Arc<QueryCacheMetrics>,
+    ) -> Self {
+        let max_steps = cfg.max_points_per_series + 1;
         QueryService {
             admission: Admission::new(cfg.max_concurrent, cfg.max_queued),
             engine: QueryEngine::new(cfg),
+            cache: ResultCache::new(cache.clone(), max_steps, cache_metrics),
         }
+    }
+
+    /// The result cache (`[query_cache]`), shared by queries and the write path.
+    pub fn result_cache(&self) -> &ResultCache {
+        &self.cache
     }
 
     pub fn config(&self) -> &QueryConfig {
@@ -117,4 +139,98 @@ impl QueryService {
             reason: e.to_string(),
         })?
     }
+
+    /// `run` through `cache`: a range query takes the steps the cache holds and evaluates only
+    /// the rest; an instant query is answered whole or evaluated. `cacheable` is
+    /// `result_cache::cacheable` of the parsed query.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn run_cached(
+        &self,
+        cache: &ResultCache,
+        cacheable: bool,
+        storage: Arc<Engine>,
+        tenant: Tenant,
+        shards: Vec<u32>,
+        query: String,
+        range: QueryRange,
+        deadline: Instant,
+    ) -> Result<QueryResult, QueryError> {
+        if !cacheable || !cache.enabled() {
+            return self
+                .run(storage, tenant, shards, query, range, deadline)
+                .await;
+        }
+        // Both read before anything is evaluated (see result_cache's proof of exactness).
+        let generation = cache.generation(&tenant);
+        let safe_until = now_ms().saturating_sub(cache.min_age_ms());
+        let m = cache.metrics();
+        match range {
+            QueryRange::Instant { t } => {
+                let key = Key::instant(&tenant, &query, t);
+                if let Some(value) = cache.lookup_instant(&key, generation) {
+                    m.hits.fetch_add(1, Ordering::Relaxed);
+                    return Ok(from_cache(value));
+                }
+                m.misses.fetch_add(1, Ordering::Relaxed);
+                let r = self
+                    .run(storage, tenant, shards, query, range, deadline)
+                    .await?;
+                if t <= safe_until && r.warnings.is_empty() && r.infos.is_empty() {
+                    cache.store_instant(key, generation, &r.value);
+                }
+                Ok(r)
+            }
+            QueryRange::Range { start, end, step } => {
+                let key = Key::range(&tenant, &query, start, step);
+                let (plan, cached) = cache.lookup_range(&key, generation, start, end, step);
+                let Some(tail) = plan.evaluate else {
+                    m.hits.fetch_add(1, Ordering::Relaxed);
+                    return Ok(from_cache(QueryValue::Matrix(cached)));
+                };
+                let counter = if plan.cached.is_some() {
+                    &m.partial
+                } else {
+                    &m.misses
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                let tail_range = QueryRange::Range {
+                    start: tail.first,
+                    end,
+                    step,
+                };
+                let mut r = self
+                    .run(storage, tenant, shards, query, tail_range, deadline)
+                    .await?;
+                let QueryValue::Matrix(evaluated) =
+                    std::mem::replace(&mut r.value, QueryValue::Matrix(Vec::new()))
+                else {
+                    // A range evaluation always yields a matrix; anything else is not ours to cache.
+                    return Err(QueryError::Aborted {
+                        reason: "range evaluation returned a non-matrix value".into(),
+                    });
+                };
+                let series = result_cache::merge(cached, evaluated);
+                if r.warnings.is_empty() && r.infos.is_empty() {
+                    cache.store_range(key, generation, start, end, step, safe_until, &series);
+                }
+                r.value = QueryValue::Matrix(series);
+                Ok(r)
+            }
+        }
+    }
+}
+
+/// A result answered from the cache: no annotations (entries with any are never stored),
+/// nothing loaded from storage.
+fn from_cache(value: QueryValue) -> QueryResult {
+    QueryResult {
+        value,
+        warnings: Vec::new(),
+        infos: Vec::new(),
+        stats: QueryStats::default(),
+    }
+}
+
+fn now_ms() -> i64 {
+    crate::api::write::now_ms()
 }

@@ -25,10 +25,16 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding the HTTP address {}", cfg.http_addr))?;
     let addr = listener.local_addr()?;
+    let metrics = Metrics::default();
+    let query = QueryService::new(
+        cfg.query.clone(),
+        &cfg.query_cache,
+        metrics.query_cache.clone(),
+    );
     let state = Arc::new(AppState {
         engine: engine.clone(),
-        metrics: Metrics::default(),
-        query: QueryService::new(cfg.query.clone()),
+        metrics,
+        query,
         started_at_ms: crate::api::write::now_ms(),
         cfg,
     });

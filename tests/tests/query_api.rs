@@ -552,3 +552,196 @@ fn cairn_query_prints_tables_json_and_errors() -> Result<()> {
     assert!(err.contains("--start"), "{err}");
     Ok(())
 }
+
+/// A counter or gauge without labels from `/metrics`.
+fn metric_value(url: &str, name: &str) -> u64 {
+    let text = client()
+        .get(format!("{url}/metrics"))
+        .send()
+        .and_then(|r| r.text())
+        .unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no {name} in /metrics")) as u64
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn range_text(
+    url: &str,
+    tenant: Option<&str>,
+    q: &str,
+    start: i64,
+    end: i64,
+    step: &str,
+) -> String {
+    let (s, e) = (start.to_string(), end.to_string());
+    let (code, text) = prom_api_text(
+        url,
+        tenant,
+        false,
+        "/api/v1/query_range",
+        &[("query", q), ("start", &s), ("end", &e), ("step", step)],
+    )
+    .unwrap();
+    assert_eq!(code, 200, "{text}");
+    text
+}
+
+/// The value of `series` (matched on `host`) at `t`, if it has a point there.
+fn value_at(text: &str, host: &str, t: i64) -> Option<String> {
+    let v: Value = serde_json::from_str(text).unwrap();
+    let s = v["data"]["result"]
+        .as_array()?
+        .iter()
+        .find(|s| s["metric"]["host"] == host)?;
+    s["values"]
+        .as_array()?
+        .iter()
+        .find(|p| p[0] == t)
+        .map(|p| p[1].as_str().unwrap_or_default().to_string())
+}
+
+#[test]
+fn the_result_cache_answers_old_steps_and_is_never_stale() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let node = CairnProcess::start(dir.path(), &[])?;
+    let url = node.url.clone();
+    let base = unix_now() / 60 * 60;
+    let (from, to) = (base - 3 * 3600, base - 2 * 3600);
+    // host=a every 5 minutes, 2-3 hours ago; value = sample number.
+    let mut body = String::new();
+    for i in 0..=12 {
+        body.push_str(&format!("cache_load,host=a value={i} {}\n", from + 300 * i));
+    }
+    write_lines(&url, None, "s", &body)?;
+    let hits = || metric_value(&url, "cairn_query_cache_hits_total");
+    let partial = || metric_value(&url, "cairn_query_cache_partial_total");
+    let q = "cache_load";
+    let (start, end) = (from, base - 3600);
+
+    // (a) The same request twice: the second is a hit, byte for byte the first answer.
+    let first = range_text(&url, None, q, start, end, "60");
+    assert_eq!(value_at(&first, "a", from + 120).as_deref(), Some("0"));
+    let h0 = hits();
+    let second = range_text(&url, None, q, start, end, "60");
+    assert_eq!(hits(), h0 + 1);
+    assert_eq!(first, second);
+    assert!(metric_value(&url, "cairn_query_cache_bytes") > 0);
+    // Instant queries at a past time too.
+    let t = (to - 540).to_string();
+    let instant = || {
+        prom_api_text(
+            &url,
+            None,
+            false,
+            "/api/v1/query",
+            &[("query", q), ("time", &t)],
+        )
+        .unwrap()
+    };
+    let i1 = instant();
+    assert_eq!(instant(), i1);
+    assert_eq!(hits(), h0 + 2);
+
+    // (b) Writes into the cached range: an out-of-order sample of host=a and a new series.
+    let inv = metric_value(&url, "cairn_query_cache_invalidations_total");
+    write_lines(
+        &url,
+        None,
+        "s",
+        &format!(
+            "cache_load,host=a value=99 {}\ncache_load,host=b value=5 {}\n",
+            from + 120,
+            to - 600
+        ),
+    )?;
+    assert!(metric_value(&url, "cairn_query_cache_invalidations_total") > inv);
+    let h1 = hits();
+    let third = range_text(&url, None, q, start, end, "60");
+    assert_eq!(hits(), h1, "no hit after a write into the past");
+    assert_eq!(value_at(&third, "a", from + 120).as_deref(), Some("99"));
+    assert_eq!(value_at(&third, "b", to - 600).as_deref(), Some("5"));
+    assert_eq!(range_text(&url, None, q, start, end, "60"), third);
+    assert_eq!(hits(), h1 + 1, "cached again");
+    // host=b appears at the instant's time.
+    assert_ne!(instant().1, i1.1, "the instant entry was dropped too");
+
+    // (c) A range ending now: the recent steps are evaluated every time.
+    let (fresh_start, t1) = (base - 3600, unix_now());
+    write_lines(&url, None, "s", &format!("cache_now,host=a value=1 {t1}\n"))?;
+    let text = range_text(&url, None, "cache_now", fresh_start, t1 + 10, "10");
+    let last = |text: &str| -> String {
+        let v: Value = serde_json::from_str(text).unwrap();
+        let values = v["data"]["result"][0]["values"].as_array().unwrap().clone();
+        values.last().unwrap()[1].as_str().unwrap().to_string()
+    };
+    assert_eq!(last(&text), "1");
+    let p0 = partial();
+    let t2 = t1 + 1;
+    write_lines(&url, None, "s", &format!("cache_now,host=a value=2 {t2}\n"))?;
+    let text = range_text(&url, None, "cache_now", fresh_start, t2 + 10, "10");
+    assert_eq!(last(&text), "2", "{text}");
+    assert_eq!(partial(), p0 + 1, "the old steps came from the cache");
+    Ok(())
+}
+
+#[test]
+fn negative_offsets_at_and_other_tenants_are_never_served_from_the_cache() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let node = CairnProcess::start(dir.path(), &[])?;
+    let url = node.url.clone();
+    let base = unix_now() / 60 * 60;
+    let from = base - 3 * 3600;
+    let mut body = String::new();
+    let mut other = String::new();
+    for i in 0..=12 {
+        body.push_str(&format!("cache_load,host=a value={i} {}\n", from + 300 * i));
+        other.push_str(&format!(
+            "cache_load,host=a value={} {}\n",
+            1000 + i,
+            from + 300 * i
+        ));
+    }
+    write_lines(&url, None, "s", &body)?;
+    write_lines(&url, Some("other"), "s", &other)?;
+    let served = || {
+        metric_value(&url, "cairn_query_cache_hits_total")
+            + metric_value(&url, "cairn_query_cache_partial_total")
+    };
+    let end = base - 3600;
+
+    // (d) Steps of these read data after their own time, or at fixed times.
+    let at = format!("cache_load @ {}", from + 600);
+    for q in [
+        "cache_load offset -5m",
+        at.as_str(),
+        "sum(cache_load offset -1m)",
+    ] {
+        let before = served();
+        let a = range_text(&url, None, q, from, end, "60");
+        let b = range_text(&url, None, q, from, end, "60");
+        assert_eq!(a, b);
+        assert_eq!(served(), before, "{q} was served from the cache");
+    }
+
+    // (e) The same query and range per tenant: each its own answer, never another's entry.
+    let mine = range_text(&url, None, "cache_load", from, end, "60");
+    assert_eq!(value_at(&mine, "a", from).as_deref(), Some("0"));
+    let before = served();
+    let theirs = range_text(&url, Some("other"), "cache_load", from, end, "60");
+    assert_eq!(value_at(&theirs, "a", from).as_deref(), Some("1000"));
+    assert_eq!(served(), before, "a tenant used another's entry");
+    assert_eq!(
+        range_text(&url, Some("other"), "cache_load", from, end, "60"),
+        theirs
+    );
+    assert_eq!(range_text(&url, None, "cache_load", from, end, "60"), mine);
+    assert_eq!(served(), before + 2);
+    Ok(())
+}

@@ -3,8 +3,9 @@
 //!
 //! ```text
 //!  GET|POST /api/v1/query{,_range} ─► params (400 bad_data naming the parameter)
-//!        ─► promql-parser (400 on a parse error) ─► QueryService::run (slot, deadline,
-//!        spawn_blocking) ─► json::render_result   (422 execution / 503 timeout|unavailable)
+//!        ─► promql-parser (400 on a parse error) ─► QueryService::run_cached (result cache,
+//!        then slot, deadline, spawn_blocking) ─► json::render_result
+//!                                                 (422 execution / 503 timeout|unavailable)
 //! ```
 //!
 //! Every request reads only its tenant's shards (`X-Scope-OrgID`).
@@ -24,7 +25,7 @@ use serde_json::json;
 
 use super::write::now_ms;
 use super::{ApiError, Params, SharedState, success, tenant_of};
-use crate::query::{QueryError, QueryRange};
+use crate::query::{QueryError, QueryRange, result_cache};
 use params::{duration_param, invalid, thousands, time_param};
 
 /// `GET|POST /api/v1/query?query=&time=&timeout=`
@@ -35,8 +36,9 @@ pub async fn instant(State(st): State<SharedState>, req: Request) -> Response {
         let t = time_param(&params, "time", Some(now_ms()))?;
         let timeout = duration_param(&params, "timeout")?;
         let query = params.get("query").unwrap_or_default().to_string();
-        parse_query(&query)?;
-        evaluate(&st, tenant, query, QueryRange::Instant { t }, timeout).await
+        let expr = parse_query(&query)?;
+        let range = QueryRange::Instant { t };
+        evaluate(&st, tenant, query, &expr, range, timeout).await
     }
     .await;
     respond(&st, "query", started, r)
@@ -87,7 +89,8 @@ pub async fn range(State(st): State<SharedState>, req: Request) -> Response {
                 ),
             ));
         }
-        evaluate(&st, tenant, query, QueryRange::Range { start, end, step }, timeout).await
+        let range = QueryRange::Range { start, end, step };
+        evaluate(&st, tenant, query, &expr, range, timeout).await
     }
     .await;
     respond(&st, "query_range", started, r)
@@ -147,6 +150,7 @@ async fn evaluate(
     st: &SharedState,
     tenant: cairn_storage::Tenant,
     query: String,
+    expr: &Expr,
     range: QueryRange,
     timeout_ms: Option<i64>,
 ) -> Result<QueryResult, ApiError> {
@@ -154,8 +158,12 @@ async fn evaluate(
     let timeout = timeout_ms.map(|ms| Duration::from_millis(ms.max(0) as u64));
     let deadline = st.query.deadline(timeout);
     let shards = st.tenant_shards(&tenant);
+    let cacheable = result_cache::cacheable(expr);
+    let (engine, cache) = (st.engine.clone(), st.result_cache());
     st.query
-        .run(st.engine.clone(), tenant, shards, query, range, deadline)
+        .run_cached(
+            cache, cacheable, engine, tenant, shards, query, range, deadline,
+        )
         .await
         .map_err(|e| api_error(st, e))
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use cairn_storage::{ApplyOutcome, WriteBatch, WriteBatchBuilder};
+use cairn_storage::{ApplyOutcome, Tenant, WriteBatch, WriteBatchBuilder};
 
 use super::{ApiError, Params, SharedState, WriteError, tenant_of};
 use crate::ingest::influx::{self, Precision};
@@ -75,7 +75,10 @@ async fn ingest_influx(
         st.metrics
             .ingest_rejected_invalid
             .fetch_add(report.rejected as u64, std::sync::atomic::Ordering::Relaxed);
-        let outcome = commit(&st, builder.finish_sharded()).await.map_err(WriteError::from)?;
+        let tenant = builder.tenant().clone();
+        let outcome = commit(&st, &tenant, builder.finish_sharded())
+            .await
+            .map_err(WriteError::from)?;
         let rejected = report.rejected as u64 + outcome.rejected();
         if rejected == 0 {
             return Ok(StatusCode::NO_CONTENT.into_response());
@@ -116,7 +119,8 @@ pub async fn remote_write(State(st): State<SharedState>, req: Request) -> Respon
         st.metrics
             .remote_write_requests
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let outcome = commit(&st, builder.finish_sharded()).await?;
+        let tenant = builder.tenant().clone();
+        let outcome = commit(&st, &tenant, builder.finish_sharded()).await?;
         if outcome.rejected() > 0 || decoded.histograms > 0 {
             // Prometheus does not retry a 4xx, which is right: these samples can never be
             // stored. The float samples of the request are written all the same.
@@ -164,19 +168,31 @@ fn rejection_message(o: &ApplyOutcome, st: &SharedState) -> String {
     parts.join("; ")
 }
 
-/// Makes every part durable; fails with 503 naming the shards that did not confirm.
+/// Makes every part of `tenant`'s write durable; fails with 503 naming the shards that did
+/// not confirm.
 pub async fn commit(
     st: &SharedState,
+    tenant: &Tenant,
     parts: Vec<(u32, WriteBatch)>,
 ) -> Result<ApplyOutcome, ApiError> {
     let timeout = Duration::from_millis(st.cfg.limits.write_timeout_ms);
+    let cache = st.result_cache();
     let mut pending = Vec::with_capacity(parts.len());
     for (shard, batch) in parts {
         let (tx, rx) = tokio::sync::oneshot::channel();
+        // The builder tracks the batch's smallest timestamp (a lower bound: abandoned lines
+        // may lower it, which only invalidates more).
+        let hook = cache.write_hook(tenant, || batch.min_t());
         st.engine.write(
             shard,
             batch,
             Box::new(move |r| {
+                // After the apply and before the client hears back: a query that starts once
+                // this write is acknowledged never gets an entry computed without it. Also on
+                // failure or after our timeout, since the batch may have been applied.
+                if let Some(hook) = hook {
+                    hook.applied(now_ms());
+                }
                 let _ = tx.send(r);
             }),
         );

@@ -1,0 +1,563 @@
+//! `ResultCache`: answers of PromQL queries kept in memory for the steps that can no longer
+//! change, so a dashboard re-asking the same range query evaluates only its recent tail
+//! (the idea of VictoriaMetrics' rollup result cache, with exact invalidation).
+//!
+//! ```text
+//!  range request [start, end] ─► key (tenant, query, step, start mod step)
+//!     entry [cs, ce] at the tenant's generation? ── plan() ──► cached steps [start, min(end, ce)]
+//!                                                     └──────► evaluate [max(start, ce+step), end]
+//!     merge() by labels ─► response;  store_span() ─► entry extended with the safe new steps
+//!  write committed with a sample ≤ now − min_age ─► tenant generation += 1 (entries discarded)
+//! ```
+//!
+//! Why it is exact. A step at `t` of an expression without negative `offset` or `@` reads
+//! only samples at or before `t`, and every step is evaluated independently of the others.
+//! A step is stored only if `t ≤ Q − min_age`, `Q` being taken before the evaluation read
+//! anything. A write bumps its tenant's generation after it is applied unless all its samples
+//! are newer than `W − min_age`, `W` being read after the apply: such a write could change a
+//! stored step only if `t ≥ ts > W − min_age ≥ Q − min_age`, i.e. never; and a query with
+//! `Q > W` started after the apply and saw the samples. Entries carry the generation read
+//! before their evaluation and are stored only if it is still current afterwards.
+//!
+//! This module holds no I/O: the planner functions are pure, and `QueryService::run_cached`
+//! drives them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use cairn_query::QueryValue;
+use cairn_query::value::Series;
+use cairn_storage::Tenant;
+use promql_parser::parser::{Expr, Offset};
+
+use crate::config::QueryCacheConfig;
+use crate::metrics::QueryCacheMetrics;
+
+/// Bytes charged per point (timestamp and value), and per label set and entry besides their text.
+const POINT_BYTES: usize = 16;
+const SERIES_OVERHEAD: usize = 48;
+const ENTRY_OVERHEAD: usize = 128;
+
+/// Step timestamps `first, first + step, ..., last` of one request's grid (inclusive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub first: i64,
+    pub last: i64,
+}
+
+/// What a range request takes from its entry and what it evaluates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    /// Steps answered from the entry.
+    pub cached: Option<Span>,
+    /// Steps to evaluate (always up to the request's end).
+    pub evaluate: Option<Span>,
+}
+
+/// Plans a request for the steps `start + k*step ≤ end` given the span of its entry (same
+/// tenant, query, step and phase). An entry is usable when the request starts inside it or
+/// right after it; the request's end may be anywhere.
+pub fn plan(entry: Option<Span>, start: i64, end: i64, step: i64) -> Plan {
+    let whole = Plan {
+        cached: None,
+        evaluate: Some(Span {
+            first: start,
+            last: end,
+        }),
+    };
+    let Some(c) = entry else { return whole };
+    let next = c.last.saturating_add(step);
+    if start < c.first || start > next {
+        return whole;
+    }
+    let cached = (start <= c.last).then(|| Span {
+        first: start,
+        last: end.min(c.last),
+    });
+    let from = start.max(next);
+    let evaluate = (from <= end).then_some(Span {
+        first: from,
+        last: end,
+    });
+    Plan { cached, evaluate }
+}
+
+/// The steps an entry should hold after answering `[start, end]`: the request's steps up to
+/// `safe_until` (now − min_age when the query began), after the entry's earlier steps if the
+/// request starts inside or right after the entry. Beyond `max_steps` the steps before
+/// `start` go first, then the oldest of the request's. None: nothing is safe to keep.
+pub fn store_span(
+    entry: Option<Span>,
+    start: i64,
+    end: i64,
+    step: i64,
+    safe_until: i64,
+    max_steps: i64,
+) -> Option<Span> {
+    if safe_until < start || end < start {
+        return None;
+    }
+    let grid_floor = |t: i64| start + (t - start) / step * step;
+    let mut last = grid_floor(end.min(safe_until));
+    let mut first = start;
+    if let Some(c) = entry
+        && c.first <= start
+        && start <= c.last.saturating_add(step)
+    {
+        first = c.first;
+        // The entry may already reach further than this request did.
+        last = last.max(c.last);
+    }
+    if (last - first) / step + 1 > max_steps {
+        first = first.max(start);
+        if (last - first) / step + 1 > max_steps {
+            first = last - (max_steps.max(1) - 1) * step;
+        }
+    }
+    Some(Span { first, last })
+}
+
+/// The points of `series` within `span`; series left without points are dropped.
+pub fn slice(series: &[Series], span: Span) -> Vec<Series> {
+    series
+        .iter()
+        .filter_map(|s| {
+            let lo = s.samples.partition_point(|p| p.t < span.first);
+            let hi = s.samples.partition_point(|p| p.t <= span.last);
+            (lo < hi).then(|| Series::new(s.labels.clone(), s.samples[lo..hi].to_vec()))
+        })
+        .collect()
+}
+
+/// Joins two results sorted by labels whose points do not interleave in time (every point of
+/// `earlier` precedes every point of `later`), as one evaluation of both step sets would
+/// have answered: series matched by labels, points concatenated, order kept.
+pub fn merge(earlier: Vec<Series>, later: Vec<Series>) -> Vec<Series> {
+    let mut out = Vec::with_capacity(earlier.len().max(later.len()));
+    let mut a = earlier.into_iter().peekable();
+    let mut b = later.into_iter().peekable();
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (None, None) => break,
+            (Some(_), None) => a.next(),
+            (None, Some(_)) => b.next(),
+            (Some(x), Some(y)) => match x.labels.cmp(&y.labels) {
+                std::cmp::Ordering::Less => a.next(),
+                std::cmp::Ordering::Greater => b.next(),
+                std::cmp::Ordering::Equal => {
+                    let (mut x, y) = (a.next(), b.next());
+                    if let (Some(x), Some(y)) = (x.as_mut(), y) {
+                        x.samples.extend(y.samples);
+                    }
+                    x
+                }
+            },
+        };
+        out.extend(next.filter(|s| !s.samples.is_empty()));
+    }
+    out
+}
+
+/// Whether every step of `expr` reads only samples at or before its own time: no negative
+/// `offset` and no `@` anywhere (`@` also makes a step depend on the request's start/end).
+pub fn cacheable(expr: &Expr) -> bool {
+    let plain = |offset: &Option<Offset>, at: &Option<_>| {
+        at.is_none() && !matches!(offset, Some(Offset::Neg(_)))
+    };
+    match expr {
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) => true,
+        Expr::VectorSelector(vs) => plain(&vs.offset, &vs.at),
+        Expr::MatrixSelector(ms) => plain(&ms.vs.offset, &ms.vs.at),
+        Expr::Subquery(sq) => plain(&sq.offset, &sq.at) && cacheable(&sq.expr),
+        Expr::Aggregate(a) => cacheable(&a.expr) && a.param.as_deref().is_none_or(cacheable),
+        Expr::Unary(u) => cacheable(&u.expr),
+        Expr::Paren(p) => cacheable(&p.expr),
+        Expr::Binary(b) => cacheable(&b.lhs) && cacheable(&b.rhs),
+        Expr::Call(c) => c.args.args.iter().all(|a| cacheable(a)),
+        // Unknown semantics.
+        Expr::Extension(_) => false,
+    }
+}
+
+/// Approximate heap bytes of a list of series.
+pub fn series_bytes(series: &[Series]) -> usize {
+    series
+        .iter()
+        .map(|s| {
+            SERIES_OVERHEAD
+                + s.labels
+                    .iter()
+                    .map(|l| l.name.len() + l.value.len() + SERIES_OVERHEAD)
+                    .sum::<usize>()
+                + s.samples.len() * POINT_BYTES
+        })
+        .sum()
+}
+
+/// Where an entry lives: the query text as sent, per tenant; a range entry per step and
+/// phase (`start mod step`), an instant entry per evaluation time.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Key {
+    Range {
+        tenant: Tenant,
+        query: String,
+        step: i64,
+        phase: i64,
+    },
+    Instant {
+        tenant: Tenant,
+        query: String,
+        t: i64,
+    },
+}
+
+impl Key {
+    pub fn range(tenant: &Tenant, query: &str, start: i64, step: i64) -> Key {
+        Key::Range {
+            tenant: tenant.clone(),
+            query: query.to_string(),
+            step,
+            phase: start.rem_euclid(step),
+        }
+    }
+
+    pub fn instant(tenant: &Tenant, query: &str, t: i64) -> Key {
+        Key::Instant {
+            tenant: tenant.clone(),
+            query: query.to_string(),
+            t,
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        match self {
+            Key::Range { tenant, query, .. } | Key::Instant { tenant, query, .. } => {
+                tenant.as_str().len() + query.len() + 32
+            }
+        }
+    }
+}
+
+/// A stored answer.
+#[derive(Debug, Clone)]
+enum Value {
+    Range { span: Span, series: Vec<Series> },
+    Instant(QueryValue),
+}
+
+struct Entry {
+    generation: u64,
+    value: Value,
+    bytes: usize,
+    tick: u64,
+}
+
+/// The entries in least-recently-used order, bounded by approximate bytes.
+#[derive(Default)]
+struct Lru {
+    entries: HashMap<Key, Entry>,
+    order: BTreeMap<u64, Key>,
+    tick: u64,
+    bytes: usize,
+}
+
+impl Lru {
+    fn touch(&mut self, key: &Key) {
+        self.tick += 1;
+        let tick = self.tick;
+        if let Some(e) = self.entries.get_mut(key) {
+            self.order.remove(&e.tick);
+            e.tick = tick;
+            self.order.insert(tick, key.clone());
+        }
+    }
+
+    fn remove(&mut self, key: &Key) -> Option<Entry> {
+        let e = self.entries.remove(key)?;
+        self.order.remove(&e.tick);
+        self.bytes -= e.bytes;
+        Some(e)
+    }
+
+    fn insert(&mut self, key: Key, generation: u64, value: Value, bytes: usize, max: usize) {
+        self.remove(&key);
+        self.tick += 1;
+        let tick = self.tick;
+        self.order.insert(tick, key.clone());
+        self.bytes += bytes;
+        self.entries.insert(
+            key,
+            Entry {
+                generation,
+                value,
+                bytes,
+                tick,
+            },
+        );
+        while self.bytes > max {
+            let Some((_, oldest)) = self.order.pop_first() else {
+                break;
+            };
+            if let Some(e) = self.entries.remove(&oldest) {
+                self.bytes -= e.bytes;
+            }
+        }
+    }
+
+    /// The entry under `key` if it was computed at `generation`; an older one is dropped.
+    fn current(&mut self, key: &Key, generation: u64) -> Option<&Value> {
+        match self.entries.get(key) {
+            None => return None,
+            Some(e) if e.generation != generation => {
+                self.remove(key);
+                return None;
+            }
+            Some(_) => {}
+        }
+        self.touch(key);
+        self.entries.get(key).map(|e| &e.value)
+    }
+}
+
+/// Applied after a write reaches its shard's head: bumps the tenant's generation if any of the
+/// write's samples is old enough to be in a cached step.
+pub struct WriteHook {
+    generation: Arc<AtomicU64>,
+    oldest_sample: i64,
+    min_age_ms: i64,
+    metrics: Arc<QueryCacheMetrics>,
+}
+
+impl WriteHook {
+    /// Call once the batch is applied (or failed: bumping then is merely a wasted entry).
+    pub fn applied(self, now_ms: i64) {
+        if self.oldest_sample <= now_ms.saturating_sub(self.min_age_ms) {
+            self.generation.fetch_add(1, Ordering::SeqCst);
+            self.metrics.invalidations.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The node's query result cache: entries under an LRU byte bound, and one generation per
+/// tenant that writes into the past advance.
+pub struct ResultCache {
+    cfg: QueryCacheConfig,
+    /// Most steps one range entry keeps.
+    max_steps: i64,
+    generations: Mutex<HashMap<Tenant, Arc<AtomicU64>>>,
+    lru: Mutex<Lru>,
+    metrics: Arc<QueryCacheMetrics>,
+}
+
+impl ResultCache {
+    pub fn new(cfg: QueryCacheConfig, max_steps: u64, metrics: Arc<QueryCacheMetrics>) -> Self {
+        ResultCache {
+            cfg,
+            max_steps: max_steps.clamp(1, i64::MAX as u64) as i64,
+            generations: Mutex::new(HashMap::new()),
+            lru: Mutex::new(Lru::default()),
+            metrics,
+        }
+    }
+
+    /// False when `max_bytes` is 0: nothing is looked up, stored or invalidated.
+    pub fn enabled(&self) -> bool {
+        self.cfg.max_bytes > 0
+    }
+
+    pub fn min_age_ms(&self) -> i64 {
+        self.cfg.min_age_ms
+    }
+
+    pub fn metrics(&self) -> &QueryCacheMetrics {
+        &self.metrics
+    }
+
+    fn generation_cell(&self, tenant: &Tenant) -> Arc<AtomicU64> {
+        let mut g = self.generations.lock().unwrap_or_else(|p| p.into_inner());
+        g.entry(tenant.clone()).or_default().clone()
+    }
+
+    /// `tenant`'s generation now. Read it before evaluating and pass it to lookups and stores.
+    pub fn generation(&self, tenant: &Tenant) -> u64 {
+        self.generation_cell(tenant).load(Ordering::SeqCst)
+    }
+
+    /// A hook for one batch of `tenant` to run after it is applied; `oldest_sample` (its
+    /// smallest timestamp, `i64::MIN` if unknown) is only computed when the cache is on.
+    pub fn write_hook(
+        &self,
+        tenant: &Tenant,
+        oldest_sample: impl FnOnce() -> i64,
+    ) -> Option<WriteHook> {
+        if !self.enabled() {
+            return None;
+        }
+        Some(WriteHook {
+            generation: self.generation_cell(tenant),
+            oldest_sample: oldest_sample(),
+            min_age_ms: self.cfg.min_age_ms,
+            metrics: self.metrics.clone(),
+        })
+    }
+
+    fn lru(&self) -> std::sync::MutexGuard<'_, Lru> {
+        self.lru.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn publish_bytes(&self, lru: &Lru) {
+        self.metrics
+            .bytes
+            .store(lru.bytes as u64, Ordering::Relaxed);
+    }
+
+    /// Plans the range request `[start, end]` and copies out the cached steps it can use.
+    pub fn lookup_range(
+        &self,
+        key: &Key,
+        generation: u64,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> (Plan, Vec<Series>) {
+        let mut lru = self.lru();
+        let (p, cached) = match lru.current(key, generation) {
+            Some(Value::Range { span, series }) => {
+                let p = plan(Some(*span), start, end, step);
+                let cached = p.cached.map(|s| slice(series, s)).unwrap_or_default();
+                (p, cached)
+            }
+            _ => (plan(None, start, end, step), Vec::new()),
+        };
+        self.publish_bytes(&lru);
+        (p, cached)
+    }
+
+    /// Keeps the safe steps of a range response `series` (the full answer to `[start, end]`)
+    /// computed at `generation`, joined to the entry's earlier steps.
+    #[allow(clippy::too_many_arguments)]
+    pub fn store_range(
+        &self,
+        key: Key,
+        generation: u64,
+        start: i64,
+        end: i64,
+        step: i64,
+        safe_until: i64,
+        series: &[Series],
+    ) {
+        if !self.enabled() || self.generation(key_tenant(&key)) != generation {
+            return;
+        }
+        let mut lru = self.lru();
+        let old_span = match lru.current(&key, generation) {
+            Some(Value::Range { span, .. }) => Some(*span),
+            _ => None,
+        };
+        let Some(span) = store_span(old_span, start, end, step, safe_until, self.max_steps) else {
+            self.publish_bytes(&lru);
+            return;
+        };
+        // Taken out and put back under the same lock: nobody sees it half-updated.
+        let entry = match lru.remove(&key).map(|e| e.value) {
+            Some(Value::Range { span, series }) => Some((span, series)),
+            _ => None,
+        };
+        // This request's own safe steps; the entry supplies the rest of `span`.
+        let ours_last = start + (end.min(safe_until) - start) / step * step;
+        let (earlier, later) = match &entry {
+            Some((_, old)) => (
+                slice(
+                    old,
+                    Span {
+                        first: span.first,
+                        last: start - step,
+                    },
+                ),
+                // A concurrent query may have taken the entry past this one's safe steps.
+                slice(
+                    old,
+                    Span {
+                        first: ours_last + 1,
+                        last: span.last,
+                    },
+                ),
+            ),
+            None => (Vec::new(), Vec::new()),
+        };
+        let ours = slice(
+            series,
+            Span {
+                first: span.first.max(start),
+                last: ours_last.min(span.last),
+            },
+        );
+        let stored = merge(merge(earlier, ours), later);
+        let bytes = ENTRY_OVERHEAD + key.bytes() * 2 + series_bytes(&stored);
+        if bytes > self.cfg.max_bytes as usize {
+            lru.remove(&key);
+        } else {
+            let value = Value::Range {
+                span,
+                series: stored,
+            };
+            lru.insert(key, generation, value, bytes, self.cfg.max_bytes as usize);
+        }
+        self.publish_bytes(&lru);
+    }
+
+    /// The stored answer of an instant query computed at `generation`.
+    pub fn lookup_instant(&self, key: &Key, generation: u64) -> Option<QueryValue> {
+        let mut lru = self.lru();
+        let v = match lru.current(key, generation) {
+            Some(Value::Instant(v)) => Some(v.clone()),
+            _ => None,
+        };
+        self.publish_bytes(&lru);
+        v
+    }
+
+    /// Keeps an instant answer computed at `generation` (the caller checked its time is safe).
+    pub fn store_instant(&self, key: Key, generation: u64, value: &QueryValue) {
+        if !self.enabled() || self.generation(key_tenant(&key)) != generation {
+            return;
+        }
+        let bytes = ENTRY_OVERHEAD + key.bytes() * 2 + value_bytes(value);
+        let mut lru = self.lru();
+        if bytes <= self.cfg.max_bytes as usize {
+            let max = self.cfg.max_bytes as usize;
+            lru.insert(key, generation, Value::Instant(value.clone()), bytes, max);
+        }
+        self.publish_bytes(&lru);
+    }
+}
+
+fn key_tenant(key: &Key) -> &Tenant {
+    match key {
+        Key::Range { tenant, .. } | Key::Instant { tenant, .. } => tenant,
+    }
+}
+
+fn value_bytes(v: &QueryValue) -> usize {
+    match v {
+        QueryValue::Scalar(_) => POINT_BYTES,
+        QueryValue::String { value, .. } => value.len() + POINT_BYTES,
+        QueryValue::Vector(v) => v
+            .iter()
+            .map(|e| {
+                SERIES_OVERHEAD
+                    + POINT_BYTES
+                    + e.labels
+                        .iter()
+                        .map(|l| l.name.len() + l.value.len() + SERIES_OVERHEAD)
+                        .sum::<usize>()
+            })
+            .sum(),
+        QueryValue::Matrix(m) => series_bytes(m),
+    }
+}
+
+#[cfg(test)]
+#[path = "result_cache/result_cache_test.rs"]
+mod tests;
