@@ -23,7 +23,8 @@
 # runs each (curl GET): p50 and p99 (nearest rank; with 20 runs the p99 is the slowest run),
 # series per answer, a checksum of the answer (values to 6 significant digits) compared between
 # Cairn and Prometheus, and Cairn / the faster of the other two. VictoriaMetrics caches range
-# results, so its queries run twice: as users run them, and with nocache=1.
+# results, and so does Cairn: both run their queries twice, as users run them and with
+# nocache=1 (evaluation alone).
 #
 # Usage: benches/compare.sh [--memory | --queries] [--hosts N] [--duration D] [--interval I]
 #                           [--concurrency C] [--batch-lines B] [--rounds N] [--runs N]
@@ -470,7 +471,10 @@ if [ "$QUERIES" = 1 ]; then
     for i in "${!QUERY_SPECS[@]}"; do
       log "queries, $sys: query $((i + 1)), 1 warm-up + $RUNS runs"
       time_query "$sys" "$sys" "$i"
-      if [ "$sys" = vm ]; then time_query "$sys" vmnc "$i" nocache=1; fi
+      case "$sys" in
+        vm) time_query "$sys" vmnc "$i" nocache=1 ;;
+        cairn) time_query "$sys" cairnnc "$i" nocache=1 ;;
+      esac
     done
     # Prometheus merges 2h blocks into longer ones on a 1-minute timer, which nothing can
     # wait for; say when that ran during the timings.
@@ -496,16 +500,18 @@ if [ "$QUERIES" = 1 ]; then
     IFS='|' read -r name expr kind back step <<<"${QUERY_SPECS[$i]}"
     if [ "$kind" = range ]; then what="range END-$((back / 3600))h..END step ${step}s"; else what="instant at END"; fi
     printf '\n%d. %s   (%s)\n' "$((i + 1))" "$expr" "$what"
-    awk -v c="$(row cairn "$i")" -v v="$(row vm "$i")" -v n="$(row vmnc "$i")" -v p="$(row prom "$i")" 'BEGIN {
-      split(c, C, " "); split(v, V, " "); split(n, N, " "); split(p, P, " ")
+    awk -v c="$(row cairn "$i")" -v v="$(row vm "$i")" -v n="$(row vmnc "$i")" -v p="$(row prom "$i")" \
+      -v k="$(row cairnnc "$i")" 'BEGIN {
+      split(c, C, " "); split(v, V, " "); split(n, N, " "); split(p, P, " "); split(k, K, " ")
       f = "   %-30s %9s %9s %8s %10s\n"
       printf f, "system", "p50", "p99", "series", "checksum"
       printf f, "Cairn", C[1], C[2], C[3], C[4]
+      printf f, "Cairn nocache=1", K[1], K[2], K[3], K[4]
       printf f, "VictoriaMetrics", V[1], V[2], V[3], V[4]
       printf f, "VictoriaMetrics nocache=1", N[1], N[2], N[3], N[4]
       printf f, "Prometheus", P[1], P[2], P[3], P[4]
       printf f, "Cairn/min(VM, Prometheus)", ratio(C[1], V[1], P[1]), ratio(C[2], V[2], P[2]), "", ""
-      printf f, "Cairn/min(VM nocache, Prom)", ratio(C[1], N[1], P[1]), ratio(C[2], N[2], P[2]), "", ""
+      printf f, "Cairn nocache/min(VM nocache, Prom)", ratio(K[1], N[1], P[1]), ratio(K[2], N[2], P[2]), "", ""
     }
     function ratio(a, b, c,   m) {
       if (a == "" || a == "-") return "n/a"

@@ -648,6 +648,16 @@ fn the_result_cache_answers_old_steps_and_is_never_stale() -> Result<()> {
     let i1 = instant();
     assert_eq!(instant(), i1);
     assert_eq!(hits(), h0 + 2);
+    // nocache=1 evaluates afresh (same answer) without touching the cache.
+    let fresh = prom_api_text(
+        &url,
+        None,
+        false,
+        "/api/v1/query",
+        &[("query", q), ("time", &t), ("nocache", "1")],
+    )?;
+    assert_eq!(fresh, i1);
+    assert_eq!(hits(), h0 + 2);
 
     // (b) Writes into the cached range: an out-of-order sample of host=a and a new series.
     let inv = metric_value(&url, "cairn_query_cache_invalidations_total");

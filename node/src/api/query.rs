@@ -38,7 +38,8 @@ pub async fn instant(State(st): State<SharedState>, req: Request) -> Response {
         let query = params.get("query").unwrap_or_default().to_string();
         let expr = parse_query(&query)?;
         let range = QueryRange::Instant { t };
-        evaluate(&st, tenant, query, &expr, range, timeout).await
+        let cache = use_cache(&params);
+        evaluate(&st, tenant, query, &expr, range, timeout, cache).await
     }
     .await;
     respond(&st, "query", started, r)
@@ -90,7 +91,8 @@ pub async fn range(State(st): State<SharedState>, req: Request) -> Response {
             ));
         }
         let range = QueryRange::Range { start, end, step };
-        evaluate(&st, tenant, query, &expr, range, timeout).await
+        let cache = use_cache(&params);
+        evaluate(&st, tenant, query, &expr, range, timeout, cache).await
     }
     .await;
     respond(&st, "query_range", started, r)
@@ -131,6 +133,12 @@ async fn request(
     Ok((tenant, params))
 }
 
+/// `nocache=1` (VictoriaMetrics' parameter) evaluates without reading or filling the result
+/// cache, e.g. to benchmark evaluation itself.
+fn use_cache(params: &Params) -> bool {
+    !matches!(params.get("nocache"), Some("1" | "true"))
+}
+
 /// Parses `query`; an error is Prometheus' `invalid parameter "query": <parse error>`.
 fn parse_query(query: &str) -> Result<Expr, ApiError> {
     parser::parse(query).map_err(|e| invalid("query", e))
@@ -153,12 +161,13 @@ async fn evaluate(
     expr: &Expr,
     range: QueryRange,
     timeout_ms: Option<i64>,
+    use_cache: bool,
 ) -> Result<QueryResult, ApiError> {
     // A zero or negative timeout leaves no time at all, as in Prometheus.
     let timeout = timeout_ms.map(|ms| Duration::from_millis(ms.max(0) as u64));
     let deadline = st.query.deadline(timeout);
     let shards = st.tenant_shards(&tenant);
-    let cacheable = result_cache::cacheable(expr);
+    let cacheable = use_cache && result_cache::cacheable(expr);
     let (engine, cache) = (st.engine.clone(), st.result_cache());
     st.query
         .run_cached(
