@@ -27,7 +27,7 @@ use cairn_storage::{Engine, Tenant};
 
 pub use admission::Admission;
 pub use engine_querier::EngineQuerier;
-pub use result_cache::ResultCache;
+pub use result_cache::{Notes, ResultCache};
 
 use crate::config::QueryCacheConfig;
 use crate::metrics::QueryCacheMetrics;
@@ -167,25 +167,26 @@ impl QueryService {
         match range {
             QueryRange::Instant { t } => {
                 let key = Key::instant(&tenant, &query, t);
-                if let Some(value) = cache.lookup_instant(&key, generation) {
+                if let Some((value, notes)) = cache.lookup_instant(&key, generation) {
                     m.hits.fetch_add(1, Ordering::Relaxed);
-                    return Ok(from_cache(value));
+                    return Ok(from_cache(value, notes));
                 }
                 m.misses.fetch_add(1, Ordering::Relaxed);
                 let r = self
                     .run(storage, tenant, shards, query, range, deadline)
                     .await?;
-                if t <= safe_until && r.warnings.is_empty() && r.infos.is_empty() {
-                    cache.store_instant(key, generation, &r.value);
+                if t <= safe_until {
+                    cache.store_instant(key, generation, &r.value, &notes_of(&r));
                 }
                 Ok(r)
             }
             QueryRange::Range { start, end, step } => {
                 let key = Key::range(&tenant, &query, start, step);
-                let (plan, cached) = cache.lookup_range(&key, generation, start, end, step);
+                let (plan, cached, cached_notes) =
+                    cache.lookup_range(&key, generation, start, end, step);
                 let Some(tail) = plan.evaluate else {
                     m.hits.fetch_add(1, Ordering::Relaxed);
-                    return Ok(from_cache(QueryValue::Matrix(cached)));
+                    return Ok(from_cache(QueryValue::Matrix(cached), cached_notes));
                 };
                 let counter = if plan.cached.is_some() {
                     &m.partial
@@ -210,9 +211,21 @@ impl QueryService {
                     });
                 };
                 let series = result_cache::merge(cached, evaluated);
-                if r.warnings.is_empty() && r.infos.is_empty() {
-                    cache.store_range(key, generation, start, end, step, safe_until, &series);
-                }
+                let tail_notes = notes_of(&r);
+                cache.store_range(
+                    key,
+                    generation,
+                    start,
+                    end,
+                    step,
+                    safe_until,
+                    &series,
+                    &tail_notes,
+                );
+                let mut notes = cached_notes;
+                notes.absorb(&tail_notes);
+                r.warnings = notes.warnings;
+                r.infos = notes.infos;
                 r.value = QueryValue::Matrix(series);
                 Ok(r)
             }
@@ -220,14 +233,21 @@ impl QueryService {
     }
 }
 
-/// A result answered from the cache: no annotations (entries with any are never stored),
-/// nothing loaded from storage.
-fn from_cache(value: QueryValue) -> QueryResult {
+/// A result answered from the cache, with the annotations stored with it; nothing loaded
+/// from storage.
+fn from_cache(value: QueryValue, notes: Notes) -> QueryResult {
     QueryResult {
         value,
-        warnings: Vec::new(),
-        infos: Vec::new(),
+        warnings: notes.warnings,
+        infos: notes.infos,
         stats: QueryStats::default(),
+    }
+}
+
+fn notes_of(r: &QueryResult) -> Notes {
+    Notes {
+        warnings: r.warnings.clone(),
+        infos: r.infos.clone(),
     }
 }
 

@@ -659,6 +659,14 @@ fn the_result_cache_answers_old_steps_and_is_never_stale() -> Result<()> {
     assert_eq!(fresh, i1);
     assert_eq!(hits(), h0 + 2);
 
+    // Answers with annotations are cached with them: rate() of a non-counter name has an info.
+    let r1 = range_text(&url, None, "rate(cache_load[10m])", start, end, "60");
+    let h = hits();
+    let r2 = range_text(&url, None, "rate(cache_load[10m])", start, end, "60");
+    assert_eq!(hits(), h + 1);
+    assert_eq!(r1, r2);
+    assert!(r2.contains("\"infos\""), "{r2}");
+
     // (b) Writes into the cached range: an out-of-order sample of host=a and a new series.
     let inv = metric_value(&url, "cairn_query_cache_invalidations_total");
     write_lines(

@@ -239,6 +239,38 @@ impl Key {
     }
 }
 
+/// The annotations of a stored answer, returned with it (an annotation comes from some step
+/// and series of the answer, so the union over parts is the whole answer's).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Notes {
+    pub warnings: Vec<String>,
+    pub infos: Vec<String>,
+}
+
+impl Notes {
+    /// Adds `other`'s annotations not already present.
+    pub fn absorb(&mut self, other: &Notes) {
+        for w in &other.warnings {
+            if !self.warnings.contains(w) {
+                self.warnings.push(w.clone());
+            }
+        }
+        for i in &other.infos {
+            if !self.infos.contains(i) {
+                self.infos.push(i.clone());
+            }
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        self.warnings
+            .iter()
+            .chain(&self.infos)
+            .map(|s| s.len() + SERIES_OVERHEAD)
+            .sum()
+    }
+}
+
 /// A stored answer.
 #[derive(Debug, Clone)]
 enum Value {
@@ -249,6 +281,7 @@ enum Value {
 struct Entry {
     generation: u64,
     value: Value,
+    notes: Notes,
     bytes: usize,
     tick: u64,
 }
@@ -280,7 +313,14 @@ impl Lru {
         Some(e)
     }
 
-    fn insert(&mut self, key: Key, generation: u64, value: Value, bytes: usize, max: usize) {
+    fn insert(
+        &mut self,
+        key: Key,
+        generation: u64,
+        (value, notes): (Value, Notes),
+        bytes: usize,
+        max: usize,
+    ) {
         self.remove(&key);
         self.tick += 1;
         let tick = self.tick;
@@ -291,6 +331,7 @@ impl Lru {
             Entry {
                 generation,
                 value,
+                notes,
                 bytes,
                 tick,
             },
@@ -306,7 +347,7 @@ impl Lru {
     }
 
     /// The entry under `key` if it was computed at `generation`; an older one is dropped.
-    fn current(&mut self, key: &Key, generation: u64) -> Option<&Value> {
+    fn current(&mut self, key: &Key, generation: u64) -> Option<(&Value, &Notes)> {
         match self.entries.get(key) {
             None => return None,
             Some(e) if e.generation != generation => {
@@ -316,7 +357,7 @@ impl Lru {
             Some(_) => {}
         }
         self.touch(key);
-        self.entries.get(key).map(|e| &e.value)
+        self.entries.get(key).map(|e| (&e.value, &e.notes))
     }
 }
 
@@ -420,18 +461,18 @@ impl ResultCache {
         start: i64,
         end: i64,
         step: i64,
-    ) -> (Plan, Vec<Series>) {
+    ) -> (Plan, Vec<Series>, Notes) {
         let mut lru = self.lru();
-        let (p, cached) = match lru.current(key, generation) {
-            Some(Value::Range { span, series }) => {
+        let (p, cached, notes) = match lru.current(key, generation) {
+            Some((Value::Range { span, series }, notes)) => {
                 let p = plan(Some(*span), start, end, step);
                 let cached = p.cached.map(|s| slice(series, s)).unwrap_or_default();
-                (p, cached)
+                (p, cached, notes.clone())
             }
-            _ => (plan(None, start, end, step), Vec::new()),
+            _ => (plan(None, start, end, step), Vec::new(), Notes::default()),
         };
         self.publish_bytes(&lru);
-        (p, cached)
+        (p, cached, notes)
     }
 
     /// Keeps the safe steps of a range response `series` (the full answer to `[start, end]`)
@@ -446,13 +487,14 @@ impl ResultCache {
         step: i64,
         safe_until: i64,
         series: &[Series],
+        notes: &Notes,
     ) {
         if !self.enabled() || self.generation(key_tenant(&key)) != generation {
             return;
         }
         let mut lru = self.lru();
         let old_span = match lru.current(&key, generation) {
-            Some(Value::Range { span, .. }) => Some(*span),
+            Some((Value::Range { span, .. }, _)) => Some(*span),
             _ => None,
         };
         let Some(span) = store_span(old_span, start, end, step, safe_until, self.max_steps) else {
@@ -460,9 +502,9 @@ impl ResultCache {
             return;
         };
         // Taken out and put back under the same lock: nobody sees it half-updated.
-        let entry = match lru.remove(&key).map(|e| e.value) {
-            Some(Value::Range { span, series }) => Some((span, series)),
-            _ => None,
+        let (entry, old_notes) = match lru.remove(&key).map(|e| (e.value, e.notes)) {
+            Some((Value::Range { span, series }, n)) => (Some((span, series)), n),
+            _ => (None, Notes::default()),
         };
         // This request's own safe steps; the entry supplies the rest of `span`.
         let ours_last = start + (end.min(safe_until) - start) / step * step;
@@ -493,8 +535,12 @@ impl ResultCache {
                 last: ours_last.min(span.last),
             },
         );
+        let mut kept_notes = notes.clone();
+        if !earlier.is_empty() || !later.is_empty() {
+            kept_notes.absorb(&old_notes);
+        }
         let stored = merge(merge(earlier, ours), later);
-        let bytes = ENTRY_OVERHEAD + key.bytes() * 2 + series_bytes(&stored);
+        let bytes = ENTRY_OVERHEAD + key.bytes() * 2 + series_bytes(&stored) + kept_notes.bytes();
         if bytes > self.cfg.max_bytes as usize {
             lru.remove(&key);
         } else {
@@ -502,16 +548,17 @@ impl ResultCache {
                 span,
                 series: stored,
             };
-            lru.insert(key, generation, value, bytes, self.cfg.max_bytes as usize);
+            let max = self.cfg.max_bytes as usize;
+            lru.insert(key, generation, (value, kept_notes), bytes, max);
         }
         self.publish_bytes(&lru);
     }
 
     /// The stored answer of an instant query computed at `generation`.
-    pub fn lookup_instant(&self, key: &Key, generation: u64) -> Option<QueryValue> {
+    pub fn lookup_instant(&self, key: &Key, generation: u64) -> Option<(QueryValue, Notes)> {
         let mut lru = self.lru();
         let v = match lru.current(key, generation) {
-            Some(Value::Instant(v)) => Some(v.clone()),
+            Some((Value::Instant(v), notes)) => Some((v.clone(), notes.clone())),
             _ => None,
         };
         self.publish_bytes(&lru);
@@ -519,15 +566,16 @@ impl ResultCache {
     }
 
     /// Keeps an instant answer computed at `generation` (the caller checked its time is safe).
-    pub fn store_instant(&self, key: Key, generation: u64, value: &QueryValue) {
+    pub fn store_instant(&self, key: Key, generation: u64, value: &QueryValue, notes: &Notes) {
         if !self.enabled() || self.generation(key_tenant(&key)) != generation {
             return;
         }
-        let bytes = ENTRY_OVERHEAD + key.bytes() * 2 + value_bytes(value);
+        let bytes = ENTRY_OVERHEAD + key.bytes() * 2 + value_bytes(value) + notes.bytes();
         let mut lru = self.lru();
         if bytes <= self.cfg.max_bytes as usize {
             let max = self.cfg.max_bytes as usize;
-            lru.insert(key, generation, Value::Instant(value.clone()), bytes, max);
+            let entry = (Value::Instant(value.clone()), notes.clone());
+            lru.insert(key, generation, entry, bytes, max);
         }
         self.publish_bytes(&lru);
     }

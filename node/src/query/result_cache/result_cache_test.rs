@@ -212,8 +212,8 @@ fn the_cache_serves_extends_and_invalidates_by_generation() {
     let g = c.generation(&t);
     let full = vec![series("a", [100, 110, 120, 130]), series("b", [130])];
     // Safe until 115: steps 100, 110 kept.
-    c.store_range(key.clone(), g, 100, 130, 10, 115, &full);
-    let (p, cached) = c.lookup_range(&key, g, 100, 130, 10);
+    c.store_range(key.clone(), g, 100, 130, 10, 115, &full, &Notes::default());
+    let (p, cached, _) = c.lookup_range(&key, g, 100, 130, 10);
     assert_eq!(p.cached, Some(span(100, 110)));
     assert_eq!(p.evaluate, Some(span(120, 130)));
     assert_eq!(cached.len(), 1);
@@ -221,8 +221,17 @@ fn the_cache_serves_extends_and_invalidates_by_generation() {
 
     // Extended by a later request with the tail evaluated and a later safe point.
     let resp = merge(cached, vec![series("a", [120, 130]), series("b", [130])]);
-    c.store_range(key.clone(), g, 100, 130, 10, 1_000, &resp);
-    let (p, cached) = c.lookup_range(&key, g, 110, 140, 10);
+    c.store_range(
+        key.clone(),
+        g,
+        100,
+        130,
+        10,
+        1_000,
+        &resp,
+        &Notes::default(),
+    );
+    let (p, cached, _) = c.lookup_range(&key, g, 110, 140, 10);
     assert_eq!(p.cached, Some(span(110, 130)));
     assert_eq!(p.evaluate, Some(span(140, 140)));
     assert_eq!(times(&cached[0]), [110, 120, 130]);
@@ -230,7 +239,7 @@ fn the_cache_serves_extends_and_invalidates_by_generation() {
 
     // Another tenant shares nothing.
     let other = Key::range(&tenant("t2"), "up", 100, 10);
-    let (p, _) = c.lookup_range(&other, c.generation(&tenant("t2")), 100, 130, 10);
+    let (p, _, _) = c.lookup_range(&other, c.generation(&tenant("t2")), 100, 130, 10);
     assert_eq!(p.cached, None);
 
     // A write into the past: the entry is gone, and a result computed before it is not kept.
@@ -239,9 +248,18 @@ fn the_cache_serves_extends_and_invalidates_by_generation() {
     assert_eq!(c.metrics().invalidations.load(Ordering::Relaxed), 1);
     let g2 = c.generation(&t);
     assert_ne!(g, g2);
-    let (p, _) = c.lookup_range(&key, g2, 100, 130, 10);
+    let (p, _, _) = c.lookup_range(&key, g2, 100, 130, 10);
     assert_eq!(p.cached, None);
-    c.store_range(key.clone(), g, 100, 130, 10, 1_000, &full);
+    c.store_range(
+        key.clone(),
+        g,
+        100,
+        130,
+        10,
+        1_000,
+        &full,
+        &Notes::default(),
+    );
     assert_eq!(c.lookup_range(&key, g2, 100, 130, 10).0.cached, None);
     assert_eq!(c.metrics().bytes.load(Ordering::Relaxed), 0);
 
@@ -257,8 +275,15 @@ fn instant_answers_are_kept_per_time() {
     let t = tenant("t1");
     let g = c.generation(&t);
     let v = QueryValue::Scalar(Sample::new(100, 2.0));
-    c.store_instant(Key::instant(&t, "2", 100), g, &v);
-    assert_eq!(c.lookup_instant(&Key::instant(&t, "2", 100), g), Some(v));
+    let notes = Notes {
+        warnings: vec![],
+        infos: vec!["PromQL info: x".into()],
+    };
+    c.store_instant(Key::instant(&t, "2", 100), g, &v, &notes);
+    assert_eq!(
+        c.lookup_instant(&Key::instant(&t, "2", 100), g),
+        Some((v, notes))
+    );
     assert_eq!(c.lookup_instant(&Key::instant(&t, "2", 110), g), None);
 }
 
@@ -270,7 +295,16 @@ fn the_least_recently_used_entries_go_first_and_zero_bytes_disables() {
     let c = cache((size * 2) as u64);
     let g = c.generation(&t);
     for q in ["q0", "q1"] {
-        c.store_range(Key::range(&t, q, 0, 1), g, 0, 49, 1, 1_000, &one);
+        c.store_range(
+            Key::range(&t, q, 0, 1),
+            g,
+            0,
+            49,
+            1,
+            1_000,
+            &one,
+            &Notes::default(),
+        );
     }
     // Touch q0, then a third entry evicts q1.
     assert!(
@@ -279,7 +313,16 @@ fn the_least_recently_used_entries_go_first_and_zero_bytes_disables() {
             .cached
             .is_some()
     );
-    c.store_range(Key::range(&t, "q2", 0, 1), g, 0, 49, 1, 1_000, &one);
+    c.store_range(
+        Key::range(&t, "q2", 0, 1),
+        g,
+        0,
+        49,
+        1,
+        1_000,
+        &one,
+        &Notes::default(),
+    );
     let hit = |q: &str| {
         c.lookup_range(&Key::range(&t, q, 0, 1), g, 0, 49, 1)
             .0
@@ -292,7 +335,16 @@ fn the_least_recently_used_entries_go_first_and_zero_bytes_disables() {
     let off = cache(0);
     assert!(!off.enabled());
     assert!(off.write_hook(&t, || unreachable!()).is_none());
-    off.store_range(Key::range(&t, "q0", 0, 1), g, 0, 49, 1, 1_000, &one);
+    off.store_range(
+        Key::range(&t, "q0", 0, 1),
+        g,
+        0,
+        49,
+        1,
+        1_000,
+        &one,
+        &Notes::default(),
+    );
     assert!(
         off.lookup_range(&Key::range(&t, "q0", 0, 1), g, 0, 49, 1)
             .0
@@ -316,6 +368,7 @@ fn a_store_keeps_the_entry_steps_around_its_own_safe_steps() {
         10,
         1_000,
         &[series("a", (0..=200).step_by(10))],
+        &Notes::default(),
     );
     // This request answered [100, 300] but only its steps up to 150 were safe.
     let ours = Series::new(
@@ -325,8 +378,17 @@ fn a_store_keeps_the_entry_steps_around_its_own_safe_steps() {
             .map(|t| Sample::new(t, t as f64 + 0.5))
             .collect(),
     );
-    c.store_range(key.clone(), g, 100, 300, 10, 155, &[ours]);
-    let (p, cached) = c.lookup_range(&key, g, 0, 300, 10);
+    c.store_range(
+        key.clone(),
+        g,
+        100,
+        300,
+        10,
+        155,
+        &[ours],
+        &Notes::default(),
+    );
+    let (p, cached, _) = c.lookup_range(&key, g, 0, 300, 10);
     assert_eq!(p.cached, Some(span(0, 200)));
     let got: Vec<(i64, f64)> = cached[0].samples.iter().map(|s| (s.t, s.v)).collect();
     let want: Vec<(i64, f64)> = (0..=200)
@@ -343,4 +405,46 @@ fn a_store_keeps_the_entry_steps_around_its_own_safe_steps() {
         })
         .collect();
     assert_eq!(got, want);
+}
+
+#[test]
+fn annotations_are_kept_with_the_steps_they_came_from() {
+    let c = cache(1 << 20);
+    let t = tenant("t1");
+    let key = Key::range(&t, "rate(x[5m])", 100, 10);
+    let g = c.generation(&t);
+    let a = Notes {
+        warnings: vec![],
+        infos: vec!["info a".into()],
+    };
+    c.store_range(
+        key.clone(),
+        g,
+        100,
+        130,
+        10,
+        1_000,
+        &[series("a", (100..=130).step_by(10))],
+        &a,
+    );
+    let b = Notes {
+        warnings: vec!["warning b".into()],
+        infos: vec!["info a".into()],
+    };
+    // An extension [140, 160] keeps the earlier steps, so both sets of notes.
+    c.store_range(
+        key.clone(),
+        g,
+        100,
+        160,
+        10,
+        1_000,
+        &[series("a", (100..=160).step_by(10))],
+        &b,
+    );
+    let (p, cached, notes) = c.lookup_range(&key, g, 100, 160, 10);
+    assert!(p.evaluate.is_none());
+    assert_eq!(cached[0].samples.len(), 7);
+    assert_eq!(notes.infos, ["info a"]);
+    assert_eq!(notes.warnings, ["warning b"]);
 }
