@@ -99,10 +99,13 @@ pub fn push_timestamp(b: &mut String, ms: i64) {
         b.push('-');
     }
     let abs = ms.unsigned_abs();
-    let _ = write!(b, "{}", abs / 1000);
-    let frac = abs % 1000;
+    b.push_str(itoa::Buffer::new().format(abs / 1000));
+    let frac = (abs % 1000) as u16;
     if frac != 0 {
-        let _ = write!(b, ".{frac:03}");
+        b.push('.');
+        for d in [frac / 100, frac / 10 % 10, frac % 10] {
+            b.push((b'0' + d as u8) as char);
+        }
     }
 }
 
@@ -121,10 +124,23 @@ pub fn push_value(b: &mut String, v: f64) {
         let exp: i32 = exp.parse().unwrap_or(0);
         let sign = if exp < 0 { '-' } else { '+' };
         let _ = write!(b, "{mantissa}e{sign}{:02}", exp.unsigned_abs());
+    } else if v.fract() == 0.0 && v.abs() < 9.007_199_254_740_992e15 {
+        // Whole numbers below 2^53 (counters, gauges of counts): exact as integers.
+        if v == 0.0 && v.is_sign_negative() {
+            b.push('-');
+        }
+        b.push_str(itoa::Buffer::new().format(v as i64));
     } else {
-        // Rust's Display is the shortest decimal that parses back to `v`, never an exponent:
-        // Go's strconv.FormatFloat(v, 'f', -1, 64).
-        let _ = write!(b, "{v}");
+        // Go's strconv.FormatFloat(v, 'f', -1, 64): the shortest decimal that parses back to
+        // `v`, never an exponent. ryu finds the same digits faster than core's formatter but
+        // writes an exponent outside [1e-5, 1e16); Rust's Display covers those.
+        let mut buf = ryu::Buffer::new();
+        let s = buf.format_finite(v);
+        if s.contains('e') {
+            let _ = write!(b, "{v}");
+        } else {
+            b.push_str(s.strip_suffix(".0").unwrap_or(s));
+        }
     }
 }
 
@@ -226,9 +242,32 @@ mod tests {
             (f64::NAN, "NaN"),
             (f64::INFINITY, "+Inf"),
             (f64::NEG_INFINITY, "-Inf"),
+            (12_345_678_901_234_567.0, "12345678901234568"),
+            (0.000_012_34, "0.00001234"),
+            (99.99, "99.99"),
+            (-42.0, "-42"),
+            (2.5e15, "2500000000000000"),
         ];
         for (v, want) in cases {
             assert_eq!(format_value(*v), *want, "{v:?}");
+        }
+        // The fast paths give shortest decimals that parse back exactly, as long as Rust's own
+        // shortest Display (a tie between two shortest candidates may round either way: ryu,
+        // like Go's formatter, rounds half to even).
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v = f64::from_bits(x);
+            if v.is_finite() && v != 0.0 && v.abs() >= 1e-6 && v.abs() < 1e21 {
+                let got = format_value(v);
+                assert_eq!(got.parse::<f64>().unwrap(), v, "{v:e}");
+                assert_eq!(got.len(), format!("{v}").len(), "{v:e}");
+                assert!(!got.contains('e'), "{v:e}");
+            }
+            let w = (x % 1_000_000) as f64 / 100.0;
+            assert_eq!(format_value(w), format!("{w}"));
         }
     }
 
