@@ -4,13 +4,21 @@
 # cargo's status (read from PIPESTATUS by the caller's shell via `set -o pipefail`).
 set -uo pipefail
 passed=0; failed=0; ignored=0
+conformance=()
 while IFS= read -r line; do
   printf '%s\n' "$line"
+  case "$line" in
+    "line-protocol corpus:"* | "promql total"* | "promql "*".test:"*) conformance+=("$line") ;;
+  esac
   if [[ "$line" =~ ^test\ result:\ [A-Za-z]+\.\ ([0-9]+)\ passed\;\ ([0-9]+)\ failed\;\ ([0-9]+)\ ignored ]]; then
     passed=$((passed + BASH_REMATCH[1])); failed=$((failed + BASH_REMATCH[2])); ignored=$((ignored + BASH_REMATCH[3]))
   fi
 done
 echo
 echo "==== conformance ===="
-echo "(pass counts are printed above by each conformance test)"
+if [ ${#conformance[@]} -gt 0 ]; then
+  printf '%s\n' "${conformance[@]}"
+else
+  echo "(no conformance counts were printed)"
+fi
 echo "tests: $passed passed, $failed failed, $ignored skipped"
