@@ -177,7 +177,7 @@ impl Evaluator<'_> {
             "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_fraction"
             | "histogram_stddev" | "histogram_stdvar" => Err(Error::Unsupported {
                 what: format!(
-                    "native histograms (needed by {name}()); use histogram_quantile() on classic _bucket series"
+                    "{name}(), which reads native histograms only (Cairn stores float samples; histogram_quantile() works on classic _bucket series),"
                 ),
             }),
             _ => {
