@@ -14,6 +14,7 @@
 //! Committed entries become storage writes in one place only: `apply_entry`. In the cluster
 //! the log thread's step 2 becomes openraft's log store and steps 3–4 its state machine.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -27,6 +28,7 @@ use rocksdb::{
 };
 
 use crate::codec::{chunk_header, decode_chunk};
+use crate::compaction;
 use crate::config::StorageConfig;
 use crate::error::{Error, Result};
 use crate::head::{ApplyOutcome, Head, HeadLimits, MemSamples, NewSeries, SeriesId};
@@ -787,10 +789,11 @@ fn checkpoint_shard(inner: &Inner, shard: u32) -> Result<FlushOutcome> {
         .write()
         .unwrap_or_else(|p| p.into_inner());
     let seq = st.checkpoint_seq;
-    let plan = st.head.checkpoint(seq)?;
+    let mut plan = st.head.checkpoint(seq)?;
     let applied = st.head.applied_index();
     let mut wb = rocksdb::WriteBatch::default();
     let chunks_cf = cf(db, CF_CHUNKS);
+    merge_complete_windows(inner, shard, &mut plan, &mut wb)?;
     let mut bytes = 0u64;
     for (sid, start, seq, chunk) in &plan.chunks {
         bytes += chunk.len() as u64;
@@ -839,6 +842,63 @@ fn checkpoint_shard(inner: &Inner, shard: u32) -> Result<FlushOutcome> {
         chunks: plan.chunks.len() as u64,
         samples: plan.samples_in_chunks,
     })
+}
+
+/// Replaces the chunks of every window the plan completes (see `compaction`) by one chunk:
+/// reads the window's chunks already on disk, deletes them in `wb` and puts the merged chunk in
+/// the plan instead of the window's fresh chunks.
+fn merge_complete_windows(
+    inner: &Inner,
+    shard: u32,
+    plan: &mut crate::head::CheckpointPlan,
+    wb: &mut rocksdb::WriteBatch,
+) -> Result<()> {
+    let span = inner.cfg.chunk_span_ms;
+    let merges = compaction::plan_merges(&plan.chunks, &plan.head_index, span);
+    if merges.is_empty() {
+        return Ok(());
+    }
+    let db = &inner.db;
+    let chunks_cf = cf(db, CF_CHUNKS);
+    let mut replaced: HashSet<(SeriesId, i64, u32)> = HashSet::new();
+    let mut merged = Vec::new();
+    for m in merges {
+        let (ws, we) = (m.window_start, m.window_start + span);
+        let mut on_disk: Vec<(i64, u32, Vec<u8>)> = Vec::new();
+        for day in day_of(ws)..=day_of(we - 1) {
+            let prefix = chunk_series_day_prefix(shard, day, m.sid);
+            let mut it = db.raw_iterator_cf_opt(chunks_cf, bounded(&prefix));
+            it.seek(chunk_key(shard, m.sid, ws.max(day_start(day)), 0));
+            while let (Some(k), Some(v)) = (it.key(), it.value()) {
+                let (_, start, cseq) = parse_chunk_key(k)?;
+                if start >= we {
+                    break;
+                }
+                on_disk.push((start, cseq, v.to_vec()));
+                it.next();
+            }
+            it.status()?;
+        }
+        let fresh: Vec<(i64, u32, &[u8])> = plan
+            .chunks
+            .iter()
+            .filter(|c| c.0 == m.sid && c.1 >= ws && c.1 < we)
+            .map(|c| (c.1, c.2, &c.3[..]))
+            .collect();
+        let Some((start, bytes)) = compaction::merge_window(&on_disk, &fresh)? else {
+            continue;
+        };
+        for (s, q, _) in &on_disk {
+            if (*s, *q) != (start, 0) {
+                wb.delete_cf(chunks_cf, chunk_key(shard, m.sid, *s, *q));
+            }
+        }
+        replaced.extend(fresh.iter().map(|(s, q, _)| (m.sid, *s, *q)));
+        merged.push((m.sid, start, 0, bytes));
+    }
+    plan.chunks.retain(|c| !replaced.contains(&(c.0, c.1, c.2)));
+    plan.chunks.extend(merged);
+    Ok(())
 }
 
 fn flush_all(inner: &Inner) -> Result<FlushOutcome> {

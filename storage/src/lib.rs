@@ -19,6 +19,7 @@
 //! On-disk formats are written up in `storage/docs/format/`.
 
 pub mod codec;
+pub mod compaction;
 pub mod config;
 pub mod engine;
 pub mod error;

@@ -338,3 +338,67 @@ fn writes_after_shutdown_fail_cleanly() {
         Err(Error::Config { .. })
     ));
 }
+
+/// The chunks a series has on disk, as (start, seq).
+fn chunk_keys(e: &Engine, shard: u32, sid: u64) -> Vec<(i64, u32)> {
+    let db = &e.inner.db;
+    let mut out = Vec::new();
+    let mut it = db.raw_iterator_cf(cf(db, CF_CHUNKS));
+    it.seek_to_first();
+    while let Some(k) = it.key() {
+        let (s, start, seq) = parse_chunk_key(k).unwrap();
+        if s == sid && u16::from_be_bytes([k[0], k[1]]) as u32 == shard {
+            out.push((start, seq));
+        }
+        it.next();
+    }
+    out
+}
+
+#[test]
+fn a_window_the_series_has_left_becomes_one_chunk() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cfg(dir.path());
+    c.chunk_max_samples = 4;
+    c.chunk_span_ms = 10_000;
+    c.checkpoint_interval_ms = 3_600_000;
+    let samples = |from: i64, to: i64| -> Vec<(i64, f64)> {
+        (from..=to)
+            .step_by(1000)
+            .map(|t| (t, t as f64 / 3.0))
+            .collect()
+    };
+    let mut all: Vec<Sample> = samples(0, 12_000)
+        .into_iter()
+        .map(|(t, v)| Sample::new(t, v))
+        .collect();
+    all.insert(3, Sample::new(2500, -1.0));
+    {
+        let e = Engine::open(c.clone()).unwrap();
+        // Checkpoints between the writes, without sealing (as the log thread does): window
+        // [0, 10 s) is written as a sealed chunk, an open chunk's copy, another sealed chunk.
+        for (from, to) in [(0, 6000), (7000, 9000)] {
+            e.write_blocking(1, batch("acme", "a", "cpu", &samples(from, to)))
+                .unwrap();
+            checkpoint_shard(&e.inner, 1).unwrap();
+        }
+        assert_eq!(chunk_keys(&e, 1, 0), [(0, 0), (4000, 0), (8000, 0)]);
+        // A late sample of the window gets an out-of-order chunk of its own...
+        e.write_blocking(1, batch("acme", "a", "cpu", &[(2500, -1.0)]))
+            .unwrap();
+        checkpoint_shard(&e.inner, 1).unwrap();
+        assert_eq!(chunk_keys(&e, 1, 0).len(), 4);
+        // Crossing into the next window completes the first: its chunks, the late one too,
+        // become one.
+        e.write_blocking(1, batch("acme", "a", "cpu", &samples(10_000, 12_000)))
+            .unwrap();
+        checkpoint_shard(&e.inner, 1).unwrap();
+        assert_eq!(chunk_keys(&e, 1, 0), [(0, 0), (10_000, 0)]);
+        let got = read_all(&e, "acme", 1, &[name("cpu")]);
+        assert_eq!(got[0].1, all);
+    }
+    // And after a restart.
+    let e = Engine::open(c).unwrap();
+    let got = read_all(&e, "acme", 1, &[name("cpu")]);
+    assert_eq!(got[0].1, all);
+}

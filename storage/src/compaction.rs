@@ -1,0 +1,198 @@
+//! Window compaction: the in-order chunks of one series within one chunk-span window (2 h by
+//! default) become a single chunk once the series has moved past the window. The head seals
+//! chunks at 120 samples, as Prometheus does, so a window at a 10 s interval ends up as six
+//! chunks; on disk one chunk costs a key and a header (~25 bytes), a fifth of a byte per
+//! sample, which a window-sized chunk cuts to a thirtieth and makes reads iterate and decode
+//! fewer entries.
+//!
+//! ```text
+//!  checkpoint plan ──plan_merges──► (series, window) pairs whose window is complete
+//!                                        │  engine: read the window's chunks already on disk
+//!                                        ▼
+//!  disk chunks + the plan's chunks ──merge_window──► one chunk; the others are deleted
+//! ```
+//!
+//! A window is complete when the series' open chunk (or, with none, its newest sample) lies in
+//! a later window: in-order data can no longer land in it. Its out-of-order chunks so far are
+//! merged in too (in-order samples win a tie, as at read time); later out-of-order arrivals for
+//! it get chunks of their own, merged at read time as before.
+
+use std::collections::BTreeMap;
+
+use crate::codec::{decode_chunk, encode_chunk};
+use crate::error::Result;
+use crate::head::SeriesId;
+use crate::keys::HeadIndexEntry;
+use crate::model::Sample;
+
+/// Most samples a merged chunk may hold (the decimal codec's count is a varint, but reads of
+/// short ranges decode whole chunks: at 1 s intervals a 2 h window is 7,200 samples).
+pub const MAX_MERGED_SAMPLES: usize = 16_384;
+
+/// A complete window of one series with in-order chunks in the checkpoint plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct WindowMerge {
+    pub sid: SeriesId,
+    /// First millisecond of the window.
+    pub window_start: i64,
+}
+
+/// The windows to merge: those of the plan's in-order chunks whose series has moved past
+/// them. `chunks` are the plan's `(sid, start, seq, bytes)`, `head_index` its entries.
+pub fn plan_merges(
+    chunks: &[(SeriesId, i64, u32, Vec<u8>)],
+    head_index: &[(SeriesId, HeadIndexEntry)],
+    span: i64,
+) -> Vec<WindowMerge> {
+    let frontier: BTreeMap<SeriesId, i64> = head_index
+        .iter()
+        .map(|(sid, e)| (*sid, e.open_chunk.unwrap_or(e.max_t)))
+        .collect();
+    let mut out: Vec<WindowMerge> = chunks
+        .iter()
+        .filter(|c| c.2 == 0)
+        .filter_map(|&(sid, start, _, _)| {
+            let window_start = start.div_euclid(span) * span;
+            let front = *frontier.get(&sid)?;
+            (front.div_euclid(span) > start.div_euclid(span))
+                .then_some(WindowMerge { sid, window_start })
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Merges a window's chunks: `on_disk` (already written) and `fresh` (from this checkpoint),
+/// each `(start, seq, bytes)`, in-order (`seq` 0) and out-of-order alike. A fresh chunk
+/// replaces a disk chunk with the same key (the copy of a then-open chunk written by an
+/// earlier checkpoint). On equal timestamps the in-order sample wins, as at read time. Returns
+/// the merged chunk's start and bytes (to be written as an in-order chunk), or None when there
+/// is nothing to gain (a single chunk) or it would exceed [`MAX_MERGED_SAMPLES`].
+pub fn merge_window(
+    on_disk: &[(i64, u32, Vec<u8>)],
+    fresh: &[(i64, u32, &[u8])],
+) -> Result<Option<(i64, Vec<u8>)>> {
+    let mut parts: BTreeMap<(u32, i64), &[u8]> =
+        on_disk.iter().map(|(s, q, b)| ((*q, *s), &b[..])).collect();
+    for &(s, q, b) in fresh {
+        parts.insert((q, s), b);
+    }
+    if parts.len() < 2 {
+        return Ok(None);
+    }
+    let (mut in_order, mut late) = (Vec::new(), Vec::new());
+    for (&(seq, start), bytes) in &parts {
+        let dest: &mut Vec<Sample> = if seq == 0 { &mut in_order } else { &mut late };
+        decode_chunk(bytes, start, dest)?;
+        if in_order.len() + late.len() > MAX_MERGED_SAMPLES {
+            return Ok(None);
+        }
+    }
+    // Stable sorts: within each kind the earlier chunk's copy of a timestamp is kept.
+    in_order.sort_by_key(|s| s.t);
+    in_order.dedup_by_key(|s| s.t);
+    late.sort_by_key(|s| s.t);
+    late.dedup_by_key(|s| s.t);
+    let mut samples = Vec::with_capacity(in_order.len() + late.len());
+    let (mut i, mut j) = (0, 0);
+    while i < in_order.len() && j < late.len() {
+        let (a, b) = (in_order[i], late[j]);
+        if a.t <= b.t {
+            samples.push(a);
+            i += 1;
+            if a.t == b.t {
+                j += 1;
+            }
+        } else {
+            samples.push(b);
+            j += 1;
+        }
+    }
+    samples.extend_from_slice(&in_order[i..]);
+    samples.extend_from_slice(&late[j..]);
+    let mut bytes = Vec::new();
+    encode_chunk(&samples, &mut bytes)?;
+    Ok(Some((samples[0].t, bytes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(ts: &[i64]) -> Vec<u8> {
+        let s: Vec<Sample> = ts.iter().map(|&t| Sample::new(t, t as f64 / 7.0)).collect();
+        let mut b = Vec::new();
+        encode_chunk(&s, &mut b).unwrap();
+        b
+    }
+
+    fn entry(max_t: i64, open: Option<i64>) -> HeadIndexEntry {
+        HeadIndexEntry {
+            min_t: 0,
+            max_t,
+            open_chunk: open,
+        }
+    }
+
+    #[test]
+    fn only_windows_the_series_has_left_are_merged() {
+        let chunks = vec![
+            (1, 0, 0, chunk(&[0])),
+            (1, 500, 0, chunk(&[500])),
+            (1, 1200, 0, chunk(&[1200])),
+            (1, 300, 4, chunk(&[300])), // out-of-order: never a reason to merge
+            (2, 100, 0, chunk(&[100])),
+        ];
+        let head = vec![(1, entry(1500, Some(1400))), (2, entry(900, None))];
+        let m = plan_merges(&chunks, &head, 1000);
+        assert_eq!(
+            m,
+            [WindowMerge {
+                sid: 1,
+                window_start: 0
+            }]
+        );
+    }
+
+    #[test]
+    fn merging_joins_disk_and_fresh_chunks_and_fresh_wins_a_start() {
+        let disk = vec![(0, 0, chunk(&[0, 10, 20])), (30, 0, chunk(&[30]))];
+        let fresh_open_copy_sealed = chunk(&[30, 40, 50]);
+        let fresh_next = chunk(&[60, 70]);
+        let fresh: Vec<(i64, u32, &[u8])> = vec![
+            (30, 0, &fresh_open_copy_sealed[..]),
+            (60, 0, &fresh_next[..]),
+        ];
+        let (start, bytes) = merge_window(&disk, &fresh).unwrap().unwrap();
+        assert_eq!(start, 0);
+        let mut got = Vec::new();
+        decode_chunk(&bytes, start, &mut got).unwrap();
+        let ts: Vec<i64> = got.iter().map(|s| s.t).collect();
+        assert_eq!(ts, [0, 10, 20, 30, 40, 50, 60, 70]);
+        assert!(got.iter().all(|s| s.v == s.t as f64 / 7.0));
+        // One chunk alone is left as it is.
+        assert!(merge_window(&[], &fresh[..1]).unwrap().is_none());
+    }
+
+    #[test]
+    fn out_of_order_chunks_join_and_lose_ties() {
+        let in_order = chunk(&[0, 10, 30]);
+        let mut late = Vec::new();
+        encode_chunk(&[Sample::new(10, -1.0), Sample::new(20, -2.0)], &mut late).unwrap();
+        let disk = vec![(10, 3, late)];
+        let fresh: Vec<(i64, u32, &[u8])> = vec![(0, 0, &in_order[..])];
+        let (start, bytes) = merge_window(&disk, &fresh).unwrap().unwrap();
+        let mut got = Vec::new();
+        decode_chunk(&bytes, start, &mut got).unwrap();
+        assert_eq!(
+            got,
+            [
+                Sample::new(0, 0.0),
+                Sample::new(10, 10.0 / 7.0),
+                Sample::new(20, -2.0),
+                Sample::new(30, 30.0 / 7.0)
+            ]
+        );
+    }
+}
