@@ -268,6 +268,98 @@ pub struct ScriptReport {
     pub skips: Vec<Skip>,
 }
 
+/// What a run over many scripts found.
+#[derive(Debug, Default)]
+pub struct Totals {
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+}
+
+/// Runs every script file against `target` (cleared before each file) and prints each failure
+/// and skip, one `promql <file>: P passed, F failed, S skipped` line per file, the failure
+/// reasons grouped, and a `promql total (<label>): …` line.
+pub fn run_script_files(
+    files: &[std::path::PathBuf],
+    label: &str,
+    target: &mut dyn Target,
+) -> Totals {
+    let mut totals = Totals::default();
+    let mut summary = Vec::new();
+    let mut all_failures = Vec::new();
+    for path in files {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let parsed = std::fs::read_to_string(path)
+            .map_err(|e| format!("reading {}: {e}", path.display()))
+            .and_then(|text| parse_script(&name, &text).map_err(|e| e.to_string()));
+        let script = match parsed {
+            Ok(s) => s,
+            Err(e) => {
+                println!("FAIL {e} (script does not parse)");
+                summary.push(format!("promql {name}: does not parse"));
+                totals.failed += 1;
+                continue;
+            }
+        };
+        if let Err(e) = target.clear() {
+            println!("FAIL {name}: could not start from empty storage: {e}");
+            totals.failed += 1;
+            continue;
+        }
+        let report = run_script(&script, target);
+        for f in &report.failures {
+            println!("FAIL {name}:{} {}\n     {}", f.line, f.expr, f.why);
+        }
+        for s in &report.skips {
+            println!("SKIP {name}:{} {} ({})", s.line, s.expr, s.reason);
+        }
+        summary.push(format!(
+            "promql {name}: {} passed, {} failed, {} skipped",
+            report.passed,
+            report.failures.len(),
+            report.skips.len()
+        ));
+        totals.passed += report.passed;
+        totals.failed += report.failures.len();
+        totals.skipped += report.skips.len();
+        all_failures.extend(report.failures);
+    }
+    println!("failure reasons, most frequent first:");
+    for (n, class) in failure_classes(&all_failures).iter().take(25) {
+        println!("{n:6}  {class}");
+    }
+    for line in &summary {
+        println!("{line}");
+    }
+    println!(
+        "promql total ({label}): {} passed, {} failed, {} skipped",
+        totals.passed, totals.failed, totals.skipped
+    );
+    totals
+}
+
+/// The `.test` files of a directory, sorted by name.
+pub fn script_files(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>, String> {
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("reading {}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "test"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(format!("no .test files in {}", dir.display()));
+    }
+    Ok(files)
+}
+
+/// `CAIRN_PROMQL_ALLOW_FAILURES=1`: the conformance runners report without asserting.
+pub fn failures_allowed() -> bool {
+    std::env::var("CAIRN_PROMQL_ALLOW_FAILURES").is_ok_and(|v| v == "1")
+}
+
 /// Runs every command of `script` against `target`, in order. A failed load is reported as
 /// a failure at its line and the script goes on, so one problem does not hide the rest.
 pub fn run_script(script: &Script, target: &mut dyn Target) -> ScriptReport {

@@ -66,67 +66,14 @@ impl Target for InProcess {
 
 #[test]
 fn prometheus_promql_test_scripts() {
-    let dir = shared_dir().join("conformance/promql");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "test"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no .test files in {}", dir.display());
+    let files = promqltest::script_files(&shared_dir().join("conformance/promql")).unwrap();
 
-    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
-    let mut summary = Vec::new();
-    let mut all_failures = Vec::new();
-    for path in &files {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let text = std::fs::read_to_string(path)
-            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-        let script = match promqltest::parse_script(&name, &text) {
-            Ok(s) => s,
-            Err(e) => {
-                println!("FAIL {e} (script does not parse)");
-                summary.push(format!("promql {name}: does not parse"));
-                failed += 1;
-                continue;
-            }
-        };
-        let mut target = InProcess {
-            engine: QueryEngine::new(QueryConfig::default()),
-            querier: MemQuerier::new(),
-        };
-        let report = promqltest::run_script(&script, &mut target);
-        for f in &report.failures {
-            println!("FAIL {name}:{} {}\n     {}", f.line, f.expr, f.why);
-        }
-        for s in &report.skips {
-            println!("SKIP {name}:{} {} ({})", s.line, s.expr, s.reason);
-        }
-        summary.push(format!(
-            "promql {name}: {} passed, {} failed, {} skipped",
-            report.passed,
-            report.failures.len(),
-            report.skips.len()
-        ));
-        passed += report.passed;
-        failed += report.failures.len();
-        skipped += report.skips.len();
-        all_failures.extend(report.failures);
-    }
-    println!("failure reasons, most frequent first:");
-    for (n, class) in promqltest::failure_classes(&all_failures).iter().take(25) {
-        println!("{n:6}  {class}");
-    }
-    for line in &summary {
-        println!("{line}");
-    }
-    println!("promql total (in-process): {passed} passed, {failed} failed, {skipped} skipped");
-
-    let allow = std::env::var("CAIRN_PROMQL_ALLOW_FAILURES").is_ok_and(|v| v == "1");
-    if !allow {
+    let mut target = InProcess {
+        engine: QueryEngine::new(QueryConfig::default()),
+        querier: MemQuerier::new(),
+    };
+    let failed = promqltest::run_script_files(&files, "in-process", &mut target).failed;
+    if !promqltest::failures_allowed() {
         assert_eq!(
             failed, 0,
             "{failed} PromQL conformance evals failed (set CAIRN_PROMQL_ALLOW_FAILURES=1 to only report)"

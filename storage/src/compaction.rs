@@ -23,7 +23,7 @@ use crate::codec::{decode_chunk, encode_chunk};
 use crate::error::Result;
 use crate::head::SeriesId;
 use crate::keys::HeadIndexEntry;
-use crate::model::Sample;
+use crate::model::{Sample, merge_preferring_first};
 
 /// Most samples a merged chunk may hold (the decimal codec's count is a varint, but reads of
 /// short ranges decode whole chunks: at 1 s intervals a 2 h window is 7,200 samples).
@@ -94,23 +94,8 @@ pub fn merge_window(
     in_order.dedup_by_key(|s| s.t);
     late.sort_by_key(|s| s.t);
     late.dedup_by_key(|s| s.t);
-    let mut samples = Vec::with_capacity(in_order.len() + late.len());
-    let (mut i, mut j) = (0, 0);
-    while i < in_order.len() && j < late.len() {
-        let (a, b) = (in_order[i], late[j]);
-        if a.t <= b.t {
-            samples.push(a);
-            i += 1;
-            if a.t == b.t {
-                j += 1;
-            }
-        } else {
-            samples.push(b);
-            j += 1;
-        }
-    }
-    samples.extend_from_slice(&in_order[i..]);
-    samples.extend_from_slice(&late[j..]);
+    let mut samples = Vec::new();
+    merge_preferring_first(&in_order, &late, &mut samples);
     let mut bytes = Vec::new();
     encode_chunk(&samples, &mut bytes)?;
     Ok(Some((samples[0].t, bytes)))

@@ -34,7 +34,7 @@ use crate::error::{Error, Result};
 use crate::head::{ApplyOutcome, Head, HeadLimits, MemSamples, NewSeries, SeriesId};
 use crate::index;
 use crate::keys::*;
-use crate::model::{Labels, Matcher, Sample};
+use crate::model::{Labels, Matcher, Sample, merge_preferring_first};
 use crate::series::{decode_series_record, encode_series_record};
 use crate::write_batch::{DecodedBatch, WriteBatch};
 
@@ -406,23 +406,7 @@ impl Engine {
             ooo.sort_by_key(|s| s.t);
             ooo.dedup_by_key(|s| s.t);
             let in_order = std::mem::take(out);
-            out.reserve(in_order.len() + ooo.len());
-            let (mut i, mut j) = (0, 0);
-            while i < in_order.len() && j < ooo.len() {
-                let (a, b) = (in_order[i], ooo[j]);
-                if a.t <= b.t {
-                    out.push(a);
-                    i += 1;
-                    if a.t == b.t {
-                        j += 1;
-                    }
-                } else {
-                    out.push(b);
-                    j += 1;
-                }
-            }
-            out.extend_from_slice(&in_order[i..]);
-            out.extend_from_slice(&ooo[j..]);
+            merge_preferring_first(&in_order, &ooo, out);
         }
         Ok(())
     }

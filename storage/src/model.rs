@@ -37,6 +37,28 @@ impl Sample {
     }
 }
 
+/// Appends to `out` the union of two time-sorted sample lists without repeated timestamps;
+/// on a timestamp in both, `first`'s sample is kept (in-order data over out-of-order data).
+pub fn merge_preferring_first(first: &[Sample], second: &[Sample], out: &mut Vec<Sample>) {
+    out.reserve(first.len() + second.len());
+    let (mut i, mut j) = (0, 0);
+    while i < first.len() && j < second.len() {
+        let (a, b) = (first[i], second[j]);
+        if a.t <= b.t {
+            out.push(a);
+            i += 1;
+            if a.t == b.t {
+                j += 1;
+            }
+        } else {
+            out.push(b);
+            j += 1;
+        }
+    }
+    out.extend_from_slice(&first[i..]);
+    out.extend_from_slice(&second[j..]);
+}
+
 /// A tenant name: `[A-Za-z0-9_-]{1,64}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Tenant(String);

@@ -7,8 +7,6 @@
 //! Prints one line per file and every failure. Fails if any eval fails, unless
 //! `CAIRN_PROMQL_ALLOW_FAILURES=1` (then it only reports).
 
-use std::path::PathBuf;
-
 use anyhow::{Context, bail};
 use cairn_proto::prometheus::{Label as PLabel, Sample as PSample, TimeSeries, WriteRequest};
 use cairn_query::promqltest::{self, EvalKind, LoadCommand, Query, Target};
@@ -255,18 +253,6 @@ fn from_prometheus_json(json: &Value) -> anyhow::Result<QueryResult> {
     })
 }
 
-fn script_files() -> Vec<PathBuf> {
-    let dir = shared_dir().join("conformance/promql");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "test"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no .test files in {}", dir.display());
-    files
-}
-
 #[test]
 fn prometheus_promql_test_scripts_over_http() {
     let dir = tempfile::tempdir().unwrap();
@@ -279,55 +265,9 @@ fn prometheus_promql_test_scripts_over_http() {
         next_tenant: 0,
     };
 
-    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
-    let mut summary = Vec::new();
-    let mut all_failures = Vec::new();
-    for path in script_files() {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let text = std::fs::read_to_string(&path).unwrap();
-        let script = match promqltest::parse_script(&name, &text) {
-            Ok(s) => s,
-            Err(e) => {
-                println!("FAIL {e} (script does not parse)");
-                summary.push(format!("promql {name}: does not parse"));
-                failed += 1;
-                continue;
-            }
-        };
-        // Every file starts from empty storage.
-        target.new_tenant();
-        let report = promqltest::run_script(&script, &mut target);
-        for f in &report.failures {
-            println!("FAIL {name}:{} {}\n     {}", f.line, f.expr, f.why);
-        }
-        for s in &report.skips {
-            println!("SKIP {name}:{} {} ({})", s.line, s.expr, s.reason);
-        }
-        summary.push(format!(
-            "promql {name}: {} passed, {} failed, {} skipped",
-            report.passed,
-            report.failures.len(),
-            report.skips.len()
-        ));
-        passed += report.passed;
-        failed += report.failures.len();
-        skipped += report.skips.len();
-        all_failures.extend(report.failures);
-    }
-    println!("failure reasons, most frequent first:");
-    for (n, class) in promqltest::failure_classes(&all_failures).iter().take(25) {
-        println!("{n:6}  {class}");
-    }
-    for line in &summary {
-        println!("{line}");
-    }
-    println!("promql total (HTTP): {passed} passed, {failed} failed, {skipped} skipped");
-
-    let allow = std::env::var("CAIRN_PROMQL_ALLOW_FAILURES").is_ok_and(|v| v == "1");
-    if !allow {
+    let files = promqltest::script_files(&shared_dir().join("conformance/promql")).unwrap();
+    let failed = promqltest::run_script_files(&files, "HTTP", &mut target).failed;
+    if !promqltest::failures_allowed() {
         assert_eq!(
             failed,
             0,
