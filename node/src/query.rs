@@ -140,13 +140,12 @@ impl QueryService {
         })?
     }
 
-    /// `run` through `cache`: a range query takes the steps the cache holds and evaluates only
-    /// the rest; an instant query is answered whole or evaluated. `cacheable` is
-    /// `result_cache::cacheable` of the parsed query.
+    /// `run` through the result cache: a range query takes the steps the cache holds and
+    /// evaluates only the rest; an instant query is answered whole or evaluated. `cacheable` is
+    /// `result_cache::cacheable` of the parsed query (and not `nocache=1`).
     #[allow(clippy::too_many_arguments)]
     pub async fn run_cached(
         &self,
-        cache: &ResultCache,
         cacheable: bool,
         storage: Arc<Engine>,
         tenant: Tenant,
@@ -155,6 +154,7 @@ impl QueryService {
         range: QueryRange,
         deadline: Instant,
     ) -> Result<QueryResult, QueryError> {
+        let cache = &self.cache;
         if !cacheable || !cache.enabled() {
             return self
                 .run(storage, tenant, shards, query, range, deadline)

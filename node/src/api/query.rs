@@ -168,10 +168,15 @@ async fn evaluate(
     let deadline = st.query.deadline(timeout);
     let shards = st.tenant_shards(&tenant);
     let cacheable = use_cache && result_cache::cacheable(expr);
-    let (engine, cache) = (st.engine.clone(), st.result_cache());
     st.query
         .run_cached(
-            cache, cacheable, engine, tenant, shards, query, range, deadline,
+            cacheable,
+            st.engine.clone(),
+            tenant,
+            shards,
+            query,
+            range,
+            deadline,
         )
         .await
         .map_err(|e| api_error(st, e))
