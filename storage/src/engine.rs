@@ -383,10 +383,15 @@ impl Engine {
                     let skip = start.saturating_add(h.span as i64) < lo
                         || (seq == 0 && mem.open_start == Some(start));
                     if !skip {
-                        tmp.clear();
-                        decode_chunk(v, start, &mut tmp)?;
                         let dest = if seq == 0 { &mut *out } else { &mut ooo };
-                        dest.extend(tmp.iter().filter(|x| x.t >= mint && x.t <= maxt));
+                        if start >= mint && start.saturating_add(h.span as i64) <= maxt {
+                            // Wholly inside the range (the common case): no copy, no filter.
+                            decode_chunk(v, start, dest)?;
+                        } else {
+                            tmp.clear();
+                            decode_chunk(v, start, &mut tmp)?;
+                            dest.extend(tmp.iter().filter(|x| x.t >= mint && x.t <= maxt));
+                        }
                     }
                     it.next();
                 }
