@@ -28,6 +28,7 @@ pub mod head_chunk;
 pub mod index;
 pub mod keys;
 pub mod model;
+pub mod raft_log;
 pub mod series;
 pub mod units;
 pub mod write_batch;

@@ -1,0 +1,226 @@
+//! `RocksRaftLog`: openraft's log storage (storage-v2 `RaftLogStorage` + `RaftLogReader`) for
+//! one Raft group, on the node's RocksDB through `cairn_storage::raft_log::RaftLogStore`.
+//!
+//! ```text
+//!  openraft ──append(entries, callback)──► encode (entry_codec) ──► raft_log, one write, fsync
+//!                                                                     └─► callback: durable
+//!           ──save_vote──────────────────► raft_state (group, vote)       fsync
+//!           ──save_committed─────────────► raft_state (group, committed)  no fsync (a hint)
+//!           ──purge(id)──────────────────► delete ..=id + raft_state (group, purged), one write
+//!           ──truncate(id)───────────────► delete id.., fsync
+//! ```
+//! The callback of `append` fires only after the fsync, so a leader counts an entry towards a
+//! quorum (and a client hears 204) only once it is on this node's disk.
+//!
+//! Every call is a direct, blocking RocksDB operation on the caller's task (an fsync is a few
+//! milliseconds); group commit across groups is the next step's log writer.
+
+pub mod entry_codec;
+
+use std::fmt::Debug;
+use std::ops::RangeBounds;
+
+use cairn_storage::raft_log::{RaftLogStore, StateKind};
+use openraft::storage::{LogFlushed, RaftLogStorage};
+use openraft::{
+    AnyError, Entry, LogId, LogState, OptionalSend, RaftLogReader, StorageError, StorageIOError,
+    Vote,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Result};
+use crate::type_config::{NodeId, TypeConfig};
+use entry_codec::{decode_entry, decode_log_id, encode_entry};
+
+/// The Raft log, vote and committed/purged marks of one group. Cheap to clone: clones share
+/// the same RocksDB and serve as openraft's log readers for replication.
+#[derive(Clone, Debug)]
+pub struct RocksRaftLog {
+    store: RaftLogStore,
+    group: u64,
+}
+
+impl RocksRaftLog {
+    pub fn new(store: RaftLogStore, group: u64) -> RocksRaftLog {
+        RocksRaftLog { store, group }
+    }
+
+    pub fn group(&self) -> u64 {
+        self.group
+    }
+
+    fn put_json<T: Serialize>(&self, kind: StateKind, value: &T, sync: bool) -> Result<()> {
+        let bytes = serde_json::to_vec(value).map_err(|e| Error::Encode {
+            what: kind_name(kind),
+            reason: e.to_string(),
+        })?;
+        Ok(self.store.put_state(self.group, kind, &bytes, sync)?)
+    }
+
+    fn get_json<T: DeserializeOwned>(&self, kind: StateKind) -> Result<Option<T>> {
+        match self.store.get_state(self.group, kind)? {
+            None => Ok(None),
+            Some(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| Error::CorruptState {
+                        group: self.group,
+                        kind: kind_name(kind),
+                        reason: e.to_string(),
+                    })
+            }
+        }
+    }
+
+    fn read_range(&self, range: impl RangeBounds<u64>) -> Result<Vec<Entry<TypeConfig>>> {
+        let rows = self.store.read(self.group, range)?;
+        rows.iter()
+            .map(|(index, bytes)| decode_entry(self.group, *index, bytes))
+            .collect()
+    }
+
+    fn log_state(&self) -> Result<LogState<TypeConfig>> {
+        let last_purged_log_id: Option<LogId<NodeId>> = match self.store.purged(self.group)? {
+            None => None,
+            Some(bytes) => {
+                Some(
+                    serde_json::from_slice(&bytes).map_err(|e| Error::CorruptState {
+                        group: self.group,
+                        kind: kind_name(StateKind::Purged),
+                        reason: e.to_string(),
+                    })?,
+                )
+            }
+        };
+        let last_log_id = match self.store.last(self.group)? {
+            Some((index, bytes)) => Some(decode_log_id(self.group, index, &bytes)?),
+            // Everything purged (or nothing written): openraft wants the purged id here.
+            None => last_purged_log_id,
+        };
+        Ok(LogState {
+            last_purged_log_id,
+            last_log_id,
+        })
+    }
+
+    fn append_entries(&self, entries: impl IntoIterator<Item = Entry<TypeConfig>>) -> Result<()> {
+        let rows = entries
+            .into_iter()
+            .map(|e| Ok((e.log_id.index, encode_entry(&e)?)))
+            .collect::<Result<Vec<_>>>()?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        Ok(self.store.append(self.group, &rows, true)?)
+    }
+}
+
+fn kind_name(kind: StateKind) -> &'static str {
+    match kind {
+        StateKind::Vote => "vote",
+        StateKind::Committed => "committed",
+        StateKind::Purged => "purged",
+        StateKind::Membership => "membership",
+    }
+}
+
+fn read_err(e: Error) -> StorageError<NodeId> {
+    StorageIOError::read_logs(AnyError::new(&e)).into()
+}
+
+fn write_err(e: Error) -> StorageError<NodeId> {
+    StorageIOError::write_logs(AnyError::new(&e)).into()
+}
+
+impl RaftLogReader<TypeConfig> for RocksRaftLog {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<Entry<TypeConfig>>, StorageError<NodeId>> {
+        self.read_range(range).map_err(read_err)
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for RocksRaftLog {
+    type LogReader = RocksRaftLog;
+
+    async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError<NodeId>> {
+        self.log_state().map_err(read_err)
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote<NodeId>) -> Result<(), StorageError<NodeId>> {
+        // A vote must be on disk before this node acts on it (answers a vote request).
+        self.put_json(StateKind::Vote, vote, true)
+            .map_err(|e| StorageIOError::write_vote(AnyError::new(&e)).into())
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<Vote<NodeId>>, StorageError<NodeId>> {
+        self.get_json(StateKind::Vote)
+            .map_err(|e| StorageIOError::read_vote(AnyError::new(&e)).into())
+    }
+
+    async fn save_committed(
+        &mut self,
+        committed: Option<LogId<NodeId>>,
+    ) -> Result<(), StorageError<NodeId>> {
+        // Not synced: losing it only means re-learning the commit index from the leader; the
+        // next synced append persists it anyway (RocksDB's WAL is one file).
+        self.put_json(StateKind::Committed, &committed, false)
+            .map_err(write_err)
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogId<NodeId>>, StorageError<NodeId>> {
+        Ok(self
+            .get_json::<Option<LogId<NodeId>>>(StateKind::Committed)
+            .map_err(read_err)?
+            .flatten())
+    }
+
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError<NodeId>>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        match self.append_entries(entries) {
+            Ok(()) => {
+                // The write above was fsynced: only now may openraft count these entries.
+                callback.log_io_completed(Ok(()));
+                Ok(())
+            }
+            Err(e) => {
+                callback.log_io_completed(Err(std::io::Error::other(e.to_string())));
+                Err(write_err(e))
+            }
+        }
+    }
+
+    async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
+        self.store
+            .truncate_from(self.group, log_id.index)
+            .map_err(|e| write_err(e.into()))
+    }
+
+    async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
+        let record = serde_json::to_vec(&log_id).map_err(|e| {
+            write_err(Error::Encode {
+                what: "purged",
+                reason: e.to_string(),
+            })
+        })?;
+        self.store
+            .purge_to(self.group, log_id.index, &record)
+            .map_err(|e| write_err(e.into()))
+    }
+}
+
+#[cfg(test)]
+mod log_store_test;

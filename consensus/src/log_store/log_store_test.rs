@@ -1,0 +1,294 @@
+//! `RocksRaftLog` against openraft's own storage conformance suite (`testing::Suite`), with a
+//! small in-memory state machine standing in for the shard state machine, plus restart and
+//! multi-group tests of our own.
+
+use std::io::Cursor;
+use std::sync::{Arc, Mutex};
+
+use cairn_storage::raft_log::{RaftLogStore, StateKind};
+use openraft::storage::{RaftLogStorage, RaftLogStorageExt, RaftStateMachine};
+use openraft::testing::{StoreBuilder, Suite};
+use openraft::{
+    AnyError, CommittedLeaderId, Entry, EntryPayload, LogId, Membership, RaftLogReader,
+    RaftSnapshotBuilder, Snapshot, SnapshotMeta, StorageError, StorageIOError, StoredMembership,
+    Vote,
+};
+use serde::{Deserialize, Serialize};
+
+use super::RocksRaftLog;
+use crate::type_config::{ApplyReport, Command, Node, NodeId, TypeConfig};
+
+// ---- a minimal state machine: the list of applied commands, snapshot = all of it ------------
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct MemState {
+    last_applied: Option<LogId<NodeId>>,
+    membership: StoredMembership<NodeId, Node>,
+    applied: Vec<Command>,
+}
+
+#[derive(Debug, Default)]
+struct MemInner {
+    state: MemState,
+    snapshot: Option<(SnapshotMeta<NodeId, Node>, Vec<u8>)>,
+    snapshots_built: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+struct MemStateMachine(Arc<Mutex<MemInner>>);
+
+impl MemStateMachine {
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemInner> {
+        self.0.lock().unwrap()
+    }
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for MemStateMachine {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
+        let mut inner = self.lock();
+        let data = serde_json::to_vec(&inner.state)
+            .map_err(|e| StorageIOError::read_state_machine(AnyError::new(&e)))?;
+        inner.snapshots_built += 1;
+        let meta = SnapshotMeta {
+            last_log_id: inner.state.last_applied,
+            last_membership: inner.state.membership.clone(),
+            snapshot_id: format!("snap-{}", inner.snapshots_built),
+        };
+        inner.snapshot = Some((meta.clone(), data.clone()));
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for MemStateMachine {
+    type SnapshotBuilder = MemStateMachine;
+
+    async fn applied_state(
+        &mut self,
+    ) -> Result<(Option<LogId<NodeId>>, StoredMembership<NodeId, Node>), StorageError<NodeId>> {
+        let inner = self.lock();
+        Ok((inner.state.last_applied, inner.state.membership.clone()))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<ApplyReport>, StorageError<NodeId>>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + Send,
+        I::IntoIter: Send,
+    {
+        let mut inner = self.lock();
+        let mut out = Vec::new();
+        for e in entries {
+            inner.state.last_applied = Some(e.log_id);
+            let report = match e.payload {
+                EntryPayload::Blank => ApplyReport::default(),
+                EntryPayload::Membership(m) => {
+                    inner.state.membership = StoredMembership::new(Some(e.log_id), m);
+                    ApplyReport::default()
+                }
+                EntryPayload::Normal(cmd) => {
+                    let Command::Write { batch } = &cmd;
+                    let written = batch.len() as u64;
+                    inner.state.applied.push(cmd);
+                    ApplyReport {
+                        written,
+                        rejected: 0,
+                    }
+                }
+            };
+            out.push(report);
+        }
+        Ok(out)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.clone()
+    }
+
+    async fn begin_receiving_snapshot(
+        &mut self,
+    ) -> Result<Box<Cursor<Vec<u8>>>, StorageError<NodeId>> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta<NodeId, Node>,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError<NodeId>> {
+        let data = snapshot.into_inner();
+        let state: MemState = serde_json::from_slice(&data)
+            .map_err(|e| StorageIOError::read_snapshot(None, AnyError::new(&e)))?;
+        let mut inner = self.lock();
+        inner.state = state;
+        inner.snapshot = Some((meta.clone(), data));
+        Ok(())
+    }
+
+    async fn get_current_snapshot(
+        &mut self,
+    ) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
+        Ok(self.lock().snapshot.clone().map(|(meta, data)| Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        }))
+    }
+}
+
+// ---- the suite --------------------------------------------------------------------------------
+
+const GROUP: u64 = 7;
+
+fn id(term: u64, node: u64, index: u64) -> LogId<NodeId> {
+    LogId::new(CommittedLeaderId::new(term, node), index)
+}
+
+fn write_entry(term: u64, index: u64, batch: &[u8]) -> Entry<TypeConfig> {
+    Entry {
+        log_id: id(term, 1, index),
+        payload: EntryPayload::Normal(Command::Write {
+            batch: batch.to_vec(),
+        }),
+    }
+}
+
+/// Builds each suite case on a fresh RocksDB in which the neighbouring groups (`GROUP - 1`,
+/// `GROUP + 1`) already hold entries, a vote, a committed and a purged mark: any key that
+/// leaks across groups breaks one of the suite's exact assertions.
+struct RocksBuilder;
+
+impl StoreBuilder<TypeConfig, RocksRaftLog, MemStateMachine, tempfile::TempDir> for RocksBuilder {
+    async fn build(
+        &self,
+    ) -> Result<(tempfile::TempDir, RocksRaftLog, MemStateMachine), StorageError<NodeId>> {
+        let io = |e: &dyn std::error::Error| {
+            StorageError::from(StorageIOError::write(AnyError::error(e)))
+        };
+        let dir = tempfile::tempdir().map_err(|e| io(&e))?;
+        let store = RaftLogStore::open_standalone(dir.path()).map_err(|e| io(&e))?;
+        for g in [GROUP - 1, GROUP + 1] {
+            let mut neighbour = RocksRaftLog::new(store.clone(), g);
+            neighbour
+                .blocking_append((3..=40).map(|i| write_entry(9, i, b"neighbour")))
+                .await?;
+            neighbour.save_vote(&Vote::new(9, 1)).await?;
+            neighbour.save_committed(Some(id(9, 1, 30))).await?;
+            neighbour.purge(id(9, 1, 5)).await?;
+        }
+        Ok((
+            dir,
+            RocksRaftLog::new(store, GROUP),
+            MemStateMachine::default(),
+        ))
+    }
+}
+
+/// openraft's whole storage suite (`Suite::test_all`, which is `test_store`: every log,
+/// vote, membership, initial-state, purge/truncate, apply and snapshot-transfer case).
+#[test]
+fn raft_log_store_passes_openraft_suite() {
+    Suite::test_all(RocksBuilder).unwrap();
+}
+
+// ---- our own cases -------------------------------------------------------------------------
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn raft_log_state_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    rt.block_on(async {
+        let mut log = RocksRaftLog::new(RaftLogStore::open_standalone(dir.path()).unwrap(), 3);
+        log.blocking_append((1..=10).map(|i| write_entry(2, i, &[i as u8; 3])))
+            .await
+            .unwrap();
+        log.save_vote(&Vote::new_committed(2, 1)).await.unwrap();
+        log.save_committed(Some(id(2, 1, 8))).await.unwrap();
+        log.purge(id(2, 1, 4)).await.unwrap();
+        log.truncate(id(2, 1, 10)).await.unwrap();
+    });
+    // A second open of the same directory sees exactly what the first left.
+    rt.block_on(async {
+        let mut log = RocksRaftLog::new(RaftLogStore::open_standalone(dir.path()).unwrap(), 3);
+        let state = log.get_log_state().await.unwrap();
+        assert_eq!(state.last_purged_log_id, Some(id(2, 1, 4)));
+        assert_eq!(state.last_log_id, Some(id(2, 1, 9)));
+        assert_eq!(
+            log.read_vote().await.unwrap(),
+            Some(Vote::new_committed(2, 1))
+        );
+        assert_eq!(log.read_committed().await.unwrap(), Some(id(2, 1, 8)));
+        let entries = log.try_get_log_entries(0..100).await.unwrap();
+        let got: Vec<_> = entries.iter().map(|e| e.log_id.index).collect();
+        assert_eq!(got, (5..=9).collect::<Vec<_>>());
+        match &entries[0].payload {
+            EntryPayload::Normal(Command::Write { batch }) => assert_eq!(batch, &[5u8; 3]),
+            other => panic!("unexpected payload {other:?}"),
+        }
+    });
+}
+
+#[test]
+fn raft_log_all_purged_reports_purged_id_as_last() {
+    let dir = tempfile::tempdir().unwrap();
+    runtime().block_on(async {
+        let mut log = RocksRaftLog::new(RaftLogStore::open_standalone(dir.path()).unwrap(), 1);
+        assert_eq!(log.get_log_state().await.unwrap().last_log_id, None);
+        log.blocking_append((1..=3).map(|i| write_entry(1, i, b"x")))
+            .await
+            .unwrap();
+        log.purge(id(1, 1, 3)).await.unwrap();
+        let state = log.get_log_state().await.unwrap();
+        assert_eq!(state.last_purged_log_id, Some(id(1, 1, 3)));
+        assert_eq!(state.last_log_id, Some(id(1, 1, 3)));
+        // Membership entries keep their node addresses through the log.
+        let nodes = [(
+            1u64,
+            Node {
+                http_addr: "127.0.0.1:7480".into(),
+                grpc_addr: "127.0.0.1:7481".into(),
+            },
+        )];
+        let m = Membership::new(
+            vec![[1u64].into()],
+            nodes
+                .into_iter()
+                .collect::<std::collections::BTreeMap<_, _>>(),
+        );
+        log.blocking_append([Entry {
+            log_id: id(2, 1, 4),
+            payload: EntryPayload::Membership(m.clone()),
+        }])
+        .await
+        .unwrap();
+        let got = log.try_get_log_entries(4..=4).await.unwrap();
+        match &got[0].payload {
+            EntryPayload::Membership(back) => assert_eq!(back, &m),
+            other => panic!("unexpected payload {other:?}"),
+        }
+    });
+}
+
+#[test]
+fn raft_log_corrupt_state_is_an_error_not_a_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = RaftLogStore::open_standalone(dir.path()).unwrap();
+    store
+        .put_state(2, StateKind::Vote, b"{not json", true)
+        .unwrap();
+    store.append(2, &[(1, b"\x01old-wal-entry")], true).unwrap();
+    runtime().block_on(async {
+        let mut log = RocksRaftLog::new(store, 2);
+        assert!(log.read_vote().await.is_err());
+        // A single-node WAL entry (format 1) is not silently read as a Raft entry.
+        assert!(log.get_log_state().await.is_err());
+        assert!(log.try_get_log_entries(..).await.is_err());
+    });
+}

@@ -1,0 +1,53 @@
+//! `TypeConfig`: the openraft type configuration every Cairn Raft group shares (the meta group
+//! and every shard group): who a node is, what an entry carries and what applying one returns.
+//!
+//! ```text
+//!  write ──► Command::Write { batch } ──► Entry<TypeConfig> in raft_log ──► apply ──► ApplyReport
+//! ```
+
+use std::io::Cursor;
+
+use serde::{Deserialize, Serialize};
+
+/// A Raft node's id: the `--node-id` a server was started with.
+pub type NodeId = u64;
+
+openraft::declare_raft_types!(
+    /// Cairn's openraft types: u64 node ids, [`Node`] addresses, [`Command`] entries.
+    pub TypeConfig:
+        D = Command,
+        R = ApplyReport,
+        NodeId = NodeId,
+        Node = Node,
+        Entry = openraft::Entry<TypeConfig>,
+        SnapshotData = Cursor<Vec<u8>>,
+        AsyncRuntime = openraft::TokioRuntime,
+);
+
+/// Where a member of the cluster listens; stored in every membership entry.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Node {
+    /// HTTP API address (`host:port`), for redirecting clients and for status pages.
+    pub http_addr: String,
+    /// gRPC address (`host:port`) that carries Raft messages and forwarded writes.
+    pub grpc_addr: String,
+}
+
+/// What a log entry asks the group's state machine to do. Each variant has a stable tag in the
+/// log encoding (`log_store/entry_codec.rs`), so variants can be added but never renumbered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// Append samples: the encoded bytes of one storage `WriteBatch` for the group's shard.
+    Write { batch: Vec<u8> },
+    // Maintenance proposed by the shard leader (retention cutoffs, downsampling windows) comes
+    // here, so that every replica does the same work on the same data.
+}
+
+/// What applying one entry did, returned to the proposer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplyReport {
+    /// Samples appended (or recognised as identical repeats).
+    pub written: u64,
+    /// Samples refused: older than the out-of-order window or conflicting with a stored value.
+    pub rejected: u64,
+}

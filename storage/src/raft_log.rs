@@ -1,0 +1,413 @@
+//! `RaftLogStore`: per-group log entries and small state records in the node's RocksDB, the
+//! storage half of a Raft log store. It stores opaque bytes by `(group, index)` and
+//! `(group, kind)`; what an entry or a vote means is `cairn-consensus`'s business (storage
+//! must not know Raft).
+//!
+//! ```text
+//!  raft_log   group u64 · index u64 ──► entry bytes     append (one write, fsync if asked)
+//!                                                        truncate_from(i): delete i..
+//!                                                        purge_to(i): delete ..=i + purged record
+//!  raft_state group u64 · kind u8   ──► record bytes    vote, committed, purged, membership
+//! ```
+//! Layout: `storage/docs/format/keys.md` and the "Raft state" section of `wal.md`.
+
+use std::ops::{Bound, RangeBounds};
+use std::path::Path;
+use std::sync::Arc;
+
+use rocksdb::{ColumnFamily, DB, Direction, IteratorMode, Options, ReadOptions, WriteOptions};
+
+use crate::error::{Error, Result};
+use crate::keys::{CF_RAFT_LOG, CF_RAFT_STATE, log_key, parse_log_key};
+
+/// The kind byte of a `raft_state` key. The values are on disk: never renumber.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum StateKind {
+    /// The last vote this node cast or saw (must be durable before it is acted on).
+    Vote = 1,
+    /// The last committed position, saved lazily (a hint for restart, not a promise).
+    Committed = 2,
+    /// The position of the last purged entry, written together with the purge itself.
+    Purged = 3,
+    /// The last applied membership, for the state machine's own records.
+    Membership = 4,
+}
+
+/// `raft_state` key: `group u64 · kind u8`, big-endian.
+pub fn state_key(group: u64, kind: StateKind) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[..8].copy_from_slice(&group.to_be_bytes());
+    k[8] = kind as u8;
+    k
+}
+
+/// Log entries and state records of every Raft group on this node, over a shared RocksDB.
+///
+/// Cheap to clone (an `Arc`); every method is a direct RocksDB call, so callers serialise
+/// their own writes per group as Raft requires (one log writer per group).
+#[derive(Clone)]
+pub struct RaftLogStore {
+    db: Arc<DB>,
+}
+
+impl std::fmt::Debug for RaftLogStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RaftLogStore")
+            .field("path", &self.db.path())
+            .finish()
+    }
+}
+
+impl RaftLogStore {
+    /// Wraps a DB that was opened with the `raft_log` and `raft_state` column families.
+    pub fn new(db: Arc<DB>) -> Result<RaftLogStore> {
+        for name in [CF_RAFT_LOG, CF_RAFT_STATE] {
+            if db.cf_handle(name).is_none() {
+                return Err(Error::Config {
+                    field: "column families",
+                    reason: format!("the RocksDB at {} has no {name:?}", db.path().display()),
+                });
+            }
+        }
+        Ok(RaftLogStore { db })
+    }
+
+    /// Opens (or creates) a RocksDB holding only the two Raft column families: for tests and
+    /// tools; a node shares the engine's DB through [`RaftLogStore::new`].
+    pub fn open_standalone(path: &Path) -> Result<RaftLogStore> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        let db = DB::open_cf(&opts, path, [CF_RAFT_LOG, CF_RAFT_STATE]).map_err(|source| {
+            Error::Rocks {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
+        RaftLogStore::new(Arc::new(db))
+    }
+
+    fn cf(&self, name: &str) -> &ColumnFamily {
+        self.db
+            .cf_handle(name)
+            .expect("RaftLogStore::new checked that both column families exist")
+    }
+
+    /// Writes `entries` of `group` in one RocksDB write; with `sync`, returns only after the
+    /// write is fsynced (RocksDB's WAL is one file, so this also persists every earlier write).
+    /// The caller keeps the log contiguous; an existing index is overwritten.
+    pub fn append<B: AsRef<[u8]>>(
+        &self,
+        group: u64,
+        entries: &[(u64, B)],
+        sync: bool,
+    ) -> Result<()> {
+        debug_assert!(
+            entries.windows(2).all(|w| w[1].0 == w[0].0 + 1),
+            "log entries must be appended contiguously"
+        );
+        let cf = self.cf(CF_RAFT_LOG);
+        let mut wb = rocksdb::WriteBatch::default();
+        for (index, bytes) in entries {
+            wb.put_cf(cf, log_key(group, *index), bytes.as_ref());
+        }
+        self.write(wb, sync)
+    }
+
+    /// Entries of `group` whose index lies in `range`, in index order. Missing indexes (purged
+    /// or never written) are simply absent.
+    pub fn read(&self, group: u64, range: impl RangeBounds<u64>) -> Result<Vec<(u64, Vec<u8>)>> {
+        let start = match range.start_bound() {
+            Bound::Included(&i) => i,
+            Bound::Excluded(&i) => match i.checked_add(1) {
+                Some(i) => i,
+                None => return Ok(Vec::new()),
+            },
+            Bound::Unbounded => 0,
+        };
+        // Exclusive end as (group, index) so that `..=u64::MAX` still has a bound.
+        let end_key = match range.end_bound() {
+            Bound::Included(&i) => match i.checked_add(1) {
+                Some(e) => Some(log_key(group, e)),
+                None => group.checked_add(1).map(|g| log_key(g, 0)),
+            },
+            Bound::Excluded(&e) => Some(log_key(group, e)),
+            Bound::Unbounded => group.checked_add(1).map(|g| log_key(g, 0)),
+        };
+        let start_key = log_key(group, start);
+        if end_key.is_some_and(|e| e <= start_key) {
+            return Ok(Vec::new());
+        }
+        let mut ro = ReadOptions::default();
+        if let Some(e) = end_key {
+            ro.set_iterate_upper_bound(e.to_vec());
+        }
+        let it = self.db.iterator_cf_opt(
+            self.cf(CF_RAFT_LOG),
+            ro,
+            IteratorMode::From(&start_key, Direction::Forward),
+        );
+        let mut out = Vec::new();
+        for kv in it {
+            let (k, v) = kv?;
+            let (g, index) = parse_log_key(&k)?;
+            // Only reachable without an upper bound, i.e. for group u64::MAX.
+            if g != group {
+                break;
+            }
+            out.push((index, v.into_vec()));
+        }
+        Ok(out)
+    }
+
+    /// The entry of `group` with the highest index, if any is left.
+    pub fn last(&self, group: u64) -> Result<Option<(u64, Vec<u8>)>> {
+        let mut ro = ReadOptions::default();
+        ro.set_iterate_lower_bound(log_key(group, 0).to_vec());
+        let seek = log_key(group, u64::MAX);
+        let mut it = self.db.iterator_cf_opt(
+            self.cf(CF_RAFT_LOG),
+            ro,
+            IteratorMode::From(&seek, Direction::Reverse),
+        );
+        match it.next() {
+            None => Ok(None),
+            Some(kv) => {
+                let (k, v) = kv?;
+                let (g, index) = parse_log_key(&k)?;
+                Ok((g == group).then(|| (index, v.into_vec())))
+            }
+        }
+    }
+
+    /// Deletes every entry of `group` from `index` on (a conflicting suffix), fsynced: a
+    /// truncated entry must not come back after a crash once a later entry replaces it.
+    pub fn truncate_from(&self, group: u64, index: u64) -> Result<()> {
+        let end = match group.checked_add(1) {
+            Some(g) => log_key(g, 0).to_vec(),
+            // Group u64::MAX: the key after (MAX, MAX) is the 17-byte key below.
+            None => {
+                let mut e = log_key(group, u64::MAX).to_vec();
+                e.push(0);
+                e
+            }
+        };
+        let mut wb = rocksdb::WriteBatch::default();
+        wb.delete_range_cf(self.cf(CF_RAFT_LOG), log_key(group, index).to_vec(), end);
+        self.write(wb, true)
+    }
+
+    /// Deletes every entry of `group` up to and including `index` and, in the same RocksDB
+    /// write, stores `record` under [`StateKind::Purged`] (the caller's encoding of the purged
+    /// position), so the log and its purged mark never disagree after a crash. Not fsynced:
+    /// purged entries that reappear after a crash are harmless, as the mark reappears with them.
+    pub fn purge_to(&self, group: u64, index: u64, record: &[u8]) -> Result<()> {
+        let end = match index.checked_add(1) {
+            Some(e) => log_key(group, e).to_vec(),
+            None => {
+                let mut e = log_key(group, u64::MAX).to_vec();
+                e.push(0);
+                e
+            }
+        };
+        let mut wb = rocksdb::WriteBatch::default();
+        wb.delete_range_cf(self.cf(CF_RAFT_LOG), log_key(group, 0).to_vec(), end);
+        wb.put_cf(
+            self.cf(CF_RAFT_STATE),
+            state_key(group, StateKind::Purged),
+            record,
+        );
+        self.write(wb, false)
+    }
+
+    /// The record stored by the last [`RaftLogStore::purge_to`] of `group`.
+    pub fn purged(&self, group: u64) -> Result<Option<Vec<u8>>> {
+        self.get_state(group, StateKind::Purged)
+    }
+
+    /// Stores a state record of `group`; with `sync`, durable when this returns.
+    pub fn put_state(&self, group: u64, kind: StateKind, bytes: &[u8], sync: bool) -> Result<()> {
+        let mut wb = rocksdb::WriteBatch::default();
+        wb.put_cf(self.cf(CF_RAFT_STATE), state_key(group, kind), bytes);
+        self.write(wb, sync)
+    }
+
+    pub fn get_state(&self, group: u64, kind: StateKind) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .db
+            .get_cf(self.cf(CF_RAFT_STATE), state_key(group, kind))?)
+    }
+
+    /// Fsyncs RocksDB's WAL: every write made before this call, synced or not, is durable
+    /// when it returns. With unsynced appends (readable at once) this lets one writer thread
+    /// make many groups' entries durable with a single fsync (group commit across groups).
+    pub fn sync(&self) -> Result<()> {
+        Ok(self.db.flush_wal(true)?)
+    }
+
+    fn write(&self, wb: rocksdb::WriteBatch, sync: bool) -> Result<()> {
+        let mut wo = WriteOptions::default();
+        wo.set_sync(sync);
+        self.db.write_opt(wb, &wo)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, RaftLogStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = RaftLogStore::open_standalone(dir.path()).unwrap();
+        (dir, s)
+    }
+
+    fn entries(r: std::ops::RangeInclusive<u64>) -> Vec<(u64, Vec<u8>)> {
+        r.map(|i| (i, format!("e{i}").into_bytes())).collect()
+    }
+
+    fn indexes(v: &[(u64, Vec<u8>)]) -> Vec<u64> {
+        v.iter().map(|(i, _)| *i).collect()
+    }
+
+    #[test]
+    fn raft_log_append_read_last_per_group() {
+        let (_d, s) = store();
+        assert_eq!(s.last(1).unwrap(), None);
+        s.append(1, &entries(1..=5), true).unwrap();
+        s.append(2, &entries(1..=3), false).unwrap();
+        s.append(0, &entries(7..=7), true).unwrap();
+
+        assert_eq!(s.read(1, ..).unwrap(), entries(1..=5));
+        assert_eq!(indexes(&s.read(1, 2..4).unwrap()), [2, 3]);
+        assert_eq!(indexes(&s.read(1, 2..=4).unwrap()), [2, 3, 4]);
+        assert_eq!(indexes(&s.read(1, 4..).unwrap()), [4, 5]);
+        assert_eq!(indexes(&s.read(1, 3..3).unwrap()), Vec::<u64>::new());
+        assert_eq!(
+            indexes(&s.read(1, (Bound::Included(9), Bound::Excluded(2))).unwrap()),
+            Vec::<u64>::new()
+        );
+        assert_eq!(
+            indexes(
+                &s.read(1, (Bound::Excluded(1), Bound::Included(u64::MAX)))
+                    .unwrap()
+            ),
+            [2, 3, 4, 5]
+        );
+        assert_eq!(s.read(2, ..).unwrap(), entries(1..=3));
+        assert_eq!(s.last(1).unwrap(), Some((5, b"e5".to_vec())));
+        assert_eq!(s.last(2).unwrap(), Some((3, b"e3".to_vec())));
+        assert_eq!(s.last(0).unwrap(), Some((7, b"e7".to_vec())));
+        assert_eq!(s.last(3).unwrap(), None);
+    }
+
+    #[test]
+    fn raft_log_extreme_groups_and_indexes() {
+        let (_d, s) = store();
+        s.append(u64::MAX, &[(u64::MAX - 1, b"a"), (u64::MAX, b"b")], true)
+            .unwrap();
+        s.append(u64::MAX - 1, &[(1, b"x")], true).unwrap();
+        assert_eq!(
+            indexes(&s.read(u64::MAX, ..).unwrap()),
+            [u64::MAX - 1, u64::MAX]
+        );
+        assert_eq!(
+            indexes(&s.read(u64::MAX, ..=u64::MAX).unwrap()),
+            [u64::MAX - 1, u64::MAX]
+        );
+        assert_eq!(s.last(u64::MAX).unwrap(), Some((u64::MAX, b"b".to_vec())));
+        assert_eq!(s.last(u64::MAX - 1).unwrap(), Some((1, b"x".to_vec())));
+        s.truncate_from(u64::MAX, u64::MAX).unwrap();
+        assert_eq!(
+            s.last(u64::MAX).unwrap(),
+            Some((u64::MAX - 1, b"a".to_vec()))
+        );
+        s.purge_to(u64::MAX, u64::MAX, b"p").unwrap();
+        assert_eq!(s.last(u64::MAX).unwrap(), None);
+        assert_eq!(s.last(u64::MAX - 1).unwrap(), Some((1, b"x".to_vec())));
+    }
+
+    #[test]
+    fn raft_log_truncate_and_purge_touch_one_group() {
+        let (_d, s) = store();
+        s.append(1, &entries(1..=10), true).unwrap();
+        s.append(2, &entries(1..=10), true).unwrap();
+
+        s.truncate_from(1, 8).unwrap();
+        assert_eq!(
+            indexes(&s.read(1, ..).unwrap()),
+            (1..=7).collect::<Vec<_>>()
+        );
+        s.append(1, &entries(8..=9), true).unwrap();
+        assert_eq!(s.last(1).unwrap(), Some((9, b"e9".to_vec())));
+
+        assert_eq!(s.purged(1).unwrap(), None);
+        s.purge_to(1, 4, b"upto-4").unwrap();
+        assert_eq!(
+            indexes(&s.read(1, ..).unwrap()),
+            (5..=9).collect::<Vec<_>>()
+        );
+        assert_eq!(s.purged(1).unwrap(), Some(b"upto-4".to_vec()));
+        // Purging past the last entry empties the log but keeps the mark.
+        s.purge_to(1, 20, b"upto-20").unwrap();
+        assert_eq!(s.last(1).unwrap(), None);
+        assert_eq!(s.purged(1).unwrap(), Some(b"upto-20".to_vec()));
+
+        assert_eq!(s.read(2, ..).unwrap(), entries(1..=10));
+        assert_eq!(s.purged(2).unwrap(), None);
+    }
+
+    #[test]
+    fn raft_state_per_group_and_kind_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = RaftLogStore::open_standalone(dir.path()).unwrap();
+            s.put_state(1, StateKind::Vote, b"v1", true).unwrap();
+            s.put_state(1, StateKind::Committed, b"c1", false).unwrap();
+            s.put_state(2, StateKind::Vote, b"v2", true).unwrap();
+            s.put_state(1, StateKind::Vote, b"v1b", true).unwrap();
+            s.append(1, &entries(1..=3), false).unwrap();
+            s.purge_to(1, 1, b"p1").unwrap();
+            s.sync().unwrap();
+        }
+        let s = RaftLogStore::open_standalone(dir.path()).unwrap();
+        assert_eq!(
+            s.get_state(1, StateKind::Vote).unwrap(),
+            Some(b"v1b".to_vec())
+        );
+        assert_eq!(
+            s.get_state(1, StateKind::Committed).unwrap(),
+            Some(b"c1".to_vec())
+        );
+        assert_eq!(
+            s.get_state(2, StateKind::Vote).unwrap(),
+            Some(b"v2".to_vec())
+        );
+        assert_eq!(s.get_state(2, StateKind::Committed).unwrap(), None);
+        assert_eq!(s.get_state(1, StateKind::Membership).unwrap(), None);
+        assert_eq!(s.purged(1).unwrap(), Some(b"p1".to_vec()));
+        assert_eq!(indexes(&s.read(1, ..).unwrap()), [2, 3]);
+    }
+
+    #[test]
+    fn raft_log_new_rejects_db_without_raft_families() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        let db = DB::open(&opts, dir.path()).unwrap();
+        assert!(matches!(
+            RaftLogStore::new(Arc::new(db)),
+            Err(Error::Config { .. })
+        ));
+    }
+
+    #[test]
+    fn raft_state_key_layout() {
+        assert_eq!(
+            state_key(0x0102, StateKind::Purged),
+            [0, 0, 0, 0, 0, 0, 1, 2, 3]
+        );
+    }
+}
