@@ -2,16 +2,17 @@
 //! `by`/`without`, evaluated step by step as Prometheus does.
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 
 use promql_parser::parser::{AggregateExpr, Expr, LabelModifier};
 
 use crate::engine::evaluator::{Evaluator, Val};
 use crate::engine::grid::{ByStep, Grid};
-use crate::engine::labels::{keep_only, with_label, without};
+use crate::engine::labels::with_label;
 use crate::engine::series_set::SeriesSet;
 use crate::error::{Error, Result};
 use crate::functions;
-use crate::value::{Labels, Sample, Series, format_value};
+use crate::value::{Labels, METRIC_NAME, Sample, Series, format_value};
 
 /// One group's running state within one step.
 #[derive(Debug, Clone, Copy, Default)]
@@ -130,22 +131,37 @@ struct Groups {
 }
 
 impl Groups {
+    /// Groups series by their `by`/`without` labels. Keys are hashed from the series' own
+    /// labels and only copied for a new group, so a large selection costs one hash per series.
     fn new(series: &[Series], modifier: &Option<LabelModifier>) -> Groups {
-        let mut ids: HashMap<Labels, u32> = HashMap::new();
-        let mut labels = Vec::new();
+        let kept = |name: &str| match modifier {
+            Some(LabelModifier::Include(l)) => l.labels.iter().any(|n| n == name),
+            Some(LabelModifier::Exclude(l)) => {
+                name != METRIC_NAME && !l.labels.iter().any(|n| n == name)
+            }
+            None => false,
+        };
+        let mut by_hash: HashMap<u64, Vec<u32>> = HashMap::new();
+        let mut labels: Vec<Labels> = Vec::new();
         let of_series = series
             .iter()
             .map(|s| {
-                let key = match modifier {
-                    Some(LabelModifier::Include(l)) => keep_only(&s.labels, &l.labels),
-                    Some(LabelModifier::Exclude(l)) => without(&s.labels, &l.labels),
-                    None => Labels::default(),
-                };
-                let n = ids.len() as u32;
-                *ids.entry(key.clone()).or_insert_with(|| {
-                    labels.push(key);
-                    n
-                })
+                let key = s.labels.iter().filter(|l| kept(&l.name));
+                let mut h = std::hash::DefaultHasher::new();
+                for l in key.clone() {
+                    l.hash(&mut h);
+                }
+                let candidates = by_hash.entry(h.finish()).or_default();
+                if let Some(&gid) = candidates
+                    .iter()
+                    .find(|&&gid| labels[gid as usize].iter().eq(key.clone()))
+                {
+                    return gid;
+                }
+                let gid = labels.len() as u32;
+                labels.push(Labels::from_sorted_unchecked(key.cloned().collect()));
+                candidates.push(gid);
+                gid
             })
             .collect();
         Groups { of_series, labels }

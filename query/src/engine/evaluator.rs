@@ -248,12 +248,12 @@ impl<'a> Evaluator<'a> {
         let lookback = self.cfg.lookback_delta_ms;
         let (te0, te1) = (shift.te(g.start), shift.te(g.end));
         let (mint, maxt) = (te0.min(te1) - lookback + 1, te0.max(te1));
-        let handles = self.select(vs, mint, maxt)?;
+        let mut handles = self.select(vs, mint, maxt)?;
         let mut out = Vec::with_capacity(handles.len());
         let mut bufs = Vec::new();
-        for batch in handles.chunks(READ_BATCH) {
+        for batch in handles.chunks_mut(READ_BATCH) {
             self.load_batch(batch, mint, maxt, &mut bufs)?;
-            for (h, buf) in batch.iter().zip(&bufs) {
+            for (h, buf) in batch.iter_mut().zip(&bufs) {
                 let mut pts = Vec::new();
                 let mut j = 0;
                 for i in 0..g.len() {
@@ -273,7 +273,8 @@ impl<'a> Evaluator<'a> {
                     pts.push(Sample::new(ts, v));
                 }
                 if !pts.is_empty() {
-                    out.push(Series::new(h.labels.clone(), pts));
+                    // The handle is not used again: take its labels rather than copy them.
+                    out.push(Series::new(std::mem::take(&mut h.labels), pts));
                 }
             }
         }
