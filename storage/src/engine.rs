@@ -87,7 +87,8 @@ struct ShardState {
 }
 
 struct Inner {
-    db: DB,
+    /// Shared with the Raft log store of the cluster (`raft_log::RaftLogStore`).
+    db: Arc<DB>,
     path: PathBuf,
     cfg: StorageConfig,
     shards: Vec<RwLock<ShardState>>,
@@ -164,7 +165,7 @@ impl Engine {
             shards.push(RwLock::new(recover_shard(&db, shard, limits, &stats)?));
         }
         let inner = Arc::new(Inner {
-            db,
+            db: Arc::new(db),
             path,
             cfg,
             shards,
@@ -197,6 +198,12 @@ impl Engine {
 
     pub fn shard_count(&self) -> u32 {
         self.inner.cfg.shards
+    }
+
+    /// The Raft log and state of this node's groups, in the same RocksDB (the `raft_log` and
+    /// `raft_state` column families).
+    pub fn raft_log_store(&self) -> Result<crate::raft_log::RaftLogStore> {
+        crate::raft_log::RaftLogStore::new(self.inner.db.clone())
     }
 
     pub fn stats(&self) -> &EngineStats {

@@ -402,3 +402,28 @@ fn a_window_the_series_has_left_becomes_one_chunk() {
     let got = read_all(&e, "acme", 1, &[name("cpu")]);
     assert_eq!(got[0].1, all);
 }
+
+#[test]
+fn the_raft_log_store_shares_the_engines_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let group = 1_000; // no shard's group
+    {
+        let e = Engine::open(cfg(dir.path())).unwrap();
+        let log = e.raft_log_store().unwrap();
+        log.append(
+            group,
+            &[(1, b"one".as_slice()), (2, b"two".as_slice())],
+            true,
+        )
+        .unwrap();
+        e.write_blocking(1, batch("acme", "a", "cpu", &[(1000, 1.0)]))
+            .unwrap();
+    }
+    let e = Engine::open(cfg(dir.path())).unwrap();
+    let log = e.raft_log_store().unwrap();
+    assert_eq!(
+        log.read(group, 1..=2).unwrap(),
+        [(1, b"one".to_vec()), (2, b"two".to_vec())]
+    );
+    assert_eq!(read_all(&e, "acme", 1, &[name("cpu")])[0].1.len(), 1);
+}
