@@ -36,7 +36,7 @@ use crate::engine::QueryResult;
 
 pub use check::almost_equal;
 pub use series_desc::{ScriptLabels, SeqValue, parse_duration_ms, parse_number, parse_series_desc};
-pub use skip::{NATIVE_HISTOGRAM_FUNCTIONS, SkipRules};
+pub use skip::{FEATURE_FLAG_SCRIPTS, NATIVE_HISTOGRAM_FUNCTIONS, SkipRules, script_feature_flag};
 
 /// A script that does not follow the promqltest syntax; `line` is 1-based.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -364,6 +364,18 @@ pub fn failures_allowed() -> bool {
 /// a failure at its line and the script goes on, so one problem does not hide the rest.
 pub fn run_script(script: &Script, target: &mut dyn Target) -> ScriptReport {
     let mut report = ScriptReport::default();
+    if let Some(flag) = script_feature_flag(&script.name) {
+        for cmd in &script.commands {
+            if let Command::Eval(eval) = cmd {
+                report.skips.push(Skip {
+                    line: eval.line,
+                    expr: eval.expr.clone(),
+                    reason: format!("feature flag {flag}"),
+                });
+            }
+        }
+        return report;
+    }
     let mut skips = SkipRules::default();
     for cmd in &script.commands {
         skips.observe(cmd);

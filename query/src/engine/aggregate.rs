@@ -183,9 +183,15 @@ impl Evaluator<'_> {
             _ => None,
         };
         // Parameters are evaluated before the vector, as in Prometheus.
+        // Prometheus 3.0 evaluates an aggregation's parameter once, at the first step, and
+        // uses that value for the whole range (later versions evaluate it per step).
         let param = match (&a.param, op.as_str()) {
             (Some(p), "count_values") => Param::Label(string_param(p)?),
-            (Some(p), _) => Param::Scalar(self.eval_scalar(p, g)?),
+            (Some(p), _) => {
+                let v = self.eval_scalar(p, g)?;
+                let first = v.first().copied().unwrap_or(f64::NAN);
+                Param::Scalar(vec![first; v.len()])
+            }
             (None, _) => Param::None,
         };
         let input = self.eval_vector(&a.expr, g)?;
@@ -197,6 +203,7 @@ impl Evaluator<'_> {
             (None, "topk" | "bottomk" | "limitk", Param::Scalar(k)) => {
                 select_k(&op, &k, &input, &groups, &steps, g)?
             }
+            (None, "limit_ratio", Param::Scalar(r)) => self.limit_ratio(&r, &input, &steps, g)?,
             (None, "count_values", Param::Label(label)) => {
                 count_values(&label, &groups, &steps, g)?
             }
@@ -245,6 +252,66 @@ impl Evaluator<'_> {
         out.retain(|s| !s.samples.is_empty());
         out
     }
+}
+
+impl Evaluator<'_> {
+    /// `limit_ratio(r, v)`: a deterministic sample of about `r` of the series, chosen by the
+    /// hash of their labels as Prometheus does (xxHash64 of `name 0xff value 0xff …`, over
+    /// 2^64); a negative `r` takes the complement, so `limit_ratio(r) or limit_ratio(r - 1)`
+    /// is every series.
+    fn limit_ratio(
+        &mut self,
+        r: &[f64],
+        input: &[Series],
+        steps: &ByStep,
+        g: &Grid,
+    ) -> Result<Vec<Series>> {
+        let offsets: Vec<f64> = input.iter().map(|s| sample_offset(&s.labels)).collect();
+        let mut out: Vec<Series> = input
+            .iter()
+            .map(|s| Series::new(s.labels.clone(), Vec::new()))
+            .collect();
+        for (i, &param) in r.iter().enumerate() {
+            let elems = steps.elems(i);
+            if elems.is_empty() {
+                continue;
+            }
+            if param.is_nan() {
+                return Err(Error::exec("Ratio value NaN is NaN"));
+            }
+            if param == 0.0 {
+                continue;
+            }
+            let ratio = param.clamp(-1.0, 1.0);
+            if ratio != param {
+                self.warn(format!(
+                    "PromQL warning: ratio value should be between -1 and 1, got {}, capping to {}",
+                    format_value(param),
+                    format_value(ratio)
+                ));
+            }
+            for &(s, v) in elems {
+                let o = offsets[s as usize];
+                if (ratio >= 0.0 && o < ratio) || (ratio < 0.0 && o >= 1.0 + ratio) {
+                    out[s as usize].samples.push(Sample::new(g.ts(i), v));
+                }
+            }
+        }
+        out.retain(|s| !s.samples.is_empty());
+        Ok(out)
+    }
+}
+
+/// Where a series falls in [0, 1] for `limit_ratio`: Prometheus' `labels.Hash()` over 2^64.
+fn sample_offset(labels: &Labels) -> f64 {
+    let mut h = xxhash_rust::xxh64::Xxh64::new(0);
+    for l in labels.iter() {
+        h.update(l.name.as_bytes());
+        h.update(&[0xff]);
+        h.update(l.value.as_bytes());
+        h.update(&[0xff]);
+    }
+    h.digest() as f64 / u64::MAX as f64
 }
 
 enum Param {
@@ -311,8 +378,11 @@ fn select_k(
             continue;
         }
         let kf = k[i];
-        if kf.is_nan() {
-            return Err(Error::exec("Parameter value is NaN"));
+        if kf.is_nan() || kf >= 9.223_372_036_854_775_807e18 || kf < -9.223_372_036_854_775_808e18 {
+            return Err(Error::exec(format!(
+                "Scalar value {} overflows int64",
+                format_value(kf)
+            )));
         }
         let k = if kf >= usize::MAX as f64 {
             usize::MAX

@@ -26,6 +26,22 @@ pub const NATIVE_HISTOGRAM_FUNCTIONS: [&str; 6] = [
     "histogram_stdvar",
 ];
 
+/// Scripts that test a behaviour Prometheus 3.0 has only behind a feature flag, with the flag.
+/// Prometheus' own runner turns these flags on for every script; Cairn follows 3.0's defaults,
+/// under which these scripts' answers differ (every other script agrees either way).
+pub const FEATURE_FLAG_SCRIPTS: &[(&str, &str)] = &[(
+    "name_label_dropping.test",
+    "promql-delayed-name-removal: the metric name is kept through functions until the end of evaluation",
+)];
+
+/// The feature flag a whole script needs, if any.
+pub fn script_feature_flag(script_name: &str) -> Option<&'static str> {
+    FEATURE_FLAG_SCRIPTS
+        .iter()
+        .find(|(name, _)| *name == script_name)
+        .map(|(_, flag)| *flag)
+}
+
 /// The native-histogram series of the current clear-segment, and the rules above.
 #[derive(Debug, Default, Clone)]
 pub struct SkipRules {
