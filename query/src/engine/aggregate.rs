@@ -378,7 +378,9 @@ fn select_k(
             continue;
         }
         let kf = k[i];
-        if kf.is_nan() || kf >= 9.223_372_036_854_775_807e18 || kf < -9.223_372_036_854_775_808e18 {
+        // Go's convertibleToInt64: within [-2^63, 2^63), NaN excluded.
+        const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+        if !(-TWO_63..TWO_63).contains(&kf) {
             return Err(Error::exec(format!(
                 "Scalar value {} overflows int64",
                 format_value(kf)
