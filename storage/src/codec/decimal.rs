@@ -270,27 +270,79 @@ impl ChunkCodec for DecimalCodec {
                 }
             }
         }
-        // Pass 2: values.
+        // Pass 2: values, with the residual coding chosen once (a loop per coding).
         let samples = &mut out[start..];
-        samples[0].v = m0 as f64 / scale;
-        let mut m = m0;
-        let mut d = d1v;
-        for (i, s) in samples.iter_mut().enumerate().skip(1) {
-            if order2 {
-                if i > 1 {
-                    d = d.wrapping_add(unzigzag(code.read(&mut r)?));
+        let p = u32::from(code.param);
+        let v = Values {
+            m0,
+            d1v,
+            center,
+            scale,
+            order2,
+        };
+        match code.mode {
+            MODE_RICE => v.decode(samples, &mut r, |r| read_rice(r, p))?,
+            MODE_ZERO_FLAG => v.decode(samples, &mut r, |r| {
+                if r.read(1) == 0 {
+                    Ok(0)
+                } else {
+                    Ok(read_rice(r, p)?.wrapping_add(1))
                 }
-                m = m.wrapping_add(d);
-            } else {
-                m = m.wrapping_add(unzigzag(code.read(&mut r)?).wrapping_add(center));
-            }
-            check_int(m)?;
-            if r.overrun() {
-                return Err(corrupt("decimal: payload truncated"));
-            }
-            s.v = m as f64 / scale;
+            })?,
+            MODE_PACKED => v.decode(samples, &mut r, |r| Ok(r.read_long(p + 1)))?,
+            _ => v.decode(samples, &mut r, |_| Ok(0))?,
         }
         r.finish()
+    }
+}
+
+/// How a chunk's values are rebuilt from its residuals.
+struct Values {
+    m0: i64,
+    d1v: i64,
+    center: i64,
+    scale: f64,
+    order2: bool,
+}
+
+impl Values {
+    /// Fills `samples[..].v` from the residuals `read` returns. Integers out of range and a
+    /// truncated payload are checked once after the loop: reading past the end yields zeros,
+    /// so the loop itself cannot go wrong, only produce values that are then refused.
+    #[inline(always)]
+    fn decode(
+        &self,
+        samples: &mut [Sample],
+        r: &mut BitReader<'_>,
+        mut read: impl FnMut(&mut BitReader<'_>) -> Result<u64>,
+    ) -> Result<()> {
+        samples[0].v = self.m0 as f64 / self.scale;
+        let (mut m, mut d) = (self.m0, self.d1v);
+        // The largest magnitude seen, to check every integer against the limit at once.
+        let mut widest = self.m0.unsigned_abs();
+        if self.order2 {
+            for (i, s) in samples.iter_mut().enumerate().skip(1) {
+                if i > 1 {
+                    d = d.wrapping_add(unzigzag(read(r)?));
+                }
+                m = m.wrapping_add(d);
+                widest = widest.max(m.unsigned_abs());
+                s.v = m as f64 / self.scale;
+            }
+        } else {
+            for s in samples.iter_mut().skip(1) {
+                m = m.wrapping_add(unzigzag(read(r)?).wrapping_add(self.center));
+                widest = widest.max(m.unsigned_abs());
+                s.v = m as f64 / self.scale;
+            }
+        }
+        if widest >= MAX_ABS_INT as u64 {
+            return Err(corrupt("decimal: integer value out of range"));
+        }
+        if r.overrun() {
+            return Err(corrupt("decimal: payload truncated"));
+        }
+        Ok(())
     }
 }
 
