@@ -73,6 +73,9 @@ impl WriteBatch {
     }
 }
 
+/// A label set's sorted (name, value) string-table pairs and the index of its shard.
+type SeenGroup = (Box<[(u32, u32)]>, usize);
+
 /// Builds a `WriteBatch` (or one per shard). Usage: `begin_group(labels)` then any number of
 /// `add`. With `sharded`, each group goes to `shards[label_set_hash % shards.len()]`, so one
 /// request becomes one batch per shard it touches; the string table is shared by all of them.
@@ -82,6 +85,11 @@ pub struct WriteBatchBuilder {
     n_strings: u32,
     offsets: Vec<(usize, usize)>,
     index: HashMap<Box<str>, u32, BuildHasherDefault<FxHasher>>,
+    /// Label sets already begun in this batch, by their input bytes: their sorted string-table
+    /// pairs and shard. A request repeats a host's tags on every line; this skips interning,
+    /// sorting and hashing them again.
+    groups_seen: HashMap<Box<[u8]>, SeenGroup, BuildHasherDefault<FxHasher>>,
+    group_key: Vec<u8>,
     /// Target shards (empty: one unsharded batch).
     shards: Vec<u32>,
     outs: Vec<ShardOut>,
@@ -121,6 +129,8 @@ impl WriteBatchBuilder {
             n_strings: 0,
             offsets: Vec::new(),
             index: HashMap::default(),
+            groups_seen: HashMap::default(),
+            group_key: Vec::new(),
             shards,
             outs: (0..n).map(|_| ShardOut::default()).collect(),
             current: 0,
@@ -159,18 +169,42 @@ impl WriteBatchBuilder {
         I: IntoIterator<Item = (&'a str, &'a str)>,
     {
         self.close_group();
+        // The labels as given (empty values dropped), as the key of groups already seen:
+        // `name 0xff value 0xff …` (0xff never occurs in UTF-8, so the key splits back).
+        let mut key = std::mem::take(&mut self.group_key);
+        key.clear();
+        for (n, v) in labels.into_iter().filter(|(_, v)| !v.is_empty()) {
+            key.extend_from_slice(n.as_bytes());
+            key.push(0xff);
+            key.extend_from_slice(v.as_bytes());
+            key.push(0xff);
+        }
+        if let Some((pairs, shard)) = self.groups_seen.get(key.as_slice()) {
+            let mut scratch = std::mem::take(&mut self.label_scratch);
+            scratch.clear();
+            scratch.extend_from_slice(pairs);
+            self.current = *shard;
+            self.group_key = key;
+            self.write_group_header(scratch);
+            return Ok(());
+        }
         let mut scratch = std::mem::take(&mut self.label_scratch);
         scratch.clear();
-        for (n, v) in labels {
-            if v.is_empty() {
-                continue;
-            }
+        let mut parts = key.split(|&b| b == 0xff);
+        while let (Some(n), Some(v)) = (parts.next(), parts.next()) {
+            // The key was built from `&str`s split at bytes that UTF-8 never contains.
+            let (n, v) = (
+                std::str::from_utf8(n).unwrap_or_default(),
+                std::str::from_utf8(v).unwrap_or_default(),
+            );
             if n.is_empty() {
                 self.label_scratch = scratch;
+                self.group_key = key;
                 return Err(Error::EmptyLabelName);
             }
             if n == METRIC_NAME {
                 self.label_scratch = scratch;
+                self.group_key = key;
                 return Err(Error::DuplicateLabel {
                     name: METRIC_NAME.to_string(),
                 });
@@ -189,6 +223,7 @@ impl WriteBatchBuilder {
                 if name_of(w[0].0) == name_of(w[1].0) {
                     let name = String::from_utf8_lossy(name_of(w[0].0)).into_owned();
                     self.label_scratch = scratch;
+                    self.group_key = key;
                     return Err(Error::DuplicateLabel { name });
                 }
             }
@@ -207,6 +242,18 @@ impl WriteBatchBuilder {
         } else {
             0
         };
+        self.groups_seen.insert(
+            key.as_slice().into(),
+            (scratch.as_slice().into(), self.current),
+        );
+        self.group_key = key;
+        self.write_group_header(scratch);
+        Ok(())
+    }
+
+    /// Writes the header of a new group (its sorted label pairs) to the current shard's
+    /// batch and opens the group.
+    fn write_group_header(&mut self, scratch: Vec<(u32, u32)>) {
         let out = &mut self.outs[self.current];
         put_uvarint(&mut out.groups, scratch.len() as u64);
         for &(n, v) in &scratch {
@@ -217,7 +264,6 @@ impl WriteBatchBuilder {
         self.group_start_t = out.last_t;
         self.label_scratch = scratch;
         self.group_open = true;
-        Ok(())
     }
 
     /// Adds one sample of metric `name` to the open group.
@@ -597,6 +643,49 @@ fn patch_uvarint5(slot: &mut [u8], mut x: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_repeated_label_set_gives_the_same_group_and_shard() {
+        let mut b = WriteBatchBuilder::sharded(Tenant::default_tenant(), vec![3, 5, 7, 9]);
+        // The same tags in another order and with an empty one are the same label set; a bad
+        // set in between is refused and leaves the next one unaffected.
+        b.begin_group([("host", "a"), ("dc", "eu")]).unwrap();
+        b.add("m", 1, 1.0);
+        assert!(b.begin_group([("x", "1"), ("x", "2")]).is_err());
+        b.begin_group([("host", "a"), ("dc", "eu"), ("rack", "")])
+            .unwrap();
+        b.add("m", 2, 2.0);
+        b.begin_group([("host", "a"), ("dc", "eu")]).unwrap();
+        b.add("m", 3, 3.0);
+        b.begin_group([("dc", "eu"), ("host", "a")]).unwrap();
+        b.add("m", 4, 4.0);
+        let parts = b.finish_sharded();
+        assert_eq!(parts.len(), 1, "one label set, one shard");
+        let d = parts[0].1.decode().unwrap();
+        let sets: Vec<Vec<(&str, &str)>> = d
+            .groups
+            .iter()
+            .filter(|g| !g.items.is_empty())
+            .map(|g| {
+                g.labels
+                    .iter()
+                    .map(|&(n, v)| (d.str(n), d.str(v)))
+                    .collect()
+            })
+            .collect();
+        assert_eq!(sets.len(), 4);
+        assert!(sets.iter().all(|s| *s == [("dc", "eu"), ("host", "a")]));
+        let ts: Vec<i64> = d
+            .groups
+            .iter()
+            .flat_map(|g| {
+                g.items
+                    .iter()
+                    .flat_map(|i| d.samples_of(i).iter().map(|s| s.t))
+            })
+            .collect();
+        assert_eq!(ts, [1, 2, 3, 4]);
+    }
 
     #[test]
     fn round_trip_groups_items_and_samples() {
