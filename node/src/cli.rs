@@ -58,14 +58,8 @@ pub async fn write(args: WriteArgs) -> anyhow::Result<()> {
     let mut requests = 0usize;
     let mut line_offset = 0usize;
     for chunk in split_lines(&input, args.chunk_bytes.max(1)) {
-        let mut req = client.post(&url).body(chunk.to_vec());
-        if let Some(t) = &args.tenant {
-            req = req.header("X-Scope-OrgID", t);
-        }
-        let resp = req
-            .send()
-            .await
-            .with_context(|| format!("sending to {}", args.url))?;
+        let req = client.post(&url).body(chunk.to_vec());
+        let resp = send(req, args.tenant.as_deref(), &args.url).await?;
         let status = resp.status();
         if !status.is_success() {
             let body = resp.text().await.unwrap_or_default();
@@ -127,4 +121,20 @@ mod tests {
         let long = split_lines(b"xxxxxxxx\ny\n", 3);
         assert_eq!(long, vec![&b"xxxxxxxx\n"[..], &b"y\n"[..]]);
     }
+}
+
+/// Sends a request of the CLI, with the tenant header when one is given; errors name the
+/// server.
+pub(crate) async fn send(
+    req: reqwest::RequestBuilder,
+    tenant: Option<&str>,
+    url: &str,
+) -> anyhow::Result<reqwest::Response> {
+    let req = match tenant {
+        Some(t) => req.header("X-Scope-OrgID", t),
+        None => req,
+    };
+    req.send()
+        .await
+        .with_context(|| format!("sending to {url}"))
 }

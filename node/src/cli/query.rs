@@ -76,17 +76,11 @@ pub async fn query(args: QueryArgs) -> anyhow::Result<()> {
         .extend_pairs(form.iter().map(|(k, v)| (*k, v.as_str())))
         .finish();
     let url = format!("{}{path}", args.url.trim_end_matches('/'));
-    let mut req = reqwest::Client::new()
+    let req = reqwest::Client::new()
         .post(&url)
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body(body);
-    if let Some(t) = &args.tenant {
-        req = req.header("X-Scope-OrgID", t);
-    }
-    let resp = req
-        .send()
-        .await
-        .with_context(|| format!("sending to {}", args.url))?;
+    let resp = super::send(req, args.tenant.as_deref(), &args.url).await?;
     let status = resp.status();
     let text = resp.text().await.context("reading the response")?;
     if args.json {
