@@ -107,22 +107,6 @@ pub fn split_lines(input: &[u8], max: usize) -> Vec<&[u8]> {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn split_keeps_whole_lines() {
-        let input = b"a 1\nbb 2\nccc 3\n";
-        let parts = split_lines(input, 6);
-        assert_eq!(parts.concat(), input);
-        assert!(parts.iter().all(|p| p.ends_with(b"\n")));
-        assert_eq!(parts[0], b"a 1\n");
-        let long = split_lines(b"xxxxxxxx\ny\n", 3);
-        assert_eq!(long, vec![&b"xxxxxxxx\n"[..], &b"y\n"[..]]);
-    }
-}
-
 /// Sends a request of the CLI, with the tenant header when one is given; errors name the
 /// server.
 pub(crate) async fn send(
@@ -137,4 +121,20 @@ pub(crate) async fn send(
     req.send()
         .await
         .with_context(|| format!("sending to {url}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_keeps_whole_lines() {
+        let input = b"a 1\nbb 2\nccc 3\n";
+        let parts = split_lines(input, 6);
+        assert_eq!(parts.concat(), input);
+        assert!(parts.iter().all(|p| p.ends_with(b"\n")));
+        assert_eq!(parts[0], b"a 1\n");
+        let long = split_lines(b"xxxxxxxx\ny\n", 3);
+        assert_eq!(long, vec![&b"xxxxxxxx\n"[..], &b"y\n"[..]]);
+    }
 }
