@@ -576,10 +576,12 @@ fn open_db(path: &Path, cfg: &StorageConfig) -> Result<DB> {
                 o.set_write_buffer_size(32 << 20);
             }
             CF_CHUNKS => {
-                // Reads scan a series' chunks of a day in order, so longer prefix-compressed
-                // runs of keys cost little and save a few bytes per chunk on disk.
+                // Reads seek to a series' chunks of a day and scan them in order. Chunks are
+                // window-sized (~1 KiB at 10 s), so a 64 KiB block holds a few dozen: restart
+                // points every 16 keys keep a seek's linear scan short (every 128 made
+                // `DecodeEntry` a tenth of a short query) at no measurable cost on disk.
                 bb.set_block_size(64 << 10);
-                bb.set_block_restart_interval(128);
+                bb.set_block_restart_interval(16);
                 o.set_compression_type(DBCompressionType::Zstd);
                 o.set_bottommost_compression_type(DBCompressionType::Zstd);
                 o.set_write_buffer_size(32 << 20);
