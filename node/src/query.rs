@@ -53,6 +53,14 @@ pub enum QueryError {
     Aborted { reason: String },
 }
 
+/// A query as sent (the cache's key) and as parsed (what is evaluated), so the request's
+/// parse is the only one.
+#[derive(Debug, Clone)]
+pub struct ParsedQuery {
+    pub text: String,
+    pub expr: promql_parser::parser::Expr,
+}
+
 /// When to evaluate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueryRange {
@@ -117,7 +125,7 @@ impl QueryService {
         storage: Arc<Engine>,
         tenant: Tenant,
         shards: Vec<u32>,
-        query: String,
+        query: ParsedQuery,
         range: QueryRange,
         deadline: Instant,
     ) -> Result<QueryResult, QueryError> {
@@ -127,9 +135,11 @@ impl QueryService {
             let _permit = permit;
             let q = EngineQuerier::new(storage, tenant, shards);
             let r = match range {
-                QueryRange::Instant { t } => engine.instant(&q, &query, t, Some(deadline)),
+                QueryRange::Instant { t } => {
+                    engine.instant_expr(&q, &query.expr, t, Some(deadline))
+                }
                 QueryRange::Range { start, end, step } => {
-                    engine.range(&q, &query, start, end, step, Some(deadline))
+                    engine.range_expr(&q, &query.expr, start, end, step, Some(deadline))
                 }
             };
             r.map_err(QueryError::from)
@@ -141,21 +151,21 @@ impl QueryService {
     }
 
     /// `run` through the result cache: a range query takes the steps the cache holds and
-    /// evaluates only the rest; an instant query is answered whole or evaluated. `cacheable` is
-    /// `result_cache::cacheable` of the parsed query (and not `nocache=1`).
+    /// evaluates only the rest; an instant query is answered whole or evaluated. `use_cache`
+    /// false (`nocache=1`) or a query `result_cache::cacheable` refuses skips it.
     #[allow(clippy::too_many_arguments)]
     pub async fn run_cached(
         &self,
-        cacheable: bool,
+        use_cache: bool,
         storage: Arc<Engine>,
         tenant: Tenant,
         shards: Vec<u32>,
-        query: String,
+        query: ParsedQuery,
         range: QueryRange,
         deadline: Instant,
     ) -> Result<QueryResult, QueryError> {
         let cache = &self.cache;
-        if !cacheable || !cache.enabled() {
+        if !use_cache || !cache.enabled() || !result_cache::cacheable(&query.expr) {
             return self
                 .run(storage, tenant, shards, query, range, deadline)
                 .await;
@@ -166,7 +176,7 @@ impl QueryService {
         let m = cache.metrics();
         match range {
             QueryRange::Instant { t } => {
-                let key = Key::instant(&tenant, &query, t);
+                let key = Key::instant(&tenant, &query.text, t);
                 if let Some((value, notes)) = cache.lookup_instant(&key, generation) {
                     m.hits.fetch_add(1, Ordering::Relaxed);
                     return Ok(from_cache(value, notes));
@@ -181,7 +191,7 @@ impl QueryService {
                 Ok(r)
             }
             QueryRange::Range { start, end, step } => {
-                let key = Key::range(&tenant, &query, start, step);
+                let key = Key::range(&tenant, &query.text, start, step);
                 let (plan, cached, cached_notes) =
                     cache.lookup_range(&key, generation, start, end, step);
                 let Some(tail) = plan.evaluate else {

@@ -72,10 +72,20 @@ impl QueryEngine {
         t: i64,
         deadline: Option<Instant>,
     ) -> Result<QueryResult> {
-        let expr = parse(query)?;
+        self.instant_expr(q, &parse(query)?, t, deadline)
+    }
+
+    /// [`instant`](Self::instant) of an expression the caller has already parsed.
+    pub fn instant_expr(
+        &self,
+        q: &dyn Querier,
+        expr: &Expr,
+        t: i64,
+        deadline: Option<Instant>,
+    ) -> Result<QueryResult> {
         let g = Grid::new(t, t, 1);
         let mut ev = self.evaluator(q, t, t, deadline);
-        let value = match ev.eval(&expr, &g)? {
+        let value = match ev.eval(expr, &g)? {
             Val::Scalar(v) => QueryValue::Scalar(Sample::new(t, v[0])),
             Val::Str(s) => QueryValue::String { t, value: s },
             Val::Vector(series) => QueryValue::Vector(
@@ -107,6 +117,19 @@ impl QueryEngine {
         step: i64,
         deadline: Option<Instant>,
     ) -> Result<QueryResult> {
+        self.range_expr(q, &parse(query)?, start, end, step, deadline)
+    }
+
+    /// [`range`](Self::range) of an expression the caller has already parsed.
+    pub fn range_expr(
+        &self,
+        q: &dyn Querier,
+        expr: &Expr,
+        start: i64,
+        end: i64,
+        step: i64,
+        deadline: Option<Instant>,
+    ) -> Result<QueryResult> {
         if step <= 0 {
             return Err(Error::parse(
                 "zero or negative query resolution step widths are not accepted. Try a positive integer",
@@ -122,7 +145,6 @@ impl QueryEngine {
                 max: self.cfg.max_points_per_series,
             });
         }
-        let expr = parse(query)?;
         match expr.value_type() {
             ValueType::Vector | ValueType::Scalar => {}
             other => {
@@ -134,7 +156,7 @@ impl QueryEngine {
         }
         let g = Grid::new(start, end, step);
         let mut ev = self.evaluator(q, start, end, deadline);
-        let mut series = match ev.eval(&expr, &g)? {
+        let mut series = match ev.eval(expr, &g)? {
             Val::Scalar(v) => vec![Series::new(
                 Default::default(),
                 v.iter()

@@ -19,13 +19,12 @@ use axum::extract::{Request, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use cairn_query::QueryResult;
-use promql_parser::parser::value::ValueType;
-use promql_parser::parser::{self, Expr};
+use promql_parser::parser;
 use serde_json::json;
 
 use super::write::now_ms;
 use super::{ApiError, Params, SharedState, success, tenant_of};
-use crate::query::{QueryError, QueryRange, result_cache};
+use crate::query::{ParsedQuery, QueryError, QueryRange};
 use params::{duration_param, invalid, thousands, time_param};
 
 /// `GET|POST /api/v1/query?query=&time=&timeout=`
@@ -36,10 +35,10 @@ pub async fn instant(State(st): State<SharedState>, req: Request) -> Response {
         let t = time_param(&params, "time", Some(now_ms()))?;
         let timeout = duration_param(&params, "timeout")?;
         let query = params.get("query").unwrap_or_default().to_string();
-        let expr = parse_query(&query)?;
+        let query = parse_query(query)?;
         let range = QueryRange::Instant { t };
         let cache = use_cache(&params);
-        evaluate(&st, tenant, query, &expr, range, timeout, cache).await
+        evaluate(&st, tenant, query, range, timeout, cache).await
     }
     .await;
     respond(&st, "query", started, r)
@@ -79,20 +78,11 @@ pub async fn range(State(st): State<SharedState>, req: Request) -> Response {
         }
         let timeout = duration_param(&params, "timeout")?;
         let query = params.get("query").unwrap_or_default().to_string();
-        let expr = parse_query(&query)?;
-        let vt = expr.value_type();
-        if !matches!(vt, ValueType::Vector | ValueType::Scalar) {
-            return Err(invalid(
-                "query",
-                format!(
-                    "invalid expression type {:?} for range query, must be Scalar or instant Vector",
-                    documented_type(vt)
-                ),
-            ));
-        }
+        // The engine refuses string and range-vector expressions with Prometheus' message.
+        let query = parse_query(query)?;
         let range = QueryRange::Range { start, end, step };
         let cache = use_cache(&params);
-        evaluate(&st, tenant, query, &expr, range, timeout, cache).await
+        evaluate(&st, tenant, query, range, timeout, cache).await
     }
     .await;
     respond(&st, "query_range", started, r)
@@ -104,8 +94,8 @@ pub async fn format_query(
     req: Request,
 ) -> Result<Response, ApiError> {
     let (_, params) = request(&st, req).await?;
-    let expr = parse_query(params.get("query").unwrap_or_default())?;
-    Ok(success(json!(expr.prettify())))
+    let query = parse_query(params.get("query").unwrap_or_default().to_string())?;
+    Ok(success(json!(query.expr.prettify())))
 }
 
 /// `GET|POST /api/v1/query_exemplars?query=&start=&end=`: Cairn stores no exemplars, so a
@@ -120,7 +110,7 @@ pub async fn exemplars(State(st): State<SharedState>, req: Request) -> Result<Re
             "end timestamp must not be before start time",
         ));
     }
-    parse_query(params.get("query").unwrap_or_default())?;
+    parse_query(params.get("query").unwrap_or_default().to_string())?;
     Ok(success(json!([])))
 }
 
@@ -140,25 +130,15 @@ fn use_cache(params: &Params) -> bool {
 }
 
 /// Parses `query`; an error is Prometheus' `invalid parameter "query": <parse error>`.
-fn parse_query(query: &str) -> Result<Expr, ApiError> {
-    parser::parse(query).map_err(|e| invalid("query", e))
-}
-
-/// Prometheus' `parser.DocumentedType`.
-fn documented_type(t: ValueType) -> &'static str {
-    match t {
-        ValueType::Vector => "instant vector",
-        ValueType::Matrix => "range vector",
-        ValueType::Scalar => "scalar",
-        ValueType::String => "string",
-    }
+fn parse_query(text: String) -> Result<ParsedQuery, ApiError> {
+    let expr = parser::parse(&text).map_err(|e| invalid("query", e))?;
+    Ok(ParsedQuery { text, expr })
 }
 
 async fn evaluate(
     st: &SharedState,
     tenant: cairn_storage::Tenant,
-    query: String,
-    expr: &Expr,
+    query: ParsedQuery,
     range: QueryRange,
     timeout_ms: Option<i64>,
     use_cache: bool,
@@ -167,10 +147,9 @@ async fn evaluate(
     let timeout = timeout_ms.map(|ms| Duration::from_millis(ms.max(0) as u64));
     let deadline = st.query.deadline(timeout);
     let shards = st.tenant_shards(&tenant);
-    let cacheable = use_cache && result_cache::cacheable(expr);
     st.query
         .run_cached(
-            cacheable,
+            use_cache,
             st.engine.clone(),
             tenant,
             shards,
@@ -240,23 +219,14 @@ mod tests {
 
     #[test]
     fn parse_errors_name_the_query_parameter() {
-        let e = parse_query("sum(").unwrap_err();
+        let e = parse_query("sum(".into()).unwrap_err();
         assert_eq!(e.kind, "bad_data");
         assert!(
             e.message.starts_with("invalid parameter \"query\": "),
             "{}",
             e.message
         );
-        assert!(parse_query("").is_err());
-        assert!(parse_query("rate(x[5m])").is_ok());
-    }
-
-    #[test]
-    fn expression_types_for_range_queries() {
-        let t = |q: &str| documented_type(parse_query(q).unwrap().value_type());
-        assert_eq!(t("up"), "instant vector");
-        assert_eq!(t("up[5m]"), "range vector");
-        assert_eq!(t("1 + 1"), "scalar");
-        assert_eq!(t("\"s\""), "string");
+        assert!(parse_query(String::new()).is_err());
+        assert!(parse_query("rate(x[5m])".into()).is_ok());
     }
 }
