@@ -188,9 +188,8 @@ impl Evaluator<'_> {
         let param = match (&a.param, op.as_str()) {
             (Some(p), "count_values") => Param::Label(string_param(p)?),
             (Some(p), _) => {
-                let v = self.eval_scalar(p, g)?;
-                let first = v.first().copied().unwrap_or(f64::NAN);
-                Param::Scalar(vec![first; v.len()])
+                let first_step = Grid::new(g.start, g.start, g.step);
+                Param::Scalar(self.eval_scalar(p, &first_step)?[0])
             }
             (None, _) => Param::None,
         };
@@ -199,11 +198,11 @@ impl Evaluator<'_> {
         let steps = ByStep::new(&input, g);
         let out = match (simple, op.as_str(), param) {
             (Some(s), _, _) => simple_aggregate(s, &groups, &steps, g),
-            (None, "quantile", Param::Scalar(phi)) => self.quantile(&phi, &groups, &steps, g),
+            (None, "quantile", Param::Scalar(phi)) => self.quantile(phi, &groups, &steps, g),
             (None, "topk" | "bottomk" | "limitk", Param::Scalar(k)) => {
-                select_k(&op, &k, &input, &groups, &steps, g)?
+                select_k(&op, k, &input, &groups, &steps, g)?
             }
-            (None, "limit_ratio", Param::Scalar(r)) => self.limit_ratio(&r, &input, &steps, g)?,
+            (None, "limit_ratio", Param::Scalar(r)) => self.limit_ratio(r, &input, &steps, g)?,
             (None, "count_values", Param::Label(label)) => {
                 count_values(&label, &groups, &steps, g)?
             }
@@ -216,7 +215,7 @@ impl Evaluator<'_> {
         Ok(Val::Vector(out))
     }
 
-    fn quantile(&mut self, phi: &[f64], groups: &Groups, steps: &ByStep, g: &Grid) -> Vec<Series> {
+    fn quantile(&mut self, q: f64, groups: &Groups, steps: &ByStep, g: &Grid) -> Vec<Series> {
         let mut out: Vec<Series> = groups
             .labels
             .iter()
@@ -224,7 +223,7 @@ impl Evaluator<'_> {
             .collect();
         let mut values: Vec<Vec<f64>> = vec![Vec::new(); groups.labels.len()];
         let mut touched = Vec::new();
-        for (i, &q) in phi.iter().enumerate() {
+        for i in 0..g.len() {
             let elems = steps.elems(i);
             if elems.is_empty() {
                 continue;
@@ -261,7 +260,7 @@ impl Evaluator<'_> {
     /// is every series.
     fn limit_ratio(
         &mut self,
-        r: &[f64],
+        param: f64,
         input: &[Series],
         steps: &ByStep,
         g: &Grid,
@@ -271,7 +270,7 @@ impl Evaluator<'_> {
             .iter()
             .map(|s| Series::new(s.labels.clone(), Vec::new()))
             .collect();
-        for (i, &param) in r.iter().enumerate() {
+        for i in 0..g.len() {
             let elems = steps.elems(i);
             if elems.is_empty() {
                 continue;
@@ -316,7 +315,8 @@ fn sample_offset(labels: &Labels) -> f64 {
 
 enum Param {
     None,
-    Scalar(Vec<f64>),
+    /// Its value at the first step, for every step (Prometheus 3.0).
+    Scalar(f64),
     Label(String),
 }
 
@@ -362,7 +362,7 @@ fn simple_aggregate(op: Simple, groups: &Groups, steps: &ByStep, g: &Grid) -> Ve
 /// labels. For an instant query the result is ordered group by group, best first.
 fn select_k(
     op: &str,
-    k: &[f64],
+    kf: f64,
     input: &[Series],
     groups: &Groups,
     steps: &ByStep,
@@ -377,7 +377,6 @@ fn select_k(
         if elems.is_empty() {
             continue;
         }
-        let kf = k[i];
         // Go's convertibleToInt64: within [-2^63, 2^63), NaN excluded.
         const TWO_63: f64 = 9_223_372_036_854_775_808.0;
         if !(-TWO_63..TWO_63).contains(&kf) {
