@@ -144,12 +144,6 @@ pub fn push_value(b: &mut String, v: f64) {
     }
 }
 
-pub fn format_value(v: f64) -> String {
-    let mut s = String::new();
-    push_value(&mut s, v);
-    s
-}
-
 /// `{"__name__":"up","job":"api"}`, in the labels' (sorted) order.
 pub fn push_labels(b: &mut String, labels: &Labels) {
     b.push('{');
@@ -189,6 +183,13 @@ pub fn push_string(b: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use cairn_query::value::Series;
+
+    /// A value as the JSON writes it (without the quotes).
+    fn format_value(v: f64) -> String {
+        let mut s = String::new();
+        push_value(&mut s, v);
+        s
+    }
     use cairn_query::{QueryStats, VectorElement};
     use serde_json::Value;
 
