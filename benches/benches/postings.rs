@@ -56,8 +56,8 @@ fn on_rocksdb(c: &mut Criterion) {
             b.add(&format!("cpu_{m}"), 1, 1.0);
         }
     }
-    engine.write_blocking(0, b.finish()).expect("write");
-    engine.flush_blocking().expect("flush");
+    engine.apply_next(0, b.finish()).expect("write");
+    engine.flush_unreplicated().expect("flush");
     let mut g = c.benchmark_group("index select (10k series)");
     let name = Matcher::equal("__name__", "cpu_usage_user");
     let host = Matcher::equal("hostname", "host_7");

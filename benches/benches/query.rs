@@ -34,9 +34,9 @@ fn load(engine: &Engine) {
         let mut b = WriteBatchBuilder::new(Tenant::default_tenant());
         let report = parse_body_into(&buf, &mut b, Precision::Ns, None, 0);
         assert_eq!(report.rejected, 0, "generated data must parse");
-        engine.write_blocking(0, b.finish()).expect("write");
+        engine.apply_next(0, b.finish()).expect("write");
     }
-    engine.flush_blocking().expect("flush");
+    engine.flush_unreplicated().expect("flush");
 }
 
 /// The loaded engine, built on first use so that a filtered run of the other benches

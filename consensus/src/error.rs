@@ -23,6 +23,9 @@ pub enum Error {
     #[error("encoding {what}: {reason}")]
     Encode { what: &'static str, reason: String },
 
+    #[error("raft group {group}: {reason}")]
+    Raft { group: u64, reason: String },
+
     #[error(transparent)]
     Storage(#[from] cairn_storage::Error),
 }

@@ -1,29 +1,34 @@
-//! Cairn's consensus layer: where shards live and (with the cluster work) the Raft groups that
-//! replicate them.
-//!
-//! Today it owns shard placement for tenants, which the single-node write path already uses so
-//! that data is laid out per shard exactly as the cluster will lay it out:
+//! Cairn's consensus layer: where shards live and the Raft groups (openraft 0.9, storage-v2)
+//! that replicate them. Every write goes through a shard group; none of this parses PromQL or
+//! HTTP.
 //!
 //! ```text
 //!  tenant ──rendezvous(tenant, shard) over S shards──► K shards (tenant_shards)
 //!  series ──label_set_hash % K──────────────────────► one of them
-//! ```
-//! It also holds the Raft groups' building blocks (openraft 0.9, storage-v2): the shared
-//! `TypeConfig` (`type_config.rs`) and each group's log store on the node's RocksDB
-//! (`log_store.rs`, over `cairn_storage::raft_log`):
 //!
-//! ```text
-//!  Raft<TypeConfig> per group ──► RocksRaftLog(group) ──► RaftLogStore ──► raft_log, raft_state
+//!  RaftGroups (one per node)
+//!   ├─ meta group 0: MetaStateMachine ─► ClusterState (nodes, placement: plan_placement)
+//!   └─ shard group s+1: ShardStateMachine ─► cairn_storage::Engine (apply, checkpoint, dump)
+//!        log: RocksRaftLog ─► RaftLogStore (raft_log, raft_state) ─ LogSyncer (shared fsync)
+//!        transport: GrpcRaftNetwork ⇄ RaftTransportService (group id in every message)
 //! ```
-//! State-machine adapters and the gRPC transport arrive with the rest of the cluster issue;
-//! none of this may parse PromQL or HTTP.
 
+pub mod cluster_state;
 pub mod error;
 pub mod log_store;
+pub mod meta_state_machine;
+pub mod network;
 pub mod placement;
+pub mod raft_groups;
+pub mod shard_state_machine;
 pub mod type_config;
 
+pub use cluster_state::{ClusterState, MetaCommand, plan_placement};
 pub use error::{Error, Result};
 pub use log_store::RocksRaftLog;
+pub use meta_state_machine::META_GROUP;
+pub use network::{Faults, GrpcRaftNetwork, RaftRegistry, RaftTransportService};
 pub use placement::tenant_shards;
+pub use raft_groups::{RaftGroups, RaftTimings, group_of_shard};
+pub use shard_state_machine::ApplyObserver;
 pub use type_config::{ApplyReport, Command, Node, NodeId, TypeConfig};

@@ -10,12 +10,12 @@
 //!           ──truncate(id)───────────────► delete id.., fsync
 //! ```
 //! The callback of `append` fires only after the fsync, so a leader counts an entry towards a
-//! quorum (and a client hears 204) only once it is on this node's disk.
-//!
-//! Every call is a direct, blocking RocksDB operation on the caller's task (an fsync is a few
-//! milliseconds); group commit across groups is the next step's log writer.
+//! quorum (and a client hears 204) only once it is on this node's disk. With a [`LogSyncer`]
+//! (a node's groups share one) the write itself is unsynced and the syncer thread fsyncs many
+//! groups' appends at once; without one, each append is its own synced write.
 
 pub mod entry_codec;
+pub mod syncer;
 
 use std::fmt::Debug;
 use std::ops::RangeBounds;
@@ -32,6 +32,7 @@ use serde::de::DeserializeOwned;
 use crate::error::{Error, Result};
 use crate::type_config::{NodeId, TypeConfig};
 use entry_codec::{decode_entry, decode_log_id, encode_entry};
+pub use syncer::LogSyncer;
 
 /// The Raft log, vote and committed/purged marks of one group. Cheap to clone: clones share
 /// the same RocksDB and serve as openraft's log readers for replication.
@@ -39,11 +40,26 @@ use entry_codec::{decode_entry, decode_log_id, encode_entry};
 pub struct RocksRaftLog {
     store: RaftLogStore,
     group: u64,
+    syncer: Option<LogSyncer>,
 }
 
 impl RocksRaftLog {
+    /// A log whose appends are each fsynced before `append` returns.
     pub fn new(store: RaftLogStore, group: u64) -> RocksRaftLog {
-        RocksRaftLog { store, group }
+        RocksRaftLog {
+            store,
+            group,
+            syncer: None,
+        }
+    }
+
+    /// A log whose appends are fsynced by `syncer`, together with other groups' appends.
+    pub fn with_syncer(store: RaftLogStore, group: u64, syncer: LogSyncer) -> RocksRaftLog {
+        RocksRaftLog {
+            store,
+            group,
+            syncer: Some(syncer),
+        }
     }
 
     pub fn group(&self) -> u64 {
@@ -104,7 +120,11 @@ impl RocksRaftLog {
         })
     }
 
-    fn append_entries(&self, entries: impl IntoIterator<Item = Entry<TypeConfig>>) -> Result<()> {
+    fn append_entries(
+        &self,
+        entries: impl IntoIterator<Item = Entry<TypeConfig>>,
+        sync: bool,
+    ) -> Result<()> {
         let rows = entries
             .into_iter()
             .map(|e| Ok((e.log_id.index, encode_entry(&e)?)))
@@ -112,7 +132,7 @@ impl RocksRaftLog {
         if rows.is_empty() {
             return Ok(());
         }
-        Ok(self.store.append(self.group, &rows, true)?)
+        Ok(self.store.append(self.group, &rows, sync)?)
     }
 }
 
@@ -122,6 +142,7 @@ fn kind_name(kind: StateKind) -> &'static str {
         StateKind::Committed => "committed",
         StateKind::Purged => "purged",
         StateKind::Membership => "membership",
+        StateKind::StateMachine => "state machine",
     }
 }
 
@@ -190,10 +211,13 @@ impl RaftLogStorage<TypeConfig> for RocksRaftLog {
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        match self.append_entries(entries) {
+        match self.append_entries(entries, self.syncer.is_none()) {
+            // Only once the entries are on disk may openraft count them.
             Ok(()) => {
-                // The write above was fsynced: only now may openraft count these entries.
-                callback.log_io_completed(Ok(()));
+                match &self.syncer {
+                    Some(s) => s.after_sync(callback),
+                    None => callback.log_io_completed(Ok(())),
+                }
                 Ok(())
             }
             Err(e) => {

@@ -39,15 +39,22 @@ pub struct Node {
 pub enum Command {
     /// Append samples: the encoded bytes of one storage `WriteBatch` for the group's shard.
     Write { batch: Vec<u8> },
+    /// Change the cluster state (meta group only).
+    Meta(crate::cluster_state::MetaCommand),
     // Maintenance proposed by the shard leader (retention cutoffs, downsampling windows) comes
     // here, so that every replica does the same work on the same data.
 }
 
-/// What applying one entry did, returned to the proposer.
+/// What applying one entry did, returned to the proposer (storage's `ApplyOutcome`, less
+/// what only the node that applied it cares about).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApplyReport {
-    /// Samples appended (or recognised as identical repeats).
+    /// Samples appended.
     pub written: u64,
-    /// Samples refused: older than the out-of-order window or conflicting with a stored value.
-    pub rejected: u64,
+    /// Identical repeats of stored samples (idempotent retries): neither written nor an error.
+    pub duplicates: u64,
+    /// Samples older than their series' newest by more than the out-of-order window.
+    pub rejected_too_old: u64,
+    /// Samples repeating a stored timestamp with a different value.
+    pub rejected_conflict: u64,
 }

@@ -2,14 +2,18 @@
 //!
 //! ```text
 //!  POST /write, /api/v2/write ─► ingest::influx ─┐
-//!  POST /api/v1/write ─────────► ingest::remote ─┴► WriteBatch per shard ─► Engine::write ─► 204
+//!  POST /api/v1/write ─────────► ingest::remote ─┴► WriteBatch per shard ─► Cluster::write
+//!                                                   (Raft: committed on a majority) ─► 204
 //!  GET|POST /api/v1/query, /query_range ─► query::QueryService (PromQL, limits) ─► Engine
 //!  GET|POST /api/v1/series, /labels, /label/:name/values, /export ─► Engine::select/read_samples
 //!  GET /api/v1/status/{buildinfo,runtimeinfo};  GET|POST /metadata, /format_query, /query_exemplars
+//!  (reads first pass Cluster::read_barrier: read-your-writes on any node)
+//!  GET /api/v1/cluster/status;  POST /api/v1/debug/faults (only with CAIRN_TEST_FAULTS=1)
 //!  POST /api/v1/admin/flush, /snapshot;  GET /metrics, /health, /ready
 //! ```
 
 pub mod admin;
+pub mod cluster;
 pub mod error;
 pub mod query;
 pub mod read;
@@ -27,6 +31,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use cairn_storage::{Engine, Tenant};
 
+use crate::cluster::Cluster;
 use crate::config::NodeConfig;
 use crate::metrics::Metrics;
 use crate::query::{QueryService, ResultCache};
@@ -35,6 +40,7 @@ pub use error::{ApiError, WriteError};
 /// What every handler shares.
 pub struct AppState {
     pub engine: Arc<Engine>,
+    pub cluster: Arc<Cluster>,
     pub cfg: NodeConfig,
     pub metrics: Metrics,
     pub query: QueryService,
@@ -45,11 +51,17 @@ pub struct AppState {
 impl AppState {
     /// The shards `tenant` owns (shuffle sharding, DESIGN.md).
     pub fn tenant_shards(&self, tenant: &Tenant) -> Vec<u32> {
-        cairn_consensus::tenant_shards(
-            tenant.as_str(),
-            self.engine.shard_count(),
-            self.cfg.tenancy.shards_per_tenant,
-        )
+        self.cluster.tenant_shards(tenant.as_str())
+    }
+
+    /// The shards `tenant` owns, once this node's replicas of them have applied everything
+    /// acknowledged before the call (a 503 naming the shard if one cannot get there).
+    pub async fn read_shards(&self, tenant: &Tenant) -> Result<Vec<u32>, ApiError> {
+        let shards = self.tenant_shards(tenant);
+        self.cluster.read_barrier(&shards).await.map_err(|e| {
+            ApiError::unavailable(format!("shard {} is unavailable: {}", e.shard, e.reason))
+        })?;
+        Ok(shards)
     }
 
     /// The query result cache (`[query_cache]`), shared by queries and the write path.
@@ -82,6 +94,8 @@ pub fn router(state: SharedState) -> Router {
         .route("/api/v1/export", get(read::export).post(read::export))
         .route("/api/v1/status/buildinfo", get(status::buildinfo))
         .route("/api/v1/status/runtimeinfo", get(status::runtimeinfo))
+        .route("/api/v1/cluster/status", get(cluster::status))
+        .route("/api/v1/debug/faults", post(cluster::faults))
         .route("/api/v1/admin/flush", post(admin::flush))
         .route("/api/v1/admin/snapshot", post(admin::snapshot))
         .route("/metrics", get(admin::metrics))

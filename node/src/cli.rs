@@ -1,6 +1,7 @@
-//! Client-side subcommands that talk to a running node over HTTP: `cairn write`, and
-//! `cairn query` (in `cli::query`).
+//! Client-side subcommands: `cairn write`, `cairn query` (in `cli::query`) and
+//! `cairn cluster local|status` (in `cli::cluster`).
 
+pub mod cluster;
 pub mod query;
 
 pub use query::{QueryArgs, query};

@@ -18,8 +18,11 @@ pub struct NodeConfig {
     pub node_id: u64,
     /// HTTP API listen address.
     pub http_addr: SocketAddr,
-    /// gRPC listen address for node-to-node traffic (used by the cluster; reserved today).
+    /// gRPC listen address for node-to-node traffic (Raft, forwarded writes, joins).
     pub grpc_addr: SocketAddr,
+    /// A member's gRPC address (`host:port`) to join an existing cluster through, on first
+    /// start. Without it (and with an empty data dir) the node bootstraps a new cluster.
+    pub join: Option<String>,
     /// Data directory (RocksDB, snapshots).
     pub data_dir: PathBuf,
     /// Log filter in `RUST_LOG` syntax, e.g. `"info"` or `"info,cairn_storage=debug"`.
@@ -30,6 +33,32 @@ pub struct NodeConfig {
     /// PromQL evaluation limits (owned by `cairn-query`).
     pub query: QueryConfig,
     pub query_cache: QueryCacheConfig,
+    pub cluster: ClusterConfig,
+}
+
+/// Replication and Raft timing (`[cluster]`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Replicas per shard (fewer while the cluster has fewer nodes).
+    pub replication_factor: u32,
+    /// How often a Raft leader heartbeats its followers (per group).
+    #[serde(rename = "heartbeat_interval", with = "units::duration_ms_u64")]
+    pub heartbeat_interval_ms: u64,
+    /// A follower that hears nothing from its leader for between this and twice this starts
+    /// an election.
+    #[serde(rename = "election_timeout", with = "units::duration_ms_u64")]
+    pub election_timeout_ms: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            replication_factor: 3,
+            heartbeat_interval_ms: 300,
+            election_timeout_ms: 1_200,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -38,7 +67,8 @@ pub struct LimitsConfig {
     /// Largest accepted request body (after `Content-Encoding` is removed: 4x this).
     #[serde(with = "units::bytes")]
     pub max_body_bytes: u64,
-    /// How long a write may wait to be durable before the client gets 503.
+    /// How long a write may wait to be committed and applied on every shard it touches before
+    /// the client gets 503 naming the shards (no leader or no quorum).
     #[serde(rename = "write_timeout", with = "units::duration_ms_u64")]
     pub write_timeout_ms: u64,
 }
@@ -78,6 +108,7 @@ impl Default for NodeConfig {
             node_id: 1,
             http_addr: "127.0.0.1:7480".parse().expect("valid literal"),
             grpc_addr: "127.0.0.1:7481".parse().expect("valid literal"),
+            join: None,
             data_dir: PathBuf::from("./cairn-data"),
             log: "info".into(),
             storage: StorageConfig::default(),
@@ -85,6 +116,7 @@ impl Default for NodeConfig {
             tenancy: TenancyConfig::default(),
             query: QueryConfig::default(),
             query_cache: QueryCacheConfig::default(),
+            cluster: ClusterConfig::default(),
         }
     }
 }
@@ -93,7 +125,7 @@ impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {
             max_body_bytes: 16 << 20,
-            write_timeout_ms: 30_000,
+            write_timeout_ms: 5_000,
         }
     }
 }
@@ -112,6 +144,7 @@ pub struct Overrides {
     pub node_id: Option<u64>,
     pub http_addr: Option<SocketAddr>,
     pub grpc_addr: Option<SocketAddr>,
+    pub join: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub retention: Option<String>,
     pub shards: Option<u32>,
@@ -138,6 +171,9 @@ impl NodeConfig {
         }
         if let Some(v) = o.grpc_addr {
             cfg.grpc_addr = v;
+        }
+        if let Some(v) = &o.join {
+            cfg.join = Some(v.clone());
         }
         if let Some(v) = &o.data_dir {
             cfg.data_dir = v.clone();
@@ -170,6 +206,19 @@ impl NodeConfig {
         }
         // QueryConfig's messages already name the table and key ("[query] timeout: ...").
         self.query.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+        if self.node_id == 0 {
+            bail!("node_id must be at least 1");
+        }
+        if self.cluster.replication_factor == 0 {
+            bail!("[cluster] replication_factor must be at least 1");
+        }
+        if self.cluster.heartbeat_interval_ms == 0
+            || self.cluster.election_timeout_ms < 3 * self.cluster.heartbeat_interval_ms
+        {
+            bail!(
+                "[cluster] election_timeout must be at least three heartbeat_intervals, and both positive"
+            );
+        }
         if self.query_cache.min_age_ms < 0 {
             bail!("[query_cache] min_age must not be negative");
         }

@@ -3,14 +3,17 @@
 //! them to sockets, signals and files.
 //!
 //! ```text
-//!  HTTP (axum) ─► api::write ─► ingest::{influx, remote} ─► WriteBatch per shard ─► Engine
-//!              ├► api::read ──► cairn_query::parse_selector ─► Engine::select / read_samples
-//!              └► api::query ─► query::QueryService ─► cairn_query::QueryEngine ─► EngineQuerier
+//!  HTTP (axum) ─► api::write ─► ingest::{influx, remote} ─► WriteBatch per shard
+//!              │                ─► cluster::Cluster::write ─► shard leader's Raft ─► Engine
+//!              ├► api::read ──► read barrier ─► Engine::select / read_samples (local replica)
+//!              └► api::query ─► read barrier ─► query::QueryService ─► cairn_query ─► Engine
+//!  gRPC ──────► cluster::service: Raft transport, Join, forwarded Write, ReadIndex
 //! ```
 
 pub mod api;
 pub mod bench;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod ingest;
 pub mod metrics;

@@ -27,11 +27,24 @@ enum Cmd {
     Write(cairn_node::cli::WriteArgs),
     /// Run a PromQL query on a node and print the result as a table.
     Query(cairn_node::cli::QueryArgs),
+    /// Clusters: start one on loopback, or show one's status.
+    Cluster {
+        #[command(subcommand)]
+        cmd: ClusterCmd,
+    },
     /// Benchmarks against a running node.
     Bench {
         #[command(subcommand)]
         cmd: BenchCmd,
     },
+}
+
+#[derive(Subcommand)]
+enum ClusterCmd {
+    /// Start N nodes on loopback (HTTP 7480, 7490, ...; gRPC one port above), wait until the cluster is healthy, print the addresses; Ctrl-C stops them all.
+    Local(cairn_node::cli::cluster::LocalArgs),
+    /// Show the cluster's nodes and shards (leaders, voters, applied index, log size).
+    Status(cairn_node::cli::cluster::StatusArgs),
 }
 
 #[derive(Subcommand)]
@@ -52,16 +65,19 @@ struct ServerArgs {
     /// HTTP API listen address [default: 127.0.0.1:7480].
     #[arg(long, env = "CAIRN_HTTP_ADDR")]
     http_addr: Option<SocketAddr>,
-    /// gRPC listen address for node-to-node traffic; reserved until clustering lands [default: 127.0.0.1:7481].
+    /// gRPC listen address for node-to-node traffic (Raft, forwarded writes) [default: 127.0.0.1:7481].
     #[arg(long, env = "CAIRN_GRPC_ADDR")]
     grpc_addr: Option<SocketAddr>,
+    /// On first start, join the cluster of the member at this gRPC address (HOST:GRPC_PORT) instead of bootstrapping a new one; ignored once the data dir belongs to a cluster.
+    #[arg(long, env = "CAIRN_JOIN")]
+    join: Option<String>,
     /// Data directory [default: ./cairn-data].
     #[arg(long, env = "CAIRN_DATA_DIR")]
     data_dir: Option<PathBuf>,
     /// Raw sample retention, e.g. 7d, 12h; 0s keeps data forever. Stored; enforcement comes with the retention job [default: 7d].
     #[arg(long, env = "CAIRN_RETENTION")]
     retention: Option<String>,
-    /// Number of shards, fixed when the data dir is created [default: 16].
+    /// Number of shards of a new cluster, fixed at bootstrap [default: 16].
     #[arg(long, env = "CAIRN_SHARDS")]
     shards: Option<u32>,
     /// Log filter in RUST_LOG syntax, e.g. info or debug [default: info].
@@ -91,6 +107,7 @@ fn run() -> anyhow::Result<()> {
                 node_id: a.node_id,
                 http_addr: a.http_addr,
                 grpc_addr: a.grpc_addr,
+                join: a.join,
                 data_dir: a.data_dir,
                 retention: a.retention,
                 shards: a.shards,
@@ -108,6 +125,13 @@ fn run() -> anyhow::Result<()> {
             init_logging("warn");
             rt.block_on(cairn_node::cli::query(a))
         }
+        Cmd::Cluster { cmd } => {
+            init_logging("warn");
+            match cmd {
+                ClusterCmd::Local(a) => rt.block_on(cairn_node::cli::cluster::local(a)),
+                ClusterCmd::Status(a) => rt.block_on(cairn_node::cli::cluster::status(a)),
+            }
+        }
         Cmd::Bench {
             cmd: BenchCmd::Ingest(a),
         } => {
@@ -118,8 +142,15 @@ fn run() -> anyhow::Result<()> {
 }
 
 fn init_logging(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // openraft logs every vote and replication step at info, and routine races (a reply to
+    // an outdated vote or membership) at warn: quiet unless asked for.
+    let filter = if filter.contains("openraft") {
+        filter.to_string()
+    } else {
+        format!("{filter},openraft=error")
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=error"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

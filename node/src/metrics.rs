@@ -171,21 +171,15 @@ impl Metrics {
         );
         counter(
             &mut o,
-            "cairn_wal_entries_total",
-            "Write-ahead log entries appended.",
-            c(&s.wal_entries),
+            "cairn_applied_entries_total",
+            "Raft log entries applied to storage (every shard replica on this node).",
+            c(&s.applied_entries),
         );
         counter(
             &mut o,
-            "cairn_wal_bytes_total",
-            "Write-ahead log bytes appended.",
-            c(&s.wal_bytes),
-        );
-        counter(
-            &mut o,
-            "cairn_wal_fsyncs_total",
-            "Group commits (one fsync each).",
-            c(&s.wal_fsyncs),
+            "cairn_applied_bytes_total",
+            "Bytes of the write batches applied to storage.",
+            c(&s.applied_bytes),
         );
         counter(
             &mut o,
@@ -208,8 +202,20 @@ impl Metrics {
         counter(
             &mut o,
             "cairn_wal_replayed_entries_total",
-            "Log entries replayed at startup.",
+            "Entries of the pre-Raft single-node write-ahead log replayed at startup.",
             c(&s.replayed_entries),
+        );
+        counter(
+            &mut o,
+            "cairn_raft_snapshots_sent_total",
+            "Shard snapshots dumped to send to a lagging or new replica.",
+            c(&s.snapshots_dumped),
+        );
+        counter(
+            &mut o,
+            "cairn_raft_snapshots_installed_total",
+            "Shard snapshots received and installed.",
+            c(&s.snapshots_installed),
         );
         let gauge = |o: &mut String, name: &str, help: &str, v: f64| {
             let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");

@@ -74,7 +74,7 @@ pub enum QueryRange {
 pub struct QueryService {
     engine: QueryEngine,
     admission: Admission,
-    cache: ResultCache,
+    cache: Arc<ResultCache>,
 }
 
 impl QueryService {
@@ -87,13 +87,19 @@ impl QueryService {
         QueryService {
             admission: Admission::new(cfg.max_concurrent, cfg.max_queued),
             engine: QueryEngine::new(cfg),
-            cache: ResultCache::new(cache.clone(), max_steps, cache_metrics),
+            cache: Arc::new(ResultCache::new(cache.clone(), max_steps, cache_metrics)),
         }
     }
 
     /// The result cache (`[query_cache]`), shared by queries and the write path.
     pub fn result_cache(&self) -> &ResultCache {
         &self.cache
+    }
+
+    /// Told of every batch any replica on this node applies, so that writes into the cached
+    /// past (acknowledged by whichever node) invalidate this node's entries.
+    pub fn cache_invalidator(&self) -> Arc<dyn cairn_consensus::ApplyObserver> {
+        Arc::new(result_cache::CacheInvalidator(self.cache.clone()))
     }
 
     pub fn config(&self) -> &QueryConfig {

@@ -1,5 +1,6 @@
-//! `cairn server`: opens storage, serves the HTTP API, and shuts down gracefully on SIGTERM or
-//! Ctrl-C (in-flight requests finish, queued writes are made durable, every shard checkpoints).
+//! `cairn server`: opens storage, starts the node's Raft groups and gRPC server (bootstrapping,
+//! joining or rejoining a cluster), serves the HTTP API, and shuts down gracefully on SIGTERM
+//! or Ctrl-C (in-flight requests finish, every shard replica checkpoints, groups stop).
 
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use cairn_storage::Engine;
 use tokio::net::TcpListener;
 
 use crate::api::{self, AppState};
+use crate::cluster::Cluster;
 use crate::config::NodeConfig;
 use crate::metrics::Metrics;
 use crate::query::QueryService;
@@ -21,18 +23,30 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
         .context("storage open task")?
         .with_context(|| format!("opening storage in {}", data_dir.display()))?;
     let engine = Arc::new(engine);
+    // Bound before the cluster starts, so that the address members record is the one served.
     let listener = TcpListener::bind(cfg.http_addr)
         .await
         .with_context(|| format!("binding the HTTP address {}", cfg.http_addr))?;
     let addr = listener.local_addr()?;
+    let mut cluster_cfg = cfg.clone();
+    cluster_cfg.http_addr = addr;
     let metrics = Metrics::default();
     let query = QueryService::new(
         cfg.query.clone(),
         &cfg.query_cache,
         metrics.query_cache.clone(),
     );
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let cluster = Cluster::start(
+        &cluster_cfg,
+        engine.clone(),
+        Some(query.cache_invalidator()),
+        stop_rx,
+    )
+    .await?;
     let state = Arc::new(AppState {
         engine: engine.clone(),
+        cluster: cluster.clone(),
         metrics,
         query,
         started_at_ms: crate::api::write::now_ms(),
@@ -49,7 +63,9 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving HTTP")?;
-    tracing::info!("HTTP server stopped; finishing queued writes and checkpointing");
+    tracing::info!("HTTP server stopped; checkpointing and stopping the Raft groups");
+    cluster.shutdown().await;
+    let _ = stop_tx.send(true);
     tokio::task::spawn_blocking(move || engine.shutdown())
         .await
         .context("storage shutdown task")?;

@@ -36,8 +36,6 @@ pub struct StorageConfig {
     /// RocksDB block cache for index and chunk reads.
     #[serde(rename = "block_cache", with = "crate::units::bytes")]
     pub block_cache_bytes: u64,
-    /// Most write requests committed together in one fsync (group commit).
-    pub max_group_commit: usize,
 }
 
 impl Default for StorageConfig {
@@ -52,7 +50,6 @@ impl Default for StorageConfig {
             checkpoint_wal_bytes: 256 << 20,
             checkpoint_interval_ms: 10 * 60_000,
             block_cache_bytes: 64 << 20,
-            max_group_commit: 256,
         }
     }
 }
@@ -86,9 +83,6 @@ impl StorageConfig {
                 "chunk_span",
                 "must divide a day, so chunks never cross a day",
             );
-        }
-        if self.max_group_commit == 0 {
-            return err("max_group_commit", "must be at least 1");
         }
         Ok(())
     }

@@ -1,30 +1,27 @@
-//! `Engine`: one node's storage, a RocksDB with every shard in it, a write-ahead log with group
-//! commit, and the read path.
+//! `Engine`: one node's storage, a RocksDB with every shard in it, and the read path. It is
+//! the state machine under every shard's Raft group: committed entries come in through
+//! `apply`, in log order, and become storage writes there and only there.
 //!
 //! ```text
-//!  write(shard, batch, done) ──► channel ──► log thread:
-//!      1. gather up to N requests, give each the next index of its shard's log
-//!      2. one RocksDB write of all entries to `raft_log`, fsync          (durable = acked)
-//!      3. apply each entry to its shard's head (series ids in apply order)
-//!      4. write new series to `series`, `series_hash`, `postings`
-//!      5. call every `done`; checkpoint shards whose log grew past the threshold
-//!  checkpoint(shard): sealed + partial chunks, head index, flushed index, purge log ≤ flushed
-//!  open(): load series ids and head index, reopen partial chunks, replay log > flushed index
+//!  apply(shard, index, batch) ──► head (series ids in apply order) ──► new series records
+//!  checkpoint(shard, marker)  ──► sealed + partial chunks, head index, flushed index and the
+//!                                 caller's marker (its Raft applied state), one RocksDB write
+//!  dump_shard / install_shard ──► every key of one shard, to send a replica a snapshot
+//!  open()                     ──► series ids and head index back from the last checkpoint;
+//!                                 the Raft layer re-applies the committed entries after it
 //! ```
-//! Committed entries become storage writes in one place only: `apply_entry`. In the cluster
-//! the log thread's step 2 becomes openraft's log store and steps 3–4 its state machine.
+//! The log itself (the `raft_log` column family) belongs to the Raft layer, which appends,
+//! syncs and purges it through `raft_log::RaftLogStore`. Log entries written by the
+//! single-node WAL before the cluster work (format 1) are replayed once at open and removed.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex, RwLock};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
 
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamilyDescriptor, DB, DBCompressionType, Options, ReadOptions,
-    WriteOptions,
 };
 
 use crate::codec::{chunk_header, decode_chunk};
@@ -36,13 +33,13 @@ use crate::index;
 use crate::keys::*;
 use crate::model::{Labels, Matcher, Sample, merge_preferring_first};
 use crate::series::{decode_series_record, encode_series_record};
-use crate::write_batch::{DecodedBatch, WriteBatch};
+use crate::write_batch::DecodedBatch;
 
-/// Kind byte at the start of every log entry.
-const ENTRY_WRITE: u8 = 1;
+/// Kind byte of a log entry written by the single-node WAL (format 1, before Raft).
+const LEGACY_ENTRY_WRITE: u8 = 1;
 
-/// Called once a write is durable and applied (or failed).
-pub type WriteCallback = Box<dyn FnOnce(Result<ApplyOutcome>) + Send>;
+/// First byte of a shard dump (`Engine::dump_shard`).
+const SNAPSHOT_FORMAT: u8 = 1;
 
 /// A series found by `select`.
 #[derive(Debug, Clone)]
@@ -52,7 +49,7 @@ pub struct SeriesRef {
     pub labels: Labels,
 }
 
-/// What an admin flush did.
+/// What a checkpoint (or an admin flush of every shard) wrote.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FlushOutcome {
     pub chunks: u64,
@@ -69,48 +66,40 @@ pub struct EngineStats {
     /// Samples written into the out-of-order buffer (older than their series' newest).
     pub samples_out_of_order: AtomicU64,
     pub series_created: AtomicU64,
-    pub wal_entries: AtomicU64,
-    pub wal_bytes: AtomicU64,
-    pub wal_fsyncs: AtomicU64,
+    /// Entries applied (every kind) and the bytes of their write batches.
+    pub applied_entries: AtomicU64,
+    pub applied_bytes: AtomicU64,
     pub checkpoints: AtomicU64,
     pub chunks_written: AtomicU64,
     pub chunk_bytes_written: AtomicU64,
+    /// Samples in the chunks checkpoints wrote.
+    pub chunk_samples_written: AtomicU64,
+    /// Entries of the old single-node WAL replayed at open.
     pub replayed_entries: AtomicU64,
+    pub snapshots_dumped: AtomicU64,
+    pub snapshots_installed: AtomicU64,
 }
 
 struct ShardState {
     head: Head,
-    last_log_index: u64,
     flushed_index: u64,
     checkpoint_seq: u32,
-    wal_bytes_since_checkpoint: u64,
+    bytes_since_checkpoint: u64,
+    last_checkpoint: Instant,
 }
 
 struct Inner {
-    /// Shared with the Raft log store of the cluster (`raft_log::RaftLogStore`).
+    /// Shared with the Raft log store (`raft_log::RaftLogStore`).
     db: Arc<DB>,
-    path: PathBuf,
     cfg: StorageConfig,
+    limits: HeadLimits,
     shards: Vec<RwLock<ShardState>>,
     stats: EngineStats,
-}
-
-enum Cmd {
-    Write {
-        shard: u32,
-        batch: WriteBatch,
-        done: WriteCallback,
-    },
-    Flush {
-        done: Box<dyn FnOnce(Result<FlushOutcome>) + Send>,
-    },
-    Shutdown,
+    closed: AtomicBool,
 }
 
 pub struct Engine {
     inner: Arc<Inner>,
-    tx: Mutex<Option<Sender<Cmd>>>,
-    thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 fn cf<'a>(db: &'a DB, name: &str) -> &'a rocksdb::ColumnFamily {
@@ -126,8 +115,19 @@ fn bounded(prefix: &[u8]) -> ReadOptions {
     ro
 }
 
+/// Column families holding a shard's data, every key starting with the shard (what a snapshot
+/// carries). The code of each is its position here, which is on the wire: append only.
+const SHARD_CFS: &[&str] = &[
+    CF_SERIES,
+    CF_POSTINGS,
+    CF_SERIES_HASH,
+    CF_CHUNKS,
+    CF_HEAD_INDEX,
+    CF_SHARD_META,
+];
+
 impl Engine {
-    /// Opens (or creates) the data dir, recovers every shard and starts the log thread.
+    /// Opens (or creates) the data dir and recovers every shard to its last checkpoint.
     pub fn open(cfg: StorageConfig) -> Result<Engine> {
         cfg.validate()?;
         let path = cfg.data_dir.join("db");
@@ -159,37 +159,29 @@ impl Engine {
             chunk_span_ms: cfg.chunk_span_ms,
             ooo_window_ms: cfg.ooo_window_ms,
         };
-        let stats = EngineStats::default();
         let mut shards = Vec::with_capacity(cfg.shards as usize);
         for shard in 0..cfg.shards {
-            shards.push(RwLock::new(recover_shard(&db, shard, limits, &stats)?));
+            shards.push(RwLock::new(recover_shard(&db, shard, limits)?));
         }
-        let inner = Arc::new(Inner {
+        let inner = Inner {
             db: Arc::new(db),
-            path,
             cfg,
+            limits,
             shards,
-            stats,
-        });
-        let (tx, rx) = mpsc::channel();
-        let worker = Arc::clone(&inner);
-        let thread = std::thread::Builder::new()
-            .name("cairn-log".into())
-            .spawn(move || log_thread(worker, rx))
-            .map_err(|source| Error::Io {
-                path: inner.path.clone(),
-                source,
-            })?;
+            stats: EngineStats::default(),
+            closed: AtomicBool::new(false),
+        };
+        for shard in 0..inner.cfg.shards {
+            replay_legacy_log(&inner, shard)?;
+        }
         Ok(Engine {
-            inner,
-            tx: Mutex::new(Some(tx)),
-            thread: Mutex::new(Some(thread)),
+            inner: Arc::new(inner),
         })
     }
 
     /// False once `shutdown` has begun.
     pub fn is_open(&self) -> bool {
-        self.tx.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+        !self.inner.closed.load(Ordering::Acquire)
     }
 
     pub fn config(&self) -> &StorageConfig {
@@ -210,54 +202,235 @@ impl Engine {
         &self.inner.stats
     }
 
-    fn send(&self, cmd: Cmd) -> std::result::Result<(), Cmd> {
-        let guard = self.tx.lock().unwrap_or_else(|p| p.into_inner());
-        match guard.as_ref() {
-            Some(tx) => tx.send(cmd).map_err(|e| e.0),
-            None => Err(cmd),
-        }
-    }
-
-    /// Queues a batch for shard `shard`; `done` runs once it is durable and applied.
-    pub fn write(&self, shard: u32, batch: WriteBatch, done: WriteCallback) {
-        if shard >= self.inner.cfg.shards {
-            done(Err(Error::Config {
+    fn shard(&self, shard: u32) -> Result<&RwLock<ShardState>> {
+        self.inner
+            .shards
+            .get(shard as usize)
+            .ok_or_else(|| Error::Config {
                 field: "shard",
                 reason: format!("shard {shard} does not exist"),
-            }));
-            return;
-        }
-        if let Err(Cmd::Write { done, .. }) = self.send(Cmd::Write { shard, batch, done }) {
-            done(Err(Error::ShutDown));
-        }
+            })
     }
 
-    /// `write`, waiting for the outcome.
-    pub fn write_blocking(&self, shard: u32, batch: WriteBatch) -> Result<ApplyOutcome> {
-        let (tx, rx) = mpsc::channel();
-        self.write(
+    /// Applies the committed log entry `index` of `shard`: a write batch, or nothing (an entry
+    /// the storage does not see, such as a membership change), which only advances the applied
+    /// index. Entries must come in log order; this is the one place where committed writes
+    /// become storage changes.
+    pub fn apply(&self, shard: u32, index: u64, batch: Option<&[u8]>) -> Result<ApplyOutcome> {
+        if !self.is_open() {
+            return Err(Error::ShutDown);
+        }
+        let lock = self.shard(shard)?;
+        let stats = &self.inner.stats;
+        stats.applied_entries.fetch_add(1, Ordering::Relaxed);
+        let Some(batch) = batch else {
+            lock.write()
+                .unwrap_or_else(|p| p.into_inner())
+                .head
+                .set_applied_index(index);
+            return Ok(ApplyOutcome::default());
+        };
+        let mut new_series = Vec::new();
+        let outcome = {
+            let mut st = lock.write().unwrap_or_else(|p| p.into_inner());
+            st.bytes_since_checkpoint += batch.len() as u64;
+            apply_write(&mut st.head, shard, index, batch, &mut new_series)?
+        };
+        write_new_series(&self.inner.db, shard, &new_series)?;
+        stats
+            .applied_bytes
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        stats
+            .samples_written
+            .fetch_add(outcome.written, Ordering::Relaxed);
+        stats
+            .samples_duplicate
+            .fetch_add(outcome.duplicates, Ordering::Relaxed);
+        stats
+            .samples_rejected_too_old
+            .fetch_add(outcome.rejected_too_old, Ordering::Relaxed);
+        stats
+            .samples_rejected_conflict
+            .fetch_add(outcome.rejected_conflict, Ordering::Relaxed);
+        stats
+            .series_created
+            .fetch_add(outcome.new_series, Ordering::Relaxed);
+        stats
+            .samples_out_of_order
+            .fetch_add(outcome.out_of_order, Ordering::Relaxed);
+        Ok(outcome)
+    }
+
+    /// Applies `batch` at the next index of `shard`, for tools, tests and benchmarks that use
+    /// the engine on its own (no Raft group, so nothing is logged: a restart goes back to the
+    /// last checkpoint).
+    pub fn apply_next(&self, shard: u32, batch: crate::WriteBatch) -> Result<ApplyOutcome> {
+        let next = self.applied_index(shard)? + 1;
+        self.apply(shard, next, Some(batch.as_bytes()))
+    }
+
+    /// Seals and checkpoints every shard (keeping each one's marker) and flushes the
+    /// memtables: `apply_next`'s counterpart of the node's admin flush.
+    pub fn flush_unreplicated(&self) -> Result<FlushOutcome> {
+        let mut total = FlushOutcome::default();
+        for shard in 0..self.shard_count() {
+            self.seal_all(shard)?;
+            let o = self.checkpoint(shard, None)?;
+            total.chunks += o.chunks;
+            total.samples += o.samples;
+        }
+        self.flush_memtables()?;
+        Ok(total)
+    }
+
+    /// The index of the last entry `apply` took for `shard`.
+    pub fn applied_index(&self, shard: u32) -> Result<u64> {
+        Ok(self
+            .shard(shard)?
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .head
+            .applied_index())
+    }
+
+    /// True when `shard` should checkpoint: enough applied since the last one
+    /// (`checkpoint_wal_bytes`), or anything applied and `checkpoint_interval` passed.
+    pub fn needs_checkpoint(&self, shard: u32) -> bool {
+        let Ok(lock) = self.shard(shard) else {
+            return false;
+        };
+        let st = lock.read().unwrap_or_else(|p| p.into_inner());
+        st.bytes_since_checkpoint >= self.inner.cfg.checkpoint_wal_bytes
+            || (st.last_checkpoint.elapsed() >= self.inner.cfg.checkpoint_interval()
+                && st.head.applied_index() != st.flushed_index)
+    }
+
+    /// Writes `shard`'s checkpoint: sealed and partial chunks, head index and flushed index,
+    /// with `marker` (the caller's record of what is applied; `None` keeps the stored one) in
+    /// the same RocksDB write. After it, log entries up to the applied index are no longer
+    /// needed by this replica.
+    pub fn checkpoint(&self, shard: u32, marker: Option<&[u8]>) -> Result<FlushOutcome> {
+        self.shard(shard)?;
+        checkpoint_shard(&self.inner, shard, marker)
+    }
+
+    /// Seals every open head chunk of `shard` (admin flush), so that the next checkpoint leaves
+    /// nothing partial.
+    pub fn seal_all(&self, shard: u32) -> Result<()> {
+        self.shard(shard)?
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .head
+            .seal_all();
+        Ok(())
+    }
+
+    /// The marker stored by the last checkpoint of `shard` (or installed snapshot).
+    pub fn applied_marker(&self, shard: u32) -> Result<Option<Vec<u8>>> {
+        self.shard(shard)?;
+        let db = &self.inner.db;
+        Ok(db.get_cf(
+            cf(db, CF_SHARD_META),
+            shard_meta_key(shard, META_APPLIED_MARKER),
+        )?)
+    }
+
+    /// Flushes RocksDB's memtables and compacts away purged log entries (admin flush: bytes on
+    /// disk are measured after it).
+    pub fn flush_memtables(&self) -> Result<()> {
+        let db = &self.inner.db;
+        for name in ALL_CFS {
+            db.flush_cf(cf(db, name))?;
+        }
+        db.compact_range_cf::<&[u8], &[u8]>(cf(db, CF_RAFT_LOG), None, None);
+        Ok(())
+    }
+
+    /// Checkpoints `shard` with `marker` and returns every key of it, as one buffer (a Raft
+    /// snapshot). Holds the shard's write lock throughout, so the dump is exactly the state
+    /// after the last applied entry. Format: `storage/docs/format/snapshot.md`.
+    pub fn dump_shard(&self, shard: u32, marker: &[u8]) -> Result<Vec<u8>> {
+        let lock = self.shard(shard)?;
+        let mut st = lock.write().unwrap_or_else(|p| p.into_inner());
+        checkpoint_locked(&self.inner, shard, &mut st, Some(marker))?;
+        let db = &self.inner.db;
+        let prefix = shard_prefix(shard);
+        let mut out = Vec::new();
+        out.push(SNAPSHOT_FORMAT);
+        for (code, name) in SHARD_CFS.iter().enumerate() {
+            let mut it = db.raw_iterator_cf_opt(cf(db, name), bounded(&prefix));
+            it.seek(prefix);
+            while let (Some(k), Some(v)) = (it.key(), it.value()) {
+                out.push(code as u8);
+                out.extend_from_slice(&(k.len() as u32).to_be_bytes());
+                out.extend_from_slice(k);
+                out.extend_from_slice(&(v.len() as u32).to_be_bytes());
+                out.extend_from_slice(v);
+                it.next();
+            }
+            it.status()?;
+        }
+        self.inner
+            .stats
+            .snapshots_dumped
+            .fetch_add(1, Ordering::Relaxed);
+        Ok(out)
+    }
+
+    /// Replaces every key of `shard` by a dump from [`Engine::dump_shard`] (of another
+    /// replica), stores `marker` and rebuilds the shard's head from it.
+    pub fn install_shard(&self, shard: u32, dump: &[u8], marker: &[u8]) -> Result<()> {
+        let lock = self.shard(shard)?;
+        let corrupt = |reason: String| Error::CorruptRecord {
+            what: "shard snapshot",
             shard,
-            batch,
-            Box::new(move |r| {
-                let _ = tx.send(r);
-            }),
-        );
-        rx.recv().map_err(|_| Error::ShutDown)?
-    }
-
-    /// Seals every head chunk, writes it, purges the log and flushes RocksDB's memtables.
-    pub fn flush(&self, done: Box<dyn FnOnce(Result<FlushOutcome>) + Send>) {
-        if let Err(Cmd::Flush { done }) = self.send(Cmd::Flush { done }) {
-            done(Err(Error::ShutDown));
+            reason,
+        };
+        if dump.first() != Some(&SNAPSHOT_FORMAT) {
+            return Err(corrupt(format!("unknown format {:?}", dump.first())));
         }
-    }
-
-    pub fn flush_blocking(&self) -> Result<FlushOutcome> {
-        let (tx, rx) = mpsc::channel();
-        self.flush(Box::new(move |r| {
-            let _ = tx.send(r);
-        }));
-        rx.recv().map_err(|_| Error::ShutDown)?
+        let db = &self.inner.db;
+        let (start, end) = (shard_prefix(shard), shard_prefix(shard + 1));
+        let mut wb = rocksdb::WriteBatch::default();
+        for name in SHARD_CFS {
+            wb.delete_range_cf(cf(db, name), start, end);
+        }
+        let mut rest = &dump[1..];
+        let take = |rest: &mut &[u8], n: usize| -> Result<Vec<u8>> {
+            if rest.len() < n {
+                return Err(corrupt("truncated".into()));
+            }
+            let (a, b) = rest.split_at(n);
+            *rest = b;
+            Ok(a.to_vec())
+        };
+        while !rest.is_empty() {
+            let code = take(&mut rest, 1)?[0] as usize;
+            let name = SHARD_CFS
+                .get(code)
+                .ok_or_else(|| corrupt(format!("unknown column family code {code}")))?;
+            let klen = u32::from_be_bytes(take(&mut rest, 4)?.try_into().unwrap_or([0; 4]));
+            let k = take(&mut rest, klen as usize)?;
+            let vlen = u32::from_be_bytes(take(&mut rest, 4)?.try_into().unwrap_or([0; 4]));
+            let v = take(&mut rest, vlen as usize)?;
+            if !k.starts_with(&start) {
+                return Err(corrupt(format!("a key of another shard in {name}")));
+            }
+            wb.put_cf(cf(db, name), k, v);
+        }
+        wb.put_cf(
+            cf(db, CF_SHARD_META),
+            shard_meta_key(shard, META_APPLIED_MARKER),
+            marker,
+        );
+        let mut st = lock.write().unwrap_or_else(|p| p.into_inner());
+        db.write(wb)?;
+        *st = recover_shard(db, shard, self.inner.limits)?;
+        self.inner
+            .stats
+            .snapshots_installed
+            .fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Writes a consistent RocksDB checkpoint (hard links where possible) to `dir`.
@@ -280,15 +453,14 @@ impl Engine {
         })
     }
 
-    /// Stops accepting writes, finishes the queued ones, checkpoints every shard and closes.
+    /// Refuses further applies and syncs RocksDB's WAL. The Raft layer checkpoints the shards
+    /// (with its markers) before calling this; whatever it did not is re-applied from the log.
     pub fn shutdown(&self) {
-        let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(tx) = tx {
-            let _ = tx.send(Cmd::Shutdown);
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return;
         }
-        let handle = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(h) = handle {
-            let _ = h.join();
+        if let Err(e) = self.inner.db.flush_wal(true) {
+            tracing::error!(error = %e, "syncing RocksDB's WAL at shutdown failed");
         }
     }
 
@@ -612,14 +784,9 @@ fn get_u64(db: &DB, shard: u32, kind: u8, what: &'static str) -> Result<u64> {
     }
 }
 
-/// Rebuilds one shard's head from disk: series ids, head index (reopening partial chunks),
-/// then the log entries after the last checkpoint.
-fn recover_shard(
-    db: &DB,
-    shard: u32,
-    limits: HeadLimits,
-    stats: &EngineStats,
-) -> Result<ShardState> {
+/// Rebuilds one shard's head from its last checkpoint: series ids and head index (reopening
+/// partial chunks).
+fn recover_shard(db: &DB, shard: u32, limits: HeadLimits) -> Result<ShardState> {
     let mut head = Head::new(limits);
     let prefix = shard_prefix(shard);
     {
@@ -668,64 +835,75 @@ fn recover_shard(
     let flushed = get_u64(db, shard, META_FLUSHED_INDEX, "flushed index")?;
     let seq = get_u64(db, shard, META_CHECKPOINT_SEQ, "checkpoint seq")? as u32;
     head.set_applied_index(flushed);
+    Ok(ShardState {
+        head,
+        flushed_index: flushed,
+        checkpoint_seq: seq.max(1),
+        bytes_since_checkpoint: 0,
+        last_checkpoint: Instant::now(),
+    })
+}
+
+/// Replays the entries the single-node WAL (format 1, before Raft) left after `shard`'s last
+/// checkpoint, checkpoints and deletes them, so that the Raft group starts from an empty log.
+/// Raft entries (format 2) are left alone: their group re-applies them.
+fn replay_legacy_log(inner: &Inner, shard: u32) -> Result<()> {
+    let db = &inner.db;
     let group = group_of_shard(shard);
-    let mut last = flushed;
+    let mut st = inner.shards[shard as usize]
+        .write()
+        .unwrap_or_else(|p| p.into_inner());
+    let mut last = None;
     let mut replayed = 0u64;
     {
-        let start = log_key(group, flushed + 1);
-        let end = log_key(group + 1, 0);
         let mut ro = ReadOptions::default();
-        ro.set_iterate_upper_bound(end.to_vec());
+        ro.set_iterate_upper_bound(log_key(group + 1, 0).to_vec());
         let mut it = db.raw_iterator_cf_opt(cf(db, CF_RAFT_LOG), ro);
-        it.seek(start);
+        it.seek(log_key(group, st.flushed_index + 1));
         while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            if v.first() != Some(&LEGACY_ENTRY_WRITE) {
+                break;
+            }
             let (_, index) = parse_log_key(k)?;
             let mut new_series = Vec::new();
-            apply_entry(&mut head, shard, index, v, &mut new_series)?;
+            apply_write(&mut st.head, shard, index, &v[1..], &mut new_series)?;
             write_new_series(db, shard, &new_series)?;
-            last = index;
+            last = Some(index);
             replayed += 1;
             it.next();
         }
         it.status()?;
     }
-    stats
+    let Some(last) = last else {
+        return Ok(());
+    };
+    inner
+        .stats
         .replayed_entries
         .fetch_add(replayed, Ordering::Relaxed);
-    if replayed > 0 {
-        tracing::info!(
-            shard,
-            replayed,
-            from = flushed + 1,
-            to = last,
-            "replayed write-ahead log"
-        );
-    }
-    Ok(ShardState {
-        head,
-        last_log_index: last,
-        flushed_index: flushed,
-        checkpoint_seq: seq.max(1),
-        wal_bytes_since_checkpoint: 0,
-    })
-}
-
-/// Applies a log entry read back from disk (replay).
-fn apply_entry(
-    head: &mut Head,
-    shard: u32,
-    index: u64,
-    entry: &[u8],
-    new_series: &mut Vec<NewSeries>,
-) -> Result<ApplyOutcome> {
-    match entry.first() {
-        Some(&ENTRY_WRITE) => apply_write(head, shard, index, &entry[1..], new_series),
-        other => Err(Error::CorruptRecord {
-            what: "log entry",
-            shard,
-            reason: format!("entry {index} has unknown kind {other:?}"),
-        }),
-    }
+    tracing::info!(
+        shard,
+        replayed,
+        to = last,
+        "replayed the single-node write-ahead log"
+    );
+    checkpoint_locked(inner, shard, &mut st, None)?;
+    let mut wb = rocksdb::WriteBatch::default();
+    wb.delete_range_cf(
+        cf(db, CF_RAFT_LOG),
+        log_key(group, 0),
+        log_key(group, last + 1),
+    );
+    // The Raft group numbers its entries from 1 again.
+    st.head.set_applied_index(0);
+    st.flushed_index = 0;
+    wb.put_cf(
+        cf(db, CF_SHARD_META),
+        shard_meta_key(shard, META_FLUSHED_INDEX),
+        0u64.to_be_bytes(),
+    );
+    db.write(wb)?;
+    Ok(())
 }
 
 /// The one place where a committed write becomes a storage change (in memory; the engine then
@@ -779,13 +957,22 @@ fn write_new_series(db: &DB, shard: u32, new_series: &[NewSeries]) -> Result<()>
     Ok(())
 }
 
-/// Writes one shard's checkpoint. Holds the shard's write lock throughout, so readers never
-/// see data that has left memory but not yet reached RocksDB.
-fn checkpoint_shard(inner: &Inner, shard: u32) -> Result<FlushOutcome> {
-    let db = &inner.db;
+fn checkpoint_shard(inner: &Inner, shard: u32, marker: Option<&[u8]>) -> Result<FlushOutcome> {
     let mut st = inner.shards[shard as usize]
         .write()
         .unwrap_or_else(|p| p.into_inner());
+    checkpoint_locked(inner, shard, &mut st, marker)
+}
+
+/// Writes one shard's checkpoint. The caller holds the shard's write lock throughout, so
+/// readers never see data that has left memory but not yet reached RocksDB.
+fn checkpoint_locked(
+    inner: &Inner,
+    shard: u32,
+    st: &mut ShardState,
+    marker: Option<&[u8]>,
+) -> Result<FlushOutcome> {
+    let db = &inner.db;
     let seq = st.checkpoint_seq;
     let mut plan = st.head.checkpoint(seq)?;
     let applied = st.head.applied_index();
@@ -817,16 +1004,14 @@ fn checkpoint_shard(inner: &Inner, shard: u32) -> Result<FlushOutcome> {
         shard_meta_key(shard, META_CHECKPOINT_SEQ),
         ((seq + 1) as u64).to_be_bytes(),
     );
-    let group = group_of_shard(shard);
-    wb.delete_range_cf(
-        cf(db, CF_RAFT_LOG),
-        log_key(group, 0),
-        log_key(group, applied + 1),
-    );
+    if let Some(m) = marker {
+        wb.put_cf(meta, shard_meta_key(shard, META_APPLIED_MARKER), m);
+    }
     db.write(wb)?;
     st.checkpoint_seq = seq + 1;
     st.flushed_index = applied;
-    st.wal_bytes_since_checkpoint = 0;
+    st.bytes_since_checkpoint = 0;
+    st.last_checkpoint = Instant::now();
     inner.stats.checkpoints.fetch_add(1, Ordering::Relaxed);
     inner
         .stats
@@ -836,6 +1021,10 @@ fn checkpoint_shard(inner: &Inner, shard: u32) -> Result<FlushOutcome> {
         .stats
         .chunk_bytes_written
         .fetch_add(bytes, Ordering::Relaxed);
+    inner
+        .stats
+        .chunk_samples_written
+        .fetch_add(plan.samples_in_chunks, Ordering::Relaxed);
     Ok(FlushOutcome {
         chunks: plan.chunks.len() as u64,
         samples: plan.samples_in_chunks,
@@ -897,197 +1086,6 @@ fn merge_complete_windows(
     plan.chunks.retain(|c| !replaced.contains(&(c.0, c.1, c.2)));
     plan.chunks.extend(merged);
     Ok(())
-}
-
-fn flush_all(inner: &Inner) -> Result<FlushOutcome> {
-    let mut total = FlushOutcome::default();
-    for shard in 0..inner.cfg.shards {
-        inner.shards[shard as usize]
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .head
-            .seal_all();
-        let o = checkpoint_shard(inner, shard)?;
-        total.chunks += o.chunks;
-        total.samples += o.samples;
-    }
-    let db = &inner.db;
-    for name in ALL_CFS {
-        db.flush_cf(cf(db, name))?;
-    }
-    // Drop the purged log entries' tombstones and data from disk.
-    db.compact_range_cf::<&[u8], &[u8]>(cf(db, CF_RAFT_LOG), None, None);
-    Ok(total)
-}
-
-fn log_thread(inner: Arc<Inner>, rx: Receiver<Cmd>) {
-    let mut sync = WriteOptions::default();
-    sync.set_sync(true);
-    let mut last_checkpoint = Instant::now();
-    let interval = inner
-        .cfg
-        .checkpoint_interval()
-        .max(Duration::from_millis(10));
-    let mut shutting_down = false;
-    while !shutting_down {
-        let first = match rx.recv_timeout(interval.saturating_sub(last_checkpoint.elapsed())) {
-            Ok(c) => Some(c),
-            Err(RecvTimeoutError::Timeout) => None,
-            Err(RecvTimeoutError::Disconnected) => break,
-        };
-        let mut writes = Vec::new();
-        let mut others = Vec::new();
-        let mut next = first;
-        while let Some(cmd) = next {
-            match cmd {
-                Cmd::Write { shard, batch, done } => writes.push((shard, batch, done)),
-                other => others.push(other),
-            }
-            if writes.len() >= inner.cfg.max_group_commit || !others.is_empty() {
-                break;
-            }
-            next = rx.try_recv().ok();
-        }
-        if !writes.is_empty() {
-            commit_and_apply(&inner, &sync, writes);
-        }
-        for cmd in others {
-            match cmd {
-                Cmd::Flush { done } => done(flush_all(&inner)),
-                Cmd::Shutdown => shutting_down = true,
-                Cmd::Write { .. } => {}
-            }
-        }
-        let due = last_checkpoint.elapsed() >= interval;
-        for shard in 0..inner.cfg.shards {
-            let over = {
-                let st = inner.shards[shard as usize]
-                    .read()
-                    .unwrap_or_else(|p| p.into_inner());
-                st.wal_bytes_since_checkpoint >= inner.cfg.checkpoint_wal_bytes
-                    || (due && st.head.applied_index() > st.flushed_index)
-            };
-            if over && let Err(e) = checkpoint_shard(&inner, shard) {
-                tracing::error!(shard, error = %e, "checkpoint failed; will retry");
-            }
-        }
-        if due {
-            last_checkpoint = Instant::now();
-        }
-    }
-    // Finish what is queued, then leave a checkpoint so a restart replays little.
-    let rest: Vec<_> = rx
-        .try_iter()
-        .filter_map(|c| match c {
-            Cmd::Write { shard, batch, done } => Some((shard, batch, done)),
-            Cmd::Flush { done } => {
-                done(Err(Error::ShutDown));
-                None
-            }
-            Cmd::Shutdown => None,
-        })
-        .collect();
-    if !rest.is_empty() {
-        commit_and_apply(&inner, &sync, rest);
-    }
-    for shard in 0..inner.cfg.shards {
-        if let Err(e) = checkpoint_shard(&inner, shard) {
-            tracing::error!(shard, error = %e, "checkpoint at shutdown failed");
-        }
-    }
-    if let Err(e) = inner.db.flush_wal(true) {
-        tracing::error!(error = %e, "syncing RocksDB's WAL at shutdown failed");
-    }
-}
-
-type PendingWrite = (u32, WriteBatch, WriteCallback);
-
-fn commit_and_apply(inner: &Inner, sync: &WriteOptions, mut writes: Vec<PendingWrite>) {
-    // Requests that arrive together are committed together, so their order within the group
-    // is free: oldest data first makes concurrent writers of consecutive time slices append
-    // in order rather than fill the out-of-order buffer. (Stable: equal times keep arrival
-    // order.)
-    writes.sort_by_key(|(_, batch, _)| batch.min_t());
-    let db = &inner.db;
-    let log_cf = cf(db, CF_RAFT_LOG);
-    let mut wb = rocksdb::WriteBatch::default();
-    let mut indexed = Vec::with_capacity(writes.len());
-    let mut entry = Vec::new();
-    let mut bytes = 0u64;
-    for (shard, batch, done) in writes {
-        let index = {
-            let mut st = inner.shards[shard as usize]
-                .write()
-                .unwrap_or_else(|p| p.into_inner());
-            st.last_log_index += 1;
-            st.wal_bytes_since_checkpoint += batch.as_bytes().len() as u64 + 1;
-            st.last_log_index
-        };
-        entry.clear();
-        entry.push(ENTRY_WRITE);
-        entry.extend_from_slice(batch.as_bytes());
-        bytes += entry.len() as u64;
-        wb.put_cf(log_cf, log_key(group_of_shard(shard), index), &entry);
-        indexed.push((shard, index, batch, done));
-    }
-    if let Err(e) = db.write_opt(wb, sync) {
-        tracing::error!(error = %e, "write-ahead log append failed");
-        for (shard, _, _, done) in indexed.into_iter().rev() {
-            inner.shards[shard as usize]
-                .write()
-                .unwrap_or_else(|p| p.into_inner())
-                .last_log_index -= 1;
-            done(Err(Error::RocksOp(e.clone())));
-        }
-        return;
-    }
-    let stats = &inner.stats;
-    stats.wal_fsyncs.fetch_add(1, Ordering::Relaxed);
-    stats
-        .wal_entries
-        .fetch_add(indexed.len() as u64, Ordering::Relaxed);
-    stats.wal_bytes.fetch_add(bytes, Ordering::Relaxed);
-    let mut results = Vec::with_capacity(indexed.len());
-    for (shard, index, batch, done) in indexed {
-        let mut new_series = Vec::new();
-        let r = {
-            let mut st = inner.shards[shard as usize]
-                .write()
-                .unwrap_or_else(|p| p.into_inner());
-            apply_write(
-                &mut st.head,
-                shard,
-                index,
-                batch.as_bytes(),
-                &mut new_series,
-            )
-        };
-        let r = r.and_then(|o| write_new_series(db, shard, &new_series).map(|_| o));
-        if let Ok(o) = &r {
-            stats
-                .samples_written
-                .fetch_add(o.written, Ordering::Relaxed);
-            stats
-                .samples_duplicate
-                .fetch_add(o.duplicates, Ordering::Relaxed);
-            stats
-                .samples_rejected_too_old
-                .fetch_add(o.rejected_too_old, Ordering::Relaxed);
-            stats
-                .samples_rejected_conflict
-                .fetch_add(o.rejected_conflict, Ordering::Relaxed);
-            stats
-                .series_created
-                .fetch_add(o.new_series, Ordering::Relaxed);
-            stats
-                .samples_out_of_order
-                .fetch_add(o.out_of_order, Ordering::Relaxed);
-        }
-        results.push((r, done));
-    }
-    for (r, done) in results {
-        done(r);
-    }
 }
 
 #[cfg(test)]

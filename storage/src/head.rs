@@ -104,6 +104,9 @@ pub struct ApplyOutcome {
     /// Of `written`, the samples older than their series' newest (kept in the out-of-order
     /// buffer and merged at read time).
     pub out_of_order: u64,
+    /// The oldest timestamp written (`None` if nothing was): what caches of past results
+    /// must forget.
+    pub oldest_written: Option<i64>,
 }
 
 impl ApplyOutcome {
@@ -118,6 +121,10 @@ impl ApplyOutcome {
         self.rejected_conflict += o.rejected_conflict;
         self.new_series += o.new_series;
         self.out_of_order += o.out_of_order;
+        self.oldest_written = match (self.oldest_written, o.oldest_written) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
     }
 }
 
@@ -282,17 +289,25 @@ impl Head {
                         sid
                     }
                 };
+                let mut oldest = i64::MAX;
                 for s in batch.samples_of(item) {
                     match self.append(sid, *s) {
-                        Append::Written => out.written += 1,
+                        Append::Written => {
+                            out.written += 1;
+                            oldest = oldest.min(s.t);
+                        }
                         Append::OutOfOrder => {
                             out.written += 1;
                             out.out_of_order += 1;
+                            oldest = oldest.min(s.t);
                         }
                         Append::Duplicate => out.duplicates += 1,
                         Append::TooOld => out.rejected_too_old += 1,
                         Append::Conflict => out.rejected_conflict += 1,
                     }
+                }
+                if oldest != i64::MAX {
+                    out.oldest_written = Some(out.oldest_written.map_or(oldest, |o| o.min(oldest)));
                 }
             }
         }

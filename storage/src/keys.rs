@@ -252,6 +252,8 @@ pub const META_FLUSHED_INDEX: u8 = 1;
 pub const META_NEXT_SID: u8 = 2;
 pub const META_CHECKPOINT_SEQ: u8 = 3;
 pub const META_RETENTION_MS: u8 = 4;
+/// The Raft layer's record of what the checkpoint contains (its applied log id and membership).
+pub const META_APPLIED_MARKER: u8 = 5;
 
 pub fn shard_meta_key(shard: u32, kind: u8) -> [u8; 3] {
     let s = (shard as u16).to_be_bytes();

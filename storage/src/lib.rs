@@ -5,13 +5,14 @@
 //! `cairn-node`).
 //!
 //! ```text
-//!  WriteBatch ──► Engine::write ──► WAL entry (raft_log CF, fsync, group commit)
-//!                                     │ apply (series ids in apply order)
+//!  committed Raft entry (WriteBatch) ──► Engine::apply (series ids in apply order)
+//!                                     │   the log itself: raft_log CF via raft_log::RaftLogStore
 //!                                     ▼
 //!                       Head: one open Gorilla chunk per series ──seal──► chunk codec
 //!                                     │  (120 samples or 2 h boundary)     (gorilla | decimal)
 //!                                     ▼
-//!              checkpoint batch: chunks CF + series/postings CFs + shard_meta (flushed index)
+//!   checkpoint batch (= the shard group's snapshot): chunks + head index + shard_meta
+//!   (flushed index, Raft marker); dump_shard / install_shard carry a shard to a replica
 //!                                     │
 //!  Engine::select ◄── postings ∩ ──── ┴ ── chunks on disk ⊕ pending sealed ⊕ head ⊕ out-of-order
 //! ```

@@ -32,6 +32,8 @@ pub enum StateKind {
     Purged = 3,
     /// The last applied membership, for the state machine's own records.
     Membership = 4,
+    /// A state machine's whole state, when it is small enough to keep here (the meta group).
+    StateMachine = 5,
 }
 
 /// `raft_state` key: `group u64 · kind u8`, big-endian.

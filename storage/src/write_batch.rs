@@ -35,6 +35,15 @@ pub struct WriteBatch {
     min_t: i64,
 }
 
+/// The tenant of an encoded batch, read from its header only (no validation of the rest).
+pub fn tenant_of(bytes: &[u8]) -> Option<&str> {
+    if bytes.first() != Some(&VERSION) {
+        return None;
+    }
+    let len = *bytes.get(1)? as usize;
+    std::str::from_utf8(bytes.get(2..2 + len)?).ok()
+}
+
 impl WriteBatch {
     /// Wraps bytes read back from the WAL; they are validated when decoded.
     pub fn from_bytes(bytes: Vec<u8>) -> Self {
@@ -685,6 +694,9 @@ mod tests {
             })
             .collect();
         assert_eq!(ts, [1, 2, 3, 4]);
+        assert_eq!(tenant_of(parts[0].1.as_bytes()), Some("default"));
+        assert_eq!(tenant_of(&parts[0].1.as_bytes()[..3]), None);
+        assert_eq!(tenant_of(b"\x09\x01a"), None);
     }
 
     #[test]

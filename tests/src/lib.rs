@@ -62,12 +62,24 @@ pub struct CairnProcess {
 impl CairnProcess {
     /// Starts a server on a free loopback port with `data_dir`, waiting until it listens.
     pub fn start(data_dir: &Path, extra: &[&str]) -> anyhow::Result<CairnProcess> {
+        let mut args = vec!["--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        CairnProcess::start_args(data_dir, &args, &[])
+    }
+
+    /// Starts a server with exactly `args` after `--data-dir` (addresses included) and the
+    /// extra environment `env`, waiting until it listens.
+    pub fn start_args(
+        data_dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<CairnProcess> {
         let mut cmd = Command::new(cairn_bin());
         cmd.arg("server")
             .arg("--data-dir")
             .arg(data_dir)
-            .args(["--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0"])
-            .args(extra)
+            .args(args)
+            .envs(env.iter().copied())
             .env_remove("CAIRN_CONFIG")
             .env("CAIRN_LOG", "info")
             .stdin(Stdio::null())
@@ -102,7 +114,7 @@ impl CairnProcess {
             url,
             data_dir: data_dir.to_path_buf(),
             log,
-            extra: extra.iter().map(|s| s.to_string()).collect(),
+            extra: args.iter().map(|s| s.to_string()).collect(),
         })
     }
 
@@ -150,10 +162,10 @@ impl CairnProcess {
         }
     }
 
-    /// Starts a new process on the same data dir and flags.
+    /// Starts a new process on the same data dir and flags (addresses included).
     pub fn restart_same(data_dir: &Path, extra: &[String]) -> anyhow::Result<CairnProcess> {
-        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
-        CairnProcess::start(data_dir, &extra)
+        let args: Vec<&str> = extra.iter().map(String::as_str).collect();
+        CairnProcess::start_args(data_dir, &args, &[])
     }
 
     pub fn extra_args(&self) -> Vec<String> {

@@ -6,6 +6,7 @@
 //!          | 1 · membership as JSON              rare, so readable beats small
 //!          | 2 · command
 //! command := 1 · WriteBatch bytes                Command::Write, stored verbatim
+//!          | 2 · MetaCommand as JSON             Command::Meta (meta group; rare)
 //! ```
 //! A write batch is stored as it came, with a fixed 19-byte header: JSON would turn every byte
 //! into up to four and cost a parse per entry on replay. Format 1 is the single-node WAL's
@@ -24,6 +25,7 @@ const PAYLOAD_MEMBERSHIP: u8 = 1;
 const PAYLOAD_COMMAND: u8 = 2;
 
 const COMMAND_WRITE: u8 = 1;
+const COMMAND_META: u8 = 2;
 
 /// Encodes `entry` (without its index) into a fresh buffer.
 pub fn encode_entry(entry: &Entry<TypeConfig>) -> Result<Vec<u8>> {
@@ -45,6 +47,14 @@ pub fn encode_entry(entry: &Entry<TypeConfig>) -> Result<Vec<u8>> {
             buf.push(PAYLOAD_COMMAND);
             buf.push(COMMAND_WRITE);
             buf.extend_from_slice(batch);
+        }
+        EntryPayload::Normal(Command::Meta(m)) => {
+            buf.push(PAYLOAD_COMMAND);
+            buf.push(COMMAND_META);
+            serde_json::to_writer(&mut buf, m).map_err(|e| Error::Encode {
+                what: "meta command",
+                reason: e.to_string(),
+            })?;
         }
     }
     Ok(buf)
@@ -101,6 +111,9 @@ pub fn decode_entry(group: u64, index: u64, bytes: &[u8]) -> Result<Entry<TypeCo
             Some((&COMMAND_WRITE, batch)) => EntryPayload::Normal(Command::Write {
                 batch: batch.to_vec(),
             }),
+            Some((&COMMAND_META, json)) => EntryPayload::Normal(Command::Meta(
+                serde_json::from_slice(json).map_err(|e| corrupt(format!("meta command: {e}")))?,
+            )),
             Some((tag, _)) => return Err(corrupt(format!("unknown command tag {tag}"))),
             None => return Err(corrupt("command without a tag".into())),
         },
@@ -119,6 +132,7 @@ mod tests {
     use std::collections::{BTreeMap, BTreeSet};
 
     use super::*;
+    use crate::cluster_state::MetaCommand;
 
     fn id(term: u64, node: u64, index: u64) -> LogId<NodeId> {
         LogId::new(CommittedLeaderId::new(term, node), index)
@@ -147,6 +161,13 @@ mod tests {
         roundtrip(Entry {
             log_id: id(1, 0, 1),
             payload: EntryPayload::Normal(Command::Write { batch: Vec::new() }),
+        });
+        roundtrip(Entry {
+            log_id: id(1, 1, 2),
+            payload: EntryPayload::Normal(Command::Meta(MetaCommand::SetPlacement {
+                shard: 3,
+                replicas: vec![1, 2, 3],
+            })),
         });
         let nodes: BTreeMap<u64, Node> = (1..=3)
             .map(|i| {

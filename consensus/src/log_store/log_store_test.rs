@@ -88,12 +88,14 @@ impl RaftStateMachine<TypeConfig> for MemStateMachine {
                     ApplyReport::default()
                 }
                 EntryPayload::Normal(cmd) => {
-                    let Command::Write { batch } = &cmd;
-                    let written = batch.len() as u64;
+                    let written = match &cmd {
+                        Command::Write { batch } => batch.len() as u64,
+                        Command::Meta(_) => 0,
+                    };
                     inner.state.applied.push(cmd);
                     ApplyReport {
                         written,
-                        rejected: 0,
+                        ..Default::default()
                     }
                 }
             };

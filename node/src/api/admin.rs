@@ -10,16 +10,16 @@ use serde_json::json;
 use super::{ApiError, SharedState, success};
 use crate::timeparse::format_rfc3339_ms;
 
-/// `POST /api/v1/admin/flush`: seals every head chunk, writes it, purges the write-ahead log
-/// and flushes RocksDB's memtables; returns when done.
+/// `POST /api/v1/admin/flush`: on this node, seals every head chunk of its shard replicas,
+/// checkpoints them, purges their Raft logs up to the checkpoint and flushes RocksDB's
+/// memtables; returns when done.
 pub async fn flush(State(st): State<SharedState>) -> Result<Response, ApiError> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    st.engine.flush(Box::new(move |r| {
-        let _ = tx.send(r);
-    }));
-    let outcome = rx
+    let outcome = st
+        .cluster
+        .groups()
+        .flush()
         .await
-        .map_err(|_| ApiError::unavailable("the storage engine stopped"))??;
+        .map_err(|e| ApiError::unavailable(e.to_string()))?;
     Ok(success(json!({
         "chunks": outcome.chunks,
         "samples": outcome.samples,
@@ -52,9 +52,13 @@ pub async fn snapshot(State(st): State<SharedState>) -> Result<Response, ApiErro
 /// `GET /metrics`
 pub async fn metrics(State(st): State<SharedState>) -> Response {
     let st2 = st.clone();
-    let mut body = tokio::task::spawn_blocking(move || st2.metrics.render(&st2.engine))
-        .await
-        .unwrap_or_default();
+    let mut body = tokio::task::spawn_blocking(move || {
+        let mut body = st2.metrics.render(&st2.engine);
+        st2.cluster.render_metrics(&mut body);
+        body
+    })
+    .await
+    .unwrap_or_default();
     let _ = write!(
         body,
         "# HELP cairn_queries_in_flight PromQL queries evaluating now.\n\

@@ -146,7 +146,8 @@ async fn evaluate(
     // A zero or negative timeout leaves no time at all, as in Prometheus.
     let timeout = timeout_ms.map(|ms| Duration::from_millis(ms.max(0) as u64));
     let deadline = st.query.deadline(timeout);
-    let shards = st.tenant_shards(&tenant);
+    // Before the cache's generation is read: writes acknowledged anywhere are applied here.
+    let shards = st.read_shards(&tenant).await?;
     st.query
         .run_cached(
             use_cache,

@@ -17,6 +17,8 @@ use crate::timeparse::parse_time_ms;
 /// Parsed common read parameters.
 struct ReadRequest {
     tenant: Tenant,
+    /// The tenant's shards, past the read barrier.
+    shards: Vec<u32>,
     params: Params,
     mint: i64,
     maxt: i64,
@@ -44,8 +46,10 @@ async fn read_request(st: &SharedState, req: Request) -> Result<ReadRequest, Api
         ));
     }
     let has_range = params.get("start").is_some() || params.get("end").is_some();
+    let shards = st.read_shards(&tenant).await?;
     Ok(ReadRequest {
         tenant,
+        shards,
         params,
         mint,
         maxt,
@@ -67,12 +71,11 @@ fn select_union(
     r: &ReadRequest,
     sets: &[Vec<Matcher>],
 ) -> Result<Vec<SeriesRef>, ApiError> {
-    let shards = st.tenant_shards(&r.tenant);
     let mut out: Vec<SeriesRef> = Vec::new();
     for m in sets {
         out.extend(
             st.engine
-                .select(r.tenant.as_str(), &shards, m, r.mint, r.maxt)?,
+                .select(r.tenant.as_str(), &r.shards, m, r.mint, r.maxt)?,
         );
     }
     out.sort_by(|a, b| a.labels.cmp(&b.labels));
@@ -124,11 +127,10 @@ where
         sets.push(Vec::new());
     }
     let out = tokio::task::spawn_blocking(move || -> Result<Vec<String>, ApiError> {
-        let shards = st.tenant_shards(&r.tenant);
         let range = r.has_range.then_some((r.mint, r.maxt));
         let mut all = std::collections::BTreeSet::new();
         for m in &sets {
-            all.extend(list(&st, r.tenant.as_str(), &shards, m, range)?);
+            all.extend(list(&st, r.tenant.as_str(), &r.shards, m, range)?);
         }
         Ok(all.into_iter().collect())
     })

@@ -3,12 +3,11 @@
 //! durable by the engine, and the client hears back only when every part is (or why not).
 
 use std::io::Read;
-use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use cairn_storage::{ApplyOutcome, Tenant, WriteBatch, WriteBatchBuilder};
+use cairn_storage::{ApplyOutcome, WriteBatch, WriteBatchBuilder};
 
 use super::{ApiError, Params, SharedState, WriteError, tenant_of};
 use crate::ingest::influx::{self, Precision};
@@ -75,8 +74,7 @@ async fn ingest_influx(
         st.metrics
             .ingest_rejected_invalid
             .fetch_add(report.rejected as u64, std::sync::atomic::Ordering::Relaxed);
-        let tenant = builder.tenant().clone();
-        let outcome = commit(&st, &tenant, builder.finish_sharded())
+        let outcome = commit(&st, builder.finish_sharded())
             .await
             .map_err(WriteError::from)?;
         let rejected = report.rejected as u64 + outcome.rejected();
@@ -119,8 +117,7 @@ pub async fn remote_write(State(st): State<SharedState>, req: Request) -> Respon
         st.metrics
             .remote_write_requests
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let tenant = builder.tenant().clone();
-        let outcome = commit(&st, &tenant, builder.finish_sharded()).await?;
+        let outcome = commit(&st, builder.finish_sharded()).await?;
         if outcome.rejected() > 0 || decoded.histograms > 0 {
             // Prometheus does not retry a 4xx, which is right: these samples can never be
             // stored. The float samples of the request are written all the same.
@@ -168,44 +165,29 @@ fn rejection_message(o: &ApplyOutcome, st: &SharedState) -> String {
     parts.join("; ")
 }
 
-/// Makes every part of `tenant`'s write durable; fails with 503 naming the shards that did
-/// not confirm.
+/// Commits every part of a write through its shard's Raft group (concurrently); fails with 503
+/// naming the shards that were not committed within the write timeout. Parts that were are
+/// kept: retrying the whole request is safe, as identical samples are idempotent.
 pub async fn commit(
     st: &SharedState,
-    tenant: &Tenant,
     parts: Vec<(u32, WriteBatch)>,
 ) -> Result<ApplyOutcome, ApiError> {
-    let timeout = Duration::from_millis(st.cfg.limits.write_timeout_ms);
-    let cache = st.result_cache();
-    let mut pending = Vec::with_capacity(parts.len());
-    for (shard, batch) in parts {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        // The builder tracks the batch's smallest timestamp (a lower bound: abandoned lines
-        // may lower it, which only invalidates more).
-        let hook = cache.write_hook(tenant, || batch.min_t());
-        st.engine.write(
-            shard,
-            batch,
-            Box::new(move |r| {
-                // After the apply and before the client hears back: a query that starts once
-                // this write is acknowledged never gets an entry computed without it. Also on
-                // failure or after our timeout, since the batch may have been applied.
-                if let Some(hook) = hook {
-                    hook.applied(now_ms());
-                }
-                let _ = tx.send(r);
-            }),
-        );
-        pending.push((shard, rx));
-    }
+    let writes = parts.into_iter().map(|(shard, batch)| {
+        let bytes = bytes::Bytes::from(batch.into_bytes());
+        st.cluster.write(shard, bytes)
+    });
     let mut total = ApplyOutcome::default();
     let mut failed = Vec::new();
-    for (shard, rx) in pending {
-        match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(Ok(o))) => total.add(&o),
-            Ok(Ok(Err(e))) => failed.push(format!("shard {shard}: {e}")),
-            Ok(Err(_)) => failed.push(format!("shard {shard}: the storage engine stopped")),
-            Err(_) => failed.push(format!("shard {shard}: not durable within {timeout:?}")),
+    for r in futures_util::future::join_all(writes).await {
+        match r {
+            Ok(report) => total.add(&ApplyOutcome {
+                written: report.written,
+                duplicates: report.duplicates,
+                rejected_too_old: report.rejected_too_old,
+                rejected_conflict: report.rejected_conflict,
+                ..Default::default()
+            }),
+            Err(e) => failed.push(format!("shard {}: {}", e.shard, e.reason)),
         }
     }
     if failed.is_empty() {

@@ -110,7 +110,7 @@ mod tests {
         b.begin_group([("team", team)]).unwrap();
         b.add_series(name, [Sample::new(1000, 1.0), Sample::new(2000, 2.0)]);
         for (shard, batch) in b.finish_sharded() {
-            engine.write_blocking(shard, batch).unwrap();
+            engine.apply_next(shard, batch).unwrap();
         }
     }
 

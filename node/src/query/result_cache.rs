@@ -380,6 +380,26 @@ impl WriteHook {
     }
 }
 
+/// Runs the write hook of every batch applied on this node, by any shard replica (the
+/// Raft state machine calls it, on followers too), before a read barrier there can pass it.
+pub struct CacheInvalidator(pub Arc<ResultCache>);
+
+impl cairn_consensus::ApplyObserver for CacheInvalidator {
+    fn applied(&self, _shard: u32, batch: &[u8], outcome: &cairn_storage::ApplyOutcome) {
+        let Some(oldest) = outcome.oldest_written else {
+            return;
+        };
+        let Some(tenant) =
+            cairn_storage::write_batch::tenant_of(batch).and_then(|t| Tenant::new(t).ok())
+        else {
+            return;
+        };
+        if let Some(hook) = self.0.write_hook(&tenant, || oldest) {
+            hook.applied(crate::api::write::now_ms());
+        }
+    }
+}
+
 /// The node's query result cache: entries under an LRU byte bound, and one generation per
 /// tenant that writes into the past advance.
 pub struct ResultCache {

@@ -1,8 +1,9 @@
-//! Engine tests on a real RocksDB in a temp dir: write, read, restart, checkpoint, flush.
+//! Engine tests on a real RocksDB in a temp dir: apply, read, restart, checkpoint, flush,
+//! shard dumps.
 
 use super::*;
 use crate::model::{MatchOp, STALE_NAN_BITS, Tenant};
-use crate::write_batch::WriteBatchBuilder;
+use crate::write_batch::{WriteBatch, WriteBatchBuilder};
 
 fn cfg(dir: &Path) -> StorageConfig {
     StorageConfig {
@@ -48,7 +49,7 @@ fn written_samples_are_read_back_exactly() {
         })
         .collect();
     let o = e
-        .write_blocking(1, batch("acme", "a", "cpu", &samples))
+        .apply_next(1, batch("acme", "a", "cpu", &samples))
         .unwrap();
     assert_eq!(o.written, 300);
     assert_eq!(o.new_series, 1);
@@ -73,56 +74,130 @@ fn written_samples_are_read_back_exactly() {
 }
 
 #[test]
-fn acknowledged_writes_survive_restart_without_checkpoint() {
+fn a_restart_recovers_the_last_checkpoint_and_its_marker() {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = cfg(dir.path());
-    c.checkpoint_interval_ms = 3_600_000;
     {
-        let e = Engine::open(c.clone()).unwrap();
+        let e = Engine::open(cfg(dir.path())).unwrap();
         for i in 0..50 {
-            e.write_blocking(0, batch("t", "h", "m", &[(i * 1000, i as f64)]))
+            e.apply_next(0, batch("t", "h", "m", &[(i * 1000, i as f64)]))
                 .unwrap();
+            if i == 29 {
+                e.checkpoint(0, Some(b"after 30")).unwrap();
+            }
         }
-        // Simulate a crash: the log thread is never asked to checkpoint. Dropping still runs
-        // shutdown, so leak the engine instead.
-        std::mem::forget(e);
+        assert_eq!(e.applied_index(0).unwrap(), 50);
+        // Not checkpointed again: the Raft layer re-applies entries 31..=50 from its log.
     }
-    // The RocksDB lock is held by the leaked handle in this process; reopen a copy of the files.
-    let copy = tempfile::tempdir().unwrap();
-    copy_dir(&dir.path().join("db"), &copy.path().join("db"));
-    let e = Engine::open(cfg(copy.path())).unwrap();
-    assert_eq!(e.stats().replayed_entries.load(Ordering::Relaxed), 50);
+    let e = Engine::open(cfg(dir.path())).unwrap();
+    assert_eq!(e.applied_index(0).unwrap(), 30);
+    assert_eq!(
+        e.applied_marker(0).unwrap().as_deref(),
+        Some(&b"after 30"[..])
+    );
+    assert_eq!(e.applied_marker(1).unwrap(), None);
     let got = read_all(&e, "t", 0, &[name("m")]);
-    assert_eq!(got[0].1.len(), 50);
-    assert_eq!(got[0].1[49], Sample::new(49_000, 49.0));
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_name() == "LOCK" {
-            continue;
-        }
-        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-    }
+    assert_eq!(got[0].1.len(), 30);
+    assert_eq!(got[0].1[29], Sample::new(29_000, 29.0));
 }
 
 #[test]
-fn flush_writes_chunks_and_purges_the_log_then_restart_reads_them() {
+fn entries_of_the_single_node_wal_are_replayed_once_then_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let e = Engine::open(cfg(dir.path())).unwrap();
+        let log = e.raft_log_store().unwrap();
+        let entries: Vec<(u64, Vec<u8>)> = (1..=20u64)
+            .map(|i| {
+                let b = batch("t", "h", "m", &[(i as i64 * 1000, i as f64)]);
+                let mut bytes = vec![LEGACY_ENTRY_WRITE];
+                bytes.extend_from_slice(b.as_bytes());
+                (i, bytes)
+            })
+            .collect();
+        log.append(group_of_shard(2), &entries, true).unwrap();
+        drop(log);
+    }
+    let e = Engine::open(cfg(dir.path())).unwrap();
+    assert_eq!(e.stats().replayed_entries.load(Ordering::Relaxed), 20);
+    assert_eq!(read_all(&e, "t", 2, &[name("m")])[0].1.len(), 20);
+    // The Raft group starts from an empty log and index 0.
+    assert_eq!(e.applied_index(2).unwrap(), 0);
+    let log = e.raft_log_store().unwrap();
+    assert!(log.read(group_of_shard(2), ..).unwrap().is_empty());
+    drop((log, e));
+    let e = Engine::open(cfg(dir.path())).unwrap();
+    assert_eq!(e.stats().replayed_entries.load(Ordering::Relaxed), 0);
+    assert_eq!(read_all(&e, "t", 2, &[name("m")])[0].1.len(), 20);
+}
+
+#[test]
+fn a_shard_dump_installs_on_another_engine() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let src = Engine::open(cfg(a.path())).unwrap();
+    let dst = Engine::open(cfg(b.path())).unwrap();
+    let samples: Vec<(i64, f64)> = (0..300).map(|i| (i * 10_000, i as f64 / 4.0)).collect();
+    src.apply_next(1, batch("acme", "a", "cpu", &samples))
+        .unwrap();
+    src.apply_next(1, batch("acme", "b", "mem", &samples[..7]))
+        .unwrap();
+    // Something of its own in the destination's shard, which the install replaces.
+    dst.apply_next(1, batch("acme", "z", "old", &[(1, 1.0)]))
+        .unwrap();
+    dst.apply_next(3, batch("acme", "z", "kept", &[(1, 1.0)]))
+        .unwrap();
+    let dump = src.dump_shard(1, b"marker").unwrap();
+    dst.install_shard(1, &dump, b"marker").unwrap();
+    assert_eq!(dst.applied_index(1).unwrap(), 2);
+    assert_eq!(
+        dst.applied_marker(1).unwrap().as_deref(),
+        Some(&b"marker"[..])
+    );
+    let all = [Matcher::new(MatchOp::RegexMatch, "__name__", ".+").unwrap()];
+    assert_eq!(
+        read_all(&dst, "acme", 1, &all),
+        read_all(&src, "acme", 1, &all)
+    );
+    assert_eq!(
+        read_all(&dst, "acme", 3, &all).len(),
+        1,
+        "other shards untouched"
+    );
+    // The replica keeps applying where the dump ended, with the same series ids.
+    let next = [(3_000_000, 9.0)];
+    src.apply_next(1, batch("acme", "c", "new", &next)).unwrap();
+    dst.apply_next(1, batch("acme", "c", "new", &next)).unwrap();
+    assert_eq!(
+        read_all(&dst, "acme", 1, &all),
+        read_all(&src, "acme", 1, &all)
+    );
+    let sids = |e: &Engine| -> Vec<u64> {
+        e.select("acme", &[1], &all, i64::MIN, i64::MAX)
+            .unwrap()
+            .iter()
+            .map(|s| s.sid)
+            .collect()
+    };
+    assert_eq!(sids(&dst), sids(&src));
+    let mut bad = dump.clone();
+    bad.truncate(dump.len() - 3);
+    assert!(dst.install_shard(1, &bad, b"m").is_err());
+    drop(dst);
+    // And it survives a restart.
+    let dst = Engine::open(cfg(b.path())).unwrap();
+    assert_eq!(read_all(&dst, "acme", 1, &all).len(), 2);
+}
+
+#[test]
+fn flush_writes_chunks_then_restart_reads_them() {
     let dir = tempfile::tempdir().unwrap();
     let samples: Vec<(i64, f64)> = (0..250).map(|i| (i * 15_000, (i % 7) as f64)).collect();
     {
         let e = Engine::open(cfg(dir.path())).unwrap();
-        e.write_blocking(2, batch("t", "h", "m", &samples)).unwrap();
-        let f = e.flush_blocking().unwrap();
+        e.apply_next(2, batch("t", "h", "m", &samples)).unwrap();
+        let f = e.flush_unreplicated().unwrap();
         assert_eq!(f.samples, 250);
         // 250 samples at 15 s: 120 + 120 + 10, and no chunk crosses a 2 h boundary (480 samples).
         assert_eq!(f.chunks, 3);
-        let db = &e.inner.db;
-        let mut it = db.raw_iterator_cf(cf(db, CF_RAFT_LOG));
-        it.seek_to_first();
-        assert!(!it.valid(), "log purged after flush");
     }
     let e = Engine::open(cfg(dir.path())).unwrap();
     assert_eq!(e.stats().replayed_entries.load(Ordering::Relaxed), 0);
@@ -142,21 +217,22 @@ fn partial_chunks_reopen_after_restart_and_keep_growing() {
     let dir = tempfile::tempdir().unwrap();
     {
         let e = Engine::open(cfg(dir.path())).unwrap();
-        e.write_blocking(0, batch("t", "h", "m", &[(1000, 1.0), (2000, 2.0)]))
+        e.apply_next(0, batch("t", "h", "m", &[(1000, 1.0), (2000, 2.0)]))
             .unwrap();
-        // Clean shutdown checkpoints: the open chunk is written as a partial chunk.
+        // A checkpoint without sealing writes the open chunk as a partial chunk.
+        e.checkpoint(0, None).unwrap();
     }
     {
         let e = Engine::open(cfg(dir.path())).unwrap();
-        e.write_blocking(0, batch("t", "h", "m", &[(3000, 3.0)]))
+        e.apply_next(0, batch("t", "h", "m", &[(3000, 3.0)]))
             .unwrap();
         // A sample older than the newest but within the window is out of order, not lost.
-        e.write_blocking(0, batch("t", "h", "m", &[(1500, 1.5)]))
+        e.apply_next(0, batch("t", "h", "m", &[(1500, 1.5)]))
             .unwrap();
         let got = read_all(&e, "t", 0, &[name("m")]);
         let ts: Vec<i64> = got[0].1.iter().map(|s| s.t).collect();
         assert_eq!(ts, [1000, 1500, 2000, 3000]);
-        let f = e.flush_blocking().unwrap();
+        let f = e.flush_unreplicated().unwrap();
         assert_eq!(
             f.samples, 4,
             "the reopened chunk is sealed whole, plus the OOO sample"
@@ -173,10 +249,10 @@ fn out_of_order_duplicates_and_too_old_samples() {
     let dir = tempfile::tempdir().unwrap();
     let e = Engine::open(cfg(dir.path())).unwrap();
     let hour = 3_600_000;
-    e.write_blocking(0, batch("t", "h", "m", &[(10 * hour, 1.0)]))
+    e.apply_next(0, batch("t", "h", "m", &[(10 * hour, 1.0)]))
         .unwrap();
     let o = e
-        .write_blocking(
+        .apply_next(
             0,
             batch(
                 "t",
@@ -204,7 +280,7 @@ fn out_of_order_duplicates_and_too_old_samples() {
         ]
     );
     // Out-of-order data survives a checkpoint and a restart.
-    e.flush_blocking().unwrap();
+    e.flush_unreplicated().unwrap();
     drop(e);
     let e = Engine::open(cfg(dir.path())).unwrap();
     let got = read_all(&e, "t", 0, &[name("m")]);
@@ -216,14 +292,14 @@ fn matchers_labels_and_tenants() {
     let dir = tempfile::tempdir().unwrap();
     let e = Engine::open(cfg(dir.path())).unwrap();
     for host in ["a", "b", "c"] {
-        e.write_blocking(3, batch("acme", host, "cpu", &[(1, 1.0)]))
+        e.apply_next(3, batch("acme", host, "cpu", &[(1, 1.0)]))
             .unwrap();
     }
     let mut b = WriteBatchBuilder::new(Tenant::new("acme").unwrap());
     b.begin_group([("host", "a")]).unwrap();
     b.add("mem", 1, 1.0);
-    e.write_blocking(3, b.finish()).unwrap();
-    e.write_blocking(3, batch("other", "z", "cpu", &[(1, 1.0)]))
+    e.apply_next(3, b.finish()).unwrap();
+    e.apply_next(3, batch("other", "z", "cpu", &[(1, 1.0)]))
         .unwrap();
 
     let hosts = |m: Vec<Matcher>| -> Vec<String> {
@@ -294,8 +370,8 @@ fn chunks_seal_at_the_two_hour_boundary() {
         (two_h, 3.0),
         (two_h + 1000, 4.0),
     ];
-    e.write_blocking(0, batch("t", "h", "m", &samples)).unwrap();
-    let f = e.flush_blocking().unwrap();
+    e.apply_next(0, batch("t", "h", "m", &samples)).unwrap();
+    let f = e.flush_unreplicated().unwrap();
     assert_eq!(f.chunks, 2);
     assert_eq!(f.samples, 4);
 }
@@ -304,8 +380,8 @@ fn chunks_seal_at_the_two_hour_boundary() {
 fn snapshot_is_a_database_that_opens() {
     let dir = tempfile::tempdir().unwrap();
     let e = Engine::open(cfg(dir.path())).unwrap();
-    e.write_blocking(0, batch("t", "h", "m", &[(1, 1.0)]))
-        .unwrap();
+    e.apply_next(0, batch("t", "h", "m", &[(1, 1.0)])).unwrap();
+    e.checkpoint(0, None).unwrap();
     let snap = dir.path().join("snapshots").join("s1");
     e.snapshot(&snap).unwrap();
     assert!(matches!(
@@ -313,7 +389,7 @@ fn snapshot_is_a_database_that_opens() {
         Err(Error::CheckpointExists { .. })
     ));
     drop(e);
-    // A snapshot is a data dir's `db`: opening it recovers the acknowledged write.
+    // A snapshot is a data dir's `db`: opening it recovers the checkpointed write.
     let restored = tempfile::tempdir().unwrap();
     std::fs::rename(&snap, restored.path().join("db")).unwrap();
     let e = Engine::open(cfg(restored.path())).unwrap();
@@ -330,11 +406,11 @@ fn writes_after_shutdown_fail_cleanly() {
     e.shutdown();
     assert!(!e.is_open());
     assert!(matches!(
-        e.write_blocking(0, batch("t", "h", "m", &[(1, 1.0)])),
+        e.apply_next(0, batch("t", "h", "m", &[(1, 1.0)])),
         Err(Error::ShutDown)
     ));
     assert!(matches!(
-        e.write_blocking(99, batch("t", "h", "m", &[(1, 1.0)])),
+        e.apply_next(99, batch("t", "h", "m", &[(1, 1.0)])),
         Err(Error::Config { .. })
     ));
 }
@@ -375,24 +451,24 @@ fn a_window_the_series_has_left_becomes_one_chunk() {
     all.insert(3, Sample::new(2500, -1.0));
     {
         let e = Engine::open(c.clone()).unwrap();
-        // Checkpoints between the writes, without sealing (as the log thread does): window
+        // Checkpoints between the writes, without sealing (as periodic checkpoints do): window
         // [0, 10 s) is written as a sealed chunk, an open chunk's copy, another sealed chunk.
         for (from, to) in [(0, 6000), (7000, 9000)] {
-            e.write_blocking(1, batch("acme", "a", "cpu", &samples(from, to)))
+            e.apply_next(1, batch("acme", "a", "cpu", &samples(from, to)))
                 .unwrap();
-            checkpoint_shard(&e.inner, 1).unwrap();
+            e.checkpoint(1, None).unwrap();
         }
         assert_eq!(chunk_keys(&e, 1, 0), [(0, 0), (4000, 0), (8000, 0)]);
         // A late sample of the window gets an out-of-order chunk of its own...
-        e.write_blocking(1, batch("acme", "a", "cpu", &[(2500, -1.0)]))
+        e.apply_next(1, batch("acme", "a", "cpu", &[(2500, -1.0)]))
             .unwrap();
-        checkpoint_shard(&e.inner, 1).unwrap();
+        e.checkpoint(1, None).unwrap();
         assert_eq!(chunk_keys(&e, 1, 0).len(), 4);
         // Crossing into the next window completes the first: its chunks, the late one too,
         // become one.
-        e.write_blocking(1, batch("acme", "a", "cpu", &samples(10_000, 12_000)))
+        e.apply_next(1, batch("acme", "a", "cpu", &samples(10_000, 12_000)))
             .unwrap();
-        checkpoint_shard(&e.inner, 1).unwrap();
+        e.checkpoint(1, None).unwrap();
         assert_eq!(chunk_keys(&e, 1, 0), [(0, 0), (10_000, 0)]);
         let got = read_all(&e, "acme", 1, &[name("cpu")]);
         assert_eq!(got[0].1, all);
@@ -416,8 +492,9 @@ fn the_raft_log_store_shares_the_engines_database() {
             true,
         )
         .unwrap();
-        e.write_blocking(1, batch("acme", "a", "cpu", &[(1000, 1.0)]))
+        e.apply_next(1, batch("acme", "a", "cpu", &[(1000, 1.0)]))
             .unwrap();
+        e.checkpoint(1, None).unwrap();
     }
     let e = Engine::open(cfg(dir.path())).unwrap();
     let log = e.raft_log_store().unwrap();

@@ -1,0 +1,257 @@
+//! The gRPC Raft transport: how every Raft group on this node talks to the same groups on
+//! the other nodes. It owns the node's connections to its peers (one tonic `Channel` per peer
+//! address, shared by all groups and by the node's other internal RPCs), the client side that
+//! openraft calls (`GrpcRaftNetwork` → `GroupNetworkFactory` → `GroupNetwork`), the server
+//! side that routes incoming RPCs by group id (`RaftTransportService` over a
+//! [`RaftRegistry`]), and the fault hook that partition tests use ([`Faults`]). It does not
+//! start servers or own groups: the node binds the listener, serves
+//! `GrpcRaftNetwork::service(registry)` and keeps the registry of groups.
+//!
+//! ```text
+//!  node 1                                                   node 2
+//!  Raft(g7) ─┐                                          ┌─► Raft(g7)
+//!  Raft(g8) ─┼► GroupNetwork(g, to 2)                   ├─► Raft(g8)
+//!  Raft(g0) ─┘    │ Faults: 2 blocked? → Unreachable    │   registry.group(g)
+//!                 │ bincode(request)                    │   (unknown → NOT_FOUND)
+//!                 ▼                                     │
+//!   GrpcRaftNetwork: one Channel per peer ══ HTTP/2 ══► RaftTransportService
+//!     (lazy connect, 1 s timeout, keepalive,   RaftRequest{group, from, payload}
+//!      tcp_nodelay; also `channel(addr)`       Faults: `from` blocked? → UNAVAILABLE
+//!      for the node's other RPCs)          ◄══ RaftReply{bincode(Result<resp, RaftError>)}
+//! ```
+//!
+//! Wire format (`cairn-proto`, `proto/cairn/raft.proto`, package `cairn.raft.v1`): service
+//! `RaftTransport` with unary `AppendEntries`, `Vote` and `InstallSnapshot`, each taking
+//! `RaftRequest { group, from, payload }` and returning `RaftReply { payload }`. The request
+//! payload is bincode 2 (serde, standard config) of openraft's request; the reply payload is
+//! bincode of `Result<response, RaftError<NodeId, E>>`, so a remote Raft error (a higher
+//! vote, a stopped group) comes back as `RPCError::RemoteError` with the error openraft
+//! expects. Snapshots go as openraft's chunked `InstallSnapshotRequest`s
+//! (`Config::snapshot_max_chunk_size` each), one unary call per chunk, which needs only
+//! `SnapshotData: AsyncRead + AsyncWrite + AsyncSeek + Unpin`. Both ends must run the same
+//! openraft version and `TypeConfig`: bincode is not self-describing.
+//!
+//! Cost of many groups: every RPC is one small unary call multiplexed on the peer's single
+//! HTTP/2 connection, so an idle group costs one heartbeat AppendEntries (a few dozen bytes)
+//! per group per peer per heartbeat interval, and no connection or task of its own. Batching
+//! heartbeats across groups (TiKV's hibernate regions, openraft 0.10's multiraft) is the next
+//! step when the group count makes that show.
+//!
+//! Faults: [`Faults`] (from [`GrpcRaftNetwork::faults`]) holds the peers this node is cut off
+//! from. RPCs to a blocked peer fail at once as `Unreachable` (openraft backs off); RPCs from
+//! a blocked peer are refused with `UNAVAILABLE`. Blocking node 3 on nodes 1 and 2 therefore
+//! isolates it in both directions, for every group. Only tests, or a node started with test
+//! faults enabled, block anyone.
+//!
+//! Liveness: every reply from a peer and every accepted RPC from one is noted as contact
+//! ([`GrpcRaftNetwork::last_contact`]), which the node's status page reports.
+//!
+//! Deadlines: each RPC is bounded by openraft's `RPCOption::hard_ttl()` (heartbeat interval
+//! for AppendEntries, `install_snapshot_timeout` per snapshot chunk), enforced locally and
+//! sent as `grpc-timeout` so the server drops calls the sender has given up on.
+
+mod codec;
+pub mod faults;
+mod group_network;
+mod registry;
+mod service;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cairn_proto::raft::raft_transport_server::RaftTransportServer;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::type_config::NodeId;
+
+pub use codec::PayloadError;
+pub use faults::Faults;
+pub use group_network::{GroupNetwork, GroupNetworkFactory};
+pub use registry::RaftRegistry;
+pub use service::RaftTransportService;
+
+/// Largest gRPC message either side sends or accepts. openraft sends up to
+/// `max_payload_entries` (300 by default) entries per AppendEntries, each one shard write
+/// batch; a batch that encodes larger is split (`PayloadTooLarge`) before it is sent.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Connecting to a peer gives up after this; openraft then sees `Unreachable` and backs off.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// HTTP/2 pings on every connection, idle or not, so a dead peer (power loss, a dropped
+/// route, where no RST ever arrives) is noticed within interval + timeout and reconnected.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A peer address that is not a valid gRPC endpoint (`host:port`, or a URI).
+#[derive(Debug, thiserror::Error)]
+#[error("invalid gRPC address {addr:?} of a peer: {source}")]
+pub struct BadPeerAddress {
+    pub addr: String,
+    pub source: tonic::transport::Error,
+}
+
+/// The node's side of the Raft transport: its id, its channels to peers and its fault hook.
+/// Cheap to clone (an `Arc`); make one per node and pass clones to every group.
+#[derive(Clone)]
+pub struct GrpcRaftNetwork {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    id: NodeId,
+    faults: Arc<Faults>,
+    /// One channel per peer address, made on first use and kept; a channel reconnects by
+    /// itself, so an entry never goes stale. Keyed by address, not node id: an address is
+    /// what a membership entry names, and a node that moves gets a new channel.
+    channels: Mutex<HashMap<String, Channel>>,
+    /// When each peer last answered an RPC of ours or sent us one (for status pages).
+    contacts: Mutex<HashMap<NodeId, Instant>>,
+}
+
+impl GrpcRaftNetwork {
+    /// The transport of node `id`: `id` is sent as `from` on every RPC.
+    pub fn new(id: NodeId) -> GrpcRaftNetwork {
+        GrpcRaftNetwork {
+            inner: Arc::new(Inner {
+                id,
+                faults: Arc::new(Faults::new()),
+                channels: Mutex::new(HashMap::new()),
+                contacts: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.inner.id
+    }
+
+    /// The fault hook shared by this node's clients and server: block a peer to partition it.
+    pub fn faults(&self) -> &Arc<Faults> {
+        &self.inner.faults
+    }
+
+    /// openraft's network factory for `group`: pass it to `Raft::new` of that group.
+    pub fn for_group(&self, group: u64) -> GroupNetworkFactory {
+        GroupNetworkFactory::new(self.clone(), group)
+    }
+
+    /// The tonic service that delivers incoming Raft RPCs to this node's groups, sharing this
+    /// network's fault hook. Serve it with `tonic::transport::Server::add_service`.
+    pub fn service<R: RaftRegistry>(
+        &self,
+        registry: R,
+    ) -> RaftTransportServer<RaftTransportService<R>> {
+        RaftTransportService::new(registry, self.clone()).into_server()
+    }
+
+    /// When `peer` last answered one of this node's Raft RPCs or sent one that was accepted:
+    /// `None` if never. With heartbeats every interval, a live peer that shares a group with
+    /// this node is never more than a heartbeat interval old.
+    pub fn last_contact(&self, peer: NodeId) -> Option<Instant> {
+        lock(&self.inner.contacts).get(&peer).copied()
+    }
+
+    /// Notes that `peer` was just heard from (by the transport, or the node's own probes).
+    pub fn record_contact(&self, peer: NodeId) {
+        lock(&self.inner.contacts).insert(peer, Instant::now());
+    }
+
+    /// The shared channel to `addr` (`host:port`, or a URI with a scheme), for the node's
+    /// other internal RPCs: the same HTTP/2 connection the Raft traffic uses. It connects on
+    /// first use. Must be called inside a Tokio runtime (a channel spawns its worker task).
+    /// Test faults do not apply to it.
+    pub fn channel(&self, addr: &str) -> Result<Channel, BadPeerAddress> {
+        let mut channels = lock(&self.inner.channels);
+        if let Some(channel) = channels.get(addr) {
+            return Ok(channel.clone());
+        }
+        let channel = endpoint(addr)?.connect_lazy();
+        channels.insert(addr.to_string(), channel.clone());
+        Ok(channel)
+    }
+
+    /// How many peer channels exist (for tests of connection reuse).
+    #[cfg(test)]
+    pub(crate) fn channel_count(&self) -> usize {
+        lock(&self.inner.channels).len()
+    }
+}
+
+impl fmt::Debug for GrpcRaftNetwork {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GrpcRaftNetwork")
+            .field("id", &self.inner.id)
+            .field("blocked", &self.inner.faults.blocked())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The maps behind these locks stay consistent whatever panicked while one was held (each
+/// update is a single insert), so a poisoned lock is used as it is.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn endpoint(addr: &str) -> Result<Endpoint, BadPeerAddress> {
+    // Node addresses are `host:port`; plaintext until the node's TLS settings reach here.
+    let uri = if addr.contains("://") {
+        addr.to_string()
+    } else {
+        format!("http://{addr}")
+    };
+    let endpoint = Endpoint::from_shared(uri).map_err(|source| BadPeerAddress {
+        addr: addr.to_string(),
+        source,
+    })?;
+    Ok(endpoint
+        .connect_timeout(CONNECT_TIMEOUT)
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
+        .keep_alive_timeout(KEEPALIVE_TIMEOUT)
+        .keep_alive_while_idle(true)
+        // Lets one connection carry large AppendEntries batches and snapshot chunks at full
+        // speed alongside the small heartbeats of every other group.
+        .http2_adaptive_window(true))
+}
+
+/// The three Raft RPCs, for dispatch and for naming them in errors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Rpc {
+    AppendEntries,
+    Vote,
+    InstallSnapshot,
+}
+
+impl Rpc {
+    fn request_name(self) -> &'static str {
+        match self {
+            Rpc::AppendEntries => "AppendEntriesRequest",
+            Rpc::Vote => "VoteRequest",
+            Rpc::InstallSnapshot => "InstallSnapshotRequest",
+        }
+    }
+
+    fn reply_name(self) -> &'static str {
+        match self {
+            Rpc::AppendEntries => "AppendEntries reply",
+            Rpc::Vote => "Vote reply",
+            Rpc::InstallSnapshot => "InstallSnapshot reply",
+        }
+    }
+}
+
+impl fmt::Display for Rpc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Rpc::AppendEntries => "AppendEntries",
+            Rpc::Vote => "Vote",
+            Rpc::InstallSnapshot => "InstallSnapshot",
+        })
+    }
+}
+
+#[cfg(test)]
+mod network_test;

@@ -1,0 +1,114 @@
+//! `RaftTransportService`: the server side of the Raft transport. One per node; it decodes a
+//! `RaftRequest`, refuses it if the sender is blocked by a test fault, routes it by group id
+//! through the node's [`RaftRegistry`] and hands it to that group's `Raft`, then encodes
+//! whatever the `Raft` returned (response or `RaftError`) into the `RaftReply`.
+
+use std::future::Future;
+
+use cairn_proto::raft::raft_transport_server::{RaftTransport, RaftTransportServer};
+use cairn_proto::raft::{RaftReply, RaftRequest};
+use openraft::Raft;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tonic::{Request, Response, Status};
+
+use super::codec;
+use super::registry::RaftRegistry;
+use super::{GrpcRaftNetwork, MAX_MESSAGE_BYTES, Rpc};
+use crate::type_config::TypeConfig;
+
+/// The tonic `RaftTransport` service over the node's Raft groups.
+pub struct RaftTransportService<R: RaftRegistry> {
+    registry: R,
+    network: GrpcRaftNetwork,
+}
+
+impl<R: RaftRegistry> RaftTransportService<R> {
+    /// Serves `registry`'s groups with `network`'s fault hook, and records incoming RPCs as
+    /// contact with their sender (`GrpcRaftNetwork::last_contact`).
+    pub fn new(registry: R, network: GrpcRaftNetwork) -> RaftTransportService<R> {
+        RaftTransportService { registry, network }
+    }
+
+    /// The tonic server for `Server::add_service`, accepting messages up to
+    /// [`MAX_MESSAGE_BYTES`] (tonic's default of 4 MiB is below a full AppendEntries batch).
+    pub fn into_server(self) -> RaftTransportServer<Self> {
+        RaftTransportServer::new(self)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
+    /// Decode, route, call, encode: the same for the three rpcs.
+    async fn handle<Req, Resp, F, Fut>(
+        &self,
+        rpc: Rpc,
+        request: Request<RaftRequest>,
+        call: F,
+    ) -> Result<Response<RaftReply>, Status>
+    where
+        Req: DeserializeOwned,
+        Resp: Serialize,
+        F: FnOnce(Raft<TypeConfig>, Req) -> Fut,
+        Fut: Future<Output = Resp>,
+    {
+        let RaftRequest {
+            group,
+            from,
+            payload,
+        } = request.into_inner();
+        if self.network.faults().is_blocked(from) {
+            return Err(Status::unavailable(format!(
+                "{rpc} from node {from} refused: node {from} is partitioned from this node by a test fault"
+            )));
+        }
+        self.network.record_contact(from);
+        let Some(raft) = self.registry.group(group) else {
+            tracing::debug!(group, from, %rpc, "raft rpc for a group not on this node");
+            return Err(Status::not_found(format!(
+                "raft group {group} is not on this node ({rpc} from node {from})"
+            )));
+        };
+        let req: Req = codec::decode(rpc.request_name(), &payload).map_err(|e| {
+            Status::invalid_argument(format!("{rpc} for group {group} from node {from}: {e}"))
+        })?;
+        // The `Raft`'s answer, `Ok` or `Err(RaftError)`, is the reply: a remote Raft error is
+        // data for the sender, not a transport failure.
+        let result = call(raft, req).await;
+        let payload = codec::encode(rpc.reply_name(), &result)
+            .map_err(|e| Status::internal(format!("{rpc} for group {group}: {e}")))?;
+        Ok(Response::new(RaftReply {
+            payload: payload.into(),
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl<R: RaftRegistry> RaftTransport for RaftTransportService<R> {
+    async fn append_entries(
+        &self,
+        request: Request<RaftRequest>,
+    ) -> Result<Response<RaftReply>, Status> {
+        self.handle(Rpc::AppendEntries, request, |raft, req| async move {
+            raft.append_entries(req).await
+        })
+        .await
+    }
+
+    async fn vote(&self, request: Request<RaftRequest>) -> Result<Response<RaftReply>, Status> {
+        self.handle(Rpc::Vote, request, |raft, req| async move {
+            raft.vote(req).await
+        })
+        .await
+    }
+
+    /// One chunk of a snapshot (openraft's chunked transport); the `Raft` reassembles them.
+    async fn install_snapshot(
+        &self,
+        request: Request<RaftRequest>,
+    ) -> Result<Response<RaftReply>, Status> {
+        self.handle(Rpc::InstallSnapshot, request, |raft, req| async move {
+            raft.install_snapshot(req).await
+        })
+        .await
+    }
+}

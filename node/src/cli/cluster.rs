@@ -1,0 +1,371 @@
+//! `cairn cluster local` (N node processes on loopback, for trying a cluster out) and
+//! `cairn cluster status` (the status endpoint as tables).
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+
+/// `cairn cluster local`
+#[derive(Debug, clap::Args)]
+pub struct LocalArgs {
+    /// Number of node processes.
+    #[arg(long, default_value_t = 3)]
+    pub nodes: u32,
+    /// Parent of the nodes' data dirs (node1, node2, ...) and log files.
+    #[arg(long, default_value = "./cairn-data/local")]
+    pub data_dir: PathBuf,
+    /// Shards of the new cluster (used when node 1 bootstraps).
+    #[arg(long)]
+    pub shards: Option<u32>,
+    /// HTTP port of node 1; node i listens on this + 10·(i−1), its gRPC port one above.
+    #[arg(long, default_value_t = 7480)]
+    pub base_port: u16,
+    /// How long to wait for the cluster to become healthy.
+    #[arg(long, default_value = "120s")]
+    pub wait: String,
+}
+
+/// `cairn cluster status`
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Any node of the cluster.
+    #[arg(long, default_value = "http://127.0.0.1:7480", env = "CAIRN_URL")]
+    pub url: String,
+    /// Print the JSON document instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+struct Child {
+    id: u32,
+    http: String,
+    process: tokio::process::Child,
+}
+
+/// Starts the nodes, waits until the cluster is healthy, prints where they listen, and stops
+/// them all (SIGTERM, so each checkpoints) on Ctrl-C or when one exits.
+pub async fn local(args: LocalArgs) -> anyhow::Result<()> {
+    if args.nodes == 0 {
+        bail!("--nodes must be at least 1");
+    }
+    let wait = cairn_storage::units::parse_duration_ms(&args.wait)
+        .with_context(|| format!("--wait {:?}", args.wait))?;
+    let exe = std::env::current_exe().context("finding the cairn binary")?;
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let port = |i: u32, off: u16| args.base_port + 10 * (i as u16 - 1) + off;
+    let mut children: Vec<Child> = Vec::new();
+    for i in 1..=args.nodes {
+        let dir = args.data_dir.join(format!("node{i}"));
+        let log_path = args.data_dir.join(format!("node{i}.log"));
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .with_context(|| format!("opening {}", log_path.display()))?;
+        let mut cmd = tokio::process::Command::new(&exe);
+        cmd.arg("server")
+            .arg("--node-id")
+            .arg(i.to_string())
+            .arg("--http-addr")
+            .arg(format!("127.0.0.1:{}", port(i, 0)))
+            .arg("--grpc-addr")
+            .arg(format!("127.0.0.1:{}", port(i, 1)))
+            .arg("--data-dir")
+            .arg(&dir);
+        if i > 1 {
+            cmd.arg("--join").arg(format!("127.0.0.1:{}", port(1, 1)));
+        }
+        if let Some(s) = args.shards {
+            cmd.arg("--shards").arg(s.to_string());
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true);
+        let process = cmd.spawn().with_context(|| format!("starting node {i}"))?;
+        let http = format!("http://127.0.0.1:{}", port(i, 0));
+        eprintln!(
+            "started node {i}: http {http}, grpc 127.0.0.1:{}, data {}, log {}",
+            port(i, 1),
+            dir.display(),
+            log_path.display()
+        );
+        children.push(Child {
+            id: i,
+            http,
+            process,
+        });
+        if i == 1 {
+            // The others join through node 1: let it bootstrap first.
+            wait_until(&mut children, Duration::from_millis(wait as u64), |v| {
+                v["meta_leader"].as_u64() == Some(1)
+            })
+            .await?;
+        }
+    }
+    wait_until(&mut children, Duration::from_millis(wait as u64), |v| {
+        v["healthy"] == true && v["nodes"].as_array().map(|n| n.len()) == Some(args.nodes as usize)
+    })
+    .await?;
+    println!("cluster of {} nodes is healthy:", args.nodes);
+    for c in &children {
+        println!("  node {}: {}", c.id, c.http);
+    }
+    println!("try: cairn cluster status --url {}", children[0].http);
+    println!("Ctrl-C stops every node.");
+    let exited = async {
+        loop {
+            for c in children.iter_mut() {
+                if let Ok(Some(status)) = c.process.try_wait() {
+                    return (c.id, status);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => eprintln!("stopping the nodes"),
+        (id, status) = exited => eprintln!("node {id} exited ({status}); stopping the others"),
+    }
+    stop_all(&mut children).await;
+    Ok(())
+}
+
+async fn stop_all(children: &mut [Child]) {
+    for c in children.iter() {
+        if let Some(pid) = c.process.id() {
+            // SAFETY: sending a signal to a child process we started.
+            unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+        }
+    }
+    for c in children.iter_mut() {
+        match tokio::time::timeout(Duration::from_secs(30), c.process.wait()).await {
+            Ok(_) => eprintln!("node {} stopped", c.id),
+            Err(_) => {
+                let _ = c.process.kill().await;
+                eprintln!("node {} killed after 30 s", c.id);
+            }
+        }
+    }
+}
+
+/// Polls node 1's status until `ok` holds, failing if a node exits or time runs out.
+async fn wait_until(
+    children: &mut [Child],
+    limit: Duration,
+    ok: impl Fn(&Value) -> bool,
+) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v1/cluster/status", children[0].http);
+    let started = Instant::now();
+    loop {
+        let exited = children
+            .iter_mut()
+            .find_map(|c| match c.process.try_wait() {
+                Ok(Some(status)) => Some((c.id, status)),
+                _ => None,
+            });
+        if let Some((id, status)) = exited {
+            stop_all(children).await;
+            bail!("node {id} exited while starting ({status}); see its log");
+        }
+        if let Ok(resp) = client.get(&url).send().await
+            && let Ok(text) = resp.text().await
+            && let Ok(v) = serde_json::from_str::<Value>(&text)
+            && ok(&v["data"])
+        {
+            return Ok(());
+        }
+        if started.elapsed() > limit {
+            stop_all(children).await;
+            bail!("the cluster was not healthy within {limit:?}; see the nodes' logs");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Prints the status of the cluster `args.url` belongs to.
+pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
+    let url = format!("{}/api/v1/cluster/status", args.url.trim_end_matches('/'));
+    let resp = super::send(reqwest::Client::new().get(&url), None, &args.url).await?;
+    let code = resp.status();
+    let body = resp.text().await.context("reading the status")?;
+    if !code.is_success() {
+        bail!("{code}: {body}");
+    }
+    let v: Value = serde_json::from_str(&body).context("the status is not JSON")?;
+    let d = &v["data"];
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(d)?);
+        return Ok(());
+    }
+    print!("{}", render_status(d));
+    Ok(())
+}
+
+fn cell(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        Value::Array(a) if a.is_empty() => "-".into(),
+        Value::Array(a) => a.iter().map(cell).collect::<Vec<_>>().join(","),
+        other => other.to_string(),
+    }
+}
+
+fn table(head: &[&str], rows: &[Vec<String>]) -> String {
+    let mut w: Vec<usize> = head.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            w[i] = w[i].max(c.len());
+        }
+    }
+    let line = |cells: Vec<String>| -> String {
+        let mut s = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<width$}", width = w[i]))
+            .collect::<Vec<_>>()
+            .join("  ");
+        s.truncate(s.trim_end().len());
+        s + "\n"
+    };
+    let mut out = line(head.iter().map(|h| h.to_string()).collect());
+    for r in rows {
+        out += &line(r.clone());
+    }
+    out
+}
+
+/// The status document as text: a summary line, the nodes, the shards.
+pub fn render_status(d: &Value) -> String {
+    let mut out = format!(
+        "cluster: {} · answered by node {} · meta leader {} (term {}) · {} shards, {} per tenant, RF {}\n\n",
+        if d["healthy"] == true {
+            "healthy"
+        } else {
+            "DEGRADED"
+        },
+        cell(&d["node_id"]),
+        cell(&d["meta_leader"]),
+        cell(&d["meta_term"]),
+        cell(&d["shard_count"]),
+        cell(&d["shards_per_tenant"]),
+        cell(&d["replication_factor"]),
+    );
+    let nodes: Vec<Vec<String>> = d["nodes"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|n| {
+                    vec![
+                        cell(&n["id"]),
+                        cell(&n["state"]),
+                        cell(&n["http_addr"]),
+                        cell(&n["grpc_addr"]),
+                        n["last_contact_ms"]
+                            .as_u64()
+                            .map_or("-".into(), |ms| format!("{ms} ms")),
+                        if n["meta_voter"] == true {
+                            "voter"
+                        } else {
+                            "learner"
+                        }
+                        .into(),
+                    ]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out += &table(
+        &["NODE", "STATE", "HTTP", "GRPC", "LAST CONTACT", "META"],
+        &nodes,
+    );
+    out.push('\n');
+    let shards: Vec<Vec<String>> = d["shards"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|s| {
+                    vec![
+                        cell(&s["id"]),
+                        cell(&s["leader"]),
+                        cell(&s["term"]),
+                        cell(&s["voters"]),
+                        cell(&s["learners"]),
+                        cell(&s["placement"]),
+                        cell(&s["last_applied"]),
+                        cell(&s["log_entries"]),
+                    ]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out += &table(
+        &[
+            "SHARD",
+            "LEADER",
+            "TERM",
+            "VOTERS",
+            "LEARNERS",
+            "PLACEMENT",
+            "APPLIED",
+            "LOG",
+        ],
+        &shards,
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_renders_as_aligned_tables() {
+        let d = serde_json::json!({
+            "node_id": 2, "meta_leader": 1, "meta_term": 3, "shard_count": 2,
+            "shards_per_tenant": 1, "replication_factor": 3, "healthy": false,
+            "nodes": [
+                {"id": 1, "state": "up", "http_addr": "127.0.0.1:7480", "grpc_addr": "127.0.0.1:7481",
+                 "last_contact_ms": 12, "meta_voter": true},
+                {"id": 2, "state": "unreachable", "http_addr": "127.0.0.1:7490",
+                 "grpc_addr": "127.0.0.1:7491", "last_contact_ms": null, "meta_voter": false}
+            ],
+            "shards": [
+                {"id": 0, "leader": 1, "term": 2, "voters": [1, 2], "learners": [],
+                 "placement": [1, 2], "last_applied": 40, "log_entries": 7},
+                {"id": 1, "leader": null, "placement": [2]}
+            ]
+        });
+        let text = render_status(&d);
+        assert!(text.starts_with("cluster: DEGRADED · answered by node 2 · meta leader 1"));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[2],
+            "NODE  STATE        HTTP            GRPC            LAST CONTACT  META"
+        );
+        assert_eq!(
+            lines[3],
+            "1     up           127.0.0.1:7480  127.0.0.1:7481  12 ms         voter"
+        );
+        assert_eq!(
+            lines[4],
+            "2     unreachable  127.0.0.1:7490  127.0.0.1:7491  -             learner"
+        );
+        assert!(
+            lines[7].starts_with("0      1       2     1,2     "),
+            "{}",
+            lines[7]
+        );
+        assert!(
+            lines[8].starts_with("1      -       -     -       -"),
+            "{}",
+            lines[8]
+        );
+    }
+}

@@ -1,0 +1,154 @@
+//! Raft metrics for `/metrics`: per group term, leader, log and apply lag from openraft's own
+//! metrics, plus counters the node keeps (proposals, commit latency, leader changes).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use cairn_consensus::NodeId;
+
+use super::Cluster;
+
+/// Upper bounds (seconds) of the commit latency histogram's buckets.
+const BUCKETS: [f64; 12] = [
+    0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0,
+];
+
+#[derive(Default)]
+pub struct RaftCounters {
+    pub proposals: AtomicU64,
+    pub proposals_failed: AtomicU64,
+    pub forwarded: AtomicU64,
+    commit_buckets: [AtomicU64; BUCKETS.len()],
+    commit_count: AtomicU64,
+    commit_micros: AtomicU64,
+    leader_changes: AtomicU64,
+    leaders: Mutex<HashMap<u64, Option<NodeId>>>,
+}
+
+impl RaftCounters {
+    /// Records one committed-and-applied proposal made on this node.
+    pub fn committed(&self, took: Duration) {
+        let secs = took.as_secs_f64();
+        for (i, le) in BUCKETS.iter().enumerate() {
+            if secs <= *le {
+                self.commit_buckets[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.commit_count.fetch_add(1, Ordering::Relaxed);
+        self.commit_micros
+            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// Notes the leader a group has now; counts a change from the last one noted.
+    pub fn observe_leader(&self, group: u64, leader: Option<NodeId>) {
+        let mut m = self.leaders.lock().unwrap_or_else(|p| p.into_inner());
+        let before = m.insert(group, leader);
+        if let Some(before) = before
+            && before != leader
+            && leader.is_some()
+        {
+            self.leader_changes.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Cluster {
+    /// Appends the Raft metrics to `o` in the text exposition format.
+    pub fn render_metrics(&self, o: &mut String) {
+        let c = &self.counters;
+        let mut groups = vec![(0u64, self.groups.meta().clone())];
+        groups.extend(
+            self.groups
+                .local_shards()
+                .into_iter()
+                .map(|(s, r)| (cairn_consensus::group_of_shard(s), r)),
+        );
+        let _ = writeln!(
+            o,
+            "# HELP cairn_raft_term Current Raft term, per group (0 is the meta group).\n# TYPE cairn_raft_term gauge"
+        );
+        let metrics: Vec<_> = groups
+            .iter()
+            .map(|(g, r)| (*g, r.metrics().borrow().clone()))
+            .collect();
+        for (g, m) in &metrics {
+            let _ = writeln!(o, "cairn_raft_term{{group=\"{g}\"}} {}", m.current_term);
+        }
+        let _ = writeln!(
+            o,
+            "# HELP cairn_raft_is_leader 1 if this node leads the group.\n# TYPE cairn_raft_is_leader gauge"
+        );
+        for (g, m) in &metrics {
+            let lead = (m.current_leader == Some(self.node_id())) as u8;
+            let _ = writeln!(o, "cairn_raft_is_leader{{group=\"{g}\"}} {lead}");
+        }
+        let _ = writeln!(
+            o,
+            "# HELP cairn_raft_apply_lag_entries Log entries this replica has but has not applied.\n# TYPE cairn_raft_apply_lag_entries gauge"
+        );
+        for (g, m) in &metrics {
+            let lag = m
+                .last_log_index
+                .unwrap_or(0)
+                .saturating_sub(m.last_applied.map(|l| l.index).unwrap_or(0));
+            let _ = writeln!(o, "cairn_raft_apply_lag_entries{{group=\"{g}\"}} {lag}");
+        }
+        let _ = writeln!(
+            o,
+            "# HELP cairn_raft_log_entries Entries in the group's log (not yet purged).\n# TYPE cairn_raft_log_entries gauge"
+        );
+        for (g, m) in &metrics {
+            let first = m.purged.map(|l| l.index + 1).unwrap_or(1);
+            let n = (m.last_log_index.unwrap_or(0) + 1).saturating_sub(first);
+            let _ = writeln!(o, "cairn_raft_log_entries{{group=\"{g}\"}} {n}");
+        }
+        let counter = |o: &mut String, name: &str, help: &str, v: u64| {
+            let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
+        };
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        counter(
+            o,
+            "cairn_raft_leader_changes_total",
+            "Leader changes seen on this node's groups (sampled every second).",
+            load(&c.leader_changes),
+        );
+        counter(
+            o,
+            "cairn_raft_proposals_total",
+            "Write batches proposed by this node as a shard leader.",
+            load(&c.proposals),
+        );
+        counter(
+            o,
+            "cairn_raft_proposals_failed_total",
+            "Proposals that were not committed (no quorum in time, leadership lost).",
+            load(&c.proposals_failed),
+        );
+        counter(
+            o,
+            "cairn_raft_forwarded_writes_total",
+            "Write batches this node forwarded to a shard leader elsewhere.",
+            load(&c.forwarded),
+        );
+        let _ = writeln!(
+            o,
+            "# HELP cairn_raft_commit_seconds From proposal to applied on the leader.\n# TYPE cairn_raft_commit_seconds histogram"
+        );
+        for (i, le) in BUCKETS.iter().enumerate() {
+            let _ = writeln!(
+                o,
+                "cairn_raft_commit_seconds_bucket{{le=\"{le}\"}} {}",
+                load(&c.commit_buckets[i])
+            );
+        }
+        let n = load(&c.commit_count);
+        let _ = writeln!(
+            o,
+            "cairn_raft_commit_seconds_bucket{{le=\"+Inf\"}} {n}\ncairn_raft_commit_seconds_sum {}\ncairn_raft_commit_seconds_count {n}",
+            load(&c.commit_micros) as f64 / 1e6
+        );
+    }
+}

@@ -1,0 +1,172 @@
+//! The node's gRPC server: the Raft transport (from `cairn-consensus`) and the `Cluster`
+//! service (join, forwarded writes, read index) on one listener.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cairn_consensus::{Node, NodeId};
+use cairn_proto::cluster::cluster_server::{Cluster as ClusterRpc, ClusterServer};
+use cairn_proto::cluster::{
+    JoinReply, JoinRequest, PingReply, PingRequest, ReadIndexReply, ReadIndexRequest, WriteReply,
+    WriteRequest,
+};
+use tonic::{Request, Response, Status};
+
+use super::Cluster;
+
+/// How long a forwarded write may wait on the leader (the sender gives up sooner anyway).
+const FORWARDED_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves both services on `listener` until `shutdown` turns true.
+pub fn serve(
+    cluster: Arc<Cluster>,
+    listener: tokio::net::TcpListener,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let raft = cluster.groups.network().service(cluster.groups.clone());
+    let rpc = ClusterServer::new(ClusterService { cluster })
+        .max_decoding_message_size(usize::MAX)
+        .max_encoding_message_size(usize::MAX);
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    tokio::spawn(async move {
+        let stop = async move {
+            let _ = shutdown.wait_for(|s| *s).await;
+        };
+        let served = tonic::transport::Server::builder()
+            .http2_keepalive_interval(Some(Duration::from_secs(10)))
+            .add_service(raft)
+            .add_service(rpc)
+            .serve_with_incoming_shutdown(incoming, stop)
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "the gRPC server failed");
+        }
+    });
+}
+
+struct ClusterService {
+    cluster: Arc<Cluster>,
+}
+
+impl ClusterService {
+    fn refuse_blocked(&self, from: NodeId) -> Result<(), Status> {
+        if from != 0 && self.cluster.groups.network().faults().is_blocked(from) {
+            return Err(Status::unavailable(format!(
+                "node {from} is blocked by a test fault"
+            )));
+        }
+        Ok(())
+    }
+
+    fn leader_hint(&self, shard: u32) -> u64 {
+        self.cluster.leader_of(shard).unwrap_or(0)
+    }
+}
+
+#[tonic::async_trait]
+impl ClusterRpc for ClusterService {
+    async fn join(&self, req: Request<JoinRequest>) -> Result<Response<JoinReply>, Status> {
+        let r = req.into_inner();
+        if r.node_id == 0 || r.grpc_addr.is_empty() {
+            return Err(Status::invalid_argument(
+                "a joining node needs a node id of at least 1 and a gRPC address",
+            ));
+        }
+        let node = Node {
+            http_addr: r.http_addr,
+            grpc_addr: r.grpc_addr,
+        };
+        match self.cluster.accept_join(r.node_id, node).await {
+            Ok(()) => Ok(Response::new(JoinReply {
+                accepted: true,
+                ..Default::default()
+            })),
+            Err(reason) => {
+                let leader = self.cluster.groups.meta().metrics().borrow().current_leader;
+                match leader {
+                    Some(l) if l != self.cluster.node_id() => {
+                        let addr = self
+                            .cluster
+                            .state()
+                            .nodes
+                            .get(&l)
+                            .map(|n| n.grpc_addr.clone())
+                            .unwrap_or_default();
+                        Ok(Response::new(JoinReply {
+                            accepted: false,
+                            leader_hint: l,
+                            leader_grpc_addr: addr,
+                        }))
+                    }
+                    _ => Err(Status::unavailable(reason)),
+                }
+            }
+        }
+    }
+
+    async fn write(&self, req: Request<WriteRequest>) -> Result<Response<WriteReply>, Status> {
+        let r = req.into_inner();
+        self.refuse_blocked(r.from)?;
+        let proposed = tokio::time::timeout(
+            FORWARDED_WRITE_TIMEOUT,
+            super::propose_forwarded(&self.cluster.groups, r.shard, r.batch.to_vec()),
+        )
+        .await
+        .map_err(|_| Status::unavailable(format!("shard {}: no quorum", r.shard)))?;
+        match proposed {
+            Ok(Ok(report)) => Ok(Response::new(WriteReply {
+                not_leader: false,
+                leader_hint: 0,
+                written: report.written,
+                duplicates: report.duplicates,
+                rejected_too_old: report.rejected_too_old,
+                rejected_conflict: report.rejected_conflict,
+            })),
+            Ok(Err(hint)) => Ok(Response::new(WriteReply {
+                not_leader: true,
+                leader_hint: hint.unwrap_or_else(|| self.leader_hint(r.shard)),
+                ..Default::default()
+            })),
+            Err(e) => Err(Status::unavailable(format!("shard {}: {e}", r.shard))),
+        }
+    }
+
+    async fn ping(&self, req: Request<PingRequest>) -> Result<Response<PingReply>, Status> {
+        let from = req.into_inner().from;
+        self.refuse_blocked(from)?;
+        self.cluster.groups.network().record_contact(from);
+        Ok(Response::new(PingReply {
+            node_id: self.cluster.node_id(),
+        }))
+    }
+
+    async fn read_index(
+        &self,
+        req: Request<ReadIndexRequest>,
+    ) -> Result<Response<ReadIndexReply>, Status> {
+        let r = req.into_inner();
+        self.refuse_blocked(r.from)?;
+        let Some(raft) = self.cluster.groups.shard(r.shard) else {
+            return Ok(Response::new(ReadIndexReply {
+                not_leader: true,
+                leader_hint: self.leader_hint(r.shard),
+                index: 0,
+            }));
+        };
+        match raft.ensure_linearizable().await {
+            Ok(read) => Ok(Response::new(ReadIndexReply {
+                not_leader: false,
+                leader_hint: 0,
+                index: read.map(|l| l.index).unwrap_or(0),
+            })),
+            Err(openraft::error::RaftError::APIError(
+                openraft::error::CheckIsLeaderError::ForwardToLeader(f),
+            )) => Ok(Response::new(ReadIndexReply {
+                not_leader: true,
+                leader_hint: f.leader_id.unwrap_or(0),
+                index: 0,
+            })),
+            Err(e) => Err(Status::unavailable(format!("shard {}: {e}", r.shard))),
+        }
+    }
+}

@@ -1,0 +1,439 @@
+//! Three real `cairn server` processes on loopback, joined into one cluster: replication,
+//! read-your-writes on every node, and faults (kill -9, restart, two nodes down, partition),
+//! each followed by a check that every node holds the same data.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use cairn_tests::{CairnProcess, Exported, client, export, free_port, wait_for, write_lines};
+use serde_json::Value;
+
+const SHARDS: &str = "4";
+
+struct Member {
+    id: u64,
+    dir: PathBuf,
+    args: Vec<String>,
+    url: String,
+    process: Option<CairnProcess>,
+}
+
+struct TestCluster {
+    _root: tempfile::TempDir,
+    members: Vec<Member>,
+}
+
+impl TestCluster {
+    /// Node 1 bootstraps, the others join through it; returns once the status is healthy.
+    fn start(n: u64) -> anyhow::Result<TestCluster> {
+        let root = tempfile::tempdir()?;
+        let mut members: Vec<Member> = Vec::new();
+        let mut seed = String::new();
+        for id in 1..=n {
+            let (http, grpc) = (free_port(), free_port());
+            let mut args: Vec<String> = [
+                "--node-id".to_string(),
+                id.to_string(),
+                "--http-addr".into(),
+                format!("127.0.0.1:{http}"),
+                "--grpc-addr".into(),
+                format!("127.0.0.1:{grpc}"),
+                "--shards".into(),
+                SHARDS.into(),
+            ]
+            .to_vec();
+            if id == 1 {
+                seed = format!("127.0.0.1:{grpc}");
+            } else {
+                args.extend(["--join".to_string(), seed.clone()]);
+            }
+            let dir = root.path().join(format!("node{id}"));
+            let mut m = Member {
+                id,
+                dir,
+                args,
+                url: format!("http://127.0.0.1:{http}"),
+                process: None,
+            };
+            m.start()?;
+            members.push(m);
+        }
+        let c = TestCluster {
+            _root: root,
+            members,
+        };
+        c.wait_healthy(1, n as usize)?;
+        Ok(c)
+    }
+
+    fn node(&mut self, id: u64) -> &mut Member {
+        &mut self.members[id as usize - 1]
+    }
+
+    fn url(&self, id: u64) -> String {
+        self.members[id as usize - 1].url.clone()
+    }
+
+    /// Waits until node `via` reports a healthy cluster of `nodes` members.
+    fn wait_healthy(&self, via: u64, nodes: usize) -> anyhow::Result<Value> {
+        let url = self.url(via);
+        wait_for("a healthy cluster", Duration::from_secs(90), || {
+            let s = status(&url).ok()?;
+            (s["healthy"] == true && s["nodes"].as_array()?.len() == nodes).then_some(s)
+        })
+        .with_context(|| format!("last status: {:?}", status(&url).ok()))
+    }
+
+    /// Every node's replicas hold the same series and samples (each node's export reads its
+    /// own replicas, after a read barrier), and they include `acked`.
+    fn check_replicas_agree(&self, acked: &[(i64, f64)]) -> anyhow::Result<()> {
+        let mut first: Option<Vec<Exported>> = None;
+        for m in &self.members {
+            let Some(p) = &m.process else { continue };
+            let got = export(&p.url, None, r#"{__name__=~"load_.*"}"#)
+                .with_context(|| format!("export from node {}", m.id))?;
+            let samples: BTreeSet<(i64, u64)> =
+                got.iter().flat_map(|e| e.samples.iter().copied()).collect();
+            for (t, v) in acked {
+                if !samples.contains(&(*t, v.to_bits())) {
+                    bail!("node {} lost the acknowledged sample ({t}, {v})", m.id);
+                }
+            }
+            match &first {
+                None => first = Some(got),
+                Some(f) if *f != got => bail!("node {} disagrees with the first node", m.id),
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for TestCluster {
+    /// On a failing test, shows the end of every node's log.
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        for m in &self.members {
+            if let Some(p) = &m.process {
+                let log = p.log_text();
+                let tail: Vec<&str> = log.lines().rev().take(40).collect();
+                eprintln!("--- node {} (last lines) ---", m.id);
+                for l in tail.into_iter().rev() {
+                    eprintln!("{l}");
+                }
+            }
+        }
+    }
+}
+
+impl Member {
+    fn start(&mut self) -> anyhow::Result<()> {
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        let p = CairnProcess::start_args(&self.dir, &args, &[("CAIRN_TEST_FAULTS", "1")])?;
+        self.url = p.url.clone();
+        self.process = Some(p);
+        Ok(())
+    }
+
+    fn kill9(&mut self) {
+        if let Some(p) = self.process.take() {
+            p.kill9();
+        }
+    }
+}
+
+fn status(url: &str) -> anyhow::Result<Value> {
+    let text = client()
+        .get(format!("{url}/api/v1/cluster/status"))
+        .send()?
+        .text()?;
+    let v: Value = serde_json::from_str(&text)?;
+    Ok(v["data"].clone())
+}
+
+/// One line of line protocol per sample: `load_v,host=h value=V T` (ms).
+fn line(host: &str, t: i64, v: f64) -> String {
+    format!("load_v,host={host} value={v} {t}\n")
+}
+
+/// Writes samples of one series in batches, to whichever node is up, until stopped; records
+/// what was acknowledged and the longest time between two acknowledgements.
+struct Writer {
+    acked: Arc<Mutex<Vec<(i64, f64)>>>,
+    last_error: Arc<Mutex<String>>,
+    longest_gap: Arc<Mutex<Duration>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Writer {
+    fn start(urls: Vec<String>, host: &'static str, t0: i64) -> Writer {
+        let acked = Arc::new(Mutex::new(Vec::new()));
+        let longest_gap = Arc::new(Mutex::new(Duration::ZERO));
+        let stop = Arc::new(AtomicBool::new(false));
+        let last_error = Arc::new(Mutex::new(String::new()));
+        let (a, g, s, e) = (
+            acked.clone(),
+            longest_gap.clone(),
+            stop.clone(),
+            last_error.clone(),
+        );
+        let thread = std::thread::spawn(move || {
+            let mut t = t0;
+            let mut last_ack = Instant::now();
+            let mut i = 0usize;
+            while !s.load(Ordering::Relaxed) {
+                let batch: Vec<(i64, f64)> = (0..10)
+                    .map(|k| (t + k * 1000, (t + k) as f64 / 7.0))
+                    .collect();
+                let body: String = batch.iter().map(|&(t, v)| line(host, t, v)).collect();
+                let url = &urls[i % urls.len()];
+                let result = write_lines(url, None, "ms", &body);
+                if let Err(err) = &result {
+                    *e.lock().unwrap() = format!("{url}: {err:#}");
+                }
+                if result.is_ok() {
+                    let gap = last_ack.elapsed();
+                    last_ack = Instant::now();
+                    let mut lg = g.lock().unwrap();
+                    *lg = (*lg).max(gap);
+                    a.lock().unwrap().extend(batch);
+                    t += 10_000;
+                } else {
+                    // Try another node next; the same samples again (retries are idempotent).
+                    i += 1;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        });
+        Writer {
+            acked,
+            last_error,
+            longest_gap,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn count(&self) -> usize {
+        self.acked.lock().unwrap().len()
+    }
+
+    fn finish(mut self) -> (Vec<(i64, f64)>, Duration) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let acked = self.acked.lock().unwrap().clone();
+        let gap = *self.longest_gap.lock().unwrap();
+        (acked, gap)
+    }
+}
+
+fn wait_more_acks(w: &Writer, n: usize) -> anyhow::Result<()> {
+    let target = w.count() + n;
+    wait_for("more acknowledged writes", Duration::from_secs(30), || {
+        (w.count() >= target).then_some(())
+    })
+    .with_context(|| format!("last write error: {}", w.last_error.lock().unwrap()))
+}
+
+#[test]
+fn three_nodes_replicate_and_every_node_reads_its_writes() {
+    let c = TestCluster::start(3).unwrap();
+    let s = status(&c.url(2)).unwrap();
+    assert_eq!(s["shard_count"], 4);
+    for shard in s["shards"].as_array().unwrap() {
+        let voters: BTreeSet<u64> = shard["voters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        assert_eq!(voters, BTreeSet::from([1, 2, 3]), "{shard}");
+        assert!(shard["leader"].as_u64().is_some(), "{shard}");
+    }
+    // Read-your-writes across nodes: acknowledged by one node, visible on the others at once.
+    for (i, (w, r)) in [(1u64, 3u64), (3, 2), (2, 1)].into_iter().enumerate() {
+        let t = 1_700_000_000_000 + i as i64 * 1000;
+        write_lines(&c.url(w), None, "ms", &line("rw", t, i as f64)).unwrap();
+        let got = export(&c.url(r), None, r#"load_v{host="rw"}"#).unwrap();
+        assert!(
+            got.iter()
+                .any(|e| e.samples.contains(&(t, (i as f64).to_bits()))),
+            "written on node {w}, not yet visible on node {r}: {got:?}"
+        );
+    }
+    // PromQL on another node sees it too.
+    let (code, v) = cairn_tests::prom_api(
+        &c.url(2),
+        None,
+        false,
+        "/api/v1/query",
+        &[("query", "count(load_v)"), ("time", "1700000000.002")],
+    )
+    .unwrap();
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["data"]["result"][0]["value"][1], "1", "{v}");
+    let acked: Vec<(i64, f64)> = (0..3)
+        .map(|i| (1_700_000_000_000 + i * 1000, i as f64))
+        .collect();
+    c.check_replicas_agree(&acked).unwrap();
+    // Raft metrics are exported.
+    let m = client()
+        .get(format!("{}/metrics", c.url(1)))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(m.contains("cairn_raft_commit_seconds_count"), "{m}");
+    assert!(m.contains("cairn_raft_term{group=\"0\"}"), "{m}");
+    // The CLI prints the status as tables.
+    let (ok, out, err) =
+        cairn_tests::cairn_cli(&["cluster", "status", "--url", &c.url(3)]).unwrap();
+    assert!(ok, "{err}");
+    assert!(out.starts_with("cluster: healthy"), "{out}");
+    assert!(out.contains("SHARD  LEADER"), "{out}");
+}
+
+#[test]
+fn kill_nine_one_node_while_writing_then_restart_it() {
+    let mut c = TestCluster::start(3).unwrap();
+    // Node 1 bootstrapped the cluster and leads most groups: the worst one to lose.
+    let urls = vec![c.url(2), c.url(3)];
+    let w = Writer::start(urls, "k9", 1_700_000_000_000);
+    wait_more_acks(&w, 50).unwrap();
+    let killed_at = Instant::now();
+    c.node(1).kill9();
+    wait_more_acks(&w, 100).unwrap();
+    let recovered_in = killed_at.elapsed();
+    // The survivors checkpoint and purge their logs: node 1 can only catch up by snapshot.
+    for id in [2, 3] {
+        let r = client()
+            .post(format!("{}/api/v1/admin/flush", c.url(id)))
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{}", r.text().unwrap_or_default());
+    }
+    // Restarted with the same flags, it rejoins and catches up.
+    c.node(1).start().unwrap();
+    c.wait_healthy(2, 3).unwrap();
+    wait_more_acks(&w, 50).unwrap();
+    let (acked, gap) = w.finish();
+    eprintln!(
+        "kill -9 of node 1: longest gap between acknowledged writes {gap:?}; {} samples acknowledged; 100 more within {recovered_in:?}",
+        acked.len()
+    );
+    wait_for("node 1 caught up", Duration::from_secs(60), || {
+        c.check_replicas_agree(&acked).ok()
+    })
+    .unwrap();
+    c.check_replicas_agree(&acked).unwrap();
+    let m = client()
+        .get(format!("{}/metrics", c.url(1)))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let installed: f64 = m
+        .lines()
+        .find_map(|l| l.strip_prefix("cairn_raft_snapshots_installed_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0);
+    assert!(
+        installed >= 1.0,
+        "node 1 caught up by snapshot: {installed}"
+    );
+}
+
+#[test]
+fn two_of_three_down_fails_fast_then_recovers_without_loss() {
+    let mut c = TestCluster::start(3).unwrap();
+    let body: String = (0..20)
+        .map(|i| line("two", 1_700_000_000_000 + i * 1000, i as f64))
+        .collect();
+    write_lines(&c.url(1), None, "ms", &body).unwrap();
+    let mut acked: Vec<(i64, f64)> = (0..20)
+        .map(|i| (1_700_000_000_000 + i * 1000, i as f64))
+        .collect();
+    c.node(2).kill9();
+    c.node(3).kill9();
+    let started = Instant::now();
+    let resp = client()
+        .post(format!("{}/write?precision=ms", c.url(1)))
+        .body(line("two", 1_700_000_100_000, 1.5))
+        .send()
+        .unwrap();
+    let took = started.elapsed();
+    let code = resp.status().as_u16();
+    let text = resp.text().unwrap();
+    assert_eq!(code, 503, "{text}");
+    assert!(text.contains("shard"), "names the shard: {text}");
+    assert!(took < Duration::from_secs(15), "failed in {took:?}");
+    eprintln!("with two of three nodes down a write failed in {took:?}: {text}");
+    // One node back: a majority again.
+    c.node(2).start().unwrap();
+    wait_for("writes accepted again", Duration::from_secs(60), || {
+        write_lines(&c.url(1), None, "ms", &line("two", 1_700_000_200_000, 2.5)).ok()
+    })
+    .unwrap();
+    acked.push((1_700_000_200_000, 2.5));
+    c.node(3).start().unwrap();
+    c.wait_healthy(1, 3).unwrap();
+    wait_for("replicas agree", Duration::from_secs(60), || {
+        c.check_replicas_agree(&acked).ok()
+    })
+    .unwrap();
+}
+
+#[test]
+fn a_partitioned_node_takes_no_writes_and_agrees_after_healing() {
+    let c = TestCluster::start(3).unwrap();
+    let block = |id: u64, peers: &str| {
+        let r = client()
+            .post(format!("{}/api/v1/debug/faults?block={peers}", c.url(id)))
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    };
+    block(3, "1,2");
+    block(1, "3");
+    block(2, "3");
+    let mut acked = Vec::new();
+    // The majority side keeps taking writes (once leadership settles there).
+    wait_for("majority side writes", Duration::from_secs(30), || {
+        write_lines(&c.url(1), None, "ms", &line("part", 1_700_000_000_000, 1.0)).ok()
+    })
+    .unwrap();
+    acked.push((1_700_000_000_000, 1.0));
+    // The minority side takes none.
+    let r = client()
+        .post(format!("{}/write?precision=ms", c.url(3)))
+        .body(line("part", 1_700_000_001_000, 2.0))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 503, "{}", r.text().unwrap_or_default());
+    for id in 1..=3 {
+        let r = client()
+            .post(format!("{}/api/v1/debug/faults?unblock=all", c.url(id)))
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    }
+    c.wait_healthy(3, 3).unwrap();
+    wait_for(
+        "replicas agree after healing",
+        Duration::from_secs(60),
+        || c.check_replicas_agree(&acked).ok(),
+    )
+    .unwrap();
+    let got = export(&c.url(3), None, r#"load_v{host="part"}"#).unwrap();
+    let ts: BTreeMap<i64, u64> = got.iter().flat_map(|e| e.samples.iter().copied()).collect();
+    assert!(ts.contains_key(&1_700_000_000_000));
+}
