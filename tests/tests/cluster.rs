@@ -247,7 +247,8 @@ fn wait_more_acks(w: &Writer, n: usize) -> anyhow::Result<()> {
 #[test]
 fn three_nodes_replicate_and_every_node_reads_its_writes() {
     let c = TestCluster::start(3).unwrap();
-    let s = status(&c.url(2)).unwrap();
+    // Healthy as node 2 sees it too (it may apply the last membership change a moment later).
+    let s = c.wait_healthy(2, 3).unwrap();
     assert_eq!(s["shard_count"], 4);
     for shard in s["shards"].as_array().unwrap() {
         let voters: BTreeSet<u64> = shard["voters"]
