@@ -115,7 +115,12 @@ fn run() -> anyhow::Result<()> {
             };
             let cfg = NodeConfig::load(a.config.as_deref(), &o)?;
             init_logging(&cfg.log);
-            rt.block_on(cairn_node::server::run(cfg))
+            rt.block_on(cairn_node::server::run(cfg))?;
+            // Everything is durable by now (groups checkpointed, RocksDB's WAL synced). Leave
+            // without running C++ static destructors: the log syncer thread still holds the
+            // database, and RocksDB aborted (SIGABRT) when torn down under it.
+            // SAFETY: _exit ends the process; nothing after it runs.
+            unsafe { libc::_exit(0) }
         }
         Cmd::Write(a) => {
             init_logging("warn");

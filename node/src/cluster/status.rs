@@ -62,7 +62,10 @@ impl Cluster {
             let first = m.purged.map(|l| l.index + 1).unwrap_or(1);
             let last = m.last_log_index.unwrap_or(0);
             let placed: BTreeSet<NodeId> = placement.iter().copied().collect();
-            let settled = voters.iter().copied().collect::<BTreeSet<_>>() == placed;
+            // Settled: the voters are the placement, and the placement has every replica it
+            // should (a node that just joined may not be placed yet).
+            let settled = voters.iter().copied().collect::<BTreeSet<_>>() == placed
+                && placed.len() == self.rf.min(state.nodes.len());
             healthy &= m.current_leader.is_some() && settled;
             shards.push(json!({
                 "id": shard,
