@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::cluster_state::ClusterState;
+use crate::shard_state_machine::sm_err;
 use crate::type_config::{ApplyReport, Command, Node, NodeId, TypeConfig};
 
 /// The meta group's id.
@@ -36,10 +37,6 @@ pub struct MetaStateMachine {
     current: Persisted,
     snapshot: Option<(SnapshotMeta<NodeId, Node>, Vec<u8>)>,
     tx: watch::Sender<ClusterState>,
-}
-
-fn sm_err(e: impl std::error::Error + 'static) -> StorageError<NodeId> {
-    StorageIOError::write_state_machine(AnyError::new(&e)).into()
 }
 
 impl MetaStateMachine {

@@ -50,7 +50,8 @@ pub struct ShardStateMachine {
     snapshot_seq: Arc<AtomicU64>,
 }
 
-fn sm_err(e: impl std::error::Error + 'static) -> StorageError<NodeId> {
+/// A state machine's failure as openraft's storage error (shared with the meta group's).
+pub(crate) fn sm_err(e: impl std::error::Error + 'static) -> StorageError<NodeId> {
     StorageIOError::write_state_machine(AnyError::new(&e)).into()
 }
 
