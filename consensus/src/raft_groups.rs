@@ -261,21 +261,26 @@ impl RaftGroups {
         })
     }
 
-    /// Checkpoints every local shard (so a restart re-applies little), then stops every group.
+    /// Checkpoints every local shard (so a restart re-applies little), stops every group, then
+    /// the log syncer (after which nothing of this node but the engine holds the database).
     pub async fn shutdown(&self) {
+        let mut stopping = tokio::task::JoinSet::new();
         for (shard, raft) in self.local_shards() {
-            if let Err(e) = snapshot_now(&raft).await {
-                tracing::warn!(shard, error = %e, "checkpoint at shutdown failed");
-            }
+            stopping.spawn(async move {
+                if let Err(e) = snapshot_now(&raft).await {
+                    tracing::warn!(shard, error = %e, "checkpoint at shutdown failed");
+                }
+                let _ = raft.shutdown().await;
+            });
         }
-        for (_, raft) in self.local_shards() {
-            let _ = raft.shutdown().await;
-        }
+        stopping.join_all().await;
         let _ = self.meta.shutdown().await;
         self.shards
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
+        let syncer = self.syncer.clone();
+        let _ = tokio::task::spawn_blocking(move || syncer.stop()).await;
     }
 }
 

@@ -115,12 +115,11 @@ fn run() -> anyhow::Result<()> {
             };
             let cfg = NodeConfig::load(a.config.as_deref(), &o)?;
             init_logging(&cfg.log);
-            rt.block_on(cairn_node::server::run(cfg))?;
-            // Everything is durable by now (groups checkpointed, RocksDB's WAL synced). Leave
-            // without running C++ static destructors: the log syncer thread still holds the
-            // database, and RocksDB aborted (SIGABRT) when torn down under it.
-            // SAFETY: _exit ends the process; nothing after it runs.
-            unsafe { libc::_exit(0) }
+            let result = rt.block_on(cairn_node::server::run(cfg));
+            // Drop every task (and with them the last handles on the database) before main
+            // returns: RocksDB must close before the C++ static destructors run.
+            rt.shutdown_timeout(std::time::Duration::from_secs(10));
+            result
         }
         Cmd::Write(a) => {
             init_logging("warn");

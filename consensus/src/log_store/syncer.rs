@@ -20,7 +20,13 @@ use crate::type_config::TypeConfig;
 /// Hands appended entries' callbacks to the node's syncer thread. Cheap to clone.
 #[derive(Clone)]
 pub struct LogSyncer {
-    tx: Arc<Mutex<Sender<LogFlushed<TypeConfig>>>>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// `None` once stopped.
+    tx: Mutex<Option<Sender<LogFlushed<TypeConfig>>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for LogSyncer {
@@ -30,22 +36,52 @@ impl std::fmt::Debug for LogSyncer {
 }
 
 impl LogSyncer {
-    /// Starts the syncer thread; it ends when the last clone is dropped.
+    /// Starts the syncer thread; it runs until [`LogSyncer::stop`].
     pub fn start(store: RaftLogStore) -> std::io::Result<LogSyncer> {
         let (tx, rx) = mpsc::channel();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("cairn-log-sync".into())
             .spawn(move || run(store, rx))?;
         Ok(LogSyncer {
-            tx: Arc::new(Mutex::new(tx)),
+            inner: Arc::new(Inner {
+                tx: Mutex::new(Some(tx)),
+                thread: Mutex::new(Some(thread)),
+            }),
         })
     }
 
     /// Calls `callback` once everything written before this call is on disk.
     pub fn after_sync(&self, callback: LogFlushed<TypeConfig>) {
-        let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
-        if let Err(mpsc::SendError(cb)) = tx.send(callback) {
+        let tx = self.inner.tx.lock().unwrap_or_else(|p| p.into_inner());
+        let unsent = match tx.as_ref() {
+            Some(tx) => tx.send(callback).err().map(|mpsc::SendError(cb)| cb),
+            None => Some(callback),
+        };
+        if let Some(cb) = unsent {
             cb.log_io_completed(Err(std::io::Error::other("the log syncer stopped")));
+        }
+    }
+
+    /// Syncs what is pending, answers its callbacks and ends the thread, which releases its
+    /// handle on the database; later appends fail. Idempotent.
+    pub fn stop(&self) {
+        drop(
+            self.inner
+                .tx
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take(),
+        );
+        let thread = self
+            .inner
+            .thread
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(t) = thread
+            && t.join().is_err()
+        {
+            tracing::error!("the log syncer thread panicked");
         }
     }
 }
