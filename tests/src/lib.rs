@@ -81,7 +81,11 @@ impl CairnProcess {
             .args(args)
             .envs(env.iter().copied())
             .env_remove("CAIRN_CONFIG")
-            .env("CAIRN_LOG", "info")
+            // CAIRN_TEST_NODE_LOG (e.g. "info,openraft=debug") makes the nodes log more.
+            .env(
+                "CAIRN_LOG",
+                std::env::var("CAIRN_TEST_NODE_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());

@@ -62,10 +62,12 @@ impl Cluster {
             let first = m.purged.map(|l| l.index + 1).unwrap_or(1);
             let last = m.last_log_index.unwrap_or(0);
             let placed: BTreeSet<NodeId> = placement.iter().copied().collect();
-            // Settled: the voters are the placement, and the placement has every replica it
-            // should (a node that just joined may not be placed yet).
+            // Settled: the voters are the placement, the placement has every replica it should
+            // (a node that just joined may not be placed yet), and no membership change is
+            // half done (during joint consensus both the old and the new voters need a quorum).
             let settled = voters.iter().copied().collect::<BTreeSet<_>>() == placed
-                && placed.len() == self.rf.min(state.nodes.len());
+                && placed.len() == self.rf.min(state.nodes.len())
+                && membership.get_joint_config().len() == 1;
             healthy &= m.current_leader.is_some() && settled;
             shards.push(json!({
                 "id": shard,
