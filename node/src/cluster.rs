@@ -15,6 +15,7 @@
 //!  background ─► cluster/reconcile.rs: placement (meta leader), replicas (shard leaders)
 //! ```
 
+pub mod proposer;
 pub mod raft_metrics;
 pub mod reconcile;
 pub mod service;
@@ -25,18 +26,16 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use crate::config::NodeConfig;
 use anyhow::Context;
 use cairn_consensus::{
     ApplyObserver, ApplyReport, ClusterState, Command, GrpcRaftNetwork, MetaCommand, Node, NodeId,
-    RaftGroups, RaftTimings, TypeConfig,
+    RaftGroups, RaftTimings,
 };
 use cairn_proto::cluster::cluster_client::ClusterClient;
 use cairn_proto::cluster::{JoinRequest, ReadIndexRequest, WriteRequest};
 use cairn_storage::Engine;
-use openraft::Raft;
-use openraft::error::{ClientWriteError, RaftError};
-
-use crate::config::NodeConfig;
+use proposer::Proposed;
 
 /// This node's membership in the cluster.
 pub struct Cluster {
@@ -46,6 +45,7 @@ pub struct Cluster {
     rf: usize,
     shards_per_tenant: u32,
     counters: raft_metrics::RaftCounters,
+    proposer: proposer::Proposer,
 }
 
 /// Why one shard's part of a write failed (the HTTP layer answers 503 naming the shard).
@@ -89,6 +89,10 @@ impl Cluster {
             rf: cfg.cluster.replication_factor as usize,
             shards_per_tenant: cfg.tenancy.shards_per_tenant,
             counters: Default::default(),
+            proposer: proposer::Proposer::new(
+                groups.clone(),
+                Duration::from_millis(cfg.limits.write_timeout_ms),
+            ),
         });
         service::serve(cluster.clone(), listener, shutdown.clone());
         tracing::info!(node = id, "cairn gRPC listening on {grpc_addr}");
@@ -255,12 +259,14 @@ impl Cluster {
         self.state().nodes.get(&node).map(|n| n.grpc_addr.clone())
     }
 
-    /// Commits one shard's write batch through its Raft group and waits until it is applied on
-    /// the leader; retries on leader changes until `write_timeout`.
+    /// Commits one shard's write batch (oldest sample at `min_t`) through its Raft group and
+    /// waits until it is applied on the leader; retries on leader changes until
+    /// `write_timeout`.
     pub async fn write(
         &self,
         shard: u32,
         batch: bytes::Bytes,
+        min_t: i64,
     ) -> Result<ApplyReport, ShardUnavailable> {
         let deadline = Instant::now() + self.write_timeout;
         let unavailable = |reason: String| ShardUnavailable { shard, reason };
@@ -277,10 +283,10 @@ impl Cluster {
             let leader = hint.take().or_else(|| self.leader_of(shard));
             let result = match leader {
                 Some(l) if l == self.node_id() => match self.groups.shard(shard) {
-                    Some(raft) => {
+                    Some(_) => {
                         let started = Instant::now();
                         self.counters.proposals.fetch_add(1, Ordering::Relaxed);
-                        let r = propose_local(&raft, &batch, left).await;
+                        let r = self.propose_local(shard, &batch, min_t, left).await;
                         match &r {
                             Attempt::Done(_) => self.counters.committed(started.elapsed()),
                             _ => {
@@ -295,7 +301,7 @@ impl Cluster {
                 },
                 Some(l) => {
                     self.counters.forwarded.fetch_add(1, Ordering::Relaxed);
-                    self.forward(shard, l, &batch, left).await
+                    self.forward(shard, l, &batch, min_t, left).await
                 }
                 None => Attempt::Retry("no leader elected".into(), None),
             };
@@ -318,6 +324,7 @@ impl Cluster {
         shard: u32,
         leader: NodeId,
         batch: &bytes::Bytes,
+        min_t: i64,
         left: Duration,
     ) -> Attempt {
         if self.groups.network().faults().is_blocked(leader) {
@@ -334,6 +341,7 @@ impl Cluster {
             shard,
             batch: batch.clone(),
             from: self.node_id(),
+            min_t,
         };
         let mut client = ClusterClient::new(channel)
             .max_decoding_message_size(usize::MAX)
@@ -450,6 +458,33 @@ impl Cluster {
         }
     }
 
+    /// Proposes `batch` through this node's proposer for `shard` (this node leads it).
+    async fn propose_local(
+        &self,
+        shard: u32,
+        batch: &bytes::Bytes,
+        min_t: i64,
+        left: Duration,
+    ) -> Attempt {
+        let proposed = self.proposer.propose(shard, batch.to_vec(), min_t);
+        match tokio::time::timeout(left, proposed).await {
+            Err(_) => Attempt::Retry("no quorum: not committed in time".into(), None),
+            Ok(Proposed::Applied(r)) => Attempt::Done(r),
+            Ok(Proposed::NotLeader(hint)) => Attempt::Retry("leadership moved".into(), hint),
+            Ok(Proposed::Failed(e)) => Attempt::Retry(e, None),
+        }
+    }
+
+    /// Proposes a write forwarded by another node, if this node leads `shard`.
+    pub(crate) async fn propose_forwarded(
+        &self,
+        shard: u32,
+        batch: Vec<u8>,
+        min_t: i64,
+    ) -> Proposed {
+        self.proposer.propose(shard, batch, min_t).await
+    }
+
     /// Checkpoints and stops every Raft group of this node.
     pub async fn shutdown(&self) {
         self.groups.shutdown().await;
@@ -463,34 +498,4 @@ enum Attempt {
     Fail(String),
     /// Try again, at the hinted leader if there is one.
     Retry(String, Option<NodeId>),
-}
-
-async fn propose_local(raft: &Raft<TypeConfig>, batch: &bytes::Bytes, left: Duration) -> Attempt {
-    let cmd = Command::Write {
-        batch: batch.to_vec(),
-    };
-    match tokio::time::timeout(left, raft.client_write(cmd)).await {
-        Err(_) => Attempt::Retry("no quorum: not committed in time".into(), None),
-        Ok(Ok(resp)) => Attempt::Done(resp.data),
-        Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
-            Attempt::Retry("leadership moved".into(), f.leader_id)
-        }
-        Ok(Err(e)) => Attempt::Fail(e.to_string()),
-    }
-}
-
-/// Proposes `batch` on the local replica of `shard` if it leads, for a forwarded write.
-pub(crate) async fn propose_forwarded(
-    groups: &RaftGroups,
-    shard: u32,
-    batch: Vec<u8>,
-) -> Result<Result<ApplyReport, Option<NodeId>>, String> {
-    let Some(raft) = groups.shard(shard) else {
-        return Ok(Err(None));
-    };
-    match raft.client_write(Command::Write { batch }).await {
-        Ok(resp) => Ok(Ok(resp.data)),
-        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => Ok(Err(f.leader_id)),
-        Err(e) => Err(e.to_string()),
-    }
 }

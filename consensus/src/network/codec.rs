@@ -89,6 +89,26 @@ mod tests {
         Membership::new(vec![BTreeSet::from([1, 2, 3])], nodes)
     }
 
+    /// A write batch travels as one byte string, byte for byte what a sequence of `u8` was
+    /// (so nodes of the previous release still understand it), and JSON still reads it.
+    #[test]
+    fn write_batches_keep_their_wire_format() {
+        #[derive(serde::Serialize)]
+        enum SeqCommand {
+            Write { batch: Vec<u8> },
+        }
+        let batch: Vec<u8> = (0..=255).cycle().take(1000).collect();
+        let cmd = Command::Write {
+            batch: batch.clone(),
+        };
+        let now = encode("command", &cmd).unwrap();
+        let before = encode("command", &SeqCommand::Write { batch }).unwrap();
+        assert_eq!(now, before);
+        assert_eq!(decode::<Command>("command", &before).unwrap(), cmd);
+        let json = serde_json::to_string(&cmd).unwrap();
+        assert_eq!(serde_json::from_str::<Command>(&json).unwrap(), cmd);
+    }
+
     /// Every message kind the transport carries survives the codec unchanged (openraft's
     /// types derive serde for self-describing formats; this proves bincode takes them too).
     #[test]

@@ -173,8 +173,9 @@ pub async fn commit(
     parts: Vec<(u32, WriteBatch)>,
 ) -> Result<ApplyOutcome, ApiError> {
     let writes = parts.into_iter().map(|(shard, batch)| {
+        let min_t = batch.min_t();
         let bytes = bytes::Bytes::from(batch.into_bytes());
-        st.cluster.write(shard, bytes)
+        st.cluster.write(shard, bytes, min_t)
     });
     let mut total = ApplyOutcome::default();
     let mut failed = Vec::new();

@@ -13,6 +13,7 @@ use cairn_proto::cluster::{
 use tonic::{Request, Response, Status};
 
 use super::Cluster;
+use super::proposer::Proposed;
 
 /// How long a forwarded write may wait on the leader (the sender gives up sooner anyway).
 const FORWARDED_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -109,12 +110,13 @@ impl ClusterRpc for ClusterService {
         self.refuse_blocked(r.from)?;
         let proposed = tokio::time::timeout(
             FORWARDED_WRITE_TIMEOUT,
-            super::propose_forwarded(&self.cluster.groups, r.shard, r.batch.to_vec()),
+            self.cluster
+                .propose_forwarded(r.shard, r.batch.to_vec(), r.min_t),
         )
         .await
         .map_err(|_| Status::unavailable(format!("shard {}: no quorum", r.shard)))?;
         match proposed {
-            Ok(Ok(report)) => Ok(Response::new(WriteReply {
+            Proposed::Applied(report) => Ok(Response::new(WriteReply {
                 not_leader: false,
                 leader_hint: 0,
                 written: report.written,
@@ -122,12 +124,12 @@ impl ClusterRpc for ClusterService {
                 rejected_too_old: report.rejected_too_old,
                 rejected_conflict: report.rejected_conflict,
             })),
-            Ok(Err(hint)) => Ok(Response::new(WriteReply {
+            Proposed::NotLeader(hint) => Ok(Response::new(WriteReply {
                 not_leader: true,
                 leader_hint: hint.unwrap_or_else(|| self.leader_hint(r.shard)),
                 ..Default::default()
             })),
-            Err(e) => Err(Status::unavailable(format!("shard {}: {e}", r.shard))),
+            Proposed::Failed(e) => Err(Status::unavailable(format!("shard {}: {e}", r.shard))),
         }
     }
 
