@@ -323,16 +323,21 @@ impl Head {
             self.dirty.push(sid);
         }
         if s.max_t == i64::MIN || x.t > s.max_t {
+            // A full chunk's size: the next one most likely needs as much.
+            let mut room = 0;
             if let Some(open) = &s.open {
                 let same_block = x.t.div_euclid(limits.chunk_span_ms)
                     == open.first_t().div_euclid(limits.chunk_span_ms);
                 if open.len() >= limits.chunk_max_samples || !same_block {
+                    if open.len() >= limits.chunk_max_samples {
+                        room = open.payload_len() + open.payload_len() / 16;
+                    }
                     Self::seal(s);
                 }
             }
             match &mut s.open {
                 Some(c) => c.push(x),
-                None => s.open = Some(HeadChunk::new(x)),
+                None => s.open = Some(HeadChunk::with_capacity(x, room)),
             }
             s.max_t = x.t;
             s.min_t = s.min_t.min(x.t);

@@ -44,7 +44,13 @@ pub struct HeadChunk {
 
 impl HeadChunk {
     pub fn new(first: Sample) -> Self {
-        let mut gorilla = OpenGorilla::new();
+        Self::with_capacity(first, 0)
+    }
+
+    /// A chunk whose bytes have room for `bytes` from the start (e.g. the size of the series'
+    /// previous chunk), so that it does not grow by reallocation as samples arrive.
+    pub fn with_capacity(first: Sample, bytes: usize) -> Self {
+        let mut gorilla = OpenGorilla::appending_to(Vec::with_capacity(bytes));
         gorilla.push(0, first.v);
         HeadChunk {
             gorilla,
@@ -110,6 +116,11 @@ impl HeadChunk {
         self.samples(&mut samples)?;
         // The head's bytes already are the Gorilla payload: no need to run tsz again.
         encode_chunk_reusing(&samples, Some(self.gorilla.bytes()), out)
+    }
+
+    /// Bytes of encoded samples so far.
+    pub fn payload_len(&self) -> usize {
+        self.gorilla.bytes().len()
     }
 
     /// Approximate heap memory held (the encoded bytes' allocation), for the active-series

@@ -130,10 +130,6 @@ pub(crate) struct OpenGorilla {
 }
 
 impl OpenGorilla {
-    pub(crate) fn new() -> Self {
-        Self::appending_to(Vec::new())
-    }
-
     /// An encoder whose payload is appended to `bytes` (from the next byte boundary).
     pub(crate) fn appending_to(bytes: Vec<u8>) -> Self {
         let mut buf = BitBuf { bytes, free: 0 };
