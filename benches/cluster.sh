@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# A three-node Cairn cluster (replication factor 3, every node on this machine, sharing its
+# cores) against a single node, with the same TSBS cpu-only file and the same loader:
+#
+#   cairn bench ingest --out FILE ─► FILE ─┬─► fresh single node                ─► numbers ─┐
+#                                          └─► fresh 3-node cluster (idle first) ─► numbers ─┴─► table
+#
+# Reported per setup: ingest samples/s (the loader's), server CPU-seconds per million samples
+# during the load (summed over the nodes), Raft commit latency p50/p99 (proposal to applied on
+# the leader, `cairn_raft_commit_seconds` of the node the loader writes to, interpolated within
+# its buckets as PromQL's histogram_quantile does), and for the cluster the CPU its three idle
+# nodes use with --shards shard groups plus the meta group heartbeating; then the ratio
+# cluster / single node (issue 4's target: at least 0.5).
+#
+# The loader writes to node 1, which bootstrapped the cluster and leads its groups, so the
+# cluster's numbers include replication to two followers but no forwarding.
+#
+# Usage: benches/cluster.sh [--hosts N] [--duration D] [--interval I] [--shards S]
+#                           [--idle SECONDS] [--concurrency C] [--batch-lines B] [--no-build] [--keep]
+# Environment (flags win): HOSTS DURATION INTERVAL SEED SHARDS IDLE CONCURRENCY BATCH_LINES
+#   CAIRN_BIN=path (use this binary, skip the build)  KEEP=1 (leave the temp dir)
+#   CARGO_TARGET_DIR (default ~/.cache/cairn-target)
+# Servers listen on free 127.0.0.1 ports only; all data lives in one mktemp -d dir, removed at exit.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+HOSTS=${HOSTS:-100}
+DURATION=${DURATION:-1d}
+INTERVAL=${INTERVAL:-10s}
+SEED=${SEED:-1}
+SHARDS=${SHARDS:-16}
+IDLE=${IDLE:-30}
+CONCURRENCY=${CONCURRENCY:-4}
+BATCH_LINES=${BATCH_LINES:-1000}
+KEEP=${KEEP:-0}
+BUILD=1
+
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --hosts) HOSTS=$2; shift ;;
+    --duration) DURATION=$2; shift ;;
+    --interval) INTERVAL=$2; shift ;;
+    --seed) SEED=$2; shift ;;
+    --shards) SHARDS=$2; shift ;;
+    --idle) IDLE=$2; shift ;;
+    --concurrency) CONCURRENCY=$2; shift ;;
+    --batch-lines) BATCH_LINES=$2; shift ;;
+    --no-build) BUILD=0 ;;
+    --keep) KEEP=1 ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "cluster bench: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+log() { echo "cluster bench: $*" >&2; }
+
+bash "$ROOT/scripts/setup.sh" >&2
+if [ -n "${CAIRN_BIN:-}" ]; then
+  CAIRN=$CAIRN_BIN
+else
+  export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/cairn-target}
+  export CC=${CC:-clang} CXX=${CXX:-clang++}
+  if [ "$BUILD" = 1 ]; then
+    log "building cairn (release; the first build compiles RocksDB and takes a while)"
+    (cd "$ROOT" && cargo build --release -p cairn-node --bin cairn >&2)
+  fi
+  CAIRN=$CARGO_TARGET_DIR/release/cairn
+fi
+[ -x "$CAIRN" ] || { echo "cluster bench: no cairn binary at $CAIRN" >&2; exit 1; }
+
+WORK=$(mktemp -d -t cairn-cluster-bench.XXXXXX)
+PIDS=()
+
+stop_all() {
+  local pid i
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do
+    for i in $(seq 1 300); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.2
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  PIDS=()
+}
+
+cleanup() {
+  stop_all
+  if [ "$KEEP" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A port nobody listens on, below Linux's ephemeral range (32768+).
+free_port() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$((20000 + RANDOM % 12000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return 0
+    fi
+  done
+  echo "cluster bench: no free port found" >&2
+  return 1
+}
+
+# utime + stime of a process in clock ticks (fields 14 and 15 of /proc/PID/stat, counted
+# from after the command name's closing parenthesis).
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+all_ticks() {
+  local pid sum=0
+  for pid in "${PIDS[@]}"; do sum=$((sum + $(cpu_ticks "$pid"))); done
+  echo "$sum"
+}
+json_get() { sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" "$1"; }
+# q-quantile (0..1) of cairn_raft_commit_seconds on the node at URL, interpolated linearly
+# within the bucket it falls in (the lowest bucket starts at 0); "-" without observations.
+commit_quantile() { # URL Q
+  curl -fs "$1/metrics" | awk -v q="$2" '
+    /^cairn_raft_commit_seconds_bucket/ {
+      match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5)
+      n++; les[n] = le; cum[n] = $2
+    }
+    END {
+      total = cum[n]
+      if (total == 0) { print "-"; exit }
+      rank = q * total; lo = 0; prev = 0
+      for (i = 1; i <= n; i++) {
+        if (cum[i] >= rank) {
+          if (les[i] == "+Inf") { printf "> %s s\n", les[i - 1]; exit }
+          hi = les[i] + 0
+          printf "%.1f ms\n", 1000 * (lo + (hi - lo) * (rank - prev) / (cum[i] - prev))
+          exit
+        }
+        lo = les[i] + 0; prev = cum[i]
+      }
+    }'
+}
+
+CLK_TCK=$(getconf CLK_TCK)
+LOADER=("$CAIRN" bench ingest --concurrency "$CONCURRENCY" --batch-lines "$BATCH_LINES" --json)
+
+start_node() { # ID HTTP_PORT GRPC_PORT [--join ADDR]
+  local id=$1 http=$2 grpc=$3
+  shift 3
+  "$CAIRN" server --node-id "$id" --data-dir "$WORK/$MODE-n$id" --http-addr "127.0.0.1:$http" \
+    --grpc-addr "127.0.0.1:$grpc" --shards "$SHARDS" "$@" >"$WORK/$MODE-n$id.log" 2>&1 &
+  PIDS+=($!)
+}
+
+wait_healthy() { # URL NODES
+  for _ in $(seq 1 600); do
+    if curl -fs "$1/api/v1/cluster/status" |
+      python3 -c 'import json,sys; d=json.load(sys.stdin)["data"]; sys.exit(0 if d["healthy"] and len(d["nodes"])==int(sys.argv[1]) else 1)' "$2" 2>/dev/null; then
+      return 0
+    fi
+    for pid in "${PIDS[@]}"; do
+      kill -0 "$pid" 2>/dev/null || { echo "cluster bench: a node exited; see $WORK" >&2; KEEP=1; exit 1; }
+    done
+    sleep 0.2
+  done
+  echo "cluster bench: $1 not healthy after 120 s" >&2
+  KEEP=1
+  exit 1
+}
+
+FILE="$WORK/tsbs-cpu-only.lp"
+log "generating $HOSTS hosts × $DURATION every $INTERVAL (seed $SEED)"
+"$CAIRN" bench ingest --out "$FILE" --hosts "$HOSTS" --duration "$DURATION" \
+  --interval "$INTERVAL" --seed "$SEED" >/dev/null
+
+declare -A RATE CPU P50 P99 IDLE_CPU
+for MODE in single cluster; do
+  h1=$(free_port) g1=$(free_port)
+  URL="http://127.0.0.1:$h1"
+  start_node 1 "$h1" "$g1"
+  if [ "$MODE" = cluster ]; then
+    wait_healthy "$URL" 1
+    start_node 2 "$(free_port)" "$(free_port)" --join "127.0.0.1:$g1"
+    start_node 3 "$(free_port)" "$(free_port)" --join "127.0.0.1:$g1"
+    wait_healthy "$URL" 3
+    sleep 3
+    log "cluster: healthy; measuring idle CPU for $IDLE s"
+    t0=$(all_ticks)
+    sleep "$IDLE"
+    t1=$(all_ticks)
+    IDLE_CPU[$MODE]=$(awk -v t=$((t1 - t0)) -v s="$IDLE" -v hz="$CLK_TCK" \
+      'BEGIN { printf "%.1f%% of one core (3 nodes)", 100 * t / hz / s }')
+  else
+    wait_healthy "$URL" 1
+    sleep 3
+    IDLE_CPU[$MODE]="-"
+  fi
+  log "$MODE: loading"
+  t0=$(all_ticks)
+  "${LOADER[@]}" --url "$URL" --input "$FILE" >"$WORK/$MODE.json"
+  t1=$(all_ticks)
+  samples=$(json_get "$WORK/$MODE.json" samples)
+  RATE[$MODE]=$(json_get "$WORK/$MODE.json" samples_per_second)
+  CPU[$MODE]=$(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$samples" \
+    'BEGIN { printf "%.3f", t / hz / (n / 1e6) }')
+  P50[$MODE]=$(commit_quantile "$URL" 0.5)
+  P99[$MODE]=$(commit_quantile "$URL" 0.99)
+  log "$MODE: $samples samples at ${RATE[$MODE]} samples/s"
+  stop_all
+done
+
+printf '\n%-9s %14s %20s %12s %12s  %s\n' setup samples/s "CPU-s/M samples" "commit p50" \
+  "commit p99" "idle CPU"
+for MODE in single cluster; do
+  printf '%-9s %14.0f %20s %12s %12s  %s\n' "$MODE" "${RATE[$MODE]}" "${CPU[$MODE]}" \
+    "${P50[$MODE]}" "${P99[$MODE]}" "${IDLE_CPU[$MODE]}"
+done
+awk -v c="${RATE[cluster]}" -v s="${RATE[single]}" \
+  'BEGIN { printf "\ncluster / single node ingest: %.2f (target: at least 0.50)\n", c / s }'
