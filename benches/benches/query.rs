@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 
 use cairn_node::bench::tsbs::{CpuGenerator, TsbsConfig};
 use cairn_node::ingest::influx::{Precision, parse_body_into};
-use cairn_node::query::EngineQuerier;
+use cairn_node::query::{EngineQuerier, TenantShards};
 use cairn_query::functions::RangeFunction;
 use cairn_query::{MemQuerier, QueryConfig, QueryEngine};
 use cairn_storage::{Engine, Labels, Sample, StorageConfig, Tenant, WriteBatchBuilder};
@@ -61,7 +61,11 @@ fn fixture() -> &'static Fixture {
         load(&engine);
         Fixture {
             _dir: dir,
-            querier: EngineQuerier::new(engine, Tenant::default_tenant(), vec![0]),
+            querier: EngineQuerier::new(TenantShards::local_only(
+                engine,
+                Tenant::default_tenant(),
+                vec![0],
+            )),
         }
     })
 }

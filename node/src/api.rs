@@ -34,6 +34,7 @@ use cairn_storage::{Engine, Tenant};
 use crate::cluster::Cluster;
 use crate::config::NodeConfig;
 use crate::metrics::Metrics;
+use crate::query::TenantShards;
 use crate::query::{QueryService, ResultCache};
 pub use error::{ApiError, WriteError};
 
@@ -55,12 +56,21 @@ impl AppState {
     }
 
     /// The shards `tenant` owns, once this node's replicas of them have applied everything
-    /// acknowledged before the call (a 503 naming the shard if one cannot get there).
-    pub async fn read_shards(&self, tenant: &Tenant) -> Result<Vec<u32>, ApiError> {
-        let shards = self.tenant_shards(tenant);
-        self.cluster.read_barrier(&shards).await.map_err(|e| {
-            ApiError::unavailable(format!("shard {} is unavailable: {}", e.shard, e.reason))
-        })?;
+    /// acknowledged before the call (a 503 naming the shard if one cannot get there). Shards
+    /// without a local replica are read from another node, which passes the barrier there.
+    pub async fn read_shards(&self, tenant: &Tenant) -> Result<TenantShards, ApiError> {
+        let shards = TenantShards::new(
+            self.engine.clone(),
+            self.cluster.clone(),
+            tenant.clone(),
+            self.tenant_shards(tenant),
+        );
+        self.cluster
+            .read_barrier(shards.local())
+            .await
+            .map_err(|e| {
+                ApiError::unavailable(format!("shard {} is unavailable: {}", e.shard, e.reason))
+            })?;
         Ok(shards)
     }
 

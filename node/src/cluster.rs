@@ -18,6 +18,7 @@
 pub mod proposer;
 pub mod raft_metrics;
 pub mod reconcile;
+pub mod remote_read;
 pub mod service;
 pub mod status;
 

@@ -11,23 +11,25 @@
 //!                                        ▼
 //!                  spawn_blocking: QueryEngine::{instant,range}(EngineQuerier, deadline)
 //!                                        │
-//!                   EngineQuerier ─► Engine::select / read_samples (one tenant's shards)
+//!                   EngineQuerier ─► TenantShards: Engine::select / read_samples for local
+//!                                    replicas, another node's replica for the rest
 //! ```
 
 pub mod admission;
 pub mod engine_querier;
 pub mod result_cache;
+pub mod tenant_shards;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use cairn_query::{QueryConfig, QueryEngine, QueryResult, QueryStats, QueryValue};
-use cairn_storage::{Engine, Tenant};
 
 pub use admission::Admission;
 pub use engine_querier::EngineQuerier;
 pub use result_cache::{Notes, ResultCache};
+pub use tenant_shards::TenantShards;
 
 use crate::config::QueryCacheConfig;
 use crate::metrics::QueryCacheMetrics;
@@ -128,9 +130,7 @@ impl QueryService {
     /// so abandoned queries still count against `max_concurrent`.
     pub async fn run(
         &self,
-        storage: Arc<Engine>,
-        tenant: Tenant,
-        shards: Vec<u32>,
+        shards: TenantShards,
         query: ParsedQuery,
         range: QueryRange,
         deadline: Instant,
@@ -139,7 +139,7 @@ impl QueryService {
         let engine = self.engine.clone();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let q = EngineQuerier::new(storage, tenant, shards);
+            let q = EngineQuerier::new(shards);
             let r = match range {
                 QueryRange::Instant { t } => {
                     engine.instant_expr(&q, &query.expr, t, Some(deadline))
@@ -158,24 +158,26 @@ impl QueryService {
 
     /// `run` through the result cache: a range query takes the steps the cache holds and
     /// evaluates only the rest; an instant query is answered whole or evaluated. `use_cache`
-    /// false (`nocache=1`) or a query `result_cache::cacheable` refuses skips it.
-    #[allow(clippy::too_many_arguments)]
+    /// false (`nocache=1`) or a query `result_cache::cacheable` refuses skips it, and so does
+    /// a tenant with shards read from other nodes (this node's cache only learns of writes it
+    /// applies).
     pub async fn run_cached(
         &self,
         use_cache: bool,
-        storage: Arc<Engine>,
-        tenant: Tenant,
-        shards: Vec<u32>,
+        shards: TenantShards,
         query: ParsedQuery,
         range: QueryRange,
         deadline: Instant,
     ) -> Result<QueryResult, QueryError> {
         let cache = &self.cache;
-        if !use_cache || !cache.enabled() || !result_cache::cacheable(&query.expr) {
-            return self
-                .run(storage, tenant, shards, query, range, deadline)
-                .await;
+        if !use_cache
+            || !cache.enabled()
+            || !result_cache::cacheable(&query.expr)
+            || shards.has_remote()
+        {
+            return self.run(shards, query, range, deadline).await;
         }
+        let tenant = shards.tenant().clone();
         // Both read before anything is evaluated (see result_cache's proof of exactness).
         let generation = cache.generation(&tenant);
         let safe_until = now_ms().saturating_sub(cache.min_age_ms());
@@ -188,9 +190,7 @@ impl QueryService {
                     return Ok(from_cache(value, notes));
                 }
                 m.misses.fetch_add(1, Ordering::Relaxed);
-                let r = self
-                    .run(storage, tenant, shards, query, range, deadline)
-                    .await?;
+                let r = self.run(shards, query, range, deadline).await?;
                 if t <= safe_until {
                     cache.store_instant(key, generation, &r.value, &notes_of(&r));
                 }
@@ -215,9 +215,7 @@ impl QueryService {
                     end,
                     step,
                 };
-                let mut r = self
-                    .run(storage, tenant, shards, query, tail_range, deadline)
-                    .await?;
+                let mut r = self.run(shards, query, tail_range, deadline).await?;
                 let QueryValue::Matrix(evaluated) =
                     std::mem::replace(&mut r.value, QueryValue::Matrix(Vec::new()))
                 else {

@@ -23,51 +23,54 @@ struct Member {
 }
 
 struct TestCluster {
-    _root: tempfile::TempDir,
+    root: tempfile::TempDir,
     members: Vec<Member>,
 }
 
 impl TestCluster {
     /// Node 1 bootstraps, the others join through it; returns once the status is healthy.
     fn start(n: u64) -> anyhow::Result<TestCluster> {
-        let root = tempfile::tempdir()?;
-        let mut members: Vec<Member> = Vec::new();
-        let mut seed = String::new();
-        for id in 1..=n {
-            let (http, grpc) = (free_port(), free_port());
-            let mut args: Vec<String> = [
-                "--node-id".to_string(),
-                id.to_string(),
-                "--http-addr".into(),
-                format!("127.0.0.1:{http}"),
-                "--grpc-addr".into(),
-                format!("127.0.0.1:{grpc}"),
-                "--shards".into(),
-                SHARDS.into(),
-            ]
-            .to_vec();
-            if id == 1 {
-                seed = format!("127.0.0.1:{grpc}");
-            } else {
-                args.extend(["--join".to_string(), seed.clone()]);
-            }
-            let dir = root.path().join(format!("node{id}"));
-            let mut m = Member {
-                id,
-                dir,
-                args,
-                url: format!("http://127.0.0.1:{http}"),
-                process: None,
-            };
-            m.start()?;
-            members.push(m);
-        }
-        let c = TestCluster {
-            _root: root,
-            members,
+        let mut c = TestCluster {
+            root: tempfile::tempdir()?,
+            members: Vec::new(),
         };
+        for _ in 1..=n {
+            c.add_member()?;
+        }
         c.wait_healthy(1, n as usize)?;
         Ok(c)
+    }
+
+    /// Starts the next node (id = members + 1): node 1 bootstraps, later ones join node 1.
+    fn add_member(&mut self) -> anyhow::Result<u64> {
+        let id = self.members.len() as u64 + 1;
+        let (http, grpc) = (free_port(), free_port());
+        let mut args: Vec<String> = [
+            "--node-id".to_string(),
+            id.to_string(),
+            "--http-addr".into(),
+            format!("127.0.0.1:{http}"),
+            "--grpc-addr".into(),
+            format!("127.0.0.1:{grpc}"),
+            "--shards".into(),
+            SHARDS.into(),
+        ]
+        .to_vec();
+        if let Some(first) = self.members.first() {
+            let seed =
+                first.args[first.args.iter().position(|a| a == "--grpc-addr").unwrap() + 1].clone();
+            args.extend(["--join".to_string(), seed]);
+        }
+        let mut m = Member {
+            id,
+            dir: self.root.path().join(format!("node{id}")),
+            args,
+            url: format!("http://127.0.0.1:{http}"),
+            process: None,
+        };
+        m.start()?;
+        self.members.push(m);
+        Ok(id)
     }
 
     fn node(&mut self, id: u64) -> &mut Member {
@@ -446,4 +449,66 @@ fn a_partitioned_node_takes_no_writes_and_agrees_after_healing() {
     let got = export(&c.url(3), None, r#"load_v{host="part"}"#).unwrap();
     let ts: BTreeMap<i64, u64> = got.iter().flat_map(|e| e.samples.iter().copied()).collect();
     assert!(ts.contains_key(&1_700_000_000_000));
+}
+
+/// A fourth node holds no replica (every shard already has three): it still takes writes
+/// (forwarded to the leaders) and answers every read through the other nodes' replicas.
+#[test]
+fn a_node_without_replicas_serves_writes_and_reads_through_the_others() {
+    let mut c = TestCluster::start(3).unwrap();
+    let four = c.add_member().unwrap();
+    c.wait_healthy(1, 4).unwrap();
+    let s = c.wait_healthy(four, 4).unwrap();
+    for shard in s["shards"].as_array().unwrap() {
+        assert_eq!(
+            shard["local"], false,
+            "node {four} holds a replica: {shard}"
+        );
+    }
+    let mut acked = Vec::new();
+    for i in 0..20i64 {
+        let t = 1_700_000_000_000 + i * 1000;
+        let body = format!("{}{}", line("n4", t, i as f64), line("other", t, -1.0));
+        write_lines(&c.url(four), None, "ms", &body).unwrap();
+        acked.push((t, i as f64));
+    }
+    // Every node, node 4 included, exports the same series and samples.
+    c.check_replicas_agree(&acked).unwrap();
+    // Metadata and PromQL answers on node 4 are node 1's.
+    let asks: [(&str, Vec<(&str, &str)>); 5] = [
+        ("/api/v1/series", vec![("match[]", "load_v")]),
+        ("/api/v1/labels", vec![]),
+        ("/api/v1/label/host/values", vec![("match[]", "load_v")]),
+        (
+            "/api/v1/query",
+            vec![("query", "sum by (host) (load_v)"), ("time", "1700000019")],
+        ),
+        (
+            "/api/v1/query_range",
+            vec![
+                ("query", "max_over_time(load_v[5s])"),
+                ("start", "1700000000"),
+                ("end", "1700000019"),
+                ("step", "3"),
+            ],
+        ),
+    ];
+    for (path, params) in asks {
+        let (code4, v4) = cairn_tests::prom_api(&c.url(four), None, false, path, &params).unwrap();
+        let (code1, v1) = cairn_tests::prom_api(&c.url(1), None, false, path, &params).unwrap();
+        assert_eq!((code4, code1), (200, 200), "{path}: {v4} / {v1}");
+        assert_eq!(v4["data"], v1["data"], "{path}");
+    }
+    let (_, v) =
+        cairn_tests::prom_api(&c.url(four), None, false, "/api/v1/label/host/values", &[]).unwrap();
+    assert_eq!(v["data"], serde_json::json!(["n4", "other"]), "{v}");
+    let (_, v) = cairn_tests::prom_api(
+        &c.url(four),
+        None,
+        false,
+        "/api/v1/query",
+        &[("query", "load_v{host=\"n4\"}"), ("time", "1700000019")],
+    )
+    .unwrap();
+    assert_eq!(v["data"]["result"][0]["value"][1], "19", "{v}");
 }

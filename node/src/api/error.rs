@@ -73,7 +73,9 @@ impl From<cairn_storage::Error> for ApiError {
             | cairn_storage::Error::InvalidTenant { .. }
             | cairn_storage::Error::DuplicateLabel { .. }
             | cairn_storage::Error::EmptyLabelName => ApiError::bad_data(e.to_string()),
-            cairn_storage::Error::ShutDown => ApiError::unavailable(e.to_string()),
+            cairn_storage::Error::ShutDown | cairn_storage::Error::Unavailable { .. } => {
+                ApiError::unavailable(e.to_string())
+            }
             other => {
                 tracing::error!(error = %other, "storage error");
                 ApiError::internal(other.to_string())

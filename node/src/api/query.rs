@@ -149,15 +149,7 @@ async fn evaluate(
     // Before the cache's generation is read: writes acknowledged anywhere are applied here.
     let shards = st.read_shards(&tenant).await?;
     st.query
-        .run_cached(
-            use_cache,
-            st.engine.clone(),
-            tenant,
-            shards,
-            query,
-            range,
-            deadline,
-        )
+        .run_cached(use_cache, shards, query, range, deadline)
         .await
         .map_err(|e| api_error(st, e))
 }

@@ -8,17 +8,17 @@ use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use cairn_storage::{Matcher, Sample, SeriesRef, Tenant};
+use cairn_storage::{Matcher, Sample, SeriesRef};
 use serde_json::{Value, json};
 
 use super::{ApiError, Params, SharedState, success, tenant_of};
+use crate::query::TenantShards;
 use crate::timeparse::parse_time_ms;
 
 /// Parsed common read parameters.
 struct ReadRequest {
-    tenant: Tenant,
     /// The tenant's shards, past the read barrier.
-    shards: Vec<u32>,
+    shards: TenantShards,
     params: Params,
     mint: i64,
     maxt: i64,
@@ -48,7 +48,6 @@ async fn read_request(st: &SharedState, req: Request) -> Result<ReadRequest, Api
     let has_range = params.get("start").is_some() || params.get("end").is_some();
     let shards = st.read_shards(&tenant).await?;
     Ok(ReadRequest {
-        tenant,
         shards,
         params,
         mint,
@@ -66,17 +65,10 @@ fn matcher_sets(params: &Params) -> Result<Vec<Vec<Matcher>>, ApiError> {
 }
 
 /// Series matching any of the selectors, de-duplicated, sorted by labels.
-fn select_union(
-    st: &SharedState,
-    r: &ReadRequest,
-    sets: &[Vec<Matcher>],
-) -> Result<Vec<SeriesRef>, ApiError> {
+fn select_union(r: &ReadRequest, sets: &[Vec<Matcher>]) -> Result<Vec<SeriesRef>, ApiError> {
     let mut out: Vec<SeriesRef> = Vec::new();
     for m in sets {
-        out.extend(
-            st.engine
-                .select(r.tenant.as_str(), &r.shards, m, r.mint, r.maxt)?,
-        );
+        out.extend(r.shards.select(m, r.mint, r.maxt)?);
     }
     out.sort_by(|a, b| a.labels.cmp(&b.labels));
     out.dedup_by(|a, b| a.shard == b.shard && a.sid == b.sid);
@@ -98,8 +90,7 @@ pub async fn series(State(st): State<SharedState>, req: Request) -> Result<Respo
     if sets.is_empty() {
         return Err(ApiError::bad_data("no match[] parameter provided"));
     }
-    let st2 = st.clone();
-    let series = tokio::task::spawn_blocking(move || select_union(&st2, &r, &sets))
+    let series = tokio::task::spawn_blocking(move || select_union(&r, &sets))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))??;
     Ok(success(Value::Array(
@@ -111,13 +102,7 @@ pub async fn series(State(st): State<SharedState>, req: Request) -> Result<Respo
 /// the async runtime, and answers the sorted, distinct union.
 async fn list_union<F>(st: SharedState, req: Request, list: F) -> Result<Response, ApiError>
 where
-    F: Fn(
-            &SharedState,
-            &str,
-            &[u32],
-            &[Matcher],
-            Option<(i64, i64)>,
-        ) -> cairn_storage::Result<Vec<String>>
+    F: Fn(&TenantShards, &[Matcher], Option<(i64, i64)>) -> cairn_storage::Result<Vec<String>>
         + Send
         + 'static,
 {
@@ -130,7 +115,7 @@ where
         let range = r.has_range.then_some((r.mint, r.maxt));
         let mut all = std::collections::BTreeSet::new();
         for m in &sets {
-            all.extend(list(&st, r.tenant.as_str(), &r.shards, m, range)?);
+            all.extend(list(&r.shards, m, range)?);
         }
         Ok(all.into_iter().collect())
     })
@@ -141,10 +126,7 @@ where
 
 /// `GET|POST /api/v1/labels?match[]=...&start=&end=`
 pub async fn labels(State(st): State<SharedState>, req: Request) -> Result<Response, ApiError> {
-    list_union(st, req, |st, tenant, shards, m, range| {
-        st.engine.label_names(tenant, shards, m, range)
-    })
-    .await
+    list_union(st, req, |shards, m, range| shards.label_names(m, range)).await
 }
 
 /// `GET /api/v1/label/<name>/values?match[]=...&start=&end=`
@@ -153,8 +135,8 @@ pub async fn label_values(
     Path(name): Path<String>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    list_union(st, req, move |st, tenant, shards, m, range| {
-        st.engine.label_values(tenant, shards, &name, m, range)
+    list_union(st, req, move |shards, m, range| {
+        shards.label_values(&name, m, range)
     })
     .await
 }
@@ -170,26 +152,26 @@ pub async fn export(State(st): State<SharedState>, req: Request) -> Result<Respo
     if sets.is_empty() {
         return Err(ApiError::bad_data("no match[] parameter provided"));
     }
-    let st2 = st.clone();
-    let series = tokio::task::spawn_blocking(move || select_union(&st2, &r, &sets).map(|s| (s, r)))
+    let series = tokio::task::spawn_blocking(move || select_union(&r, &sets).map(|s| (s, r)))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))??;
     let (series, r) = series;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<String, std::io::Error>>(16);
-    let engine = st.engine.clone();
     tokio::task::spawn_blocking(move || {
-        let mut samples: Vec<Sample> = Vec::new();
         let mut buf = String::with_capacity(1 << 16);
-        for s in &series {
-            if let Err(e) = engine.read_samples(s.shard, s.sid, r.mint, r.maxt, &mut samples) {
-                tracing::error!(error = %e, series = %s.labels, "export read failed");
+        for batch in series.chunks(cairn_query::querier::READ_BATCH) {
+            let refs: Vec<(u32, u64)> = batch.iter().map(|s| (s.shard, s.sid)).collect();
+            let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); batch.len()];
+            if let Err(e) = r.shards.read_many(&refs, r.mint, r.maxt, &mut samples) {
+                tracing::error!(error = %e, "export read failed");
                 let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
                 return;
             }
-            if samples.is_empty() {
-                continue;
+            for (s, samples) in batch.iter().zip(&samples) {
+                if !samples.is_empty() {
+                    export_line(&mut buf, s, samples);
+                }
             }
-            export_line(&mut buf, s, &samples);
             if buf.len() >= 1 << 16 && tx.blocking_send(Ok(std::mem::take(&mut buf))).is_err() {
                 return;
             }

@@ -1,5 +1,5 @@
 //! The node's gRPC server: the Raft transport (from `cairn-consensus`) and the `Cluster`
-//! service (join, forwarded writes, read index) on one listener.
+//! service (join, forwarded writes, read index, remote reads) on one listener.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,7 +7,8 @@ use std::time::Duration;
 use cairn_consensus::{Node, NodeId};
 use cairn_proto::cluster::cluster_server::{Cluster as ClusterRpc, ClusterServer};
 use cairn_proto::cluster::{
-    JoinReply, JoinRequest, PingReply, PingRequest, ReadIndexReply, ReadIndexRequest, WriteReply,
+    JoinReply, JoinRequest, LabelsReply, LabelsRequest, PingReply, PingRequest, ReadIndexReply,
+    ReadIndexRequest, ReadSamplesReply, ReadSamplesRequest, SelectReply, SelectRequest, WriteReply,
     WriteRequest,
 };
 use tonic::{Request, Response, Status};
@@ -131,6 +132,33 @@ impl ClusterRpc for ClusterService {
             })),
             Proposed::Failed(e) => Err(Status::unavailable(format!("shard {}: {e}", r.shard))),
         }
+    }
+
+    async fn select(&self, req: Request<SelectRequest>) -> Result<Response<SelectReply>, Status> {
+        let r = req.into_inner();
+        self.refuse_blocked(r.from)?;
+        super::remote_read::serve_select(&self.cluster, r)
+            .await
+            .map(Response::new)
+    }
+
+    async fn read_samples(
+        &self,
+        req: Request<ReadSamplesRequest>,
+    ) -> Result<Response<ReadSamplesReply>, Status> {
+        let r = req.into_inner();
+        self.refuse_blocked(r.from)?;
+        super::remote_read::serve_read_samples(&self.cluster, r)
+            .await
+            .map(Response::new)
+    }
+
+    async fn labels(&self, req: Request<LabelsRequest>) -> Result<Response<LabelsReply>, Status> {
+        let r = req.into_inner();
+        self.refuse_blocked(r.from)?;
+        super::remote_read::serve_labels(&self.cluster, r)
+            .await
+            .map(Response::new)
     }
 
     async fn ping(&self, req: Request<PingRequest>) -> Result<Response<PingReply>, Status> {

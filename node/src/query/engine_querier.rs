@@ -3,28 +3,34 @@
 //! A series handle's id packs the shard and the series id, `shard << 48 | sid`, so the
 //! evaluator can hand it back without the querier keeping a table of selected series.
 
-use std::sync::Arc;
-
 use cairn_query::{Error, Querier, Result, SeriesHandle};
-use cairn_storage::{Engine, Matcher, Sample, Tenant};
+use cairn_storage::{Matcher, Sample};
+
+use super::TenantShards;
 
 const SID_BITS: u32 = 48;
 const SID_MASK: u64 = (1 << SID_BITS) - 1;
 
 /// Reads one tenant's series from its shards and nothing else.
 pub struct EngineQuerier {
-    engine: Arc<Engine>,
-    tenant: Tenant,
-    shards: Vec<u32>,
+    shards: TenantShards,
 }
 
 impl EngineQuerier {
-    pub fn new(engine: Arc<Engine>, tenant: Tenant, shards: Vec<u32>) -> Self {
-        EngineQuerier {
-            engine,
-            tenant,
-            shards,
+    pub fn new(shards: TenantShards) -> Self {
+        EngineQuerier { shards }
+    }
+
+    /// Refuses a handle outside this tenant's shards rather than read another tenant's data
+    /// (handles only come from `select`).
+    fn check(&self, id: u64) -> Result<(u32, u64)> {
+        let (shard, sid) = decode_id(id);
+        if !self.shards.contains(shard) {
+            return Err(Error::Execution {
+                message: format!("series handle {id:#x} is not of this tenant's shards"),
+            });
         }
+        Ok((shard, sid))
     }
 }
 
@@ -47,9 +53,7 @@ pub fn decode_id(id: u64) -> (u32, u64) {
 
 impl Querier for EngineQuerier {
     fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<SeriesHandle>> {
-        let refs = self
-            .engine
-            .select(self.tenant.as_str(), &self.shards, matchers, mint, maxt)?;
+        let refs = self.shards.select(matchers, mint, maxt)?;
         refs.into_iter()
             .map(|r| {
                 Ok(SeriesHandle {
@@ -61,21 +65,14 @@ impl Querier for EngineQuerier {
     }
 
     fn samples(&self, id: u64, mint: i64, maxt: i64, out: &mut Vec<Sample>) -> Result<()> {
-        let (shard, sid) = decode_id(id);
-        // Handles only come from `select` over this tenant's shards; refuse anything else
-        // rather than read another tenant's shard.
-        if !self.shards.contains(&shard) {
-            return Err(Error::Execution {
-                message: format!("series handle {id:#x} is not of this tenant's shards"),
-            });
-        }
-        self.engine
+        let (shard, sid) = self.check(id)?;
+        self.shards
             .read_samples(shard, sid, mint, maxt, out)
             .map_err(Error::from)
     }
 
-    /// Reads the batch on rayon's pool: decoding chunks is most of a query's work, and the
-    /// series of a batch are independent.
+    /// Reads the batch at once: local series in parallel on rayon's pool (decoding chunks is
+    /// most of a query's work), remote ones one request per shard.
     fn samples_many(
         &self,
         ids: &[u64],
@@ -83,16 +80,21 @@ impl Querier for EngineQuerier {
         maxt: i64,
         out: &mut [Vec<Sample>],
     ) -> Result<()> {
-        use rayon::prelude::*;
-        ids.par_iter()
-            .zip(out.par_iter_mut())
-            .try_for_each(|(&id, o)| self.samples(id, mint, maxt, o))
+        let refs = ids
+            .iter()
+            .map(|&id| self.check(id))
+            .collect::<Result<Vec<_>>>()?;
+        self.shards
+            .read_many(&refs, mint, maxt, out)
+            .map_err(Error::from)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use cairn_storage::WriteBatchBuilder;
+    use std::sync::Arc;
+
+    use cairn_storage::{Engine, Tenant, WriteBatchBuilder};
 
     use super::*;
 
@@ -126,7 +128,11 @@ mod tests {
         let (a_shards, b_shards) = (vec![0, 1, 2, 3], vec![4, 5, 6, 7]);
         write(&engine, "a", &a_shards, "m", "a");
         write(&engine, "b", &b_shards, "m", "b");
-        let qa = EngineQuerier::new(engine.clone(), Tenant::new("a").unwrap(), a_shards);
+        let qa = EngineQuerier::new(TenantShards::local_only(
+            engine.clone(),
+            Tenant::new("a").unwrap(),
+            a_shards,
+        ));
         let sel = qa
             .select(&[Matcher::equal("__name__", "m")], 0, 10_000)
             .unwrap();
@@ -136,7 +142,11 @@ mod tests {
         qa.samples(sel[0].id, 1500, 10_000, &mut out).unwrap();
         assert_eq!(out, vec![Sample::new(2000, 2.0)]);
         // A handle into another tenant's shard is refused, not read.
-        let qb = EngineQuerier::new(engine.clone(), Tenant::new("b").unwrap(), b_shards);
+        let qb = EngineQuerier::new(TenantShards::local_only(
+            engine.clone(),
+            Tenant::new("b").unwrap(),
+            b_shards,
+        ));
         let b_sel = qb
             .select(&[Matcher::equal("__name__", "m")], 0, 10_000)
             .unwrap();

@@ -1,0 +1,200 @@
+//! `TenantShards`: one tenant's shards as every read path sees them (PromQL, series, labels,
+//! export): the local engine for shards this node holds a replica of, a replica on another
+//! node (`cluster/remote_read.rs`) for the others.
+//!
+//! ```text
+//!  select(matchers) ─► engine.select(local shards) ∪ remote_select(each remote shard)
+//!  read_many(refs)  ─► local refs: engine, in parallel (rayon)
+//!                      remote refs: one ReadSamples request per shard
+//! ```
+//! Its methods block: call them from a blocking thread (remote reads wait on the runtime).
+
+use std::sync::Arc;
+
+use cairn_storage::{Engine, Matcher, Result, Sample, SeriesRef, Tenant};
+
+use crate::cluster::Cluster;
+
+#[derive(Clone)]
+pub struct TenantShards {
+    engine: Arc<Engine>,
+    cluster: Option<Arc<Cluster>>,
+    runtime: Option<tokio::runtime::Handle>,
+    tenant: Tenant,
+    local: Vec<u32>,
+    remote: Vec<u32>,
+}
+
+impl TenantShards {
+    /// `shards` split by whether this node holds a replica. Call from within the runtime.
+    pub fn new(
+        engine: Arc<Engine>,
+        cluster: Arc<Cluster>,
+        tenant: Tenant,
+        shards: Vec<u32>,
+    ) -> Self {
+        let (local, remote) = shards.into_iter().partition(|&s| cluster.has_replica(s));
+        TenantShards {
+            engine,
+            cluster: Some(cluster),
+            runtime: tokio::runtime::Handle::try_current().ok(),
+            tenant,
+            local,
+            remote,
+        }
+    }
+
+    /// Every shard read from `engine` (tests and tools without a cluster).
+    pub fn local_only(engine: Arc<Engine>, tenant: Tenant, shards: Vec<u32>) -> Self {
+        TenantShards {
+            engine,
+            cluster: None,
+            runtime: None,
+            tenant,
+            local: shards,
+            remote: Vec::new(),
+        }
+    }
+
+    pub fn tenant(&self) -> &Tenant {
+        &self.tenant
+    }
+
+    /// The shards with a replica on this node.
+    pub fn local(&self) -> &[u32] {
+        &self.local
+    }
+
+    /// Whether some shard is read from another node.
+    pub fn has_remote(&self) -> bool {
+        !self.remote.is_empty()
+    }
+
+    pub fn contains(&self, shard: u32) -> bool {
+        self.local.contains(&shard) || self.remote.contains(&shard)
+    }
+
+    /// Runs a remote read to completion on the runtime.
+    fn remote<T>(&self, f: impl AsyncFnOnce(&Cluster) -> Result<T>, shard: u32) -> Result<T> {
+        match (&self.cluster, &self.runtime) {
+            (Some(c), Some(rt)) => rt.block_on(f(c)),
+            _ => Err(cairn_storage::Error::Unavailable {
+                shard,
+                reason: "this node holds no replica of it".into(),
+            }),
+        }
+    }
+
+    /// Series matching every matcher that may have samples in `[mint, maxt]`.
+    pub fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<SeriesRef>> {
+        let tenant = self.tenant.as_str();
+        let mut out = self
+            .engine
+            .select(tenant, &self.local, matchers, mint, maxt)?;
+        for &shard in &self.remote {
+            out.extend(self.remote(
+                async |c| c.remote_select(tenant, shard, matchers, mint, maxt).await,
+                shard,
+            )?);
+        }
+        Ok(out)
+    }
+
+    /// Replaces `out` with the samples of series `sid` of `shard` in `[mint, maxt]`.
+    pub fn read_samples(
+        &self,
+        shard: u32,
+        sid: u64,
+        mint: i64,
+        maxt: i64,
+        out: &mut Vec<Sample>,
+    ) -> Result<()> {
+        if !self.remote.contains(&shard) {
+            return self.engine.read_samples(shard, sid, mint, maxt, out);
+        }
+        let mut got = self.remote(
+            async |c| c.remote_samples(shard, &[sid], mint, maxt).await,
+            shard,
+        )?;
+        *out = got.pop().unwrap_or_default();
+        Ok(())
+    }
+
+    /// `out[i]` receives the samples of `refs[i]` (shard, series id): local series are read in
+    /// parallel, remote ones with one request per shard.
+    pub fn read_many(
+        &self,
+        refs: &[(u32, u64)],
+        mint: i64,
+        maxt: i64,
+        out: &mut [Vec<Sample>],
+    ) -> Result<()> {
+        use rayon::prelude::*;
+        refs.par_iter()
+            .zip(out.par_iter_mut())
+            .filter(|((shard, _), _)| !self.remote.contains(shard))
+            .try_for_each(|(&(shard, sid), o)| {
+                self.engine.read_samples(shard, sid, mint, maxt, o)
+            })?;
+        for &shard in &self.remote {
+            let at: Vec<usize> = (0..refs.len()).filter(|&i| refs[i].0 == shard).collect();
+            if at.is_empty() {
+                continue;
+            }
+            let sids: Vec<u64> = at.iter().map(|&i| refs[i].1).collect();
+            let got = self.remote(
+                async |c| c.remote_samples(shard, &sids, mint, maxt).await,
+                shard,
+            )?;
+            for (i, samples) in at.into_iter().zip(got) {
+                out[i] = samples;
+            }
+        }
+        Ok(())
+    }
+
+    /// Label names of the matching series (all series without matchers), within `range`.
+    pub fn label_names(
+        &self,
+        matchers: &[Matcher],
+        range: Option<(i64, i64)>,
+    ) -> Result<Vec<String>> {
+        self.labels(None, matchers, range)
+    }
+
+    /// Values of label `name` of the matching series, within `range`.
+    pub fn label_values(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+        range: Option<(i64, i64)>,
+    ) -> Result<Vec<String>> {
+        self.labels(Some(name), matchers, range)
+    }
+
+    fn labels(
+        &self,
+        name: Option<&str>,
+        matchers: &[Matcher],
+        range: Option<(i64, i64)>,
+    ) -> Result<Vec<String>> {
+        let tenant = self.tenant.as_str();
+        let mut all: std::collections::BTreeSet<String> = match name {
+            None => self
+                .engine
+                .label_names(tenant, &self.local, matchers, range)?,
+            Some(n) => self
+                .engine
+                .label_values(tenant, &self.local, n, matchers, range)?,
+        }
+        .into_iter()
+        .collect();
+        for &shard in &self.remote {
+            all.extend(self.remote(
+                async |c| c.remote_labels(tenant, shard, name, matchers, range).await,
+                shard,
+            )?);
+        }
+        Ok(all.into_iter().collect())
+    }
+}
