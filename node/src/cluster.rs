@@ -34,7 +34,7 @@ use cairn_consensus::{
     RaftGroups, RaftTimings,
 };
 use cairn_proto::cluster::cluster_client::ClusterClient;
-use cairn_proto::cluster::{JoinRequest, ReadIndexRequest, WriteRequest};
+use cairn_proto::cluster::{JoinRequest, PingRequest, ReadIndexRequest, WriteRequest};
 use cairn_storage::Engine;
 use proposer::Proposed;
 
@@ -490,6 +490,31 @@ impl Cluster {
     pub async fn shutdown(&self) {
         self.groups.shutdown().await;
     }
+}
+
+/// The shard count of the cluster that `seed` (a member's gRPC address) belongs to, asked
+/// before a joining node lays out its data dir; `None` if the seed did not answer within
+/// `wait` or does not know it yet.
+pub async fn cluster_shard_count(seed: &str, wait: Duration) -> Option<u32> {
+    let started = Instant::now();
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{seed}")).ok()?;
+    while started.elapsed() < wait {
+        let ask = async {
+            let channel = endpoint.connect().await.ok()?;
+            let reply = ClusterClient::new(channel)
+                .ping(PingRequest { from: 0 })
+                .await
+                .ok()?;
+            Some(reply.into_inner().shard_count)
+        };
+        if let Ok(Some(n)) = tokio::time::timeout(Duration::from_secs(5), ask).await
+            && n > 0
+        {
+            return Some(n);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    None
 }
 
 /// The outcome of one attempt to commit a write.

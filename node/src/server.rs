@@ -3,6 +3,7 @@
 //! or Ctrl-C (in-flight requests finish, every shard replica checkpoints, groups stop).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use cairn_storage::Engine;
@@ -15,8 +16,29 @@ use crate::metrics::Metrics;
 use crate::query::QueryService;
 
 pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
-    let storage_cfg = cfg.storage.clone();
+    let mut storage_cfg = cfg.storage.clone();
     let data_dir = cfg.data_dir.clone();
+    // A node joining with a new data dir lays it out for the cluster's shard count, whatever
+    // its own --shards says (a data dir's count is fixed once made).
+    if let Some(seed) = &cfg.join
+        && !storage_cfg.data_dir.join("db").join("CURRENT").exists()
+    {
+        match crate::cluster::cluster_shard_count(seed, Duration::from_secs(60)).await {
+            Some(n) if n != storage_cfg.shards => {
+                tracing::info!(
+                    shards = n,
+                    "joining a cluster of {n} shards: using its count"
+                );
+                storage_cfg.shards = n;
+            }
+            Some(_) => {}
+            None => tracing::warn!(
+                seed = %seed,
+                "could not learn the cluster's shard count; using --shards {}",
+                storage_cfg.shards
+            ),
+        }
+    }
     tracing::info!(data_dir = %data_dir.display(), shards = storage_cfg.shards, "opening storage");
     let engine = tokio::task::spawn_blocking(move || Engine::open(storage_cfg))
         .await

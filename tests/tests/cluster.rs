@@ -52,10 +52,12 @@ impl TestCluster {
             format!("127.0.0.1:{http}"),
             "--grpc-addr".into(),
             format!("127.0.0.1:{grpc}"),
-            "--shards".into(),
-            SHARDS.into(),
         ]
         .to_vec();
+        // Joining nodes are not told the shard count: they adopt the cluster's.
+        if self.members.is_empty() {
+            args.extend(["--shards".to_string(), SHARDS.into()]);
+        }
         if let Some(first) = self.members.first() {
             let seed =
                 first.args[first.args.iter().position(|a| a == "--grpc-addr").unwrap() + 1].clone();
@@ -262,6 +264,14 @@ fn three_nodes_replicate_and_every_node_reads_its_writes() {
     // Healthy as node 2 sees it too (it may apply the last membership change a moment later).
     let s = c.wait_healthy(2, 3).unwrap();
     assert_eq!(s["shard_count"], 4);
+    // Started without --shards (16 by default), the joiners laid out their data dirs for 4.
+    for id in [2, 3] {
+        let log = c.members[id - 1].process.as_ref().unwrap().log_text();
+        assert!(
+            log.contains("joining a cluster of 4 shards"),
+            "node {id}: {log}"
+        );
+    }
     for shard in s["shards"].as_array().unwrap() {
         let voters: BTreeSet<u64> = shard["voters"]
             .as_array()

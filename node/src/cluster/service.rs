@@ -164,9 +164,13 @@ impl ClusterRpc for ClusterService {
     async fn ping(&self, req: Request<PingRequest>) -> Result<Response<PingReply>, Status> {
         let from = req.into_inner().from;
         self.refuse_blocked(from)?;
-        self.cluster.groups.network().record_contact(from);
+        // 0: a node that is not a member yet (asking for the shard count before joining).
+        if from != 0 {
+            self.cluster.groups.network().record_contact(from);
+        }
         Ok(Response::new(PingReply {
             node_id: self.cluster.node_id(),
+            shard_count: self.cluster.state().shards,
         }))
     }
 
