@@ -36,7 +36,9 @@ BATCH_LINES=${BATCH_LINES:-1000}
 KEEP=${KEEP:-0}
 BUILD=1
 
-usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+BENCH="cluster bench"
+# shellcheck source=benches/lib.sh
+. "$ROOT/benches/lib.sh"
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -56,36 +58,16 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-log() { echo "cluster bench: $*" >&2; }
-
 bash "$ROOT/scripts/setup.sh" >&2
-if [ -n "${CAIRN_BIN:-}" ]; then
-  CAIRN=$CAIRN_BIN
-else
-  export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/cairn-target}
-  export CC=${CC:-clang} CXX=${CXX:-clang++}
-  if [ "$BUILD" = 1 ]; then
-    log "building cairn (release; the first build compiles RocksDB and takes a while)"
-    (cd "$ROOT" && cargo build --release -p cairn-node --bin cairn >&2)
-  fi
-  CAIRN=$CARGO_TARGET_DIR/release/cairn
-fi
-[ -x "$CAIRN" ] || { echo "cluster bench: no cairn binary at $CAIRN" >&2; exit 1; }
+find_cairn
 
 WORK=$(mktemp -d -t cairn-cluster-bench.XXXXXX)
 PIDS=()
 
 stop_all() {
-  local pid i
+  local pid
   for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do
-    for i in $(seq 1 300); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.2
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
+  for pid in "${PIDS[@]}"; do stop_server "$pid"; done
   PIDS=()
 }
 
@@ -96,29 +78,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A port nobody listens on, below Linux's ephemeral range (32768+).
-free_port() {
-  local p
-  for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 12000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return 0
-    fi
-  done
-  echo "cluster bench: no free port found" >&2
-  return 1
-}
-
-# utime + stime of a process in clock ticks (fields 14 and 15 of /proc/PID/stat, counted
-# from after the command name's closing parenthesis).
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 all_ticks() {
   local pid sum=0
   for pid in "${PIDS[@]}"; do sum=$((sum + $(cpu_ticks "$pid"))); done
   echo "$sum"
 }
-json_get() { sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" "$1"; }
 # q-quantile (0..1) of cairn_raft_commit_seconds on the node at URL, interpolated linearly
 # within the bucket it falls in (the lowest bucket starts at 0); "-" without observations.
 commit_quantile() { # URL Q

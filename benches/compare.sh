@@ -54,7 +54,9 @@ KEEP=${KEEP:-0}
 ROUNDS=${ROUNDS:-1}
 BUILD=1
 
-usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+BENCH=compare
+# shellcheck source=benches/lib.sh
+. "$ROOT/benches/lib.sh"
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -87,7 +89,6 @@ else
   DURATION=${DURATION:-1d}
 fi
 
-log() { echo "compare: $*" >&2; }
 
 # ---- tools and build -------------------------------------------------------------------
 if [ "$MEMORY" = 1 ]; then
@@ -108,33 +109,11 @@ if [ "$QUERIES" = 1 ] && [ -z "$PROM_BIN" ]; then
   exit 1
 fi
 
-if [ -n "${CAIRN_BIN:-}" ]; then
-  CAIRN=$CAIRN_BIN
-else
-  export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/cairn-target}
-  export CC=${CC:-clang} CXX=${CXX:-clang++}
-  if [ "$BUILD" = 1 ]; then
-    log "building cairn (release; the first build compiles RocksDB and takes a while)"
-    (cd "$ROOT" && cargo build --release -p cairn-node >&2)
-  fi
-  CAIRN=$CARGO_TARGET_DIR/release/cairn
-fi
-[ -x "$CAIRN" ] || { echo "compare: no cairn binary at $CAIRN" >&2; exit 1; }
+find_cairn
 
 # ---- temp dir, servers, cleanup --------------------------------------------------------
 WORK=$(mktemp -d -t cairn-compare.XXXXXX)
 SERVER_PID=""
-
-stop_server() {
-  local pid=$1 i
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for i in $(seq 1 300); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.2
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
 
 cleanup() {
   if [ -n "$SERVER_PID" ]; then stop_server "$SERVER_PID"; fi
@@ -146,21 +125,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# A port nobody listens on, below Linux's ephemeral range (32768+) so no outgoing
-# connection holds it either.
-free_port() {
-  local p
-  for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 12000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return 0
-    fi
-  done
-  echo "compare: no free port found" >&2
-  return 1
-}
 
 wait_ready() { # URL PID LOGFILE
   local url=$1 pid=$2 logf=$3
@@ -177,13 +141,8 @@ wait_ready() { # URL PID LOGFILE
   exit 1
 }
 
-# utime + stime of a process, in clock ticks (/proc/PID/stat fields 14 and 15; the command
-# name in field 2 may hold spaces, so count from after its closing parenthesis).
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 # A /proc/PID/status value in bytes (VmHWM: peak resident set; VmRSS: current).
 status_bytes() { awk -v k="$2:" '$1 == k { print $2 * 1024 }' "/proc/$1/status"; }
-# A number from the loader's one-line JSON report.
-json_get() { sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" "$1"; }
 # An unlabelled sample from a /metrics page.
 metric() { { curl -fs "$1/metrics" || true; } | awk -v k="$2" '$1 == k { print $2 }'; }
 # Waits until a directory's size has not changed for 6 s (background merges and compactions
