@@ -10,7 +10,6 @@
 //! Series ids are the same on every replica of a shard (they follow the apply order), so a
 //! selection from one holder can be read from another.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -55,10 +54,7 @@ impl Cluster {
             from: self.node_id(),
         };
         let reply = self
-            .ask_holders(shard, |mut c| {
-                let req = req.clone();
-                async move { c.select(req).await }
-            })
+            .ask_holders(shard, &req, async |mut c, req| c.select(req).await)
             .await?;
         reply
             .series
@@ -83,10 +79,7 @@ impl Cluster {
             from: self.node_id(),
         };
         let reply = self
-            .ask_holders(shard, |mut c| {
-                let req = req.clone();
-                async move { c.read_samples(req).await }
-            })
+            .ask_holders(shard, &req, async |mut c, req| c.read_samples(req).await)
             .await?;
         if reply.series.len() != sids.len() {
             return Err(unavailable(
@@ -127,20 +120,19 @@ impl Cluster {
             from: self.node_id(),
         };
         let reply = self
-            .ask_holders(shard, |mut c| {
-                let req = req.clone();
-                async move { c.labels(req).await }
-            })
+            .ask_holders(shard, &req, async |mut c, req| c.labels(req).await)
             .await?;
         Ok(reply.values)
     }
 
-    /// Calls `call` on each node holding `shard` (placement order) until one answers.
-    async fn ask_holders<T, F, Fut>(&self, shard: u32, call: F) -> StorageResult<T>
-    where
-        F: Fn(ClusterClient<Channel>) -> Fut,
-        Fut: Future<Output = Result<tonic::Response<T>, Status>>,
-    {
+    /// Sends `req` with `call` to each node holding `shard` (placement order) until one
+    /// answers.
+    async fn ask_holders<Q: Clone, T>(
+        &self,
+        shard: u32,
+        req: &Q,
+        call: impl AsyncFn(ClusterClient<Channel>, Q) -> Result<tonic::Response<T>, Status>,
+    ) -> StorageResult<T> {
         let me = self.node_id();
         let holders: Vec<NodeId> = self
             .state()
@@ -168,7 +160,7 @@ impl Cluster {
             let client = ClusterClient::new(channel)
                 .max_decoding_message_size(usize::MAX)
                 .max_encoding_message_size(usize::MAX);
-            match tokio::time::timeout(REMOTE_READ_TIMEOUT, call(client)).await {
+            match tokio::time::timeout(REMOTE_READ_TIMEOUT, call(client, req.clone())).await {
                 Ok(Ok(reply)) => return Ok(reply.into_inner()),
                 Ok(Err(status)) => last = format!("node {node}: {}", status.message()),
                 Err(_) => last = format!("node {node} did not answer in {REMOTE_READ_TIMEOUT:?}"),
