@@ -518,7 +518,9 @@ impl<'a> DecodedBatch<'a> {
         };
         let n_groups = r.uvarint()? as usize;
         let mut groups = Vec::with_capacity(n_groups.min(bytes.len()));
-        let mut all = Vec::with_capacity(bytes.len() / 10);
+        // A sample takes at least 9 bytes (a 1-byte time delta and 8 bytes of value), so this
+        // holds every sample without growing (growing copied the whole vector once per batch).
+        let mut all = Vec::with_capacity(bytes.len() / 9);
         let mut last_t = 0i64;
         for _ in 0..n_groups {
             let nl = r.uvarint()? as usize;
