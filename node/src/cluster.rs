@@ -4,13 +4,14 @@
 //!
 //! ```text
 //!  HTTP write ─► split by shard ─► Cluster::write(shard, batch)
-//!                  ├─ local replica leads: raft.client_write ─► committed on a majority,
-//!                  │                                             applied here ─► report
+//!                  ├─ local replica leads: the shard's proposer (cluster/proposer.rs,
+//!                  │  rounds oldest first) ─► committed on a majority, applied here ─► report
 //!                  └─ else: gRPC Cluster.Write to the leader (hinted by Raft, re-tried
 //!                     within write_timeout; then 503 naming the shard)
 //!  HTTP read ─► Cluster::read_barrier(shards): per shard, the leader's read index (local
 //!               ensure_linearizable, or gRPC Cluster.ReadIndex), then wait until the local
-//!               replica has applied it; the read itself is local.
+//!               replica has applied it; the read itself is local. Shards without a local
+//!               replica are read on a node that has one (cluster/remote_read.rs).
 //!  gRPC :7481 ─► RaftTransport (consensus) + Cluster (cluster/service.rs)
 //!  background ─► cluster/reconcile.rs: placement (meta leader), replicas (shard leaders)
 //! ```
@@ -27,7 +28,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::config::NodeConfig;
 use anyhow::Context;
 use cairn_consensus::{
     ApplyObserver, ApplyReport, ClusterState, Command, GrpcRaftNetwork, MetaCommand, Node, NodeId,
@@ -36,6 +36,8 @@ use cairn_consensus::{
 use cairn_proto::cluster::cluster_client::ClusterClient;
 use cairn_proto::cluster::{JoinRequest, PingRequest, ReadIndexRequest, WriteRequest};
 use cairn_storage::Engine;
+
+use crate::config::NodeConfig;
 use proposer::Proposed;
 
 /// This node's membership in the cluster.
