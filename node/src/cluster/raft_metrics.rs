@@ -11,9 +11,11 @@ use cairn_consensus::NodeId;
 
 use super::Cluster;
 
-/// Upper bounds (seconds) of the commit latency histogram's buckets.
-const BUCKETS: [f64; 12] = [
-    0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0,
+/// Upper bounds (seconds) of the commit latency histogram's buckets: fine enough between
+/// 1 ms and 300 ms (where commits fall) for percentiles read off them to mean something.
+const BUCKETS: [f64; 20] = [
+    0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15,
+    0.2, 0.3, 0.5, 1.0, 2.0, 5.0,
 ];
 
 #[derive(Default)]
