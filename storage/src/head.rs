@@ -265,9 +265,14 @@ impl Head {
         let mut labels: Vec<(&str, &str)> = Vec::new();
         for g in &batch.groups {
             labels.clear();
-            labels.extend(g.labels.iter().map(|&(n, v)| (batch.str(n), batch.str(v))));
+            labels.extend(
+                batch
+                    .labels_of(g)
+                    .iter()
+                    .map(|&(n, v)| (batch.str(n), batch.str(v))),
+            );
             let group = group_hash(&mut self.hash_buf, batch.tenant, labels.iter().copied());
-            for item in &g.items {
+            for item in batch.items_of(g) {
                 let name = batch.str(item.name);
                 let hash = series_hash_in_group(&mut self.hash_buf, group, name);
                 let sid = match self.by_hash.get(&hash) {

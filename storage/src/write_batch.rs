@@ -376,12 +376,12 @@ impl WriteBatchBuilder {
             let Ok(d) = part.decode() else { continue };
             for g in &d.groups {
                 if one
-                    .begin_group(g.labels.iter().map(|&(n, v)| (d.str(n), d.str(v))))
+                    .begin_group(d.labels_of(g).iter().map(|&(n, v)| (d.str(n), d.str(v))))
                     .is_err()
                 {
                     continue;
                 }
-                for item in &g.items {
+                for item in d.items_of(g) {
                     one.add_series(d.str(item.name), d.samples_of(item).iter().copied());
                 }
             }
@@ -473,15 +473,20 @@ pub struct DecodedBatch<'a> {
     pub tenant: &'a str,
     pub strings: Vec<&'a str>,
     pub groups: Vec<Group>,
+    /// Every group's labels; groups refer to ranges of it (one allocation, not one per group).
+    pub labels: Vec<(u32, u32)>,
+    /// Every group's items, likewise.
+    pub items: Vec<Item>,
     /// Every sample of the batch; items refer to ranges of it (one allocation, not one per item).
     pub samples: Vec<Sample>,
 }
 
-/// A group: shared labels (indices into `strings`, sorted by name) and items.
+/// A group: shared labels (indices into `strings`, sorted by name) and items, as ranges of the
+/// batch's `labels` and `items` (see [`DecodedBatch::labels_of`], [`DecodedBatch::items_of`]).
 #[derive(Debug)]
 pub struct Group {
-    pub labels: Vec<(u32, u32)>,
-    pub items: Vec<Item>,
+    pub labels: std::ops::Range<usize>,
+    pub items: std::ops::Range<usize>,
 }
 
 /// One series' samples within a group: a range of `DecodedBatch::samples`.
@@ -518,20 +523,22 @@ impl<'a> DecodedBatch<'a> {
         };
         let n_groups = r.uvarint()? as usize;
         let mut groups = Vec::with_capacity(n_groups.min(bytes.len()));
+        let mut all_labels = Vec::new();
+        let mut all_items = Vec::new();
         // A sample takes at least 9 bytes (a 1-byte time delta and 8 bytes of value), so this
         // holds every sample without growing (growing copied the whole vector once per batch).
         let mut all = Vec::with_capacity(bytes.len() / 9);
         let mut last_t = 0i64;
         for _ in 0..n_groups {
             let nl = r.uvarint()? as usize;
-            let mut labels = Vec::with_capacity(nl.min(bytes.len()));
+            let labels_start = all_labels.len();
             for _ in 0..nl {
                 let n = check(r.uvarint()?)?;
                 let v = check(r.uvarint()?)?;
-                labels.push((n, v));
+                all_labels.push((n, v));
             }
             let ni = r.uvarint()? as usize;
-            let mut items = Vec::with_capacity(ni.min(bytes.len()));
+            let items_start = all_items.len();
             for _ in 0..ni {
                 let name = check(r.uvarint()?)?;
                 let ns = r.uvarint()? as usize;
@@ -543,12 +550,15 @@ impl<'a> DecodedBatch<'a> {
                     ));
                     all.push(Sample { t: last_t, v });
                 }
-                items.push(Item {
+                all_items.push(Item {
                     name,
                     samples: start..all.len(),
                 });
             }
-            groups.push(Group { labels, items });
+            groups.push(Group {
+                labels: labels_start..all_labels.len(),
+                items: items_start..all_items.len(),
+            });
         }
         if r.pos != bytes.len() {
             return Err(corrupt(format!("{} trailing bytes", bytes.len() - r.pos)));
@@ -557,8 +567,20 @@ impl<'a> DecodedBatch<'a> {
             tenant,
             strings,
             groups,
+            labels: all_labels,
+            items: all_items,
             samples: all,
         })
+    }
+
+    /// The labels of one group: (name, value) string indices, sorted by name.
+    pub fn labels_of(&self, g: &Group) -> &[(u32, u32)] {
+        &self.labels[g.labels.clone()]
+    }
+
+    /// The items of one group.
+    pub fn items_of(&self, g: &Group) -> &[Item] {
+        &self.items[g.items.clone()]
     }
 
     /// The samples of one item.
@@ -678,7 +700,7 @@ mod tests {
             .iter()
             .filter(|g| !g.items.is_empty())
             .map(|g| {
-                g.labels
+                d.labels_of(g)
                     .iter()
                     .map(|&(n, v)| (d.str(n), d.str(v)))
                     .collect()
@@ -690,7 +712,7 @@ mod tests {
             .groups
             .iter()
             .flat_map(|g| {
-                g.items
+                d.items_of(g)
                     .iter()
                     .flat_map(|i| d.samples_of(i).iter().map(|s| s.t))
             })
@@ -720,13 +742,13 @@ mod tests {
         assert_eq!(d.tenant, "acme");
         assert_eq!(d.groups.len(), 2);
         let g = &d.groups[0];
-        let names: Vec<&str> = g.labels.iter().map(|l| d.str(l.0)).collect();
+        let names: Vec<&str> = d.labels_of(g).iter().map(|l| d.str(l.0)).collect();
         assert_eq!(names, ["dc", "host"]);
-        assert_eq!(d.str(g.items[1].name), "cpu_system");
+        assert_eq!(d.str(d.items_of(g)[1].name), "cpu_system");
         assert!(crate::model::is_stale_marker(
-            d.samples_of(&g.items[1])[0].v
+            d.samples_of(&d.items_of(g)[1])[0].v
         ));
-        let s = d.samples_of(&d.groups[1].items[0]);
+        let s = d.samples_of(&d.items_of(&d.groups[1])[0]);
         assert_eq!(s, &[Sample::new(-5, 1.0), Sample::new(7, 0.0)]);
         assert_eq!(d.sample_count(), 4);
     }
@@ -780,7 +802,7 @@ mod tests {
             assert!(
                 d.groups
                     .iter()
-                    .flat_map(|g| &g.items)
+                    .flat_map(|g| d.items_of(g))
                     .all(|i| d.samples_of(i)[0].t == 1_700_000_000_000)
             );
         }
@@ -806,6 +828,9 @@ mod tests {
         assert_eq!(wb.sample_count(), 1);
         let d = wb.decode().unwrap();
         assert_eq!(d.sample_count(), 1);
-        assert_eq!(d.samples_of(&d.groups[1].items[0])[0], Sample::new(2, 2.0));
+        assert_eq!(
+            d.samples_of(&d.items_of(&d.groups[1])[0])[0],
+            Sample::new(2, 2.0)
+        );
     }
 }

@@ -77,36 +77,34 @@ pub fn write_request(lines: &[u8], now_ms: i64) -> Result<WriteRequest, ConvertE
     let mut index: HashMap<SeriesKey<'_>, usize> = HashMap::new();
     let mut out: Vec<TimeSeries> = Vec::new();
     for g in &d.groups {
-        for item in &g.items {
-            let i = *index
-                .entry((g.labels.as_slice(), item.name))
-                .or_insert_with(|| {
-                    let mut labels: Vec<Label> = g
-                        .labels
-                        .iter()
-                        .map(|&(n, v)| Label {
-                            name: d.str(n).to_string(),
-                            value: d.str(v).to_string(),
-                        })
-                        .collect();
-                    // Group labels are sorted by name already; `__name__` goes where it sorts
-                    // (after upper-case names, before lower-case ones).
-                    let at = labels.partition_point(|l| l.name.as_str() < METRIC_NAME);
-                    labels.insert(
-                        at,
-                        Label {
-                            name: METRIC_NAME.to_string(),
-                            value: d.str(item.name).to_string(),
-                        },
-                    );
-                    out.push(TimeSeries {
-                        labels,
-                        samples: Vec::new(),
-                        exemplars: Vec::new(),
-                        histograms: Vec::new(),
-                    });
-                    out.len() - 1
+        for item in d.items_of(g) {
+            let i = *index.entry((d.labels_of(g), item.name)).or_insert_with(|| {
+                let mut labels: Vec<Label> = d
+                    .labels_of(g)
+                    .iter()
+                    .map(|&(n, v)| Label {
+                        name: d.str(n).to_string(),
+                        value: d.str(v).to_string(),
+                    })
+                    .collect();
+                // Group labels are sorted by name already; `__name__` goes where it sorts
+                // (after upper-case names, before lower-case ones).
+                let at = labels.partition_point(|l| l.name.as_str() < METRIC_NAME);
+                labels.insert(
+                    at,
+                    Label {
+                        name: METRIC_NAME.to_string(),
+                        value: d.str(item.name).to_string(),
+                    },
+                );
+                out.push(TimeSeries {
+                    labels,
+                    samples: Vec::new(),
+                    exemplars: Vec::new(),
+                    histograms: Vec::new(),
                 });
+                out.len() - 1
+            });
             out[i]
                 .samples
                 .extend(d.samples_of(item).iter().map(|s| Sample {

@@ -259,12 +259,12 @@ mod tests {
         let d = wb.decode().unwrap();
         let mut out = Vec::new();
         for g in &d.groups {
-            let labels: Vec<String> = g
-                .labels
+            let labels: Vec<String> = d
+                .labels_of(g)
                 .iter()
                 .map(|&(n, v)| format!("{}={:?}", d.str(n), d.str(v)))
                 .collect();
-            for item in &g.items {
+            for item in d.items_of(g) {
                 for &Sample { t, v } in d.samples_of(item) {
                     out.push(format!(
                         "{}{{{}}} {t} {v}",

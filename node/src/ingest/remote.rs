@@ -124,9 +124,12 @@ mod tests {
         let wb = b.finish();
         let d = wb.decode().unwrap();
         let g = &d.groups[0];
-        assert_eq!(d.str(g.items[0].name), "up");
-        assert_eq!(d.str(g.labels[0].0), "job");
-        assert_eq!(d.samples_of(&g.items[0])[1].v.to_bits(), stale.to_bits());
+        assert_eq!(d.str(d.items_of(g)[0].name), "up");
+        assert_eq!(d.str(d.labels_of(g)[0].0), "job");
+        assert_eq!(
+            d.samples_of(&d.items_of(g)[0])[1].v.to_bits(),
+            stale.to_bits()
+        );
     }
 
     #[test]
