@@ -9,6 +9,9 @@
 //!  &[Sample] ──► encode_chunk               ├─► the smallest: [codec u8][count][span][payload]
 //!                  └─► GorillaCodec (id 1) ─┘                  (count, span: uvarint)
 //!
+//!  HeadChunk's open decimal stream ──seal──► StreamCodec (id 3) chunk, as it is; the window
+//!                                            merge re-encodes it with encode_chunk
+//!
 //!  chunk + base_t (the key's chunk start) ──► decode_chunk ──► &mut Vec<Sample>
 //!  chunk ──► chunk_header: count, span (max_t = base_t + span), without decoding
 //! ```
@@ -23,10 +26,13 @@
 
 mod decimal;
 mod gorilla;
+mod stream;
 
 pub use decimal::DecimalCodec;
 pub use gorilla::GorillaCodec;
 pub(crate) use gorilla::{OpenGorilla, decode_gorilla_payload};
+pub use stream::StreamCodec;
+pub(crate) use stream::{OpenStream, decode_stream_payload};
 
 use crate::error::{Error, Result};
 use crate::model::Sample;
@@ -39,7 +45,8 @@ pub const MAX_CHUNK_SPAN_MS: i64 = 1 << 31;
 /// One way of turning samples into a chunk payload. Implementations are stateless singletons,
 /// looked up by the id stored in every chunk header ([`codec_by_id`]).
 pub trait ChunkCodec: Send + Sync + 'static {
-    /// Stored in every chunk header; 1 = gorilla, 2 = decimal. Never reuse an id.
+    /// Stored in every chunk header; 1 = gorilla, 2 = decimal, 3 = decimal-stream. Never reuse
+    /// an id.
     fn id(&self) -> u8;
 
     fn name(&self) -> &'static str;
@@ -87,6 +94,7 @@ pub fn codec_by_id(id: u8) -> Result<&'static dyn ChunkCodec> {
     match id {
         GorillaCodec::ID => Ok(&GorillaCodec),
         DecimalCodec::ID => Ok(&DecimalCodec),
+        StreamCodec::ID => Ok(&StreamCodec),
         _ => Err(Error::UnknownCodec { id }),
     }
 }

@@ -12,14 +12,16 @@
 //!  disk chunks + the plan's chunks ──merge_window──► one chunk; the others are deleted
 //! ```
 //!
-//! A window is complete when the series' open chunk (or, with none, its newest sample) lies in
-//! a later window: in-order data can no longer land in it. Its out-of-order chunks so far are
+//! A window is complete when the series' open chunk lies in a later window: in-order data can
+//! no longer land in it. A series without an open chunk (sealed by a flush) has every window
+//! merged: should more samples land in its last window, they get chunks of their own, and the
+//! next merge of that window joins them to the merged one. Its out-of-order chunks so far are
 //! merged in too (in-order samples win a tie, as at read time); later out-of-order arrivals for
 //! it get chunks of their own, merged at read time as before.
 
 use std::collections::BTreeMap;
 
-use crate::codec::{decode_chunk, encode_chunk};
+use crate::codec::{StreamCodec, decode_chunk, encode_chunk};
 use crate::error::Result;
 use crate::head::SeriesId;
 use crate::keys::HeadIndexEntry;
@@ -46,7 +48,7 @@ pub fn plan_merges(
 ) -> Vec<WindowMerge> {
     let frontier: BTreeMap<SeriesId, i64> = head_index
         .iter()
-        .map(|(sid, e)| (*sid, e.open_chunk.unwrap_or(e.max_t)))
+        .map(|(sid, e)| (*sid, e.open_chunk.unwrap_or(i64::MAX)))
         .collect();
     let mut out: Vec<WindowMerge> = chunks
         .iter()
@@ -68,7 +70,8 @@ pub fn plan_merges(
 /// replaces a disk chunk with the same key (the copy of a then-open chunk written by an
 /// earlier checkpoint). On equal timestamps the in-order sample wins, as at read time. Returns
 /// the merged chunk's start and bytes (to be written as an in-order chunk), or None when there
-/// is nothing to gain (a single chunk) or it would exceed [`MAX_MERGED_SAMPLES`].
+/// is nothing to gain (a single chunk, unless it is a [`StreamCodec`] one) or it would exceed
+/// [`MAX_MERGED_SAMPLES`].
 pub fn merge_window(
     on_disk: &[(i64, u32, Vec<u8>)],
     fresh: &[(i64, u32, &[u8])],
@@ -78,7 +81,10 @@ pub fn merge_window(
     for &(s, q, b) in fresh {
         parts.insert((q, s), b);
     }
-    if parts.len() < 2 {
+    // One chunk alone gains nothing, unless it is the head's decimal stream, which
+    // `encode_chunk` makes smaller.
+    let lone_final = |b: &[u8]| b.first() != Some(&StreamCodec::ID);
+    if parts.len() < 2 && parts.values().all(|b| lone_final(b)) {
         return Ok(None);
     }
     let (mut in_order, mut late) = (Vec::new(), Vec::new());
@@ -128,15 +134,27 @@ mod tests {
             (1, 1200, 0, chunk(&[1200])),
             (1, 300, 4, chunk(&[300])), // out-of-order: never a reason to merge
             (2, 100, 0, chunk(&[100])),
+            (3, 100, 0, chunk(&[100])),
         ];
-        let head = vec![(1, entry(1500, Some(1400))), (2, entry(900, None))];
+        let head = vec![
+            (1, entry(1500, Some(1400))),
+            // Sealed by a flush: its last window is merged too.
+            (2, entry(900, None)),
+            (3, entry(900, Some(800))),
+        ];
         let m = plan_merges(&chunks, &head, 1000);
         assert_eq!(
             m,
-            [WindowMerge {
-                sid: 1,
-                window_start: 0
-            }]
+            [
+                WindowMerge {
+                    sid: 1,
+                    window_start: 0
+                },
+                WindowMerge {
+                    sid: 2,
+                    window_start: 0
+                }
+            ]
         );
     }
 
@@ -156,8 +174,27 @@ mod tests {
         let ts: Vec<i64> = got.iter().map(|s| s.t).collect();
         assert_eq!(ts, [0, 10, 20, 30, 40, 50, 60, 70]);
         assert!(got.iter().all(|s| s.v == s.t as f64 / 7.0));
-        // One chunk alone is left as it is.
+        // One chunk alone is left as it is, unless it is the head's decimal stream.
         assert!(merge_window(&[], &fresh[..1]).unwrap().is_none());
+        let s: Vec<Sample> = (0..120)
+            .map(|i| Sample::new(i * 10, (i % 7) as f64))
+            .collect();
+        let mut stream = vec![StreamCodec::ID];
+        crate::codec::put_uvarint(&mut stream, 120);
+        crate::codec::put_uvarint(&mut stream, 1190);
+        crate::codec::ChunkCodec::encode(&StreamCodec, &s, &mut stream).unwrap();
+        let (start, bytes) = merge_window(&[], &[(0, 0, &stream[..])]).unwrap().unwrap();
+        assert_eq!(start, 0);
+        assert_ne!(bytes[0], StreamCodec::ID);
+        assert!(
+            bytes.len() < stream.len(),
+            "{} vs {}",
+            bytes.len(),
+            stream.len()
+        );
+        let mut got = Vec::new();
+        decode_chunk(&bytes, 0, &mut got).unwrap();
+        assert_eq!(got, s);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::codec::{ChunkHeader, decode_chunk, encode_chunk};
 use crate::error::Result;
-use crate::head_chunk::HeadChunk;
+use crate::head_chunk::{ChunkHint, HeadChunk};
 use crate::keys::HeadIndexEntry;
 use crate::model::Sample;
 use crate::series::{group_hash, series_hash_in_group, with_metric_name};
@@ -329,20 +329,21 @@ impl Head {
         }
         if s.max_t == i64::MIN || x.t > s.max_t {
             // A full chunk's size: the next one most likely needs as much.
-            let mut room = 0;
+            let mut hint = ChunkHint::default();
             if let Some(open) = &s.open {
                 let same_block = x.t.div_euclid(limits.chunk_span_ms)
                     == open.first_t().div_euclid(limits.chunk_span_ms);
                 if open.len() >= limits.chunk_max_samples || !same_block {
-                    if open.len() >= limits.chunk_max_samples {
-                        room = open.payload_len() + open.payload_len() / 16;
+                    hint = open.hint();
+                    if open.len() < limits.chunk_max_samples {
+                        hint.bytes = 0;
                     }
                     Self::seal(s);
                 }
             }
             match &mut s.open {
                 Some(c) => c.push(x),
-                None => s.open = Some(HeadChunk::with_capacity(x, room)),
+                None => s.open = Some(HeadChunk::with_hint(x, hint)),
             }
             s.max_t = x.t;
             s.min_t = s.min_t.min(x.t);

@@ -195,7 +195,8 @@ pub(crate) fn round_trip(samples: &[Sample]) -> (ChunkHeader, Vec<u8>) {
 /// Checks that every codec able to encode `samples` round-trips them.
 #[track_caller]
 fn round_trip_each_codec(samples: &[Sample]) {
-    for codec in CODECS {
+    let all: [&dyn ChunkCodec; 3] = [&DecimalCodec, &GorillaCodec, &StreamCodec];
+    for codec in all {
         let mut payload = Vec::new();
         match codec.encode(samples, &mut payload) {
             Ok(()) => {
@@ -206,9 +207,9 @@ fn round_trip_each_codec(samples: &[Sample]) {
                 assert_bit_eq(&out, samples);
             }
             Err(Error::CodecUnsupported { .. }) => {
-                assert_eq!(
+                assert_ne!(
                     codec.id(),
-                    DecimalCodec::ID,
+                    GorillaCodec::ID,
                     "gorilla encodes everything valid"
                 );
             }

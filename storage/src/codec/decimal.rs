@@ -55,12 +55,12 @@ impl DecimalCodec {
 }
 
 /// Scales 0..=15: 10^15 is still exact as an f64, and the 4 bits of the descriptor hold it.
-const MAX_SCALE: usize = 15;
-const POW10: [f64; MAX_SCALE + 1] = [
+pub(super) const MAX_SCALE: usize = 15;
+pub(super) const POW10: [f64; MAX_SCALE + 1] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
 ];
 /// Scaled integers stay below 2^53 in magnitude, where every integer is exact as an f64.
-const MAX_ABS_INT: i64 = 1 << 53;
+pub(super) const MAX_ABS_INT: i64 = 1 << 53;
 
 /// Rice quotients from this on are escaped; also the longest unary run.
 const ESCAPE: u64 = 32;
@@ -366,7 +366,7 @@ fn check_int(m: i64) -> Result<()> {
 /// `v` as an integer at scale `10^s` (= `p`), if that round-trips bit for bit through the
 /// decoder's `m as f64 / p`. Refuses NaN, ±Inf, -0.0 (0 comes back as +0.0) and |m| >= 2^53.
 #[inline]
-fn to_int(v: f64, p: f64) -> Option<i64> {
+pub(super) fn to_int(v: f64, p: f64) -> Option<i64> {
     let m = (v * p).round();
     if m.is_nan() || m.abs() >= MAX_ABS_INT as f64 {
         return None;
@@ -377,7 +377,7 @@ fn to_int(v: f64, p: f64) -> Option<i64> {
 
 /// Fills `ints` with every value at the chunk's smallest common scale, and returns that scale;
 /// None if some value needs more than 15 decimals (or is not finite, or is -0.0).
-fn scale_to_ints(samples: &[Sample], ints: &mut Vec<i64>) -> Option<usize> {
+pub(super) fn scale_to_ints(samples: &[Sample], ints: &mut Vec<i64>) -> Option<usize> {
     let mut s = 0;
     'scale: loop {
         ints.clear();
@@ -605,7 +605,7 @@ fn write_rice(w: &mut BitWriter<'_>, z: u64, k: u32) {
 }
 
 #[inline]
-fn read_rice(r: &mut BitReader<'_>, k: u32) -> Result<u64> {
+pub(super) fn read_rice(r: &mut BitReader<'_>, k: u32) -> Result<u64> {
     let w = r.peek();
     let q = (!w).leading_zeros();
     if u64::from(q) < ESCAPE {

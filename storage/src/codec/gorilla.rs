@@ -1,7 +1,7 @@
 //! `GorillaCodec` (id 1): Facebook Gorilla's delta-of-delta timestamps and XOR'd floats, as
 //! written by tsz 0.1.4. It stores any f64 bit for bit (NaN payloads, the stale marker, ±Inf,
-//! -0.0), so it is the fallback for values the decimal codec refuses, and it is the format of
-//! the open head chunk ([`OpenGorilla`]).
+//! -0.0), so it is the fallback for values the decimal codecs refuse, and the format of an
+//! open head chunk holding such a value ([`OpenGorilla`]).
 //!
 //! The payload is tsz's bit stream without its first 64 bits (the start timestamp, always 0:
 //! times are handed to tsz as `t - base_t`, and `base_t` is in the chunk key) and without the

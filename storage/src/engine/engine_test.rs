@@ -196,8 +196,9 @@ fn flush_writes_chunks_then_restart_reads_them() {
         e.apply_next(2, batch("t", "h", "m", &samples)).unwrap();
         let f = e.flush_unreplicated().unwrap();
         assert_eq!(f.samples, 250);
-        // 250 samples at 15 s: 120 + 120 + 10, and no chunk crosses a 2 h boundary (480 samples).
-        assert_eq!(f.chunks, 3);
+        // 250 samples at 15 s lie in one 2 h window (480 samples): the head seals 120 + 120
+        // + 10, and the flush merges the window's chunks into one.
+        assert_eq!(f.chunks, 1);
     }
     let e = Engine::open(cfg(dir.path())).unwrap();
     assert_eq!(e.stats().replayed_entries.load(Ordering::Relaxed), 0);

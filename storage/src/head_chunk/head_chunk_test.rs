@@ -5,7 +5,9 @@ use rand::{Rng, SeedableRng};
 
 use super::*;
 use crate::codec::tests::{assert_bit_eq, random_chunk, regular, tsbs_values};
-use crate::codec::{ChunkCodec, decode_chunk, encode_chunk};
+use crate::codec::{
+    ChunkCodec, GorillaCodec, StreamCodec, chunk_header, decode_chunk, encode_chunk,
+};
 use crate::model::STALE_NAN_BITS;
 
 fn head_of(samples: &[Sample]) -> HeadChunk {
@@ -56,49 +58,104 @@ fn reading_does_not_close_the_encoder() {
 }
 
 #[test]
-fn head_bytes_are_the_gorilla_payload() {
+fn the_open_encoding_is_the_decimal_stream_until_a_value_is_no_short_decimal() {
     let mut rng = StdRng::seed_from_u64(42);
     for _ in 0..300 {
         let s = random_chunk(&mut rng);
-        let mut payload = Vec::new();
-        GorillaCodec.encode(&s, &mut payload).unwrap();
-        assert_eq!(head_of(&s).gorilla.bytes(), payload);
+        let h = head_of(&s);
+        let decimal = StreamCodec.encode(&s, &mut Vec::new()).is_ok();
+        let want = if decimal {
+            StreamCodec::NAME
+        } else {
+            GorillaCodec::NAME
+        };
+        assert_eq!(h.codec_name(), want);
+        assert_bit_eq(&contents(&h), &s);
     }
+    // More decimals later on: the chunk is encoded again at the larger scale.
+    let mut h = HeadChunk::new(Sample::new(0, 17.9));
+    h.push(Sample::new(10, 17.88));
+    h.push(Sample::new(20, 17.875));
+    assert_eq!(h.codec_name(), StreamCodec::NAME);
+    // A stale marker: Gorilla from then on, the earlier samples kept.
+    h.push(Sample::new(30, f64::from_bits(STALE_NAN_BITS)));
+    h.push(Sample::new(40, 1.5));
+    assert_eq!(h.codec_name(), GorillaCodec::NAME);
+    assert_bit_eq(
+        &contents(&h),
+        &[
+            Sample::new(0, 17.9),
+            Sample::new(10, 17.88),
+            Sample::new(20, 17.875),
+            Sample::new(30, f64::from_bits(STALE_NAN_BITS)),
+            Sample::new(40, 1.5),
+        ],
+    );
 }
 
 #[test]
-fn seal_gives_what_encode_chunk_gives() {
+fn seal_keeps_the_stream_or_gives_what_encode_chunk_gives() {
     let mut rng = StdRng::seed_from_u64(43);
     for _ in 0..500 {
         let s = random_chunk(&mut rng);
+        let h = head_of(&s);
+        let stream = h.codec_name() == StreamCodec::NAME;
         let mut want = Vec::new();
         let want_header = encode_chunk(&s, &mut want).unwrap();
         let mut got = vec![0xee];
-        let header = head_of(&s).seal(&mut got).unwrap();
-        assert_eq!(header, want_header);
-        assert_eq!(got[1..], want);
+        let header = h.seal(&mut got).unwrap();
+        assert_eq!(chunk_header(&got[1..]).unwrap(), header);
+        if stream {
+            assert_eq!(header.codec, StreamCodec::ID);
+            assert_eq!(
+                (header.count, header.span),
+                (want_header.count, want_header.span)
+            );
+        } else {
+            assert_eq!(header, want_header);
+            assert_eq!(got[1..], want);
+        }
         let mut back = Vec::new();
         decode_chunk(&got[1..], s[0].t, &mut back).unwrap();
         assert_bit_eq(&back, &s);
     }
-    // 2-decimal gauges seal as decimal chunks, much smaller than the head's Gorilla bytes.
-    let s = regular(120, 0, 10_000, |_| 0.0);
+    // 2-decimal gauges: the open chunk and the sealed one are a fraction of Gorilla's size.
     let values = tsbs_values(&mut rng, 120);
-    let s: Vec<Sample> = s
-        .iter()
-        .zip(values)
-        .map(|(a, v)| Sample::new(a.t, v))
-        .collect();
+    let s = regular(120, 0, 10_000, |i| values[i]);
+    let mut gorilla = Vec::new();
+    GorillaCodec.encode(&s, &mut gorilla).unwrap();
     let h = head_of(&s);
-    let gorilla_len = h.gorilla.bytes().len();
-    let mut chunk = Vec::new();
-    let header = h.seal(&mut chunk).unwrap();
-    assert_eq!(header.codec, crate::codec::DecimalCodec::ID);
     assert!(
-        chunk.len() * 4 < gorilla_len,
-        "{} vs {gorilla_len}",
-        chunk.len()
+        h.heap_bytes() * 3 < gorilla.len(),
+        "{} vs {}",
+        h.heap_bytes(),
+        gorilla.len()
     );
+    let mut chunk = Vec::new();
+    h.seal(&mut chunk).unwrap();
+    assert!(
+        chunk.len() * 4 < gorilla.len(),
+        "{} vs {}",
+        chunk.len(),
+        gorilla.len()
+    );
+}
+
+#[test]
+fn the_next_chunk_starts_from_the_hint() {
+    let mut rng = StdRng::seed_from_u64(47);
+    let values = tsbs_values(&mut rng, 240);
+    let s = regular(240, 0, 10_000, |i| values[i]);
+    let first = head_of(&s[..120]);
+    let hint = first.hint();
+    assert!((5..=9).contains(&hint.k), "k = {}", hint.k);
+    let mut second = HeadChunk::with_hint(s[120], hint);
+    assert!(second.heap_bytes() >= hint.bytes);
+    for &x in &s[121..] {
+        second.push(x);
+    }
+    assert!(second.heap_bytes() <= hint.bytes + hint.bytes / 2 + 16);
+    assert_bit_eq(&contents(&second), &s[120..]);
 }
 
 #[test]
@@ -159,7 +216,10 @@ fn fixed_size_and_heap_use_stay_small() {
     let mut rng = StdRng::seed_from_u64(46);
     let s = regular(120, 0, 10_000, |_| rng.r#gen::<f64>());
     let h = head_of(&s);
-    let used = h.gorilla.bytes().len();
+    assert_eq!(h.codec_name(), GorillaCodec::NAME);
+    let mut payload = Vec::new();
+    GorillaCodec.encode(&s, &mut payload).unwrap();
+    let used = payload.len();
     assert!(h.heap_bytes() >= used);
     assert!(
         h.heap_bytes() <= used + used / 2 + 16,
