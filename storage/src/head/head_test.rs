@@ -110,6 +110,33 @@ fn out_of_order_window_and_conflicts() {
 }
 
 #[test]
+fn out_of_order_samples_in_any_order_stay_sorted() {
+    let mut h = Head::new(limits());
+    apply(&mut h, 1, "a", &[(1000, 1.0)]);
+    // Ascending (appended), then older ones (inserted), a newer one, a duplicate and a
+    // replacement of one in the middle.
+    apply(&mut h, 2, "a", &[(960, 6.0), (970, 7.0), (980, 8.0)]);
+    apply(&mut h, 3, "a", &[(920, 2.0), (965, 6.5)]);
+    let o = apply(&mut h, 4, "a", &[(990, 9.0), (990, 9.0), (970, 7.5)]);
+    assert_eq!((o.written, o.out_of_order, o.duplicates), (2, 2, 1));
+    let mut m = MemSamples::default();
+    h.read(0, i64::MIN, i64::MAX, &mut m).unwrap();
+    let want: Vec<Sample> = [
+        (920, 2.0),
+        (960, 6.0),
+        (965, 6.5),
+        (970, 7.5),
+        (980, 8.0),
+        (990, 9.0),
+    ]
+    .iter()
+    .map(|&(t, v)| Sample::new(t, v))
+    .collect();
+    assert_eq!(m.ooo, want);
+    assert_eq!(h.bounds(0), Some((920, 1000)));
+}
+
+#[test]
 fn seal_all_leaves_no_open_chunk() {
     let mut h = Head::new(limits());
     apply(&mut h, 1, "a", &[(0, 0.0), (1, 1.0)]);
