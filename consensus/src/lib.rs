@@ -21,6 +21,8 @@ pub mod network;
 pub mod placement;
 pub mod raft_groups;
 pub mod shard_state_machine;
+#[cfg(test)]
+mod test_state_machine;
 pub mod type_config;
 
 pub use cluster_state::{ClusterState, MetaCommand, plan_placement};

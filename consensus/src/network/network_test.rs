@@ -6,8 +6,7 @@
 //! Every wait is on a condition with a deadline (openraft's `Wait`), never a fixed sleep.
 
 use std::collections::BTreeMap;
-use std::io::Cursor;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cairn_proto::raft::RaftRequest;
@@ -16,13 +15,7 @@ use cairn_storage::raft_log::RaftLogStore;
 use openraft::error::{ClientWriteError, Fatal, RPCError, RaftError, RemoteError};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::VoteRequest;
-use openraft::storage::RaftStateMachine;
-use openraft::{
-    AnyError, Config, Entry, EntryPayload, LogId, Raft, RaftMetrics, RaftSnapshotBuilder,
-    ServerState, Snapshot, SnapshotMeta, SnapshotPolicy, StorageError, StorageIOError,
-    StoredMembership, Vote,
-};
-use serde::{Deserialize, Serialize};
+use openraft::{Config, Raft, RaftMetrics, ServerState, SnapshotPolicy, Vote};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::Code;
@@ -31,143 +24,12 @@ use tonic::transport::server::TcpIncoming;
 
 use super::{BadPeerAddress, Faults, GrpcRaftNetwork, RaftRegistry};
 use crate::log_store::RocksRaftLog;
-use crate::type_config::{ApplyReport, Command, Node, NodeId, TypeConfig};
+use crate::test_state_machine::MemStateMachine;
+use crate::type_config::{Command, Node, NodeId, TypeConfig};
 
 /// Generous: two cores are shared with builds, and a leader change costs a few election
 /// timeouts plus openraft's 500 ms unreachable backoff.
 const DEADLINE: Duration = Duration::from_secs(30);
-
-// ---- a recording state machine: applied log id, membership, the batches --------------------
-
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-struct RecordedState {
-    last_applied: Option<LogId<NodeId>>,
-    membership: StoredMembership<NodeId, Node>,
-    batches: Vec<Vec<u8>>,
-}
-
-#[derive(Debug, Default)]
-struct RecorderInner {
-    state: RecordedState,
-    snapshot: Option<(SnapshotMeta<NodeId, Node>, Vec<u8>)>,
-    snapshots_built: u64,
-    snapshots_installed: u64,
-}
-
-/// Applies `Command::Write` by recording its batch; a snapshot is the JSON of the state.
-#[derive(Clone, Debug, Default)]
-struct Recorder(Arc<Mutex<RecorderInner>>);
-
-impl Recorder {
-    fn lock(&self) -> MutexGuard<'_, RecorderInner> {
-        self.0.lock().unwrap()
-    }
-
-    fn batches(&self) -> Vec<Vec<u8>> {
-        self.lock().state.batches.clone()
-    }
-
-    fn snapshots_installed(&self) -> u64 {
-        self.lock().snapshots_installed
-    }
-
-    fn snapshot_len(&self) -> usize {
-        self.lock()
-            .snapshot
-            .as_ref()
-            .map_or(0, |(_, data)| data.len())
-    }
-}
-
-impl RaftSnapshotBuilder<TypeConfig> for Recorder {
-    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
-        let mut inner = self.lock();
-        let data = serde_json::to_vec(&inner.state)
-            .map_err(|e| StorageIOError::read_state_machine(AnyError::new(&e)))?;
-        inner.snapshots_built += 1;
-        let meta = SnapshotMeta {
-            last_log_id: inner.state.last_applied,
-            last_membership: inner.state.membership.clone(),
-            snapshot_id: format!("snap-{}", inner.snapshots_built),
-        };
-        inner.snapshot = Some((meta.clone(), data.clone()));
-        Ok(Snapshot {
-            meta,
-            snapshot: Box::new(Cursor::new(data)),
-        })
-    }
-}
-
-impl RaftStateMachine<TypeConfig> for Recorder {
-    type SnapshotBuilder = Recorder;
-
-    async fn applied_state(
-        &mut self,
-    ) -> Result<(Option<LogId<NodeId>>, StoredMembership<NodeId, Node>), StorageError<NodeId>> {
-        let inner = self.lock();
-        Ok((inner.state.last_applied, inner.state.membership.clone()))
-    }
-
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<ApplyReport>, StorageError<NodeId>>
-    where
-        I: IntoIterator<Item = Entry<TypeConfig>> + Send,
-        I::IntoIter: Send,
-    {
-        let mut inner = self.lock();
-        let mut out = Vec::new();
-        for e in entries {
-            inner.state.last_applied = Some(e.log_id);
-            let mut report = ApplyReport::default();
-            match e.payload {
-                EntryPayload::Blank => {}
-                EntryPayload::Membership(m) => {
-                    inner.state.membership = StoredMembership::new(Some(e.log_id), m);
-                }
-                EntryPayload::Normal(Command::Write { batch }) => {
-                    report.written = batch.len() as u64;
-                    inner.state.batches.push(batch);
-                }
-                EntryPayload::Normal(_) => {}
-            }
-            out.push(report);
-        }
-        Ok(out)
-    }
-
-    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        self.clone()
-    }
-
-    async fn begin_receiving_snapshot(
-        &mut self,
-    ) -> Result<Box<Cursor<Vec<u8>>>, StorageError<NodeId>> {
-        Ok(Box::new(Cursor::new(Vec::new())))
-    }
-
-    async fn install_snapshot(
-        &mut self,
-        meta: &SnapshotMeta<NodeId, Node>,
-        snapshot: Box<Cursor<Vec<u8>>>,
-    ) -> Result<(), StorageError<NodeId>> {
-        let data = snapshot.into_inner();
-        let state: RecordedState = serde_json::from_slice(&data)
-            .map_err(|e| StorageIOError::read_snapshot(None, AnyError::new(&e)))?;
-        let mut inner = self.lock();
-        inner.state = state;
-        inner.snapshot = Some((meta.clone(), data));
-        inner.snapshots_installed += 1;
-        Ok(())
-    }
-
-    async fn get_current_snapshot(
-        &mut self,
-    ) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
-        Ok(self.lock().snapshot.clone().map(|(meta, data)| Snapshot {
-            meta,
-            snapshot: Box::new(Cursor::new(data)),
-        }))
-    }
-}
 
 // ---- a node: listener, transport server, one Raft per group, a registry ----------------------
 
@@ -202,7 +64,7 @@ struct TestNode {
     addr: String,
     network: GrpcRaftNetwork,
     registry: Arc<Groups>,
-    groups: BTreeMap<u64, (Raft<TypeConfig>, Recorder)>,
+    groups: BTreeMap<u64, (Raft<TypeConfig>, MemStateMachine)>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
     // Last: the RocksDB directory outlives the Rafts that write to it.
@@ -247,7 +109,7 @@ impl TestNode {
     }
 
     async fn add_group(&mut self, group: u64, store: &RaftLogStore) {
-        let recorder = Recorder::default();
+        let recorder = MemStateMachine::default();
         let raft = Raft::new(
             self.id,
             raft_config(),
@@ -272,7 +134,7 @@ impl TestNode {
         &self.groups[&group].0
     }
 
-    fn recorder(&self, group: u64) -> &Recorder {
+    fn recorder(&self, group: u64) -> &MemStateMachine {
         &self.groups[&group].1
     }
 

@@ -1,0 +1,160 @@
+//! A small in-memory state machine for the consensus crate's tests: it records every applied
+//! command, membership and the last applied log id; a snapshot is the JSON of all of it. It
+//! stands in for the shard state machine where a test is about the log store or the transport.
+
+use std::io::Cursor;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use openraft::storage::RaftStateMachine;
+use openraft::{
+    AnyError, Entry, EntryPayload, LogId, RaftSnapshotBuilder, Snapshot, SnapshotMeta,
+    StorageError, StorageIOError, StoredMembership,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::type_config::{ApplyReport, Command, Node, NodeId, TypeConfig};
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct MemState {
+    last_applied: Option<LogId<NodeId>>,
+    membership: StoredMembership<NodeId, Node>,
+    applied: Vec<Command>,
+}
+
+#[derive(Debug, Default)]
+struct MemInner {
+    state: MemState,
+    snapshot: Option<(SnapshotMeta<NodeId, Node>, Vec<u8>)>,
+    snapshots_built: u64,
+    snapshots_installed: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct MemStateMachine(Arc<Mutex<MemInner>>);
+
+impl MemStateMachine {
+    fn lock(&self) -> MutexGuard<'_, MemInner> {
+        self.0.lock().unwrap()
+    }
+
+    /// The batches of the `Command::Write`s applied (or installed by a snapshot), in order.
+    pub(crate) fn batches(&self) -> Vec<Vec<u8>> {
+        self.lock()
+            .state
+            .applied
+            .iter()
+            .filter_map(|c| match c {
+                Command::Write { batch } => Some(batch.clone()),
+                Command::Meta(_) => None,
+            })
+            .collect()
+    }
+
+    pub(crate) fn snapshots_installed(&self) -> u64 {
+        self.lock().snapshots_installed
+    }
+
+    /// Bytes of the last snapshot built or installed (0 without one).
+    pub(crate) fn snapshot_len(&self) -> usize {
+        self.lock()
+            .snapshot
+            .as_ref()
+            .map_or(0, |(_, data)| data.len())
+    }
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for MemStateMachine {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
+        let mut inner = self.lock();
+        let data = serde_json::to_vec(&inner.state)
+            .map_err(|e| StorageIOError::read_state_machine(AnyError::new(&e)))?;
+        inner.snapshots_built += 1;
+        let meta = SnapshotMeta {
+            last_log_id: inner.state.last_applied,
+            last_membership: inner.state.membership.clone(),
+            snapshot_id: format!("snap-{}", inner.snapshots_built),
+        };
+        inner.snapshot = Some((meta.clone(), data.clone()));
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for MemStateMachine {
+    type SnapshotBuilder = MemStateMachine;
+
+    async fn applied_state(
+        &mut self,
+    ) -> Result<(Option<LogId<NodeId>>, StoredMembership<NodeId, Node>), StorageError<NodeId>> {
+        let inner = self.lock();
+        Ok((inner.state.last_applied, inner.state.membership.clone()))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<ApplyReport>, StorageError<NodeId>>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + Send,
+        I::IntoIter: Send,
+    {
+        let mut inner = self.lock();
+        let mut out = Vec::new();
+        for e in entries {
+            inner.state.last_applied = Some(e.log_id);
+            let report = match e.payload {
+                EntryPayload::Blank => ApplyReport::default(),
+                EntryPayload::Membership(m) => {
+                    inner.state.membership = StoredMembership::new(Some(e.log_id), m);
+                    ApplyReport::default()
+                }
+                EntryPayload::Normal(cmd) => {
+                    let written = match &cmd {
+                        Command::Write { batch } => batch.len() as u64,
+                        Command::Meta(_) => 0,
+                    };
+                    inner.state.applied.push(cmd);
+                    ApplyReport {
+                        written,
+                        ..Default::default()
+                    }
+                }
+            };
+            out.push(report);
+        }
+        Ok(out)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.clone()
+    }
+
+    async fn begin_receiving_snapshot(
+        &mut self,
+    ) -> Result<Box<Cursor<Vec<u8>>>, StorageError<NodeId>> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta<NodeId, Node>,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError<NodeId>> {
+        let data = snapshot.into_inner();
+        let state: MemState = serde_json::from_slice(&data)
+            .map_err(|e| StorageIOError::read_snapshot(None, AnyError::new(&e)))?;
+        let mut inner = self.lock();
+        inner.state = state;
+        inner.snapshot = Some((meta.clone(), data));
+        inner.snapshots_installed += 1;
+        Ok(())
+    }
+
+    async fn get_current_snapshot(
+        &mut self,
+    ) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
+        Ok(self.lock().snapshot.clone().map(|(meta, data)| Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        }))
+    }
+}
