@@ -63,7 +63,7 @@ pub(super) const POW10: [f64; MAX_SCALE + 1] = [
 pub(super) const MAX_ABS_INT: i64 = 1 << 53;
 
 /// Rice quotients from this on are escaped; also the longest unary run.
-const ESCAPE: u64 = 32;
+pub(super) const ESCAPE: u64 = 32;
 
 const MODE_ZERO: u8 = 0;
 const MODE_RICE: u8 = 1;

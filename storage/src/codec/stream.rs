@@ -22,7 +22,7 @@
 //! checkpoint's window merge re-encodes a window's chunks with `encode_chunk`, and a window
 //! of one stream chunk is re-encoded too (`compaction.rs`).
 
-use super::decimal::{MAX_ABS_INT, MAX_SCALE, POW10, read_rice, scale_to_ints, to_int};
+use super::decimal::{ESCAPE, MAX_ABS_INT, MAX_SCALE, POW10, read_rice, scale_to_ints, to_int};
 use super::{
     BitReader, ChunkCodec, MAX_CHUNK_SPAN_MS, check_samples, corrupt, get_uvarint, put_uvarint,
     unzigzag, zigzag,
@@ -39,8 +39,6 @@ impl StreamCodec {
     pub const NAME: &'static str = "decimal-stream";
 }
 
-/// Rice quotients from this on are escaped (as in `DecimalCodec`).
-const ESCAPE: u64 = 32;
 /// The largest k0 the descriptor holds.
 const MAX_K0: u32 = 15;
 
