@@ -16,7 +16,7 @@ use std::hint::black_box;
 
 use cairn_storage::Sample;
 use cairn_storage::codec::{
-    ChunkCodec, DecimalCodec, GorillaCodec, chunk_header, decode_chunk, encode_chunk,
+    ChunkCodec, DecimalCodec, GorillaCodec, StreamCodec, chunk_header, decode_chunk, encode_chunk,
 };
 use cairn_storage::head_chunk::HeadChunk;
 use criterion::{BenchmarkId, Criterion, Throughput};
@@ -102,8 +102,8 @@ fn bytes_per_sample(ds: &DataSet, codec: &dyn ChunkCodec) -> Option<f64> {
 fn print_table(sets: &[DataSet]) {
     eprintln!("\nchunk bytes/sample (120-sample chunks, 10 s interval, header included)");
     eprintln!(
-        "{:<10} {:>9} {:>9} {:>13}  chosen",
-        "data", "gorilla", "decimal", "encode_chunk"
+        "{:<10} {:>9} {:>9} {:>9} {:>13}  chosen",
+        "data", "gorilla", "decimal", "stream", "encode_chunk"
     );
     let fmt = |x: Option<f64>| x.map_or("refused".to_string(), |x| format!("{x:.3}"));
     for ds in sets {
@@ -120,10 +120,11 @@ fn print_table(sets: &[DataSet]) {
             }
         }
         eprintln!(
-            "{:<10} {:>9} {:>9} {:>13.3}  decimal {decimal}, gorilla {gorilla}",
+            "{:<10} {:>9} {:>9} {:>9} {:>13.3}  decimal {decimal}, gorilla {gorilla}",
             ds.name,
             fmt(bytes_per_sample(ds, &GorillaCodec)),
             fmt(bytes_per_sample(ds, &DecimalCodec)),
+            fmt(bytes_per_sample(ds, &StreamCodec)),
             total as f64 / ds.points() as f64,
         );
     }
@@ -131,7 +132,7 @@ fn print_table(sets: &[DataSet]) {
 }
 
 fn bench_codecs(c: &mut Criterion, sets: &[DataSet]) {
-    let codecs: [&dyn ChunkCodec; 2] = [&GorillaCodec, &DecimalCodec];
+    let codecs: [&dyn ChunkCodec; 3] = [&GorillaCodec, &DecimalCodec, &StreamCodec];
     for ds in sets {
         let mut group = c.benchmark_group(format!("encode/{}", ds.name));
         group.throughput(Throughput::Elements(ds.points()));

@@ -79,21 +79,41 @@ impl ChunkCodec for StreamCodec {
 struct Adapt {
     sum: u64,
     cnt: u32,
+    /// `floor(log2(sum / cnt))` (0 when the mean is 0), at most 56; kept up to date by
+    /// `update` so that coding a residual needs no division.
+    k: u32,
 }
 
 impl Adapt {
     fn new(k0: u32) -> Self {
         // Four residuals of 1.5 * 2^k0: the first real ones soon outweigh the guess.
-        Adapt {
+        let mut a = Adapt {
             sum: 6 << k0,
             cnt: 4,
-        }
+            k: 0,
+        };
+        a.k = a.compute_k();
+        a
     }
 
     #[inline]
     fn k(&self) -> u32 {
-        let mean = self.sum / u64::from(self.cnt);
-        (63 - (mean | 1).leading_zeros()).min(56)
+        self.k
+    }
+
+    /// The largest k with `cnt * 2^k <= sum`, which is `floor(log2(floor(sum / cnt)))`.
+    #[inline]
+    fn compute_k(&self) -> u32 {
+        let bits = |x: u64| 64 - x.leading_zeros();
+        let cnt = u64::from(self.cnt);
+        if self.sum < cnt {
+            return 0;
+        }
+        let mut k = bits(self.sum) - bits(cnt);
+        if u128::from(cnt) << k > u128::from(self.sum) {
+            k -= 1;
+        }
+        k.min(56)
     }
 
     #[inline]
@@ -104,6 +124,7 @@ impl Adapt {
             self.sum >>= 1;
             self.cnt = 32;
         }
+        self.k = self.compute_k();
     }
 }
 
@@ -295,20 +316,31 @@ pub(crate) fn decode_stream_payload(
     let mut r = BitReader::new(&payload[pos..]);
     let (mut delta, mut rel) = (0i64, 0i64);
     for _ in 1..count {
-        delta += unzigzag(read_time(&mut r));
+        let k = adapt.k();
+        // Fast path, from one peek: a regular time ('0') and a short Rice code.
+        let w = r.peek();
+        let q = (!(w << 1)).leading_zeros();
+        let z = if w >> 63 == 0 && u64::from(q) < ESCAPE && q + 2 + k <= 57 {
+            r.skip(q + 2 + k);
+            ((u64::from(q)) << k) | (((w << (q + 2)) >> 1) >> (63 - k))
+        } else {
+            delta += unzigzag(read_time(&mut r));
+            read_rice(&mut r, k)?
+        };
         rel += delta;
         if delta <= 0 || rel >= MAX_CHUNK_SPAN_MS || r.overrun() {
             return Err(corrupt(
                 "decimal-stream: timestamps not ascending, span of 2^31 ms or more, or truncated",
             ));
         }
-        let z = read_rice(&mut r, adapt.k())?;
         adapt.update(z);
         m = m.wrapping_add(unzigzag(z));
         widest = widest.max(m.unsigned_abs());
-        let t = base_t
-            .checked_add(rel)
-            .ok_or_else(|| corrupt("decimal-stream: timestamp overflows i64"))?;
+        // rel > 0, so the sum wrapped exactly when it is below base_t.
+        let t = base_t.wrapping_add(rel);
+        if t < base_t {
+            return Err(corrupt("decimal-stream: timestamp overflows i64"));
+        }
         out.push(Sample::new(t, m as f64 / p));
     }
     if widest >= MAX_ABS_INT as u64 {

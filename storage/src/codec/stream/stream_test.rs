@@ -155,3 +155,22 @@ fn garbage_is_an_error_never_a_panic() {
         let _ = decode(rng.gen_range(1..200), rng.r#gen(), &p);
     }
 }
+
+#[test]
+fn the_rice_parameter_is_the_floor_of_log2_of_the_mean() {
+    let mut rng = StdRng::seed_from_u64(75);
+    for _ in 0..100_000 {
+        let a = Adapt {
+            sum: match rng.gen_range(0..3) {
+                0 => rng.gen_range(0..1000),
+                1 => rng.r#gen::<u64>() >> rng.gen_range(0..64),
+                _ => u64::MAX - rng.gen_range(0..3),
+            },
+            cnt: rng.gen_range(4..64),
+            k: 0,
+        };
+        let mean = a.sum / u64::from(a.cnt);
+        let want = (63 - (mean | 1).leading_zeros()).min(56);
+        assert_eq!(a.compute_k(), want, "sum {} cnt {}", a.sum, a.cnt);
+    }
+}
