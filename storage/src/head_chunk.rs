@@ -14,14 +14,14 @@
 //!
 //! Memory is the constraint: the engine must stay under 1 KiB per active series, so a head
 //! chunk holds only its encoded bytes plus fixed state, no copy of the samples. On 2-decimal
-//! gauges the stream costs ~1.25 bytes per sample, Gorilla ~7 (the head's bytes per active
+//! gauges the stream costs ~1.35 bytes per sample, Gorilla ~7 (the head's bytes per active
 //! series fell from 1,323 to 702 when the stream replaced Gorilla as the open format). A value
 //! with more decimals than the stream's scale re-encodes the chunk at the larger scale; a value
 //! that is no short decimal turns it into Gorilla for the rest of the chunk.
 //!
-//! Reading while a Gorilla encoder stays open: tsz's `StdEncoder` owns its writer and only gives its
-//! bytes back from `close()`, which consumes it. So the writer handed to tsz is a zero-sized
-//! handle, and the bytes live beside the encoder (`OpenGorilla` in `codec/gorilla.rs`). During
+//! Reading while a Gorilla encoder stays open: tsz's `StdEncoder` owns its writer and only
+//! gives its bytes back from `close()`, which consumes it. So the writer handed to tsz is a
+//! zero-sized handle, and the bytes live beside the encoder (`OpenGorilla` in `codec/gorilla.rs`). During
 //! each `push` the bytes are moved into a thread-local slot where the handle appends to them,
 //! then moved back, also on unwind. `push` takes `&mut self`, so whoever can see the chunk sees
 //! every bit written so far, and `samples` decodes them in place (the count replaces tsz's end

@@ -1,6 +1,6 @@
 //! `StreamCodec` (id 3): the decimal codec's scaled integers in a form that grows one sample at
 //! a time, so that the open head chunk can hold it ([`OpenStream`]). A head chunk of 2-decimal
-//! gauges then costs ~1.25 bytes per sample instead of Gorilla's ~7, and sealing it is a copy
+//! gauges then costs ~1.35 bytes per sample instead of Gorilla's ~7, and sealing it is a copy
 //! instead of a Gorilla decode and a decimal encode.
 //!
 //! Nothing about the chunk's later samples is known when its first is written, so instead of
