@@ -120,9 +120,7 @@ pub(crate) fn encode_chunk_reusing(
     })?;
     // The header differs between candidates only in its first byte (the codec id).
     let mut head = Vec::with_capacity(21);
-    head.push(0);
-    put_uvarint(&mut head, u64::from(count));
-    put_uvarint(&mut head, span);
+    put_chunk_header(&mut head, 0, count, span);
 
     let start = out.len();
     // (codec id, length) of the smallest chunk so far, which always sits at `start`.
@@ -174,6 +172,16 @@ pub(crate) fn encode_chunk_reusing(
             reason: "no codec can encode these samples",
         }),
     }
+}
+
+/// Appends a chunk header (`codec`, `count`, `span`; see the module docs) to `out` and returns
+/// its length.
+pub(crate) fn put_chunk_header(out: &mut Vec<u8>, codec: u8, count: u32, span: u64) -> usize {
+    let start = out.len();
+    out.push(codec);
+    put_uvarint(out, u64::from(count));
+    put_uvarint(out, span);
+    out.len() - start
 }
 
 /// Decodes a whole chunk (header and payload) whose first timestamp is `base_t`, appending its
@@ -402,14 +410,27 @@ pub(crate) struct BitWriter<'a> {
     n: u32,
 }
 
-impl<'a> BitWriter<'a> {
-    pub(crate) fn new(out: &'a mut Vec<u8>) -> Self {
-        BitWriter { out, acc: 0, n: 0 }
-    }
-
+/// Where bits are written, most significant first: [`BitWriter`] (a whole payload at once)
+/// or an open head chunk's stream, so that codings such as Rice are written in one place.
+pub(crate) trait BitSink {
     /// Writes the low `n <= 32` bits of `bits`.
+    fn write(&mut self, bits: u64, n: u32);
+
+    /// Writes the low `n <= 64` bits of `bits`.
     #[inline]
-    pub(crate) fn write(&mut self, bits: u64, n: u32) {
+    fn write_long(&mut self, bits: u64, n: u32) {
+        if n > 32 {
+            self.write(bits >> 32, n - 32);
+            self.write(bits, 32);
+        } else {
+            self.write(bits, n);
+        }
+    }
+}
+
+impl BitSink for BitWriter<'_> {
+    #[inline]
+    fn write(&mut self, bits: u64, n: u32) {
         debug_assert!(n <= 32);
         self.acc = (self.acc << n) | (bits & ((1u64 << n) - 1));
         self.n += n;
@@ -419,16 +440,11 @@ impl<'a> BitWriter<'a> {
             self.out.extend_from_slice(&word.to_be_bytes());
         }
     }
+}
 
-    /// Writes the low `n <= 64` bits of `bits`.
-    #[inline]
-    pub(crate) fn write_long(&mut self, bits: u64, n: u32) {
-        if n > 32 {
-            self.write(bits >> 32, n - 32);
-            self.write(bits, 32);
-        } else {
-            self.write(bits, n);
-        }
+impl<'a> BitWriter<'a> {
+    pub(crate) fn new(out: &'a mut Vec<u8>) -> Self {
+        BitWriter { out, acc: 0, n: 0 }
     }
 
     pub(crate) fn finish(self) {

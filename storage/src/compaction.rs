@@ -179,9 +179,8 @@ mod tests {
         let s: Vec<Sample> = (0..120)
             .map(|i| Sample::new(i * 10, (i % 7) as f64))
             .collect();
-        let mut stream = vec![StreamCodec::ID];
-        crate::codec::put_uvarint(&mut stream, 120);
-        crate::codec::put_uvarint(&mut stream, 1190);
+        let mut stream = Vec::new();
+        crate::codec::put_chunk_header(&mut stream, StreamCodec::ID, 120, 1190);
         crate::codec::ChunkCodec::encode(&StreamCodec, &s, &mut stream).unwrap();
         let (start, bytes) = merge_window(&[], &[(0, 0, &stream[..])]).unwrap().unwrap();
         assert_eq!(start, 0);

@@ -37,7 +37,7 @@ use std::fmt;
 
 use crate::codec::{
     ChunkHeader, GorillaCodec, MAX_CHUNK_SPAN_MS, OpenGorilla, OpenStream, StreamCodec,
-    decode_gorilla_payload, decode_stream_payload, encode_chunk_reusing, put_uvarint,
+    decode_gorilla_payload, decode_stream_payload, encode_chunk_reusing, put_chunk_header,
 };
 use crate::error::Result;
 use crate::model::Sample;
@@ -75,11 +75,7 @@ impl HeadChunk {
     pub fn with_hint(first: Sample, hint: ChunkHint) -> Self {
         let open = match OpenStream::new(first.v, hint.k, hint.bytes) {
             Some(stream) => Open::Stream(stream),
-            None => {
-                let mut gorilla = OpenGorilla::appending_to(Vec::with_capacity(hint.bytes));
-                gorilla.push(0, first.v);
-                Open::Gorilla(gorilla)
-            }
+            None => Open::Gorilla(open_gorilla(&[first], hint.bytes)),
         };
         HeadChunk {
             open,
@@ -137,13 +133,7 @@ impl HeadChunk {
         let first_t = samples[0].t;
         self.open = match OpenStream::from_samples(&samples, k) {
             Some(stream) => Open::Stream(stream),
-            None => {
-                let mut g = OpenGorilla::appending_to(Vec::with_capacity(samples.len() * 8));
-                for x in &samples {
-                    g.push((x.t - first_t) as u64, x.v);
-                }
-                Open::Gorilla(g)
-            }
+            None => Open::Gorilla(open_gorilla(&samples, samples.len() * 8)),
         };
         self.first_t = first_t;
         self.len = samples.len() as u32 - 1; // push adds the new sample's 1
@@ -188,12 +178,8 @@ impl HeadChunk {
     pub fn seal(self, out: &mut Vec<u8>) -> Result<ChunkHeader> {
         match &self.open {
             Open::Stream(stream) => {
-                let header_start = out.len();
-                out.push(StreamCodec::ID);
-                put_uvarint(out, u64::from(self.len));
                 let span = (self.last_t - self.first_t) as u64;
-                put_uvarint(out, span);
-                let header_len = out.len() - header_start;
+                let header_len = put_chunk_header(out, StreamCodec::ID, self.len, span);
                 out.extend_from_slice(stream.bytes());
                 Ok(ChunkHeader {
                     codec: StreamCodec::ID,
@@ -239,6 +225,16 @@ impl HeadChunk {
             Open::Gorilla(_) => GorillaCodec::NAME,
         }
     }
+}
+
+/// An open Gorilla encoder holding `samples` (times relative to the first), with room for
+/// `capacity` bytes.
+fn open_gorilla(samples: &[Sample], capacity: usize) -> OpenGorilla {
+    let mut g = OpenGorilla::appending_to(Vec::with_capacity(capacity));
+    for x in samples {
+        g.push((x.t - samples[0].t) as u64, x.v);
+    }
+    g
 }
 
 impl fmt::Debug for HeadChunk {

@@ -39,8 +39,8 @@
 //! ```
 
 use super::{
-    BitReader, BitWriter, ChunkCodec, MAX_CHUNK_SPAN_MS, check_samples, corrupt, get_uvarint,
-    put_uvarint, unzigzag, uvarint_len, zigzag,
+    BitReader, BitSink, BitWriter, ChunkCodec, MAX_CHUNK_SPAN_MS, check_samples, corrupt,
+    get_uvarint, put_uvarint, unzigzag, uvarint_len, zigzag,
 };
 use crate::error::{Error, Result};
 use crate::model::Sample;
@@ -585,7 +585,7 @@ fn best_k(mean: u64, cost: impl Fn(u32) -> u64) -> (u32, u64) {
 }
 
 #[inline]
-fn write_rice(w: &mut BitWriter<'_>, z: u64, k: u32) {
+pub(super) fn write_rice(w: &mut impl BitSink, z: u64, k: u32) {
     let q = z >> k;
     if q < ESCAPE {
         // q ones and a zero, then the low k bits.

@@ -22,10 +22,12 @@
 //! checkpoint's window merge re-encodes a window's chunks with `encode_chunk`, and a window
 //! of one stream chunk is re-encoded too (`compaction.rs`).
 
-use super::decimal::{ESCAPE, MAX_ABS_INT, MAX_SCALE, POW10, read_rice, scale_to_ints, to_int};
+use super::decimal::{
+    ESCAPE, MAX_ABS_INT, MAX_SCALE, POW10, read_rice, scale_to_ints, to_int, write_rice,
+};
 use super::{
-    BitReader, ChunkCodec, MAX_CHUNK_SPAN_MS, check_samples, corrupt, get_uvarint, put_uvarint,
-    unzigzag, zigzag,
+    BitReader, BitSink, ChunkCodec, MAX_CHUNK_SPAN_MS, check_samples, corrupt, get_uvarint,
+    put_uvarint, unzigzag, zigzag,
 };
 use crate::error::{Error, Result};
 use crate::model::Sample;
@@ -206,15 +208,7 @@ impl OpenStream {
             return;
         }
         self.append(tbits, tn);
-        if q < ESCAPE {
-            self.append(((1u64 << q) - 1) << 1, q as u32 + 1);
-            self.append_long(z, k);
-        } else {
-            let len = 64 - z.leading_zeros();
-            self.append((1u64 << ESCAPE) - 1, ESCAPE as u32);
-            self.append(u64::from(len - 1), 6);
-            self.append_long(z, len);
-        }
+        write_rice(self, z, k);
     }
 
     /// Appends the low `n <= 56` bits of `v`, most significant first.
@@ -239,15 +233,6 @@ impl OpenStream {
         self.used = have as u8;
     }
 
-    fn append_long(&mut self, v: u64, n: u32) {
-        if n > 32 {
-            self.append(v >> 32, n - 32);
-            self.append(v, 32);
-        } else {
-            self.append(v, n);
-        }
-    }
-
     /// The payload so far (valid as a whole `StreamCodec` payload for the samples pushed).
     pub(crate) fn bytes(&self) -> &[u8] {
         &self.bytes
@@ -260,6 +245,13 @@ impl OpenStream {
     /// The Rice parameter the next residual would use, to start a series' next chunk with.
     pub(crate) fn k(&self) -> u32 {
         self.adapt.k()
+    }
+}
+
+impl BitSink for OpenStream {
+    #[inline]
+    fn write(&mut self, bits: u64, n: u32) {
+        self.append(bits, n);
     }
 }
 
