@@ -429,7 +429,7 @@ pub(crate) trait BitSink {
 }
 
 impl BitSink for BitWriter<'_> {
-    #[inline]
+    #[inline(always)]
     fn write(&mut self, bits: u64, n: u32) {
         debug_assert!(n <= 32);
         self.acc = (self.acc << n) | (bits & ((1u64 << n) - 1));
