@@ -223,7 +223,7 @@ memory_run() { # HOSTS INTERVAL
 
 if [ "$MEMORY" = 1 ]; then
   # RSS above the idle base also holds costs that do not grow with series: RocksDB memtables
-  # (up to 64 MiB for the log alone), the block cache, allocator arenas. So a reference run
+  # (16 MiB in all), the block cache, allocator arenas. So a reference run
   # with a tenth of the hosts (same duration and interval, so the same history per series)
   # is made too; the slope between the two runs approximates the cost of one more series
   # (from above: the big run also fills the memtables further).

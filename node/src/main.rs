@@ -86,12 +86,29 @@ struct ServerArgs {
 }
 
 fn main() -> std::process::ExitCode {
+    tune_malloc();
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// glibc's malloc raises its mmap threshold (up to 32 MiB) each time a mapped block is freed;
+/// after that, RocksDB's 1 MiB memtable arena blocks come from the heap, where freeing them
+/// rarely returns memory to the system. Fixing the threshold at 1 MiB keeps those blocks in
+/// their own mappings. With 100,000 series (`compare.sh --memory`) the RSS above the idle base
+/// fell from 1,141 to 958 bytes per series, and ingest CPU did not change. A 256 KiB threshold
+/// cost ~0.08 CPU-s per million samples, because request-sized buffers were mapped and
+/// faulted in on every request. mimalloc held more memory, and a single malloc arena helped
+/// less.
+fn tune_malloc() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; it runs before any other thread.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
     }
 }
 

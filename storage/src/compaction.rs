@@ -39,10 +39,12 @@ pub struct WindowMerge {
     pub window_start: i64,
 }
 
-/// The windows to merge: those of the plan's in-order chunks whose series has moved past
-/// them. `chunks` are the plan's `(sid, start, seq, bytes)`, `head_index` its entries.
+/// The windows to merge: those of the plan's in-order chunks (and of those spilled since the
+/// last checkpoint) whose series has moved past them. `chunks` are the plan's
+/// `(sid, start, seq, bytes)`, `spilled` its `(sid, start)`, `head_index` its entries.
 pub fn plan_merges(
     chunks: &[(SeriesId, i64, u32, Vec<u8>)],
+    spilled: &[(SeriesId, i64)],
     head_index: &[(SeriesId, HeadIndexEntry)],
     span: i64,
 ) -> Vec<WindowMerge> {
@@ -53,7 +55,9 @@ pub fn plan_merges(
     let mut out: Vec<WindowMerge> = chunks
         .iter()
         .filter(|c| c.2 == 0)
-        .filter_map(|&(sid, start, _, _)| {
+        .map(|&(sid, start, _, _)| (sid, start))
+        .chain(spilled.iter().copied())
+        .filter_map(|(sid, start)| {
             let window_start = start.div_euclid(span) * span;
             let front = *frontier.get(&sid)?;
             (front.div_euclid(span) > start.div_euclid(span))
@@ -142,7 +146,7 @@ mod tests {
             (2, entry(900, None)),
             (3, entry(900, Some(800))),
         ];
-        let m = plan_merges(&chunks, &head, 1000);
+        let m = plan_merges(&chunks, &[], &head, 1000);
         assert_eq!(
             m,
             [

@@ -33,6 +33,10 @@ pub struct StorageConfig {
     /// ...or after this long.
     #[serde(rename = "checkpoint_interval", with = "crate::units::duration_ms_u64")]
     pub checkpoint_interval_ms: u64,
+    /// Sealed chunks a shard keeps in memory until the next checkpoint, at most: when they
+    /// reach this much, `apply` writes them out at once (a bound whatever the ingest rate).
+    #[serde(rename = "sealed_memory", with = "crate::units::bytes")]
+    pub sealed_memory_bytes: u64,
     /// RocksDB block cache for index and chunk reads.
     #[serde(rename = "block_cache", with = "crate::units::bytes")]
     pub block_cache_bytes: u64,
@@ -49,6 +53,7 @@ impl Default for StorageConfig {
             chunk_span_ms: 2 * 3_600_000,
             checkpoint_wal_bytes: 256 << 20,
             checkpoint_interval_ms: 10 * 60_000,
+            sealed_memory_bytes: 8 << 20,
             block_cache_bytes: 64 << 20,
         }
     }

@@ -39,29 +39,39 @@ pub struct PendingChunk {
     pub bytes: Box<[u8]>,
 }
 
+/// One series' head state. Every active series holds one, so it is kept narrow (136 bytes):
+/// the last value without an `Option`, the flags in one byte, sealed chunks in a boxed slice.
 #[derive(Debug)]
 pub struct HeadSeries {
     pub min_t: i64,
     pub max_t: i64,
-    last_v: Option<f64>,
+    /// The newest sample's value, if `flags` has `HAS_LAST`.
+    last_v: f64,
     open: Option<HeadChunk>,
-    pending: Vec<PendingChunk>,
+    /// Sealed chunks waiting for the next checkpoint (usually none or one).
+    pending: Box<[PendingChunk]>,
     /// Boxed so that the common case (no out-of-order samples) costs one pointer per series.
     #[allow(clippy::box_collection)]
     ooo: Option<Box<Vec<Sample>>>,
-    dirty: bool,
+    flags: u8,
 }
+
+/// `HeadSeries::flags`: listed in `Head::dirty` (changed since the last checkpoint).
+const DIRTY: u8 = 1;
+/// `HeadSeries::flags`: `last_v` holds the newest sample's value (unknown after a restart
+/// that found no open chunk).
+const HAS_LAST: u8 = 2;
 
 impl HeadSeries {
     fn new() -> Self {
         HeadSeries {
             min_t: i64::MAX,
             max_t: i64::MIN,
-            last_v: None,
+            last_v: 0.0,
             open: None,
-            pending: Vec::new(),
+            pending: Box::default(),
             ooo: None,
-            dirty: false,
+            flags: 0,
         }
     }
 
@@ -69,14 +79,93 @@ impl HeadSeries {
         self.open.as_ref().map(|c| c.first_t())
     }
 
+    fn last_v(&self) -> Option<f64> {
+        (self.flags & HAS_LAST != 0).then_some(self.last_v)
+    }
+
+    fn set_last_v(&mut self, v: f64) {
+        self.last_v = v;
+        self.flags |= HAS_LAST;
+    }
+
+    /// Marks the series dirty; true if it was not (the caller lists it then).
+    fn mark_dirty(&mut self) -> bool {
+        let was = self.flags & DIRTY != 0;
+        self.flags |= DIRTY;
+        !was
+    }
+
+    fn push_pending(&mut self, chunk: PendingChunk) {
+        let mut v = std::mem::take(&mut self.pending).into_vec();
+        v.push(chunk);
+        self.pending = v.into_boxed_slice();
+    }
+
     fn heap_bytes(&self) -> usize {
         self.open.as_ref().map_or(0, |c| c.heap_bytes())
             + self
                 .pending
                 .iter()
-                .map(|p| p.bytes.len() + 32)
+                .map(|p| p.bytes.len() + size_of::<PendingChunk>())
                 .sum::<usize>()
             + self.ooo.as_ref().map_or(0, |o| o.capacity() * 16 + 24)
+    }
+}
+
+/// Every series' `HeadSeries`, by id, in pages of `PAGE`: growing never moves what is there,
+/// and at most one page is unused (a doubling `Vec` left up to half its capacity unused).
+#[derive(Default)]
+struct SeriesTable {
+    pages: Vec<Vec<HeadSeries>>,
+    len: usize,
+}
+
+impl SeriesTable {
+    const PAGE: usize = 1024;
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn push(&mut self, s: HeadSeries) {
+        if self.pages.last().is_none_or(|p| p.len() == Self::PAGE) {
+            self.pages.push(Vec::with_capacity(Self::PAGE));
+        }
+        if let Some(p) = self.pages.last_mut() {
+            p.push(s);
+            self.len += 1;
+        }
+    }
+
+    fn get(&self, i: usize) -> Option<&HeadSeries> {
+        self.pages.get(i / Self::PAGE)?.get(i % Self::PAGE)
+    }
+
+    fn get_mut(&mut self, i: usize) -> Option<&mut HeadSeries> {
+        self.pages.get_mut(i / Self::PAGE)?.get_mut(i % Self::PAGE)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &HeadSeries> {
+        self.pages.iter().flatten()
+    }
+
+    fn allocated_bytes(&self) -> usize {
+        self.pages.len() * Self::PAGE * size_of::<HeadSeries>()
+            + self.pages.capacity() * size_of::<Vec<HeadSeries>>()
+    }
+}
+
+impl std::ops::Index<usize> for SeriesTable {
+    type Output = HeadSeries;
+
+    fn index(&self, i: usize) -> &HeadSeries {
+        &self.pages[i / Self::PAGE][i % Self::PAGE]
+    }
+}
+
+impl std::ops::IndexMut<usize> for SeriesTable {
+    fn index_mut(&mut self, i: usize) -> &mut HeadSeries {
+        &mut self.pages[i / Self::PAGE][i % Self::PAGE]
     }
 }
 
@@ -135,6 +224,9 @@ pub struct CheckpointPlan {
     pub chunks: Vec<(SeriesId, i64, u32, Vec<u8>)>,
     pub head_index: Vec<(SeriesId, HeadIndexEntry)>,
     pub samples_in_chunks: u64,
+    /// In-order chunks written since the last checkpoint (series, chunk start), already on
+    /// disk; their windows are merged like those of `chunks`.
+    pub spilled: Vec<(SeriesId, i64)>,
 }
 
 /// What a read gets from memory for one series.
@@ -173,8 +265,14 @@ impl Hasher for PrehashedU128 {
 pub struct Head {
     limits: HeadLimits,
     by_hash: HashMap<u128, SeriesId, BuildHasherDefault<PrehashedU128>>,
-    series: Vec<HeadSeries>,
+    series: SeriesTable,
     dirty: Vec<SeriesId>,
+    /// Bytes of the sealed chunks in memory (the engine writes them out when they grow too
+    /// large: `spilled_pending`).
+    pending_bytes: usize,
+    /// In-order chunks written out before the next checkpoint (series, chunk start): that
+    /// checkpoint must still consider merging their windows.
+    spilled: Vec<(SeriesId, i64)>,
     applied_index: u64,
     hash_buf: Vec<u8>,
 }
@@ -192,8 +290,10 @@ impl Head {
         Head {
             limits,
             by_hash: HashMap::default(),
-            series: Vec::new(),
+            series: SeriesTable::default(),
             dirty: Vec::new(),
+            pending_bytes: 0,
+            spilled: Vec::new(),
             applied_index: 0,
             hash_buf: Vec::with_capacity(256),
         }
@@ -220,12 +320,43 @@ impl Head {
         self.series.iter().filter(|s| s.open.is_some()).count()
     }
 
+    /// Bytes of sealed chunks waiting in memory.
+    pub fn pending_bytes(&self) -> usize {
+        self.pending_bytes
+    }
+
+    /// Every sealed chunk in memory: (series, chunk start, bytes), for the engine to write
+    /// out before [`spilled_pending`](Self::spilled_pending) drops them.
+    pub fn pending_chunks(&self) -> impl Iterator<Item = (SeriesId, i64, &[u8])> {
+        // Sealed chunks only exist in dirty series.
+        self.dirty.iter().flat_map(|&sid| {
+            self.series[sid as usize]
+                .pending
+                .iter()
+                .map(move |p| (sid, p.start, &p.bytes[..]))
+        })
+    }
+
+    /// Drops the sealed chunks from memory once the engine has written them (under their
+    /// final keys: a sealed in-order chunk's key depends only on its series and start, so a
+    /// replay after a crash writes the same chunk again under the same key). The series stay
+    /// dirty, and the next checkpoint merges their windows as if the chunks were its own.
+    pub fn spilled_pending(&mut self) {
+        for &sid in &self.dirty {
+            let s = &mut self.series[sid as usize];
+            for p in std::mem::take(&mut s.pending).into_vec() {
+                self.spilled.push((sid, p.start));
+            }
+        }
+        self.pending_bytes = 0;
+    }
+
     pub fn heap_bytes(&self) -> usize {
         self.series
             .iter()
             .map(HeadSeries::heap_bytes)
             .sum::<usize>()
-            + self.series.capacity() * std::mem::size_of::<HeadSeries>()
+            + self.series.allocated_bytes()
             + self.by_hash.capacity() * 32
     }
 
@@ -249,7 +380,9 @@ impl Head {
             for x in &samples[1..] {
                 c.push(*x);
             }
-            s.last_v = samples.last().map(|x| x.v);
+            if let Some(x) = samples.last() {
+                s.set_last_v(x.v);
+            }
             s.open = Some(c);
         }
     }
@@ -323,8 +456,7 @@ impl Head {
     fn append(&mut self, sid: SeriesId, x: Sample) -> Append {
         let limits = self.limits;
         let s = &mut self.series[sid as usize];
-        if !s.dirty {
-            s.dirty = true;
+        if s.mark_dirty() {
             self.dirty.push(sid);
         }
         if s.max_t == i64::MIN || x.t > s.max_t {
@@ -338,7 +470,7 @@ impl Head {
                     if open.len() < limits.chunk_max_samples {
                         hint.bytes = 0;
                     }
-                    Self::seal(s);
+                    self.pending_bytes += Self::seal(s);
                 }
             }
             match &mut s.open {
@@ -347,11 +479,11 @@ impl Head {
             }
             s.max_t = x.t;
             s.min_t = s.min_t.min(x.t);
-            s.last_v = Some(x.v);
+            s.set_last_v(x.v);
             return Append::Written;
         }
         if x.t == s.max_t {
-            return match s.last_v {
+            return match s.last_v() {
                 Some(v) if v.to_bits() != x.v.to_bits() => Append::Conflict,
                 _ => Append::Duplicate,
             };
@@ -378,17 +510,26 @@ impl Head {
         Append::OutOfOrder
     }
 
-    fn seal(s: &mut HeadSeries) {
-        if let Some(open) = s.open.take() {
-            let start = open.first_t();
-            let mut bytes = Vec::new();
-            match open.seal(&mut bytes) {
-                Ok(_) => s.pending.push(PendingChunk {
+    /// Seals `s`'s open chunk into its pending list; returns the sealed chunk's size.
+    fn seal(s: &mut HeadSeries) -> usize {
+        let Some(open) = s.open.take() else {
+            return 0;
+        };
+        let start = open.first_t();
+        let mut bytes = Vec::new();
+        match open.seal(&mut bytes) {
+            Ok(_) => {
+                let len = bytes.len();
+                s.push_pending(PendingChunk {
                     start,
                     bytes: bytes.into_boxed_slice(),
-                }),
-                // Sealing only fails on a codec bug; keep the data rather than drop it.
-                Err(e) => tracing::error!(error = %e, "sealing a head chunk failed"),
+                });
+                len
+            }
+            // Only a codec bug gets here (the chunk's own bytes do not decode).
+            Err(e) => {
+                tracing::error!(error = %e, "sealing a head chunk failed");
+                0
             }
         }
     }
@@ -398,9 +539,8 @@ impl Head {
         for sid in 0..self.series.len() {
             let s = &mut self.series[sid];
             if s.open.is_some() {
-                Self::seal(s);
-                if !s.dirty {
-                    s.dirty = true;
+                self.pending_bytes += Self::seal(s);
+                if s.mark_dirty() {
                     self.dirty.push(sid as SeriesId);
                 }
             }
@@ -414,21 +554,21 @@ impl Head {
     pub fn checkpoint(&mut self, seq: u32) -> Result<CheckpointPlan> {
         let mut plan = CheckpointPlan::default();
         let span = self.limits.chunk_span_ms;
-        let mut scratch = Vec::new();
+        // Every pending chunk belongs to a dirty series.
+        self.pending_bytes = 0;
+        plan.spilled = std::mem::take(&mut self.spilled);
         for sid in std::mem::take(&mut self.dirty) {
             let s = &mut self.series[sid as usize];
-            s.dirty = false;
-            for p in s.pending.drain(..) {
+            s.flags &= !DIRTY;
+            for p in std::mem::take(&mut s.pending).into_vec() {
                 let h = crate::codec::chunk_header(&p.bytes)?;
                 plan.samples_in_chunks += h.count as u64;
                 plan.chunks.push((sid, p.start, 0, p.bytes.into_vec()));
             }
             if let Some(open) = &s.open {
-                scratch.clear();
-                open.samples(&mut scratch)?;
                 let mut bytes = Vec::new();
-                encode_chunk(&scratch, &mut bytes)?;
-                plan.samples_in_chunks += scratch.len() as u64;
+                let h = open.encode(&mut bytes)?;
+                plan.samples_in_chunks += u64::from(h.count);
                 plan.chunks.push((sid, open.first_t(), 0, bytes));
             }
             if let Some(ooo) = s.ooo.take() {

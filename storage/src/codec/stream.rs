@@ -80,10 +80,11 @@ impl ChunkCodec for StreamCodec {
 #[derive(Debug, Clone, Copy)]
 struct Adapt {
     sum: u64,
-    cnt: u32,
+    /// 4 to 64 (narrow: every open head chunk holds one `Adapt`).
+    cnt: u8,
     /// `floor(log2(sum / cnt))` (0 when the mean is 0), at most 56; kept up to date by
     /// `update` so that coding a residual needs no division.
-    k: u32,
+    k: u8,
 }
 
 impl Adapt {
@@ -100,12 +101,12 @@ impl Adapt {
 
     #[inline]
     fn k(&self) -> u32 {
-        self.k
+        u32::from(self.k)
     }
 
     /// The largest k with `cnt * 2^k <= sum`, which is `floor(log2(floor(sum / cnt)))`.
     #[inline]
-    fn compute_k(&self) -> u32 {
+    fn compute_k(&self) -> u8 {
         let bits = |x: u64| 64 - x.leading_zeros();
         let cnt = u64::from(self.cnt);
         if self.sum < cnt {
@@ -115,7 +116,7 @@ impl Adapt {
         if u128::from(cnt) << k > u128::from(self.sum) {
             k -= 1;
         }
-        k.min(56)
+        k.min(56) as u8
     }
 
     #[inline]
@@ -135,8 +136,9 @@ impl Adapt {
 pub(crate) struct OpenStream {
     bytes: Vec<u8>,
     last_m: i64,
-    /// The last time delta (0 before the second sample).
-    last_delta: i64,
+    /// The last time delta (0 before the second sample); below 2^31 like every delta (narrow:
+    /// every open head chunk holds one `OpenStream`).
+    last_delta: i32,
     adapt: Adapt,
     /// Bits used in the last byte (0: it is full, or there is no bit yet).
     used: u8,
@@ -192,8 +194,9 @@ impl OpenStream {
     }
 
     fn push_int(&mut self, dt: i64, m: i64) {
-        let (tbits, tn) = time_code(zigzag(dt - self.last_delta));
-        self.last_delta = dt;
+        debug_assert!(dt > 0 && dt <= i64::from(i32::MAX), "dt={dt}");
+        let (tbits, tn) = time_code(zigzag(dt - i64::from(self.last_delta)));
+        self.last_delta = dt as i32;
         let z = zigzag(m.wrapping_sub(self.last_m));
         self.last_m = m;
         let k = self.adapt.k();

@@ -246,9 +246,9 @@ fn sealed_stream_chunks_are_read_after_a_restart_and_a_flush_re_encodes_them() {
         let e = Engine::open(cfg(dir.path())).unwrap();
         e.apply_next(1, batch("t", "h", "m", &samples)).unwrap();
         // A checkpoint while the window is still open: the sealed chunk goes to disk as it is,
-        // the open one as a partial chunk in the smallest codec.
+        // the open one as a partial chunk, a copy of its stream too (no re-encoding).
         e.checkpoint(1, None).unwrap();
-        assert_eq!(chunk_codecs(&e), [StreamCodec::ID, DecimalCodec::ID]);
+        assert_eq!(chunk_codecs(&e), [StreamCodec::ID, StreamCodec::ID]);
         check(&e);
     }
     let e = Engine::open(cfg(dir.path())).unwrap();
@@ -552,4 +552,41 @@ fn the_raft_log_store_shares_the_engines_database() {
         [(1, b"one".to_vec()), (2, b"two".to_vec())]
     );
     assert_eq!(read_all(&e, "acme", 1, &[name("cpu")])[0].1.len(), 1);
+}
+
+#[test]
+fn sealed_chunks_over_the_memory_budget_are_written_by_apply_and_survive_a_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    // A budget of one byte: every sealed chunk goes to disk with the apply that sealed it.
+    let tiny = || StorageConfig {
+        sealed_memory_bytes: 1,
+        ..cfg(dir.path())
+    };
+    let samples: Vec<(i64, f64)> = (0..250).map(|i| (i * 10_000, i as f64 / 4.0)).collect();
+    let want: Vec<Sample> = samples.iter().map(|&(t, v)| Sample::new(t, v)).collect();
+    let entry = batch("t", "h", "m", &samples);
+    {
+        let e = Engine::open(tiny()).unwrap();
+        e.apply(1, 1, Some(entry.as_bytes())).unwrap();
+        let st = e.shard(1).unwrap().read().unwrap().head.pending_bytes();
+        assert_eq!(st, 0, "sealed chunks left memory");
+        // Two sealed chunks of 120 on disk (no checkpoint ran), 10 samples open.
+        assert_eq!(chunk_codecs(&e), [StreamCodec::ID, StreamCodec::ID]);
+        assert_eq!(e.stats().checkpoints.load(Ordering::Relaxed), 0);
+        assert_eq!(read_all(&e, "t", 1, &[name("m")])[0].1, want);
+    }
+    // A crash before any checkpoint: the log would replay entry 1 on top of the chunks that
+    // were spilled. The replay seals the same chunks under the same keys: nothing doubles.
+    let e = Engine::open(tiny()).unwrap();
+    assert_eq!(e.applied_index(1).unwrap(), 0);
+    e.apply(1, 1, Some(entry.as_bytes())).unwrap();
+    assert_eq!(chunk_codecs(&e), [StreamCodec::ID, StreamCodec::ID]);
+    assert_eq!(read_all(&e, "t", 1, &[name("m")])[0].1, want);
+    // A flush merges the spilled chunks' window with the rest: one chunk, same samples.
+    e.flush_unreplicated().unwrap();
+    assert_eq!(chunk_codecs(&e), [DecimalCodec::ID]);
+    assert_eq!(read_all(&e, "t", 1, &[name("m")])[0].1, want);
+    drop(e);
+    let e = Engine::open(tiny()).unwrap();
+    assert_eq!(read_all(&e, "t", 1, &[name("m")])[0].1, want);
 }

@@ -148,3 +148,82 @@ fn seal_all_leaves_no_open_chunk() {
     assert_eq!(plan.chunks.len(), 2);
     assert!(plan.head_index.iter().all(|(_, e)| e.open_chunk.is_none()));
 }
+
+#[test]
+fn series_beyond_one_page_of_the_table_keep_their_own_state() {
+    let mut h = Head::new(limits());
+    let n = SeriesTable::PAGE * 2 + 7;
+    for i in 0..n {
+        let o = apply(
+            &mut h,
+            i as u64 + 1,
+            &format!("h{i}"),
+            &[(i as i64, i as f64)],
+        );
+        assert_eq!(o.new_series, 1);
+    }
+    assert_eq!(h.series_count(), n);
+    for sid in [0, SeriesTable::PAGE - 1, SeriesTable::PAGE, n - 1] {
+        assert_eq!(h.bounds(sid as SeriesId), Some((sid as i64, sid as i64)));
+        let mut m = MemSamples::default();
+        h.read(sid as SeriesId, i64::MIN, i64::MAX, &mut m).unwrap();
+        assert_eq!(m.samples, [Sample::new(sid as i64, sid as f64)]);
+    }
+    assert_eq!(h.bounds(n as SeriesId), None);
+    // Three pages, each allocated whole, and no more.
+    let page = SeriesTable::PAGE * size_of::<HeadSeries>();
+    let table = h.series.allocated_bytes();
+    assert!((3 * page..4 * page).contains(&table), "{table}");
+    assert!(h.heap_bytes() > table);
+}
+
+#[test]
+fn sealed_chunks_are_counted_listed_and_dropped_once_spilled() {
+    let mut h = Head::new(limits());
+    // Four samples per chunk: 0..4 and 4..8 seal, 8 stays open.
+    let samples: Vec<(i64, f64)> = (0..9).map(|i| (i * 10, i as f64)).collect();
+    apply(&mut h, 1, "a", &samples);
+    let listed: Vec<(SeriesId, i64, Vec<u8>)> = h
+        .pending_chunks()
+        .map(|(sid, start, b)| (sid, start, b.to_vec()))
+        .collect();
+    assert_eq!(
+        listed.iter().map(|c| (c.0, c.1)).collect::<Vec<_>>(),
+        [(0, 0), (0, 40)]
+    );
+    assert_eq!(
+        h.pending_bytes(),
+        listed.iter().map(|c| c.2.len()).sum::<usize>()
+    );
+    let mut first = Vec::new();
+    decode_chunk(&listed[0].2, 0, &mut first).unwrap();
+    assert_eq!(
+        first.iter().map(|s| s.t).collect::<Vec<_>>(),
+        [0, 10, 20, 30]
+    );
+
+    h.spilled_pending();
+    assert_eq!(h.pending_bytes(), 0);
+    assert_eq!(h.pending_chunks().count(), 0);
+    // Memory now holds only the open chunk; the spilled ones are the engine's to read.
+    let mut m = MemSamples::default();
+    h.read(0, i64::MIN, i64::MAX, &mut m).unwrap();
+    assert_eq!(m.samples, [Sample::new(80, 8.0)]);
+    // The next checkpoint knows which windows the spilled chunks were in.
+    apply(
+        &mut h,
+        2,
+        "a",
+        &[(90, 9.0), (100, 10.0), (110, 11.0), (120, 12.0)],
+    );
+    assert!(h.pending_bytes() > 0);
+    let plan = h.checkpoint(1).unwrap();
+    assert_eq!(plan.spilled, [(0, 0), (0, 40)]);
+    // Its own: the chunk sealed since, and the open one's partial copy.
+    assert_eq!(
+        plan.chunks.iter().map(|c| c.1).collect::<Vec<_>>(),
+        [80, 120]
+    );
+    assert_eq!(h.pending_bytes(), 0);
+    assert!(h.checkpoint(2).unwrap().spilled.is_empty());
+}

@@ -171,6 +171,12 @@ fn the_rice_parameter_is_the_floor_of_log2_of_the_mean() {
         };
         let mean = a.sum / u64::from(a.cnt);
         let want = (63 - (mean | 1).leading_zeros()).min(56);
-        assert_eq!(a.compute_k(), want, "sum {} cnt {}", a.sum, a.cnt);
+        assert_eq!(
+            u32::from(a.compute_k()),
+            want,
+            "sum {} cnt {}",
+            a.sum,
+            a.cnt
+        );
     }
 }
