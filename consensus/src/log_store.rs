@@ -14,6 +14,7 @@
 //! (a node's groups share one) the write itself is unsynced and the syncer thread fsyncs many
 //! groups' appends at once; without one, each append is its own synced write.
 
+pub mod entry_cache;
 pub mod entry_codec;
 pub mod syncer;
 
@@ -31,16 +32,19 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
 use crate::type_config::{NodeId, TypeConfig};
+pub use entry_cache::EntryCache;
 use entry_codec::{decode_entry, decode_log_id, encode_entry};
 pub use syncer::LogSyncer;
 
 /// The Raft log, vote and committed/purged marks of one group. Cheap to clone: clones share
-/// the same RocksDB and serve as openraft's log readers for replication.
+/// the same RocksDB and entry cache, and serve as openraft's log readers for replication.
 #[derive(Clone, Debug)]
 pub struct RocksRaftLog {
     store: RaftLogStore,
     group: u64,
     syncer: Option<LogSyncer>,
+    /// Entries from append until applied (see `EntryCache`); reads try it first.
+    cache: EntryCache,
 }
 
 impl RocksRaftLog {
@@ -50,6 +54,7 @@ impl RocksRaftLog {
             store,
             group,
             syncer: None,
+            cache: EntryCache::default(),
         }
     }
 
@@ -59,7 +64,13 @@ impl RocksRaftLog {
             store,
             group,
             syncer: Some(syncer),
+            cache: EntryCache::default(),
         }
+    }
+
+    /// The log's entry cache, for the group's state machine to report what it applied.
+    pub fn entry_cache(&self) -> EntryCache {
+        self.cache.clone()
     }
 
     pub fn group(&self) -> u64 {
@@ -90,6 +101,22 @@ impl RocksRaftLog {
     }
 
     fn read_range(&self, range: impl RangeBounds<u64>) -> Result<Vec<Entry<TypeConfig>>> {
+        use std::ops::Bound;
+        let start = match range.start_bound() {
+            Bound::Included(&i) => Some(i),
+            Bound::Excluded(&i) => i.checked_add(1),
+            Bound::Unbounded => Some(0),
+        };
+        let end = match range.end_bound() {
+            Bound::Included(&i) => i.checked_add(1),
+            Bound::Excluded(&i) => Some(i),
+            Bound::Unbounded => None,
+        };
+        if let (Some(start), Some(end)) = (start, end)
+            && let Some(entries) = self.cache.get(start, end)
+        {
+            return Ok(entries);
+        }
         let rows = self.store.read(self.group, range)?;
         rows.iter()
             .map(|(index, bytes)| decode_entry(self.group, *index, bytes))
@@ -125,14 +152,18 @@ impl RocksRaftLog {
         entries: impl IntoIterator<Item = Entry<TypeConfig>>,
         sync: bool,
     ) -> Result<()> {
+        let entries: Vec<Entry<TypeConfig>> = entries.into_iter().collect();
         let rows = entries
-            .into_iter()
-            .map(|e| Ok((e.log_id.index, encode_entry(&e)?)))
+            .iter()
+            .map(|e| Ok((e.log_id.index, encode_entry(e)?)))
             .collect::<Result<Vec<_>>>()?;
         if rows.is_empty() {
             return Ok(());
         }
-        Ok(self.store.append(self.group, &rows, sync)?)
+        self.store.append(self.group, &rows, sync)?;
+        // Cached once written, as RocksDB reads see it at once too (synced or not yet).
+        self.cache.push(entries);
+        Ok(())
     }
 }
 
@@ -228,6 +259,7 @@ impl RaftLogStorage<TypeConfig> for RocksRaftLog {
     }
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
+        self.cache.truncate(log_id.index);
         self.store
             .truncate_from(self.group, log_id.index)
             .map_err(|e| write_err(e.into()))
@@ -240,6 +272,7 @@ impl RaftLogStorage<TypeConfig> for RocksRaftLog {
                 reason: e.to_string(),
             })
         })?;
+        self.cache.purge(log_id.index);
         self.store
             .purge_to(self.group, log_id.index, &record)
             .map_err(|e| write_err(e.into()))

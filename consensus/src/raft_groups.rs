@@ -204,12 +204,14 @@ impl RaftGroups {
             ));
         }
         let group = group_of_shard(shard);
-        let sm = ShardStateMachine::new(self.engine.clone(), shard, self.observer.clone())?;
+        let log = RocksRaftLog::with_syncer(self.store.clone(), group, self.syncer.clone());
+        let sm = ShardStateMachine::new(self.engine.clone(), shard, self.observer.clone())?
+            .with_entry_cache(log.entry_cache());
         let raft = Raft::new(
             self.node_id,
             self.config.clone(),
             self.network.for_group(group),
-            RocksRaftLog::with_syncer(self.store.clone(), group, self.syncer.clone()),
+            log,
             sm,
         )
         .await

@@ -48,6 +48,8 @@ pub struct ShardStateMachine {
     snapshot: Option<SnapshotMeta<NodeId, Node>>,
     observer: Option<Arc<dyn ApplyObserver>>,
     snapshot_seq: Arc<AtomicU64>,
+    /// The group log's entry cache, told what is applied so that it can let go.
+    entry_cache: Option<crate::log_store::EntryCache>,
 }
 
 /// A state machine's failure as openraft's storage error (shared with the meta group's).
@@ -80,7 +82,14 @@ impl ShardStateMachine {
             snapshot: None,
             observer,
             snapshot_seq: Arc::new(AtomicU64::new(0)),
+            entry_cache: None,
         })
+    }
+
+    /// Reports applied entries to `cache` (the group log's), which drops them then.
+    pub fn with_entry_cache(mut self, cache: crate::log_store::EntryCache) -> Self {
+        self.entry_cache = Some(cache);
+        self
     }
 
     // openraft's own error type, which its traits return anyway.
@@ -162,6 +171,9 @@ impl RaftStateMachine<TypeConfig> for ShardStateMachine {
             };
             self.applied = Some(entry.log_id);
             out.push(report);
+        }
+        if let (Some(cache), Some(applied)) = (&self.entry_cache, self.applied) {
+            cache.applied(applied.index);
         }
         Ok(out)
     }

@@ -44,7 +44,7 @@ impl MemStateMachine {
             .applied
             .iter()
             .filter_map(|c| match c {
-                Command::Write { batch } => Some(batch.clone()),
+                Command::Write { batch } => Some(batch.to_vec()),
                 Command::Meta(_) => None,
             })
             .collect()

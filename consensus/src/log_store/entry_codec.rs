@@ -109,7 +109,7 @@ pub fn decode_entry(group: u64, index: u64, bytes: &[u8]) -> Result<Entry<TypeCo
         }
         PAYLOAD_COMMAND => match body.split_first() {
             Some((&COMMAND_WRITE, batch)) => EntryPayload::Normal(Command::Write {
-                batch: batch.to_vec(),
+                batch: bytes::Bytes::copy_from_slice(batch),
             }),
             Some((&COMMAND_META, json)) => EntryPayload::Normal(Command::Meta(
                 serde_json::from_slice(json).map_err(|e| corrupt(format!("meta command: {e}")))?,
@@ -160,7 +160,7 @@ mod tests {
         });
         roundtrip(Entry {
             log_id: id(1, 0, 1),
-            payload: EntryPayload::Normal(Command::Write { batch: Vec::new() }),
+            payload: EntryPayload::Normal(Command::Write { batch: bytes::Bytes::new() }),
         });
         roundtrip(Entry {
             log_id: id(1, 1, 2),
@@ -191,7 +191,7 @@ mod tests {
         let bytes = encode_entry(&Entry {
             log_id: id(2, 7, 5),
             payload: EntryPayload::Normal(Command::Write {
-                batch: batch.clone(),
+                batch: batch.clone().into(),
             }),
         })
         .unwrap();

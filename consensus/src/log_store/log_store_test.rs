@@ -26,7 +26,7 @@ fn write_entry(term: u64, index: u64, batch: &[u8]) -> Entry<TypeConfig> {
     Entry {
         log_id: id(term, 1, index),
         payload: EntryPayload::Normal(Command::Write {
-            batch: batch.to_vec(),
+            batch: bytes::Bytes::copy_from_slice(batch),
         }),
     }
 }
@@ -107,7 +107,7 @@ fn raft_log_state_survives_reopen() {
         let got: Vec<_> = entries.iter().map(|e| e.log_id.index).collect();
         assert_eq!(got, (5..=9).collect::<Vec<_>>());
         match &entries[0].payload {
-            EntryPayload::Normal(Command::Write { batch }) => assert_eq!(batch, &[5u8; 3]),
+            EntryPayload::Normal(Command::Write { batch }) => assert_eq!(batch[..], [5u8; 3]),
             other => panic!("unexpected payload {other:?}"),
         }
     });

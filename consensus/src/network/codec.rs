@@ -99,7 +99,7 @@ mod tests {
         }
         let batch: Vec<u8> = (0..=255).cycle().take(1000).collect();
         let cmd = Command::Write {
-            batch: batch.clone(),
+            batch: batch.clone().into(),
         };
         let now = encode("command", &cmd).unwrap();
         let before = encode("command", &SeqCommand::Write { batch }).unwrap();

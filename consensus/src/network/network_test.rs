@@ -223,7 +223,7 @@ impl Cluster {
             let raft = self.node(leader).raft(group);
             match raft
                 .client_write(Command::Write {
-                    batch: batch.clone(),
+                    batch: batch.clone().into(),
                 })
                 .await
             {

@@ -120,7 +120,9 @@ async fn run(
                 continue;
             }
             match raft
-                .client_write_ff(Command::Write { batch: p.batch })
+                .client_write_ff(Command::Write {
+                    batch: p.batch.into(),
+                })
                 .await
             {
                 Ok(applied) => waiting.push((applied, p.reply)),
