@@ -15,6 +15,12 @@
 //! ```
 //! `dt` is the delta from the previous sample's timestamp in the same batch (the first is
 //! relative to 0), so the many samples of one line protocol line cost one byte of time each.
+//!
+//! The builder merges what a request repeats: a label set seen again continues its group, and a
+//! metric seen again in a group continues its item. A request of 1,000 lines for 100 hosts at
+//! 10 timestamps is then 100 groups of 10 items of 10 samples, not 1,000 groups of single
+//! samples: apply hashes and looks up each series once per batch instead of once per sample,
+//! and the batch is about half the size (less log to write and replicate).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -82,8 +88,21 @@ impl WriteBatch {
     }
 }
 
-/// A label set's sorted (name, value) string-table pairs and the index of its shard.
-type SeenGroup = (Box<[(u32, u32)]>, usize);
+/// One label set's samples so far: its sorted (name, value) string-table pairs, its shard
+/// (index into `outs`) and its items.
+struct GroupAcc {
+    labels: Box<[(u32, u32)]>,
+    shard: usize,
+    items: Vec<ItemAcc>,
+    /// Where the next `add` most likely goes: line protocol repeats fields in one order.
+    next: usize,
+}
+
+/// One series' samples so far, in the order added.
+struct ItemAcc {
+    name: u32,
+    samples: Vec<Sample>,
+}
 
 /// Builds a `WriteBatch` (or one per shard). Usage: `begin_group(labels)` then any number of
 /// `add`. With `sharded`, each group goes to `shards[label_set_hash % shards.len()]`, so one
@@ -94,21 +113,20 @@ pub struct WriteBatchBuilder {
     n_strings: u32,
     offsets: Vec<(usize, usize)>,
     index: HashMap<Box<str>, u32, BuildHasherDefault<FxHasher>>,
-    /// Label sets already begun in this batch, by their input bytes: their sorted string-table
-    /// pairs and shard. A request repeats a host's tags on every line; this skips interning,
-    /// sorting and hashing them again.
-    groups_seen: HashMap<Box<[u8]>, SeenGroup, BuildHasherDefault<FxHasher>>,
+    /// Label sets already begun in this batch, by their input bytes: their index in
+    /// `groups`. A request repeats a host's tags on every line; this skips interning, sorting
+    /// and hashing them again, and merges the lines' samples into one group.
+    groups_seen: HashMap<Box<[u8]>, usize, BuildHasherDefault<FxHasher>>,
     group_key: Vec<u8>,
     /// Target shards (empty: one unsharded batch).
     shards: Vec<u32>,
     outs: Vec<ShardOut>,
-    current: usize,
-    /// The open group's items, written when the group closes (its item count comes first).
-    items: Vec<u8>,
-    n_items: u32,
-    group_open: bool,
-    /// The open group's shard `last_t` when it began, restored if the group is abandoned.
-    group_start_t: i64,
+    groups: Vec<GroupAcc>,
+    /// The open group (index into `groups`), if any.
+    current: Option<usize>,
+    /// What the open group's adds appended, `(item, its length before)`, to undo them if the
+    /// group is abandoned.
+    journal: Vec<(usize, usize)>,
     samples: usize,
     label_scratch: Vec<(u32, u32)>,
     hash_buf: Vec<u8>,
@@ -116,11 +134,9 @@ pub struct WriteBatchBuilder {
 
 #[derive(Default)]
 struct ShardOut {
-    groups: Vec<u8>,
-    n_groups: u32,
+    /// Indexes into `groups`, in order of first appearance.
+    groups: Vec<usize>,
     samples: usize,
-    /// Timestamp of the previous sample in this batch: deltas chain within one batch.
-    last_t: i64,
     min_t: Option<i64>,
 }
 
@@ -142,11 +158,9 @@ impl WriteBatchBuilder {
             group_key: Vec::new(),
             shards,
             outs: (0..n).map(|_| ShardOut::default()).collect(),
-            current: 0,
-            items: Vec::with_capacity(1024),
-            n_items: 0,
-            group_open: false,
-            group_start_t: 0,
+            groups: Vec::new(),
+            current: None,
+            journal: Vec::new(),
             samples: 0,
             label_scratch: Vec::new(),
             hash_buf: Vec::new(),
@@ -177,7 +191,8 @@ impl WriteBatchBuilder {
     where
         I: IntoIterator<Item = (&'a str, &'a str)>,
     {
-        self.close_group();
+        self.current = None;
+        self.journal.clear();
         // The labels as given (empty values dropped), as the key of groups already seen:
         // `name 0xff value 0xff …` (0xff never occurs in UTF-8, so the key splits back).
         let mut key = std::mem::take(&mut self.group_key);
@@ -188,13 +203,9 @@ impl WriteBatchBuilder {
             key.extend_from_slice(v.as_bytes());
             key.push(0xff);
         }
-        if let Some((pairs, shard)) = self.groups_seen.get(key.as_slice()) {
-            let mut scratch = std::mem::take(&mut self.label_scratch);
-            scratch.clear();
-            scratch.extend_from_slice(pairs);
-            self.current = *shard;
+        if let Some(&g) = self.groups_seen.get(key.as_slice()) {
+            self.current = Some(g);
             self.group_key = key;
-            self.write_group_header(scratch);
             return Ok(());
         }
         let mut scratch = std::mem::take(&mut self.label_scratch);
@@ -237,7 +248,7 @@ impl WriteBatchBuilder {
                 }
             }
         }
-        self.current = if self.shards.len() > 1 {
+        let shard = if self.shards.len() > 1 {
             let h = crate::series::label_set_hash(
                 &mut self.hash_buf,
                 scratch.iter().map(|&(n, v)| {
@@ -251,28 +262,19 @@ impl WriteBatchBuilder {
         } else {
             0
         };
-        self.groups_seen.insert(
-            key.as_slice().into(),
-            (scratch.as_slice().into(), self.current),
-        );
+        let g = self.groups.len();
+        self.groups.push(GroupAcc {
+            labels: scratch.as_slice().into(),
+            shard,
+            items: Vec::new(),
+            next: 0,
+        });
+        self.outs[shard].groups.push(g);
+        self.groups_seen.insert(key.as_slice().into(), g);
         self.group_key = key;
-        self.write_group_header(scratch);
-        Ok(())
-    }
-
-    /// Writes the header of a new group (its sorted label pairs) to the current shard's
-    /// batch and opens the group.
-    fn write_group_header(&mut self, scratch: Vec<(u32, u32)>) {
-        let out = &mut self.outs[self.current];
-        put_uvarint(&mut out.groups, scratch.len() as u64);
-        for &(n, v) in &scratch {
-            put_uvarint(&mut out.groups, n as u64);
-            put_uvarint(&mut out.groups, v as u64);
-        }
-        out.n_groups += 1;
-        self.group_start_t = out.last_t;
         self.label_scratch = scratch;
-        self.group_open = true;
+        self.current = Some(g);
+        Ok(())
     }
 
     /// Adds one sample of metric `name` to the open group.
@@ -282,55 +284,54 @@ impl WriteBatchBuilder {
 
     /// Adds several samples of one series (metric `name` plus the group's labels).
     pub fn add_series(&mut self, name: &str, samples: impl IntoIterator<Item = Sample>) {
-        debug_assert!(self.group_open, "add without begin_group");
+        let Some(g) = self.current else {
+            debug_assert!(false, "add without begin_group");
+            return;
+        };
         let ni = self.intern(name);
-        put_uvarint(&mut self.items, ni as u64);
-        let count_at = self.items.len();
-        // Reserve a fixed 5-byte varint slot for the count, patched below.
-        self.items
-            .extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x00]);
-        let mut n = 0u64;
-        let out = &mut self.outs[self.current];
-        let mut min_t = out.min_t.unwrap_or(i64::MAX);
-        for s in samples {
-            put_zigzag(&mut self.items, s.t.wrapping_sub(out.last_t));
-            out.last_t = s.t;
-            min_t = min_t.min(s.t);
-            self.items.extend_from_slice(&s.v.to_bits().to_le_bytes());
-            n += 1;
+        let group = &mut self.groups[g];
+        let n_items = group.items.len();
+        let hit = (0..n_items)
+            .map(|k| (group.next + k) % n_items)
+            .find(|&i| group.items[i].name == ni);
+        let i = hit.unwrap_or_else(|| {
+            group.items.push(ItemAcc {
+                name: ni,
+                samples: Vec::new(),
+            });
+            n_items
+        });
+        group.next = i + 1;
+        let item = &mut group.items[i];
+        let before = item.samples.len();
+        item.samples.extend(samples);
+        let added = &item.samples[before..];
+        if added.is_empty() {
+            return;
         }
-        if n > 0 {
-            out.min_t = Some(min_t);
-        }
-        patch_uvarint5(&mut self.items[count_at..count_at + 5], n as u32);
-        self.n_items += 1;
-        self.samples += n as usize;
-        self.outs[self.current].samples += n as usize;
+        self.journal.push((i, before));
+        let out = &mut self.outs[group.shard];
+        let min_t = added.iter().map(|s| s.t).min().unwrap_or(i64::MAX);
+        out.min_t = Some(out.min_t.map_or(min_t, |m| m.min(min_t)));
+        out.samples += added.len();
+        self.samples += added.len();
     }
 
-    fn close_group(&mut self) {
-        if self.group_open {
-            let out = &mut self.outs[self.current];
-            put_uvarint(&mut out.groups, self.n_items as u64);
-            out.groups.extend_from_slice(&self.items);
-            self.items.clear();
-            self.n_items = 0;
-            self.group_open = false;
-        }
-    }
-
-    /// Drops the open group (e.g. a line that turned out bad after `begin_group`).
+    /// Drops what was added since the last `begin_group` (e.g. a line that turned out bad).
+    /// A group or item left empty stays, with no samples.
     pub fn abandon_group(&mut self) {
-        if self.group_open {
-            // Remove the group's label header: rebuild is simpler than tracking offsets for the
-            // rare bad line, so we remember nothing and keep the labels with zero items.
-            let dropped = count_item_samples(&self.items);
+        let Some(g) = self.current else {
+            return;
+        };
+        let group = &mut self.groups[g];
+        for (i, before) in self.journal.drain(..).rev() {
+            let item = &mut group.items[i];
+            let dropped = item.samples.len() - before;
+            item.samples.truncate(before);
             self.samples -= dropped;
-            self.outs[self.current].samples -= dropped;
-            self.outs[self.current].last_t = self.group_start_t;
-            self.items.clear();
-            self.n_items = 0;
+            self.outs[group.shard].samples -= dropped;
         }
+        // The shard's min_t may now be too small; it only orders proposals, so that is safe.
     }
 
     pub fn sample_count(&self) -> usize {
@@ -339,22 +340,38 @@ impl WriteBatchBuilder {
 
     /// Approximate encoded size so far, for splitting large requests.
     pub fn encoded_len(&self) -> usize {
-        self.strings.len()
-            + self.outs.iter().map(|o| o.groups.len()).sum::<usize>()
-            + self.items.len()
-            + 16
+        self.strings.len() + self.groups.len() * 24 + self.samples * 10 + 16
     }
 
     fn encode(&self, out: &ShardOut) -> WriteBatch {
-        let mut b = Vec::with_capacity(self.strings.len() + out.groups.len() + 16);
+        let mut b = Vec::with_capacity(self.strings.len() + out.samples * 10 + 16);
         b.push(VERSION);
         let t = self.tenant.as_str().as_bytes();
         b.push(t.len() as u8);
         b.extend_from_slice(t);
         put_uvarint(&mut b, self.n_strings as u64);
         b.extend_from_slice(&self.strings);
-        put_uvarint(&mut b, out.n_groups as u64);
-        b.extend_from_slice(&out.groups);
+        put_uvarint(&mut b, out.groups.len() as u64);
+        // Timestamps are deltas from the previous sample in the batch.
+        let mut last_t = 0i64;
+        for &g in &out.groups {
+            let group = &self.groups[g];
+            put_uvarint(&mut b, group.labels.len() as u64);
+            for &(n, v) in &group.labels {
+                put_uvarint(&mut b, n as u64);
+                put_uvarint(&mut b, v as u64);
+            }
+            put_uvarint(&mut b, group.items.len() as u64);
+            for item in &group.items {
+                put_uvarint(&mut b, item.name as u64);
+                put_uvarint(&mut b, item.samples.len() as u64);
+                for s in &item.samples {
+                    put_zigzag(&mut b, s.t.wrapping_sub(last_t));
+                    last_t = s.t;
+                    b.extend_from_slice(&s.v.to_bits().to_le_bytes());
+                }
+            }
+        }
         WriteBatch {
             bytes: b,
             samples: out.samples,
@@ -363,8 +380,7 @@ impl WriteBatchBuilder {
     }
 
     /// The whole request as one batch (an unsharded builder).
-    pub fn finish(mut self) -> WriteBatch {
-        self.close_group();
+    pub fn finish(self) -> WriteBatch {
         if self.outs.len() == 1 {
             return self.encode(&self.outs[0]);
         }
@@ -390,8 +406,7 @@ impl WriteBatchBuilder {
     }
 
     /// One batch per shard that received samples, as `(shard, batch)`.
-    pub fn finish_sharded(mut self) -> Vec<(u32, WriteBatch)> {
-        self.close_group();
+    pub fn finish_sharded(self) -> Vec<(u32, WriteBatch)> {
         let shards = if self.shards.is_empty() {
             vec![0]
         } else {
@@ -443,23 +458,6 @@ impl Hasher for FxHasher {
     fn finish(&self) -> u64 {
         self.0
     }
-}
-
-fn count_item_samples(items: &[u8]) -> usize {
-    let mut r = Reader { b: items, pos: 0 };
-    let mut total = 0usize;
-    while r.pos < items.len() {
-        let (Ok(_), Ok(n)) = (r.uvarint(), r.uvarint()) else {
-            break;
-        };
-        for _ in 0..n {
-            if r.zigzag().is_err() || r.take(8).is_err() {
-                return total;
-            }
-        }
-        total += n as usize;
-    }
-    total
 }
 
 fn string_at<'a>(strings: &'a [u8], off: &[(usize, usize)], i: u32) -> &'a [u8] {
@@ -665,14 +663,6 @@ pub(crate) fn put_zigzag(out: &mut Vec<u8>, x: i64) {
     put_uvarint(out, ((x << 1) ^ (x >> 63)) as u64);
 }
 
-fn patch_uvarint5(slot: &mut [u8], mut x: u32) {
-    for (i, b) in slot.iter_mut().enumerate() {
-        let more = if i < 4 { 0x80 } else { 0 };
-        *b = (x as u8 & 0x7f) | more;
-        x >>= 7;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -706,7 +696,9 @@ mod tests {
                     .collect()
             })
             .collect();
-        assert_eq!(sets.len(), 4);
+        // The first three are the same tags once empty ones are dropped: one group. The last
+        // spells the set in another order: a group of its own, with the same labels.
+        assert_eq!(sets.len(), 2);
         assert!(sets.iter().all(|s| *s == [("dc", "eu"), ("host", "a")]));
         let ts: Vec<i64> = d
             .groups
@@ -721,6 +713,49 @@ mod tests {
         assert_eq!(tenant_of(parts[0].1.as_bytes()), Some("default"));
         assert_eq!(tenant_of(&parts[0].1.as_bytes()[..3]), None);
         assert_eq!(tenant_of(b"\x09\x01a"), None);
+    }
+
+    #[test]
+    fn lines_of_one_request_merge_into_one_item_per_series() {
+        let mut b = WriteBatchBuilder::new(Tenant::default_tenant());
+        // Line protocol order: per timestamp, per host, the same fields.
+        for t in 0..3 {
+            for host in ["a", "b"] {
+                b.begin_group([("host", host)]).unwrap();
+                b.add("cpu", t * 10, t as f64);
+                b.add("mem", t * 10, -(t as f64));
+            }
+        }
+        // A bad line's samples are taken back, the rest of its group stays.
+        b.begin_group([("host", "a")]).unwrap();
+        b.add("cpu", 99, 9.9);
+        b.add("disk", 99, 9.9);
+        b.abandon_group();
+        assert_eq!(b.sample_count(), 12);
+        let wb = b.finish();
+        let d = wb.decode().unwrap();
+        assert_eq!(d.groups.len(), 2);
+        let mut got = Vec::new();
+        for g in &d.groups {
+            let host = d.str(d.labels_of(g)[0].1);
+            for item in d.items_of(g) {
+                let ts: Vec<(i64, f64)> = d.samples_of(item).iter().map(|s| (s.t, s.v)).collect();
+                got.push((host, d.str(item.name), ts));
+            }
+        }
+        let cpu = vec![(0, 0.0), (10, 1.0), (20, 2.0)];
+        let mem = vec![(0, -0.0), (10, -1.0), (20, -2.0)];
+        assert_eq!(
+            got,
+            [
+                ("a", "cpu", cpu.clone()),
+                ("a", "mem", mem.clone()),
+                ("a", "disk", vec![]),
+                ("b", "cpu", cpu),
+                ("b", "mem", mem),
+            ]
+        );
+        assert_eq!(wb.min_t(), 0);
     }
 
     #[test]

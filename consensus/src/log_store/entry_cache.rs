@@ -122,9 +122,7 @@ impl Inner {
     /// Drops applied entries beyond the newest `KEEP` bytes, and anything beyond `MAX`.
     fn trim(&mut self) {
         let applied = self.applied;
-        self.pop_front_while(|e, bytes| {
-            bytes > MAX || (e.log_id.index <= applied && bytes > KEEP)
-        });
+        self.pop_front_while(|e, bytes| bytes > MAX || (e.log_id.index <= applied && bytes > KEEP));
     }
 
     fn pop_front_while(&mut self, drop: impl Fn(&Entry<TypeConfig>, usize) -> bool) {

@@ -160,7 +160,9 @@ mod tests {
         });
         roundtrip(Entry {
             log_id: id(1, 0, 1),
-            payload: EntryPayload::Normal(Command::Write { batch: bytes::Bytes::new() }),
+            payload: EntryPayload::Normal(Command::Write {
+                batch: bytes::Bytes::new(),
+            }),
         });
         roundtrip(Entry {
             log_id: id(1, 1, 2),
