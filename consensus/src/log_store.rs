@@ -21,7 +21,7 @@ pub mod syncer;
 use std::fmt::Debug;
 use std::ops::RangeBounds;
 
-use cairn_storage::raft_log::{RaftLogStore, StateKind};
+use cairn_storage::raft_log::{RaftLogStore, StateKind, index_bounds};
 use openraft::storage::{LogFlushed, RaftLogStorage};
 use openraft::{
     AnyError, Entry, LogId, LogState, OptionalSend, RaftLogReader, StorageError, StorageIOError,
@@ -101,18 +101,7 @@ impl RocksRaftLog {
     }
 
     fn read_range(&self, range: impl RangeBounds<u64>) -> Result<Vec<Entry<TypeConfig>>> {
-        use std::ops::Bound;
-        let start = match range.start_bound() {
-            Bound::Included(&i) => Some(i),
-            Bound::Excluded(&i) => i.checked_add(1),
-            Bound::Unbounded => Some(0),
-        };
-        let end = match range.end_bound() {
-            Bound::Included(&i) => i.checked_add(1),
-            Bound::Excluded(&i) => Some(i),
-            Bound::Unbounded => None,
-        };
-        if let (Some(start), Some(end)) = (start, end)
+        if let Some((start, Some(end))) = index_bounds(&range)
             && let Some(entries) = self.cache.get(start, end)
         {
             return Ok(entries);

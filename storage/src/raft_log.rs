@@ -36,6 +36,22 @@ pub enum StateKind {
     StateMachine = 5,
 }
 
+/// `range` as a first index and an exclusive end, `None` for an end past `u64::MAX` (`..` or
+/// `..=u64::MAX`); `None` altogether if it starts past `u64::MAX`.
+pub fn index_bounds(range: &impl RangeBounds<u64>) -> Option<(u64, Option<u64>)> {
+    let start = match range.start_bound() {
+        Bound::Included(&i) => i,
+        Bound::Excluded(&i) => i.checked_add(1)?,
+        Bound::Unbounded => 0,
+    };
+    let end = match range.end_bound() {
+        Bound::Included(&i) => i.checked_add(1),
+        Bound::Excluded(&e) => Some(e),
+        Bound::Unbounded => None,
+    };
+    Some((start, end))
+}
+
 /// `raft_state` key: `group u64 · kind u8`, big-endian.
 pub fn state_key(group: u64, kind: StateKind) -> [u8; 9] {
     let mut k = [0u8; 9];
@@ -120,22 +136,13 @@ impl RaftLogStore {
     /// Entries of `group` whose index lies in `range`, in index order. Missing indexes (purged
     /// or never written) are simply absent.
     pub fn read(&self, group: u64, range: impl RangeBounds<u64>) -> Result<Vec<(u64, Vec<u8>)>> {
-        let start = match range.start_bound() {
-            Bound::Included(&i) => i,
-            Bound::Excluded(&i) => match i.checked_add(1) {
-                Some(i) => i,
-                None => return Ok(Vec::new()),
-            },
-            Bound::Unbounded => 0,
+        let Some((start, end)) = index_bounds(&range) else {
+            return Ok(Vec::new());
         };
         // Exclusive end as (group, index) so that `..=u64::MAX` still has a bound.
-        let end_key = match range.end_bound() {
-            Bound::Included(&i) => match i.checked_add(1) {
-                Some(e) => Some(log_key(group, e)),
-                None => group.checked_add(1).map(|g| log_key(g, 0)),
-            },
-            Bound::Excluded(&e) => Some(log_key(group, e)),
-            Bound::Unbounded => group.checked_add(1).map(|g| log_key(g, 0)),
+        let end_key = match end {
+            Some(e) => Some(log_key(group, e)),
+            None => group.checked_add(1).map(|g| log_key(g, 0)),
         };
         let start_key = log_key(group, start);
         if end_key.is_some_and(|e| e <= start_key) {

@@ -170,3 +170,32 @@ fn raft_log_corrupt_state_is_an_error_not_a_default() {
         assert!(log.try_get_log_entries(..).await.is_err());
     });
 }
+
+#[test]
+fn reads_served_from_the_entry_cache_match_the_disk_after_truncation_and_purge() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    rt.block_on(async {
+        let store = RaftLogStore::open_standalone(dir.path()).unwrap();
+        let mut log = RocksRaftLog::new(store.clone(), 3);
+        log.blocking_append((1..=6).map(|i| write_entry(1, i, &[i as u8])))
+            .await
+            .unwrap();
+        // A new leader replaces 5.. with its own entries; 1..=2 are purged.
+        log.truncate(id(1, 1, 5)).await.unwrap();
+        log.blocking_append((5..=7).map(|i| write_entry(2, i, &[100 + i as u8])))
+            .await
+            .unwrap();
+        log.purge(id(1, 1, 2)).await.unwrap();
+        assert_eq!(log.entry_cache().cached(), (3..=7).collect::<Vec<_>>());
+        let cached = log.try_get_log_entries(3..=7).await.unwrap();
+        // A reader with an empty cache reads the same from RocksDB.
+        let mut fresh = RocksRaftLog::new(store, 3);
+        let on_disk = fresh.try_get_log_entries(3..=7).await.unwrap();
+        assert_eq!(cached, on_disk);
+        assert_eq!(cached[2], write_entry(2, 5, &[105]));
+        // Applied entries leave the cache (the newest stay while they fit its kept tail).
+        log.entry_cache().applied(7);
+        assert_eq!(log.try_get_log_entries(3..8).await.unwrap(), on_disk);
+    });
+}
