@@ -29,6 +29,7 @@ mod gorilla;
 mod stream;
 
 pub use decimal::DecimalCodec;
+pub(crate) use decimal::{MAX_SCALE, POW10, scale_to_ints};
 pub use gorilla::GorillaCodec;
 pub(crate) use gorilla::{OpenGorilla, decode_gorilla_payload};
 pub use stream::StreamCodec;

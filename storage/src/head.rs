@@ -262,6 +262,9 @@ impl Hasher for PrehashedU128 {
     }
 }
 
+/// `Head::append`'s block end before it is known.
+const UNKNOWN_BLOCK_END: i128 = i128::MIN;
+
 pub struct Head {
     limits: HeadLimits,
     by_hash: HashMap<u128, SeriesId, BuildHasherDefault<PrehashedU128>>,
@@ -428,8 +431,16 @@ impl Head {
                     }
                 };
                 let mut oldest = i64::MAX;
-                for s in batch.samples_of(item) {
-                    match self.append(sid, *s) {
+                // The end of the open chunk's time block, worked out once per chunk rather
+                // than with two divisions per sample (a fifth of apply's time).
+                let mut block_end = UNKNOWN_BLOCK_END;
+                let range = item.samples.clone();
+                for (s, &m) in batch.samples[range.clone()]
+                    .iter()
+                    .zip(&batch.mantissas[range])
+                {
+                    let decimal = item.scale.map(|scale| (m, scale));
+                    match self.append(sid, *s, decimal, &mut block_end) {
                         Append::Written => {
                             out.written += 1;
                             oldest = oldest.min(s.t);
@@ -453,7 +464,18 @@ impl Head {
         out
     }
 
-    fn append(&mut self, sid: SeriesId, x: Sample) -> Append {
+    /// Appends one sample of series `sid`. `block_end` caches where the open chunk's time
+    /// block ends (exclusive; [`UNKNOWN_BLOCK_END`] until computed) for the samples of one
+    /// item; it is reset whenever the open chunk changes.
+    ///
+    /// `decimal` is `(m, scale)` when the value is known to be exactly `m / 10^scale`.
+    fn append(
+        &mut self,
+        sid: SeriesId,
+        x: Sample,
+        decimal: Option<(i64, u8)>,
+        block_end: &mut i128,
+    ) -> Append {
         let limits = self.limits;
         let s = &mut self.series[sid as usize];
         if s.mark_dirty() {
@@ -463,9 +485,16 @@ impl Head {
             // A full chunk's size: the next one most likely needs as much.
             let mut hint = ChunkHint::default();
             if let Some(open) = &s.open {
-                let same_block = x.t.div_euclid(limits.chunk_span_ms)
-                    == open.first_t().div_euclid(limits.chunk_span_ms);
+                if *block_end == UNKNOWN_BLOCK_END {
+                    let span = i128::from(limits.chunk_span_ms);
+                    *block_end =
+                        (i128::from(open.first_t().div_euclid(limits.chunk_span_ms)) + 1) * span;
+                }
+                // x.t is after the chunk's first sample, so it is in the chunk's block
+                // exactly when it is before the block's end.
+                let same_block = i128::from(x.t) < *block_end;
                 if open.len() >= limits.chunk_max_samples || !same_block {
+                    *block_end = UNKNOWN_BLOCK_END;
                     hint = open.hint();
                     if open.len() < limits.chunk_max_samples {
                         hint.bytes = 0;
@@ -473,9 +502,10 @@ impl Head {
                     self.pending_bytes += Self::seal(s);
                 }
             }
-            match &mut s.open {
-                Some(c) => c.push(x),
-                None => s.open = Some(HeadChunk::with_hint(x, hint)),
+            match (&mut s.open, decimal) {
+                (Some(c), Some((m, scale))) => c.push_decimal(x, m, scale),
+                (Some(c), None) => c.push(x),
+                (None, _) => s.open = Some(HeadChunk::with_hint(x, hint)),
             }
             s.max_t = x.t;
             s.min_t = s.min_t.min(x.t);

@@ -118,6 +118,21 @@ impl HeadChunk {
         self.len += 1;
     }
 
+    /// [`push`](Self::push) for a sample whose value is exactly `m / 10^scale` (a decimal
+    /// item of a write batch): the stream takes `m` without a float round trip.
+    pub fn push_decimal(&mut self, s: Sample, m: i64, scale: u8) {
+        if let Open::Stream(stream) = &mut self.open
+            && s.t > self.last_t
+            && s.t - self.first_t < MAX_CHUNK_SPAN_MS
+            && stream.push_scaled(s.t - self.last_t, m, scale)
+        {
+            self.last_t = s.t;
+            self.len += 1;
+            return;
+        }
+        self.push(s);
+    }
+
     /// `s` does not fit the stream's scale: encodes the chunk again with it, at the scale all
     /// values need, or as Gorilla if there is none (rare: a chunk's first values had fewer
     /// decimals, or a NaN or stale marker arrived).

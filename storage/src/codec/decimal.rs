@@ -55,9 +55,28 @@ impl DecimalCodec {
 }
 
 /// Scales 0..=15: 10^15 is still exact as an f64, and the 4 bits of the descriptor hold it.
-pub(super) const MAX_SCALE: usize = 15;
-pub(super) const POW10: [f64; MAX_SCALE + 1] = [
+pub(crate) const MAX_SCALE: usize = 15;
+pub(crate) const POW10: [f64; MAX_SCALE + 1] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+/// The same powers as integers.
+pub(crate) const POW10_I64: [i64; MAX_SCALE + 1] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+    1_000_000_000,
+    10_000_000_000,
+    100_000_000_000,
+    1_000_000_000_000,
+    10_000_000_000_000,
+    100_000_000_000_000,
+    1_000_000_000_000_000,
 ];
 /// Scaled integers stay below 2^53 in magnitude, where every integer is exact as an f64.
 pub(super) const MAX_ABS_INT: i64 = 1 << 53;
@@ -377,7 +396,7 @@ pub(super) fn to_int(v: f64, p: f64) -> Option<i64> {
 
 /// Fills `ints` with every value at the chunk's smallest common scale, and returns that scale;
 /// None if some value needs more than 15 decimals (or is not finite, or is -0.0).
-pub(super) fn scale_to_ints(samples: &[Sample], ints: &mut Vec<i64>) -> Option<usize> {
+pub(crate) fn scale_to_ints(samples: &[Sample], ints: &mut Vec<i64>) -> Option<usize> {
     let mut s = 0;
     'scale: loop {
         ints.clear();

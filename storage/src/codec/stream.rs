@@ -23,7 +23,7 @@
 //! of one stream chunk is re-encoded too (`compaction.rs`).
 
 use super::decimal::{
-    ESCAPE, MAX_ABS_INT, MAX_SCALE, POW10, read_rice, scale_to_ints, to_int, write_rice,
+    ESCAPE, MAX_ABS_INT, MAX_SCALE, POW10, POW10_I64, read_rice, scale_to_ints, to_int, write_rice,
 };
 use super::{
     BitReader, BitSink, ChunkCodec, MAX_CHUNK_SPAN_MS, check_samples, corrupt, get_uvarint,
@@ -190,6 +190,34 @@ impl OpenStream {
                 true
             }
             None => false,
+        }
+    }
+
+    /// Like [`push`](Self::push) for a value known to be exactly `m / 10^scale`: moves `m`
+    /// to this stream's scale with integer arithmetic instead of a float round trip. False,
+    /// with nothing written, if it does not fit that scale; `push` then decides for certain.
+    ///
+    /// Exact: `m / 10^scale` and `m' / 10^own` are the same rational number, both integers
+    /// and both powers below 2^53, so their correctly rounded quotients are the same f64.
+    #[inline]
+    pub(crate) fn push_scaled(&mut self, dt: i64, m: i64, scale: u8) -> bool {
+        let own = usize::from(self.scale);
+        let scale = usize::from(scale);
+        let m = if scale == own {
+            Some(m)
+        } else if scale < own {
+            m.checked_mul(POW10_I64[own - scale])
+                .filter(|m| m.unsigned_abs() < MAX_ABS_INT as u64)
+        } else {
+            let d = POW10_I64[scale - own];
+            (m % d == 0).then(|| m / d)
+        };
+        match m {
+            Some(m) if m.unsigned_abs() < MAX_ABS_INT as u64 => {
+                self.push_int(dt, m);
+                true
+            }
+            _ => false,
         }
     }
 

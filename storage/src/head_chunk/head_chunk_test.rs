@@ -248,3 +248,55 @@ fn push_of_a_span_of_2_pow_31_panics() {
     h.push(Sample::new(-5 + (1 << 31) - 1, 2.0)); // fine: just under
     h.push(Sample::new(-5 + (1 << 31), 2.0));
 }
+
+/// `push_decimal` (a write batch's decimal item: `m` and its scale) stores exactly what `push`
+/// stores, whether the item's scale is the stream's, below it (m is scaled up), above it and
+/// divisible (scaled down), above it and not divisible (the float path re-encodes the
+/// chunk), or scaled past 2^53 (the float path decides).
+#[test]
+fn push_decimal_gives_what_push_gives_at_every_scale() {
+    let mut rng = StdRng::seed_from_u64(41);
+    for round in 0..500 {
+        let n = rng.gen_range(2..200);
+        let mut samples = Vec::with_capacity(n);
+        let mut decimals = Vec::with_capacity(n);
+        let mut t = rng.gen_range(-1_000_000i64..1_000_000);
+        for _ in 0..n {
+            t += rng.gen_range(1..20_000);
+            // A value with `digits` decimals, given to the chunk at `scale >= digits`.
+            let digits = rng.gen_range(0..4usize);
+            let big = round % 50 == 0 && rng.gen_bool(0.2);
+            let m0: i64 = if big {
+                (1i64 << 52) + rng.gen_range(0..1000)
+            } else {
+                rng.gen_range(-100_000..100_000)
+            };
+            let v = m0 as f64 / crate::codec::POW10[digits];
+            // A batch only carries m below 2^53 that gives v back exactly (the builder's
+            // to_int): a larger scale where that holds, else the value's own.
+            let up = rng.gen_range(digits..=digits + 3).min(15);
+            let m_up = m0 * 10i64.pow((up - digits) as u32);
+            let (m, scale) = if m_up.unsigned_abs() < 1 << 53
+                && (m_up as f64 / crate::codec::POW10[up]).to_bits() == v.to_bits()
+            {
+                (m_up, up)
+            } else {
+                (m0, digits)
+            };
+            assert_eq!(
+                (m as f64 / crate::codec::POW10[scale]).to_bits(),
+                v.to_bits()
+            );
+            samples.push(Sample::new(t, v));
+            decimals.push((m, scale as u8));
+        }
+        let by_float = head_of(&samples);
+        let mut by_decimal = HeadChunk::new(samples[0]);
+        for (s, &(m, scale)) in samples[1..].iter().zip(&decimals[1..]) {
+            by_decimal.push_decimal(*s, m, scale);
+        }
+        assert_bit_eq(&contents(&by_decimal), &samples);
+        assert_eq!(by_decimal.codec_name(), by_float.codec_name());
+        assert_eq!(by_decimal.len(), by_float.len());
+    }
+}
