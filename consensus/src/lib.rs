@@ -29,7 +29,7 @@ pub use cluster_state::{ClusterState, MetaCommand, plan_placement};
 pub use error::{Error, Result};
 pub use log_store::RocksRaftLog;
 pub use meta_state_machine::META_GROUP;
-pub use network::{Faults, GrpcRaftNetwork, RaftRegistry, RaftTransportService};
+pub use network::{BatchCounters, Faults, GrpcRaftNetwork, RaftRegistry, RaftTransportService};
 pub use placement::tenant_shards;
 pub use raft_groups::{RaftGroups, RaftTimings, group_of_shard};
 pub use shard_state_machine::ApplyObserver;

@@ -31,11 +31,16 @@
 //! `SnapshotData: AsyncRead + AsyncWrite + AsyncSeek + Unpin`. Both ends must run the same
 //! openraft version and `TypeConfig`: bincode is not self-describing.
 //!
-//! Cost of many groups: every RPC is one small unary call multiplexed on the peer's single
-//! HTTP/2 connection, so an idle group costs one heartbeat AppendEntries (a few dozen bytes)
-//! per group per peer per heartbeat interval, and no connection or task of its own. Batching
-//! heartbeats across groups (TiKV's hibernate regions, openraft 0.10's multiraft) is the next
-//! step when the group count makes that show.
+//! Batching: AppendEntries (appends and heartbeats) do not go as their unary rpc but through
+//! the peer's [`PeerBatcher`] (`batcher.rs`): while calls to a peer are in flight, what the
+//! groups send it queues, and goes as one `AppendEntriesBatch` call. Under ingest every shard's
+//! appends to a follower share calls (one gRPC call's overhead instead of one per group), and
+//! an idle cluster's heartbeats of many groups share calls too. Vote and InstallSnapshot stay
+//! unary; the server still answers unary AppendEntries.
+//!
+//! Cost of many groups: every call is multiplexed on the peer's single HTTP/2 connection, so
+//! an idle group costs one heartbeat AppendEntries (a few dozen bytes) per group per peer per
+//! heartbeat interval, and no connection or task of its own.
 //!
 //! Faults: [`Faults`] (from [`GrpcRaftNetwork::faults`]) holds the peers this node is cut off
 //! from. RPCs to a blocked peer fail at once as `Unreachable` (openraft backs off); RPCs from
@@ -50,6 +55,7 @@
 //! for AppendEntries, `install_snapshot_timeout` per snapshot chunk), enforced locally and
 //! sent as `grpc-timeout` so the server drops calls the sender has given up on.
 
+mod batcher;
 mod codec;
 pub mod faults;
 mod group_network;
@@ -61,11 +67,14 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use cairn_proto::raft::raft_transport_client::RaftTransportClient;
 use cairn_proto::raft::raft_transport_server::RaftTransportServer;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::type_config::NodeId;
 
+pub use batcher::BatchCounters;
+use batcher::PeerBatcher;
 pub use codec::PayloadError;
 pub use faults::Faults;
 pub use group_network::{GroupNetwork, GroupNetworkFactory};
@@ -106,6 +115,9 @@ struct Inner {
     /// itself, so an entry never goes stale. Keyed by address, not node id: an address is
     /// what a membership entry names, and a node that moves gets a new channel.
     channels: Mutex<HashMap<String, Channel>>,
+    /// One AppendEntries queue per peer address, shared by every group (`batcher.rs`).
+    batchers: Mutex<HashMap<String, Arc<PeerBatcher>>>,
+    batch_counters: Arc<BatchCounters>,
     /// When each peer last answered an RPC of ours or sent us one (for status pages).
     contacts: Mutex<HashMap<NodeId, Instant>>,
 }
@@ -118,6 +130,8 @@ impl GrpcRaftNetwork {
                 id,
                 faults: Arc::new(Faults::new()),
                 channels: Mutex::new(HashMap::new()),
+                batchers: Mutex::new(HashMap::new()),
+                batch_counters: Arc::default(),
                 contacts: Mutex::new(HashMap::new()),
             }),
         }
@@ -173,6 +187,25 @@ impl GrpcRaftNetwork {
         Ok(channel)
     }
 
+    /// The AppendEntries batch queue to `addr`, made on first use over the shared channel.
+    /// Must be called inside a Tokio runtime.
+    fn batcher(&self, addr: &str) -> Result<Arc<PeerBatcher>, BadPeerAddress> {
+        if let Some(b) = lock(&self.inner.batchers).get(addr) {
+            return Ok(b.clone());
+        }
+        let client = raft_client(self.channel(addr)?);
+        let mut batchers = lock(&self.inner.batchers);
+        let b = batchers.entry(addr.to_string()).or_insert_with(|| {
+            Arc::new(PeerBatcher::new(client, self.inner.batch_counters.clone()))
+        });
+        Ok(b.clone())
+    }
+
+    /// AppendEntriesBatch calls this node made, and the AppendEntries they carried.
+    pub fn batch_counters(&self) -> &BatchCounters {
+        &self.inner.batch_counters
+    }
+
     /// How many peer channels exist (for tests of connection reuse).
     #[cfg(test)]
     pub(crate) fn channel_count(&self) -> usize {
@@ -193,6 +226,13 @@ impl fmt::Debug for GrpcRaftNetwork {
 /// update is a single insert), so a poisoned lock is used as it is.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A Raft transport client on `channel`, with the transport's message size cap.
+fn raft_client(channel: Channel) -> RaftTransportClient<Channel> {
+    RaftTransportClient::new(channel)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES)
 }
 
 fn endpoint(addr: &str) -> Result<Endpoint, BadPeerAddress> {

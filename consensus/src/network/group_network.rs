@@ -31,7 +31,7 @@ use serde::de::DeserializeOwned;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 
-use super::{BadPeerAddress, GrpcRaftNetwork, MAX_MESSAGE_BYTES, Rpc, codec};
+use super::{BadPeerAddress, GrpcRaftNetwork, MAX_MESSAGE_BYTES, PeerBatcher, Rpc, codec};
 use crate::type_config::{Node, NodeId, TypeConfig};
 
 type Client = RaftTransportClient<Channel>;
@@ -65,11 +65,8 @@ impl RaftNetworkFactory<TypeConfig> for GroupNetworkFactory {
         let client = self
             .network
             .channel(&node.grpc_addr)
-            .map(|channel| {
-                RaftTransportClient::new(channel)
-                    .max_decoding_message_size(MAX_MESSAGE_BYTES)
-                    .max_encoding_message_size(MAX_MESSAGE_BYTES)
-            })
+            .map(super::raft_client)
+            .and_then(|client| Ok((client, self.network.batcher(&node.grpc_addr)?)))
             .map_err(Arc::new);
         GroupNetwork {
             group: self.group,
@@ -87,9 +84,10 @@ pub struct GroupNetwork {
     group: u64,
     target: NodeId,
     node: Node,
+    /// The unary client (Vote, InstallSnapshot) and the peer's AppendEntries batch queue.
     /// `Err` if the target's `grpc_addr` does not parse: every RPC then fails as unreachable
     /// (the address comes from a membership entry, so only a membership change can fix it).
-    client: Result<Client, Arc<BadPeerAddress>>,
+    client: Result<(Client, Arc<PeerBatcher>), Arc<BadPeerAddress>>,
     network: GrpcRaftNetwork,
 }
 
@@ -116,25 +114,29 @@ impl GroupNetwork {
                 )),
             ));
         }
-        let mut client = match &self.client {
-            Ok(client) => client.clone(),
+        let (mut client, batcher) = match &self.client {
+            Ok((client, batcher)) => (client.clone(), batcher.clone()),
             Err(bad) => return Err(self.unreachable(rpc, AnyError::new(&**bad))),
         };
 
         let ttl = option.hard_ttl();
-        let mut request = tonic::Request::new(RaftRequest {
+        let inner = RaftRequest {
             group: self.group,
             from: self.network.id(),
             payload: payload.into(),
-        });
-        // Also tells the server, which drops the call when the sender has given up on it.
-        request.set_timeout(ttl);
+        };
         let call = async move {
-            match rpc {
-                Rpc::AppendEntries => client.append_entries(request).await,
-                Rpc::Vote => client.vote(request).await,
-                Rpc::InstallSnapshot => client.install_snapshot(request).await,
+            if rpc == Rpc::AppendEntries {
+                return batcher.call(inner, ttl).await;
             }
+            let mut request = tonic::Request::new(inner);
+            // Also tells the server, which drops the call when the sender has given up on it.
+            request.set_timeout(ttl);
+            let reply = match rpc {
+                Rpc::Vote => client.vote(request).await,
+                _ => client.install_snapshot(request).await,
+            };
+            reply.map(|r| r.into_inner().payload)
         };
         let reply = match tokio::time::timeout(ttl, call).await {
             Err(elapsed) => {
@@ -142,13 +144,13 @@ impl GroupNetwork {
                 return Err(self.unreachable(rpc, e));
             }
             Ok(Err(status)) => return Err(self.status_error(rpc, &status)),
-            Ok(Ok(reply)) => reply.into_inner(),
+            Ok(Ok(payload)) => payload,
         };
         // Whatever the payload says, the peer is up and answering.
         self.network.record_contact(self.target);
 
-        let result: Result<Resp, RaftError<NodeId, E>> =
-            codec::decode(rpc.reply_name(), &reply.payload).map_err(|e| {
+        let result: Result<Resp, RaftError<NodeId, E>> = codec::decode(rpc.reply_name(), &reply)
+            .map_err(|e| {
                 RPCError::Network(NetworkError::from(
                     AnyError::new(&e).add_context(|| self.context(rpc)),
                 ))

@@ -6,6 +6,7 @@
 //! Every wait is on a condition with a deadline (openraft's `Wait`), never a fixed sleep.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,7 +15,7 @@ use cairn_proto::raft::raft_transport_client::RaftTransportClient;
 use cairn_storage::raft_log::RaftLogStore;
 use openraft::error::{ClientWriteError, Fatal, RPCError, RaftError, RemoteError};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
-use openraft::raft::VoteRequest;
+use openraft::raft::{AppendEntriesRequest, VoteRequest};
 use openraft::{Config, Raft, RaftMetrics, ServerState, SnapshotPolicy, Vote};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -512,6 +513,46 @@ async fn rpc_results_and_remote_errors_cross_the_wire() {
         }) => {}
         other => panic!("want RemoteError(Fatal::Stopped) from node 2, got {other:?}"),
     }
+
+    server.stop().await;
+}
+
+/// AppendEntries of several groups to one peer go through that peer's batch queue: each
+/// request gets its own answer (a group the peer does not have fails alone, as unreachable,
+/// while the rest of its batch succeeds), and the counters account for every request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn append_entries_of_many_groups_share_the_peer_batch_queue() {
+    let server = TestNode::start(2, &[5, 6, 7]).await;
+    let client = GrpcRaftNetwork::new(1);
+    let mut calls = Vec::new();
+    for group in [5, 6, 7, 9] {
+        for _ in 0..5 {
+            let mut net = client.for_group(group).new_client(2, &server.node()).await;
+            calls.push(async move {
+                let heartbeat = AppendEntriesRequest {
+                    vote: Vote::new_committed(1, 1),
+                    prev_log_id: None,
+                    entries: Vec::new(),
+                    leader_commit: None,
+                };
+                (group, net.append_entries(heartbeat, option()).await)
+            });
+        }
+    }
+    for (group, result) in futures_util::future::join_all(calls).await {
+        if group == 9 {
+            let err = result.unwrap_err();
+            assert!(matches!(err, RPCError::Unreachable(_)), "{err:?}");
+            assert!(err.to_string().contains("raft group 9"), "{err}");
+        } else {
+            assert!(result.is_ok(), "group {group}: {result:?}");
+        }
+    }
+    let counters = client.batch_counters();
+    let calls = counters.calls.load(Ordering::Relaxed);
+    assert_eq!(counters.requests.load(Ordering::Relaxed), 20);
+    assert!((1..=20).contains(&calls), "{calls} calls");
+    assert!(server.network.last_contact(1).is_some());
 
     server.stop().await;
 }

@@ -6,7 +6,7 @@
 use std::future::Future;
 
 use cairn_proto::raft::raft_transport_server::{RaftTransport, RaftTransportServer};
-use cairn_proto::raft::{RaftReply, RaftRequest};
+use cairn_proto::raft::{RaftBatchReply, RaftBatchRequest, RaftItemReply, RaftReply, RaftRequest};
 use openraft::Raft;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -38,13 +38,13 @@ impl<R: RaftRegistry> RaftTransportService<R> {
             .max_encoding_message_size(MAX_MESSAGE_BYTES)
     }
 
-    /// Decode, route, call, encode: the same for the three rpcs.
+    /// Decode, route, call, encode: the same for the three rpcs and each batch item.
     async fn handle<Req, Resp, F, Fut>(
         &self,
         rpc: Rpc,
-        request: Request<RaftRequest>,
+        request: RaftRequest,
         call: F,
-    ) -> Result<Response<RaftReply>, Status>
+    ) -> Result<RaftReply, Status>
     where
         Req: DeserializeOwned,
         Resp: Serialize,
@@ -55,7 +55,7 @@ impl<R: RaftRegistry> RaftTransportService<R> {
             group,
             from,
             payload,
-        } = request.into_inner();
+        } = request;
         if self.network.faults().is_blocked(from) {
             return Err(Status::unavailable(format!(
                 "{rpc} from node {from} refused: node {from} is partitioned from this node by a test fault"
@@ -76,9 +76,9 @@ impl<R: RaftRegistry> RaftTransportService<R> {
         let result = call(raft, req).await;
         let payload = codec::encode(rpc.reply_name(), &result)
             .map_err(|e| Status::internal(format!("{rpc} for group {group}: {e}")))?;
-        Ok(Response::new(RaftReply {
+        Ok(RaftReply {
             payload: payload.into(),
-        }))
+        })
     }
 }
 
@@ -88,17 +88,48 @@ impl<R: RaftRegistry> RaftTransport for RaftTransportService<R> {
         &self,
         request: Request<RaftRequest>,
     ) -> Result<Response<RaftReply>, Status> {
-        self.handle(Rpc::AppendEntries, request, |raft, req| async move {
-            raft.append_entries(req).await
-        })
-        .await
+        self.handle(Rpc::AppendEntries, request.into_inner(), append)
+            .await
+            .map(Response::new)
+    }
+
+    /// Several groups' AppendEntries from one peer (its `PeerBatcher`), handled concurrently:
+    /// each gets its own reply, in order, whether it succeeded or not.
+    async fn append_entries_batch(
+        &self,
+        request: Request<RaftBatchRequest>,
+    ) -> Result<Response<RaftBatchReply>, Status> {
+        let requests = request.into_inner().requests;
+        let handled = futures_util::future::join_all(
+            requests
+                .into_iter()
+                .map(|r| self.handle(Rpc::AppendEntries, r, append)),
+        )
+        .await;
+        let replies = handled
+            .into_iter()
+            .map(|r| match r {
+                Ok(reply) => RaftItemReply {
+                    code: 0,
+                    message: String::new(),
+                    payload: reply.payload,
+                },
+                Err(status) => RaftItemReply {
+                    code: status.code() as i32,
+                    message: status.message().to_string(),
+                    payload: Default::default(),
+                },
+            })
+            .collect();
+        Ok(Response::new(RaftBatchReply { replies }))
     }
 
     async fn vote(&self, request: Request<RaftRequest>) -> Result<Response<RaftReply>, Status> {
-        self.handle(Rpc::Vote, request, |raft, req| async move {
+        self.handle(Rpc::Vote, request.into_inner(), |raft, req| async move {
             raft.vote(req).await
         })
         .await
+        .map(Response::new)
     }
 
     /// One chunk of a snapshot (openraft's chunked transport); the `Raft` reassembles them.
@@ -106,9 +137,23 @@ impl<R: RaftRegistry> RaftTransport for RaftTransportService<R> {
         &self,
         request: Request<RaftRequest>,
     ) -> Result<Response<RaftReply>, Status> {
-        self.handle(Rpc::InstallSnapshot, request, |raft, req| async move {
-            raft.install_snapshot(req).await
-        })
+        self.handle(
+            Rpc::InstallSnapshot,
+            request.into_inner(),
+            |raft, req| async move { raft.install_snapshot(req).await },
+        )
         .await
+        .map(Response::new)
     }
+}
+
+/// The call behind AppendEntries, unary or batched.
+async fn append(
+    raft: Raft<TypeConfig>,
+    req: openraft::raft::AppendEntriesRequest<TypeConfig>,
+) -> Result<
+    openraft::raft::AppendEntriesResponse<crate::type_config::NodeId>,
+    openraft::error::RaftError<crate::type_config::NodeId>,
+> {
+    raft.append_entries(req).await
 }

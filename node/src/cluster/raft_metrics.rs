@@ -129,6 +129,19 @@ impl Cluster {
             "Proposals that were not committed (no quorum in time, leadership lost).",
             load(&c.proposals_failed),
         );
+        let batches = self.groups.network().batch_counters();
+        counter(
+            o,
+            "cairn_raft_append_batches_total",
+            "AppendEntriesBatch calls this node sent (each carries several groups' AppendEntries to one peer).",
+            load(&batches.calls),
+        );
+        counter(
+            o,
+            "cairn_raft_append_batch_requests_total",
+            "AppendEntries requests (appends and heartbeats) sent in those calls.",
+            load(&batches.requests),
+        );
         counter(
             o,
             "cairn_raft_forwarded_writes_total",
