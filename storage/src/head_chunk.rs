@@ -123,7 +123,9 @@ impl HeadChunk {
     pub fn push_decimal(&mut self, s: Sample, m: i64, scale: u8) {
         if let Open::Stream(stream) = &mut self.open
             && s.t > self.last_t
-            && s.t - self.first_t < MAX_CHUNK_SPAN_MS
+            && s.t
+                .checked_sub(self.first_t)
+                .is_some_and(|rel| rel < MAX_CHUNK_SPAN_MS)
             && stream.push_scaled(s.t - self.last_t, m, scale)
         {
             self.last_t = s.t;

@@ -1,5 +1,5 @@
 //! `RaftTransportService`: the server side of the Raft transport. One per node; it decodes a
-//! `RaftRequest`, refuses it if the sender is blocked by a test fault, routes it by group id
+//! `RaftRequest` (alone, or each one of an `AppendEntriesBatch`), refuses it if the sender is blocked by a test fault, routes it by group id
 //! through the node's [`RaftRegistry`] and hands it to that group's `Raft`, then encodes
 //! whatever the `Raft` returned (response or `RaftError`) into the `RaftReply`.
 

@@ -207,7 +207,6 @@ impl OpenStream {
             Some(m)
         } else if scale < own {
             m.checked_mul(POW10_I64[own - scale])
-                .filter(|m| m.unsigned_abs() < MAX_ABS_INT as u64)
         } else {
             let d = POW10_I64[scale - own];
             (m % d == 0).then(|| m / d)
