@@ -107,47 +107,44 @@ impl Cluster {
             let n = (m.last_log_index.unwrap_or(0) + 1).saturating_sub(first);
             let _ = writeln!(o, "cairn_raft_log_entries{{group=\"{g}\"}} {n}");
         }
-        let counter = |o: &mut String, name: &str, help: &str, v: u64| {
-            let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
-        };
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        counter(
-            o,
-            "cairn_raft_leader_changes_total",
-            "Leader changes seen on this node's groups (sampled every second).",
-            load(&c.leader_changes),
-        );
-        counter(
-            o,
-            "cairn_raft_proposals_total",
-            "Write batches proposed by this node as a shard leader.",
-            load(&c.proposals),
-        );
-        counter(
-            o,
-            "cairn_raft_proposals_failed_total",
-            "Proposals that were not committed (no quorum in time, leadership lost).",
-            load(&c.proposals_failed),
-        );
         let batches = self.groups.network().batch_counters();
-        counter(
-            o,
-            "cairn_raft_append_batches_total",
-            "AppendEntriesBatch calls this node sent (each carries several groups' AppendEntries to one peer).",
-            load(&batches.calls),
-        );
-        counter(
-            o,
-            "cairn_raft_append_batch_requests_total",
-            "AppendEntries requests (appends and heartbeats) sent in those calls.",
-            load(&batches.requests),
-        );
-        counter(
-            o,
-            "cairn_raft_forwarded_writes_total",
-            "Write batches this node forwarded to a shard leader elsewhere.",
-            load(&c.forwarded),
-        );
+        let counters: [(&str, &str, &AtomicU64); 6] = [
+            (
+                "cairn_raft_leader_changes_total",
+                "Leader changes seen on this node's groups (sampled every second).",
+                &c.leader_changes,
+            ),
+            (
+                "cairn_raft_proposals_total",
+                "Write batches proposed by this node as a shard leader.",
+                &c.proposals,
+            ),
+            (
+                "cairn_raft_proposals_failed_total",
+                "Proposals that were not committed (no quorum in time, leadership lost).",
+                &c.proposals_failed,
+            ),
+            (
+                "cairn_raft_append_batches_total",
+                "AppendEntriesBatch calls this node sent (each carries several groups' AppendEntries to one peer).",
+                &batches.calls,
+            ),
+            (
+                "cairn_raft_append_batch_requests_total",
+                "AppendEntries requests (appends and heartbeats) sent in those calls.",
+                &batches.requests,
+            ),
+            (
+                "cairn_raft_forwarded_writes_total",
+                "Write batches this node forwarded to a shard leader elsewhere.",
+                &c.forwarded,
+            ),
+        ];
+        for (name, help, v) in counters {
+            let v = load(v);
+            let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
+        }
         let _ = writeln!(
             o,
             "# HELP cairn_raft_commit_seconds From proposal to applied on the leader.\n# TYPE cairn_raft_commit_seconds histogram"
