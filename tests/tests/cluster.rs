@@ -317,6 +317,19 @@ fn three_nodes_replicate_and_every_node_reads_its_writes() {
         .unwrap();
     assert!(m.contains("cairn_raft_commit_seconds_count"), "{m}");
     assert!(m.contains("cairn_raft_term{group=\"0\"}"), "{m}");
+    // Node 1 leads groups with followers: its AppendEntries went in batch calls, each call
+    // carrying at least one request.
+    let counter = |name: &str| -> u64 {
+        m.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {m}"))
+    };
+    let calls = counter("cairn_raft_append_batches_total");
+    let requests = counter("cairn_raft_append_batch_requests_total");
+    assert!(
+        calls > 0 && requests >= calls,
+        "{calls} calls, {requests} requests"
+    );
     // The CLI prints the status as tables.
     let (ok, out, err) =
         cairn_tests::cairn_cli(&["cluster", "status", "--url", &c.url(3)]).unwrap();
