@@ -434,11 +434,7 @@ impl Head {
                 // The end of the open chunk's time block, worked out once per chunk rather
                 // than with two divisions per sample (a fifth of apply's time).
                 let mut block_end = UNKNOWN_BLOCK_END;
-                let range = item.samples.clone();
-                for (s, &m) in batch.samples[range.clone()]
-                    .iter()
-                    .zip(&batch.mantissas[range])
-                {
+                for (s, &m) in batch.samples_of(item).iter().zip(batch.mantissas_of(item)) {
                     let decimal = item.scale.map(|scale| (m, scale));
                     match self.append(sid, *s, decimal, &mut block_end) {
                         Append::Written => {

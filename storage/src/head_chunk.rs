@@ -96,6 +96,16 @@ impl HeadChunk {
     /// # Panics
     /// If that guarantee is broken: tsz would silently store a wrong time, which is worse.
     pub fn push(&mut self, s: Sample) {
+        self.push_value(s, None);
+    }
+
+    /// [`push`](Self::push) for a sample whose value is exactly `m / 10^scale` (a decimal
+    /// item of a write batch): the stream takes `m` without a float round trip.
+    pub fn push_decimal(&mut self, s: Sample, m: i64, scale: u8) {
+        self.push_value(s, Some((m, scale)));
+    }
+
+    fn push_value(&mut self, s: Sample, decimal: Option<(i64, u8)>) {
         let rel =
             s.t.checked_sub(self.first_t)
                 .filter(|&rel| s.t > self.last_t && rel < MAX_CHUNK_SPAN_MS);
@@ -108,7 +118,10 @@ impl HeadChunk {
         match &mut self.open {
             Open::Gorilla(g) => g.push(rel as u64, s.v),
             Open::Stream(stream) => {
-                if !stream.push(s.t - self.last_t, s.v) {
+                let dt = s.t - self.last_t;
+                let fits = decimal.is_some_and(|(m, scale)| stream.push_scaled(dt, m, scale))
+                    || stream.push(dt, s.v);
+                if !fits {
                     self.reencode(s);
                 }
             }
@@ -116,23 +129,6 @@ impl HeadChunk {
         self.last_t = s.t;
         // Cannot overflow: times ascend by at least 1 ms within 2^31 ms.
         self.len += 1;
-    }
-
-    /// [`push`](Self::push) for a sample whose value is exactly `m / 10^scale` (a decimal
-    /// item of a write batch): the stream takes `m` without a float round trip.
-    pub fn push_decimal(&mut self, s: Sample, m: i64, scale: u8) {
-        if let Open::Stream(stream) = &mut self.open
-            && s.t > self.last_t
-            && s.t
-                .checked_sub(self.first_t)
-                .is_some_and(|rel| rel < MAX_CHUNK_SPAN_MS)
-            && stream.push_scaled(s.t - self.last_t, m, scale)
-        {
-            self.last_t = s.t;
-            self.len += 1;
-            return;
-        }
-        self.push(s);
     }
 
     /// `s` does not fit the stream's scale: encodes the chunk again with it, at the scale all

@@ -691,6 +691,11 @@ impl<'a> DecodedBatch<'a> {
         &self.samples[item.samples.clone()]
     }
 
+    /// The scaled integers of one item's samples (see `mantissas`; zeros for a raw item).
+    pub fn mantissas_of(&self, item: &Item) -> &[i64] {
+        &self.mantissas[item.samples.clone()]
+    }
+
     pub fn str(&self, i: u32) -> &'a str {
         self.strings[i as usize]
     }

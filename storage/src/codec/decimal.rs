@@ -60,24 +60,15 @@ pub(crate) const POW10: [f64; MAX_SCALE + 1] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
 ];
 /// The same powers as integers.
-pub(crate) const POW10_I64: [i64; MAX_SCALE + 1] = [
-    1,
-    10,
-    100,
-    1_000,
-    10_000,
-    100_000,
-    1_000_000,
-    10_000_000,
-    100_000_000,
-    1_000_000_000,
-    10_000_000_000,
-    100_000_000_000,
-    1_000_000_000_000,
-    10_000_000_000_000,
-    100_000_000_000_000,
-    1_000_000_000_000_000,
-];
+pub(crate) const POW10_I64: [i64; MAX_SCALE + 1] = {
+    let mut p = [1i64; MAX_SCALE + 1];
+    let mut i = 1;
+    while i <= MAX_SCALE {
+        p[i] = p[i - 1] * 10;
+        i += 1;
+    }
+    p
+};
 /// Scaled integers stay below 2^53 in magnitude, where every integer is exact as an f64.
 pub(super) const MAX_ABS_INT: i64 = 1 << 53;
 

@@ -300,3 +300,28 @@ fn push_decimal_gives_what_push_gives_at_every_scale() {
         assert_eq!(by_decimal.len(), by_float.len());
     }
 }
+
+/// `push_scaled` takes an integer at the stream's scale, scales a smaller scale up, a larger
+/// one down when it divides exactly, and refuses (writing nothing) what does not fit.
+#[test]
+fn push_scaled_moves_integers_between_scales_or_refuses() {
+    let mut stream = crate::codec::OpenStream::new(1.25, 0, 64).unwrap(); // scale 2
+    let before = stream.bytes().len();
+    assert!(!stream.push_scaled(10, 12_345, 3), "12.345 needs scale 3");
+    assert!(
+        !stream.push_scaled(10, 1 << 53, 2),
+        "2^53 is past the exact range"
+    );
+    assert!(
+        !stream.push_scaled(10, 1 << 52, 0),
+        "2^52 * 100 is past it too"
+    );
+    assert_eq!(stream.bytes().len(), before, "a refusal writes nothing");
+    assert!(stream.push_scaled(10, 150, 2)); // 1.5 at its own scale
+    assert!(stream.push_scaled(10, 2, 0)); // 2 → 200
+    assert!(stream.push_scaled(10, 25_000, 4)); // 2.5000 → 250
+    let mut out = Vec::new();
+    crate::codec::decode_stream_payload(0, 4, stream.bytes(), &mut out).unwrap();
+    let values: Vec<f64> = out.iter().map(|s| s.v).collect();
+    assert_eq!(values, [1.25, 1.5, 2.0, 2.5]);
+}
