@@ -5,8 +5,9 @@
 //! repeated inside the chunk: the reader passes it back in as `base_t`.
 //!
 //! ```text
-//!                  ┌─► DecimalCodec (id 2) ─┐
-//!  &[Sample] ──► encode_chunk               ├─► the smallest: [codec u8][count][span][payload]
+//!                  ┌─► DecimalCodec (id 2) ─┐   (residuals Rice-coded or, via `range`,
+//!  &[Sample] ──► encode_chunk               │    range-coded with a fitted model)
+//!                  │                        ├─► the smallest: [codec u8][count][span][payload]
 //!                  └─► GorillaCodec (id 1) ─┘                  (count, span: uvarint)
 //!
 //!  HeadChunk's open decimal stream ──seal──► StreamCodec (id 3) chunk, as it is; the window
@@ -26,6 +27,7 @@
 
 mod decimal;
 mod gorilla;
+mod range;
 mod stream;
 
 pub use decimal::DecimalCodec;
