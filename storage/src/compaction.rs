@@ -1,47 +1,65 @@
-//! Window compaction: the in-order chunks of one series within one chunk-span window (2 h by
-//! default) become a single chunk once the series has moved past the window. The head seals
-//! chunks at 120 samples, as Prometheus does, so a window at a 10 s interval ends up as six
-//! chunks; on disk one chunk costs a key and a header (~25 bytes), a fifth of a byte per
-//! sample, which a window-sized chunk cuts to a thirtieth and makes reads iterate and decode
-//! fewer entries.
+//! Window and day compaction: the in-order chunks of one series within one chunk-span window
+//! (2 h by default) become a single chunk once the series has moved past the window, and the
+//! chunks of a whole day become one once it has moved past the day. The head seals chunks at
+//! 120 samples, as Prometheus does, so a day at a 10 s interval starts out as 72 chunks; on
+//! disk one chunk costs a key and a header (~25-30 bytes), a fifth of a byte per sample at 120
+//! samples, a 250th at a day's 8,640. Fewer chunks also make reads iterate and decode fewer
+//! entries.
 //!
 //! ```text
-//!  checkpoint plan ──plan_merges──► (series, window) pairs whose window is complete
-//!                                        │  engine: read the window's chunks already on disk
+//!  checkpoint plan ──plan_merges──► (series, window or day) whose span is complete
+//!                                        │  engine: read its chunks already on disk
 //!                                        ▼
 //!  disk chunks + the plan's chunks ──merge_window──► one chunk; the others are deleted
 //! ```
 //!
-//! A window is complete when the series' open chunk lies in a later window: in-order data can
-//! no longer land in it. A series without an open chunk (sealed by a flush) has every window
-//! merged: should more samples land in its last window, they get chunks of their own, and the
-//! next merge of that window joins them to the merged one. Its out-of-order chunks so far are
-//! merged in too (in-order samples win a tie, as at read time); later out-of-order arrivals for
-//! it get chunks of their own, merged at read time as before.
+//! A window (day) is complete when the series' open chunk lies in a later window (day):
+//! in-order data can no longer land in it. A day merge covers every window of the day, so a
+//! complete day is never also merged window by window; should the day hold more than
+//! [`MAX_MERGED_SAMPLES`] (intervals under ~5 s), the engine falls back to merging its
+//! windows. A series without an open chunk (sealed by a flush) has every day merged: should
+//! more samples land in its last day, they get chunks of their own, and the next merge of that
+//! day joins them to the merged one. Its out-of-order chunks so far are merged in too
+//! (in-order samples win a tie, as at read time); later out-of-order arrivals for it get
+//! chunks of their own, merged at read time as before.
+//!
+//! So a chunk may span more than a window only when it is a day merge; readers therefore scan
+//! a series' chunks of a day from the day's start (a complete window or day is one chunk, so
+//! that is at most a dozen keys before the current window's).
 
 use std::collections::BTreeMap;
 
 use crate::codec::{StreamCodec, decode_chunk, encode_chunk};
 use crate::error::Result;
 use crate::head::SeriesId;
-use crate::keys::HeadIndexEntry;
+use crate::keys::{HeadIndexEntry, MS_PER_DAY};
 use crate::model::{Sample, merge_preferring_first};
 
 /// Most samples a merged chunk may hold (the decimal codec's count is a varint, but reads of
 /// short ranges decode whole chunks: at 1 s intervals a 2 h window is 7,200 samples).
 pub const MAX_MERGED_SAMPLES: usize = 16_384;
 
-/// A complete window of one series with in-order chunks in the checkpoint plan.
+/// A complete window or day of one series with in-order chunks in the checkpoint plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct WindowMerge {
     pub sid: SeriesId,
-    /// First millisecond of the window.
+    /// First millisecond of the window (or day).
     pub window_start: i64,
+    /// Its length: the chunk span, or [`MS_PER_DAY`] for a day merge.
+    pub span: i64,
 }
 
-/// The windows to merge: those of the plan's in-order chunks (and of those spilled since the
-/// last checkpoint) whose series has moved past them. `chunks` are the plan's
-/// `(sid, start, seq, bytes)`, `spilled` its `(sid, start)`, `head_index` its entries.
+impl WindowMerge {
+    /// One past its last millisecond.
+    pub fn end(&self) -> i64 {
+        self.window_start + self.span
+    }
+}
+
+/// The windows and days to merge: those of the plan's in-order chunks (and of those spilled
+/// since the last checkpoint) whose series has moved past them. `chunks` are the plan's
+/// `(sid, start, seq, bytes)`, `spilled` its `(sid, start)`, `head_index` its entries, `span`
+/// the chunk span (which divides a day). A day merge stands for every window of its day.
 pub fn plan_merges(
     chunks: &[(SeriesId, i64, u32, Vec<u8>)],
     spilled: &[(SeriesId, i64)],
@@ -58,10 +76,38 @@ pub fn plan_merges(
         .map(|&(sid, start, _, _)| (sid, start))
         .chain(spilled.iter().copied())
         .filter_map(|(sid, start)| {
-            let window_start = start.div_euclid(span) * span;
             let front = *frontier.get(&sid)?;
-            (front.div_euclid(span) > start.div_euclid(span))
-                .then_some(WindowMerge { sid, window_start })
+            if front.div_euclid(MS_PER_DAY) > start.div_euclid(MS_PER_DAY) {
+                return Some(WindowMerge {
+                    sid,
+                    window_start: start.div_euclid(MS_PER_DAY) * MS_PER_DAY,
+                    span: MS_PER_DAY,
+                });
+            }
+            (front.div_euclid(span) > start.div_euclid(span)).then_some(WindowMerge {
+                sid,
+                window_start: start.div_euclid(span) * span,
+                span,
+            })
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The windows of `day` (a day merge that came out too big) with a chunk in `starts`.
+pub fn windows_of_day(
+    day: &WindowMerge,
+    starts: impl Iterator<Item = i64>,
+    span: i64,
+) -> Vec<WindowMerge> {
+    let mut out: Vec<WindowMerge> = starts
+        .filter(|&s| s >= day.window_start && s < day.end())
+        .map(|s| WindowMerge {
+            sid: day.sid,
+            window_start: s.div_euclid(span) * span,
+            span,
         })
         .collect();
     out.sort();
@@ -142,7 +188,7 @@ mod tests {
         ];
         let head = vec![
             (1, entry(1500, Some(1400))),
-            // Sealed by a flush: its last window is merged too.
+            // Sealed by a flush: everything is merged.
             (2, entry(900, None)),
             (3, entry(900, Some(800))),
         ];
@@ -152,13 +198,71 @@ mod tests {
             [
                 WindowMerge {
                     sid: 1,
-                    window_start: 0
+                    window_start: 0,
+                    span: 1000,
                 },
+                // Sealed by a flush: its whole day is merged.
                 WindowMerge {
                     sid: 2,
-                    window_start: 0
+                    window_start: 0,
+                    span: MS_PER_DAY,
                 }
             ]
+        );
+    }
+
+    #[test]
+    fn a_day_the_series_has_left_is_merged_whole() {
+        const H: i64 = 3_600_000;
+        let chunks = vec![
+            (1, 22 * H, 0, chunk(&[22 * H])),
+            (1, 23 * H, 0, chunk(&[23 * H])),
+            (1, MS_PER_DAY + H, 0, chunk(&[MS_PER_DAY + H])),
+            (2, 22 * H, 0, chunk(&[22 * H])),
+        ];
+        let head = vec![
+            (1, entry(MS_PER_DAY + 3 * H, Some(MS_PER_DAY + 3 * H))),
+            (2, entry(23 * H, Some(23 * H))),
+        ];
+        let m = plan_merges(&chunks, &[(2, 20 * H)], &head, 2 * H);
+        assert_eq!(
+            m,
+            [
+                // Day 0 is behind series 1: one merge for both its windows there.
+                WindowMerge {
+                    sid: 1,
+                    window_start: 0,
+                    span: MS_PER_DAY,
+                },
+                // Day 1's first window is behind it too.
+                WindowMerge {
+                    sid: 1,
+                    window_start: MS_PER_DAY,
+                    span: 2 * H,
+                },
+                // Series 2 is still in day 0 and in its 22 h window: only the window of the chunk
+                // spilled at 20 h is complete.
+                WindowMerge {
+                    sid: 2,
+                    window_start: 20 * H,
+                    span: 2 * H,
+                },
+            ]
+        );
+        // A day merge too big for one chunk falls back to its windows with chunks.
+        let day = m[0];
+        let w = windows_of_day(
+            &day,
+            [23 * H, 22 * H, 22 * H + 5, MS_PER_DAY].into_iter(),
+            2 * H,
+        );
+        assert_eq!(
+            w,
+            [WindowMerge {
+                sid: 1,
+                window_start: 22 * H,
+                span: 2 * H,
+            }]
         );
     }
 

@@ -420,9 +420,46 @@ fn chunks_seal_at_the_two_hour_boundary() {
         (two_h + 1000, 4.0),
     ];
     e.apply_next(0, batch("t", "h", "m", &samples)).unwrap();
-    let f = e.flush_unreplicated().unwrap();
-    assert_eq!(f.chunks, 2);
-    assert_eq!(f.samples, 4);
+    // The head seals the first window's chunk when a sample lands in the next window; a
+    // checkpoint writes it, and the open one's copy, as two chunks.
+    let f = e.checkpoint(0, None).unwrap();
+    assert_eq!((f.chunks, f.samples), (2, 4));
+    // A flush seals the series: its day is then complete, and becomes one chunk.
+    assert_eq!(e.flush_unreplicated().unwrap().chunks, 1);
+    let want: Vec<Sample> = samples.iter().map(|&(t, v)| Sample::new(t, v)).collect();
+    assert_eq!(read_all(&e, "t", 0, &[name("m")])[0].1, want);
+}
+
+#[test]
+fn a_day_merged_chunk_is_found_from_any_point_of_its_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = Engine::open(cfg(dir.path())).unwrap();
+    let h = 3_600_000;
+    // Ten hours at one sample a minute: five windows, and then one chunk once flushed.
+    let samples: Vec<(i64, f64)> = (0..600).map(|i| (i * 60_000, i as f64 / 4.0)).collect();
+    e.apply_next(0, batch("t", "h", "m", &samples)).unwrap();
+    assert_eq!(e.flush_unreplicated().unwrap().chunks, 1);
+    // More samples later that day get chunks of their own.
+    let later: Vec<(i64, f64)> = (0..10).map(|i| (20 * h + i * 1000, i as f64)).collect();
+    e.apply_next(0, batch("t", "h", "m", &later)).unwrap();
+    e.checkpoint(0, None).unwrap();
+    let all: Vec<Sample> = samples
+        .iter()
+        .chain(&later)
+        .map(|&(t, v)| Sample::new(t, v))
+        .collect();
+    // Ranges that start long after the merged chunk's start still find its samples.
+    for (lo, hi) in [(9 * h, 9 * h + 120_000), (5 * h, 21 * h), (0, 24 * h)] {
+        let want: Vec<Sample> = all
+            .iter()
+            .filter(|s| s.t >= lo && s.t <= hi)
+            .copied()
+            .collect();
+        let sids = e.select("t", &[0], &[name("m")], lo, hi).unwrap();
+        let mut got = Vec::new();
+        e.read_samples(0, sids[0].sid, lo, hi, &mut got).unwrap();
+        assert_eq!(got, want, "range {lo}..={hi}");
+    }
 }
 
 #[test]
