@@ -25,6 +25,7 @@ fn load(engine: &Engine) {
         interval_ns: 10 * SEC,
         points: (DAY_S / 10) as u64,
         seed: 1,
+        steps: Default::default(),
     };
     let mut generator = CpuGenerator::new(cfg);
     let mut buf = Vec::new();
