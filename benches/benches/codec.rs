@@ -7,8 +7,10 @@
 //! - `constant`: the same value every 10 s;
 //! - `random`: full-precision floats, U[0,100).
 //!
-//! Each data set is 200 chunks of 120 samples. A table of bytes/sample (header included) is
-//! printed to stderr before the benchmarks run.
+//! Each data set is 200 chunks of 120 samples (the head's chunks), plus `tsbs-day`: 20 chunks
+//! of 8,640 samples of the `tsbs` kind, a day at 10 s as a day merge writes it (where decimal
+//! range-codes its residuals). A table of bytes/sample (header included) is printed to stderr
+//! before the benchmarks run.
 //!
 //! `cargo bench -p cairn-benches --bench codec -- --warm-up-time 1 --measurement-time 3`
 
@@ -46,12 +48,17 @@ fn normal(rng: &mut StdRng) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
 }
 
-/// `CHUNKS` chunks, each from its own series of `CHUNK_LEN` values.
-fn data_set(name: &'static str, mut series: impl FnMut(&mut StdRng) -> Vec<f64>) -> DataSet {
+/// `chunks` chunks, each from its own series of `len` values.
+fn data_set(
+    name: &'static str,
+    chunks: usize,
+    len: usize,
+    mut series: impl FnMut(&mut StdRng, usize) -> Vec<f64>,
+) -> DataSet {
     let mut rng = StdRng::seed_from_u64(0xca12);
-    let chunks = (0..CHUNKS)
+    let chunks = (0..chunks)
         .map(|_| {
-            let values = series(&mut rng);
+            let values = series(&mut rng, len);
             let times = (0..).map(|i| START_MS + i * INTERVAL_MS);
             times.zip(values).map(|(t, v)| Sample::new(t, v)).collect()
         })
@@ -59,29 +66,33 @@ fn data_set(name: &'static str, mut series: impl FnMut(&mut StdRng) -> Vec<f64>)
     DataSet { name, chunks }
 }
 
+/// A TSBS cpu-only-like gauge of `n` values.
+fn tsbs(rng: &mut StdRng, n: usize) -> Vec<f64> {
+    let mut x = rng.gen_range(0.0..100.0);
+    (0..n)
+        .map(|_| {
+            x = (x + normal(rng)).clamp(0.0, 100.0);
+            (x * 100.0).round() / 100.0
+        })
+        .collect()
+}
+
 fn data_sets() -> Vec<DataSet> {
     vec![
-        data_set("tsbs", |rng| {
-            let mut x = rng.gen_range(0.0..100.0);
-            (0..CHUNK_LEN)
-                .map(|_| {
-                    x = (x + normal(rng)).clamp(0.0, 100.0);
-                    (x * 100.0).round() / 100.0
-                })
-                .collect()
-        }),
-        data_set("counter", |rng| {
+        data_set("tsbs", CHUNKS, CHUNK_LEN, tsbs),
+        data_set("tsbs-day", 20, 8640, tsbs),
+        data_set("counter", CHUNKS, CHUNK_LEN, |rng, n| {
             let mut c = rng.gen_range(0..1_000_000) as f64;
-            (0..CHUNK_LEN)
+            (0..n)
                 .map(|_| {
                     c += rng.gen_range(900..=1100) as f64;
                     c
                 })
                 .collect()
         }),
-        data_set("constant", |_| vec![1.0; CHUNK_LEN]),
-        data_set("random", |rng| {
-            (0..CHUNK_LEN).map(|_| rng.r#gen::<f64>() * 100.0).collect()
+        data_set("constant", CHUNKS, CHUNK_LEN, |_, n| vec![1.0; n]),
+        data_set("random", CHUNKS, CHUNK_LEN, |rng, n| {
+            (0..n).map(|_| rng.r#gen::<f64>() * 100.0).collect()
         }),
     ]
 }
@@ -100,7 +111,9 @@ fn bytes_per_sample(ds: &DataSet, codec: &dyn ChunkCodec) -> Option<f64> {
 }
 
 fn print_table(sets: &[DataSet]) {
-    eprintln!("\nchunk bytes/sample (120-sample chunks, 10 s interval, header included)");
+    eprintln!(
+        "\nchunk bytes/sample (120-sample chunks, tsbs-day 8,640; 10 s interval, header included)"
+    );
     eprintln!(
         "{:<10} {:>9} {:>9} {:>9} {:>13}  chosen",
         "data", "gorilla", "decimal", "stream", "encode_chunk"

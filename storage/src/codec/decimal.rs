@@ -24,10 +24,10 @@
 //!
 //! Sizes are computed exactly before choosing (Rice's k by a local search from the mean). A
 //! Rice quotient of 32 or more is escaped (32 ones, 6-bit length-1, the raw bits), so an outlier
-//! such as a counter reset costs at most ~100 bits. From 32 residuals on, a model fitted to them
-//! ([`super::range::ModelCode`]: Gauss or Laplace with a fitted scale) range-codes them instead
-//! when that is smaller, which is within ~0.1 % of a random walk's entropy where Rice spends
-//! ~1.8 % more. Payload (details in `docs/format/chunks.md`):
+//! such as a counter reset costs at most ~100 bits. From 256 bytes of coded residuals on, a
+//! model fitted to them ([`super::range::ModelCode`]: Gauss or Laplace with a fitted scale)
+//! range-codes them instead when that is smaller, which is within ~0.1 % of a random walk's
+//! entropy where Rice spends ~1.8 % more. Payload (details in `docs/format/chunks.md`):
 //!
 //! ```text
 //!  desc u8: scale (bits 0-3) | second differences (4) | value coding (5-6) | irregular times (7)
@@ -89,9 +89,11 @@ const MODE_PACKED: u8 = 3;
 /// In the value coding byte (low 7 bits, with [`MODE_RICE`] in the descriptor): the residuals
 /// are range-coded with a fitted model (`range::ModelCode`) instead of a bit coding.
 const VALUES_MODELLED: u8 = 0x40;
-/// Fewer residuals than this are not worth sizing a model for: its 2-3 parameter bytes and
-/// 1-2 flush bytes cost more than it could save.
-const MIN_MODELLED: usize = 32;
+/// Residuals whose bit coding is shorter than this are not worth sizing a model for: the model
+/// saves a few percent at best (~1.8 % on random walks), less than its 2-3 parameter bytes and
+/// 1-2 flush bytes below ~250 bytes (a 120-sample chunk of the TSBS gauge is ~130), and sizing
+/// it nearly doubled the time to encode such chunks.
+const MIN_MODELLED_BITS: u64 = 2048;
 
 impl ChunkCodec for DecimalCodec {
     fn id(&self) -> u8 {
@@ -163,7 +165,7 @@ impl ChunkCodec for DecimalCodec {
         } = best;
         // The range-coded model instead of the bit coding, when it is smaller (see `range`).
         let signed: Vec<i64>;
-        let model = if code.mode != MODE_ZERO && z.len() >= MIN_MODELLED {
+        let model = if code.mode != MODE_ZERO && code.bits >= MIN_MODELLED_BITS {
             signed = z.iter().map(|&z| unzigzag(z)).collect();
             ModelCode::choose(&signed)
                 .filter(|&(_, bytes)| (bytes as u64) * 8 < code.bits)
