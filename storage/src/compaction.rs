@@ -1,31 +1,32 @@
 //! Window and day compaction: the in-order chunks of one series within one chunk-span window
-//! (2 h by default) become a single chunk once the series has moved past the window, and the
-//! chunks of a whole day become one once it has moved past the day. The head seals chunks at
-//! 120 samples, as Prometheus does, so a day at a 10 s interval starts out as 72 chunks; on
-//! disk one chunk costs a key and a header (~25-30 bytes), a fifth of a byte per sample at 120
-//! samples, a 250th at a day's 8,640. Fewer chunks also make reads iterate and decode fewer
-//! entries.
+//! (2 h by default) are rewritten as few chunks as possible once the series has moved past the
+//! window, and so are the chunks of a whole day once it has moved past the day. The head seals
+//! chunks at 120 samples, as Prometheus does, so a day at a 10 s interval starts out as 72
+//! chunks; on disk one chunk costs a key and a header (~30 bytes), a fourth of a byte per sample
+//! at 120 samples. Merged chunks hold at most [`MAX_MERGED_SAMPLES`] (2,048) each, split evenly
+//! (a day at 10 s: five of 1,728), because a read decodes whole chunks: a query for the last
+//! hour of a flushed day decodes at most one or two of them. Fewer chunks also make reads
+//! iterate fewer entries.
 //!
 //! ```text
 //!  checkpoint plan ──plan_merges──► (series, window or day) whose span is complete
 //!                                        │  engine: read its chunks already on disk
 //!                                        ▼
-//!  disk chunks + the plan's chunks ──merge_window──► one chunk; the others are deleted
+//!  disk chunks + the plan's chunks ──merge_window──► even pieces of ≤ 2,048 samples; the
+//!                                                    other chunks are deleted
 //! ```
 //!
 //! A window (day) is complete when the series' open chunk lies in a later window (day):
 //! in-order data can no longer land in it. A day merge covers every window of the day, so a
-//! complete day is never also merged window by window; should the day hold more than
-//! [`MAX_MERGED_SAMPLES`] (intervals under ~5 s), the engine falls back to merging its
-//! windows. A series without an open chunk (sealed by a flush) has every day merged: should
-//! more samples land in its last day, they get chunks of their own, and the next merge of that
-//! day joins them to the merged one. Its out-of-order chunks so far are merged in too
-//! (in-order samples win a tie, as at read time); later out-of-order arrivals for it get
-//! chunks of their own, merged at read time as before.
+//! complete day is never also merged window by window. A series without an open chunk (sealed
+//! by a flush) has every day merged: should more samples land in its last day, they get chunks
+//! of their own, and the next merge of that day joins them to the merged ones. Its
+//! out-of-order chunks so far are merged in too (in-order samples win a tie, as at read time);
+//! later out-of-order arrivals for it get chunks of their own, merged at read time as before.
 //!
-//! So a chunk may span more than a window only when it is a day merge; readers therefore scan
-//! a series' chunks of a day from the day's start (a complete window or day is one chunk, so
-//! that is at most a dozen keys before the current window's).
+//! So a chunk may span more than a window only when it comes from a day merge; readers
+//! therefore scan a series' chunks of a day from the day's start (a complete window or day is a
+//! few chunks, so that is at most a dozen or so keys before the current window's).
 
 use std::collections::BTreeMap;
 
@@ -35,9 +36,9 @@ use crate::head::SeriesId;
 use crate::keys::{HeadIndexEntry, MS_PER_DAY};
 use crate::model::{Sample, merge_preferring_first};
 
-/// Most samples a merged chunk may hold (the decimal codec's count is a varint, but reads of
-/// short ranges decode whole chunks: at 1 s intervals a 2 h window is 7,200 samples).
-pub const MAX_MERGED_SAMPLES: usize = 16_384;
+/// Most samples a merged chunk holds: reads of short ranges decode whole chunks, so this bounds
+/// their work, while each extra chunk costs ~30 bytes (at 2,048, ~0.015 bytes per sample).
+pub const MAX_MERGED_SAMPLES: usize = 2048;
 
 /// A complete window or day of one series with in-order chunks in the checkpoint plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -96,36 +97,17 @@ pub fn plan_merges(
     out
 }
 
-/// The windows of `day` (a day merge that came out too big) with a chunk in `starts`.
-pub fn windows_of_day(
-    day: &WindowMerge,
-    starts: impl Iterator<Item = i64>,
-    span: i64,
-) -> Vec<WindowMerge> {
-    let mut out: Vec<WindowMerge> = starts
-        .filter(|&s| s >= day.window_start && s < day.end())
-        .map(|s| WindowMerge {
-            sid: day.sid,
-            window_start: s.div_euclid(span) * span,
-            span,
-        })
-        .collect();
-    out.sort();
-    out.dedup();
-    out
-}
-
-/// Merges a window's chunks: `on_disk` (already written) and `fresh` (from this checkpoint),
-/// each `(start, seq, bytes)`, in-order (`seq` 0) and out-of-order alike. A fresh chunk
-/// replaces a disk chunk with the same key (the copy of a then-open chunk written by an
+/// Merges a window's (or day's) chunks: `on_disk` (already written) and `fresh` (from this
+/// checkpoint), each `(start, seq, bytes)`, in-order (`seq` 0) and out-of-order alike. A fresh
+/// chunk replaces a disk chunk with the same key (the copy of a then-open chunk written by an
 /// earlier checkpoint). On equal timestamps the in-order sample wins, as at read time. Returns
-/// the merged chunk's start and bytes (to be written as an in-order chunk), or None when there
-/// is nothing to gain (a single chunk, unless it is a [`StreamCodec`] one) or it would exceed
-/// [`MAX_MERGED_SAMPLES`].
+/// the merged chunks' starts and bytes (to be written as in-order chunks): the fewest that hold
+/// at most [`MAX_MERGED_SAMPLES`] each, of even sizes; or None when there is nothing to gain
+/// (a single chunk, unless it is a [`StreamCodec`] one).
 pub fn merge_window(
     on_disk: &[(i64, u32, Vec<u8>)],
     fresh: &[(i64, u32, &[u8])],
-) -> Result<Option<(i64, Vec<u8>)>> {
+) -> Result<Option<Vec<(i64, Vec<u8>)>>> {
     let mut parts: BTreeMap<(u32, i64), &[u8]> =
         on_disk.iter().map(|(s, q, b)| ((*q, *s), &b[..])).collect();
     for &(s, q, b) in fresh {
@@ -141,9 +123,6 @@ pub fn merge_window(
     for (&(seq, start), bytes) in &parts {
         let dest: &mut Vec<Sample> = if seq == 0 { &mut in_order } else { &mut late };
         decode_chunk(bytes, start, dest)?;
-        if in_order.len() + late.len() > MAX_MERGED_SAMPLES {
-            return Ok(None);
-        }
     }
     // Stable sorts: within each kind the earlier chunk's copy of a timestamp is kept.
     in_order.sort_by_key(|s| s.t);
@@ -152,9 +131,17 @@ pub fn merge_window(
     late.dedup_by_key(|s| s.t);
     let mut samples = Vec::new();
     merge_preferring_first(&in_order, &late, &mut samples);
-    let mut bytes = Vec::new();
-    encode_chunk(&samples, &mut bytes)?;
-    Ok(Some((samples[0].t, bytes)))
+    let pieces = samples.len().div_ceil(MAX_MERGED_SAMPLES);
+    let mut out = Vec::with_capacity(pieces);
+    let mut from = 0;
+    for i in 0..pieces {
+        let to = samples.len() * (i + 1) / pieces;
+        let mut bytes = Vec::new();
+        encode_chunk(&samples[from..to], &mut bytes)?;
+        out.push((samples[from].t, bytes));
+        from = to;
+    }
+    Ok(Some(out))
 }
 
 #[cfg(test)]
@@ -249,21 +236,6 @@ mod tests {
                 },
             ]
         );
-        // A day merge too big for one chunk falls back to its windows with chunks.
-        let day = m[0];
-        let w = windows_of_day(
-            &day,
-            [23 * H, 22 * H, 22 * H + 5, MS_PER_DAY].into_iter(),
-            2 * H,
-        );
-        assert_eq!(
-            w,
-            [WindowMerge {
-                sid: 1,
-                window_start: 22 * H,
-                span: 2 * H,
-            }]
-        );
     }
 
     #[test]
@@ -275,10 +247,12 @@ mod tests {
             (30, 0, &fresh_open_copy_sealed[..]),
             (60, 0, &fresh_next[..]),
         ];
-        let (start, bytes) = merge_window(&disk, &fresh).unwrap().unwrap();
-        assert_eq!(start, 0);
+        let merged = merge_window(&disk, &fresh).unwrap().unwrap();
+        assert_eq!(merged.len(), 1);
+        let (start, bytes) = &merged[0];
+        assert_eq!(*start, 0);
         let mut got = Vec::new();
-        decode_chunk(&bytes, start, &mut got).unwrap();
+        decode_chunk(bytes, *start, &mut got).unwrap();
         let ts: Vec<i64> = got.iter().map(|s| s.t).collect();
         assert_eq!(ts, [0, 10, 20, 30, 40, 50, 60, 70]);
         assert!(got.iter().all(|s| s.v == s.t as f64 / 7.0));
@@ -290,7 +264,8 @@ mod tests {
         let mut stream = Vec::new();
         crate::codec::put_chunk_header(&mut stream, StreamCodec::ID, 120, 1190);
         crate::codec::ChunkCodec::encode(&StreamCodec, &s, &mut stream).unwrap();
-        let (start, bytes) = merge_window(&[], &[(0, 0, &stream[..])]).unwrap().unwrap();
+        let merged = merge_window(&[], &[(0, 0, &stream[..])]).unwrap().unwrap();
+        let (start, bytes) = merged.into_iter().next().unwrap();
         assert_eq!(start, 0);
         assert_ne!(bytes[0], StreamCodec::ID);
         assert!(
@@ -305,15 +280,39 @@ mod tests {
     }
 
     #[test]
+    fn a_big_merge_is_split_into_even_pieces() {
+        // 72 head chunks of 120 samples: a day at 10 s.
+        let disk: Vec<(i64, u32, Vec<u8>)> = (0..72)
+            .map(|c| {
+                let ts: Vec<i64> = (0..120).map(|i| (c * 120 + i) * 10_000).collect();
+                (ts[0], 0, chunk(&ts))
+            })
+            .collect();
+        let merged = merge_window(&disk, &[]).unwrap().unwrap();
+        let sizes: Vec<u32> = merged
+            .iter()
+            .map(|(_, b)| crate::codec::chunk_header(b).unwrap().count)
+            .collect();
+        assert_eq!(sizes, [1728; 5]);
+        let mut got = Vec::new();
+        for (start, bytes) in &merged {
+            decode_chunk(bytes, *start, &mut got).unwrap();
+        }
+        let ts: Vec<i64> = got.iter().map(|s| s.t).collect();
+        assert_eq!(ts, (0..8640).map(|i| i * 10_000).collect::<Vec<_>>());
+    }
+
+    #[test]
     fn out_of_order_chunks_join_and_lose_ties() {
         let in_order = chunk(&[0, 10, 30]);
         let mut late = Vec::new();
         encode_chunk(&[Sample::new(10, -1.0), Sample::new(20, -2.0)], &mut late).unwrap();
         let disk = vec![(10, 3, late)];
         let fresh: Vec<(i64, u32, &[u8])> = vec![(0, 0, &in_order[..])];
-        let (start, bytes) = merge_window(&disk, &fresh).unwrap().unwrap();
+        let merged = merge_window(&disk, &fresh).unwrap().unwrap();
+        let (start, bytes) = &merged[0];
         let mut got = Vec::new();
-        decode_chunk(&bytes, start, &mut got).unwrap();
+        decode_chunk(bytes, *start, &mut got).unwrap();
         assert_eq!(
             got,
             [

@@ -1112,9 +1112,7 @@ fn merge_complete_windows(
     for (i, c) in plan.chunks.iter().enumerate() {
         by_sid.entry(c.0).or_default().push(i);
     }
-    // A day merge that comes out too big is done window by window instead.
-    let mut queue = merges;
-    while let Some(m) = queue.pop() {
+    for m in merges {
         let (ws, we) = (m.window_start, m.end());
         let mut on_disk: Vec<(i64, u32, Vec<u8>)> = Vec::new();
         for day in day_of(ws)..=day_of(we - 1) {
@@ -1139,24 +1137,21 @@ fn merge_complete_windows(
             .filter(|c| c.1 >= ws && c.1 < we)
             .map(|c| (c.1, c.2, &c.3[..]))
             .collect();
-        let Some((start, bytes)) = compaction::merge_window(&on_disk, &fresh)? else {
-            if m.span != span {
-                let starts = fresh
-                    .iter()
-                    .filter(|c| c.1 == 0)
-                    .map(|c| c.0)
-                    .chain(plan.spilled.iter().filter(|c| c.0 == m.sid).map(|c| c.1));
-                queue.extend(compaction::windows_of_day(&m, starts, span));
-            }
+        let Some(pieces) = compaction::merge_window(&on_disk, &fresh)? else {
             continue;
         };
         for (s, q, _) in &on_disk {
-            if (*s, *q) != (start, 0) {
+            // A piece written under the same key replaces it.
+            if *q != 0 || !pieces.iter().any(|p| p.0 == *s) {
                 wb.delete_cf(chunks_cf, chunk_key(shard, m.sid, *s, *q));
             }
         }
         replaced.extend(fresh.iter().map(|(s, q, _)| (m.sid, *s, *q)));
-        merged.push((m.sid, start, 0, bytes));
+        merged.extend(
+            pieces
+                .into_iter()
+                .map(|(start, bytes)| (m.sid, start, 0, bytes)),
+        );
     }
     plan.chunks.retain(|c| !replaced.contains(&(c.0, c.1, c.2)));
     plan.chunks.extend(merged);
