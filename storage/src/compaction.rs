@@ -97,6 +97,9 @@ pub fn plan_merges(
     out
 }
 
+/// A merged chunk: its start and bytes.
+pub type MergedChunk = (i64, Vec<u8>);
+
 /// Merges a window's (or day's) chunks: `on_disk` (already written) and `fresh` (from this
 /// checkpoint), each `(start, seq, bytes)`, in-order (`seq` 0) and out-of-order alike. A fresh
 /// chunk replaces a disk chunk with the same key (the copy of a then-open chunk written by an
@@ -107,7 +110,7 @@ pub fn plan_merges(
 pub fn merge_window(
     on_disk: &[(i64, u32, Vec<u8>)],
     fresh: &[(i64, u32, &[u8])],
-) -> Result<Option<Vec<(i64, Vec<u8>)>>> {
+) -> Result<Option<Vec<MergedChunk>>> {
     let mut parts: BTreeMap<(u32, i64), &[u8]> =
         on_disk.iter().map(|(s, q, b)| ((*q, *s), &b[..])).collect();
     for &(s, q, b) in fresh {
