@@ -6,7 +6,7 @@
 //!
 //! ```text
 //!                  ┌─► DecimalCodec (id 2) ─┐   (residuals Rice-coded or, via `range`,
-//!  &[Sample] ──► encode_chunk               │    range-coded with a fitted model)
+//!  &[Sample] ──► encode_chunk               │    rANS-coded with a fitted model)
 //!                  │                        ├─► the smallest: [codec u8][count][span][payload]
 //!                  └─► GorillaCodec (id 1) ─┘                  (count, span: uvarint)
 //!

@@ -26,7 +26,7 @@
 //! Rice quotient of 32 or more is escaped (32 ones, 6-bit length-1, the raw bits), so an outlier
 //! such as a counter reset costs at most ~100 bits. From 256 bytes of coded residuals on, a
 //! model fitted to them ([`super::range::ModelCode`]: Gauss or Laplace with a fitted scale)
-//! range-codes them instead when that is smaller, which is within ~0.1 % of a random walk's
+//! codes them instead (rANS) when that is smaller, which is within ~0.1 % of a random walk's
 //! entropy where Rice spends ~1.8 % more. Payload (details in `docs/format/chunks.md`):
 //!
 //! ```text
@@ -36,11 +36,11 @@
 //!    if irregular:     u8 coding << 6 | param            time delta-of-deltas' coding
 //!    if second diffs:  zigzag uvarint m1 - m0
 //!    if coding != 0:   u8 centred << 7 | param            param = k, or w - 1 when packed,
-//!                                                         or 0x40: range-coded (coding 1)
+//!                                                         or 0x40: model-coded (coding 1)
 //!    if centred:       zigzag uvarint c
-//!    if range-coded:   2-3 bytes of model parameters
+//!    if model-coded:   2-3 bytes of model parameters
 //!  bits: count-2 time delta-of-deltas (if irregular), then the value residuals; zero-padded
-//!  if range-coded: the range coder's bytes, to the end (the bits hold only the times)
+//!  if model-coded: the rANS stream, to the end (the bits hold only the times)
 //! ```
 
 use super::range::ModelCode;
@@ -87,7 +87,7 @@ const MODE_ZERO_FLAG: u8 = 2;
 const MODE_PACKED: u8 = 3;
 
 /// In the value coding byte (low 7 bits, with [`MODE_RICE`] in the descriptor): the residuals
-/// are range-coded with a fitted model (`range::ModelCode`) instead of a bit coding.
+/// are coded with a fitted model (rANS) (`range::ModelCode`) instead of a bit coding.
 const VALUES_MODELLED: u8 = 0x40;
 /// Residuals whose bit coding is shorter than this are not worth sizing a model for: the model
 /// saves a few percent at best (~1.8 % on random walks), less than its 2-3 parameter bytes and
@@ -163,7 +163,7 @@ impl ChunkCodec for DecimalCodec {
             code,
             z,
         } = best;
-        // The range-coded model instead of the bit coding, when it is smaller (see `range`).
+        // The fitted model (rANS) instead of the bit coding, when it is smaller (see `range`).
         let signed: Vec<i64>;
         let model = if code.mode != MODE_ZERO && code.bits >= MIN_MODELLED_BITS {
             signed = z.iter().map(|&z| unzigzag(z)).collect();
@@ -339,7 +339,7 @@ impl ChunkCodec for DecimalCodec {
             order2,
         };
         if let Some(m) = model {
-            // The range-coded residuals start at the byte after the time bits.
+            // The rANS stream starts at the byte after the time bits.
             if r.overrun() {
                 return Err(corrupt("decimal: payload truncated"));
             }

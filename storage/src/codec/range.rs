@@ -1,11 +1,12 @@
-//! Range coder with a fitted parametric model for signed integer residuals.
+//! Entropy coder (static-model rANS) with a fitted parametric model for
+//! signed integer residuals.
 //!
 //! Residuals `r` (any i64 values) are coded one by one with a static model
 //! fitted to the whole chunk by [`ModelCode::choose`]. Each residual is split
 //! into a *bucket* `b = r >> k` (arithmetic shift: floor division by `2^k`)
-//! and an *offset* `r & (2^k - 1)`. Buckets in `[-K, K)` are range-coded with
-//! a frequency table derived from a parametric shape (Gauss or Laplace) with
-//! scale `s` (in buckets), followed by the offset as `k` raw bits (the density
+//! and an *offset* `r & (2^k - 1)`. Buckets in `[-K, K)` are entropy-coded
+//! with a frequency table derived from a parametric shape (Gauss or Laplace)
+//! with scale `s` (in buckets), followed by the offset as `k` raw bits (the density
 //! is nearly flat within a bucket because `choose` picks `k` so that `s` is
 //! 8..16 buckets, or `k = 0` for small data). Any other residual is coded as
 //! the ESCAPE symbol followed by its zigzag form, length-prefixed.
@@ -29,16 +30,18 @@
 //! the maximum-likelihood scales) and evaluates the exact coded size of a few
 //! candidate models from the histogram (scale refinement for small scales,
 //! table extent, escape frequency). On round(N(0, 100)) data it codes within
-//! about 0.05% (n = 8640) of the ideal cost, the 2-3 header bytes and the 1-2
-//! flush bytes being most of that.
+//! about 0.1% (n = 8640) of the ideal cost, the 2-3 header bytes and the 3-4
+//! bytes of rANS state overhead being most of that.
 //!
 //! # Format
 //!
 //! ```text
 //!   params: 2 or 3 bytes (write_params)    stream (encode; runs to the end of the chunk)
-//!  +--------+--------+- - - - -+          +--------------------------+------+
-//!  |   p0   |   q    |   p2    |          | range coder output bytes | last |
-//!  +--------+--------+- - - - -+          +--------------------------+------+
+//!  +--------+--------+- - - - -+          +----+----+----+----+------------------------------+
+//!  |   p0   |   q    |   p2    |          | final rANS state  | renormalisation bytes, in    |
+//!  +--------+--------+- - - - -+          | (u32 big-endian,  | the order the decoder reads  |
+//!                                          |  >= 2^24)         | them (= reverse of encoding) |
+//!                                          +----+----+----+----+------------------------------+
 //!   p0: bits 0-5  k      bucket bits, 0..=62 (63 is invalid)
 //!       bit  6    shape  0 = Gauss, 1 = Laplace
 //!       bit  7    ext    1 = byte p2 follows
@@ -49,12 +52,15 @@
 //!       bits 5-7  0      reserved; p2 must not encode the defaults (canonical)
 //! ```
 //!
-//! Per residual, the stream holds (raw fields in pieces of at most 16 bits,
-//! most significant piece first, each coded with total `2^bits`):
+//! Per residual, in decoding order (raw fields in pieces of at most 16 bits,
+//! least significant piece first, each a symbol of frequency 1 out of
+//! `2^bits`):
 //!
 //! ```text
-//!   b in [-K, K):  [symbol b + K]  [offset: k raw bits]
-//!   otherwise:     [symbol 2K = ESCAPE]  [L - 1: 6 raw bits]  [z minus its top bit: L - 1 raw bits]
+//!   b in [-K, K):  [symbol b + K, fused with offset bits 0..min(k, 8)]
+//!                  [offset bits 8..k, raw]                               (only if k > 8)
+//!   otherwise:     [symbol 2K = ESCAPE, fused with L - 1 (6 bits)]
+//!                  [z minus its top bit: L - 1 raw bits]
 //!                  z = zigzag(r) >= 1, L = bit length of z (1..=64)
 //! ```
 //!
@@ -76,44 +82,77 @@
 //! all Rust tier-1 targets; x87-only targets such as i586 are not supported);
 //! the `golden_tables` test pins the result.
 //!
-//! # Range coder
+//! # rANS coder
 //!
-//! LZMA-style byte-oriented coder: u64 `low` with carry, u32 `range`, cache
-//! byte plus pending-`0xFF` count, normalisation when `range < 2^24`, symbol
-//! total `2^16` (safe: `range >> 16 >= 256`, so every symbol keeps a non-empty
-//! interval and the truncation waste is below `2^-8`). The always-zero first
-//! byte of the LZMA encoder is not written. The flush writes the shortest byte
-//! string whose *cylinder* (the set of all its continuations) lies inside the
-//! final interval: one byte (the top byte of the smallest multiple `X` of
-//! `2^24` with `X >= low`) if `[X, X + 2^24)` fits, else two bytes (multiple of
-//! `2^16`, always fits; needed in ~5% of streams). Relative to LZMA's 5-byte
-//! flush this saves 3-4 bytes per stream, and it makes the set of valid
-//! streams prefix-free.
+//! Static-model rANS, 32-bit state `x` in `[L, 2^32)` with `L = 2^24`,
+//! byte-wise renormalisation, frequency total `M = 2^16`. Decoding a symbol
+//! fused with `j <= 8` raw bits (`j = min(k, 8)` for a bucket, 6 for ESCAPE)
+//! needs no division:
+//!
+//! ```text
+//!   slot = x mod 2^16                   symbol s: cum[s] <= slot < cum[s+1]  (LUT, rarely a short scan)
+//!   y    = f[s] * (x >> 16) + slot - cum[s]          (in [f 2^8, f 2^16))
+//!   bits = y mod 2^j,  x = y >> j
+//!   read n = 0..=3 bytes, x = x << 8n | next n bytes, n minimal with x >= L
+//! ```
+//!
+//! and a raw piece of `nb <= 16` bits is `v = x mod 2^nb, x >>= nb`, then the
+//! same renormalisation. The encoder runs backwards over the residuals (and
+//! over each residual's fields), starting from `x = L`: for a symbol it emits
+//! the low byte of `x` while `x >= f << (16 - j)`, then sets `x = x << j | bits`
+//! and `x = (x / f) << 16 + x mod f + cum[s]`; for a raw piece it emits while
+//! `x >= 2^(32 - nb)`, then `x = x << nb | v`. Each bound is `I * 2^8` where
+//! `[I, 2^8 I)` is exactly the set of states the step maps into `[L, 2^32)`
+//! (fusing is exact because `2^j` divides `L / M = 2^8`), so the decoder's
+//! "read while `x < L`" mirrors the encoder's writes. The encoder finally
+//! writes its state (4 bytes, big-endian) and the emitted bytes in reverse, so
+//! the decoder reads forwards. Cost over the ideal: the 24 bits of the
+//! initial state plus 0-8 bits of slack in the final state, 3-4 bytes per
+//! stream (the division-based range coder this replaces needed 1-2).
 //!
 //! Decoding reads bytes beyond the end of its input as zeros and never
-//! panics: a symbol or raw value outside the coder's intervals, or an ESCAPE
-//! that codes an in-table value, is an error from [`ModelDecoder::next`].
-//! [`ModelDecoder::finish`] then checks that exactly 1 or 2 flush bytes were
-//! consumed and that they are the canonical flush for the decoded values. So
-//! the decoder accepts exactly the encoder's outputs, trailing bytes are
-//! rejected and, because no output is a prefix of another, every truncation of
-//! a valid stream is an error (other corruption is detected only with some
-//! probability, as in any code without redundancy).
+//! panics. Every state decodes to some symbol and raw value, so
+//! [`ModelDecoder::next`] only fails for an ESCAPE that codes an in-table
+//! value; [`ModelCode::decoder`] rejects a stream shorter than 4 bytes or
+//! starting with a state below `L`. [`ModelDecoder::finish`] checks that
+//! exactly all bytes were consumed and that the state is back at `L`, the
+//! encoder's initial state. The decoder's reads depend only on the bytes
+//! read so far, so a truncated stream is decoded like the full one up to the
+//! first missing byte, which the full decoding reads: every truncation of a
+//! valid stream is an error, and trailing bytes are rejected. Other
+//! corruption is detected only with some probability, as in any code without
+//! redundancy: a change that alters the decoded symbols almost always leaves
+//! a final state other than `L`, but raw offset bits pass through the state
+//! without mixing, so a flipped bit that only lands in them goes unnoticed
+//! (most likely for streams with a large `k`, which are mostly raw bits).
+
+use std::hint::select_unpredictable;
 
 /// log2 of the frequency total.
 const PROB_BITS: u32 = 16;
-/// Frequency total `T`. Safe with a 32-bit range: after normalisation
-/// `range >= 2^24`, so `range >> 16 >= 256` and every symbol (freq >= 1) gets
-/// a non-empty sub-range; the rounding waste is below `2^-8` of the range.
+/// Frequency total `M`. With the rANS state `x >= L = 2^24`, `x >> 16 >= 2^8`:
+/// the coding inefficiency from the finite state is negligible (and
+/// `L / M = 2^8` leaves room for up to 8 fused raw bits).
 const TOTAL: u32 = 1 << PROB_BITS;
-/// Normalisation threshold of the range coder.
-const TOP: u32 = 1 << 24;
+/// log2 of the lower bound `L` of the rANS state: between values the state
+/// is in `[L, 2^32)`; `L` is also the encoder's initial state, which the
+/// decoder must arrive at after the last value.
+const STATE_BITS: u32 = 24;
+const STATE_LOW: u32 = 1 << STATE_BITS;
+/// Offset bits coded together with the bucket symbol (at most
+/// `STATE_BITS - PROB_BITS`, see `Encoder::put_symbol`).
+const FUSED_BITS: u32 = 8;
+/// Bits of the ESCAPE length field (coded with the ESCAPE symbol).
+const ESC_LEN_BITS: u32 = 6;
+/// Bytes of the final state at the start of the stream.
+const STATE_BYTES: usize = 4;
+const _: () = assert!(FUSED_BITS <= STATE_BITS - PROB_BITS && ESC_LEN_BITS <= FUSED_BITS);
 /// Maximum number of buckets per side (table has at most `2 * 512 + 1` symbols).
 const MAX_SIDE: u32 = 512;
 /// Size of the decoder's symbol lookup table (log2).
 const LUT_BITS: u32 = 10;
 const LUT_SHIFT: u32 = PROB_BITS - LUT_BITS;
-/// Raw bits per range-coder step (power-of-two totals).
+/// Maximum raw bits per rANS step (a piece of a raw field).
 const RAW_PIECE: u32 = 16;
 /// Scale code: `log2 s = q / 32 + Q_MIN_LOG2`.
 const Q_PER_OCTAVE: f64 = 32.0;
@@ -135,8 +174,7 @@ const ERR_PARAMS_SHORT: &str = "range: truncated model parameters";
 const ERR_PARAMS_K: &str = "range: invalid bucket bits";
 const ERR_PARAMS_RESERVED: &str = "range: reserved parameter bits set";
 const ERR_EMPTY: &str = "range: empty stream";
-const ERR_SYMBOL: &str = "range: corrupt stream (symbol out of range)";
-const ERR_RAW: &str = "range: corrupt stream (raw bits out of range)";
+const ERR_STATE: &str = "range: corrupt stream (bad initial state)";
 const ERR_ESCAPE: &str = "range: corrupt stream (escape codes an in-table value)";
 const ERR_OVERRUN: &str = "range: truncated stream";
 const ERR_TRAILING: &str = "range: trailing bytes after stream";
@@ -520,7 +558,7 @@ impl ModelCode {
         Ok(m)
     }
 
-    /// Range-codes `residuals` and appends the bytes to `out` (the stream must
+    /// rANS-codes `residuals` and appends the bytes to `out` (the stream must
     /// be the last thing handed to [`ModelCode::decoder`], it has no length
     /// field). Any i64 values are accepted.
     pub(crate) fn encode(&self, residuals: &[i64], out: &mut Vec<u8>) {
@@ -531,21 +569,27 @@ impl ModelCode {
         let cum = &t.cum[..];
         let esc_lo = cum[cum.len() - 2];
         let esc_f = TOTAL - esc_lo;
-        let off_mask = (1u64 << k) - 1;
+        // Offset bits coded with the symbol, and the rest.
+        let j = k.min(FUSED_BITS);
+        let j_mask = (1u64 << j) - 1;
         let mut enc = Encoder::new(out);
-        for &r in residuals {
+        // rANS is last in, first out: code the residuals backwards, and each
+        // residual's fields in the reverse of the decoder's order.
+        for &r in residuals.iter().rev() {
             let idx = (r >> k).wrapping_add(side) as u64;
             if idx < nsym {
                 let i = idx as usize;
+                let off = r as u64;
+                if k > FUSED_BITS {
+                    enc.put_wide(off >> FUSED_BITS, k - FUSED_BITS);
+                }
                 let lo = cum[i];
-                enc.encode(lo, cum[i + 1] - lo);
-                enc.encode_wide(r as u64 & off_mask, k);
+                enc.put_symbol(lo, cum[i + 1] - lo, (off & j_mask) as u32, j);
             } else {
-                enc.encode(esc_lo, esc_f);
                 let z = zigzag(r);
                 let len = bit_len(z);
-                enc.encode_bits(len - 1, 6);
-                enc.encode_wide(z, len - 1);
+                enc.put_wide(z, len - 1);
+                enc.put_symbol(esc_lo, esc_f, len - 1, ESC_LEN_BITS);
             }
         }
         enc.finish();
@@ -554,45 +598,57 @@ impl ModelCode {
     /// Creates a decoder over `bytes`, which must be exactly the bytes written
     /// by [`ModelCode::encode`] (the decoder checks this in `finish`).
     pub(crate) fn decoder<'a>(&self, bytes: &'a [u8]) -> Result<ModelDecoder<'a>, &'static str> {
-        if bytes.is_empty() {
-            return Err(ERR_EMPTY);
+        let Some(&head) = bytes.first_chunk::<4>() else {
+            return Err(if bytes.is_empty() {
+                ERR_EMPTY
+            } else {
+                ERR_OVERRUN
+            });
+        };
+        let x = u32::from_be_bytes(head);
+        if x < STATE_LOW {
+            return Err(ERR_STATE);
         }
         let t = self.table();
-        // lut[j] = symbol containing v = j << LUT_SHIFT: symbol i owns the
-        // slots j with cum[i] <= j << LUT_SHIFT < cum[i + 1].
-        let mut lut = vec![0u16; 1 << LUT_BITS];
-        let slot = |c: u32| (c.div_ceil(1 << LUT_SHIFT) as usize).min(1 << LUT_BITS);
+        // Cell j covers the slots [j << LUT_SHIFT, (j + 1) << LUT_SHIFT).
+        // A cell inside one symbol holds that symbol's freq (bits 0-15),
+        // cum (bits 32-47) and index (bits 48-63); a cell containing a
+        // symbol boundary holds freq 0 and the index of the symbol its first
+        // slot belongs to (the decoder then scans `cum`).
+        let mut lut = Box::new([0u64; 1 << LUT_BITS]);
         for (i, w) in t.cum.windows(2).enumerate() {
-            let (a, b) = (slot(w[0]), slot(w[1]));
-            if a < b {
-                lut[a..b].fill(i as u16);
+            let (c0, c1) = (w[0], w[1]);
+            // Cells starting at or after c0 and ending at or before c1.
+            let first = c0.div_ceil(1 << LUT_SHIFT) as usize;
+            let end = (c1 >> LUT_SHIFT) as usize;
+            if first < end {
+                let packed = u64::from(c1 - c0) | u64::from(c0) << 32 | (i as u64) << 48;
+                lut[first..end].fill(packed);
+            }
+            // The cell that starts in this symbol and contains its end.
+            if c1 & ((1 << LUT_SHIFT) - 1) != 0 && (end << LUT_SHIFT) as u32 >= c0 {
+                lut[end] = (i as u64) << 48;
             }
         }
-        let mut d = ModelDecoder {
-            lut,
-            bytes,
-            pos: 0,
-            code: 0,
-            range: u32::MAX,
+        Ok(ModelDecoder {
+            st: State { bytes, pos: 4, x },
             k: t.k,
             side: t.side,
+            nsym: 2 * t.side as usize,
             cum: t.cum,
-        };
-        for _ in 0..4 {
-            d.code = d.code << 8 | u32::from(d.byte());
-        }
-        Ok(d)
+            lut,
+        })
     }
 }
 
 // ---------------------------------------------------------------------------
-// Range encoder.
+// rANS encoder.
 
+/// Encoder state and output. The renormalisation bytes are produced in the
+/// reverse of the decoder's reading order; `finish` appends the final state
+/// and reverses the whole stream in place.
 struct Encoder<'a> {
-    low: u64,
-    range: u32,
-    cache: u8,
-    cache_size: u64,
+    x: u32,
     out: &'a mut Vec<u8>,
     start: usize,
 }
@@ -601,95 +657,61 @@ impl<'a> Encoder<'a> {
     fn new(out: &'a mut Vec<u8>) -> Self {
         let start = out.len();
         Encoder {
-            low: 0,
-            range: u32::MAX,
-            cache: 0,
-            cache_size: 1,
+            x: STATE_LOW,
             out,
             start,
         }
     }
 
+    /// Shifts out bytes while `x >= x_max`, the bound above which coding a
+    /// value would leave `[L, 2^32)`. Every `x_max` used is `I * 2^8` with
+    /// `[I, I * 2^8)` the preimage of `[L, 2^32)` under the coding step, so
+    /// the decoder's reads (while `x < L`) mirror these writes exactly.
     #[inline]
-    fn shift_low(&mut self) {
-        if (self.low as u32) < 0xFF00_0000 || (self.low >> 32) != 0 {
-            let carry = (self.low >> 32) as u8;
-            let mut temp = self.cache;
-            loop {
-                self.out.push(temp.wrapping_add(carry));
-                temp = 0xFF;
-                self.cache_size -= 1;
-                if self.cache_size == 0 {
-                    break;
-                }
+    fn renorm(&mut self, x_max: u64) {
+        while u64::from(self.x) >= x_max {
+            self.out.push(self.x as u8);
+            self.x >>= 8;
+        }
+    }
+
+    /// Codes a symbol with cumulative frequency `c` and frequency `f`,
+    /// fused with `j` (0..=8) raw bits `v` that the decoder gets first.
+    #[inline]
+    fn put_symbol(&mut self, c: u32, f: u32, v: u32, j: u32) {
+        self.renorm(u64::from(f) << (STATE_BITS + 8 - PROB_BITS - j));
+        let x = self.x << j | v;
+        self.x = ((x / f) << PROB_BITS) + x % f + c;
+    }
+
+    /// Codes `nb` (1..=16) raw bits: a symbol with frequency 1 out of `2^nb`.
+    #[inline]
+    fn put_bits(&mut self, v: u32, nb: u32) {
+        self.renorm(1 << (STATE_BITS + 8 - nb));
+        self.x = self.x << nb | v;
+    }
+
+    /// Codes the low `bits` (0..=64) bits of `value` so that the decoder
+    /// reads them in pieces of at most 16 bits, least significant first.
+    fn put_wide(&mut self, value: u64, bits: u32) {
+        if bits == 0 {
+            return;
+        }
+        let mut off = (bits - 1) / RAW_PIECE * RAW_PIECE;
+        loop {
+            let nb = (bits - off).min(RAW_PIECE);
+            self.put_bits((value >> off) as u32 & ((1 << nb) - 1), nb);
+            if off == 0 {
+                break;
             }
-            self.cache = (self.low >> 24) as u8;
-        }
-        self.cache_size += 1;
-        self.low = (self.low & 0x00FF_FFFF) << 8;
-    }
-
-    #[inline]
-    fn normalize(&mut self) {
-        while self.range < TOP {
-            self.range <<= 8;
-            self.shift_low();
+            off -= RAW_PIECE;
         }
     }
 
-    /// Codes a symbol with cumulative frequency `lo` and frequency `f`.
-    #[inline]
-    fn encode(&mut self, lo: u32, f: u32) {
-        let r = self.range >> PROB_BITS;
-        self.low += u64::from(r * lo);
-        self.range = r * f;
-        self.normalize();
-    }
-
-    /// Codes `bits` (1..=16) raw bits.
-    #[inline]
-    fn encode_bits(&mut self, value: u32, bits: u32) {
-        let r = self.range >> bits;
-        self.low += u64::from(r * value);
-        self.range = r;
-        self.normalize();
-    }
-
-    /// Codes the low `bits` (0..=64) bits of `value`, high pieces first.
-    #[inline]
-    fn encode_wide(&mut self, value: u64, bits: u32) {
-        let mut rem = bits;
-        while rem > 0 {
-            let nb = rem.min(RAW_PIECE);
-            rem -= nb;
-            let piece = (value >> rem) as u32 & ((1 << nb) - 1);
-            self.encode_bits(piece, nb);
-        }
-    }
-
-    fn finish(mut self) {
-        // Write the shortest byte string whose every continuation (the
-        // decoder pads with zeros) lies in [low, low + range): the top byte
-        // of the smallest multiple X of 2^24 >= low if [X, X + 2^24) fits,
-        // else the top two bytes of the smallest multiple of 2^16 >= low
-        // (always fits: range >= 2^24). Since each such "cylinder" lies in
-        // the final interval, no valid stream is a prefix of another one.
-        let end = self.low + u64::from(self.range);
-        let x1 = (self.low + 0xff_ffff) & !0xff_ffff;
-        if x1 + (1 << 24) <= end {
-            self.low = x1;
-            self.shift_low();
-            self.shift_low();
-        } else {
-            self.low = (self.low + 0xffff) & !0xffff;
-            self.shift_low();
-            self.shift_low();
-            self.shift_low();
-        }
-        // Drop the leading byte of the LZMA scheme: it is always 0 because
-        // the initial interval [0, 2^32 - 1) never grows, so no carry reaches it.
-        debug_assert_eq!(self.out.get(self.start), Some(&0));
-        self.out.remove(self.start);
+    /// Appends the final state and puts the stream in decoder order.
+    fn finish(self) {
+        self.out.extend(self.x.to_le_bytes());
+        self.out[self.start..].reverse();
     }
 }
 
@@ -700,150 +722,177 @@ impl<'a> Encoder<'a> {
 /// corrupt input: it reads missing bytes as zeros and reports errors from
 /// [`ModelDecoder::next`] or [`ModelDecoder::finish`].
 pub(crate) struct ModelDecoder<'a> {
+    st: State<'a>,
+    k: u32,
+    side: i64,
+    /// Number of table buckets, `2K` (symbol `2K` is ESCAPE).
+    nsym: usize,
+    cum: Vec<u32>,
+    /// Symbol lookup by the top `LUT_BITS` of a slot (see `decoder`).
+    lut: Box<[u64; 1 << LUT_BITS]>,
+}
+
+/// The mutable part of the decoder, passed by value to the out-of-line slow
+/// paths so that the hot loop can keep it in registers.
+#[derive(Clone, Copy)]
+struct State<'a> {
     bytes: &'a [u8],
     /// Bytes consumed so far (may exceed `bytes.len()`).
     pos: usize,
-    code: u32,
-    range: u32,
-    k: u32,
-    side: i64,
-    cum: Vec<u32>,
-    /// Symbol lookup accelerator, indexed by the top `LUT_BITS` of a
-    /// cumulative frequency.
-    lut: Vec<u16>,
+    /// rANS state, in `[L, 2^32)` between values.
+    x: u32,
+}
+
+impl State<'_> {
+    /// The next 4 stream bytes, big-endian, zeros past the end.
+    #[inline(always)]
+    fn peek(&self) -> u32 {
+        match self
+            .bytes
+            .get(self.pos..)
+            .and_then(<[u8]>::first_chunk::<4>)
+        {
+            Some(&b) => u32::from_be_bytes(b),
+            None => peek_tail(self.bytes, self.pos),
+        }
+    }
+
+    /// Sets the state to `x` (1 <= x < 2^32) and reads bytes until it is
+    /// `>= L = 2^24`, all at once: `n` bytes for `x` in `[2^(24-8n), 2^(32-8n))`.
+    /// Branch-free: the four candidates are selected with conditional moves.
+    #[inline(always)]
+    fn renorm(&mut self, x: u32) {
+        // x followed by the next 4 bytes; the candidates are windows of it.
+        let xw = u64::from(x) << 32 | u64::from(self.peek());
+        let (x1, x2, x3) = ((xw >> 24) as u32, (xw >> 16) as u32, (xw >> 8) as u32);
+        let (a, b, c) = (x >= 1 << 24, x >= 1 << 16, x >= 1 << 8);
+        let hi = select_unpredictable(a, x, x1);
+        let lo = select_unpredictable(c, x2, x3);
+        self.x = select_unpredictable(b, hi, lo);
+        self.pos += 3 - usize::from(a) - usize::from(b) - usize::from(c);
+    }
+
+    /// Decodes `nb` (1..=16) raw bits.
+    #[inline]
+    fn get_bits(&mut self, nb: u32) -> u32 {
+        let x = self.x;
+        self.renorm(x >> nb);
+        x & ((1 << nb) - 1)
+    }
+
+    /// Decodes `bits` (0..=64) raw bits, least significant piece first.
+    #[inline]
+    fn get_wide(&mut self, bits: u32) -> u64 {
+        let mut v = 0u64;
+        let mut off = 0;
+        while off < bits {
+            let nb = (bits - off).min(RAW_PIECE);
+            v |= u64::from(self.get_bits(nb)) << off;
+            off += nb;
+        }
+        v
+    }
+}
+
+/// The 4 bytes at `pos`, big-endian, zeros past the end of `bytes`.
+#[cold]
+#[inline(never)]
+fn peek_tail(bytes: &[u8], pos: usize) -> u32 {
+    (0..4).fold(0, |w, i| {
+        let b = bytes.get(pos.wrapping_add(i)).copied().unwrap_or(0);
+        w << 8 | u32::from(b)
+    })
+}
+
+/// Rare path of the symbol lookup: `slot` is in a LUT cell that contains a
+/// symbol boundary; `s` is the symbol of the cell's first slot. Returns
+/// `(cum, freq, symbol)`.
+#[inline(always)]
+fn scan(cum: &[u32], slot: u32, mut s: usize) -> (u32, u32, usize) {
+    // Largest s with cum[s] <= slot (cum[last] = TOTAL > slot).
+    while cum.get(s + 1).is_some_and(|&c| c <= slot) {
+        s += 1;
+    }
+    let c = cum.get(s).copied().unwrap_or(0);
+    let f = cum.get(s + 1).copied().unwrap_or(TOTAL) - c;
+    (c, f, s)
 }
 
 impl ModelDecoder<'_> {
-    #[inline]
-    fn byte(&mut self) -> u8 {
-        let b = self.bytes.get(self.pos).copied().unwrap_or(0);
-        self.pos += 1;
-        b
-    }
-
-    #[inline]
-    fn normalize(&mut self) {
-        while self.range < TOP {
-            self.range <<= 8;
-            self.code = self.code << 8 | u32::from(self.byte());
-        }
-    }
-
-    /// Decodes `bits` (1..=16) raw bits.
-    #[inline]
-    fn decode_bits(&mut self, bits: u32) -> Result<u32, &'static str> {
-        let r = self.range >> bits;
-        let v = self.code / r;
-        if v >> bits != 0 {
-            return Err(ERR_RAW);
-        }
-        self.code -= v * r;
-        self.range = r;
-        self.normalize();
-        Ok(v)
-    }
-
-    /// Decodes `bits` (0..=64) raw bits, high pieces first.
-    #[inline]
-    fn decode_wide(&mut self, bits: u32) -> Result<u64, &'static str> {
-        let mut rem = bits;
-        let mut v = 0u64;
-        while rem > 0 {
-            let nb = rem.min(RAW_PIECE);
-            rem -= nb;
-            v = v << nb | u64::from(self.decode_bits(nb)?);
-        }
-        Ok(v)
-    }
-
-    #[inline]
-    fn decode_symbol(&mut self) -> Result<usize, &'static str> {
-        let r = self.range >> PROB_BITS;
-        let v = self.code / r;
-        if v >= TOTAL {
-            return Err(ERR_SYMBOL);
-        }
-        // Largest i with cum[i] <= v (cum[0] = 0, cum[last] = TOTAL > v):
-        // start at the symbol of v's LUT slot and scan forward.
-        let cum = &self.cum[..];
-        let mut lo = usize::from(self.lut[(v >> LUT_SHIFT) as usize]);
-        while cum[lo + 1] <= v {
-            lo += 1;
-        }
-        let c0 = cum[lo];
-        let c1 = cum[lo + 1];
-        self.code -= r * c0;
-        self.range = r * (c1 - c0);
-        self.normalize();
-        Ok(lo)
-    }
-
     /// Decodes the next residual.
     #[allow(clippy::should_implement_trait)]
+    #[inline(always)]
     pub(crate) fn next(&mut self) -> Result<i64, &'static str> {
-        let sym = self.decode_symbol()?;
-        let side = self.side;
-        if (sym as i64) < 2 * side {
-            let b = sym as i64 - side;
-            let off = self.decode_wide(self.k)?;
-            // b is in [-2^(63-k), 2^(63-k)), so the shift cannot overflow.
-            Ok(b << self.k | off as i64)
+        let x = self.st.x;
+        let slot = x & (TOTAL - 1);
+        let e = self.lut[(slot >> LUT_SHIFT) as usize];
+        let (c, f, s) = if e as u32 != 0 {
+            ((e >> 32) as u32 & 0xffff, e as u32, (e >> 48) as usize)
         } else {
-            let len = self.decode_bits(6)? + 1;
-            let z = 1u64 << (len - 1) | self.decode_wide(len - 1)?;
-            let r = unzigzag(z);
-            let idx = (r >> self.k).wrapping_add(side) as u64;
-            if idx < 2 * side as u64 {
-                return Err(ERR_ESCAPE);
+            scan(&self.cum, slot, (e >> 48) as usize)
+        };
+        // The inverse of `Encoder::put_symbol`: y is in [f * 2^8, f * 2^16)
+        // and holds the fused offset bits in its low bits.
+        let y = f * (x >> PROB_BITS) + (slot - c);
+        if s < self.nsym {
+            let k = self.k;
+            let b = s as i64 - self.side;
+            if k <= FUSED_BITS {
+                self.st.renorm(y >> k);
+                // b is in [-2^(63-k), 2^(63-k)), so the shift cannot overflow.
+                Ok(b << k | i64::from(y & ((1 << k) - 1)))
+            } else {
+                self.st.renorm(y >> FUSED_BITS);
+                let lo = u64::from(y & ((1 << FUSED_BITS) - 1));
+                let off = self.st.get_wide(k - FUSED_BITS) << FUSED_BITS | lo;
+                Ok(b << k | off as i64)
             }
-            Ok(r)
+        } else {
+            let r;
+            (self.st, r) = escape(self.st, y, self.k, self.side, self.nsym);
+            r
         }
     }
 
     /// Checks that the input is exactly the stream the encoder writes for
-    /// the values decoded so far: errors if more bytes were needed than given
-    /// (truncation), if bytes are left over (trailing garbage is rejected),
-    /// or if the final bytes are not the encoder's flush. With these checks
-    /// the accepted streams are exactly the encoder's outputs, and since no
-    /// output is a prefix of another one (see `Encoder::finish`), every
-    /// truncation of a valid stream is detected.
+    /// the values decoded so far: every byte consumed, none missing
+    /// (truncation) or left over (trailing bytes), and the state back at the
+    /// encoder's initial state `L`.
+    #[inline]
     pub(crate) fn finish(self) -> Result<(), &'static str> {
-        let len = self.bytes.len();
-        // The flush wrote 1 or 2 bytes, so the decoder read 3 or 2 bytes
-        // past the end.
-        if self.pos > len + 3 {
+        let len = self.st.bytes.len();
+        if self.st.pos > len {
             return Err(ERR_OVERRUN);
         }
-        if self.pos < len + 2 {
+        if self.st.pos < len {
             return Err(ERR_TRAILING);
         }
-        let code = i64::from(self.code);
-        let range = i64::from(self.range);
-        // Value of the last 4 bytes read (the final window) and the encoder's
-        // `low` relative to it (negative if a carry went past the window).
-        let window = (self.bytes.get(self.pos.saturating_sub(4)..))
-            .unwrap_or_default()
-            .iter()
-            .fold(0i64, |w, &b| w << 8 | i64::from(b))
-            << (8 * (self.pos - len));
-        let low = window - code;
-        let fits = |unit: i64| {
-            let x = (low + unit - 1).div_euclid(unit) * unit;
-            x + unit <= low + range
-        };
-        let unit = if self.pos == len + 3 {
-            1 << 24
-        } else {
-            1 << 16
-        };
-        // The window must be the smallest multiple of `unit` >= low, its
-        // cylinder must fit, and a 2-byte flush is only used if 1 byte
-        // would not do.
-        if code >= unit || code + unit > range || (unit == 1 << 16 && fits(1 << 24)) {
+        if self.st.x != STATE_LOW {
             return Err(ERR_FINAL);
         }
         Ok(())
     }
+}
+
+/// The rest of an ESCAPE, `y` being the state after the symbol step: the
+/// length is fused with the symbol, the zigzag value follows.
+#[inline(never)]
+fn escape(
+    mut st: State<'_>,
+    y: u32,
+    k: u32,
+    side: i64,
+    nsym: usize,
+) -> (State<'_>, Result<i64, &'static str>) {
+    st.renorm(y >> ESC_LEN_BITS);
+    let len = (y & ((1 << ESC_LEN_BITS) - 1)) + 1;
+    let z = 1u64 << (len - 1) | st.get_wide(len - 1);
+    let r = unzigzag(z);
+    let idx = (r >> k).wrapping_add(side) as u64;
+    if idx < nsym as u64 {
+        return (st, Err(ERR_ESCAPE));
+    }
+    (st, Ok(r))
 }
 
 // ---------------------------------------------------------------------------
@@ -956,8 +1005,8 @@ impl Hist {
     }
 }
 
-/// Exact coded size in bits (excluding header and flush) of the histogram
-/// under `m`, and the number of escapes.
+/// Exact coded size in bits (excluding header and rANS state overhead) of the
+/// histogram under `m`, and the number of escapes.
 fn cost_bits(m: &ModelCode, h: &Hist, scratch: &mut Scratch) -> (f64, u64) {
     let side = i64::from(m.build_freqs(scratch));
     let f = &scratch.freqs[..];
@@ -1064,7 +1113,8 @@ fn q_for_scale(s: f64) -> u8 {
 
 impl ModelCode {
     /// Fits a model to `residuals` and returns it with the estimated encoded
-    /// size in bytes (parameters + range-coded stream including its flush).
+    /// size in bytes (parameters + rANS stream including its 4 state bytes;
+    /// an upper bound, usually 0-2 bytes above the actual size).
     /// Returns `None` for an empty input (or more than `u32::MAX` values).
     pub(crate) fn choose(residuals: &[i64]) -> Option<(ModelCode, usize)> {
         let n = residuals.len();
@@ -1239,7 +1289,9 @@ impl ModelCode {
             });
         }
         let (m, c, _) = best;
-        let bytes = 1 + (c / 8.0).ceil() as usize;
+        // The stream is the 4 state bytes plus E emitted bytes with
+        // 8 E ~ cost + 24 - log2(final state) <= cost (the state is >= 2^24).
+        let bytes = STATE_BYTES + (c / 8.0).ceil() as usize;
         Some((m, bytes))
     }
 }
@@ -1550,7 +1602,8 @@ mod tests {
     #[test]
     fn roundtrip_random_models() {
         let mut rng = Rng(42);
-        let mut flush_len = [0; 5];
+        // Bit length of the final encoder state (the stream's first 4 bytes).
+        let mut state_bits = [0; 33];
         for round in 0..3000 {
             let m = ModelCode {
                 shape: if rng.next_u64() & 1 == 0 {
@@ -1576,19 +1629,15 @@ mod tests {
             let buf = encode_with(&m, &data);
             let back = decode_all(&buf, n);
             assert_eq!(back.as_deref(), Ok(&data[..]), "round {round} {m:?}");
-            // Which flush did the encoder use?
             let stream = &buf[m.params_len()..];
-            let mut d = m.decoder(stream).unwrap();
-            for _ in 0..n {
-                d.next().unwrap();
-            }
-            flush_len[4 + stream.len() - d.pos] += 1;
+            let x = u32::from_be_bytes(*stream.first_chunk::<4>().unwrap());
+            state_bits[bit_len(u64::from(x)) as usize] += 1;
+            // One value fewer or more than encoded is always an error.
+            assert!(decode_all(&buf, n - 1).is_err(), "round {round}: n - 1");
+            assert!(decode_all(&buf, n + 1).is_err(), "round {round}: n + 1");
         }
-        println!(
-            "flush bytes: 1 in {} streams, 2 in {}",
-            flush_len[1], flush_len[2]
-        );
-        assert!(flush_len[1] > 0 && flush_len[2] > 0);
+        println!("final state bit lengths: {state_bits:?}");
+        assert_eq!(state_bits[..=STATE_BITS as usize].iter().sum::<i32>(), 0);
     }
 
     /// Ideal cost in bits per value of the integer-rounded Normal(0, sigma):
@@ -2014,6 +2063,44 @@ mod tests {
             }
             let enc = t.elapsed().as_nanos() as f64 / (iters * n) as f64;
             println!("timing n {n:>5} {name:>12}: choose+encode {enc:.1} ns/value");
+        }
+    }
+
+    /// Measurement, not a check (`cargo test --release -- --ignored
+    /// --nocapture`): decode-only ns per value for Normal data of several
+    /// scales (16 data sets of n = 8640 each, cycled).
+    #[test]
+    #[ignore]
+    fn timing_decode_scales() {
+        let n = 8640;
+        for sigma in [1.0, 100.0, 1e4, 1e9] {
+            let bufs: Vec<Vec<u8>> = (0..16)
+                .map(|s| {
+                    let data = normal_data(1000 + s, n, sigma);
+                    let (m, _) = ModelCode::choose(&data).unwrap();
+                    encode_with(&m, &data)
+                })
+                .collect();
+            let iters = 2000;
+            let t = Instant::now();
+            let mut sum = 0i64;
+            for i in 0..iters {
+                let buf = std::hint::black_box(&bufs[i % 16]);
+                let mut pos = 0;
+                let m = ModelCode::read_params(buf, &mut pos).unwrap();
+                let mut d = m.decoder(&buf[pos..]).unwrap();
+                for _ in 0..n {
+                    sum = sum.wrapping_add(d.next().unwrap());
+                }
+                d.finish().unwrap();
+            }
+            std::hint::black_box(sum);
+            let bytes: usize = bufs.iter().map(Vec::len).sum();
+            println!(
+                "sigma {sigma:>6e}: decode {:.2} ns/value, {:.1} bytes/stream",
+                t.elapsed().as_nanos() as f64 / (iters * n) as f64,
+                bytes as f64 / 16.0
+            );
         }
     }
 }
