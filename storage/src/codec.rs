@@ -5,7 +5,7 @@
 //! repeated inside the chunk: the reader passes it back in as `base_t`.
 //!
 //! ```text
-//!                  ┌─► DecimalCodec (id 2) ─┐   (residuals Rice-coded or, via `range`,
+//!                  ┌─► DecimalCodec (id 2) ─┐   (residuals Rice-coded or, via `rans`,
 //!  &[Sample] ──► encode_chunk               │    rANS-coded with a fitted model)
 //!                  │                        ├─► the smallest: [codec u8][count][span][payload]
 //!                  └─► GorillaCodec (id 1) ─┘                  (count, span: uvarint)
@@ -27,7 +27,7 @@
 
 mod decimal;
 mod gorilla;
-mod range;
+mod rans;
 mod stream;
 
 pub use decimal::DecimalCodec;

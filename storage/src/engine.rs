@@ -545,8 +545,8 @@ impl Engine {
             let chunks_cf = cf(db, CF_CHUNKS);
             let mut tmp = Vec::new();
             // A day-merged chunk (see `compaction`) may start anywhere before `lo` in its
-            // day, so each day is scanned from its start; complete windows and days are one
-            // chunk each, so that is a few keys, whose headers say whether to decode.
+            // day, so each day is scanned from its start; complete windows and days are a few
+            // chunks each, so that is a few keys, whose headers say whether to decode.
             for day in day_of(lo)..=day_of(hi) {
                 let prefix = chunk_series_day_prefix(shard, day, sid);
                 let mut it = db.raw_iterator_cf_opt(chunks_cf, bounded(&prefix));

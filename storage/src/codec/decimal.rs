@@ -25,7 +25,7 @@
 //! Sizes are computed exactly before choosing (Rice's k by a local search from the mean). A
 //! Rice quotient of 32 or more is escaped (32 ones, 6-bit length-1, the raw bits), so an outlier
 //! such as a counter reset costs at most ~100 bits. From 256 bytes of coded residuals on, a
-//! model fitted to them ([`super::range::ModelCode`]: Gauss or Laplace with a fitted scale)
+//! model fitted to them ([`super::rans::ModelCode`]: Gauss or Laplace with a fitted scale)
 //! codes them instead (rANS) when that is smaller, which is within ~0.1 % of a random walk's
 //! entropy where Rice spends ~1.8 % more. Payload (details in `docs/format/chunks.md`):
 //!
@@ -43,7 +43,7 @@
 //!  if model-coded: the rANS stream, to the end (the bits hold only the times)
 //! ```
 
-use super::range::ModelCode;
+use super::rans::ModelCode;
 use super::{
     BitReader, BitSink, BitWriter, ChunkCodec, MAX_CHUNK_SPAN_MS, check_samples, corrupt,
     get_uvarint, put_uvarint, unzigzag, uvarint_len, zigzag,
@@ -87,12 +87,12 @@ const MODE_ZERO_FLAG: u8 = 2;
 const MODE_PACKED: u8 = 3;
 
 /// In the value coding byte (low 7 bits, with [`MODE_RICE`] in the descriptor): the residuals
-/// are coded with a fitted model (rANS) (`range::ModelCode`) instead of a bit coding.
+/// are coded by rANS with a fitted model (`rans::ModelCode`) instead of a bit coding.
 const VALUES_MODELLED: u8 = 0x40;
 /// Residuals whose bit coding is shorter than this are not worth sizing a model for: the model
 /// saves a few percent at best (~1.8 % on random walks), less than its 2-3 parameter bytes and
-/// 1-2 flush bytes below ~250 bytes (a 120-sample chunk of the TSBS gauge is ~130), and sizing
-/// it nearly doubled the time to encode such chunks.
+/// 4-byte rANS state below ~250 bytes (a 120-sample chunk of the TSBS gauge is ~130), and
+/// sizing it nearly doubled the time to encode such chunks.
 const MIN_MODELLED_BITS: u64 = 2048;
 
 impl ChunkCodec for DecimalCodec {
@@ -163,7 +163,7 @@ impl ChunkCodec for DecimalCodec {
             code,
             z,
         } = best;
-        // The fitted model (rANS) instead of the bit coding, when it is smaller (see `range`).
+        // The fitted model (rANS) instead of the bit coding, when it is smaller (see `rans`).
         let signed: Vec<i64>;
         let model = if code.mode != MODE_ZERO && code.bits >= MIN_MODELLED_BITS {
             signed = z.iter().map(|&z| unzigzag(z)).collect();
