@@ -36,10 +36,6 @@ pub fn serve(
         };
         let served = tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(Duration::from_secs(10)))
-            // AppendEntries flow from client to server: without this, HTTP/2's default 64 KiB
-            // receive window makes a leader send a large batch in 64 KiB steps, each waiting
-            // for this side's WINDOW_UPDATE.
-            .http2_adaptive_window(Some(true))
             .add_service(raft)
             .add_service(rpc)
             .serve_with_incoming_shutdown(incoming, stop)
