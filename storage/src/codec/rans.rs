@@ -128,6 +128,8 @@
 
 use std::hint::select_unpredictable;
 
+use super::{unzigzag, zigzag};
+
 /// log2 of the frequency total.
 const PROB_BITS: u32 = 16;
 /// Frequency total `M`. With the rANS state `x >= L = 2^24`, `x >> 16 >= 2^8`:
@@ -283,16 +285,6 @@ fn log2_fix(x: u32) -> u32 {
     let frac = m & 0x7f_ffff;
     let (a, b) = (LOG2_TABLE[i], LOG2_TABLE[i + 1]);
     ((31 - lz) << 24) + a + ((u64::from(b - a) * u64::from(frac)) >> 23) as u32
-}
-
-#[inline]
-fn zigzag(r: i64) -> u64 {
-    ((r << 1) ^ (r >> 63)) as u64
-}
-
-#[inline]
-fn unzigzag(z: u64) -> i64 {
-    ((z >> 1) as i64) ^ -((z & 1) as i64)
 }
 
 #[inline]
@@ -1498,18 +1490,21 @@ mod tests {
         assert_eq!(scratch.freqs, laplace);
     }
 
-    #[test]
-    fn roundtrip_normal() {
-        for (i, sigma) in [0.3, 1.0, 3.0, 10.0, 100.0, 1e4, 1e9]
-            .into_iter()
-            .enumerate()
-        {
-            for n in [1, 2, 3, 720, 8640, 16384] {
-                let data = normal_data(i as u64 * 1000 + n as u64, n, sigma);
+    /// Round trips of one family of data for each of its parameters and sizes, printing the
+    /// cost at n = 8640.
+    fn roundtrip_family(
+        name: &str,
+        params: &[f64],
+        sizes: &[usize],
+        data_of: fn(u64, usize, f64) -> Vec<i64>,
+    ) {
+        for (i, &p) in params.iter().enumerate() {
+            for &n in sizes {
+                let data = data_of(i as u64 * 1000 + n as u64, n, p);
                 let (m, bytes) = roundtrip(&data);
                 if n == 8640 {
                     println!(
-                        "normal sigma {sigma:>8}: n {n} bytes {bytes} ({:.3} bits/value) {m:?}",
+                        "{name} {p:>8}: n {n} bytes {bytes} ({:.3} bits/value) {m:?}",
                         bytes as f64 * 8.0 / n as f64
                     );
                 }
@@ -1518,19 +1513,20 @@ mod tests {
     }
 
     #[test]
+    fn roundtrip_normal() {
+        let sigmas = [0.3, 1.0, 3.0, 10.0, 100.0, 1e4, 1e9];
+        roundtrip_family(
+            "normal sigma",
+            &sigmas,
+            &[1, 2, 3, 720, 8640, 16384],
+            normal_data,
+        );
+    }
+
+    #[test]
     fn roundtrip_laplace() {
-        for (i, beta) in [0.2, 1.0, 5.0, 77.0, 3e5, 1e12].into_iter().enumerate() {
-            for n in [1, 2, 720, 8640] {
-                let data = laplace_data(i as u64 * 7 + n as u64, n, beta);
-                let (m, bytes) = roundtrip(&data);
-                if n == 8640 {
-                    println!(
-                        "laplace beta {beta:>8}: n {n} bytes {bytes} ({:.3} bits/value) {m:?}",
-                        bytes as f64 * 8.0 / n as f64
-                    );
-                }
-            }
-        }
+        let betas = [0.2, 1.0, 5.0, 77.0, 3e5, 1e12];
+        roundtrip_family("laplace beta", &betas, &[1, 2, 720, 8640], laplace_data);
     }
 
     #[test]
