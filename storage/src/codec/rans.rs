@@ -1291,7 +1291,6 @@ impl ModelCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Instant;
 
     /// splitmix64.
     struct Rng(u64);
@@ -1981,122 +1980,6 @@ mod tests {
                     }
                 }
             }
-        }
-    }
-
-    /// Not an assertion: prints ns per value (run with `--release`). Cycles
-    /// through 16 data sets so the branch predictor cannot learn one.
-    #[test]
-    fn timing() {
-        for n in [720usize, 8640] {
-            let sets: Vec<Vec<i64>> = (0..16).map(|s| normal_data(99 + s, n, 100.0)).collect();
-            let iters = (4_000_000 / n).max(16);
-            let mut bufs: Vec<Vec<u8>> = vec![Vec::with_capacity(4 * n); sets.len()];
-            // Warm-up (also fills `bufs`).
-            for (data, buf) in sets.iter().zip(&mut bufs) {
-                let (m, _) = ModelCode::choose(data).unwrap();
-                m.write_params(buf);
-                m.encode(data, buf);
-            }
-            let t = Instant::now();
-            for i in 0..iters {
-                let (data, buf) = (&sets[i % 16], &mut bufs[i % 16]);
-                buf.clear();
-                let (m, _) = ModelCode::choose(std::hint::black_box(data)).unwrap();
-                m.write_params(buf);
-                m.encode(data, buf);
-            }
-            let enc = t.elapsed().as_nanos() as f64 / (iters * n) as f64;
-            let t = Instant::now();
-            for i in 0..iters {
-                std::hint::black_box(ModelCode::choose(std::hint::black_box(&sets[i % 16])));
-            }
-            let ch = t.elapsed().as_nanos() as f64 / (iters * n) as f64;
-            let t = Instant::now();
-            let mut sum = 0i64;
-            for i in 0..iters {
-                let buf = std::hint::black_box(&bufs[i % 16]);
-                let mut pos = 0;
-                let m = ModelCode::read_params(buf, &mut pos).unwrap();
-                let mut d = m.decoder(&buf[pos..]).unwrap();
-                for _ in 0..n {
-                    sum = sum.wrapping_add(d.next().unwrap());
-                }
-                d.finish().unwrap();
-            }
-            std::hint::black_box(sum);
-            let dec = t.elapsed().as_nanos() as f64 / (iters * n) as f64;
-            println!(
-                "timing n {n:>5}: choose+encode {enc:.1} ns/value (choose alone {ch:.1}), decode {dec:.1} ns/value"
-            );
-        }
-        // Other shapes of data (single data set each, so optimistic).
-        let mut rng = Rng(5);
-        let n = 720;
-        let mut outliers = normal_data(6, n, 100.0);
-        for i in (0..n).step_by(97) {
-            outliers[i] = (rng.next_u64() % 200_000) as i64 - 100_000;
-        }
-        let others: [(&str, Vec<i64>); 5] = [
-            ("laplace 100", laplace_data(3, n, 100.0)),
-            ("normal 1", normal_data(4, n, 1.0)),
-            ("outliers", outliers),
-            (
-                "uniform i64",
-                (0..n).map(|_| rng.next_u64() as i64).collect(),
-            ),
-            ("all zero", vec![0; n]),
-        ];
-        for (name, data) in &others {
-            let iters = 2000;
-            let mut buf = Vec::new();
-            let t = Instant::now();
-            for _ in 0..iters {
-                buf.clear();
-                let (m, _) = ModelCode::choose(std::hint::black_box(data)).unwrap();
-                m.write_params(&mut buf);
-                m.encode(data, &mut buf);
-            }
-            let enc = t.elapsed().as_nanos() as f64 / (iters * n) as f64;
-            println!("timing n {n:>5} {name:>12}: choose+encode {enc:.1} ns/value");
-        }
-    }
-
-    /// Measurement, not a check (`cargo test --release -- --ignored
-    /// --nocapture`): decode-only ns per value for Normal data of several
-    /// scales (16 data sets of n = 8640 each, cycled).
-    #[test]
-    #[ignore]
-    fn timing_decode_scales() {
-        let n = 8640;
-        for sigma in [1.0, 100.0, 1e4, 1e9] {
-            let bufs: Vec<Vec<u8>> = (0..16)
-                .map(|s| {
-                    let data = normal_data(1000 + s, n, sigma);
-                    let (m, _) = ModelCode::choose(&data).unwrap();
-                    encode_with(&m, &data)
-                })
-                .collect();
-            let iters = 2000;
-            let t = Instant::now();
-            let mut sum = 0i64;
-            for i in 0..iters {
-                let buf = std::hint::black_box(&bufs[i % 16]);
-                let mut pos = 0;
-                let m = ModelCode::read_params(buf, &mut pos).unwrap();
-                let mut d = m.decoder(&buf[pos..]).unwrap();
-                for _ in 0..n {
-                    sum = sum.wrapping_add(d.next().unwrap());
-                }
-                d.finish().unwrap();
-            }
-            std::hint::black_box(sum);
-            let bytes: usize = bufs.iter().map(Vec::len).sum();
-            println!(
-                "sigma {sigma:>6e}: decode {:.2} ns/value, {:.1} bytes/stream",
-                t.elapsed().as_nanos() as f64 / (iters * n) as f64,
-                bytes as f64 / 16.0
-            );
         }
     }
 }
