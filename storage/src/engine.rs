@@ -768,8 +768,8 @@ fn open_db(path: &Path, cfg: &StorageConfig) -> Result<DB> {
                 o.set_max_bytes_for_level_base(1 << 30);
             }
             CF_CHUNKS => {
-                // Reads seek to a series' chunks of a day and scan them in order. Chunks are
-                // window-sized (~1 KiB at 10 s), so a 64 KiB block holds a few dozen: restart
+                // Reads seek to a series' chunks of a day and scan them in order. Merged chunks
+                // are ~1-2 KiB at 10 s, so a 64 KiB block holds a few dozen: restart
                 // points every 16 keys keep a seek's linear scan short (every 128 made
                 // `DecodeEntry` a tenth of a short query) at no measurable cost on disk.
                 bb.set_block_size(64 << 10);
@@ -1088,9 +1088,9 @@ fn checkpoint_locked(
     })
 }
 
-/// Replaces the chunks of every window the plan completes (see `compaction`) by one chunk:
-/// reads the window's chunks already on disk, deletes them in `wb` and puts the merged chunk in
-/// the plan instead of the window's fresh chunks.
+/// Rewrites the chunks of every window and day the plan completes (see `compaction`) as merged
+/// chunks of at most 2,048 samples: reads its chunks already on disk, deletes those no merged
+/// chunk overwrites in `wb`, and puts the merged chunks in the plan instead of its fresh ones.
 fn merge_complete_windows(
     inner: &Inner,
     shard: u32,
