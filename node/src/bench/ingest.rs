@@ -57,8 +57,10 @@ pub struct IngestArgs {
     /// whose 2-decimal values have less entropy (0.957 instead of 1.084 bytes per sample).
     #[arg(long, value_enum, default_value_t = Steps::Normal)]
     pub steps: Steps,
-    /// Requests in flight at once.
-    #[arg(long, default_value_t = 4)]
+    /// Requests in flight at once. 16 keep a single node or a 3-node cluster busy (as many
+    /// collectors writing at once do); with few, a cluster's Raft round trips, not its CPU,
+    /// bound the rate (`benches/cluster.sh` shows both).
+    #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
     /// Lines per request (each line is 10 samples).
     #[arg(long, default_value_t = 1000)]
@@ -830,7 +832,7 @@ mod tests {
         assert_eq!(a.url, "http://127.0.0.1:7480");
         assert_eq!(
             (a.hosts, a.seed, a.concurrency, a.batch_lines),
-            (100, 1, 4, 1000)
+            (100, 1, 16, 1000)
         );
         assert_eq!(a.duration, Duration::from_secs(86_400));
         assert_eq!(a.interval, Duration::from_secs(10));
