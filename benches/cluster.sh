@@ -155,6 +155,15 @@ log "generating $HOSTS hosts × $DURATION every $INTERVAL (seed $SEED)"
 "$CAIRN" bench ingest --out "$FILE" --hosts "$HOSTS" --duration "$DURATION" \
   --interval "$INTERVAL" --seed "$SEED" >/dev/null
 
+# A setup's capacity in round $ROUND: its best rate over the writer counts.
+best() { # single|cluster
+  local m=0 c
+  for c in $CONCURRENCY; do
+    m=$(awk -v a="$m" -v b="${RATE[$ROUND.$c.$1]}" 'BEGIN { printf "%.0f", (b > a ? b : a) }')
+  done
+  echo "$m"
+}
+
 declare -A RATE CPU P50 P99 RATIO
 IDLE_CPU="-"
 CAPACITY=()
@@ -197,8 +206,6 @@ for ROUND in $(seq 1 "$ROUNDS"); do
     RATIO[$ROUND.$C]=$(awk -v c="${RATE[$ROUND.$C.cluster]}" -v s="${RATE[$ROUND.$C.single]}" \
       'BEGIN { printf "%.2f", c / s }')
   done
-  # Each setup's capacity in this round: its best rate over the writer counts.
-  best() { local m=0 c; for c in $CONCURRENCY; do m=$(awk -v a="$m" -v b="${RATE[$ROUND.$c.$1]}" 'BEGIN { print (b > a ? b : a) }'); done; echo "$m"; }
   CAPACITY+=("$(awk -v c="$(best cluster)" -v s="$(best single)" 'BEGIN { printf "%.2f", c / s }')")
 done
 
