@@ -78,14 +78,11 @@ pub fn plan_merges(
         .chain(spilled.iter().copied())
         .filter_map(|(sid, start)| {
             let front = *frontier.get(&sid)?;
-            if front.div_euclid(MS_PER_DAY) > start.div_euclid(MS_PER_DAY) {
-                return Some(WindowMerge {
-                    sid,
-                    window_start: start.div_euclid(MS_PER_DAY) * MS_PER_DAY,
-                    span: MS_PER_DAY,
-                });
-            }
-            (front.div_euclid(span) > start.div_euclid(span)).then_some(WindowMerge {
+            // The day if the series has left it, else the window if it has left that.
+            let span = [MS_PER_DAY, span]
+                .into_iter()
+                .find(|&len| front.div_euclid(len) > start.div_euclid(len))?;
+            Some(WindowMerge {
                 sid,
                 window_start: start.div_euclid(span) * span,
                 span,

@@ -1465,28 +1465,33 @@ mod tests {
         println!("golden: count {count} hash {h:#018x}");
         assert_eq!((count, h), (80472, 0xe009_fa2e_252e_9439));
         // Two tables in full, for readability of failures.
-        let m = ModelCode {
-            shape: Shape::Gauss,
-            k: 3,
-            tail: 0,
-            esc: 0,
-            q: 128,
-        };
-        m.build_freqs(&mut scratch);
-        println!("golden: {m:?} -> {:?}", scratch.freqs);
-        let gauss = [1, 46, 981, 7713, 22319, 23759, 9304, 1340, 71, 1, 1];
-        assert_eq!(scratch.freqs, gauss);
-        let m = ModelCode {
-            shape: Shape::Laplace,
-            k: 0,
-            tail: 0,
-            esc: 1,
-            q: 100,
-        };
-        m.build_freqs(&mut scratch);
-        println!("golden: {m:?} -> {:?}", scratch.freqs);
-        let laplace = [5, 31, 194, 1212, 7585, 47471, 7585, 1212, 194, 31, 16];
-        assert_eq!(scratch.freqs, laplace);
+        let full: [(ModelCode, &[u32]); 2] = [
+            (
+                ModelCode {
+                    shape: Shape::Gauss,
+                    k: 3,
+                    tail: 0,
+                    esc: 0,
+                    q: 128,
+                },
+                &[1, 46, 981, 7713, 22319, 23759, 9304, 1340, 71, 1, 1],
+            ),
+            (
+                ModelCode {
+                    shape: Shape::Laplace,
+                    k: 0,
+                    tail: 0,
+                    esc: 1,
+                    q: 100,
+                },
+                &[5, 31, 194, 1212, 7585, 47471, 7585, 1212, 194, 31, 16],
+            ),
+        ];
+        for (m, want) in full {
+            m.build_freqs(&mut scratch);
+            println!("golden: {m:?} -> {:?}", scratch.freqs);
+            assert_eq!(scratch.freqs, want);
+        }
     }
 
     /// Round trips of one family of data for each of its parameters and sizes, printing the
