@@ -16,7 +16,7 @@
 
 use std::hint::black_box;
 
-use cairn_storage::Sample;
+use cairn_model::Sample;
 use cairn_storage::codec::{
     ChunkCodec, DecimalCodec, GorillaCodec, StreamCodec, chunk_header, decode_chunk, encode_chunk,
 };

@@ -8,16 +8,16 @@
 use std::fmt::Write as _;
 use std::hint::black_box;
 
-use cairn_node::ingest::influx::{Precision, parse_body};
-use cairn_node::ingest::line_protocol::Parser;
-use cairn_storage::Tenant;
+use cairn_ingest::influx::{Precision, parse_body};
+use cairn_ingest::line_protocol::Parser;
+use cairn_model::Tenant;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 const HOSTS: usize = 1_000;
 const INTERVALS: usize = 10;
-use cairn_node::bench::tsbs::FIELDS;
+use cairn_tsbs::FIELDS;
 
 /// A TSBS cpu-only body: hosts in the inner loop, as TSBS writes them.
 fn tsbs_cpu_only_body() -> Vec<u8> {

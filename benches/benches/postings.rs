@@ -3,8 +3,9 @@
 
 use std::hint::black_box;
 
+use cairn_model::{MatchOp, Matcher, Tenant, WriteBatchBuilder};
 use cairn_storage::index::{intersect, subtract, union_many};
-use cairn_storage::{Engine, MatchOp, Matcher, StorageConfig, Tenant, WriteBatchBuilder};
+use cairn_storage::{Engine, StorageConfig};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn lists(n: u64, step_a: u64, step_b: u64) -> (Vec<u64>, Vec<u64>) {
@@ -44,7 +45,7 @@ fn on_rocksdb(c: &mut Criterion) {
         ..Default::default()
     })
     .expect("open engine");
-    let metrics = cairn_node::bench::tsbs::FIELDS;
+    let metrics = cairn_tsbs::FIELDS;
     let regions = ["eu-west-1", "us-east-1", "ap-south-1"];
     let mut b = WriteBatchBuilder::new(Tenant::default_tenant());
     for h in 0..1000 {

@@ -6,12 +6,13 @@
 use std::hint::black_box;
 use std::sync::{Arc, OnceLock};
 
-use cairn_node::bench::tsbs::{CpuGenerator, TsbsConfig};
-use cairn_node::ingest::influx::{Precision, parse_body_into};
-use cairn_node::query::{EngineQuerier, TenantShards};
+use cairn_benches::LocalQuerier;
+use cairn_ingest::influx::{Precision, parse_body_into};
+use cairn_model::{Labels, Sample, Tenant, WriteBatchBuilder};
 use cairn_query::functions::RangeFunction;
 use cairn_query::{MemQuerier, QueryConfig, QueryEngine};
-use cairn_storage::{Engine, Labels, Sample, StorageConfig, Tenant, WriteBatchBuilder};
+use cairn_storage::{Engine, StorageConfig};
+use cairn_tsbs::{CpuGenerator, TsbsConfig};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const SEC: i64 = 1_000_000_000;
@@ -44,7 +45,7 @@ fn load(engine: &Engine) {
 /// does not pay for it.
 struct Fixture {
     _dir: tempfile::TempDir,
-    querier: EngineQuerier,
+    querier: LocalQuerier,
 }
 
 fn fixture() -> &'static Fixture {
@@ -62,11 +63,7 @@ fn fixture() -> &'static Fixture {
         load(&engine);
         Fixture {
             _dir: dir,
-            querier: EngineQuerier::new(TenantShards::local_only(
-                engine,
-                Tenant::default_tenant(),
-                vec![0],
-            )),
+            querier: LocalQuerier::new(engine, Tenant::default_tenant(), vec![0]),
         }
     })
 }

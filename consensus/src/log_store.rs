@@ -1,5 +1,5 @@
 //! `RocksRaftLog`: openraft's log storage (storage-v2 `RaftLogStorage` + `RaftLogReader`) for
-//! one Raft group, on the node's RocksDB through `cairn_storage::raft_log::RaftLogStore`.
+//! one Raft group, on the node's RocksDB through `cairn_storage::log_store::LogStore`.
 //!
 //! ```text
 //!  openraft ──append(entries, callback)──► encode (entry_codec) ──► raft_log, one write, fsync
@@ -16,12 +16,13 @@
 
 pub mod entry_cache;
 pub mod entry_codec;
+pub mod state_kind;
 pub mod syncer;
 
 use std::fmt::Debug;
 use std::ops::RangeBounds;
 
-use cairn_storage::raft_log::{RaftLogStore, StateKind, index_bounds};
+use cairn_storage::log_store::{LogStore, index_bounds};
 use openraft::storage::{LogFlushed, RaftLogStorage};
 use openraft::{
     AnyError, Entry, LogId, LogState, OptionalSend, RaftLogReader, StorageError, StorageIOError,
@@ -34,13 +35,14 @@ use crate::error::{Error, Result};
 use crate::type_config::{NodeId, TypeConfig};
 pub use entry_cache::EntryCache;
 use entry_codec::{decode_entry, decode_log_id, encode_entry};
+pub use state_kind::StateKind;
 pub use syncer::LogSyncer;
 
 /// The Raft log, vote and committed/purged marks of one group. Cheap to clone: clones share
 /// the same RocksDB and entry cache, and serve as openraft's log readers for replication.
 #[derive(Clone, Debug)]
 pub struct RocksRaftLog {
-    store: RaftLogStore,
+    store: LogStore,
     group: u64,
     syncer: Option<LogSyncer>,
     /// Entries from append until applied (see `EntryCache`); reads try it first.
@@ -49,7 +51,7 @@ pub struct RocksRaftLog {
 
 impl RocksRaftLog {
     /// A log whose appends are each fsynced before `append` returns.
-    pub fn new(store: RaftLogStore, group: u64) -> RocksRaftLog {
+    pub fn new(store: LogStore, group: u64) -> RocksRaftLog {
         RocksRaftLog {
             store,
             group,
@@ -59,7 +61,7 @@ impl RocksRaftLog {
     }
 
     /// A log whose appends are fsynced by `syncer`, together with other groups' appends.
-    pub fn with_syncer(store: RaftLogStore, group: u64, syncer: LogSyncer) -> RocksRaftLog {
+    pub fn with_syncer(store: LogStore, group: u64, syncer: LogSyncer) -> RocksRaftLog {
         RocksRaftLog {
             store,
             group,
@@ -79,21 +81,23 @@ impl RocksRaftLog {
 
     fn put_json<T: Serialize>(&self, kind: StateKind, value: &T, sync: bool) -> Result<()> {
         let bytes = serde_json::to_vec(value).map_err(|e| Error::Encode {
-            what: kind_name(kind),
+            what: kind.name(),
             reason: e.to_string(),
         })?;
-        Ok(self.store.put_state(self.group, kind, &bytes, sync)?)
+        Ok(self
+            .store
+            .put_state(self.group, kind.byte(), &bytes, sync)?)
     }
 
     fn get_json<T: DeserializeOwned>(&self, kind: StateKind) -> Result<Option<T>> {
-        match self.store.get_state(self.group, kind)? {
+        match self.store.get_state(self.group, kind.byte())? {
             None => Ok(None),
             Some(bytes) => {
                 serde_json::from_slice(&bytes)
                     .map(Some)
                     .map_err(|e| Error::CorruptState {
                         group: self.group,
-                        kind: kind_name(kind),
+                        kind: kind.name(),
                         reason: e.to_string(),
                     })
             }
@@ -113,18 +117,19 @@ impl RocksRaftLog {
     }
 
     fn log_state(&self) -> Result<LogState<TypeConfig>> {
-        let last_purged_log_id: Option<LogId<NodeId>> = match self.store.purged(self.group)? {
-            None => None,
-            Some(bytes) => {
-                Some(
-                    serde_json::from_slice(&bytes).map_err(|e| Error::CorruptState {
-                        group: self.group,
-                        kind: kind_name(StateKind::Purged),
-                        reason: e.to_string(),
-                    })?,
-                )
-            }
-        };
+        let last_purged_log_id: Option<LogId<NodeId>> =
+            match self.store.get_state(self.group, StateKind::Purged.byte())? {
+                None => None,
+                Some(bytes) => {
+                    Some(
+                        serde_json::from_slice(&bytes).map_err(|e| Error::CorruptState {
+                            group: self.group,
+                            kind: StateKind::Purged.name(),
+                            reason: e.to_string(),
+                        })?,
+                    )
+                }
+            };
         let last_log_id = match self.store.last(self.group)? {
             Some((index, bytes)) => Some(decode_log_id(self.group, index, &bytes)?),
             // Everything purged (or nothing written): openraft wants the purged id here.
@@ -153,16 +158,6 @@ impl RocksRaftLog {
         // Cached once written, as RocksDB reads see it at once too (synced or not yet).
         self.cache.push(entries);
         Ok(())
-    }
-}
-
-fn kind_name(kind: StateKind) -> &'static str {
-    match kind {
-        StateKind::Vote => "vote",
-        StateKind::Committed => "committed",
-        StateKind::Purged => "purged",
-        StateKind::Membership => "membership",
-        StateKind::StateMachine => "state machine",
     }
 }
 
@@ -263,7 +258,7 @@ impl RaftLogStorage<TypeConfig> for RocksRaftLog {
         })?;
         self.cache.purge(log_id.index);
         self.store
-            .purge_to(self.group, log_id.index, &record)
+            .purge_to(self.group, log_id.index, StateKind::Purged.byte(), &record)
             .map_err(|e| write_err(e.into()))
     }
 }

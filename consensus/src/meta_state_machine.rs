@@ -9,7 +9,9 @@
 
 use std::io::Cursor;
 
-use cairn_storage::raft_log::{RaftLogStore, StateKind};
+use cairn_storage::log_store::LogStore;
+
+use crate::log_store::StateKind;
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{
     AnyError, EntryPayload, LogId, RaftSnapshotBuilder, SnapshotMeta, StorageError, StorageIOError,
@@ -19,11 +21,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::cluster_state::ClusterState;
+use crate::group_id::META_GROUP;
 use crate::shard_state_machine::sm_err;
 use crate::type_config::{ApplyReport, Command, Node, NodeId, TypeConfig};
-
-/// The meta group's id.
-pub const META_GROUP: u64 = 0;
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct Persisted {
@@ -33,7 +33,7 @@ struct Persisted {
 }
 
 pub struct MetaStateMachine {
-    store: RaftLogStore,
+    store: LogStore,
     current: Persisted,
     snapshot: Option<(SnapshotMeta<NodeId, Node>, Vec<u8>)>,
     tx: watch::Sender<ClusterState>,
@@ -41,17 +41,18 @@ pub struct MetaStateMachine {
 
 impl MetaStateMachine {
     /// Loads the last stored state; `subscribe` follows every change from then on.
-    pub fn open(store: RaftLogStore) -> crate::Result<MetaStateMachine> {
-        let current: Persisted = match store.get_state(META_GROUP, StateKind::StateMachine)? {
-            Some(bytes) => {
-                serde_json::from_slice(&bytes).map_err(|e| crate::Error::CorruptState {
-                    group: META_GROUP,
-                    kind: "state machine",
-                    reason: e.to_string(),
-                })?
-            }
-            None => Persisted::default(),
-        };
+    pub fn open(store: LogStore) -> crate::Result<MetaStateMachine> {
+        let current: Persisted =
+            match store.get_state(META_GROUP, StateKind::StateMachine.byte())? {
+                Some(bytes) => {
+                    serde_json::from_slice(&bytes).map_err(|e| crate::Error::CorruptState {
+                        group: META_GROUP,
+                        kind: "state machine",
+                        reason: e.to_string(),
+                    })?
+                }
+                None => Persisted::default(),
+            };
         let (tx, _) = watch::channel(current.state.clone());
         Ok(MetaStateMachine {
             store,
@@ -70,7 +71,7 @@ impl MetaStateMachine {
     fn save(&self) -> Result<Vec<u8>, StorageError<NodeId>> {
         let bytes = serde_json::to_vec(&self.current).map_err(sm_err)?;
         self.store
-            .put_state(META_GROUP, StateKind::StateMachine, &bytes, false)
+            .put_state(META_GROUP, StateKind::StateMachine.byte(), &bytes, false)
             .map_err(sm_err)?;
         Ok(bytes)
     }

@@ -17,15 +17,16 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use cairn_storage::raft_log::RaftLogStore;
+use cairn_storage::log_store::LogStore;
 use cairn_storage::{Engine, FlushOutcome};
 use openraft::{Raft, SnapshotPolicy};
 use tokio::sync::watch;
 
 use crate::cluster_state::ClusterState;
 use crate::error::{Error, Result};
+use crate::group_id::{META_GROUP, group_of_shard, shard_of_group};
 use crate::log_store::{LogSyncer, RocksRaftLog};
-use crate::meta_state_machine::{META_GROUP, MetaStateMachine};
+use crate::meta_state_machine::MetaStateMachine;
 use crate::network::{GrpcRaftNetwork, RaftRegistry};
 use crate::shard_state_machine::{ApplyObserver, ShardStateMachine};
 use crate::type_config::{NodeId, TypeConfig};
@@ -48,15 +49,10 @@ impl Default for RaftTimings {
     }
 }
 
-/// The group id of shard `shard` (group 0 is the meta group).
-pub fn group_of_shard(shard: u32) -> u64 {
-    cairn_storage::keys::group_of_shard(shard)
-}
-
 pub struct RaftGroups {
     node_id: NodeId,
     engine: Arc<Engine>,
-    store: RaftLogStore,
+    store: LogStore,
     syncer: LogSyncer,
     network: GrpcRaftNetwork,
     config: Arc<openraft::Config>,
@@ -104,7 +100,7 @@ impl RaftGroups {
                 .validate()
                 .map_err(|e| raft_err(META_GROUP, format!("config: {e}")))?,
         );
-        let store = engine.raft_log_store()?;
+        let store = engine.log_store()?;
         let syncer = LogSyncer::start(store.clone()).map_err(|e| Error::Encode {
             what: "log syncer thread",
             reason: e.to_string(),
@@ -309,8 +305,7 @@ impl RaftRegistry for RaftGroups {
         if group == META_GROUP {
             return Some(self.meta.clone());
         }
-        let shard = u32::try_from(group.checked_sub(1)?).ok()?;
-        self.shard(shard)
+        self.shard(shard_of_group(group)?)
     }
 }
 

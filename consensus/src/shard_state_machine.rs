@@ -67,7 +67,7 @@ impl ShardStateMachine {
         let marker: Marker = match engine.applied_marker(shard)? {
             Some(bytes) => {
                 serde_json::from_slice(&bytes).map_err(|e| crate::Error::CorruptState {
-                    group: crate::raft_groups::group_of_shard(shard),
+                    group: crate::group_id::group_of_shard(shard),
                     kind: "checkpoint marker",
                     reason: e.to_string(),
                 })?

@@ -29,13 +29,15 @@ use axum::http::{HeaderMap, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use cairn_storage::{Engine, Tenant};
+use cairn_model::Tenant;
+use cairn_storage::Engine;
 
 use crate::cluster::Cluster;
 use crate::config::NodeConfig;
 use crate::metrics::Metrics;
+use crate::query::QueryService;
 use crate::query::TenantShards;
-use crate::query::{QueryService, ResultCache};
+use cairn_query::ResultCache;
 pub use error::{ApiError, WriteError};
 
 /// What every handler shares.
@@ -47,6 +49,8 @@ pub struct AppState {
     pub query: QueryService,
     /// When the node started (ms since the epoch), for `/api/v1/status/runtimeinfo`.
     pub started_at_ms: i64,
+    /// Where handlers read the time (the request's default evaluation time, ingest's "now").
+    pub clock: Arc<dyn cairn_model::Clock>,
 }
 
 impl AppState {

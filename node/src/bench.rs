@@ -6,13 +6,12 @@
 //! logic and never touch a data directory.
 //!
 //! ```text
-//!  tsbs::CpuGenerator ─► line protocol ─┬─► --out FILE
+//!  cairn_tsbs::CpuGenerator ─► line protocol ─┬─► --out FILE
 //!  --input FILE ────────────────────────┴─► ingest: C POSTs in flight ─► server /write
 //!                                           └─ remote_write: lines ─► WriteRequest ─► /api/v1/write
 //! ```
 
 pub mod ingest;
 pub mod remote_write;
-pub mod tsbs;
 
 pub use ingest::{IngestArgs, Protocol, ingest};

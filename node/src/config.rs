@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use cairn_query::QueryConfig;
+use cairn_model::units;
+use cairn_query::{QueryCacheConfig, QueryConfig};
 use cairn_storage::StorageConfig;
-use cairn_storage::units;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -78,28 +78,6 @@ pub struct LimitsConfig {
 pub struct TenancyConfig {
     /// Shards each tenant's series spread over (K of the S shards; DESIGN.md shuffle sharding).
     pub shards_per_tenant: u32,
-}
-
-/// The query result cache (`node/src/query/result_cache.rs`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct QueryCacheConfig {
-    /// Steps at least this old when a query starts are kept; a write with a sample this old
-    /// invalidates its tenant's entries.
-    #[serde(rename = "min_age", with = "units::duration_ms")]
-    pub min_age_ms: i64,
-    /// Approximate memory of all entries (least recently used go first); 0 turns the cache off.
-    #[serde(with = "units::bytes")]
-    pub max_bytes: u64,
-}
-
-impl Default for QueryCacheConfig {
-    fn default() -> Self {
-        QueryCacheConfig {
-            min_age_ms: 10 * 60_000,
-            max_bytes: 256 << 20,
-        }
-    }
 }
 
 impl Default for NodeConfig {
@@ -219,9 +197,9 @@ impl NodeConfig {
                 "[cluster] election_timeout must be at least three heartbeat_intervals, and both positive"
             );
         }
-        if self.query_cache.min_age_ms < 0 {
-            bail!("[query_cache] min_age must not be negative");
-        }
+        self.query_cache
+            .validate()
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(())
     }
 }

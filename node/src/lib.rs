@@ -3,7 +3,7 @@
 //! them to sockets, signals and files.
 //!
 //! ```text
-//!  HTTP (axum) ─► api::write ─► ingest::{influx, remote} ─► WriteBatch per shard
+//!  HTTP (axum) ─► api::write ─► cairn_ingest::{influx, remote} ─► WriteBatch per shard
 //!              │                ─► cluster::Cluster::write ─► shard leader's Raft ─► Engine
 //!              ├► api::read ──► read barrier ─► Engine::select / read_samples (local replica)
 //!              └► api::query ─► read barrier ─► query::QueryService ─► cairn_query ─► Engine
@@ -15,7 +15,6 @@ pub mod bench;
 pub mod cli;
 pub mod cluster;
 pub mod config;
-pub mod ingest;
 pub mod metrics;
 pub mod query;
 pub mod server;

@@ -51,21 +51,6 @@ impl Histogram {
     }
 }
 
-/// The query result cache's counters, shared with the cache itself.
-#[derive(Debug, Default)]
-pub struct QueryCacheMetrics {
-    /// Queries answered wholly from the cache.
-    pub hits: AtomicU64,
-    /// Cacheable queries evaluated in full (no usable entry).
-    pub misses: AtomicU64,
-    /// Queries answered partly from the cache, the newer steps evaluated.
-    pub partial: AtomicU64,
-    /// Tenant generations advanced by writes into the cached past.
-    pub invalidations: AtomicU64,
-    /// Approximate bytes held (a gauge).
-    pub bytes: AtomicU64,
-}
-
 #[derive(Default)]
 pub struct Metrics {
     requests: Mutex<BTreeMap<(String, u16), u64>>,
@@ -82,7 +67,7 @@ pub struct Metrics {
     pub query_samples_loaded: AtomicU64,
     /// Queries refused or stopped by a limit, by the limit's configuration name.
     query_limit_hits: Mutex<BTreeMap<&'static str, u64>>,
-    pub query_cache: Arc<QueryCacheMetrics>,
+    pub query_cache: Arc<cairn_query::result_cache::CacheCounters>,
 }
 
 impl Metrics {
@@ -198,12 +183,6 @@ impl Metrics {
             "cairn_chunk_bytes_written_total",
             "Compressed chunk bytes written.",
             c(&s.chunk_bytes_written),
-        );
-        counter(
-            &mut o,
-            "cairn_wal_replayed_entries_total",
-            "Entries of the pre-Raft single-node write-ahead log replayed at startup.",
-            c(&s.replayed_entries),
         );
         counter(
             &mut o,

@@ -16,24 +16,24 @@
 //! ```
 
 pub mod admission;
+pub mod cache_invalidator;
 pub mod engine_querier;
-pub mod result_cache;
 pub mod tenant_shards;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use cairn_query::{QueryConfig, QueryEngine, QueryResult, QueryStats, QueryValue};
+use cairn_model::Clock;
+use cairn_query::result_cache::{self, CacheCounters, Key, Notes, ResultCache};
+use cairn_query::{
+    QueryCacheConfig, QueryConfig, QueryEngine, QueryResult, QueryStats, QueryValue,
+};
 
 pub use admission::Admission;
+pub use cache_invalidator::CacheInvalidator;
 pub use engine_querier::EngineQuerier;
-pub use result_cache::{Notes, ResultCache};
 pub use tenant_shards::TenantShards;
-
-use crate::config::QueryCacheConfig;
-use crate::metrics::QueryCacheMetrics;
-use result_cache::Key;
 
 /// Why a query produced no result.
 #[derive(Debug, thiserror::Error)]
@@ -77,19 +77,22 @@ pub struct QueryService {
     engine: QueryEngine,
     admission: Admission,
     cache: Arc<ResultCache>,
+    clock: Arc<dyn Clock>,
 }
 
 impl QueryService {
     pub fn new(
         cfg: QueryConfig,
         cache: &QueryCacheConfig,
-        cache_metrics: Arc<QueryCacheMetrics>,
+        cache_counters: Arc<CacheCounters>,
+        clock: Arc<dyn Clock>,
     ) -> Self {
         let max_steps = cfg.max_points_per_series + 1;
         QueryService {
             admission: Admission::new(cfg.max_concurrent, cfg.max_queued),
             engine: QueryEngine::new(cfg),
-            cache: Arc::new(ResultCache::new(cache.clone(), max_steps, cache_metrics)),
+            cache: Arc::new(ResultCache::new(cache.clone(), max_steps, cache_counters)),
+            clock,
         }
     }
 
@@ -101,7 +104,10 @@ impl QueryService {
     /// Told of every batch any replica on this node applies, so that writes into the cached
     /// past (acknowledged by whichever node) invalidate this node's entries.
     pub fn cache_invalidator(&self) -> Arc<dyn cairn_consensus::ApplyObserver> {
-        Arc::new(result_cache::CacheInvalidator(self.cache.clone()))
+        Arc::new(CacheInvalidator::new(
+            self.cache.clone(),
+            self.clock.clone(),
+        ))
     }
 
     pub fn config(&self) -> &QueryConfig {
@@ -180,8 +186,8 @@ impl QueryService {
         let tenant = shards.tenant().clone();
         // Both read before anything is evaluated (see result_cache's proof of exactness).
         let generation = cache.generation(&tenant);
-        let safe_until = now_ms().saturating_sub(cache.min_age_ms());
-        let m = cache.metrics();
+        let safe_until = self.clock.now_ms().saturating_sub(cache.min_age_ms());
+        let m = cache.counters();
         match range {
             QueryRange::Instant { t } => {
                 let key = Key::instant(&tenant, &query.text, t);
@@ -263,8 +269,4 @@ fn notes_of(r: &QueryResult) -> Notes {
         warnings: r.warnings.clone(),
         infos: r.infos.clone(),
     }
-}
-
-fn now_ms() -> i64 {
-    crate::api::write::now_ms()
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use cairn_model::{Clock, SystemClock};
 use cairn_storage::Engine;
 use tokio::net::TcpListener;
 
@@ -53,10 +54,12 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     let mut cluster_cfg = cfg.clone();
     cluster_cfg.http_addr = addr;
     let metrics = Metrics::default();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let query = QueryService::new(
         cfg.query.clone(),
         &cfg.query_cache,
         metrics.query_cache.clone(),
+        clock.clone(),
     );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let cluster = Cluster::start(
@@ -71,12 +74,13 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
         cluster: cluster.clone(),
         metrics,
         query,
-        started_at_ms: crate::api::write::now_ms(),
+        started_at_ms: clock.now_ms(),
+        clock,
         cfg,
     });
     tracing::info!(
         series = engine.series_count(),
-        retention = %cairn_storage::units::format_duration_ms(state.cfg.storage.retention_ms),
+        retention = %cairn_model::units::format_duration_ms(state.cfg.storage.retention_ms),
         "storage ready"
     );
     // Tests and scripts read this line to learn the port when started with port 0.

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 #[serde(default, deny_unknown_fields)]
 pub struct QueryConfig {
     /// How far back an instant selector looks for the latest sample (Prometheus' 5m).
-    #[serde(rename = "lookback_delta", with = "cairn_storage::units::duration_ms")]
+    #[serde(rename = "lookback_delta", with = "cairn_model::units::duration_ms")]
     pub lookback_delta_ms: i64,
     /// Most samples one query may load from storage (and hold in subqueries and range
     /// results) before it fails with a 422.
@@ -20,7 +20,7 @@ pub struct QueryConfig {
     /// Most points per series a range query may return (Prometheus' 11,000).
     pub max_points_per_series: u64,
     /// A query running longer than this fails with a 503 `timeout`.
-    #[serde(rename = "timeout", with = "cairn_storage::units::duration_ms_u64")]
+    #[serde(rename = "timeout", with = "cairn_model::units::duration_ms_u64")]
     pub timeout_ms: u64,
     /// Queries evaluated at once; more wait in a queue.
     pub max_concurrent: usize,
@@ -64,6 +64,36 @@ impl QueryConfig {
         }
         if self.max_concurrent == 0 {
             return err("max_concurrent", "must be at least 1");
+        }
+        Ok(())
+    }
+}
+/// The query result cache (`[query_cache]`; `result_cache.rs`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueryCacheConfig {
+    /// Steps at least this old when a query starts are kept; a write with a sample this old
+    /// invalidates its tenant's entries.
+    #[serde(rename = "min_age", with = "cairn_model::units::duration_ms")]
+    pub min_age_ms: i64,
+    /// Approximate memory of all entries (least recently used go first); 0 turns the cache off.
+    #[serde(with = "cairn_model::units::bytes")]
+    pub max_bytes: u64,
+}
+
+impl Default for QueryCacheConfig {
+    fn default() -> Self {
+        QueryCacheConfig {
+            min_age_ms: 10 * 60_000,
+            max_bytes: 256 << 20,
+        }
+    }
+}
+
+impl QueryCacheConfig {
+    pub fn validate(&self) -> Result<()> {
+        if self.min_age_ms < 0 {
+            return Err(Error::parse("[query_cache] min_age: must not be negative"));
         }
         Ok(())
     }

@@ -1,6 +1,8 @@
-//! The query crate's error type. The HTTP layer maps each variant to Prometheus' error
-//! types: `Parse`/`InvalidSelector` are `bad_data` (400), `Execution` and `Limit` are
-//! `execution` (422), `Timeout` is `timeout` (503).
+//! The query crate's error type, also the error of the [`crate::Querier`] trait (a querier
+//! maps its storage's failures onto `Unavailable` or `Read`). The HTTP layer maps each
+//! variant to Prometheus' error types: `Parse`/`InvalidSelector`/`Model` are `bad_data` (400),
+//! `Execution`, `Unsupported` and `Limit` are `execution` (422), `Timeout` is `timeout` (503),
+//! `Unavailable` is `unavailable` (503) and `Read` is `internal` (500).
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -32,8 +34,22 @@ pub enum Error {
     #[error("{what} is not supported by Cairn")]
     Unsupported { what: String },
 
+    /// A label set or matcher the data model refuses (e.g. a bad regex in a selector).
     #[error(transparent)]
-    Storage(#[from] cairn_storage::Error),
+    Model(#[from] cairn_model::Error),
+
+    /// The querier cannot reach some of the data now (a shard with no reachable replica, a
+    /// node shutting down): worth retrying.
+    #[error("{what} is unavailable: {reason}")]
+    Unavailable { what: String, reason: String },
+
+    /// The querier failed to read data it holds (corruption, an I/O error): a bug or a
+    /// damaged disk, not the query's fault.
+    #[error("reading series failed: {source}")]
+    Read {
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl Error {

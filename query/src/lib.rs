@@ -8,8 +8,10 @@
 //!                                   └──▶ Querier (node: storage engine; tests: MemQuerier)
 //! ```
 //!
-//! Also: series selectors for the metadata and export APIs (`selector`), and a reader and
-//! checker for Prometheus' `.test` scripts (`promqltest`) that the conformance tests share.
+//! Also: the result cache that answers a dashboard's past steps from memory (`result_cache`,
+//! pure: the node drives it around evaluations), series selectors for the metadata and export
+//! APIs (`selector`), and a reader and checker for Prometheus' `.test` scripts (`promqltest`)
+//! that the conformance tests share.
 
 pub mod config;
 pub mod engine;
@@ -18,13 +20,15 @@ pub mod functions;
 pub mod mem_querier;
 pub mod promqltest;
 pub mod querier;
+pub mod result_cache;
 pub mod selector;
 pub mod value;
 
-pub use config::QueryConfig;
+pub use config::{QueryCacheConfig, QueryConfig};
 pub use engine::{QueryEngine, QueryResult, QueryStats};
 pub use error::{Error, Result};
 pub use mem_querier::MemQuerier;
 pub use querier::{Querier, SeriesHandle};
+pub use result_cache::ResultCache;
 pub use selector::parse_selector;
 pub use value::{QueryValue, Series, VectorElement};

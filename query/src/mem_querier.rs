@@ -1,7 +1,7 @@
 //! `MemQuerier`: series held in memory. The in-process PromQL conformance runner and unit
 //! tests use it; the node uses the storage engine instead.
 
-use cairn_storage::model::{Labels, Matcher, Sample};
+use cairn_model::{Labels, Matcher, Sample};
 
 use crate::error::Result;
 use crate::querier::{Querier, SeriesHandle};

@@ -84,12 +84,12 @@ pub struct LoadSeries {
 impl LoadSeries {
     /// The float samples to store, value `i` at `i * step_ms` (omitted values and native
     /// histograms produce no sample; a `stale` value is the stale-marker NaN).
-    pub fn float_samples(&self, step_ms: i64) -> Vec<cairn_storage::model::Sample> {
+    pub fn float_samples(&self, step_ms: i64) -> Vec<cairn_model::Sample> {
         self.values
             .iter()
             .enumerate()
             .filter_map(|(i, v)| match v {
-                SeqValue::Float(f) => Some(cairn_storage::model::Sample {
+                SeqValue::Float(f) => Some(cairn_model::Sample {
                     t: i as i64 * step_ms,
                     v: *f,
                 }),

@@ -4,7 +4,7 @@
 //! series' samples a batch of series at a time ([`READ_BATCH`]), so a query holds the raw
 //! samples of one batch at once, not of the whole selection.
 
-use cairn_storage::model::{Labels, Matcher, Sample};
+use cairn_model::{Labels, Matcher, Sample};
 
 use crate::error::Result;
 

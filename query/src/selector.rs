@@ -1,7 +1,7 @@
 //! Series selectors (`metric{label="value", ...}`) parsed with `promql-parser` into storage
 //! matchers, with Prometheus' rules: at least one matcher must not match the empty string.
 
-use cairn_storage::model::{METRIC_NAME, MatchOp, Matcher};
+use cairn_model::{METRIC_NAME, MatchOp, Matcher};
 use promql_parser::label::{MatchOp as PMatchOp, Matcher as PMatcher};
 use promql_parser::parser::{self, Expr, VectorSelector};
 

@@ -5,7 +5,7 @@
 //! query with one step. [`QueryValue`] is what leaves the engine (and what the HTTP API
 //! renders as `vector`, `matrix`, `scalar` or `string`).
 
-pub use cairn_storage::model::{Label, Labels, METRIC_NAME, Sample};
+pub use cairn_model::{Label, Labels, METRIC_NAME, Sample};
 
 /// A labelled list of points, sorted by time.
 #[derive(Debug, Clone, PartialEq)]

@@ -7,9 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
+use cairn_model::Labels;
 use cairn_query::promqltest::{self, EvalKind, LoadCommand, Query, Target};
 use cairn_query::{MemQuerier, QueryConfig, QueryEngine, QueryResult};
-use cairn_storage::model::Labels;
 
 /// The workspace root (this crate lives in `<root>/query`).
 fn workspace_root() -> PathBuf {

@@ -31,14 +31,13 @@ mod rans;
 mod stream;
 
 pub use decimal::DecimalCodec;
-pub(crate) use decimal::{MAX_SCALE, POW10, scale_to_ints};
 pub use gorilla::GorillaCodec;
 pub(crate) use gorilla::{OpenGorilla, decode_gorilla_payload};
 pub use stream::StreamCodec;
 pub(crate) use stream::{OpenStream, decode_stream_payload};
 
 use crate::error::{Error, Result};
-use crate::model::Sample;
+use cairn_model::Sample;
 
 /// Every chunk spans less than this many milliseconds (`max_t - min_t < 2^31`): tsz encodes a
 /// delta-of-delta beyond the i32 range wrongly and silently, so the bound is enforced for all
@@ -275,48 +274,13 @@ pub(crate) fn corrupt(reason: &str) -> Error {
 
 // ---- integers -----------------------------------------------------------------------------
 
+// Cairn has one varint codec (`cairn_model::varint`); chunk payloads use it too.
+pub(crate) use cairn_model::varint::{put_uvarint, unzigzag, uvarint_len, zigzag};
+
+/// Reads a varint of a chunk payload; a bad one is a corrupt chunk.
 #[inline]
-pub(crate) fn zigzag(v: i64) -> u64 {
-    ((v << 1) ^ (v >> 63)) as u64
-}
-
-#[inline]
-pub(crate) fn unzigzag(z: u64) -> i64 {
-    ((z >> 1) as i64) ^ -((z & 1) as i64)
-}
-
-pub(crate) fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-pub(crate) fn uvarint_len(v: u64) -> usize {
-    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
-}
-
-/// Reads a canonical (shortest-form) LEB128 varint at `*pos`, advancing it.
 pub(crate) fn get_uvarint(buf: &[u8], pos: &mut usize) -> Result<u64> {
-    let mut v = 0u64;
-    for i in 0..10 {
-        let Some(&b) = buf.get(*pos + i) else {
-            return Err(corrupt("truncated varint"));
-        };
-        if i == 9 && b > 1 {
-            return Err(corrupt("varint overflows 64 bits"));
-        }
-        v |= u64::from(b & 0x7f) << (7 * i);
-        if b < 0x80 {
-            if b == 0 && i > 0 {
-                return Err(corrupt("varint not in shortest form"));
-            }
-            *pos += i + 1;
-            return Ok(v);
-        }
-    }
-    Err(corrupt("varint longer than 10 bytes"))
+    cairn_model::varint::get_uvarint(buf, pos).map_err(|e| corrupt(&e.to_string()))
 }
 
 // ---- bits (most significant bit first, as tsz writes them) ------------------------------

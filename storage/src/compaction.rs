@@ -34,7 +34,7 @@ use crate::codec::{StreamCodec, decode_chunk, encode_chunk};
 use crate::error::Result;
 use crate::head::SeriesId;
 use crate::keys::{HeadIndexEntry, MS_PER_DAY};
-use crate::model::{Sample, merge_preferring_first};
+use cairn_model::{Sample, merge_preferring_first};
 
 /// Most samples a merged chunk holds: reads of short ranges decode whole chunks, so this bounds
 /// their work, while each extra chunk costs ~30 bytes (at 2,048, ~0.015 bytes per sample).

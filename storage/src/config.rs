@@ -16,29 +16,32 @@ pub struct StorageConfig {
     /// Number of shards (fixed when the data dir is created).
     pub shards: u32,
     /// Raw sample retention (`"7d"`); `"0s"` keeps data forever. Stored only, for now.
-    #[serde(rename = "retention", with = "crate::units::duration_ms")]
+    #[serde(rename = "retention", with = "cairn_model::units::duration_ms")]
     pub retention_ms: i64,
     /// Samples older than a series' newest sample by more than this are rejected.
-    #[serde(rename = "ooo_window", with = "crate::units::duration_ms")]
+    #[serde(rename = "ooo_window", with = "cairn_model::units::duration_ms")]
     pub ooo_window_ms: i64,
     /// A head chunk is sealed after this many samples...
     pub chunk_max_samples: usize,
     /// ...or when a sample crosses a boundary of this span (aligned to the epoch).
-    #[serde(rename = "chunk_span", with = "crate::units::duration_ms")]
+    #[serde(rename = "chunk_span", with = "cairn_model::units::duration_ms")]
     pub chunk_span_ms: i64,
     /// Write a checkpoint (sealed chunks, head index, flushed index) when this much
     /// write-ahead log has accumulated in a shard since its last one...
-    #[serde(with = "crate::units::bytes")]
+    #[serde(with = "cairn_model::units::bytes")]
     pub checkpoint_wal_bytes: u64,
     /// ...or after this long.
-    #[serde(rename = "checkpoint_interval", with = "crate::units::duration_ms_u64")]
+    #[serde(
+        rename = "checkpoint_interval",
+        with = "cairn_model::units::duration_ms_u64"
+    )]
     pub checkpoint_interval_ms: u64,
     /// Sealed chunks a shard keeps in memory until the next checkpoint, at most: when they
     /// reach this much, `apply` writes them out at once (a bound whatever the ingest rate).
-    #[serde(rename = "sealed_memory", with = "crate::units::bytes")]
+    #[serde(rename = "sealed_memory", with = "cairn_model::units::bytes")]
     pub sealed_memory_bytes: u64,
     /// RocksDB block cache for index and chunk reads.
-    #[serde(rename = "block_cache", with = "crate::units::bytes")]
+    #[serde(rename = "block_cache", with = "cairn_model::units::bytes")]
     pub block_cache_bytes: u64,
 }
 

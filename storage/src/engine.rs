@@ -11,8 +11,7 @@
 //!                                 the Raft layer re-applies the committed entries after it
 //! ```
 //! The log itself (the `raft_log` column family) belongs to the Raft layer, which appends,
-//! syncs and purges it through `raft_log::RaftLogStore`. Log entries written by the
-//! single-node WAL before the cluster work (format 1) are replayed once at open and removed.
+//! syncs and purges it through `log_store::LogStore`.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -32,12 +31,9 @@ use crate::error::{Error, Result};
 use crate::head::{ApplyOutcome, Head, HeadLimits, MemSamples, NewSeries, SeriesId};
 use crate::index;
 use crate::keys::*;
-use crate::model::{Labels, Matcher, Sample, merge_preferring_first};
-use crate::series::{decode_series_record, encode_series_record};
-use crate::write_batch::DecodedBatch;
-
-/// Kind byte of a log entry written by the single-node WAL (format 1, before Raft).
-const LEGACY_ENTRY_WRITE: u8 = 1;
+use crate::series_record::{decode_series_record, encode_series_record};
+use cairn_model::DecodedBatch;
+use cairn_model::{Labels, Matcher, Sample, merge_preferring_first};
 
 /// First byte of a shard dump (`Engine::dump_shard`).
 const SNAPSHOT_FORMAT: u8 = 1;
@@ -75,8 +71,6 @@ pub struct EngineStats {
     pub chunk_bytes_written: AtomicU64,
     /// Samples in the chunks checkpoints (and spills of sealed chunks) wrote.
     pub chunk_samples_written: AtomicU64,
-    /// Entries of the old single-node WAL replayed at open.
-    pub replayed_entries: AtomicU64,
     pub snapshots_dumped: AtomicU64,
     pub snapshots_installed: AtomicU64,
 }
@@ -90,7 +84,7 @@ struct ShardState {
 }
 
 struct Inner {
-    /// Shared with the Raft log store (`raft_log::RaftLogStore`).
+    /// Shared with the log store (`log_store::LogStore`).
     db: Arc<DB>,
     cfg: StorageConfig,
     limits: HeadLimits,
@@ -172,9 +166,6 @@ impl Engine {
             stats: EngineStats::default(),
             closed: AtomicBool::new(false),
         };
-        for shard in 0..inner.cfg.shards {
-            replay_legacy_log(&inner, shard)?;
-        }
         Ok(Engine {
             inner: Arc::new(inner),
         })
@@ -193,10 +184,10 @@ impl Engine {
         self.inner.cfg.shards
     }
 
-    /// The Raft log and state of this node's groups, in the same RocksDB (the `raft_log` and
-    /// `raft_state` column families).
-    pub fn raft_log_store(&self) -> Result<crate::raft_log::RaftLogStore> {
-        crate::raft_log::RaftLogStore::new(self.inner.db.clone())
+    /// The per-group logs and records in the same RocksDB (the `raft_log` and `raft_state`
+    /// column families), for the consensus layer's Raft logs.
+    pub fn log_store(&self) -> Result<crate::log_store::LogStore> {
+        crate::log_store::LogStore::new(self.inner.db.clone())
     }
 
     pub fn stats(&self) -> &EngineStats {
@@ -269,7 +260,7 @@ impl Engine {
     /// Applies `batch` at the next index of `shard`, for tools, tests and benchmarks that use
     /// the engine on its own (no Raft group, so nothing is logged: a restart goes back to the
     /// last checkpoint).
-    pub fn apply_next(&self, shard: u32, batch: crate::WriteBatch) -> Result<ApplyOutcome> {
+    pub fn apply_next(&self, shard: u32, batch: cairn_model::WriteBatch) -> Result<ApplyOutcome> {
         let next = self.applied_index(shard)? + 1;
         self.apply(shard, next, Some(batch.as_bytes()))
     }
@@ -871,68 +862,6 @@ fn recover_shard(db: &DB, shard: u32, limits: HeadLimits) -> Result<ShardState> 
     })
 }
 
-/// Replays the entries the single-node WAL (format 1, before Raft) left after `shard`'s last
-/// checkpoint, checkpoints and deletes them, so that the Raft group starts from an empty log.
-/// Raft entries (format 2) are left alone: their group re-applies them.
-fn replay_legacy_log(inner: &Inner, shard: u32) -> Result<()> {
-    let db = &inner.db;
-    let group = group_of_shard(shard);
-    let mut st = inner.shards[shard as usize]
-        .write()
-        .unwrap_or_else(|p| p.into_inner());
-    let mut last = None;
-    let mut replayed = 0u64;
-    {
-        let mut ro = ReadOptions::default();
-        ro.set_iterate_upper_bound(log_key(group + 1, 0).to_vec());
-        let mut it = db.raw_iterator_cf_opt(cf(db, CF_RAFT_LOG), ro);
-        it.seek(log_key(group, st.flushed_index + 1));
-        while let (Some(k), Some(v)) = (it.key(), it.value()) {
-            if v.first() != Some(&LEGACY_ENTRY_WRITE) {
-                break;
-            }
-            let (_, index) = parse_log_key(k)?;
-            let mut new_series = Vec::new();
-            apply_write(&mut st.head, shard, index, &v[1..], &mut new_series)?;
-            write_new_series(db, shard, &new_series)?;
-            last = Some(index);
-            replayed += 1;
-            it.next();
-        }
-        it.status()?;
-    }
-    let Some(last) = last else {
-        return Ok(());
-    };
-    inner
-        .stats
-        .replayed_entries
-        .fetch_add(replayed, Ordering::Relaxed);
-    tracing::info!(
-        shard,
-        replayed,
-        to = last,
-        "replayed the single-node write-ahead log"
-    );
-    checkpoint_locked(inner, shard, &mut st, None)?;
-    let mut wb = rocksdb::WriteBatch::default();
-    wb.delete_range_cf(
-        cf(db, CF_RAFT_LOG),
-        log_key(group, 0),
-        log_key(group, last + 1),
-    );
-    // The Raft group numbers its entries from 1 again.
-    st.head.set_applied_index(0);
-    st.flushed_index = 0;
-    wb.put_cf(
-        cf(db, CF_SHARD_META),
-        shard_meta_key(shard, META_FLUSHED_INDEX),
-        0u64.to_be_bytes(),
-    );
-    db.write(wb)?;
-    Ok(())
-}
-
 /// The one place where a committed write becomes a storage change (in memory; the engine then
 /// writes the new series' records).
 fn apply_write(
@@ -942,13 +871,10 @@ fn apply_write(
     batch: &[u8],
     new_series: &mut Vec<NewSeries>,
 ) -> Result<ApplyOutcome> {
-    let batch = DecodedBatch::decode(batch).map_err(|e| match e {
-        Error::CorruptRecord { what, reason, .. } => Error::CorruptRecord {
-            what,
-            shard,
-            reason: format!("log entry {index}: {reason}"),
-        },
-        other => other,
+    let batch = DecodedBatch::decode(batch).map_err(|e| Error::CorruptRecord {
+        what: "write batch",
+        shard,
+        reason: format!("log entry {index}: {e}"),
     })?;
     Ok(head.apply(index, &batch, new_series))
 }

@@ -7,17 +7,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("invalid tenant {tenant:?}: must match [A-Za-z0-9_-]{{1,64}}")]
-    InvalidTenant { tenant: String },
-
-    #[error("duplicate label name {name:?}")]
-    DuplicateLabel { name: String },
-
-    #[error("empty label name")]
-    EmptyLabelName,
-
-    #[error("invalid regex {regex:?}: {reason}")]
-    InvalidRegex { regex: String, reason: String },
+    /// A tenant, label set or matcher that the data model refuses.
+    #[error(transparent)]
+    Model(#[from] cairn_model::Error),
 
     #[error("unknown chunk codec id {id}")]
     UnknownCodec { id: u8 },

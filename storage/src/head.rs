@@ -17,9 +17,9 @@ use crate::codec::{ChunkHeader, decode_chunk, encode_chunk};
 use crate::error::Result;
 use crate::head_chunk::{ChunkHint, HeadChunk};
 use crate::keys::HeadIndexEntry;
-use crate::model::Sample;
-use crate::series::{group_hash, series_hash_in_group, with_metric_name};
-use crate::write_batch::DecodedBatch;
+use cairn_model::DecodedBatch;
+use cairn_model::Sample;
+use cairn_model::series_hash::{group_hash, series_hash_in_group, with_metric_name};
 
 /// Series id within a shard, assigned densely in apply order.
 pub type SeriesId = u64;

@@ -40,7 +40,7 @@ use crate::codec::{
     decode_gorilla_payload, decode_stream_payload, encode_chunk_reusing, put_chunk_header,
 };
 use crate::error::Result;
-use crate::model::Sample;
+use cairn_model::Sample;
 
 /// The open chunk of one series; see the module docs.
 pub struct HeadChunk {

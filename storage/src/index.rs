@@ -20,7 +20,7 @@ use crate::keys::{
     CF_POSTINGS, parse_postings_key, postings_name_prefix, postings_tenant_prefix,
     postings_value_prefix, prefix_successor,
 };
-use crate::model::{MatchOp, Matcher};
+use cairn_model::{MatchOp, Matcher};
 
 /// The label name of the "every series" postings list.
 pub const ALL_POSTINGS_NAME: &str = "";

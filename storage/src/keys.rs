@@ -27,11 +27,6 @@ pub const ALL_CFS: &[&str] = &[
 
 pub const MS_PER_DAY: i64 = 86_400_000;
 
-/// Raft group id of a shard: group 0 is the meta group, shard `s` is group `s + 1`.
-pub fn group_of_shard(shard: u32) -> u64 {
-    shard as u64 + 1
-}
-
 #[inline]
 pub fn flip_i64(v: i64) -> u64 {
     (v as u64) ^ (1 << 63)

@@ -6,7 +6,7 @@
 //!
 //! ```text
 //!  committed Raft entry (WriteBatch) ──► Engine::apply (series ids in apply order)
-//!                                     │   the log itself: raft_log CF via raft_log::RaftLogStore
+//!                                     │   the log itself: raft_log CF via log_store::LogStore
 //!                                     ▼
 //!                       Head: one open Gorilla chunk per series ──seal──► chunk codec
 //!                                     │  (120 samples or 2 h boundary)     (gorilla | decimal)
@@ -28,15 +28,10 @@ pub mod head;
 pub mod head_chunk;
 pub mod index;
 pub mod keys;
-pub mod model;
-pub mod raft_log;
-pub mod series;
-pub mod units;
-pub mod write_batch;
+pub mod log_store;
+pub mod series_record;
 
 pub use config::StorageConfig;
 pub use engine::{Engine, EngineStats, FlushOutcome, SeriesRef};
 pub use error::{Error, Result};
 pub use head::ApplyOutcome;
-pub use model::{Label, Labels, MatchOp, Matcher, Sample, Tenant};
-pub use write_batch::{WriteBatch, WriteBatchBuilder};

@@ -2,7 +2,9 @@
 //! small in-memory state machine standing in for the shard state machine, plus restart and
 //! multi-group tests of our own.
 
-use cairn_storage::raft_log::{RaftLogStore, StateKind};
+use cairn_storage::log_store::LogStore;
+
+use crate::log_store::StateKind;
 use openraft::storage::{RaftLogStorage, RaftLogStorageExt};
 use openraft::testing::{StoreBuilder, Suite};
 use openraft::{
@@ -44,7 +46,7 @@ impl StoreBuilder<TypeConfig, RocksRaftLog, MemStateMachine, tempfile::TempDir> 
             StorageError::from(StorageIOError::write(AnyError::error(e)))
         };
         let dir = tempfile::tempdir().map_err(|e| io(&e))?;
-        let store = RaftLogStore::open_standalone(dir.path()).map_err(|e| io(&e))?;
+        let store = LogStore::open_standalone(dir.path()).map_err(|e| io(&e))?;
         for g in [GROUP - 1, GROUP + 1] {
             let mut neighbour = RocksRaftLog::new(store.clone(), g);
             neighbour
@@ -83,7 +85,7 @@ fn raft_log_state_survives_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let rt = runtime();
     rt.block_on(async {
-        let mut log = RocksRaftLog::new(RaftLogStore::open_standalone(dir.path()).unwrap(), 3);
+        let mut log = RocksRaftLog::new(LogStore::open_standalone(dir.path()).unwrap(), 3);
         log.blocking_append((1..=10).map(|i| write_entry(2, i, &[i as u8; 3])))
             .await
             .unwrap();
@@ -94,7 +96,7 @@ fn raft_log_state_survives_reopen() {
     });
     // A second open of the same directory sees exactly what the first left.
     rt.block_on(async {
-        let mut log = RocksRaftLog::new(RaftLogStore::open_standalone(dir.path()).unwrap(), 3);
+        let mut log = RocksRaftLog::new(LogStore::open_standalone(dir.path()).unwrap(), 3);
         let state = log.get_log_state().await.unwrap();
         assert_eq!(state.last_purged_log_id, Some(id(2, 1, 4)));
         assert_eq!(state.last_log_id, Some(id(2, 1, 9)));
@@ -117,7 +119,7 @@ fn raft_log_state_survives_reopen() {
 fn raft_log_all_purged_reports_purged_id_as_last() {
     let dir = tempfile::tempdir().unwrap();
     runtime().block_on(async {
-        let mut log = RocksRaftLog::new(RaftLogStore::open_standalone(dir.path()).unwrap(), 1);
+        let mut log = RocksRaftLog::new(LogStore::open_standalone(dir.path()).unwrap(), 1);
         assert_eq!(log.get_log_state().await.unwrap().last_log_id, None);
         log.blocking_append((1..=3).map(|i| write_entry(1, i, b"x")))
             .await
@@ -157,9 +159,9 @@ fn raft_log_all_purged_reports_purged_id_as_last() {
 #[test]
 fn raft_log_corrupt_state_is_an_error_not_a_default() {
     let dir = tempfile::tempdir().unwrap();
-    let store = RaftLogStore::open_standalone(dir.path()).unwrap();
+    let store = LogStore::open_standalone(dir.path()).unwrap();
     store
-        .put_state(2, StateKind::Vote, b"{not json", true)
+        .put_state(2, StateKind::Vote.byte(), b"{not json", true)
         .unwrap();
     store.append(2, &[(1, b"\x01old-wal-entry")], true).unwrap();
     runtime().block_on(async {
@@ -176,7 +178,7 @@ fn reads_served_from_the_entry_cache_match_the_disk_after_truncation_and_purge()
     let dir = tempfile::tempdir().unwrap();
     let rt = runtime();
     rt.block_on(async {
-        let store = RaftLogStore::open_standalone(dir.path()).unwrap();
+        let store = LogStore::open_standalone(dir.path()).unwrap();
         let mut log = RocksRaftLog::new(store.clone(), 3);
         log.blocking_append((1..=6).map(|i| write_entry(1, i, &[i as u8])))
             .await

@@ -12,7 +12,7 @@
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 
-use cairn_storage::raft_log::RaftLogStore;
+use cairn_storage::log_store::LogStore;
 use openraft::storage::LogFlushed;
 
 use crate::type_config::TypeConfig;
@@ -37,7 +37,7 @@ impl std::fmt::Debug for LogSyncer {
 
 impl LogSyncer {
     /// Starts the syncer thread; it runs until [`LogSyncer::stop`].
-    pub fn start(store: RaftLogStore) -> std::io::Result<LogSyncer> {
+    pub fn start(store: LogStore) -> std::io::Result<LogSyncer> {
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("cairn-log-sync".into())
@@ -86,7 +86,7 @@ impl LogSyncer {
     }
 }
 
-fn run(store: RaftLogStore, rx: Receiver<LogFlushed<TypeConfig>>) {
+fn run(store: LogStore, rx: Receiver<LogFlushed<TypeConfig>>) {
     while let Ok(first) = rx.recv() {
         let mut waiting = vec![first];
         waiting.extend(rx.try_iter());

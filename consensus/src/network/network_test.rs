@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use cairn_proto::raft::RaftRequest;
 use cairn_proto::raft::raft_transport_client::RaftTransportClient;
-use cairn_storage::raft_log::RaftLogStore;
+use cairn_storage::log_store::LogStore;
 use openraft::error::{ClientWriteError, Fatal, RPCError, RaftError, RemoteError};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{AppendEntriesRequest, VoteRequest};
@@ -75,7 +75,7 @@ struct TestNode {
 impl TestNode {
     async fn start(id: NodeId, groups: &[u64]) -> TestNode {
         let dir = tempfile::tempdir().unwrap();
-        let store = RaftLogStore::open_standalone(dir.path()).unwrap();
+        let store = LogStore::open_standalone(dir.path()).unwrap();
         let network = GrpcRaftNetwork::new(id);
         let registry = Arc::new(Groups::default());
 
@@ -109,7 +109,7 @@ impl TestNode {
         node
     }
 
-    async fn add_group(&mut self, group: u64, store: &RaftLogStore) {
+    async fn add_group(&mut self, group: u64, store: &LogStore) {
         let recorder = MemStateMachine::default();
         let raft = Raft::new(
             self.id,

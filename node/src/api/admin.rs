@@ -30,7 +30,7 @@ pub async fn flush(State(st): State<SharedState>) -> Result<Response, ApiError> 
 /// `POST /api/v1/admin/snapshot`: a consistent RocksDB checkpoint under
 /// `<data_dir>/snapshots/<name>`; returns its name and path (Prometheus' shape plus the path).
 pub async fn snapshot(State(st): State<SharedState>) -> Result<Response, ApiError> {
-    let now = crate::api::write::now_ms();
+    let now = st.clock.now_ms();
     let stamp: String = format_rfc3339_ms(now)
         .chars()
         .filter(|c| c.is_ascii_digit())

@@ -66,13 +66,21 @@ impl ApiError {
     }
 }
 
+impl From<cairn_model::Error> for ApiError {
+    fn from(e: cairn_model::Error) -> Self {
+        if e.is_bad_input() {
+            ApiError::bad_data(e.to_string())
+        } else {
+            tracing::error!(error = %e, "corrupt data");
+            ApiError::internal(e.to_string())
+        }
+    }
+}
+
 impl From<cairn_storage::Error> for ApiError {
     fn from(e: cairn_storage::Error) -> Self {
         match e {
-            cairn_storage::Error::InvalidRegex { .. }
-            | cairn_storage::Error::InvalidTenant { .. }
-            | cairn_storage::Error::DuplicateLabel { .. }
-            | cairn_storage::Error::EmptyLabelName => ApiError::bad_data(e.to_string()),
+            cairn_storage::Error::Model(m) => m.into(),
             cairn_storage::Error::ShutDown | cairn_storage::Error::Unavailable { .. } => {
                 ApiError::unavailable(e.to_string())
             }
@@ -90,7 +98,12 @@ impl From<cairn_query::Error> for ApiError {
     fn from(e: cairn_query::Error) -> Self {
         use cairn_query::Error as E;
         match e {
-            E::Storage(s) => s.into(),
+            E::Model(m) => m.into(),
+            E::Unavailable { .. } => ApiError::unavailable(e.to_string()),
+            E::Read { .. } => {
+                tracing::error!(error = %e, "reading series failed");
+                ApiError::internal(e.to_string())
+            }
             E::Parse { .. } | E::InvalidSelector { .. } => ApiError::bad_data(e.to_string()),
             E::Execution { .. } | E::Unsupported { .. } | E::Limit { .. } => {
                 ApiError::execution(e.to_string())

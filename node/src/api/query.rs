@@ -22,7 +22,6 @@ use cairn_query::QueryResult;
 use promql_parser::parser;
 use serde_json::json;
 
-use super::write::now_ms;
 use super::{ApiError, Params, SharedState, success, tenant_of};
 use crate::query::{ParsedQuery, QueryError, QueryRange};
 use params::{duration_param, invalid, thousands, time_param};
@@ -32,7 +31,7 @@ pub async fn instant(State(st): State<SharedState>, req: Request) -> Response {
     let started = Instant::now();
     let r = async {
         let (tenant, params) = request(&st, req).await?;
-        let t = time_param(&params, "time", Some(now_ms()))?;
+        let t = time_param(&params, "time", Some(st.clock.now_ms()))?;
         let timeout = duration_param(&params, "timeout")?;
         let query = params.get("query").unwrap_or_default().to_string();
         let query = parse_query(query)?;
@@ -117,7 +116,7 @@ pub async fn exemplars(State(st): State<SharedState>, req: Request) -> Result<Re
 async fn request(
     st: &SharedState,
     req: Request,
-) -> Result<(cairn_storage::Tenant, Params), ApiError> {
+) -> Result<(cairn_model::Tenant, Params), ApiError> {
     let tenant = tenant_of(req.headers())?;
     let params = Params::from_request(req, st.cfg.limits.max_body_bytes as usize).await?;
     Ok((tenant, params))
@@ -137,7 +136,7 @@ fn parse_query(text: String) -> Result<ParsedQuery, ApiError> {
 
 async fn evaluate(
     st: &SharedState,
-    tenant: cairn_storage::Tenant,
+    tenant: cairn_model::Tenant,
     query: ParsedQuery,
     range: QueryRange,
     timeout_ms: Option<i64>,

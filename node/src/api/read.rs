@@ -8,7 +8,8 @@ use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use cairn_storage::{Matcher, Sample, SeriesRef};
+use cairn_model::{Matcher, Sample};
+use cairn_storage::SeriesRef;
 use serde_json::{Value, json};
 
 use super::{ApiError, Params, SharedState, success, tenant_of};
@@ -212,7 +213,7 @@ pub fn export_line(buf: &mut String, s: &SeriesRef, samples: &[Sample]) {
 }
 
 fn push_value(buf: &mut String, v: f64) {
-    if cairn_storage::model::is_stale_marker(v) {
+    if cairn_model::is_stale_marker(v) {
         buf.push_str("\"StaleNaN\"");
     } else if v.is_nan() {
         buf.push_str("\"NaN\"");
@@ -244,7 +245,7 @@ pub async fn metadata(State(st): State<SharedState>, req: Request) -> Result<Res
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cairn_storage::Labels;
+    use cairn_model::Labels;
 
     #[test]
     fn export_lines_keep_every_value_exactly() {
@@ -260,7 +261,7 @@ mod tests {
             f64::NAN,
             f64::INFINITY,
             f64::NEG_INFINITY,
-            f64::from_bits(cairn_storage::model::STALE_NAN_BITS),
+            f64::from_bits(cairn_model::STALE_NAN_BITS),
             5.0,
         ];
         let samples: Vec<Sample> = vals

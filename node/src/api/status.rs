@@ -31,14 +31,14 @@ pub async fn runtimeinfo(State(st): State<SharedState>) -> Response {
         .unwrap_or_default();
     let retention = match st.cfg.storage.retention_ms {
         0 => "unlimited".to_string(),
-        ms => cairn_storage::units::format_duration_ms(ms),
+        ms => cairn_model::units::format_duration_ms(ms),
     };
     let started = format_rfc3339_ms(st.started_at_ms);
     success(json!({
         "startTime": started,
         "CWD": cwd,
         "hostname": hostname,
-        "serverTime": format_rfc3339_ms(super::write::now_ms()),
+        "serverTime": format_rfc3339_ms(st.clock.now_ms()),
         // The configuration is read once at start; there is no reload yet.
         "reloadConfigSuccess": true,
         "lastConfigTime": started,

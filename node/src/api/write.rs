@@ -7,11 +7,12 @@ use std::io::Read;
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use cairn_storage::{ApplyOutcome, WriteBatch, WriteBatchBuilder};
+use cairn_model::{WriteBatch, WriteBatchBuilder};
+use cairn_storage::ApplyOutcome;
 
 use super::{ApiError, Params, SharedState, WriteError, tenant_of};
-use crate::ingest::influx::{self, Precision};
-use crate::ingest::remote;
+use cairn_ingest::influx::{self, Precision};
+use cairn_ingest::remote;
 
 /// `POST /write?db=&precision=n|u|ms|s` (InfluxDB 1.x).
 pub async fn influx_v1(State(st): State<SharedState>, req: Request) -> Response {
@@ -69,7 +70,7 @@ async fn ingest_influx(
         let shards = st.tenant_shards(&tenant);
         let mut builder = WriteBatchBuilder::sharded(tenant, shards);
         let report =
-            influx::parse_body_into(&body, &mut builder, precision, db.as_deref(), now_ms());
+            influx::parse_body_into(&body, &mut builder, precision, db.as_deref(), st.clock.now_ms());
         st.metrics.influx_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         st.metrics
             .ingest_rejected_invalid
@@ -153,7 +154,7 @@ fn rejection_message(o: &ApplyOutcome, st: &SharedState) -> String {
         parts.push(format!(
             "{} samples are older than their series' newest sample by more than the out-of-order window ({})",
             o.rejected_too_old,
-            cairn_storage::units::format_duration_ms(st.cfg.storage.ooo_window_ms)
+            cairn_model::units::format_duration_ms(st.cfg.storage.ooo_window_ms)
         ));
     }
     if o.rejected_conflict > 0 {
@@ -252,11 +253,4 @@ async fn read_raw_body(req: Request, max: usize) -> Result<bytes::Bytes, ApiErro
     axum::body::to_bytes(req.into_body(), max)
         .await
         .map_err(|_| ApiError::too_large(format!("request body exceeds the limit of {max} bytes")))
-}
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

@@ -27,8 +27,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::remote_write;
-use super::tsbs::{CpuGenerator, FIELDS, Steps, TsbsConfig};
 use crate::timeparse::parse_time_ms;
+use cairn_tsbs::{CpuGenerator, FIELDS, Steps, TsbsConfig};
 
 /// Attempts per batch before the run fails (the first try plus retries).
 const MAX_ATTEMPTS: u32 = 6;
@@ -55,7 +55,7 @@ pub struct IngestArgs {
     pub seed: u64,
     /// Distribution of the random walks' steps: `normal` (TSBS') or `uniform` in [-1, 1],
     /// whose 2-decimal values have less entropy (0.957 instead of 1.084 bytes per sample).
-    #[arg(long, value_enum, default_value_t = Steps::Normal)]
+    #[arg(long, default_value_t = Steps::Normal)]
     pub steps: Steps,
     /// Requests in flight at once. 16 keep a single node or a 3-node cluster busy (as many
     /// collectors writing at once do); with few, a cluster's Raft round trips, not its CPU,
@@ -132,7 +132,7 @@ pub async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
 
 /// Parses a duration like `1d`, `12h`, `90s`, `1h30m` or `250ms`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    match cairn_storage::units::parse_duration_ms(s) {
+    match cairn_model::units::parse_duration_ms(s) {
         Some(ms) if ms >= 0 => Ok(Duration::from_millis(ms as u64)),
         _ => Err(format!(
             "{s:?} is not a duration: expected e.g. 1d, 12h, 90s, 1h30m or 250ms"

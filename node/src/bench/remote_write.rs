@@ -12,12 +12,12 @@
 
 use std::collections::HashMap;
 
+use cairn_model::METRIC_NAME;
+use cairn_model::Tenant;
 use cairn_proto::prometheus::{Label, Sample, TimeSeries, WriteRequest};
-use cairn_storage::Tenant;
-use cairn_storage::model::METRIC_NAME;
 use prost::Message;
 
-use crate::ingest::influx::{self, LineError, Precision};
+use cairn_ingest::influx::{self, LineError, Precision};
 
 /// A converted batch.
 #[derive(Debug)]
@@ -36,7 +36,7 @@ pub enum ConvertError {
     #[error("{0}")]
     Line(LineError),
     #[error("the converted batch does not decode: {0}")]
-    Batch(#[from] cairn_storage::Error),
+    Batch(#[from] cairn_model::Error),
     #[error("snappy: {0}")]
     Snappy(#[from] snap::Error),
 }
@@ -218,8 +218,8 @@ mod tests {
         let req = WriteRequest::decode(&raw[..]).unwrap();
         assert_eq!(req, write_request(body, 0).unwrap());
         // And Cairn's own receiver reads it back into the same series as `/write` would.
-        let mut b = cairn_storage::WriteBatchBuilder::new(Tenant::default_tenant());
-        let n = crate::ingest::remote::decode_into(&enc.body, 1 << 20, &mut b)
+        let mut b = cairn_model::WriteBatchBuilder::new(Tenant::default_tenant());
+        let n = cairn_ingest::remote::decode_into(&enc.body, 1 << 20, &mut b)
             .unwrap()
             .samples;
         assert_eq!(n, 3);

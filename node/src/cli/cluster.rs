@@ -51,7 +51,7 @@ pub async fn local(args: LocalArgs) -> anyhow::Result<()> {
     if args.nodes == 0 {
         bail!("--nodes must be at least 1");
     }
-    let wait = cairn_storage::units::parse_duration_ms(&args.wait)
+    let wait = cairn_model::units::parse_duration_ms(&args.wait)
         .with_context(|| format!("--wait {:?}", args.wait))?;
     let exe = std::env::current_exe().context("finding the cairn binary")?;
     std::fs::create_dir_all(&args.data_dir)

@@ -45,7 +45,7 @@ pub struct QueryArgs {
 }
 
 pub async fn query(args: QueryArgs) -> anyhow::Result<()> {
-    let now = crate::api::write::now_ms();
+    let now = cairn_model::Clock::now_ms(&cairn_model::SystemClock);
     let mut form: Vec<(&str, String)> = vec![("query", args.expr.clone())];
     let range = args.start.is_some() || args.end.is_some() || args.step.is_some();
     let path = if range {
@@ -129,7 +129,7 @@ pub fn resolve_time(flag: &str, s: &str, now_ms: i64) -> anyhow::Result<i64> {
             ("+", d) => (1, d),
             _ => return Err(bad()),
         };
-        let d = cairn_storage::units::parse_duration_ms(d).ok_or_else(bad)?;
+        let d = cairn_model::units::parse_duration_ms(d).ok_or_else(bad)?;
         return Ok(now_ms + sign * d);
     }
     parse_time_ms(s).ok_or_else(bad)

@@ -14,12 +14,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cairn_consensus::NodeId;
+use cairn_model::{Labels, MatchOp, Matcher, Sample};
 use cairn_proto::cluster::cluster_client::ClusterClient;
 use cairn_proto::cluster::{
     LabelMatcher, LabelsReply, LabelsRequest, ReadSamplesReply, ReadSamplesRequest, RemoteSeries,
     SelectReply, SelectRequest, SeriesSamples,
 };
-use cairn_storage::{Labels, MatchOp, Matcher, Sample, SeriesRef};
+use cairn_storage::SeriesRef;
 use tonic::Status;
 use tonic::transport::Channel;
 
@@ -364,7 +365,7 @@ mod tests {
 
     #[test]
     fn sample_values_keep_their_bits() {
-        let stale = f64::from_bits(cairn_storage::model::STALE_NAN_BITS);
+        let stale = f64::from_bits(cairn_model::STALE_NAN_BITS);
         let samples = [
             Sample::new(1, stale),
             Sample::new(2, -0.0),

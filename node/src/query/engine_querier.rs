@@ -3,8 +3,8 @@
 //! A series handle's id packs the shard and the series id, `shard << 48 | sid`, so the
 //! evaluator can hand it back without the querier keeping a table of selected series.
 
+use cairn_model::{Matcher, Sample};
 use cairn_query::{Error, Querier, Result, SeriesHandle};
-use cairn_storage::{Matcher, Sample};
 
 use super::TenantShards;
 
@@ -51,9 +51,32 @@ pub fn decode_id(id: u64) -> (u32, u64) {
     ((id >> SID_BITS) as u32, id & SID_MASK)
 }
 
+/// A storage failure as the query crate's error: what no replica can serve now is
+/// `Unavailable` (503, retry), a refused label set is the model's error (400), anything else
+/// a failed read (500).
+fn query_error(e: cairn_storage::Error) -> Error {
+    match e {
+        cairn_storage::Error::Model(m) => Error::Model(m),
+        cairn_storage::Error::Unavailable { shard, reason } => Error::Unavailable {
+            what: format!("shard {shard}"),
+            reason,
+        },
+        cairn_storage::Error::ShutDown => Error::Unavailable {
+            what: "storage".into(),
+            reason: "the node is shutting down".into(),
+        },
+        other => Error::Read {
+            source: Box::new(other),
+        },
+    }
+}
+
 impl Querier for EngineQuerier {
     fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<SeriesHandle>> {
-        let refs = self.shards.select(matchers, mint, maxt)?;
+        let refs = self
+            .shards
+            .select(matchers, mint, maxt)
+            .map_err(query_error)?;
         refs.into_iter()
             .map(|r| {
                 Ok(SeriesHandle {
@@ -68,7 +91,7 @@ impl Querier for EngineQuerier {
         let (shard, sid) = self.check(id)?;
         self.shards
             .read_samples(shard, sid, mint, maxt, out)
-            .map_err(Error::from)
+            .map_err(query_error)
     }
 
     /// Reads the batch at once: local series in parallel on rayon's pool (decoding chunks is
@@ -86,7 +109,7 @@ impl Querier for EngineQuerier {
             .collect::<Result<Vec<_>>>()?;
         self.shards
             .read_many(&refs, mint, maxt, out)
-            .map_err(Error::from)
+            .map_err(query_error)
     }
 }
 
@@ -94,7 +117,8 @@ impl Querier for EngineQuerier {
 mod tests {
     use std::sync::Arc;
 
-    use cairn_storage::{Engine, Tenant, WriteBatchBuilder};
+    use cairn_model::{Tenant, WriteBatchBuilder};
+    use cairn_storage::Engine;
 
     use super::*;
 

@@ -11,7 +11,8 @@
 
 use std::sync::Arc;
 
-use cairn_storage::{Engine, Matcher, Result, Sample, SeriesRef, Tenant};
+use cairn_model::{Matcher, Sample, Tenant};
+use cairn_storage::{Engine, Result, SeriesRef};
 
 use crate::cluster::Cluster;
 

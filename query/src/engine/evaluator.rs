@@ -11,7 +11,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use promql_parser::parser::{AtModifier, Expr, Offset, SubqueryExpr, VectorSelector};
 
-use cairn_storage::model::is_stale_marker;
+use cairn_model::is_stale_marker;
 
 use crate::config::QueryConfig;
 use crate::engine::QueryStats;

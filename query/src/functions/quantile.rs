@@ -4,7 +4,7 @@
 
 use std::cmp::Ordering;
 
-use cairn_storage::model::STALE_NAN_BITS;
+use cairn_model::STALE_NAN_BITS;
 
 /// Relative difference between adjacent cumulative bucket counts below which
 /// `histogram_quantile` treats them as equal: such differences are float rounding artefacts

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use cairn_storage::model::{Labels, STALE_NAN_BITS};
+use cairn_model::{Labels, STALE_NAN_BITS};
 
 use super::at_modifier::at_modifier_variants;
 use super::{EvalCommand, EvalKind, Expected, Query, ScriptLabels, SeqValue};

@@ -1,4 +1,4 @@
-use cairn_storage::model::{Labels, STALE_NAN_BITS, Sample};
+use cairn_model::{Labels, STALE_NAN_BITS, Sample};
 
 use super::*;
 use crate::engine::{QueryResult, QueryStats};

@@ -366,7 +366,7 @@ fn series_value(toks: &[Tok], i: &mut usize) -> Result<f64, String> {
     match toks.get(*i) {
         Some(Tok::Ident(w)) if w == "stale" => {
             *i += 1;
-            Ok(f64::from_bits(cairn_storage::model::STALE_NAN_BITS))
+            Ok(f64::from_bits(cairn_model::STALE_NAN_BITS))
         }
         Some(Tok::Number(n)) => {
             *i += 1;

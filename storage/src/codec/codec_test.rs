@@ -6,7 +6,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::*;
-use crate::model::STALE_NAN_BITS;
+use cairn_model::STALE_NAN_BITS;
 
 // ---- generators ----------------------------------------------------------------------------
 

@@ -49,7 +49,8 @@ use super::{
     get_uvarint, put_uvarint, unzigzag, uvarint_len, zigzag,
 };
 use crate::error::{Error, Result};
-use crate::model::Sample;
+use cairn_model::Sample;
+use cairn_model::decimal::{MAX_ABS_INT, POW10, scale_to_ints};
 
 /// Scaled-integer compression for decimal values; see the module docs.
 #[derive(Debug, Clone, Copy, Default)]
@@ -59,24 +60,6 @@ impl DecimalCodec {
     pub const ID: u8 = 2;
     pub const NAME: &'static str = "decimal";
 }
-
-/// Scales 0..=15: 10^15 is still exact as an f64, and the 4 bits of the descriptor hold it.
-pub(crate) const MAX_SCALE: usize = 15;
-pub(crate) const POW10: [f64; MAX_SCALE + 1] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-];
-/// The same powers as integers.
-pub(crate) const POW10_I64: [i64; MAX_SCALE + 1] = {
-    let mut p = [1i64; MAX_SCALE + 1];
-    let mut i = 1;
-    while i <= MAX_SCALE {
-        p[i] = p[i - 1] * 10;
-        i += 1;
-    }
-    p
-};
-/// Scaled integers stay below 2^53 in magnitude, where every integer is exact as an f64.
-pub(super) const MAX_ABS_INT: i64 = 1 << 53;
 
 /// Rice quotients from this on are escaped; also the longest unary run.
 pub(super) const ESCAPE: u64 = 32;
@@ -442,39 +425,6 @@ fn check_int(m: i64) -> Result<()> {
         Ok(())
     } else {
         Err(corrupt("decimal: integer value out of range"))
-    }
-}
-
-/// `v` as an integer at scale `10^s` (= `p`), if that round-trips bit for bit through the
-/// decoder's `m as f64 / p`. Refuses NaN, ±Inf, -0.0 (0 comes back as +0.0) and |m| >= 2^53.
-#[inline]
-pub(super) fn to_int(v: f64, p: f64) -> Option<i64> {
-    let m = (v * p).round();
-    if m.is_nan() || m.abs() >= MAX_ABS_INT as f64 {
-        return None;
-    }
-    let m = m as i64;
-    ((m as f64 / p).to_bits() == v.to_bits()).then_some(m)
-}
-
-/// Fills `ints` with every value at the chunk's smallest common scale, and returns that scale;
-/// None if some value needs more than 15 decimals (or is not finite, or is -0.0).
-pub(crate) fn scale_to_ints(samples: &[Sample], ints: &mut Vec<i64>) -> Option<usize> {
-    let mut s = 0;
-    'scale: loop {
-        ints.clear();
-        for smp in samples {
-            if let Some(m) = to_int(smp.v, POW10[s]) {
-                ints.push(m);
-                continue;
-            }
-            // This value needs a larger scale: find its smallest, then redo the chunk there
-            // (a value that fit a smaller scale almost always fits a larger one, but near
-            // 2^53 rounding may differ, so everything is re-checked).
-            s = (s + 1..=MAX_SCALE).find(|&s2| to_int(smp.v, POW10[s2]).is_some())?;
-            continue 'scale;
-        }
-        return Some(s);
     }
 }
 

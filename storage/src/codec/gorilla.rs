@@ -25,7 +25,7 @@ use tsz::{Bit, DataPoint, Encode, StdEncoder};
 
 use super::{BitReader, ChunkCodec, MAX_CHUNK_SPAN_MS, check_samples, corrupt};
 use crate::error::Result;
-use crate::model::Sample;
+use cairn_model::Sample;
 
 /// Gorilla compression through tsz; see the module docs.
 #[derive(Debug, Clone, Copy, Default)]

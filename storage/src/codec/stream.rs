@@ -22,15 +22,15 @@
 //! checkpoint's window merge re-encodes a window's chunks with `encode_chunk`, and a window
 //! of one stream chunk is re-encoded too (`compaction.rs`).
 
-use super::decimal::{
-    ESCAPE, MAX_ABS_INT, MAX_SCALE, POW10, POW10_I64, read_rice, scale_to_ints, to_int, write_rice,
-};
+use super::decimal::{ESCAPE, read_rice, write_rice};
+use cairn_model::decimal::{MAX_ABS_INT, MAX_SCALE, POW10, POW10_I64, scale_to_ints, to_int};
+
 use super::{
     BitReader, BitSink, ChunkCodec, MAX_CHUNK_SPAN_MS, check_samples, corrupt, get_uvarint,
     put_uvarint, unzigzag, zigzag,
 };
 use crate::error::{Error, Result};
-use crate::model::Sample;
+use cairn_model::Sample;
 
 /// Appendable scaled-integer compression; see the module docs.
 #[derive(Debug, Clone, Copy, Default)]

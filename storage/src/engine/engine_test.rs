@@ -3,8 +3,8 @@
 
 use super::*;
 use crate::codec::{DecimalCodec, StreamCodec};
-use crate::model::{MatchOp, STALE_NAN_BITS, Tenant};
-use crate::write_batch::{WriteBatch, WriteBatchBuilder};
+use cairn_model::{MatchOp, STALE_NAN_BITS, Tenant};
+use cairn_model::{WriteBatch, WriteBatchBuilder};
 
 fn cfg(dir: &Path) -> StorageConfig {
     StorageConfig {
@@ -102,36 +102,6 @@ fn a_restart_recovers_the_last_checkpoint_and_its_marker() {
 }
 
 #[test]
-fn entries_of_the_single_node_wal_are_replayed_once_then_removed() {
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let e = Engine::open(cfg(dir.path())).unwrap();
-        let log = e.raft_log_store().unwrap();
-        let entries: Vec<(u64, Vec<u8>)> = (1..=20u64)
-            .map(|i| {
-                let b = batch("t", "h", "m", &[(i as i64 * 1000, i as f64)]);
-                let mut bytes = vec![LEGACY_ENTRY_WRITE];
-                bytes.extend_from_slice(b.as_bytes());
-                (i, bytes)
-            })
-            .collect();
-        log.append(group_of_shard(2), &entries, true).unwrap();
-        drop(log);
-    }
-    let e = Engine::open(cfg(dir.path())).unwrap();
-    assert_eq!(e.stats().replayed_entries.load(Ordering::Relaxed), 20);
-    assert_eq!(read_all(&e, "t", 2, &[name("m")])[0].1.len(), 20);
-    // The Raft group starts from an empty log and index 0.
-    assert_eq!(e.applied_index(2).unwrap(), 0);
-    let log = e.raft_log_store().unwrap();
-    assert!(log.read(group_of_shard(2), ..).unwrap().is_empty());
-    drop((log, e));
-    let e = Engine::open(cfg(dir.path())).unwrap();
-    assert_eq!(e.stats().replayed_entries.load(Ordering::Relaxed), 0);
-    assert_eq!(read_all(&e, "t", 2, &[name("m")])[0].1.len(), 20);
-}
-
-#[test]
 fn a_shard_dump_installs_on_another_engine() {
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let src = Engine::open(cfg(a.path())).unwrap();
@@ -202,7 +172,6 @@ fn flush_writes_chunks_then_restart_reads_them() {
         assert_eq!(f.chunks, 1);
     }
     let e = Engine::open(cfg(dir.path())).unwrap();
-    assert_eq!(e.stats().replayed_entries.load(Ordering::Relaxed), 0);
     let got = read_all(&e, "t", 2, &[name("m")]);
     assert_eq!(got[0].1.len(), 250);
     assert!(
@@ -587,7 +556,7 @@ fn the_raft_log_store_shares_the_engines_database() {
     let group = 1_000; // no shard's group
     {
         let e = Engine::open(cfg(dir.path())).unwrap();
-        let log = e.raft_log_store().unwrap();
+        let log = e.log_store().unwrap();
         log.append(
             group,
             &[(1, b"one".as_slice()), (2, b"two".as_slice())],
@@ -599,7 +568,7 @@ fn the_raft_log_store_shares_the_engines_database() {
         e.checkpoint(1, None).unwrap();
     }
     let e = Engine::open(cfg(dir.path())).unwrap();
-    let log = e.raft_log_store().unwrap();
+    let log = e.log_store().unwrap();
     assert_eq!(
         log.read(group, 1..=2).unwrap(),
         [(1, b"one".to_vec()), (2, b"two".to_vec())]

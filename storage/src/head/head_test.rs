@@ -1,8 +1,8 @@
 //! Head tests: series ids, sealing, out-of-order and duplicate handling, checkpoint plans.
 
 use super::*;
-use crate::model::Tenant;
-use crate::write_batch::WriteBatchBuilder;
+use cairn_model::Tenant;
+use cairn_model::WriteBatchBuilder;
 
 fn limits() -> HeadLimits {
     HeadLimits {

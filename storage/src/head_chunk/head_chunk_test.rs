@@ -8,7 +8,7 @@ use crate::codec::tests::{assert_bit_eq, random_chunk, regular, tsbs_values};
 use crate::codec::{
     ChunkCodec, GorillaCodec, StreamCodec, chunk_header, decode_chunk, encode_chunk,
 };
-use crate::model::STALE_NAN_BITS;
+use cairn_model::STALE_NAN_BITS;
 
 fn head_of(samples: &[Sample]) -> HeadChunk {
     let mut h = HeadChunk::new(samples[0]);
@@ -271,20 +271,20 @@ fn push_decimal_gives_what_push_gives_at_every_scale() {
             } else {
                 rng.gen_range(-100_000..100_000)
             };
-            let v = m0 as f64 / crate::codec::POW10[digits];
+            let v = m0 as f64 / cairn_model::decimal::POW10[digits];
             // A batch only carries m below 2^53 that gives v back exactly (the builder's
             // to_int): a larger scale where that holds, else the value's own.
             let up = rng.gen_range(digits..=digits + 3).min(15);
             let m_up = m0 * 10i64.pow((up - digits) as u32);
             let (m, scale) = if m_up.unsigned_abs() < 1 << 53
-                && (m_up as f64 / crate::codec::POW10[up]).to_bits() == v.to_bits()
+                && (m_up as f64 / cairn_model::decimal::POW10[up]).to_bits() == v.to_bits()
             {
                 (m_up, up)
             } else {
                 (m0, digits)
             };
             assert_eq!(
-                (m as f64 / crate::codec::POW10[scale]).to_bits(),
+                (m as f64 / cairn_model::decimal::POW10[scale]).to_bits(),
                 v.to_bits()
             );
             samples.push(Sample::new(t, v));

@@ -40,7 +40,7 @@ pub fn parse_duration_ms(s: &str) -> Result<i64, String> {
         }
         return Ok(ms as i64);
     }
-    cairn_storage::units::parse_duration_ms(s)
+    cairn_model::units::parse_duration_ms(s)
         .ok_or_else(|| format!("cannot parse {s:?} to a valid duration"))
 }
 

@@ -5,7 +5,8 @@ use rand::{Rng, SeedableRng};
 
 use super::*;
 use crate::codec::tests::{assert_bit_eq, regular, samples_from, tsbs_values};
-use crate::model::STALE_NAN_BITS;
+use cairn_model::STALE_NAN_BITS;
+use cairn_model::decimal::{MAX_SCALE, to_int};
 
 fn encode(samples: &[Sample]) -> Vec<u8> {
     let mut p = Vec::new();

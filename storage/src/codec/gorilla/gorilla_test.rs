@@ -8,7 +8,7 @@ use tsz::{Decode, StdDecoder};
 use super::*;
 use crate::codec::tests::{assert_bit_eq, random_chunk, regular};
 use crate::error::Error;
-use crate::model::STALE_NAN_BITS;
+use cairn_model::STALE_NAN_BITS;
 
 /// tsz's own encoding of `samples` relative to their first time, closed (with end marker).
 fn tsz_stream(samples: &[Sample]) -> Box<[u8]> {

@@ -1,4 +1,6 @@
-//! A deterministic generator of TSBS' `cpu-only` use case in InfluxDB line protocol.
+//! A deterministic generator of TSBS' `cpu-only` use case in InfluxDB line protocol, shared by
+//! `cairn bench ingest` (in `cairn-node`) and the criterion benches (`cairn-benches`), so that
+//! neither depends on the other. It only makes bytes: no I/O.
 //!
 //! Each host carries TSBS' ten tags (`hostname` plus nine chosen per host by the seeded RNG
 //! from TSBS' lists) and ten `usage_*` fields, each a random walk: uniform start in [0, 100],
@@ -79,13 +81,37 @@ pub struct TsbsConfig {
 }
 
 /// How each random walk steps.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Steps {
     /// Normal(0, 1), as TSBS' cpu-only generator.
     #[default]
     Normal,
     /// Uniform in [-1, 1].
     Uniform,
+}
+
+impl std::str::FromStr for Steps {
+    type Err = String;
+
+    /// `normal` or `uniform` (the values of `cairn bench ingest --steps`).
+    fn from_str(s: &str) -> Result<Steps, String> {
+        match s {
+            "normal" => Ok(Steps::Normal),
+            "uniform" => Ok(Steps::Uniform),
+            other => Err(format!(
+                "unknown step distribution {other:?}: expected normal or uniform"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Steps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Steps::Normal => "normal",
+            Steps::Uniform => "uniform",
+        })
+    }
 }
 
 impl TsbsConfig {

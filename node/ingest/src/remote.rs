@@ -2,9 +2,8 @@
 //! becomes write-batch groups, one per time series: the labels other than `__name__` are the
 //! group, the metric name and the samples its one item. Stale markers are kept bit for bit.
 
+use cairn_model::{METRIC_NAME, Sample, WriteBatchBuilder};
 use cairn_proto::prometheus::WriteRequest;
-use cairn_storage::model::METRIC_NAME;
-use cairn_storage::{Sample, WriteBatchBuilder};
 use prost::Message;
 
 /// What a request held besides the float samples added to the builder.
@@ -79,8 +78,8 @@ pub fn decode_into(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cairn_model::Tenant;
     use cairn_proto::prometheus::{Label, Sample as PSample, TimeSeries};
-    use cairn_storage::Tenant;
 
     fn encode(req: &WriteRequest) -> Vec<u8> {
         snap::raw::Encoder::new()
@@ -97,7 +96,7 @@ mod tests {
 
     #[test]
     fn series_become_groups_and_stale_markers_survive() {
-        let stale = f64::from_bits(cairn_storage::model::STALE_NAN_BITS);
+        let stale = f64::from_bits(cairn_model::STALE_NAN_BITS);
         let req = WriteRequest {
             timeseries: vec![TimeSeries {
                 labels: vec![label("__name__", "up"), label("job", "prom")],

@@ -1,5 +1,5 @@
 //! Runs every `decode` case of InfluxData's line-protocol corpus
-//! (`shared/conformance/line-protocol/corpus.json`, schema in `schema.cue` beside it) through
+//! (`tests/conformance/line-protocol/corpus.json`, schema in `schema.cue` beside it) through
 //! the public parser.
 //!
 //! The corpus was made by decoders that fail a whole input when any line fails, so "some line
@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, anyhow, bail};
-use cairn_node::ingest::line_protocol::{FieldValue, Parser};
+use cairn_ingest::line_protocol::{FieldValue, Parser};
 use serde_json::Value;
 
 #[derive(Debug, PartialEq)]
@@ -48,10 +48,10 @@ impl PartialEq for Field {
     }
 }
 
+/// The project's unchanged copy of the corpus (`tests/conformance/README.md`).
 fn corpus_path() -> PathBuf {
-    let shared = std::env::var("CAIRN_SHARED_DIR")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared").to_string());
-    PathBuf::from(shared).join("conformance/line-protocol/corpus.json")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/conformance/line-protocol/corpus.json")
 }
 
 #[test]

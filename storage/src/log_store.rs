@@ -1,13 +1,14 @@
-//! `RaftLogStore`: per-group log entries and small state records in the node's RocksDB, the
-//! storage half of a Raft log store. It stores opaque bytes by `(group, index)` and
-//! `(group, kind)`; what an entry or a vote means is `cairn-consensus`'s business (storage
-//! must not know Raft).
+//! `LogStore`: append-only logs of opaque entries, one per group id, and small records per
+//! `(group, kind)`, in the node's RocksDB. It is the storage half of the Raft log store: what
+//! an entry, a group or a record kind means is the consensus layer's business (storage must
+//! not know Raft); the column families keep their historical names.
 //!
 //! ```text
 //!  raft_log   group u64 · index u64 ──► entry bytes     append (one write, fsync if asked)
 //!                                                        truncate_from(i): delete i..
-//!                                                        purge_to(i): delete ..=i + purged record
-//!  raft_state group u64 · kind u8   ──► record bytes    vote, committed, purged, membership
+//!                                                        purge_to(i, kind): delete ..=i and
+//!                                                          put the caller's record, one write
+//!  raft_state group u64 · kind u8   ──► record bytes    put_state / get_state
 //! ```
 //! Layout: `storage/docs/format/keys.md` and the "Raft state" section of `wal.md`.
 
@@ -19,22 +20,6 @@ use rocksdb::{ColumnFamily, DB, Direction, IteratorMode, Options, ReadOptions, W
 
 use crate::error::{Error, Result};
 use crate::keys::{CF_RAFT_LOG, CF_RAFT_STATE, log_key, parse_log_key};
-
-/// The kind byte of a `raft_state` key. The values are on disk: never renumber.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum StateKind {
-    /// The last vote this node cast or saw (must be durable before it is acted on).
-    Vote = 1,
-    /// The last committed position, saved lazily (a hint for restart, not a promise).
-    Committed = 2,
-    /// The position of the last purged entry, written together with the purge itself.
-    Purged = 3,
-    /// The last applied membership, for the state machine's own records.
-    Membership = 4,
-    /// A state machine's whole state, when it is small enough to keep here (the meta group).
-    StateMachine = 5,
-}
 
 /// `range` as a first index and an exclusive end, `None` for an end past `u64::MAX` (`..` or
 /// `..=u64::MAX`); `None` altogether if it starts past `u64::MAX`.
@@ -52,11 +37,11 @@ pub fn index_bounds(range: &impl RangeBounds<u64>) -> Option<(u64, Option<u64>)>
     Some((start, end))
 }
 
-/// `raft_state` key: `group u64 · kind u8`, big-endian.
-pub fn state_key(group: u64, kind: StateKind) -> [u8; 9] {
+/// `raft_state` key: `group u64 · kind u8`, big-endian. The kinds are the caller's.
+pub fn state_key(group: u64, kind: u8) -> [u8; 9] {
     let mut k = [0u8; 9];
     k[..8].copy_from_slice(&group.to_be_bytes());
-    k[8] = kind as u8;
+    k[8] = kind;
     k
 }
 
@@ -65,21 +50,21 @@ pub fn state_key(group: u64, kind: StateKind) -> [u8; 9] {
 /// Cheap to clone (an `Arc`); every method is a direct RocksDB call, so callers serialise
 /// their own writes per group as Raft requires (one log writer per group).
 #[derive(Clone)]
-pub struct RaftLogStore {
+pub struct LogStore {
     db: Arc<DB>,
 }
 
-impl std::fmt::Debug for RaftLogStore {
+impl std::fmt::Debug for LogStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RaftLogStore")
+        f.debug_struct("LogStore")
             .field("path", &self.db.path())
             .finish()
     }
 }
 
-impl RaftLogStore {
+impl LogStore {
     /// Wraps a DB that was opened with the `raft_log` and `raft_state` column families.
-    pub fn new(db: Arc<DB>) -> Result<RaftLogStore> {
+    pub fn new(db: Arc<DB>) -> Result<LogStore> {
         for name in [CF_RAFT_LOG, CF_RAFT_STATE] {
             if db.cf_handle(name).is_none() {
                 return Err(Error::Config {
@@ -88,12 +73,12 @@ impl RaftLogStore {
                 });
             }
         }
-        Ok(RaftLogStore { db })
+        Ok(LogStore { db })
     }
 
     /// Opens (or creates) a RocksDB holding only the two Raft column families: for tests and
-    /// tools; a node shares the engine's DB through [`RaftLogStore::new`].
-    pub fn open_standalone(path: &Path) -> Result<RaftLogStore> {
+    /// tools; a node shares the engine's DB through [`LogStore::new`].
+    pub fn open_standalone(path: &Path) -> Result<LogStore> {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
@@ -103,13 +88,13 @@ impl RaftLogStore {
                 source,
             }
         })?;
-        RaftLogStore::new(Arc::new(db))
+        LogStore::new(Arc::new(db))
     }
 
     fn cf(&self, name: &str) -> &ColumnFamily {
         self.db
             .cf_handle(name)
-            .expect("RaftLogStore::new checked that both column families exist")
+            .expect("LogStore::new checked that both column families exist")
     }
 
     /// Writes `entries` of `group` in one RocksDB write; with `sync`, returns only after the
@@ -208,10 +193,10 @@ impl RaftLogStore {
     }
 
     /// Deletes every entry of `group` up to and including `index` and, in the same RocksDB
-    /// write, stores `record` under [`StateKind::Purged`] (the caller's encoding of the purged
-    /// position), so the log and its purged mark never disagree after a crash. Not fsynced:
-    /// purged entries that reappear after a crash are harmless, as the mark reappears with them.
-    pub fn purge_to(&self, group: u64, index: u64, record: &[u8]) -> Result<()> {
+    /// write, stores `record` under `kind` (the caller's record of the purged position), so
+    /// the log and its purged mark never disagree after a crash. Not fsynced: purged entries
+    /// that reappear after a crash are harmless, as the mark reappears with them.
+    pub fn purge_to(&self, group: u64, index: u64, kind: u8, record: &[u8]) -> Result<()> {
         let end = match index.checked_add(1) {
             Some(e) => log_key(group, e).to_vec(),
             None => {
@@ -222,27 +207,18 @@ impl RaftLogStore {
         };
         let mut wb = rocksdb::WriteBatch::default();
         wb.delete_range_cf(self.cf(CF_RAFT_LOG), log_key(group, 0).to_vec(), end);
-        wb.put_cf(
-            self.cf(CF_RAFT_STATE),
-            state_key(group, StateKind::Purged),
-            record,
-        );
+        wb.put_cf(self.cf(CF_RAFT_STATE), state_key(group, kind), record);
         self.write(wb, false)
     }
 
-    /// The record stored by the last [`RaftLogStore::purge_to`] of `group`.
-    pub fn purged(&self, group: u64) -> Result<Option<Vec<u8>>> {
-        self.get_state(group, StateKind::Purged)
-    }
-
     /// Stores a state record of `group`; with `sync`, durable when this returns.
-    pub fn put_state(&self, group: u64, kind: StateKind, bytes: &[u8], sync: bool) -> Result<()> {
+    pub fn put_state(&self, group: u64, kind: u8, bytes: &[u8], sync: bool) -> Result<()> {
         let mut wb = rocksdb::WriteBatch::default();
         wb.put_cf(self.cf(CF_RAFT_STATE), state_key(group, kind), bytes);
         self.write(wb, sync)
     }
 
-    pub fn get_state(&self, group: u64, kind: StateKind) -> Result<Option<Vec<u8>>> {
+    pub fn get_state(&self, group: u64, kind: u8) -> Result<Option<Vec<u8>>> {
         Ok(self
             .db
             .get_cf(self.cf(CF_RAFT_STATE), state_key(group, kind))?)
@@ -267,9 +243,15 @@ impl RaftLogStore {
 mod tests {
     use super::*;
 
-    fn store() -> (tempfile::TempDir, RaftLogStore) {
+    // Record kinds of these tests (the consensus layer has its own).
+    const VOTE: u8 = 1;
+    const COMMITTED: u8 = 2;
+    const PURGED: u8 = 3;
+    const OTHER: u8 = 4;
+
+    fn store() -> (tempfile::TempDir, LogStore) {
         let dir = tempfile::tempdir().unwrap();
-        let s = RaftLogStore::open_standalone(dir.path()).unwrap();
+        let s = LogStore::open_standalone(dir.path()).unwrap();
         (dir, s)
     }
 
@@ -333,7 +315,7 @@ mod tests {
             s.last(u64::MAX).unwrap(),
             Some((u64::MAX - 1, b"a".to_vec()))
         );
-        s.purge_to(u64::MAX, u64::MAX, b"p").unwrap();
+        s.purge_to(u64::MAX, u64::MAX, PURGED, b"p").unwrap();
         assert_eq!(s.last(u64::MAX).unwrap(), None);
         assert_eq!(s.last(u64::MAX - 1).unwrap(), Some((1, b"x".to_vec())));
     }
@@ -352,51 +334,42 @@ mod tests {
         s.append(1, &entries(8..=9), true).unwrap();
         assert_eq!(s.last(1).unwrap(), Some((9, b"e9".to_vec())));
 
-        assert_eq!(s.purged(1).unwrap(), None);
-        s.purge_to(1, 4, b"upto-4").unwrap();
+        assert_eq!(s.get_state(1, PURGED).unwrap(), None);
+        s.purge_to(1, 4, PURGED, b"upto-4").unwrap();
         assert_eq!(
             indexes(&s.read(1, ..).unwrap()),
             (5..=9).collect::<Vec<_>>()
         );
-        assert_eq!(s.purged(1).unwrap(), Some(b"upto-4".to_vec()));
+        assert_eq!(s.get_state(1, PURGED).unwrap(), Some(b"upto-4".to_vec()));
         // Purging past the last entry empties the log but keeps the mark.
-        s.purge_to(1, 20, b"upto-20").unwrap();
+        s.purge_to(1, 20, PURGED, b"upto-20").unwrap();
         assert_eq!(s.last(1).unwrap(), None);
-        assert_eq!(s.purged(1).unwrap(), Some(b"upto-20".to_vec()));
+        assert_eq!(s.get_state(1, PURGED).unwrap(), Some(b"upto-20".to_vec()));
 
         assert_eq!(s.read(2, ..).unwrap(), entries(1..=10));
-        assert_eq!(s.purged(2).unwrap(), None);
+        assert_eq!(s.get_state(2, PURGED).unwrap(), None);
     }
 
     #[test]
     fn raft_state_per_group_and_kind_survives_reopen() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let s = RaftLogStore::open_standalone(dir.path()).unwrap();
-            s.put_state(1, StateKind::Vote, b"v1", true).unwrap();
-            s.put_state(1, StateKind::Committed, b"c1", false).unwrap();
-            s.put_state(2, StateKind::Vote, b"v2", true).unwrap();
-            s.put_state(1, StateKind::Vote, b"v1b", true).unwrap();
+            let s = LogStore::open_standalone(dir.path()).unwrap();
+            s.put_state(1, VOTE, b"v1", true).unwrap();
+            s.put_state(1, COMMITTED, b"c1", false).unwrap();
+            s.put_state(2, VOTE, b"v2", true).unwrap();
+            s.put_state(1, VOTE, b"v1b", true).unwrap();
             s.append(1, &entries(1..=3), false).unwrap();
-            s.purge_to(1, 1, b"p1").unwrap();
+            s.purge_to(1, 1, PURGED, b"p1").unwrap();
             s.sync().unwrap();
         }
-        let s = RaftLogStore::open_standalone(dir.path()).unwrap();
-        assert_eq!(
-            s.get_state(1, StateKind::Vote).unwrap(),
-            Some(b"v1b".to_vec())
-        );
-        assert_eq!(
-            s.get_state(1, StateKind::Committed).unwrap(),
-            Some(b"c1".to_vec())
-        );
-        assert_eq!(
-            s.get_state(2, StateKind::Vote).unwrap(),
-            Some(b"v2".to_vec())
-        );
-        assert_eq!(s.get_state(2, StateKind::Committed).unwrap(), None);
-        assert_eq!(s.get_state(1, StateKind::Membership).unwrap(), None);
-        assert_eq!(s.purged(1).unwrap(), Some(b"p1".to_vec()));
+        let s = LogStore::open_standalone(dir.path()).unwrap();
+        assert_eq!(s.get_state(1, VOTE).unwrap(), Some(b"v1b".to_vec()));
+        assert_eq!(s.get_state(1, COMMITTED).unwrap(), Some(b"c1".to_vec()));
+        assert_eq!(s.get_state(2, VOTE).unwrap(), Some(b"v2".to_vec()));
+        assert_eq!(s.get_state(2, COMMITTED).unwrap(), None);
+        assert_eq!(s.get_state(1, OTHER).unwrap(), None);
+        assert_eq!(s.get_state(1, PURGED).unwrap(), Some(b"p1".to_vec()));
         assert_eq!(indexes(&s.read(1, ..).unwrap()), [2, 3]);
     }
 
@@ -407,16 +380,13 @@ mod tests {
         opts.create_if_missing(true);
         let db = DB::open(&opts, dir.path()).unwrap();
         assert!(matches!(
-            RaftLogStore::new(Arc::new(db)),
+            LogStore::new(Arc::new(db)),
             Err(Error::Config { .. })
         ));
     }
 
     #[test]
     fn raft_state_key_layout() {
-        assert_eq!(
-            state_key(0x0102, StateKind::Purged),
-            [0, 0, 0, 0, 0, 0, 1, 2, 3]
-        );
+        assert_eq!(state_key(0x0102, PURGED), [0, 0, 0, 0, 0, 0, 1, 2, 3]);
     }
 }

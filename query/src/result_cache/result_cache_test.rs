@@ -1,6 +1,6 @@
 use super::*;
-use cairn_query::value::{Labels, Sample};
-use cairn_storage::model::STALE_NAN_BITS;
+use crate::value::{Labels, Sample};
+use cairn_model::STALE_NAN_BITS;
 
 fn span(first: i64, last: i64) -> Span {
     Span { first, last }
@@ -27,7 +27,7 @@ fn cache(max_bytes: u64) -> ResultCache {
         min_age_ms: 600_000,
         max_bytes,
     };
-    ResultCache::new(cfg, 100, Arc::new(QueryCacheMetrics::default()))
+    ResultCache::new(cfg, 100, Arc::new(CacheCounters::default()))
 }
 
 #[test]
@@ -245,7 +245,7 @@ fn the_cache_serves_extends_and_invalidates_by_generation() {
     // A write into the past: the entry is gone, and a result computed before it is not kept.
     let hook = c.write_hook(&t, || 50).unwrap();
     hook.applied(1_000_000);
-    assert_eq!(c.metrics().invalidations.load(Ordering::Relaxed), 1);
+    assert_eq!(c.counters().invalidations.load(Ordering::Relaxed), 1);
     let g2 = c.generation(&t);
     assert_ne!(g, g2);
     let (p, _, _) = c.lookup_range(&key, g2, 100, 130, 10);
@@ -261,7 +261,7 @@ fn the_cache_serves_extends_and_invalidates_by_generation() {
         &Notes::default(),
     );
     assert_eq!(c.lookup_range(&key, g2, 100, 130, 10).0.cached, None);
-    assert_eq!(c.metrics().bytes.load(Ordering::Relaxed), 0);
+    assert_eq!(c.counters().bytes.load(Ordering::Relaxed), 0);
 
     // A write of recent samples does not bump.
     let hook = c.write_hook(&t, || 999_999).unwrap();
@@ -330,7 +330,10 @@ fn the_least_recently_used_entries_go_first_and_zero_bytes_disables() {
             .is_some()
     };
     assert!(hit("q0") && !hit("q1") && hit("q2"));
-    assert_eq!(c.metrics().bytes.load(Ordering::Relaxed), (size * 2) as u64);
+    assert_eq!(
+        c.counters().bytes.load(Ordering::Relaxed),
+        (size * 2) as u64
+    );
 
     let off = cache(0);
     assert!(!off.enabled());

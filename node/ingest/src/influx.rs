@@ -22,11 +22,11 @@
 //!   whose tags cannot be labels (a repeated tag key, or a tag named `__name__`) or whose
 //!   timestamp does not fit i64 milliseconds.
 
-use cairn_storage::{Tenant, WriteBatch, WriteBatchBuilder};
+use cairn_model::{Tenant, WriteBatch, WriteBatchBuilder};
 
-use super::line_protocol::{FieldValue, Line, Parser};
+use crate::line_protocol::{FieldValue, Line, Parser};
 
-pub use super::line_protocol::LineError;
+pub use crate::line_protocol::LineError;
 
 /// The unit of the timestamps in a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -238,19 +238,19 @@ impl Mapper<'_> {
     }
 }
 
-fn label_error(err: cairn_storage::Error) -> String {
+fn label_error(err: cairn_model::Error) -> String {
     match err {
-        cairn_storage::Error::DuplicateLabel { name } if name == "__name__" => {
+        cairn_model::Error::DuplicateLabel { name } if name == "__name__" => {
             "tag \"__name__\" is reserved for the metric name".to_string()
         }
-        cairn_storage::Error::DuplicateLabel { name } => format!("tag {name:?} appears twice"),
+        cairn_model::Error::DuplicateLabel { name } => format!("tag {name:?} appears twice"),
         other => other.to_string(),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use cairn_storage::model::Sample;
+    use cairn_model::Sample;
 
     use super::*;
 

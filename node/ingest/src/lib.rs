@@ -1,9 +1,10 @@
-//! Ingest: turns write requests into `WriteBatch`es, one per request and tenant (or one per
-//! shard, through a sharded builder).
+//! Cairn's ingest formats: turns the bodies of write requests into `WriteBatch`es, one per
+//! request and tenant (or one per shard, through a sharded builder).
 //!
 //! It owns the wire formats that clients push (InfluxDB line protocol, Prometheus
-//! remote_write) and the mapping of their points onto Cairn series (DESIGN.md, "Data model").
-//! It must not route, propose or apply batches: the HTTP handler hands them to the write path.
+//! remote_write) and the mapping of their points onto Cairn series (docs/design.md, "Data
+//! model"). It is pure: no sockets, no runtime, no storage. It must not route, propose or
+//! apply batches: the node's HTTP handler hands them to the write path.
 //!
 //! ```text
 //!  line protocol ──► line_protocol::Parser ──► Line { measurement, tags, fields, timestamp }

@@ -19,180 +19,41 @@
 //! `Q > W` started after the apply and saw the samples. Entries carry the generation read
 //! before their evaluation and are stored only if it is still current afterwards.
 //!
-//! This module holds no I/O: the planner functions are pure, and `QueryService::run_cached`
-//! drives them.
+//! This module holds no I/O: the planner functions (`plan`) are pure, the LRU (`lru`) is a
+//! plain map, and the node's `QueryService::run_cached` drives them around evaluations.
 
-use std::collections::{BTreeMap, HashMap};
+mod lru;
+mod plan;
+
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use cairn_query::QueryValue;
-use cairn_query::value::Series;
-use cairn_storage::Tenant;
-use promql_parser::parser::{Expr, Offset};
+use cairn_model::Tenant;
 
 use crate::config::QueryCacheConfig;
-use crate::metrics::QueryCacheMetrics;
+use crate::value::{QueryValue, Series};
+use lru::{Lru, Value};
+pub use plan::{Plan, Span, cacheable, merge, plan, series_bytes, slice, store_span};
 
 /// Bytes charged per point (timestamp and value), and per label set and entry besides their text.
-const POINT_BYTES: usize = 16;
-const SERIES_OVERHEAD: usize = 48;
+pub(crate) const POINT_BYTES: usize = 16;
+pub(crate) const SERIES_OVERHEAD: usize = 48;
 const ENTRY_OVERHEAD: usize = 128;
 
-/// Step timestamps `first, first + step, ..., last` of one request's grid (inclusive).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Span {
-    pub first: i64,
-    pub last: i64,
-}
-
-/// What a range request takes from its entry and what it evaluates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Plan {
-    /// Steps answered from the entry.
-    pub cached: Option<Span>,
-    /// Steps to evaluate (always up to the request's end).
-    pub evaluate: Option<Span>,
-}
-
-/// Plans a request for the steps `start + k*step ≤ end` given the span of its entry (same
-/// tenant, query, step and phase). An entry is usable when the request starts inside it or
-/// right after it; the request's end may be anywhere.
-pub fn plan(entry: Option<Span>, start: i64, end: i64, step: i64) -> Plan {
-    let whole = Plan {
-        cached: None,
-        evaluate: Some(Span {
-            first: start,
-            last: end,
-        }),
-    };
-    let Some(c) = entry else { return whole };
-    let next = c.last.saturating_add(step);
-    if start < c.first || start > next {
-        return whole;
-    }
-    let cached = (start <= c.last).then(|| Span {
-        first: start,
-        last: end.min(c.last),
-    });
-    let from = start.max(next);
-    let evaluate = (from <= end).then_some(Span {
-        first: from,
-        last: end,
-    });
-    Plan { cached, evaluate }
-}
-
-/// The steps an entry should hold after answering `[start, end]`: the request's steps up to
-/// `safe_until` (now − min_age when the query began), after the entry's earlier steps if the
-/// request starts inside or right after the entry. Beyond `max_steps` the steps before
-/// `start` go first, then the oldest of the request's. None: nothing is safe to keep.
-pub fn store_span(
-    entry: Option<Span>,
-    start: i64,
-    end: i64,
-    step: i64,
-    safe_until: i64,
-    max_steps: i64,
-) -> Option<Span> {
-    if safe_until < start || end < start {
-        return None;
-    }
-    let grid_floor = |t: i64| start + (t - start) / step * step;
-    let mut last = grid_floor(end.min(safe_until));
-    let mut first = start;
-    if let Some(c) = entry
-        && c.first <= start
-        && start <= c.last.saturating_add(step)
-    {
-        first = c.first;
-        // The entry may already reach further than this request did.
-        last = last.max(c.last);
-    }
-    if (last - first) / step + 1 > max_steps {
-        first = first.max(start);
-        if (last - first) / step + 1 > max_steps {
-            first = last - (max_steps.max(1) - 1) * step;
-        }
-    }
-    Some(Span { first, last })
-}
-
-/// The points of `series` within `span`; series left without points are dropped.
-pub fn slice(series: &[Series], span: Span) -> Vec<Series> {
-    series
-        .iter()
-        .filter_map(|s| {
-            let lo = s.samples.partition_point(|p| p.t < span.first);
-            let hi = s.samples.partition_point(|p| p.t <= span.last);
-            (lo < hi).then(|| Series::new(s.labels.clone(), s.samples[lo..hi].to_vec()))
-        })
-        .collect()
-}
-
-/// Joins two results sorted by labels whose points do not interleave in time (every point of
-/// `earlier` precedes every point of `later`), as one evaluation of both step sets would
-/// have answered: series matched by labels, points concatenated, order kept.
-pub fn merge(earlier: Vec<Series>, later: Vec<Series>) -> Vec<Series> {
-    let mut out = Vec::with_capacity(earlier.len().max(later.len()));
-    let mut a = earlier.into_iter().peekable();
-    let mut b = later.into_iter().peekable();
-    loop {
-        let next = match (a.peek(), b.peek()) {
-            (None, None) => break,
-            (Some(_), None) => a.next(),
-            (None, Some(_)) => b.next(),
-            (Some(x), Some(y)) => match x.labels.cmp(&y.labels) {
-                std::cmp::Ordering::Less => a.next(),
-                std::cmp::Ordering::Greater => b.next(),
-                std::cmp::Ordering::Equal => {
-                    let (mut x, y) = (a.next(), b.next());
-                    if let (Some(x), Some(y)) = (x.as_mut(), y) {
-                        x.samples.extend(y.samples);
-                    }
-                    x
-                }
-            },
-        };
-        out.extend(next.filter(|s| !s.samples.is_empty()));
-    }
-    out
-}
-
-/// Whether every step of `expr` reads only samples at or before its own time: no negative
-/// `offset` and no `@` anywhere (`@` also makes a step depend on the request's start/end).
-pub fn cacheable(expr: &Expr) -> bool {
-    let plain = |offset: &Option<Offset>, at: &Option<_>| {
-        at.is_none() && !matches!(offset, Some(Offset::Neg(_)))
-    };
-    match expr {
-        Expr::NumberLiteral(_) | Expr::StringLiteral(_) => true,
-        Expr::VectorSelector(vs) => plain(&vs.offset, &vs.at),
-        Expr::MatrixSelector(ms) => plain(&ms.vs.offset, &ms.vs.at),
-        Expr::Subquery(sq) => plain(&sq.offset, &sq.at) && cacheable(&sq.expr),
-        Expr::Aggregate(a) => cacheable(&a.expr) && a.param.as_deref().is_none_or(cacheable),
-        Expr::Unary(u) => cacheable(&u.expr),
-        Expr::Paren(p) => cacheable(&p.expr),
-        Expr::Binary(b) => cacheable(&b.lhs) && cacheable(&b.rhs),
-        Expr::Call(c) => c.args.args.iter().all(|a| cacheable(a)),
-        // Unknown semantics.
-        Expr::Extension(_) => false,
-    }
-}
-
-/// Approximate heap bytes of a list of series.
-pub fn series_bytes(series: &[Series]) -> usize {
-    series
-        .iter()
-        .map(|s| {
-            SERIES_OVERHEAD
-                + s.labels
-                    .iter()
-                    .map(|l| l.name.len() + l.value.len() + SERIES_OVERHEAD)
-                    .sum::<usize>()
-                + s.samples.len() * POINT_BYTES
-        })
-        .sum()
+/// The cache's counters, for the node's `/metrics`.
+#[derive(Debug, Default)]
+pub struct CacheCounters {
+    /// Queries answered wholly from the cache.
+    pub hits: AtomicU64,
+    /// Cacheable queries evaluated in full (no usable entry).
+    pub misses: AtomicU64,
+    /// Queries answered partly from the cache, the newer steps evaluated.
+    pub partial: AtomicU64,
+    /// Tenant generations advanced by writes into the cached past.
+    pub invalidations: AtomicU64,
+    /// Approximate bytes held (a gauge).
+    pub bytes: AtomicU64,
 }
 
 /// Where an entry lives: the query text as sent, per tenant; a range entry per step and
@@ -271,103 +132,13 @@ impl Notes {
     }
 }
 
-/// A stored answer.
-#[derive(Debug, Clone)]
-enum Value {
-    Range { span: Span, series: Vec<Series> },
-    Instant(QueryValue),
-}
-
-struct Entry {
-    generation: u64,
-    value: Value,
-    notes: Notes,
-    bytes: usize,
-    tick: u64,
-}
-
-/// The entries in least-recently-used order, bounded by approximate bytes.
-#[derive(Default)]
-struct Lru {
-    entries: HashMap<Key, Entry>,
-    order: BTreeMap<u64, Key>,
-    tick: u64,
-    bytes: usize,
-}
-
-impl Lru {
-    fn touch(&mut self, key: &Key) {
-        self.tick += 1;
-        let tick = self.tick;
-        if let Some(e) = self.entries.get_mut(key) {
-            self.order.remove(&e.tick);
-            e.tick = tick;
-            self.order.insert(tick, key.clone());
-        }
-    }
-
-    fn remove(&mut self, key: &Key) -> Option<Entry> {
-        let e = self.entries.remove(key)?;
-        self.order.remove(&e.tick);
-        self.bytes -= e.bytes;
-        Some(e)
-    }
-
-    fn insert(
-        &mut self,
-        key: Key,
-        generation: u64,
-        (value, notes): (Value, Notes),
-        bytes: usize,
-        max: usize,
-    ) {
-        self.remove(&key);
-        self.tick += 1;
-        let tick = self.tick;
-        self.order.insert(tick, key.clone());
-        self.bytes += bytes;
-        self.entries.insert(
-            key,
-            Entry {
-                generation,
-                value,
-                notes,
-                bytes,
-                tick,
-            },
-        );
-        while self.bytes > max {
-            let Some((_, oldest)) = self.order.pop_first() else {
-                break;
-            };
-            if let Some(e) = self.entries.remove(&oldest) {
-                self.bytes -= e.bytes;
-            }
-        }
-    }
-
-    /// The entry under `key` if it was computed at `generation`; an older one is dropped.
-    fn current(&mut self, key: &Key, generation: u64) -> Option<(&Value, &Notes)> {
-        match self.entries.get(key) {
-            None => return None,
-            Some(e) if e.generation != generation => {
-                self.remove(key);
-                return None;
-            }
-            Some(_) => {}
-        }
-        self.touch(key);
-        self.entries.get(key).map(|e| (&e.value, &e.notes))
-    }
-}
-
 /// Applied after a write reaches its shard's head: bumps the tenant's generation if any of the
 /// write's samples is old enough to be in a cached step.
 pub struct WriteHook {
     generation: Arc<AtomicU64>,
     oldest_sample: i64,
     min_age_ms: i64,
-    metrics: Arc<QueryCacheMetrics>,
+    counters: Arc<CacheCounters>,
 }
 
 impl WriteHook {
@@ -375,32 +146,12 @@ impl WriteHook {
     pub fn applied(self, now_ms: i64) {
         if self.oldest_sample <= now_ms.saturating_sub(self.min_age_ms) {
             self.generation.fetch_add(1, Ordering::SeqCst);
-            self.metrics.invalidations.fetch_add(1, Ordering::Relaxed);
+            self.counters.invalidations.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
 
-/// Runs the write hook of every batch applied on this node, by any shard replica (the
-/// Raft state machine calls it, on followers too), before a read barrier there can pass it.
-pub struct CacheInvalidator(pub Arc<ResultCache>);
-
-impl cairn_consensus::ApplyObserver for CacheInvalidator {
-    fn applied(&self, _shard: u32, batch: &[u8], outcome: &cairn_storage::ApplyOutcome) {
-        let Some(oldest) = outcome.oldest_written else {
-            return;
-        };
-        let Some(tenant) =
-            cairn_storage::write_batch::tenant_of(batch).and_then(|t| Tenant::new(t).ok())
-        else {
-            return;
-        };
-        if let Some(hook) = self.0.write_hook(&tenant, || oldest) {
-            hook.applied(crate::api::write::now_ms());
-        }
-    }
-}
-
-/// The node's query result cache: entries under an LRU byte bound, and one generation per
+/// The query result cache: entries under an LRU byte bound, and one generation per
 /// tenant that writes into the past advance.
 pub struct ResultCache {
     cfg: QueryCacheConfig,
@@ -408,17 +159,17 @@ pub struct ResultCache {
     max_steps: i64,
     generations: Mutex<HashMap<Tenant, Arc<AtomicU64>>>,
     lru: Mutex<Lru>,
-    metrics: Arc<QueryCacheMetrics>,
+    counters: Arc<CacheCounters>,
 }
 
 impl ResultCache {
-    pub fn new(cfg: QueryCacheConfig, max_steps: u64, metrics: Arc<QueryCacheMetrics>) -> Self {
+    pub fn new(cfg: QueryCacheConfig, max_steps: u64, counters: Arc<CacheCounters>) -> Self {
         ResultCache {
             cfg,
             max_steps: max_steps.clamp(1, i64::MAX as u64) as i64,
             generations: Mutex::new(HashMap::new()),
             lru: Mutex::new(Lru::default()),
-            metrics,
+            counters,
         }
     }
 
@@ -431,8 +182,8 @@ impl ResultCache {
         self.cfg.min_age_ms
     }
 
-    pub fn metrics(&self) -> &QueryCacheMetrics {
-        &self.metrics
+    pub fn counters(&self) -> &CacheCounters {
+        &self.counters
     }
 
     fn generation_cell(&self, tenant: &Tenant) -> Arc<AtomicU64> {
@@ -459,7 +210,7 @@ impl ResultCache {
             generation: self.generation_cell(tenant),
             oldest_sample: oldest_sample(),
             min_age_ms: self.cfg.min_age_ms,
-            metrics: self.metrics.clone(),
+            counters: self.counters.clone(),
         })
     }
 
@@ -468,7 +219,7 @@ impl ResultCache {
     }
 
     fn publish_bytes(&self, lru: &Lru) {
-        self.metrics
+        self.counters
             .bytes
             .store(lru.bytes as u64, Ordering::Relaxed);
     }
@@ -627,5 +378,4 @@ fn value_bytes(v: &QueryValue) -> usize {
 }
 
 #[cfg(test)]
-#[path = "result_cache/result_cache_test.rs"]
-mod tests;
+mod result_cache_test;

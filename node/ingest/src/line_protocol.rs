@@ -94,7 +94,7 @@ pub struct Line<'p, 'a> {
 /// Parses a body of line protocol, one entry at a time:
 ///
 /// ```
-/// use cairn_node::ingest::line_protocol::{FieldValue, Parser};
+/// use cairn_ingest::line_protocol::{FieldValue, Parser};
 ///
 /// let mut p = Parser::new(b"# a comment\ncpu,host=a usage=0.5,n=3i 1700000000\n");
 /// let line = p.next_line().unwrap().unwrap();

@@ -1,5 +1,4 @@
-//! Series identity: the canonical hashes of a series and of its label set, and the encoding
-//! of the `series` column family's records.
+//! Series identity: the canonical hashes of a series and of its label set.
 //!
 //! * `series_hash` (128-bit xxh3) identifies a series within a shard. It is two-level so that
 //!   the fields of one line-protocol point hash their shared tags once: `group_hash` covers
@@ -10,11 +9,13 @@
 //! * `label_set_hash` (64-bit) routes a series to one of its tenant's shards. It leaves the
 //!   metric name out on purpose: all fields of one line-protocol point (one host's `cpu_*`)
 //!   share a shard, so one line becomes one log entry, and one target's series stay together.
+//!
+//! These hashes are on disk (the `series_hash` column family) and decide shard routing:
+//! changing them moves every series.
 
 use xxhash_rust::xxh3::{xxh3_64, xxh3_128};
 
-use crate::error::{Error, Result};
-use crate::model::{Label, Labels, METRIC_NAME};
+use crate::labels::{Labels, METRIC_NAME};
 
 /// The 128-bit hash of a tenant and a label set without `__name__` (sorted by name), built
 /// from a canonical byte string in `buf`.
@@ -84,59 +85,6 @@ fn push_str(buf: &mut Vec<u8>, s: &str) {
     buf.extend_from_slice(s.as_bytes());
 }
 
-/// `series` CF value: `tenant_len:u8 tenant n:u16 (name_len:u16 name value_len:u32 value)*`,
-/// labels sorted by name with `__name__` among them.
-pub fn encode_series_record<'a>(
-    tenant: &str,
-    labels: impl IntoIterator<Item = (&'a str, &'a str)>,
-) -> Vec<u8> {
-    let mut out = Vec::with_capacity(128);
-    out.push(tenant.len() as u8);
-    out.extend_from_slice(tenant.as_bytes());
-    let n_at = out.len();
-    out.extend_from_slice(&[0, 0]);
-    let mut n = 0u16;
-    for (name, value) in labels {
-        out.extend_from_slice(&(name.len() as u16).to_be_bytes());
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(&(value.len() as u32).to_be_bytes());
-        out.extend_from_slice(value.as_bytes());
-        n += 1;
-    }
-    out[n_at..n_at + 2].copy_from_slice(&n.to_be_bytes());
-    out
-}
-
-/// Decodes a `series` record into (tenant, labels).
-pub fn decode_series_record(b: &[u8], shard: u32) -> Result<(String, Labels)> {
-    let bad = |r: &str| Error::CorruptRecord {
-        what: "series",
-        shard,
-        reason: r.to_string(),
-    };
-    let mut pos = 0usize;
-    let mut take = |n: usize| -> Result<&[u8]> {
-        let s = b.get(pos..pos + n).ok_or_else(|| bad("truncated"))?;
-        pos += n;
-        Ok(s)
-    };
-    let tl = take(1)?[0] as usize;
-    let tenant = String::from_utf8(take(tl)?.to_vec()).map_err(|_| bad("tenant not UTF-8"))?;
-    let nb = take(2)?;
-    let n = u16::from_be_bytes([nb[0], nb[1]]) as usize;
-    let mut labels = Vec::with_capacity(n);
-    for _ in 0..n {
-        let l = take(2)?;
-        let nl = u16::from_be_bytes([l[0], l[1]]) as usize;
-        let name = String::from_utf8(take(nl)?.to_vec()).map_err(|_| bad("name not UTF-8"))?;
-        let l = take(4)?;
-        let vl = u32::from_be_bytes([l[0], l[1], l[2], l[3]]) as usize;
-        let value = String::from_utf8(take(vl)?.to_vec()).map_err(|_| bad("value not UTF-8"))?;
-        labels.push(Label { name, value });
-    }
-    Ok((tenant, Labels::from_sorted_unchecked(labels)))
-}
-
 /// Merges the group labels (sorted, no `__name__`) with the metric name into one sorted list.
 pub fn with_metric_name<'a>(
     labels: &[(&'a str, &'a str)],
@@ -184,20 +132,30 @@ mod tests {
     }
 
     #[test]
-    fn series_records_round_trip() {
-        let pairs = with_metric_name(&[("Zone", "z"), ("host", "ä,b c")], "cpu");
+    fn the_metric_name_is_merged_in_label_order() {
+        let pairs = with_metric_name(&[("Zone", "z"), ("host", "a")], "cpu");
+        assert_eq!(pairs, [("Zone", "z"), ("__name__", "cpu"), ("host", "a")]);
+        assert_eq!(with_metric_name(&[("a", "1")], ""), [("a", "1")]);
         assert_eq!(
-            pairs,
-            [("Zone", "z"), ("__name__", "cpu"), ("host", "ä,b c")]
+            with_metric_name(&[("a", "1")], "m"),
+            [("__name__", "m"), ("a", "1")]
         );
-        let rec = encode_series_record("acme", pairs.iter().copied());
-        let (tenant, labels) = decode_series_record(&rec, 0).unwrap();
-        assert_eq!(tenant, "acme");
-        assert_eq!(labels.metric_name(), "cpu");
-        assert_eq!(labels.get("host"), "ä,b c");
-        assert_eq!(labels.len(), 3);
-        for cut in 0..rec.len() {
-            assert!(decode_series_record(&rec[..cut], 0).is_err());
-        }
     }
+
+    /// The hashes are on disk and route series to shards: pin their values.
+    #[test]
+    fn hash_values_are_pinned() {
+        let mut buf = Vec::new();
+        assert_eq!(
+            label_set_hash(&mut buf, [("host", "a"), ("region", "eu")]),
+            PINNED_LABEL_SET
+        );
+        assert_eq!(
+            series_hash(&mut buf, "default", [("host", "a")], "cpu_usage_user"),
+            PINNED_SERIES
+        );
+    }
+
+    const PINNED_LABEL_SET: u64 = 5_745_983_850_899_802_779;
+    const PINNED_SERIES: u128 = 102_124_489_971_656_268_927_175_558_724_211_519_674;
 }
