@@ -1,5 +1,5 @@
 //! Runs every `decode` case of InfluxData's line-protocol corpus
-//! (`shared/conformance/line-protocol/corpus.json`, schema in `schema.cue` beside it) through
+//! (`tests/conformance/line-protocol/corpus.json`, schema in `schema.cue` beside it) through
 //! the public parser.
 //!
 //! The corpus was made by decoders that fail a whole input when any line fails, so "some line
@@ -9,7 +9,7 @@
 //! write path rejects such a line when it builds labels.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use cairn_node::ingest::line_protocol::{FieldValue, Parser};
@@ -48,10 +48,16 @@ impl PartialEq for Field {
     }
 }
 
+/// The workspace's copy in `tests/conformance/`, looked for from this crate's folder upwards
+/// (so the path holds wherever the crate sits in the workspace).
 fn corpus_path() -> PathBuf {
-    let shared = std::env::var("CAIRN_SHARED_DIR")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared").to_string());
-    PathBuf::from(shared).join("conformance/line-protocol/corpus.json")
+    const CORPUS: &str = "tests/conformance/line-protocol/corpus.json";
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    crate_dir
+        .ancestors()
+        .map(|dir| dir.join(CORPUS))
+        .find(|path| path.exists())
+        .unwrap_or_else(|| crate_dir.join(CORPUS))
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! Prometheus v3.0.0's own PromQL test scripts (`../shared/conformance/promql/*.test`) run
+//! Prometheus v3.0.0's own PromQL test scripts (`tests/conformance/promql/*.test`) run
 //! in-process: each `load` goes into a `MemQuerier`, each eval through `QueryEngine`, and
 //! `cairn_query::promqltest` checks the results as Prometheus' promqltest does.
 //!
@@ -11,19 +11,9 @@ use cairn_query::promqltest::{self, EvalKind, LoadCommand, Query, Target};
 use cairn_query::{MemQuerier, QueryConfig, QueryEngine, QueryResult};
 use cairn_storage::model::Labels;
 
-/// The workspace root (this crate lives in `<root>/query`).
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default()
-}
-
-/// `../shared` beside the clone, or `CAIRN_SHARED_DIR` (as `cairn_tests::shared_dir`).
-fn shared_dir() -> PathBuf {
-    std::env::var_os("CAIRN_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("../shared"))
+/// The workspace's copy of Prometheus' scripts (this crate lives in `<root>/query`).
+fn scripts_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance/promql")
 }
 
 struct InProcess {
@@ -66,7 +56,7 @@ impl Target for InProcess {
 
 #[test]
 fn prometheus_promql_test_scripts() {
-    let files = promqltest::script_files(&shared_dir().join("conformance/promql")).unwrap();
+    let files = promqltest::script_files(&scripts_dir()).unwrap();
 
     let mut target = InProcess {
         engine: QueryEngine::new(QueryConfig::default()),

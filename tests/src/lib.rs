@@ -18,11 +18,10 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// `../shared` beside the clone, or `CAIRN_SHARED_DIR`.
-pub fn shared_dir() -> PathBuf {
-    std::env::var_os("CAIRN_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("../shared"))
+/// The conformance suites the project keeps (`tests/conformance/`: Prometheus' PromQL scripts
+/// and rule tests, InfluxData's line-protocol corpus; unchanged copies, see its README).
+pub fn conformance_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance")
 }
 
 /// Path to the `cairn` binary of this build, building it if needed.

@@ -1,4 +1,4 @@
-//! Prometheus v3.0.0's own PromQL test scripts (`../shared/conformance/promql/*.test`) run
+//! Prometheus v3.0.0's own PromQL test scripts (`tests/conformance/promql/*.test`) run
 //! through a real node's HTTP API: each clear-segment gets a fresh tenant (`X-Scope-OrgID:
 //! t<n>`), each `load` block is sent as one remote_write request, each eval is asked over
 //! `/api/v1/query` or `/api/v1/query_range`, and the Prometheus JSON answer is turned back
@@ -265,7 +265,7 @@ fn prometheus_promql_test_scripts_over_http() {
         next_tenant: 0,
     };
 
-    let files = promqltest::script_files(&shared_dir().join("conformance/promql")).unwrap();
+    let files = promqltest::script_files(&conformance_dir().join("promql")).unwrap();
     let failed = promqltest::run_script_files(&files, "HTTP", &mut target).failed;
     if !promqltest::failures_allowed() {
         assert_eq!(

@@ -495,20 +495,9 @@ fn normalized(mut e: promql_parser::parser::Expr) -> String {
 /// (which the @-modifier variants rely on).
 #[test]
 fn shipped_scripts_parse() {
-    let dir =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/promql");
-    let dir = std::env::var_os("CAIRN_SHARED_DIR")
-        .map(|d| std::path::PathBuf::from(d).join("conformance/promql"))
-        .unwrap_or(dir);
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return;
-    };
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance/promql");
     let mut mismatches = Vec::new();
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.extension().and_then(|e| e.to_str()) != Some("test") {
-            continue;
-        }
+    for path in script_files(&dir).unwrap() {
         let text = std::fs::read_to_string(&path).unwrap();
         let script = parse_script(&path.display().to_string(), &text).unwrap();
         for c in &script.commands {
