@@ -280,7 +280,7 @@ fn prometheus_promql_test_scripts_over_http() {
         // are: after a deliberate change set both to the `promql total` line printed above.
         assert_eq!(
             (totals.passed, totals.skipped),
-            (644, 64),
+            (652, 56),
             "PromQL evals over HTTP (passed, skipped)"
         );
     }
