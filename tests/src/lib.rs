@@ -49,6 +49,17 @@ pub fn cairn_bin() -> PathBuf {
     bin
 }
 
+/// Removes every `CAIRN_*` variable of this process' environment from `cmd`'s, so that a test
+/// of defaults or precedence sees only what it sets.
+pub fn without_cairn_env(cmd: &mut Command) -> &mut Command {
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("CAIRN_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd
+}
+
 /// A running `cairn server` process.
 pub struct CairnProcess {
     child: Child,

@@ -1,15 +1,21 @@
 //! Three real `cairn server` processes on loopback, joined into one cluster: replication,
 //! read-your-writes on every node, and faults (kill -9, restart, two nodes down, partition),
-//! each followed by a check that every node holds the same data.
+//! each followed by a check that every node holds the same data; and `cairn cluster local`,
+//! which starts such a cluster for a user, from start to Ctrl-C.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use cairn_tests::{CairnProcess, Exported, client, export, free_port, wait_for, write_lines};
+use cairn_tests::{
+    CairnProcess, Exported, cairn_bin, client, export, free_port, wait_for, without_cairn_env,
+    write_lines,
+};
 use serde_json::Value;
 
 const SHARDS: &str = "4";
@@ -675,4 +681,180 @@ fn a_node_without_replicas_serves_writes_and_reads_through_the_others() {
     )
     .unwrap();
     assert_eq!(v["data"]["result"][0]["value"][1], "19", "{v}");
+}
+
+/// `cairn cluster local` as a user runs it, and the node processes it started.
+struct LocalCluster {
+    process: Child,
+    stdout: std::sync::mpsc::Receiver<String>,
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+impl LocalCluster {
+    /// The node processes: the command's children, from /proc.
+    fn nodes(&self) -> Vec<i32> {
+        children_of(self.process.id() as i32)
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().join("\n")
+    }
+}
+
+impl Drop for LocalCluster {
+    /// On a failing test, no process is left behind: the nodes first (they would outlive a
+    /// killed parent), then the command.
+    fn drop(&mut self) {
+        for pid in self.nodes() {
+            // SAFETY: kill(2) on a process this test started (through the command).
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+/// Pids of the live children of `parent` (Linux: the 4th field of /proc/<pid>/stat).
+fn children_of(parent: i32) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                // `pid (comm) state ppid ...`; comm may hold spaces and parentheses.
+                let mut after = stat
+                    .rsplit_once(')')
+                    .map_or("", |(_, a)| a)
+                    .split_whitespace();
+                let (state, ppid) = (after.next(), after.next());
+                state != Some("Z") && ppid == Some(parent.to_string().as_str())
+            })
+        })
+        .collect()
+}
+
+/// A base port for `cairn cluster local --nodes 3`: node i listens on base + 10·(i−1) (HTTP)
+/// and one above (gRPC), so all six must be free.
+fn free_base_port() -> u16 {
+    let ports = |base: u16| [0, 1, 10, 11, 20, 21].map(|off| base + off);
+    let free = |port: u16| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
+    (0..100)
+        .map(|_| free_port())
+        .find(|&base| base < 65_000 && ports(base).into_iter().all(free))
+        .expect("six free ports for cluster local")
+}
+
+/// `cairn cluster local --nodes 3` (the real command, with its own data dir and free ports)
+/// comes up healthy, serves a write through one node and the read through another, and
+/// Ctrl-C stops it and every node cleanly.
+#[test]
+fn cluster_local_runs_three_nodes_until_ctrl_c() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("local");
+    let base = free_base_port();
+    let mut cmd = Command::new(cairn_bin());
+    cmd.args(["cluster", "local", "--nodes", "3", "--shards", SHARDS])
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["--base-port", &base.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    without_cairn_env(&mut cmd);
+    let mut process = cmd.spawn().unwrap();
+    let (tx, stdout) = std::sync::mpsc::channel();
+    let out = process.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let stderr = Arc::new(Mutex::new(Vec::new()));
+    let (err, lines) = (process.stderr.take().unwrap(), stderr.clone());
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            lines.lock().unwrap().push(line);
+        }
+    });
+    let mut local = LocalCluster {
+        process,
+        stdout,
+        stderr,
+    };
+
+    // It prints the nodes' addresses once the cluster is healthy.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let mut urls = BTreeMap::new();
+    while urls.len() < 3 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = local.stdout.recv_timeout(left).unwrap_or_else(|_| {
+            panic!(
+                "no healthy cluster within 180 s; printed {urls:?}; stderr:\n{}",
+                local.stderr()
+            )
+        });
+        if let Some((id, url)) = line
+            .trim()
+            .strip_prefix("node ")
+            .and_then(|l| l.split_once(": "))
+        {
+            urls.insert(id.parse::<u64>().unwrap(), url.to_string());
+        }
+    }
+    assert_eq!(urls[&1], format!("http://127.0.0.1:{base}"));
+    assert_eq!(urls[&3], format!("http://127.0.0.1:{}", base + 20));
+    let nodes = local.nodes();
+    assert_eq!(nodes.len(), 3, "node processes: {nodes:?}");
+    let s = status(&urls[&2]).unwrap();
+    assert_eq!(s["healthy"], true, "{s}");
+    assert_eq!(s["shard_count"], 4, "{s}");
+
+    // Written through node 1, read through node 3.
+    write_lines(
+        &urls[&1],
+        None,
+        "ms",
+        &line("local", 1_700_000_000_000, 42.5),
+    )
+    .unwrap();
+    let got = export(&urls[&3], None, r#"load_v{host="local"}"#).unwrap();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].samples, vec![(1_700_000_000_000, 42.5f64.to_bits())]);
+
+    // Ctrl-C: the command stops every node (SIGTERM: each checkpoints) and exits.
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(local.process.id() as i32, libc::SIGINT) };
+    let status = wait_for("cluster local to exit", Duration::from_secs(90), || {
+        local.process.try_wait().unwrap()
+    })
+    .unwrap();
+    assert!(status.success(), "{status}; stderr:\n{}", local.stderr());
+    for pid in &nodes {
+        wait_for("no node process left", Duration::from_secs(10), || {
+            (!std::path::Path::new(&format!("/proc/{pid}")).exists()).then_some(())
+        })
+        .unwrap();
+    }
+    for off in [0, 1, 10, 11, 20, 21] {
+        let port = base + off;
+        assert!(
+            std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
+            "port {port} is still taken"
+        );
+    }
+    // Each node shut down by itself (a node still running after 30 s would have been killed).
+    for id in 1..=3 {
+        let log = std::fs::read_to_string(data.join(format!("node{id}.log"))).unwrap();
+        assert!(
+            log.contains("shutdown complete"),
+            "node {id} did not shut down cleanly:\n{log}"
+        );
+        assert!(
+            local.stderr().contains(&format!("node {id} stopped")),
+            "{}",
+            local.stderr()
+        );
+    }
 }
