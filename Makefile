@@ -2,7 +2,7 @@
 # Both install what they need first (scripts/setup.sh) and build outside the clone.
 
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/cairn-target
-# clang compiles RocksDB's C++ about twice as fast as g++ at -O0 (see ../shared/CRATES.md).
+# clang compiles RocksDB's C++ about twice as fast as g++ at -O0 (docs/design.md, Dependencies).
 export CC := clang
 export CXX := clang++
 export CARGO_TERM_COLOR ?= never

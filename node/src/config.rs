@@ -231,6 +231,15 @@ mod tests {
         assert_eq!(cfg.storage.data_dir, PathBuf::from("/from/flag"));
         assert_eq!(cfg.storage.retention_ms, 0);
         assert_eq!(cfg.http_addr.port(), 9000);
+        let o = Overrides {
+            http_addr: Some("127.0.0.1:9001".parse().unwrap()),
+            ..Default::default()
+        };
+        let cfg = NodeConfig::load(Some(&file), &o).unwrap();
+        assert_eq!(cfg.http_addr.port(), 9001);
+        assert_eq!(cfg.data_dir, PathBuf::from("/from/file"));
+        // Flags and `CAIRN_*` variables reach `load` as one set of overrides (clap reads both,
+        // flags first); tests/tests/single_node.rs checks all three levels with the binary.
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,11 +19,10 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// `../shared` beside the clone, or `CAIRN_SHARED_DIR`.
-pub fn shared_dir() -> PathBuf {
-    std::env::var_os("CAIRN_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("../shared"))
+/// The conformance suites the project keeps (`tests/conformance/`: Prometheus' PromQL scripts
+/// and rule tests, InfluxData's line-protocol corpus; unchanged copies, see its README).
+pub fn conformance_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance")
 }
 
 /// Path to the `cairn` binary of this build, building it if needed.
@@ -48,6 +48,17 @@ pub fn cairn_bin() -> PathBuf {
     assert!(bin.exists(), "cairn binary not found at {}", bin.display());
     *guard = Some(bin.clone());
     bin
+}
+
+/// Removes every `CAIRN_*` variable of this process' environment from `cmd`'s, so that a test
+/// of defaults or precedence sees only what it sets.
+pub fn without_cairn_env(cmd: &mut Command) -> &mut Command {
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("CAIRN_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd
 }
 
 /// A running `cairn server` process.
@@ -85,8 +96,17 @@ impl CairnProcess {
             .env(
                 "CAIRN_LOG",
                 std::env::var("CAIRN_TEST_NODE_LOG").unwrap_or_else(|_| "info".into()),
-            )
-            .stdin(Stdio::null())
+            );
+        let mut p = CairnProcess::start_command(cmd, data_dir)?;
+        p.extra = args.iter().map(|s| s.to_string()).collect();
+        Ok(p)
+    }
+
+    /// Starts `cmd`, a `cairn server` command whose data goes to `data_dir`, exactly as given
+    /// (arguments, environment, working directory), waiting until it listens. Fails with the
+    /// process' log if it exits first.
+    pub fn start_command(mut cmd: Command, data_dir: &Path) -> anyhow::Result<CairnProcess> {
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().context("spawning cairn server")?;
@@ -107,10 +127,18 @@ impl CairnProcess {
         });
         let url = match rx.recv_timeout(Duration::from_secs(120)) {
             Ok(u) => u,
-            Err(_) => {
+            Err(e) => {
                 let _ = child.kill();
+                let status = child.wait();
                 let lines = log.lock().unwrap_or_else(|p| p.into_inner()).join("\n");
-                bail!("cairn did not start listening within 120 s; log:\n{lines}");
+                match e {
+                    RecvTimeoutError::Disconnected => {
+                        bail!("cairn exited ({status:?}) before listening; log:\n{lines}")
+                    }
+                    RecvTimeoutError::Timeout => {
+                        bail!("cairn did not start listening within 120 s; log:\n{lines}")
+                    }
+                }
             }
         };
         Ok(CairnProcess {
@@ -118,7 +146,7 @@ impl CairnProcess {
             url,
             data_dir: data_dir.to_path_buf(),
             log,
-            extra: args.iter().map(|s| s.to_string()).collect(),
+            extra: Vec::new(),
         })
     }
 

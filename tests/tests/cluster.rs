@@ -1,15 +1,21 @@
 //! Three real `cairn server` processes on loopback, joined into one cluster: replication,
 //! read-your-writes on every node, and faults (kill -9, restart, two nodes down, partition),
-//! each followed by a check that every node holds the same data.
+//! each followed by a check that every node holds the same data; and `cairn cluster local`,
+//! which starts such a cluster for a user, from start to Ctrl-C.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use cairn_tests::{CairnProcess, Exported, client, export, free_port, wait_for, write_lines};
+use cairn_tests::{
+    CairnProcess, Exported, cairn_bin, client, export, free_port, wait_for, without_cairn_env,
+    write_lines,
+};
 use serde_json::Value;
 
 const SHARDS: &str = "4";
@@ -94,19 +100,52 @@ impl TestCluster {
     }
 
     /// Every node's replicas hold the same series and samples (each node's export reads its
-    /// own replicas, after a read barrier), and they include `acked`.
-    fn check_replicas_agree(&self, acked: &[(i64, f64)]) -> anyhow::Result<()> {
+    /// own replicas, after a read barrier): all of `acked`, possibly some of `unacked` (sent
+    /// without an acknowledgement: a write that timed out may still commit), nothing else, and
+    /// no timestamp twice in a series (retries are idempotent, never stored twice).
+    fn check_replicas_agree(
+        &self,
+        acked: &[(i64, f64)],
+        unacked: &[(i64, f64)],
+    ) -> anyhow::Result<()> {
+        let written: BTreeSet<(i64, u64)> = acked
+            .iter()
+            .chain(unacked)
+            .map(|&(t, v)| (t, v.to_bits()))
+            .collect();
         let mut first: Option<Vec<Exported>> = None;
         for m in &self.members {
             let Some(p) = &m.process else { continue };
             let got = export(&p.url, None, r#"{__name__=~"load_.*"}"#)
                 .with_context(|| format!("export from node {}", m.id))?;
+            for e in &got {
+                let times: BTreeSet<i64> = e.samples.iter().map(|&(t, _)| t).collect();
+                if times.len() != e.samples.len() {
+                    bail!("node {} repeats a timestamp in {:?}", m.id, e.metric);
+                }
+            }
             let samples: BTreeSet<(i64, u64)> =
                 got.iter().flat_map(|e| e.samples.iter().copied()).collect();
             for (t, v) in acked {
                 if !samples.contains(&(*t, v.to_bits())) {
                     bail!("node {} lost the acknowledged sample ({t}, {v})", m.id);
                 }
+            }
+            let count: usize = got.iter().map(|e| e.samples.len()).sum();
+            if let Some((t, bits)) = samples.difference(&written).next() {
+                bail!(
+                    "node {} holds a sample never written: ({t}, {})",
+                    m.id,
+                    f64::from_bits(*bits)
+                );
+            }
+            if count > acked.len() + unacked.len() {
+                bail!(
+                    "node {} holds {count} samples, more than the {} acknowledged and {} unacknowledged",
+                    m.id,
+                    acked.len(),
+                    unacked.len()
+                );
             }
             match &first {
                 None => first = Some(got),
@@ -176,10 +215,16 @@ fn line(host: &str, t: i64, v: f64) -> String {
     format!("load_v,host={host} value={v} {t}\n")
 }
 
+/// Samples of one series: (timestamp in ms, value).
+type Samples = Vec<(i64, f64)>;
+
 /// Writes samples of one series in batches, to whichever node is up, until stopped; records
-/// what was acknowledged and the longest time between two acknowledgements.
+/// what was acknowledged, the batch in flight, and the longest time between two
+/// acknowledgements.
 struct Writer {
-    acked: Arc<Mutex<Vec<(i64, f64)>>>,
+    acked: Arc<Mutex<Samples>>,
+    /// The batch sent and not (yet) acknowledged; it may have committed all the same.
+    pending: Arc<Mutex<Samples>>,
     last_error: Arc<Mutex<String>>,
     longest_gap: Arc<Mutex<Duration>>,
     stop: Arc<AtomicBool>,
@@ -189,11 +234,13 @@ struct Writer {
 impl Writer {
     fn start(urls: Vec<String>, host: &'static str, t0: i64) -> Writer {
         let acked = Arc::new(Mutex::new(Vec::new()));
+        let pending = Arc::new(Mutex::new(Vec::new()));
         let longest_gap = Arc::new(Mutex::new(Duration::ZERO));
         let stop = Arc::new(AtomicBool::new(false));
         let last_error = Arc::new(Mutex::new(String::new()));
-        let (a, g, s, e) = (
+        let (a, p, g, s, e) = (
             acked.clone(),
+            pending.clone(),
             longest_gap.clone(),
             stop.clone(),
             last_error.clone(),
@@ -206,6 +253,7 @@ impl Writer {
                 let batch: Vec<(i64, f64)> = (0..10)
                     .map(|k| (t + k * 1000, (t + k) as f64 / 7.0))
                     .collect();
+                *p.lock().unwrap() = batch.clone();
                 let body: String = batch.iter().map(|&(t, v)| line(host, t, v)).collect();
                 let url = &urls[i % urls.len()];
                 let result = write_lines(url, None, "ms", &body);
@@ -218,6 +266,7 @@ impl Writer {
                     let mut lg = g.lock().unwrap();
                     *lg = (*lg).max(gap);
                     a.lock().unwrap().extend(batch);
+                    p.lock().unwrap().clear();
                     t += 10_000;
                 } else {
                     // Try another node next; the same samples again (retries are idempotent).
@@ -228,6 +277,7 @@ impl Writer {
         });
         Writer {
             acked,
+            pending,
             last_error,
             longest_gap,
             stop,
@@ -239,14 +289,20 @@ impl Writer {
         self.acked.lock().unwrap().len()
     }
 
-    fn finish(mut self) -> (Vec<(i64, f64)>, Duration) {
+    /// The longest time between two acknowledgements since the last call (or the start).
+    fn take_longest_gap(&self) -> Duration {
+        std::mem::take(&mut *self.longest_gap.lock().unwrap())
+    }
+
+    /// Stops writing: (acknowledged samples, samples sent without an acknowledgement).
+    fn finish(mut self) -> (Samples, Samples) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
         let acked = self.acked.lock().unwrap().clone();
-        let gap = *self.longest_gap.lock().unwrap();
-        (acked, gap)
+        let pending = self.pending.lock().unwrap().clone();
+        (acked, pending)
     }
 }
 
@@ -256,6 +312,32 @@ fn wait_more_acks(w: &Writer, n: usize) -> anyhow::Result<()> {
         (w.count() >= target).then_some(())
     })
     .with_context(|| format!("last write error: {}", w.last_error.lock().unwrap()))
+}
+
+/// Each shard's applied index on the node at `url`.
+fn applied_indexes(url: &str) -> anyhow::Result<BTreeMap<u64, u64>> {
+    let s = status(url)?;
+    s["shards"]
+        .as_array()
+        .context("no shards in the status")?
+        .iter()
+        .map(|sh| {
+            sh["id"]
+                .as_u64()
+                .zip(sh["last_applied"].as_u64())
+                .with_context(|| format!("shard without id or applied index: {sh}"))
+        })
+        .collect()
+}
+
+/// The leader of `shard` as the node at `url` sees it.
+fn shard_leader(url: &str, shard: u64) -> anyhow::Result<u64> {
+    let s = status(url)?;
+    s["shards"]
+        .as_array()
+        .and_then(|a| a.iter().find(|sh| sh["id"].as_u64() == Some(shard)))
+        .and_then(|sh| sh["leader"].as_u64())
+        .with_context(|| format!("no leader of shard {shard} in {s}"))
 }
 
 #[test]
@@ -307,7 +389,7 @@ fn three_nodes_replicate_and_every_node_reads_its_writes() {
     let acked: Vec<(i64, f64)> = (0..3)
         .map(|i| (1_700_000_000_000 + i * 1000, i as f64))
         .collect();
-    c.check_replicas_agree(&acked).unwrap();
+    c.check_replicas_agree(&acked, &[]).unwrap();
     // Raft metrics are exported.
     let m = client()
         .get(format!("{}/metrics", c.url(1)))
@@ -338,19 +420,38 @@ fn three_nodes_replicate_and_every_node_reads_its_writes() {
     assert!(out.contains("SHARD  LEADER"), "{out}");
 }
 
+/// Longest pause of acknowledged writes allowed when one node of three dies, with the default
+/// timings: an election takes about 4 s (a follower first honours the dead leader's lease),
+/// a write retries for up to `write_timeout` (5 s) before the writer turns to another node.
+const MAX_WRITE_GAP: Duration = Duration::from_secs(10);
+
+/// One writer, two faults, each found through `/api/v1/cluster/status`: first the leader of
+/// the shard being written, then the meta leader. Writes go on within `MAX_WRITE_GAP` of each
+/// kill; each killed node restarts and catches up (the first by snapshot), and every node ends
+/// with exactly what was written.
 #[test]
-fn kill_nine_one_node_while_writing_then_restart_it() {
+fn kill_nine_a_shard_leader_then_the_meta_leader_while_writing() {
     let mut c = TestCluster::start(3).unwrap();
-    // Node 1 bootstrapped the cluster and leads most groups: the worst one to lose.
-    let urls = vec![c.url(2), c.url(3)];
+    let before = applied_indexes(&c.url(1)).unwrap();
+    let urls = (1..=3).map(|id| c.url(id)).collect();
     let w = Writer::start(urls, "k9", 1_700_000_000_000);
-    wait_more_acks(&w, 50).unwrap();
+    wait_more_acks(&w, 300).unwrap();
+    // The writer's series lives on the shard whose applied index grew the most (30 entries).
+    let after = applied_indexes(&c.url(1)).unwrap();
+    let shard = *after
+        .keys()
+        .max_by_key(|s| after[*s].saturating_sub(before.get(*s).copied().unwrap_or(0)))
+        .unwrap();
+
+    // Phase 1: the shard's leader.
+    let victim = shard_leader(&c.url(1), shard).unwrap();
     let killed_at = Instant::now();
-    c.node(1).kill9();
+    c.node(victim).kill9();
     wait_more_acks(&w, 100).unwrap();
     let recovered_in = killed_at.elapsed();
-    // The survivors checkpoint and purge their logs: node 1 can only catch up by snapshot.
-    for id in [2, 3] {
+    let survivors: Vec<u64> = (1..=3).filter(|&id| id != victim).collect();
+    // The survivors checkpoint and purge their logs: the victim can only catch up by snapshot.
+    for &id in &survivors {
         let r = client()
             .post(format!("{}/api/v1/admin/flush", c.url(id)))
             .send()
@@ -358,34 +459,75 @@ fn kill_nine_one_node_while_writing_then_restart_it() {
         assert_eq!(r.status().as_u16(), 200, "{}", r.text().unwrap_or_default());
     }
     // Restarted with the same flags, it rejoins and catches up.
-    c.node(1).start().unwrap();
-    c.wait_healthy(2, 3).unwrap();
+    c.node(victim).start().unwrap();
+    c.wait_healthy(survivors[0], 3).unwrap();
     wait_more_acks(&w, 50).unwrap();
-    let (acked, gap) = w.finish();
+    let gap = w.take_longest_gap();
     eprintln!(
-        "kill -9 of node 1: longest gap between acknowledged writes {gap:?}; {} samples acknowledged; 100 more within {recovered_in:?}",
-        acked.len()
+        "kill -9 of node {victim} (leader of shard {shard}, written to): longest gap between acknowledged writes {gap:?}; {} samples acknowledged; 100 more within {recovered_in:?}",
+        w.count()
     );
-    wait_for("node 1 caught up", Duration::from_secs(60), || {
-        c.check_replicas_agree(&acked).ok()
+    assert!(
+        gap < MAX_WRITE_GAP,
+        "writes stopped for {gap:?} after node {victim}, leader of shard {shard}, was killed"
+    );
+    wait_for(
+        "the restarted node to catch up by snapshot",
+        Duration::from_secs(60),
+        || {
+            let m = client()
+                .get(format!("{}/metrics", c.url(victim)))
+                .send()
+                .ok()?
+                .text()
+                .ok()?;
+            let n: f64 = m
+                .lines()
+                .find_map(|l| l.strip_prefix("cairn_raft_snapshots_installed_total "))
+                .and_then(|v| v.trim().parse().ok())?;
+            (n >= 1.0).then_some(n)
+        },
+    )
+    .unwrap();
+
+    // Phase 2: the meta leader (perhaps elected because of phase 1).
+    let meta_leader = status(&c.url(survivors[0])).unwrap()["meta_leader"]
+        .as_u64()
+        .expect("a meta leader");
+    let killed_at = Instant::now();
+    c.node(meta_leader).kill9();
+    let others: Vec<u64> = (1..=3).filter(|&id| id != meta_leader).collect();
+    // Writes going on, and a new meta leader among the others.
+    wait_more_acks(&w, 100).unwrap();
+    let recovered_in = killed_at.elapsed();
+    wait_for("a new meta leader", Duration::from_secs(30), || {
+        let s = status(&c.url(others[0])).ok()?;
+        let leader = s["meta_leader"].as_u64()?;
+        (leader != meta_leader).then_some(leader)
     })
     .unwrap();
-    c.check_replicas_agree(&acked).unwrap();
-    let m = client()
-        .get(format!("{}/metrics", c.url(1)))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
-    let installed: f64 = m
-        .lines()
-        .find_map(|l| l.strip_prefix("cairn_raft_snapshots_installed_total "))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0.0);
-    assert!(
-        installed >= 1.0,
-        "node 1 caught up by snapshot: {installed}"
+    c.node(meta_leader).start().unwrap();
+    c.wait_healthy(others[0], 3).unwrap();
+    wait_more_acks(&w, 50).unwrap();
+    let gap = w.take_longest_gap();
+    let (acked, unacked) = w.finish();
+    eprintln!(
+        "kill -9 of node {meta_leader} (meta leader): longest gap between acknowledged writes {gap:?}; {} samples acknowledged; 100 more within {recovered_in:?}",
+        acked.len()
     );
+    assert!(
+        gap < MAX_WRITE_GAP,
+        "writes stopped for {gap:?} after node {meta_leader}, the meta leader, was killed"
+    );
+    wait_for("every node caught up", Duration::from_secs(60), || {
+        c.check_replicas_agree(&acked, &unacked).ok()
+    })
+    .unwrap_or_else(|e| {
+        panic!(
+            "{e:#}: {:?}",
+            c.check_replicas_agree(&acked, &unacked).unwrap_err()
+        )
+    });
 }
 
 #[test]
@@ -422,8 +564,10 @@ fn two_of_three_down_fails_fast_then_recovers_without_loss() {
     acked.push((1_700_000_200_000, 2.5));
     c.node(3).start().unwrap();
     c.wait_healthy(1, 3).unwrap();
+    // The write that got 503 was appended to the leader's log and may have committed since.
+    let unacked = [(1_700_000_100_000, 1.5)];
     wait_for("replicas agree", Duration::from_secs(60), || {
-        c.check_replicas_agree(&acked).ok()
+        c.check_replicas_agree(&acked, &unacked).ok()
     })
     .unwrap();
 }
@@ -466,7 +610,10 @@ fn a_partitioned_node_takes_no_writes_and_agrees_after_healing() {
     wait_for(
         "replicas agree after healing",
         Duration::from_secs(60),
-        || c.check_replicas_agree(&acked).ok(),
+        || {
+            c.check_replicas_agree(&acked, &[(1_700_000_001_000, 2.0)])
+                .ok()
+        },
     )
     .unwrap();
     let got = export(&c.url(3), None, r#"load_v{host="part"}"#).unwrap();
@@ -493,10 +640,10 @@ fn a_node_without_replicas_serves_writes_and_reads_through_the_others() {
         let t = 1_700_000_000_000 + i * 1000;
         let body = format!("{}{}", line("n4", t, i as f64), line("other", t, -1.0));
         write_lines(&c.url(four), None, "ms", &body).unwrap();
-        acked.push((t, i as f64));
+        acked.extend([(t, i as f64), (t, -1.0)]);
     }
     // Every node, node 4 included, exports the same series and samples.
-    c.check_replicas_agree(&acked).unwrap();
+    c.check_replicas_agree(&acked, &[]).unwrap();
     // Metadata and PromQL answers on node 4 are node 1's.
     let asks: [(&str, Vec<(&str, &str)>); 5] = [
         ("/api/v1/series", vec![("match[]", "load_v")]),
@@ -534,4 +681,180 @@ fn a_node_without_replicas_serves_writes_and_reads_through_the_others() {
     )
     .unwrap();
     assert_eq!(v["data"]["result"][0]["value"][1], "19", "{v}");
+}
+
+/// `cairn cluster local` as a user runs it, and the node processes it started.
+struct LocalCluster {
+    process: Child,
+    stdout: std::sync::mpsc::Receiver<String>,
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+impl LocalCluster {
+    /// The node processes: the command's children, from /proc.
+    fn nodes(&self) -> Vec<i32> {
+        children_of(self.process.id() as i32)
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().join("\n")
+    }
+}
+
+impl Drop for LocalCluster {
+    /// On a failing test, no process is left behind: the nodes first (they would outlive a
+    /// killed parent), then the command.
+    fn drop(&mut self) {
+        for pid in self.nodes() {
+            // SAFETY: kill(2) on a process this test started (through the command).
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+/// Pids of the live children of `parent` (Linux: the 4th field of /proc/<pid>/stat).
+fn children_of(parent: i32) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                // `pid (comm) state ppid ...`; comm may hold spaces and parentheses.
+                let mut after = stat
+                    .rsplit_once(')')
+                    .map_or("", |(_, a)| a)
+                    .split_whitespace();
+                let (state, ppid) = (after.next(), after.next());
+                state != Some("Z") && ppid == Some(parent.to_string().as_str())
+            })
+        })
+        .collect()
+}
+
+/// A base port for `cairn cluster local --nodes 3`: node i listens on base + 10·(i−1) (HTTP)
+/// and one above (gRPC), so all six must be free.
+fn free_base_port() -> u16 {
+    let ports = |base: u16| [0, 1, 10, 11, 20, 21].map(|off| base + off);
+    let free = |port: u16| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
+    (0..100)
+        .map(|_| free_port())
+        .find(|&base| base < 65_000 && ports(base).into_iter().all(free))
+        .expect("six free ports for cluster local")
+}
+
+/// `cairn cluster local --nodes 3` (the real command, with its own data dir and free ports)
+/// comes up healthy, serves a write through one node and the read through another, and
+/// Ctrl-C stops it and every node cleanly.
+#[test]
+fn cluster_local_runs_three_nodes_until_ctrl_c() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("local");
+    let base = free_base_port();
+    let mut cmd = Command::new(cairn_bin());
+    cmd.args(["cluster", "local", "--nodes", "3", "--shards", SHARDS])
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["--base-port", &base.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    without_cairn_env(&mut cmd);
+    let mut process = cmd.spawn().unwrap();
+    let (tx, stdout) = std::sync::mpsc::channel();
+    let out = process.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let stderr = Arc::new(Mutex::new(Vec::new()));
+    let (err, lines) = (process.stderr.take().unwrap(), stderr.clone());
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            lines.lock().unwrap().push(line);
+        }
+    });
+    let mut local = LocalCluster {
+        process,
+        stdout,
+        stderr,
+    };
+
+    // It prints the nodes' addresses once the cluster is healthy.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let mut urls = BTreeMap::new();
+    while urls.len() < 3 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = local.stdout.recv_timeout(left).unwrap_or_else(|_| {
+            panic!(
+                "no healthy cluster within 180 s; printed {urls:?}; stderr:\n{}",
+                local.stderr()
+            )
+        });
+        if let Some((id, url)) = line
+            .trim()
+            .strip_prefix("node ")
+            .and_then(|l| l.split_once(": "))
+        {
+            urls.insert(id.parse::<u64>().unwrap(), url.to_string());
+        }
+    }
+    assert_eq!(urls[&1], format!("http://127.0.0.1:{base}"));
+    assert_eq!(urls[&3], format!("http://127.0.0.1:{}", base + 20));
+    let nodes = local.nodes();
+    assert_eq!(nodes.len(), 3, "node processes: {nodes:?}");
+    let s = status(&urls[&2]).unwrap();
+    assert_eq!(s["healthy"], true, "{s}");
+    assert_eq!(s["shard_count"], 4, "{s}");
+
+    // Written through node 1, read through node 3.
+    write_lines(
+        &urls[&1],
+        None,
+        "ms",
+        &line("local", 1_700_000_000_000, 42.5),
+    )
+    .unwrap();
+    let got = export(&urls[&3], None, r#"load_v{host="local"}"#).unwrap();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].samples, vec![(1_700_000_000_000, 42.5f64.to_bits())]);
+
+    // Ctrl-C: the command stops every node (SIGTERM: each checkpoints) and exits.
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(local.process.id() as i32, libc::SIGINT) };
+    let status = wait_for("cluster local to exit", Duration::from_secs(90), || {
+        local.process.try_wait().unwrap()
+    })
+    .unwrap();
+    assert!(status.success(), "{status}; stderr:\n{}", local.stderr());
+    for pid in &nodes {
+        wait_for("no node process left", Duration::from_secs(10), || {
+            (!std::path::Path::new(&format!("/proc/{pid}")).exists()).then_some(())
+        })
+        .unwrap();
+    }
+    for off in [0, 1, 10, 11, 20, 21] {
+        let port = base + off;
+        assert!(
+            std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
+            "port {port} is still taken"
+        );
+    }
+    // Each node shut down by itself (a node still running after 30 s would have been killed).
+    for id in 1..=3 {
+        let log = std::fs::read_to_string(data.join(format!("node{id}.log"))).unwrap();
+        assert!(
+            log.contains("shutdown complete"),
+            "node {id} did not shut down cleanly:\n{log}"
+        );
+        assert!(
+            local.stderr().contains(&format!("node {id} stopped")),
+            "{}",
+            local.stderr()
+        );
+    }
 }

@@ -542,3 +542,160 @@ fn server_help_documents_every_flag() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--retention"));
 }
+
+/// What one level of configuration (file, environment or flags) would set: a data dir, an
+/// HTTP port and a retention, each different from every other level's.
+struct Level {
+    data_dir: std::path::PathBuf,
+    port: u16,
+    retention: &'static str,
+}
+
+/// The node's effective data dir, HTTP port and retention: where its RocksDB is, where it
+/// listens, what `runtimeinfo` reports.
+fn effective(node: &CairnProcess, levels: &[&Level]) -> (std::path::PathBuf, u16, String) {
+    let with_db: Vec<_> = levels
+        .iter()
+        .filter(|l| l.data_dir.join("db/CURRENT").exists())
+        .map(|l| l.data_dir.clone())
+        .collect();
+    assert_eq!(
+        with_db.len(),
+        1,
+        "exactly one data dir is used: {with_db:?}"
+    );
+    let port = node
+        .url
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok())
+        .unwrap();
+    let (code, v) = get_json(&node.url, "/api/v1/status/runtimeinfo", &[]);
+    assert_eq!(code, 200, "{v}");
+    let retention = v["data"]["storageRetention"].as_str().unwrap().to_string();
+    (with_db[0].clone(), port, retention)
+}
+
+/// Flags beat `CAIRN_*` variables, which beat the TOML file, which beats the defaults: for
+/// the data dir, the HTTP address and the retention, each set at every level in turn, with
+/// the real binary (clap reads the variables; `NodeConfig::load` puts them over the file).
+#[test]
+fn flags_beat_environment_which_beats_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    for run in 0..3 {
+        let root = dir.path().join(format!("run{run}"));
+        let level = |name: &str, retention| Level {
+            data_dir: root.join(name),
+            port: free_port(),
+            retention,
+        };
+        let (file, env, flag) = (
+            level("from-file", "3d"),
+            level("from-env", "12h"),
+            level("from-flag", "45m"),
+        );
+        std::fs::create_dir_all(&root).unwrap();
+        let config = root.join("cairn.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "data_dir = {:?}\nhttp_addr = \"127.0.0.1:{}\"\ngrpc_addr = \"127.0.0.1:0\"\n\
+                 [storage]\nretention = {:?}\n",
+                file.data_dir, file.port, file.retention
+            ),
+        )
+        .unwrap();
+        let mut cmd = std::process::Command::new(cairn_bin());
+        without_cairn_env(&mut cmd);
+        cmd.arg("server").arg("--config").arg(&config);
+        // Key k is set in the file, the environment and a flag; key k+1 in the file and the
+        // environment; key k+2 in the file only. Each run shifts k, so every key is set at
+        // every level once.
+        let key = |i: usize| (run + i) % 3;
+        for (i, by_flag) in [(0, true), (1, false)] {
+            let (name, flag_name, value_env, value_flag) = match key(i) {
+                0 => (
+                    "CAIRN_DATA_DIR",
+                    "--data-dir",
+                    env.data_dir.display().to_string(),
+                    flag.data_dir.display().to_string(),
+                ),
+                1 => (
+                    "CAIRN_HTTP_ADDR",
+                    "--http-addr",
+                    format!("127.0.0.1:{}", env.port),
+                    format!("127.0.0.1:{}", flag.port),
+                ),
+                _ => (
+                    "CAIRN_RETENTION",
+                    "--retention",
+                    env.retention.to_string(),
+                    flag.retention.to_string(),
+                ),
+            };
+            cmd.env(name, value_env);
+            if by_flag {
+                cmd.arg(flag_name).arg(value_flag);
+            }
+        }
+        let winner = |k: usize| match (0..3).find(|&i| key(i) == k).unwrap() {
+            0 => &flag,
+            1 => &env,
+            _ => &file,
+        };
+        let node = CairnProcess::start_command(cmd, &root).unwrap();
+        let got = effective(&node, &[&file, &env, &flag]);
+        assert_eq!(
+            got,
+            (
+                winner(0).data_dir.clone(),
+                winner(1).port,
+                winner(2).retention.to_string()
+            ),
+            "run {run}: (data dir, HTTP port, retention)"
+        );
+        node.terminate().unwrap();
+    }
+}
+
+/// `make run` starts `cairn server` with no flags: in a fresh working directory, with no
+/// `CAIRN_*` variable, it listens on 127.0.0.1:7480 (gRPC 7481) and keeps its data in
+/// `./cairn-data`. If something else holds those ports on this machine, the node must fail
+/// naming the default address it tried.
+#[test]
+fn with_no_flags_the_server_uses_the_documented_defaults() {
+    let cwd = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(cairn_bin());
+    without_cairn_env(&mut cmd);
+    cmd.arg("server").current_dir(cwd.path());
+    let data_dir = cwd.path().join("cairn-data");
+    match CairnProcess::start_command(cmd, &data_dir) {
+        Ok(node) => {
+            assert_eq!(node.url, "http://127.0.0.1:7480");
+            assert!(
+                node.log_text()
+                    .contains("cairn gRPC listening on 127.0.0.1:7481"),
+                "{}",
+                node.log_text()
+            );
+            assert!(data_dir.join("db/CURRENT").exists(), "no ./cairn-data/db");
+            let (code, v) = get_json(&node.url, "/api/v1/status/runtimeinfo", &[]);
+            assert_eq!(code, 200, "{v}");
+            assert_eq!(v["data"]["storageRetention"], "7d", "{v}");
+            let (_, v) = get_json(&node.url, "/api/v1/cluster/status", &[]);
+            assert_eq!(v["data"]["shard_count"], 16, "{v}");
+            node.terminate().unwrap();
+        }
+        Err(e) => {
+            // Only a port taken by someone else may stop it, and the error names the default.
+            let e = format!("{e:#}");
+            assert!(
+                e.contains("binding the HTTP address 127.0.0.1:7480")
+                    || e.contains("binding the gRPC address 127.0.0.1:7481"),
+                "{e}"
+            );
+            // Storage opens before the ports are bound.
+            assert!(data_dir.join("db/CURRENT").exists(), "no ./cairn-data/db");
+            eprintln!("ports 7480/7481 are taken here: checked the defaults through the error");
+        }
+    }
+}

@@ -13,7 +13,7 @@
 //! ```
 //!
 //! The grammar follows InfluxData's reference decoder (`github.com/influxdata/line-protocol/v2`)
-//! as of the conformance corpus in `shared/conformance/line-protocol` (upstream commit 4fe8aec6;
+//! as of the conformance corpus in `tests/conformance/line-protocol` (upstream commit 4fe8aec6;
 //! the decoder later began to read `\n`, `\r`, `\t` in strings and to refuse control characters
 //! in tag values, which InfluxDB itself does neither of):
 //! - blank lines, lines of spaces and `#` comments are skipped; lines may end in `\n` or `\r\n`;

@@ -53,6 +53,10 @@ pub async fn local(args: LocalArgs) -> anyhow::Result<()> {
     }
     let wait = cairn_model::units::parse_duration_ms(&args.wait)
         .with_context(|| format!("--wait {:?}", args.wait))?;
+    // Listening before any node starts: SIGINT's default action would end this process and
+    // leave the nodes running. A Ctrl-C during start-up stops them once they are up.
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("listening for Ctrl-C")?;
     let exe = std::env::current_exe().context("finding the cairn binary")?;
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
@@ -128,7 +132,7 @@ pub async fn local(args: LocalArgs) -> anyhow::Result<()> {
         }
     };
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => eprintln!("stopping the nodes"),
+        _ = interrupt.recv() => eprintln!("stopping the nodes"),
         (id, status) = exited => eprintln!("node {id} exited ({status}); stopping the others"),
     }
     stop_all(&mut children).await;

@@ -7,7 +7,7 @@
 //! times are handed to tsz as `t - base_t`, and `base_t` is in the chunk key) and without the
 //! 36-bit end marker (the count is in the chunk header); the last byte is zero-padded.
 //!
-//! tsz corrupts silently outside its limits (`shared/CRATES.md`): a first delta must fit 14 bits
+//! tsz corrupts silently outside its limits (docs/design.md): a first delta must fit 14 bits
 //! (it is always 0 here, since the first sample is the start), a delta-of-delta must fit an i32
 //! (spans are kept below 2^31 ms, so every delta and delta-of-delta does) and times must ascend.
 //! The encoder checks all of this before tsz sees a sample.

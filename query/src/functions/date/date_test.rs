@@ -1,4 +1,4 @@
-//! Expected values from Prometheus' `functions.test` (../shared/conformance/promql) and
+//! Expected values from Prometheus' `functions.test` (tests/conformance/promql) and
 //! from the proleptic Gregorian calendar.
 
 use super::*;

@@ -1,4 +1,4 @@
-//! Expected values from Prometheus' `functions.test` (../shared/conformance/promql) and from
+//! Expected values from Prometheus' `functions.test` (tests/conformance/promql) and from
 //! Go's `Regexp.ExpandString` rules.
 
 use super::*;

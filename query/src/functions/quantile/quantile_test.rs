@@ -1,5 +1,5 @@
 //! Expected values from Prometheus' `aggregators.test` and `histograms.test`
-//! (../shared/conformance/promql) unless a comment derives them.
+//! (tests/conformance/promql) unless a comment derives them.
 
 use super::*;
 

@@ -1,4 +1,4 @@
-//! Expected values come from Prometheus' `functions.test` (../shared/conformance/promql)
+//! Expected values come from Prometheus' `functions.test` (tests/conformance/promql)
 //! unless a comment derives them.
 
 use super::*;
