@@ -1,14 +1,17 @@
 //! Cairn's consensus layer: where shards live and the Raft groups (openraft 0.9, storage-v2)
-//! that replicate them. Every write goes through a shard group; none of this parses PromQL or
-//! HTTP.
+//! that replicate them. It owns Raft: the node sees only the façade (`RaftGroups`,
+//! `MetaGroup`, `ShardGroup`, `GroupStatus`, typed `Error`s) and never an openraft type.
+//! Placement and membership policy are pure planners here (`plan_placement`,
+//! `plan_membership`, `plan_admission`). It must not parse PromQL or HTTP, and it runs no
+//! timers of its own: the node's job supervisor calls `reconcile` and `checkpoint_due`.
 //!
 //! ```text
 //!  tenant ──rendezvous(tenant, shard) over S shards──► K shards (tenant_shards)
 //!  series ──label_set_hash % K──────────────────────► one of them
 //!
 //!  RaftGroups (one per node)
-//!   ├─ meta group 0: MetaStateMachine ─► ClusterState (nodes, placement: plan_placement)
-//!   └─ shard group s+1: ShardStateMachine ─► cairn_storage::Engine (apply, checkpoint, dump)
+//!   ├─ MetaGroup (group 0): MetaStateMachine ─► ClusterState (nodes, placement)
+//!   └─ ShardGroup (group s+1): Proposer ─► Raft ─► ShardStateMachine ─► cairn_storage::Engine
 //!        log: RocksRaftLog ─► LogStore (raft_log, raft_state) ─ LogSyncer (shared fsync)
 //!        transport: GrpcRaftNetwork ⇄ RaftTransportService (group id in every message)
 //! ```
@@ -16,11 +19,17 @@
 pub mod cluster_state;
 pub mod error;
 pub mod group_id;
+pub mod group_status;
 pub mod log_store;
+pub mod member;
+pub mod membership;
+pub mod meta_group;
 pub mod meta_state_machine;
 pub mod network;
 pub mod placement;
+mod proposer;
 pub mod raft_groups;
+pub mod shard_group;
 pub mod shard_state_machine;
 #[cfg(test)]
 mod test_state_machine;
@@ -29,9 +38,14 @@ pub mod type_config;
 pub use cluster_state::{ClusterState, MetaCommand, plan_placement};
 pub use error::{Error, Result};
 pub use group_id::{META_GROUP, group_of_shard, shard_of_group};
+pub use group_status::GroupStatus;
 pub use log_store::RocksRaftLog;
-pub use network::{BatchCounters, Faults, GrpcRaftNetwork, RaftRegistry, RaftTransportService};
+pub use member::{Node, NodeId};
+pub use membership::{Members, Step, plan_admission, plan_membership};
+pub use meta_group::MetaGroup;
+pub use network::{BatchCounters, GrpcRaftNetwork, RaftRegistry, RaftTransportService};
 pub use placement::tenant_shards;
-pub use raft_groups::{RaftGroups, RaftTimings};
+pub use raft_groups::{GroupSettings, RaftGroups, RaftTimings, Reconciled};
+pub use shard_group::ShardGroup;
 pub use shard_state_machine::ApplyObserver;
-pub use type_config::{ApplyReport, Command, Node, NodeId, TypeConfig};
+pub use type_config::{ApplyReport, Command, TypeConfig};

@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::cluster_state::ClusterState;
+use crate::error::state_machine_error;
 use crate::group_id::META_GROUP;
-use crate::shard_state_machine::sm_err;
 use crate::type_config::{ApplyReport, Command, Node, NodeId, TypeConfig};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -69,17 +69,17 @@ impl MetaStateMachine {
     // openraft's own error type, which its traits return anyway.
     #[allow(clippy::result_large_err)]
     fn save(&self) -> Result<Vec<u8>, StorageError<NodeId>> {
-        let bytes = serde_json::to_vec(&self.current).map_err(sm_err)?;
+        let bytes = serde_json::to_vec(&self.current).map_err(state_machine_error)?;
         self.store
             .put_state(META_GROUP, StateKind::StateMachine.byte(), &bytes, false)
-            .map_err(sm_err)?;
+            .map_err(state_machine_error)?;
         Ok(bytes)
     }
 
     // openraft's own error type, which its traits return anyway.
     #[allow(clippy::result_large_err)]
     fn snapshot_now(&self) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
-        let data = serde_json::to_vec(&self.current).map_err(sm_err)?;
+        let data = serde_json::to_vec(&self.current).map_err(state_machine_error)?;
         let meta = SnapshotMeta {
             last_log_id: self.current.applied,
             last_membership: self.current.membership.clone(),
@@ -164,7 +164,7 @@ impl RaftStateMachine<TypeConfig> for MetaStateMachine {
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError<NodeId>> {
         let data = snapshot.into_inner();
-        self.current = serde_json::from_slice(&data).map_err(sm_err)?;
+        self.current = serde_json::from_slice(&data).map_err(state_machine_error)?;
         self.current.applied = meta.last_log_id;
         self.current.membership = meta.last_membership.clone();
         self.save()?;

@@ -42,11 +42,11 @@
 //! an idle group costs one heartbeat AppendEntries (a few dozen bytes) per group per peer per
 //! heartbeat interval, and no connection or task of its own.
 //!
-//! Faults: [`Faults`] (from [`GrpcRaftNetwork::faults`]) holds the peers this node is cut off
-//! from. RPCs to a blocked peer fail at once as `Unreachable` (openraft backs off); RPCs from
-//! a blocked peer are refused with `UNAVAILABLE`. Blocking node 3 on nodes 1 and 2 therefore
-//! isolates it in both directions, for every group. Only tests, or a node started with test
-//! faults enabled, block anyone.
+//! Faults (only with the `faults` feature and in tests): `faults.rs` wraps every channel
+//! this network hands out ([`PeerChannel`]) and every server that uses
+//! [`GrpcRaftNetwork::server_layer`]. Calls to a blocked peer fail at once with
+//! `UNAVAILABLE` (openraft sees `Unreachable` and backs off); calls from a blocked peer are
+//! refused likewise. Without the feature the channel is tonic's and the layer is the identity.
 //!
 //! Liveness: every reply from a peer and every accepted RPC from one is noted as contact
 //! ([`GrpcRaftNetwork::last_contact`]), which the node's status page reports.
@@ -57,6 +57,7 @@
 
 mod batcher;
 mod codec;
+#[cfg(any(test, feature = "faults"))]
 pub mod faults;
 mod group_network;
 mod registry;
@@ -76,6 +77,7 @@ use crate::type_config::NodeId;
 pub use batcher::BatchCounters;
 use batcher::PeerBatcher;
 pub use codec::PayloadError;
+#[cfg(any(test, feature = "faults"))]
 pub use faults::Faults;
 pub use group_network::{GroupNetwork, GroupNetworkFactory};
 pub use registry::RaftRegistry;
@@ -101,7 +103,24 @@ pub struct BadPeerAddress {
     pub source: tonic::transport::Error,
 }
 
-/// The node's side of the Raft transport: its id, its channels to peers and its fault hook.
+/// A channel to a peer: tonic's, wrapped by the fault layer in builds with faults.
+#[cfg(any(test, feature = "faults"))]
+pub type PeerChannel = faults::FaultChannel;
+/// A channel to a peer: tonic's, wrapped by the fault layer in builds with faults.
+#[cfg(not(any(test, feature = "faults")))]
+pub type PeerChannel = Channel;
+
+/// The layer a node's gRPC server applies to its services: refuses calls from blocked peers
+/// in builds with faults, does nothing otherwise.
+#[cfg(any(test, feature = "faults"))]
+pub type ServerLayer = faults::FaultLayer;
+/// The layer a node's gRPC server applies to its services: refuses calls from blocked peers
+/// in builds with faults, does nothing otherwise.
+#[cfg(not(any(test, feature = "faults")))]
+pub type ServerLayer = tower_layer::Identity;
+
+/// The node's side of the Raft transport: its id, its channels to peers (and, in builds with
+/// faults, its fault hook).
 /// Cheap to clone (an `Arc`); make one per node and pass clones to every group.
 #[derive(Clone)]
 pub struct GrpcRaftNetwork {
@@ -110,6 +129,7 @@ pub struct GrpcRaftNetwork {
 
 struct Inner {
     id: NodeId,
+    #[cfg(any(test, feature = "faults"))]
     faults: Arc<Faults>,
     /// One channel per peer address, made on first use and kept; a channel reconnects by
     /// itself, so an entry never goes stale. Keyed by address, not node id: an address is
@@ -128,6 +148,7 @@ impl GrpcRaftNetwork {
         GrpcRaftNetwork {
             inner: Arc::new(Inner {
                 id,
+                #[cfg(any(test, feature = "faults"))]
                 faults: Arc::new(Faults::new()),
                 channels: Mutex::new(HashMap::new()),
                 batchers: Mutex::new(HashMap::new()),
@@ -142,9 +163,20 @@ impl GrpcRaftNetwork {
         self.inner.id
     }
 
-    /// The fault hook shared by this node's clients and server: block a peer to partition it.
+    /// The fault hook shared by this node's channels and server layer: block a peer to
+    /// partition it.
+    #[cfg(any(test, feature = "faults"))]
     pub fn faults(&self) -> &Arc<Faults> {
         &self.inner.faults
+    }
+
+    /// The layer for this node's gRPC server (`Server::builder().layer(...)`), which every
+    /// service on it goes through.
+    pub fn server_layer(&self) -> ServerLayer {
+        #[cfg(any(test, feature = "faults"))]
+        return faults::FaultLayer::new(self.inner.faults.clone());
+        #[cfg(not(any(test, feature = "faults")))]
+        return tower_layer::Identity::new();
     }
 
     /// openraft's network factory for `group`: pass it to `Raft::new` of that group.
@@ -152,8 +184,8 @@ impl GrpcRaftNetwork {
         GroupNetworkFactory::new(self.clone(), group)
     }
 
-    /// The tonic service that delivers incoming Raft RPCs to this node's groups, sharing this
-    /// network's fault hook. Serve it with `tonic::transport::Server::add_service`.
+    /// The tonic service that delivers incoming Raft RPCs to this node's groups. Serve it with
+    /// `tonic::transport::Server::builder().layer(self.server_layer()).add_service(...)`.
     pub fn service<R: RaftRegistry>(
         &self,
         registry: R,
@@ -173,11 +205,25 @@ impl GrpcRaftNetwork {
         lock(&self.inner.contacts).insert(peer, Instant::now());
     }
 
-    /// The shared channel to `addr` (`host:port`, or a URI with a scheme), for the node's
-    /// other internal RPCs: the same HTTP/2 connection the Raft traffic uses. It connects on
-    /// first use. Must be called inside a Tokio runtime (a channel spawns its worker task).
-    /// Test faults do not apply to it.
-    pub fn channel(&self, addr: &str) -> Result<Channel, BadPeerAddress> {
+    /// The shared channel to node `node` at `addr` (`host:port`, or a URI with a scheme),
+    /// for every internal RPC: the same HTTP/2 connection the Raft traffic uses. It connects
+    /// on first use. Must be called inside a Tokio runtime (a channel spawns its worker task).
+    pub fn channel_to(&self, node: NodeId, addr: &str) -> Result<PeerChannel, BadPeerAddress> {
+        let channel = self.shared_channel(addr)?;
+        #[cfg(any(test, feature = "faults"))]
+        let channel =
+            faults::FaultChannel::new(channel, self.inner.faults.clone(), self.inner.id, node);
+        #[cfg(not(any(test, feature = "faults")))]
+        let _ = node;
+        Ok(channel)
+    }
+
+    /// A channel to `addr` whose node id is not known (a seed asked before joining).
+    pub fn channel(&self, addr: &str) -> Result<PeerChannel, BadPeerAddress> {
+        self.channel_to(0, addr)
+    }
+
+    fn shared_channel(&self, addr: &str) -> Result<Channel, BadPeerAddress> {
         let mut channels = lock(&self.inner.channels);
         if let Some(channel) = channels.get(addr) {
             return Ok(channel.clone());
@@ -187,13 +233,13 @@ impl GrpcRaftNetwork {
         Ok(channel)
     }
 
-    /// The AppendEntries batch queue to `addr`, made on first use over the shared channel.
-    /// Must be called inside a Tokio runtime.
-    fn batcher(&self, addr: &str) -> Result<Arc<PeerBatcher>, BadPeerAddress> {
+    /// The AppendEntries batch queue to node `node` at `addr`, made on first use over the
+    /// shared channel. Must be called inside a Tokio runtime.
+    fn batcher(&self, node: NodeId, addr: &str) -> Result<Arc<PeerBatcher>, BadPeerAddress> {
         if let Some(b) = lock(&self.inner.batchers).get(addr) {
             return Ok(b.clone());
         }
-        let client = raft_client(self.channel(addr)?);
+        let client = raft_client(self.channel_to(node, addr)?);
         let mut batchers = lock(&self.inner.batchers);
         let b = batchers.entry(addr.to_string()).or_insert_with(|| {
             Arc::new(PeerBatcher::new(client, self.inner.batch_counters.clone()))
@@ -217,7 +263,6 @@ impl fmt::Debug for GrpcRaftNetwork {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GrpcRaftNetwork")
             .field("id", &self.inner.id)
-            .field("blocked", &self.inner.faults.blocked())
             .finish_non_exhaustive()
     }
 }
@@ -229,7 +274,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// A Raft transport client on `channel`, with the transport's message size cap.
-fn raft_client(channel: Channel) -> RaftTransportClient<Channel> {
+fn raft_client(channel: PeerChannel) -> RaftTransportClient<PeerChannel> {
     RaftTransportClient::new(channel)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES)

@@ -1,18 +1,22 @@
 //! `RaftGroups`: the registry of Raft groups running on this node — the meta group (group 0)
-//! and one group per shard replica held here — and the jobs every group needs: checkpoints
-//! (which are the shard groups' snapshots, after which openraft purges the log), admin flush
-//! and an orderly shutdown.
+//! and one group per shard replica held here — and what the node asks of all of them at once:
+//! bootstrap, reconciliation with the placement, due checkpoints, admin flush and an orderly
+//! shutdown. It is the consensus layer's façade: the node holds a `RaftGroups` and the
+//! `MetaGroup`/`ShardGroup` handles it gives out, never an openraft type.
 //!
 //! ```text
-//!  RaftGroups ─┬─ meta: Raft(group 0) ── MetaStateMachine ── watch<ClusterState>
-//!              ├─ shard s: Raft(group s+1) ── ShardStateMachine(s) ── Engine
-//!              │     log: RocksRaftLog(group) ── LogSyncer (one fsync for every group)
+//!  RaftGroups ─┬─ meta: MetaGroup ─ Raft(group 0) ─ MetaStateMachine ─ watch<ClusterState>
+//!              ├─ shard s: ShardGroup ─ Raft(group s+1) ─ ShardStateMachine(s) ─ Engine
+//!              │     log: RocksRaftLog(group) ─ LogSyncer (one fsync for every group)
 //!              │     network: GrpcRaftNetwork::for_group(group)
-//!              └─ checkpoint job: every second, snapshot the groups whose engine shard
-//!                 `needs_checkpoint` (log bytes or age since the last one)
+//!              ├─ reconcile(rf): replicas placed here started; meta leader: plan_placement;
+//!              │                 shard leaders: converge membership to the placement
+//!              └─ checkpoint_due(): snapshot the groups whose shard `needs_checkpoint`
 //! ```
+//! Periodic work is run by the node's job supervisor, which calls `reconcile` and
+//! `checkpoint_due`; nothing here runs its own timer.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -20,16 +24,19 @@ use std::time::Duration;
 use cairn_storage::log_store::LogStore;
 use cairn_storage::{Engine, FlushOutcome};
 use openraft::{Raft, SnapshotPolicy};
-use tokio::sync::watch;
 
-use crate::cluster_state::ClusterState;
+use crate::cluster_state::{ClusterState, MetaCommand, plan_placement};
 use crate::error::{Error, Result};
 use crate::group_id::{META_GROUP, group_of_shard, shard_of_group};
 use crate::log_store::{LogSyncer, RocksRaftLog};
+use crate::member::{Node, NodeId};
+use crate::membership::Step;
+use crate::meta_group::MetaGroup;
 use crate::meta_state_machine::MetaStateMachine;
 use crate::network::{GrpcRaftNetwork, RaftRegistry};
+use crate::shard_group::ShardGroup;
 use crate::shard_state_machine::{ApplyObserver, ShardStateMachine};
-use crate::type_config::{NodeId, TypeConfig};
+use crate::type_config::TypeConfig;
 
 /// Raft timing of every group on a node.
 #[derive(Clone, Debug)]
@@ -49,6 +56,27 @@ impl Default for RaftTimings {
     }
 }
 
+/// How the node's groups run.
+#[derive(Clone, Debug)]
+pub struct GroupSettings {
+    pub timings: RaftTimings,
+    /// How long a round of write proposals may wait to be applied (the node's write timeout).
+    pub write_timeout: Duration,
+}
+
+/// What one reconciliation pass did.
+#[derive(Debug, Default)]
+pub struct Reconciled {
+    /// Shard replicas started on this node.
+    pub started: Vec<u32>,
+    /// Placements this node proposed as meta leader.
+    pub placed: Vec<(u32, Vec<NodeId>)>,
+    /// Membership steps taken by shard groups this node leads.
+    pub steps: Vec<(u32, Step)>,
+    /// What failed (every step is retried by the next pass).
+    pub errors: Vec<Error>,
+}
+
 pub struct RaftGroups {
     node_id: NodeId,
     engine: Arc<Engine>,
@@ -56,37 +84,31 @@ pub struct RaftGroups {
     syncer: LogSyncer,
     network: GrpcRaftNetwork,
     config: Arc<openraft::Config>,
+    settings: GroupSettings,
     observer: Option<Arc<dyn ApplyObserver>>,
-    meta: Raft<TypeConfig>,
-    cluster: watch::Receiver<ClusterState>,
-    shards: RwLock<HashMap<u32, Raft<TypeConfig>>>,
+    meta: MetaGroup,
+    shards: RwLock<HashMap<u32, ShardGroup>>,
     creating: tokio::sync::Mutex<()>,
-}
-
-fn raft_err(group: u64, e: impl std::fmt::Display) -> Error {
-    Error::Raft {
-        group,
-        reason: e.to_string(),
-    }
 }
 
 impl RaftGroups {
     /// Starts the meta group and every shard group this node holds a replica of (by the
-    /// cluster state it last applied), plus the checkpoint job.
+    /// cluster state it last applied).
     pub async fn start(
         node_id: NodeId,
         engine: Arc<Engine>,
         network: GrpcRaftNetwork,
-        timings: RaftTimings,
+        settings: GroupSettings,
         observer: Option<Arc<dyn ApplyObserver>>,
     ) -> Result<Arc<RaftGroups>> {
+        let t = &settings.timings;
         let config = openraft::Config {
             cluster_name: "cairn".into(),
-            heartbeat_interval: timings.heartbeat_interval.as_millis() as u64,
-            election_timeout_min: timings.election_timeout_min.as_millis() as u64,
-            election_timeout_max: timings.election_timeout_max.as_millis() as u64,
+            heartbeat_interval: t.heartbeat_interval.as_millis() as u64,
+            election_timeout_min: t.election_timeout_min.as_millis() as u64,
+            election_timeout_max: t.election_timeout_max.as_millis() as u64,
             install_snapshot_timeout: 30_000,
-            // Checkpoints are triggered by the checkpoint job below, from the engine's view.
+            // Checkpoints are triggered by `checkpoint_due`, from the engine's view.
             snapshot_policy: SnapshotPolicy::Never,
             // A replica a few entries behind catches up from the log, not a whole snapshot.
             max_in_snapshot_log_to_keep: 64,
@@ -98,7 +120,7 @@ impl RaftGroups {
         let config = Arc::new(
             config
                 .validate()
-                .map_err(|e| raft_err(META_GROUP, format!("config: {e}")))?,
+                .map_err(|e| Error::raft(META_GROUP, "validating the Raft config", e))?,
         );
         let store = engine.log_store()?;
         let syncer = LogSyncer::start(store.clone()).map_err(|e| Error::Encode {
@@ -106,8 +128,8 @@ impl RaftGroups {
             reason: e.to_string(),
         })?;
         let meta_sm = MetaStateMachine::open(store.clone())?;
-        let cluster = meta_sm.subscribe();
-        let meta = Raft::new(
+        let state = meta_sm.subscribe();
+        let raft = Raft::new(
             node_id,
             config.clone(),
             network.for_group(META_GROUP),
@@ -115,7 +137,7 @@ impl RaftGroups {
             meta_sm,
         )
         .await
-        .map_err(|e| raft_err(META_GROUP, e))?;
+        .map_err(|e| Error::fatal(META_GROUP, e))?;
         let groups = Arc::new(RaftGroups {
             node_id,
             engine,
@@ -123,17 +145,15 @@ impl RaftGroups {
             syncer,
             network,
             config,
+            settings,
             observer,
-            meta,
-            cluster,
+            meta: MetaGroup::new(node_id, raft, state),
             shards: RwLock::new(HashMap::new()),
             creating: tokio::sync::Mutex::new(()),
         });
-        let mine = groups.cluster.borrow().shards_of(node_id);
-        for shard in mine {
+        for shard in groups.meta.state().shards_of(node_id) {
             groups.ensure_shard(shard).await?;
         }
-        tokio::spawn(checkpoint_job(Arc::downgrade(&groups)));
         Ok(groups)
     }
 
@@ -149,17 +169,17 @@ impl RaftGroups {
         &self.network
     }
 
-    pub fn meta(&self) -> &Raft<TypeConfig> {
+    pub fn meta(&self) -> &MetaGroup {
         &self.meta
     }
 
-    /// The cluster state as this node last applied it; changes are signalled.
-    pub fn cluster(&self) -> watch::Receiver<ClusterState> {
-        self.cluster.clone()
+    /// The cluster state as this node last applied it.
+    pub fn state(&self) -> ClusterState {
+        self.meta.state()
     }
 
     /// The local replica of `shard`, if this node runs one.
-    pub fn shard(&self, shard: u32) -> Option<Raft<TypeConfig>> {
+    pub fn shard(&self, shard: u32) -> Option<ShardGroup> {
         self.shards
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -168,36 +188,33 @@ impl RaftGroups {
     }
 
     /// Every local shard replica, by shard.
-    pub fn local_shards(&self) -> Vec<(u32, Raft<TypeConfig>)> {
-        let mut v: Vec<_> = self
+    pub fn local_shards(&self) -> Vec<ShardGroup> {
+        let mut v: Vec<ShardGroup> = self
             .shards
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .map(|(s, r)| (*s, r.clone()))
+            .values()
+            .cloned()
             .collect();
-        v.sort_by_key(|(s, _)| *s);
+        v.sort_by_key(|g| g.shard());
         v
     }
 
     /// Starts the local replica of `shard` if it is not running (uninitialised if new: it
-    /// learns its membership from the shard's leader, or from `initialize`).
-    pub async fn ensure_shard(&self, shard: u32) -> Result<Raft<TypeConfig>> {
-        if let Some(r) = self.shard(shard) {
-            return Ok(r);
+    /// learns its membership from the shard's leader, or from a bootstrap).
+    pub async fn ensure_shard(&self, shard: u32) -> Result<ShardGroup> {
+        if let Some(g) = self.shard(shard) {
+            return Ok(g);
         }
         let _creating = self.creating.lock().await;
-        if let Some(r) = self.shard(shard) {
-            return Ok(r);
+        if let Some(g) = self.shard(shard) {
+            return Ok(g);
         }
         if shard >= self.engine.shard_count() {
-            return Err(raft_err(
-                group_of_shard(shard),
-                format!(
-                    "shard {shard} does not exist on this node (its data dir has {} shards)",
-                    self.engine.shard_count()
-                ),
-            ));
+            return Err(Error::NoSuchShard {
+                shard,
+                shards: self.engine.shard_count(),
+            });
         }
         let group = group_of_shard(shard);
         let log = RocksRaftLog::with_syncer(self.store.clone(), group, self.syncer.clone());
@@ -211,12 +228,118 @@ impl RaftGroups {
             sm,
         )
         .await
-        .map_err(|e| raft_err(group, e))?;
+        .map_err(|e| Error::fatal(group, e))?;
+        let g = ShardGroup::new(shard, self.node_id, raft, self.settings.write_timeout);
         self.shards
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(shard, raft.clone());
-        Ok(raft)
+            .insert(shard, g.clone());
+        Ok(g)
+    }
+
+    /// Bootstraps a new cluster of `shards` shards on this node alone: the meta group and
+    /// every shard group are initialized with this node as their only member, and the initial
+    /// cluster state is written before any other node can join (so there is no split brain).
+    pub async fn bootstrap(&self, me: Node, shards: u32, shards_per_tenant: u32) -> Result<()> {
+        let id = self.node_id;
+        tracing::info!(node = id, shards, "bootstrapping a new cluster");
+        self.meta
+            .initialize(me.clone(), Duration::from_secs(30))
+            .await?;
+        let mut cmds = vec![
+            MetaCommand::Init {
+                shards,
+                shards_per_tenant,
+            },
+            MetaCommand::AddNode {
+                id,
+                node: me.clone(),
+            },
+        ];
+        cmds.extend((0..shards).map(|shard| MetaCommand::SetPlacement {
+            shard,
+            replicas: vec![id],
+        }));
+        for cmd in cmds {
+            self.meta.propose(cmd).await?;
+        }
+        let members = BTreeMap::from([(id, me)]);
+        for shard in 0..shards {
+            self.ensure_shard(shard)
+                .await?
+                .initialize(members.clone())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// One pass of reconciliation between the cluster state and the running groups; every
+    /// step is idempotent, and a failed one is retried by the next pass:
+    /// * start a local replica of every shard placed on this node (it then waits for its
+    ///   leader to send the log or a snapshot);
+    /// * as meta leader, propose `plan_placement(state, rf)` (new nodes get replicas until
+    ///   every shard has `min(rf, nodes)`);
+    /// * as a shard's leader, move its membership towards its placement.
+    pub async fn reconcile(&self, rf: usize) -> Reconciled {
+        let mut done = Reconciled::default();
+        let state = self.state();
+        for shard in state.shards_of(self.node_id) {
+            if self.shard(shard).is_none() {
+                match self.ensure_shard(shard).await {
+                    Ok(_) => done.started.push(shard),
+                    Err(e) => done.errors.push(e),
+                }
+            }
+        }
+        if self.meta.is_leader() {
+            for (shard, replicas) in plan_placement(&state, rf) {
+                tracing::info!(shard, ?replicas, "placing shard");
+                let cmd = MetaCommand::SetPlacement {
+                    shard,
+                    replicas: replicas.clone(),
+                };
+                match self.meta.propose(cmd).await {
+                    Ok(()) => done.placed.push((shard, replicas)),
+                    Err(e) => {
+                        done.errors.push(e);
+                        break;
+                    }
+                }
+            }
+        }
+        for g in self.local_shards() {
+            let Some(target) = state.placement.get(&g.shard()) else {
+                continue;
+            };
+            match g.converge(target, &state.nodes).await {
+                Ok(steps) => done.steps.extend(steps.into_iter().map(|s| (g.shard(), s))),
+                Err(e) => done.errors.push(e),
+            }
+        }
+        done
+    }
+
+    /// Starts a checkpoint of every local shard that needs one (enough log applied since
+    /// the last, or its interval passed); returns how many were started.
+    pub async fn checkpoint_due(&self) -> Result<usize> {
+        let mut started = 0;
+        let mut first_error = None;
+        for g in self.local_shards() {
+            if !self.engine.needs_checkpoint(g.shard()) {
+                continue;
+            }
+            match g.trigger_checkpoint().await {
+                Ok(()) => started += 1,
+                Err(e) => {
+                    tracing::warn!(shard = g.shard(), error = %e, "triggering a checkpoint failed");
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match first_error {
+            Some(e) if started == 0 => Err(e),
+            _ => Ok(started),
+        }
     }
 
     /// Admin flush on this node: seals every local shard's head chunks, checkpoints them,
@@ -230,28 +353,16 @@ impl RaftGroups {
             )
         };
         let before = written();
-        for (shard, raft) in self.local_shards() {
-            let group = group_of_shard(shard);
-            self.engine.seal_all(shard)?;
-            let index = snapshot_now(&raft).await.map_err(|e| raft_err(group, e))?;
-            if let Some(index) = index {
-                raft.trigger()
-                    .purge_log(index)
-                    .await
-                    .map_err(|e| raft_err(group, e))?;
-                raft.wait(Some(Duration::from_secs(30)))
-                    .metrics(
-                        |m| m.purged.is_some_and(|p| p.index >= index),
-                        "log purged after flush",
-                    )
-                    .await
-                    .map_err(|e| raft_err(group, e))?;
+        for g in self.local_shards() {
+            self.engine.seal_all(g.shard())?;
+            if let Some(index) = g.checkpoint_now().await? {
+                g.purge_to(index).await?;
             }
         }
         let engine = self.engine.clone();
         tokio::task::spawn_blocking(move || engine.flush_memtables())
             .await
-            .map_err(|e| raft_err(META_GROUP, e))??;
+            .map_err(|e| Error::raft(META_GROUP, "flushing memtables", e))??;
         let after = written();
         Ok(FlushOutcome {
             chunks: after.0 - before.0,
@@ -263,16 +374,16 @@ impl RaftGroups {
     /// the log syncer (after which nothing of this node but the engine holds the database).
     pub async fn shutdown(&self) {
         let mut stopping = tokio::task::JoinSet::new();
-        for (shard, raft) in self.local_shards() {
+        for g in self.local_shards() {
             stopping.spawn(async move {
-                if let Err(e) = snapshot_now(&raft).await {
-                    tracing::warn!(shard, error = %e, "checkpoint at shutdown failed");
+                if let Err(e) = g.checkpoint_now().await {
+                    tracing::warn!(shard = g.shard(), error = %e, "checkpoint at shutdown failed");
                 }
-                let _ = raft.shutdown().await;
+                g.shutdown().await;
             });
         }
         stopping.join_all().await;
-        let _ = self.meta.shutdown().await;
+        self.meta.shutdown().await;
         self.shards
             .write()
             .unwrap_or_else(|p| p.into_inner())
@@ -282,47 +393,11 @@ impl RaftGroups {
     }
 }
 
-/// Triggers a snapshot (a checkpoint) of `raft` and waits until it covers what was applied
-/// when called; returns the index it covers.
-async fn snapshot_now(raft: &Raft<TypeConfig>) -> std::result::Result<Option<u64>, String> {
-    let applied = raft.metrics().borrow().last_applied.map(|l| l.index);
-    let Some(applied) = applied else {
-        return Ok(None);
-    };
-    raft.trigger().snapshot().await.map_err(|e| e.to_string())?;
-    raft.wait(Some(Duration::from_secs(30)))
-        .metrics(
-            |m| m.snapshot.is_some_and(|s| s.index >= applied),
-            "checkpoint",
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(Some(applied))
-}
-
 impl RaftRegistry for RaftGroups {
     fn group(&self, group: u64) -> Option<Raft<TypeConfig>> {
         if group == META_GROUP {
-            return Some(self.meta.clone());
+            return Some(self.meta.raft().clone());
         }
-        self.shard(shard_of_group(group)?)
-    }
-}
-
-async fn checkpoint_job(groups: std::sync::Weak<RaftGroups>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let Some(g) = groups.upgrade() else {
-            return;
-        };
-        for (shard, raft) in g.local_shards() {
-            if g.engine.needs_checkpoint(shard)
-                && let Err(e) = raft.trigger().snapshot().await
-            {
-                tracing::warn!(shard, error = %e, "triggering a checkpoint failed");
-            }
-        }
+        self.shard(shard_of_group(group)?).map(|g| g.raft().clone())
     }
 }

@@ -25,6 +25,7 @@ use openraft::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::error::state_machine_error;
 use crate::type_config::{ApplyReport, Command, Node, NodeId, TypeConfig};
 
 /// Told about every applied write batch, on every replica (after the engine applied it).
@@ -50,11 +51,6 @@ pub struct ShardStateMachine {
     snapshot_seq: Arc<AtomicU64>,
     /// The group log's entry cache, told what is applied so that it can let go.
     entry_cache: Option<crate::log_store::EntryCache>,
-}
-
-/// A state machine's failure as openraft's storage error (shared with the meta group's).
-pub(crate) fn sm_err(e: impl std::error::Error + 'static) -> StorageError<NodeId> {
-    StorageIOError::write_state_machine(AnyError::new(&e)).into()
 }
 
 impl ShardStateMachine {
@@ -99,7 +95,7 @@ impl ShardStateMachine {
             applied: self.applied,
             membership: self.membership.clone(),
         })
-        .map_err(sm_err)
+        .map_err(state_machine_error)
     }
 
     fn meta(&self) -> SnapshotMeta<NodeId, Node> {
@@ -152,7 +148,7 @@ impl RaftStateMachine<TypeConfig> for ShardStateMachine {
                     let o = self
                         .engine
                         .apply(self.shard, index, Some(batch))
-                        .map_err(sm_err)?;
+                        .map_err(state_machine_error)?;
                     if let Some(obs) = &self.observer {
                         obs.applied(self.shard, batch, &o);
                     }
@@ -160,12 +156,16 @@ impl RaftStateMachine<TypeConfig> for ShardStateMachine {
                 }
                 EntryPayload::Membership(m) => {
                     self.membership = StoredMembership::new(Some(entry.log_id), m.clone());
-                    self.engine.apply(self.shard, index, None).map_err(sm_err)?;
+                    self.engine
+                        .apply(self.shard, index, None)
+                        .map_err(state_machine_error)?;
                     ApplyReport::default()
                 }
                 // Meta commands belong to group 0; a blank entry only moves the index.
                 EntryPayload::Normal(Command::Meta(_)) | EntryPayload::Blank => {
-                    self.engine.apply(self.shard, index, None).map_err(sm_err)?;
+                    self.engine
+                        .apply(self.shard, index, None)
+                        .map_err(state_machine_error)?;
                     ApplyReport::default()
                 }
             };

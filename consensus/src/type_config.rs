@@ -9,8 +9,7 @@ use std::io::Cursor;
 
 use serde::{Deserialize, Serialize};
 
-/// A Raft node's id: the `--node-id` a server was started with.
-pub type NodeId = u64;
+pub use crate::member::{Node, NodeId};
 
 openraft::declare_raft_types!(
     /// Cairn's openraft types: u64 node ids, [`Node`] addresses, [`Command`] entries.
@@ -23,15 +22,6 @@ openraft::declare_raft_types!(
         SnapshotData = Cursor<Vec<u8>>,
         AsyncRuntime = openraft::TokioRuntime,
 );
-
-/// Where a member of the cluster listens; stored in every membership entry.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Node {
-    /// HTTP API address (`host:port`), for redirecting clients and for status pages.
-    pub http_addr: String,
-    /// gRPC address (`host:port`) that carries Raft messages and forwarded writes.
-    pub grpc_addr: String,
-}
 
 /// What a log entry asks the group's state machine to do. Each variant has a stable tag in the
 /// log encoding (`log_store/entry_codec.rs`), so variants can be added but never renumbered.

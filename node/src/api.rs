@@ -8,7 +8,7 @@
 //!  GET|POST /api/v1/series, /labels, /label/:name/values, /export ─► Engine::select/read_samples
 //!  GET /api/v1/status/{buildinfo,runtimeinfo};  GET|POST /metadata, /format_query, /query_exemplars
 //!  (reads first pass Cluster::read_barrier: read-your-writes on any node)
-//!  GET /api/v1/cluster/status;  POST /api/v1/debug/faults (only with CAIRN_TEST_FAULTS=1)
+//!  GET /api/v1/cluster/status;  POST /api/v1/debug/faults (only in test-faults builds)
 //!  POST /api/v1/admin/flush, /snapshot;  GET /metrics, /health, /ready
 //! ```
 
@@ -47,6 +47,8 @@ pub struct AppState {
     pub cfg: NodeConfig,
     pub metrics: Metrics,
     pub query: QueryService,
+    /// The background jobs (for their `/metrics`).
+    pub jobs: Arc<crate::jobs::Supervisor>,
     /// When the node started (ms since the epoch), for `/api/v1/status/runtimeinfo`.
     pub started_at_ms: i64,
     /// Where handlers read the time (the request's default evaluation time, ingest's "now").
@@ -69,12 +71,7 @@ impl AppState {
             tenant.clone(),
             self.tenant_shards(tenant),
         );
-        self.cluster
-            .read_barrier(shards.local())
-            .await
-            .map_err(|e| {
-                ApiError::unavailable(format!("shard {} is unavailable: {}", e.shard, e.reason))
-            })?;
+        self.cluster.read_barrier(shards.local()).await?;
         Ok(shards)
     }
 
@@ -87,7 +84,7 @@ impl AppState {
 pub type SharedState = Arc<AppState>;
 
 pub fn router(state: SharedState) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/write", post(write::influx_v1))
         .route("/api/v2/write", post(write::influx_v2))
         .route("/api/v1/write", post(write::remote_write))
@@ -109,14 +106,16 @@ pub fn router(state: SharedState) -> Router {
         .route("/api/v1/status/buildinfo", get(status::buildinfo))
         .route("/api/v1/status/runtimeinfo", get(status::runtimeinfo))
         .route("/api/v1/cluster/status", get(cluster::status))
-        .route("/api/v1/debug/faults", post(cluster::faults))
         .route("/api/v1/admin/flush", post(admin::flush))
         .route("/api/v1/admin/snapshot", post(admin::snapshot))
         .route("/metrics", get(admin::metrics))
         .route("/health", get(admin::health))
         .route("/ready", get(admin::ready))
         .route("/ping", get(admin::ping).head(admin::ping))
-        .fallback(not_found)
+        .fallback(not_found);
+    #[cfg(feature = "test-faults")]
+    let router = router.route("/api/v1/debug/faults", post(cluster::faults));
+    router
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }

@@ -15,7 +15,11 @@ pub mod bench;
 pub mod cli;
 pub mod cluster;
 pub mod config;
+pub mod error;
+pub mod jobs;
 pub mod metrics;
 pub mod query;
 pub mod server;
 pub mod timeparse;
+
+pub use error::{Error, Result};

@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use crate::api::{self, AppState};
 use crate::cluster::Cluster;
 use crate::config::NodeConfig;
+use crate::jobs::{CheckpointJob, ReconcileJob, Supervisor};
 use crate::metrics::Metrics;
 use crate::query::QueryService;
 
@@ -69,11 +70,14 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
         stop_rx,
     )
     .await?;
+    let (jobs_stop_tx, jobs_stop_rx) = tokio::sync::watch::channel(false);
+    let jobs = Arc::new(start_jobs(&cluster, clock.clone(), jobs_stop_rx));
     let state = Arc::new(AppState {
         engine: engine.clone(),
         cluster: cluster.clone(),
         metrics,
         query,
+        jobs: jobs.clone(),
         started_at_ms: clock.now_ms(),
         clock,
         cfg,
@@ -90,6 +94,8 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
         .await
         .context("serving HTTP")?;
     tracing::info!("HTTP server stopped; checkpointing and stopping the Raft groups");
+    let _ = jobs_stop_tx.send(true);
+    jobs.stopped().await;
     cluster.shutdown().await;
     let _ = stop_tx.send(true);
     tokio::task::spawn_blocking(move || engine.shutdown())
@@ -97,6 +103,32 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
         .context("storage shutdown task")?;
     tracing::info!("shutdown complete");
     Ok(())
+}
+
+/// The node's background jobs under one supervisor: checkpoints, and reconciliation (also
+/// woken by every change of the cluster state).
+fn start_jobs(
+    cluster: &Arc<Cluster>,
+    clock: Arc<dyn Clock>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Supervisor {
+    let jobs = Supervisor::new(clock, stop.clone());
+    jobs.spawn(Arc::new(CheckpointJob::new(cluster.groups().clone())));
+    let reconcile = jobs.spawn(Arc::new(ReconcileJob::new(cluster.clone())));
+    let mut changes = cluster.groups().meta().watch();
+    let mut stop = stop;
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                r = changes.changed() => match r {
+                    Ok(()) => reconcile.fire(),
+                    Err(_) => return,
+                },
+                _ = stop.wait_for(|s| *s) => return,
+            }
+        }
+    });
+    jobs
 }
 
 async fn shutdown_signal() {

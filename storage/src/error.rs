@@ -53,10 +53,6 @@ pub enum Error {
     #[error("the storage engine is shut down")]
     ShutDown,
 
-    /// A shard held by other nodes could not be read from any of them.
-    #[error("shard {shard} is unavailable: {reason}")]
-    Unavailable { shard: u32, reason: String },
-
     #[error("invalid config: {field}: {reason}")]
     Config { field: &'static str, reason: String },
 }

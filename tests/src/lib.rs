@@ -40,7 +40,16 @@ pub fn cairn_bin() -> PathBuf {
         .expect("test binary lives in target/<profile>/deps");
     let bin = profile_dir.join("cairn");
     let status = Command::new(env!("CARGO"))
-        .args(["build", "-p", "cairn-node", "--bin", "cairn"])
+        // With test faults: the partition tests block peers through `/api/v1/debug/faults`.
+        .args([
+            "build",
+            "-p",
+            "cairn-node",
+            "--bin",
+            "cairn",
+            "--features",
+            "test-faults",
+        ])
         .current_dir(workspace_root())
         .status()
         .expect("running cargo build");

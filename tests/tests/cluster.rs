@@ -188,7 +188,7 @@ impl Drop for TestCluster {
 impl Member {
     fn start(&mut self) -> anyhow::Result<()> {
         let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
-        let p = CairnProcess::start_args(&self.dir, &args, &[("CAIRN_TEST_FAULTS", "1")])?;
+        let p = CairnProcess::start_args(&self.dir, &args, &[])?;
         self.url = p.url.clone();
         self.process = Some(p);
         Ok(())

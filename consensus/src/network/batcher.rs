@@ -28,8 +28,9 @@ use bytes::Bytes;
 use cairn_proto::raft::raft_transport_client::RaftTransportClient;
 use cairn_proto::raft::{RaftBatchRequest, RaftRequest};
 use tokio::sync::{Semaphore, mpsc, oneshot};
-use tonic::transport::Channel;
 use tonic::{Code, Status};
+
+use super::PeerChannel;
 
 /// Batch calls in flight to one peer at a time. Two keep a slow call (a follower's fsync)
 /// from holding up every group, while still letting messages queue and share calls.
@@ -63,7 +64,7 @@ pub(crate) struct PeerBatcher {
 impl PeerBatcher {
     /// Starts the queue's task (it ends when the batcher is dropped). Needs a Tokio runtime.
     pub(crate) fn new(
-        client: RaftTransportClient<Channel>,
+        client: RaftTransportClient<PeerChannel>,
         counters: Arc<BatchCounters>,
     ) -> PeerBatcher {
         let (queue, rx) = mpsc::unbounded_channel();
@@ -90,7 +91,7 @@ impl PeerBatcher {
 }
 
 async fn run(
-    client: RaftTransportClient<Channel>,
+    client: RaftTransportClient<PeerChannel>,
     mut rx: mpsc::UnboundedReceiver<Pending>,
     counters: Arc<BatchCounters>,
 ) {
@@ -137,7 +138,7 @@ async fn run(
 }
 
 /// One `AppendEntriesBatch` call; answers every item's caller.
-async fn send(mut client: RaftTransportClient<Channel>, batch: Vec<Pending>) {
+async fn send(mut client: RaftTransportClient<PeerChannel>, batch: Vec<Pending>) {
     let now = Instant::now();
     let timeout = batch
         .iter()

@@ -4,8 +4,8 @@
 //!
 //! Failures are sorted for openraft's replication loop:
 //!
-//! * `Unreachable` (openraft backs off, `RaftNetwork::backoff`): the peer is blocked by a test
-//!   fault, the connection is refused or times out, the peer answers UNAVAILABLE or NOT_FOUND
+//! * `Unreachable` (openraft backs off, `RaftNetwork::backoff`): the connection is refused or
+//!   times out, the peer answers UNAVAILABLE (also what a test fault answers) or NOT_FOUND
 //!   (the group is not there yet), or `hard_ttl` passes without a reply.
 //! * `Network` (retried on the next tick): a payload one side could not encode or decode.
 //! * `RemoteError`: the remote `Raft` itself returned an error (e.g. `Fatal::Stopped`).
@@ -28,13 +28,14 @@ use openraft::raft::{
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tonic::transport::Channel;
 use tonic::{Code, Status};
 
-use super::{BadPeerAddress, GrpcRaftNetwork, MAX_MESSAGE_BYTES, PeerBatcher, Rpc, codec};
+use super::{
+    BadPeerAddress, GrpcRaftNetwork, MAX_MESSAGE_BYTES, PeerBatcher, PeerChannel, Rpc, codec,
+};
 use crate::type_config::{Node, NodeId, TypeConfig};
 
-type Client = RaftTransportClient<Channel>;
+type Client = RaftTransportClient<PeerChannel>;
 type RpcResult<T, E = Infallible> = Result<T, RPCError<NodeId, Node, RaftError<NodeId, E>>>;
 
 /// Room left in a message for the protobuf and gRPC framing around the payload.
@@ -64,9 +65,9 @@ impl RaftNetworkFactory<TypeConfig> for GroupNetworkFactory {
     async fn new_client(&mut self, target: NodeId, node: &Node) -> GroupNetwork {
         let client = self
             .network
-            .channel(&node.grpc_addr)
+            .channel_to(target, &node.grpc_addr)
             .map(super::raft_client)
-            .and_then(|client| Ok((client, self.network.batcher(&node.grpc_addr)?)))
+            .and_then(|client| Ok((client, self.network.batcher(target, &node.grpc_addr)?)))
             .map_err(Arc::new);
         GroupNetwork {
             group: self.group,
@@ -104,16 +105,6 @@ impl GroupNetwork {
         Resp: DeserializeOwned,
         E: std::error::Error + DeserializeOwned,
     {
-        // Checked per call, not per client: openraft keeps clients across a partition.
-        if self.network.faults().is_blocked(self.target) {
-            return Err(self.unreachable(
-                rpc,
-                AnyError::error(format!(
-                    "node {} is partitioned from this node by a test fault",
-                    self.target
-                )),
-            ));
-        }
         let (mut client, batcher) = match &self.client {
             Ok((client, batcher)) => (client.clone(), batcher.clone()),
             Err(bad) => return Err(self.unreachable(rpc, AnyError::new(&**bad))),

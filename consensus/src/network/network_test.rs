@@ -83,8 +83,10 @@ impl TestNode {
         let addr = listener.local_addr().unwrap().to_string();
         let (shutdown, stop) = oneshot::channel::<()>();
         let service = network.service(registry.clone());
+        let layer = network.server_layer();
         let server = tokio::spawn(async move {
             Server::builder()
+                .layer(layer)
                 .add_service(service)
                 .serve_with_incoming_shutdown(TcpIncoming::from(listener), async {
                     let _ = stop.await;

@@ -1,5 +1,5 @@
 //! `RaftTransportService`: the server side of the Raft transport. One per node; it decodes a
-//! `RaftRequest` (alone, or each one of an `AppendEntriesBatch`), refuses it if the sender is blocked by a test fault, routes it by group id
+//! `RaftRequest` (alone, or each one of an `AppendEntriesBatch`), routes it by group id
 //! through the node's [`RaftRegistry`] and hands it to that group's `Raft`, then encodes
 //! whatever the `Raft` returned (response or `RaftError`) into the `RaftReply`.
 
@@ -24,8 +24,9 @@ pub struct RaftTransportService<R: RaftRegistry> {
 }
 
 impl<R: RaftRegistry> RaftTransportService<R> {
-    /// Serves `registry`'s groups with `network`'s fault hook, and records incoming RPCs as
-    /// contact with their sender (`GrpcRaftNetwork::last_contact`).
+    /// Serves `registry`'s groups, and records incoming RPCs as contact with their sender
+    /// (`GrpcRaftNetwork::last_contact`). Test faults are the server layer's business
+    /// (`GrpcRaftNetwork::server_layer`).
     pub fn new(registry: R, network: GrpcRaftNetwork) -> RaftTransportService<R> {
         RaftTransportService { registry, network }
     }
@@ -56,11 +57,6 @@ impl<R: RaftRegistry> RaftTransportService<R> {
             from,
             payload,
         } = request;
-        if self.network.faults().is_blocked(from) {
-            return Err(Status::unavailable(format!(
-                "{rpc} from node {from} refused: node {from} is partitioned from this node by a test fault"
-            )));
-        }
         self.network.record_contact(from);
         let Some(raft) = self.registry.group(group) else {
             tracing::debug!(group, from, %rpc, "raft rpc for a group not on this node");

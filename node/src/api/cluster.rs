@@ -1,33 +1,28 @@
 //! Cluster endpoints: `GET /api/v1/cluster/status`, and the test-only fault hook
-//! `POST /api/v1/debug/faults?block=2,3` / `?unblock=all`, served only when the node was
-//! started with `CAIRN_TEST_FAULTS=1` (it partitions this node from the listed peers: Raft
-//! messages and forwarded writes to and from them are dropped).
+//! `POST /api/v1/debug/faults?block=2,3` / `?unblock=all`, which exists only in builds with
+//! the `test-faults` feature (the test suite's; release builds leave it out). It partitions
+//! this node from the listed peers: every internal gRPC call to and from them is refused by
+//! the transport's fault layer (`cairn_consensus::network::faults`).
 
-use axum::extract::{Request, State};
+#[cfg(feature = "test-faults")]
+use axum::extract::Request;
+use axum::extract::State;
 use axum::response::Response;
+#[cfg(feature = "test-faults")]
 use serde_json::json;
 
-use super::{ApiError, Params, SharedState, success};
+#[cfg(feature = "test-faults")]
+use super::{ApiError, Params};
+use super::{SharedState, success};
 
 /// `GET /api/v1/cluster/status`
 pub async fn status(State(st): State<SharedState>) -> Response {
     success(st.cluster.status())
 }
 
-/// Whether the test fault hook is on (`CAIRN_TEST_FAULTS=1`).
-fn faults_enabled() -> bool {
-    std::env::var("CAIRN_TEST_FAULTS").is_ok_and(|v| v == "1")
-}
-
 /// `POST /api/v1/debug/faults?block=ID,ID&unblock=ID,ID|all`
+#[cfg(feature = "test-faults")]
 pub async fn faults(State(st): State<SharedState>, req: Request) -> Result<Response, ApiError> {
-    if !faults_enabled() {
-        return Err(ApiError {
-            status: axum::http::StatusCode::NOT_FOUND,
-            kind: "not_found",
-            message: "fault injection is off (start the node with CAIRN_TEST_FAULTS=1)".into(),
-        });
-    }
     let params = Params::from_request_query(&req);
     let faults = st.cluster.groups().network().faults();
     let ids = |name: &str| -> Result<Vec<u64>, ApiError> {

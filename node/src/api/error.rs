@@ -81,11 +81,27 @@ impl From<cairn_storage::Error> for ApiError {
     fn from(e: cairn_storage::Error) -> Self {
         match e {
             cairn_storage::Error::Model(m) => m.into(),
-            cairn_storage::Error::ShutDown | cairn_storage::Error::Unavailable { .. } => {
-                ApiError::unavailable(e.to_string())
-            }
+            cairn_storage::Error::ShutDown => ApiError::unavailable(e.to_string()),
             other => {
                 tracing::error!(error = %other, "storage error");
+                ApiError::internal(other.to_string())
+            }
+        }
+    }
+}
+
+/// A failure on the way to the Raft groups or peers: 503 naming the shard when asking again
+/// can help (a leader change, no quorum yet, a peer down), 400 for a bad label set, else a
+/// logged 500.
+impl From<crate::error::Error> for ApiError {
+    fn from(e: crate::error::Error) -> Self {
+        use crate::error::Error as E;
+        match e {
+            E::Model(m) => m.into(),
+            E::Storage(s) => s.into(),
+            e if e.is_retryable() => ApiError::unavailable(e.naming_the_shard()),
+            other => {
+                tracing::error!(error = %other, "request failed");
                 ApiError::internal(other.to_string())
             }
         }

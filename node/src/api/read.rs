@@ -103,7 +103,7 @@ pub async fn series(State(st): State<SharedState>, req: Request) -> Result<Respo
 /// the async runtime, and answers the sorted, distinct union.
 async fn list_union<F>(st: SharedState, req: Request, list: F) -> Result<Response, ApiError>
 where
-    F: Fn(&TenantShards, &[Matcher], Option<(i64, i64)>) -> cairn_storage::Result<Vec<String>>
+    F: Fn(&TenantShards, &[Matcher], Option<(i64, i64)>) -> crate::error::Result<Vec<String>>
         + Send
         + 'static,
 {

@@ -189,7 +189,9 @@ pub async fn commit(
                 rejected_conflict: report.rejected_conflict,
                 ..Default::default()
             }),
-            Err(e) => failed.push(format!("shard {}: {}", e.shard, e.reason)),
+            Err(e) if e.is_retryable() => failed.push(e.naming_the_shard()),
+            // Not a leadership or quorum problem: a bug or a damaged replica, logged as such.
+            Err(e) => return Err(ApiError::from(e)),
         }
     }
     if failed.is_empty() {

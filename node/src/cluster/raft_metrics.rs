@@ -1,5 +1,5 @@
-//! Raft metrics for `/metrics`: per group term, leader, log and apply lag from openraft's own
-//! metrics, plus counters the node keeps (proposals, commit latency, leader changes).
+//! Raft metrics for `/metrics`: per group term, leader, log and apply lag from each group's
+//! status, plus counters the node keeps (proposals, commit latency, leader changes).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -58,53 +58,50 @@ impl RaftCounters {
 }
 
 impl Cluster {
+    /// Notes every group's current leader (the reconcile job calls this every pass), counting
+    /// leader changes for `cairn_raft_leader_changes_total`.
+    pub fn observe_leaders(&self) {
+        let c = &self.counters;
+        c.observe_leader(cairn_consensus::META_GROUP, self.groups.meta().leader());
+        for g in self.groups.local_shards() {
+            c.observe_leader(g.group(), g.leader());
+        }
+    }
+
     /// Appends the Raft metrics to `o` in the text exposition format.
     pub fn render_metrics(&self, o: &mut String) {
         let c = &self.counters;
-        let mut groups = vec![(0u64, self.groups.meta().clone())];
-        groups.extend(
-            self.groups
-                .local_shards()
-                .into_iter()
-                .map(|(s, r)| (cairn_consensus::group_of_shard(s), r)),
-        );
+        let mut metrics = vec![self.groups.meta().status()];
+        metrics.extend(self.groups.local_shards().iter().map(|g| g.status()));
         let _ = writeln!(
             o,
             "# HELP cairn_raft_term Current Raft term, per group (0 is the meta group).\n# TYPE cairn_raft_term gauge"
         );
-        let metrics: Vec<_> = groups
-            .iter()
-            .map(|(g, r)| (*g, r.metrics().borrow().clone()))
-            .collect();
-        for (g, m) in &metrics {
-            let _ = writeln!(o, "cairn_raft_term{{group=\"{g}\"}} {}", m.current_term);
+        for m in &metrics {
+            let _ = writeln!(o, "cairn_raft_term{{group=\"{}\"}} {}", m.group, m.term);
         }
         let _ = writeln!(
             o,
             "# HELP cairn_raft_is_leader 1 if this node leads the group.\n# TYPE cairn_raft_is_leader gauge"
         );
-        for (g, m) in &metrics {
-            let lead = (m.current_leader == Some(self.node_id())) as u8;
-            let _ = writeln!(o, "cairn_raft_is_leader{{group=\"{g}\"}} {lead}");
+        for m in &metrics {
+            let lead = (m.leader == Some(self.node_id())) as u8;
+            let _ = writeln!(o, "cairn_raft_is_leader{{group=\"{}\"}} {lead}", m.group);
         }
         let _ = writeln!(
             o,
             "# HELP cairn_raft_apply_lag_entries Log entries this replica has but has not applied.\n# TYPE cairn_raft_apply_lag_entries gauge"
         );
-        for (g, m) in &metrics {
-            let lag = m
-                .last_log_index
-                .unwrap_or(0)
-                .saturating_sub(m.last_applied.map(|l| l.index).unwrap_or(0));
+        for m in &metrics {
+            let (g, lag) = (m.group, m.apply_lag());
             let _ = writeln!(o, "cairn_raft_apply_lag_entries{{group=\"{g}\"}} {lag}");
         }
         let _ = writeln!(
             o,
             "# HELP cairn_raft_log_entries Entries in the group's log (not yet purged).\n# TYPE cairn_raft_log_entries gauge"
         );
-        for (g, m) in &metrics {
-            let first = m.purged.map(|l| l.index + 1).unwrap_or(1);
-            let n = (m.last_log_index.unwrap_or(0) + 1).saturating_sub(first);
+        for m in &metrics {
+            let (g, n) = (m.group, m.log_entries());
             let _ = writeln!(o, "cairn_raft_log_entries{{group=\"{g}\"}} {n}");
         }
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cairn_consensus::NodeId;
+use cairn_consensus::network::PeerChannel;
 use cairn_model::{Labels, MatchOp, Matcher, Sample};
 use cairn_proto::cluster::cluster_client::ClusterClient;
 use cairn_proto::cluster::{
@@ -22,14 +23,12 @@ use cairn_proto::cluster::{
 };
 use cairn_storage::SeriesRef;
 use tonic::Status;
-use tonic::transport::Channel;
 
 use super::Cluster;
+use crate::error::{Error, Result};
 
 /// How long one holder may take to answer before the next one is asked.
 const REMOTE_READ_TIMEOUT: Duration = Duration::from_secs(30);
-
-type StorageResult<T> = cairn_storage::Result<T>;
 
 impl Cluster {
     /// Whether this node holds a replica of `shard` (its reads are then local).
@@ -45,7 +44,7 @@ impl Cluster {
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-    ) -> StorageResult<Vec<SeriesRef>> {
+    ) -> Result<Vec<SeriesRef>> {
         let req = SelectRequest {
             tenant: tenant.to_string(),
             shard,
@@ -71,7 +70,7 @@ impl Cluster {
         sids: &[u64],
         mint: i64,
         maxt: i64,
-    ) -> StorageResult<Vec<Vec<Sample>>> {
+    ) -> Result<Vec<Vec<Sample>>> {
         let req = ReadSamplesRequest {
             shard,
             sids: sids.to_vec(),
@@ -83,14 +82,10 @@ impl Cluster {
             .ask_holders(shard, &req, async |mut c, req| c.read_samples(req).await)
             .await?;
         if reply.series.len() != sids.len() {
-            return Err(unavailable(
+            return Err(Error::BadReply {
                 shard,
-                format!(
-                    "asked for {} series, got {}",
-                    sids.len(),
-                    reply.series.len()
-                ),
-            ));
+                reason: "a different number of series than asked for",
+            });
         }
         reply
             .series
@@ -108,7 +103,7 @@ impl Cluster {
         name: Option<&str>,
         matchers: &[Matcher],
         range: Option<(i64, i64)>,
-    ) -> StorageResult<Vec<String>> {
+    ) -> Result<Vec<String>> {
         let (mint, maxt) = range.unwrap_or((i64::MIN, i64::MAX));
         let req = LabelsRequest {
             tenant: tenant.to_string(),
@@ -132,8 +127,11 @@ impl Cluster {
         &self,
         shard: u32,
         req: &Q,
-        call: impl AsyncFn(ClusterClient<Channel>, Q) -> Result<tonic::Response<T>, Status>,
-    ) -> StorageResult<T> {
+        call: impl AsyncFn(
+            ClusterClient<PeerChannel>,
+            Q,
+        ) -> std::result::Result<tonic::Response<T>, Status>,
+    ) -> Result<T> {
         let me = self.node_id();
         let holders: Vec<NodeId> = self
             .state()
@@ -141,38 +139,25 @@ impl Cluster {
             .get(&shard)
             .map(|p| p.iter().copied().filter(|n| *n != me).collect())
             .unwrap_or_default();
-        let mut last = String::from("no node holds a replica of it");
+        let mut last = Error::from(cairn_consensus::Error::NoReplica { shard });
         for node in holders {
-            if self.groups.network().faults().is_blocked(node) {
-                last = format!("node {node} is unreachable (test fault)");
-                continue;
-            }
-            let Some(addr) = self.grpc_addr_of(node) else {
-                last = format!("node {node} has no known address");
-                continue;
-            };
-            let channel = match self.groups.network().channel(&addr) {
+            let client = match self.client_of(node) {
                 Ok(c) => c,
                 Err(e) => {
-                    last = e.to_string();
+                    last = e;
                     continue;
                 }
             };
-            let client = ClusterClient::new(channel)
-                .max_decoding_message_size(usize::MAX)
-                .max_encoding_message_size(usize::MAX);
-            match tokio::time::timeout(REMOTE_READ_TIMEOUT, call(client, req.clone())).await {
-                Ok(Ok(reply)) => return Ok(reply.into_inner()),
-                Ok(Err(status)) => last = format!("node {node}: {}", status.message()),
-                Err(_) => last = format!("node {node} did not answer in {REMOTE_READ_TIMEOUT:?}"),
+            match super::call(node, REMOTE_READ_TIMEOUT, call(client, req.clone())).await {
+                Ok(reply) => return Ok(reply),
+                Err(e) => last = e,
             }
         }
-        Err(unavailable(shard, last))
+        Err(Error::NoHolder {
+            shard,
+            last: Box::new(last),
+        })
     }
-}
-
-fn unavailable(shard: u32, reason: String) -> cairn_storage::Error {
-    cairn_storage::Error::Unavailable { shard, reason }
 }
 
 // ---- serving side ----------------------------------------------------------------------
@@ -246,7 +231,7 @@ async fn ready_to_read(c: &Cluster, shard: u32) -> Result<(), Status> {
     }
     c.read_barrier(&[shard])
         .await
-        .map_err(|e| Status::unavailable(format!("shard {}: {}", e.shard, e.reason)))
+        .map_err(|e| Status::unavailable(e.to_string()))
 }
 
 async fn blocking<T: Send + 'static>(
@@ -304,9 +289,12 @@ fn series_to_proto(s: &SeriesRef) -> RemoteSeries {
     }
 }
 
-fn series_from_proto(shard: u32, s: RemoteSeries) -> StorageResult<SeriesRef> {
+fn series_from_proto(shard: u32, s: RemoteSeries) -> Result<SeriesRef> {
     if !s.labels.len().is_multiple_of(2) {
-        return Err(unavailable(shard, "a series with an odd label list".into()));
+        return Err(Error::BadReply {
+            shard,
+            reason: "a series with an odd label list",
+        });
     }
     let pairs = s.labels.chunks(2).map(|p| (p[0].clone(), p[1].clone()));
     Ok(SeriesRef {
@@ -316,12 +304,12 @@ fn series_from_proto(shard: u32, s: RemoteSeries) -> StorageResult<SeriesRef> {
     })
 }
 
-fn samples_from_proto(shard: u32, s: SeriesSamples) -> StorageResult<Vec<Sample>> {
+fn samples_from_proto(shard: u32, s: SeriesSamples) -> Result<Vec<Sample>> {
     if s.timestamps.len() != s.value_bits.len() {
-        return Err(unavailable(
+        return Err(Error::BadReply {
             shard,
-            "timestamps and values of different lengths".into(),
-        ));
+            reason: "timestamps and values of different lengths",
+        });
     }
     Ok(s.timestamps
         .iter()

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cairn_consensus::{Node, NodeId};
+use cairn_consensus::Node;
 use cairn_proto::cluster::cluster_server::{Cluster as ClusterRpc, ClusterServer};
 use cairn_proto::cluster::{
     JoinReply, JoinRequest, LabelsReply, LabelsRequest, PingReply, PingRequest, ReadIndexReply,
@@ -14,7 +14,6 @@ use cairn_proto::cluster::{
 use tonic::{Request, Response, Status};
 
 use super::Cluster;
-use super::proposer::Proposed;
 
 /// How long a forwarded write may wait on the leader (the sender gives up sooner anyway).
 const FORWARDED_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -26,6 +25,8 @@ pub fn serve(
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     let raft = cluster.groups.network().service(cluster.groups.clone());
+    // Test faults (in builds with them) refuse calls from blocked peers, for both services.
+    let layer = cluster.groups.network().server_layer();
     let rpc = ClusterServer::new(ClusterService { cluster })
         .max_decoding_message_size(usize::MAX)
         .max_encoding_message_size(usize::MAX);
@@ -36,6 +37,7 @@ pub fn serve(
         };
         let served = tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(Duration::from_secs(10)))
+            .layer(layer)
             .add_service(raft)
             .add_service(rpc)
             .serve_with_incoming_shutdown(incoming, stop)
@@ -51,15 +53,6 @@ struct ClusterService {
 }
 
 impl ClusterService {
-    fn refuse_blocked(&self, from: NodeId) -> Result<(), Status> {
-        if from != 0 && self.cluster.groups.network().faults().is_blocked(from) {
-            return Err(Status::unavailable(format!(
-                "node {from} is blocked by a test fault"
-            )));
-        }
-        Ok(())
-    }
-
     fn leader_hint(&self, shard: u32) -> u64 {
         self.cluster.leader_of(shard).unwrap_or(0)
     }
@@ -78,46 +71,48 @@ impl ClusterRpc for ClusterService {
             http_addr: r.http_addr,
             grpc_addr: r.grpc_addr,
         };
-        match self.cluster.accept_join(r.node_id, node).await {
-            Ok(()) => Ok(Response::new(JoinReply {
-                accepted: true,
-                ..Default::default()
-            })),
-            Err(reason) => {
-                let leader = self.cluster.groups.meta().metrics().borrow().current_leader;
-                match leader {
-                    Some(l) if l != self.cluster.node_id() => {
-                        let addr = self
-                            .cluster
-                            .state()
-                            .nodes
-                            .get(&l)
-                            .map(|n| n.grpc_addr.clone())
-                            .unwrap_or_default();
-                        Ok(Response::new(JoinReply {
-                            accepted: false,
-                            leader_hint: l,
-                            leader_grpc_addr: addr,
-                        }))
-                    }
-                    _ => Err(Status::unavailable(reason)),
-                }
+        match self.cluster.groups.meta().admit(r.node_id, node).await {
+            Ok(()) => {
+                tracing::info!(node = r.node_id, "node joined the cluster");
+                Ok(Response::new(JoinReply {
+                    accepted: true,
+                    ..Default::default()
+                }))
             }
+            Err(e) => match e.leader_hint() {
+                Some(l) if l != self.cluster.node_id() => {
+                    let addr = self
+                        .cluster
+                        .state()
+                        .nodes
+                        .get(&l)
+                        .map(|n| n.grpc_addr.clone())
+                        .unwrap_or_default();
+                    Ok(Response::new(JoinReply {
+                        accepted: false,
+                        leader_hint: l,
+                        leader_grpc_addr: addr,
+                    }))
+                }
+                _ => Err(Status::unavailable(e.to_string())),
+            },
         }
     }
 
     async fn write(&self, req: Request<WriteRequest>) -> Result<Response<WriteReply>, Status> {
         let r = req.into_inner();
-        self.refuse_blocked(r.from)?;
-        let proposed = tokio::time::timeout(
-            FORWARDED_WRITE_TIMEOUT,
-            self.cluster
-                .propose_forwarded(r.shard, r.batch.to_vec(), r.min_t),
-        )
-        .await
-        .map_err(|_| Status::unavailable(format!("shard {}: no quorum", r.shard)))?;
+        let Some(g) = self.cluster.groups.shard(r.shard) else {
+            return Ok(Response::new(WriteReply {
+                not_leader: true,
+                leader_hint: self.leader_hint(r.shard),
+                ..Default::default()
+            }));
+        };
+        let proposed = tokio::time::timeout(FORWARDED_WRITE_TIMEOUT, g.propose(r.batch, r.min_t))
+            .await
+            .map_err(|_| Status::unavailable(format!("shard {}: no quorum", r.shard)))?;
         match proposed {
-            Proposed::Applied(report) => Ok(Response::new(WriteReply {
+            Ok(report) => Ok(Response::new(WriteReply {
                 not_leader: false,
                 leader_hint: 0,
                 written: report.written,
@@ -125,18 +120,17 @@ impl ClusterRpc for ClusterService {
                 rejected_too_old: report.rejected_too_old,
                 rejected_conflict: report.rejected_conflict,
             })),
-            Proposed::NotLeader(hint) => Ok(Response::new(WriteReply {
+            Err(e @ cairn_consensus::Error::NotLeader { .. }) => Ok(Response::new(WriteReply {
                 not_leader: true,
-                leader_hint: hint.unwrap_or_else(|| self.leader_hint(r.shard)),
+                leader_hint: e.leader_hint().unwrap_or_else(|| self.leader_hint(r.shard)),
                 ..Default::default()
             })),
-            Proposed::Failed(e) => Err(Status::unavailable(format!("shard {}: {e}", r.shard))),
+            Err(e) => Err(Status::unavailable(format!("shard {}: {e}", r.shard))),
         }
     }
 
     async fn select(&self, req: Request<SelectRequest>) -> Result<Response<SelectReply>, Status> {
         let r = req.into_inner();
-        self.refuse_blocked(r.from)?;
         super::remote_read::serve_select(&self.cluster, r)
             .await
             .map(Response::new)
@@ -147,7 +141,6 @@ impl ClusterRpc for ClusterService {
         req: Request<ReadSamplesRequest>,
     ) -> Result<Response<ReadSamplesReply>, Status> {
         let r = req.into_inner();
-        self.refuse_blocked(r.from)?;
         super::remote_read::serve_read_samples(&self.cluster, r)
             .await
             .map(Response::new)
@@ -155,7 +148,6 @@ impl ClusterRpc for ClusterService {
 
     async fn labels(&self, req: Request<LabelsRequest>) -> Result<Response<LabelsReply>, Status> {
         let r = req.into_inner();
-        self.refuse_blocked(r.from)?;
         super::remote_read::serve_labels(&self.cluster, r)
             .await
             .map(Response::new)
@@ -163,7 +155,6 @@ impl ClusterRpc for ClusterService {
 
     async fn ping(&self, req: Request<PingRequest>) -> Result<Response<PingReply>, Status> {
         let from = req.into_inner().from;
-        self.refuse_blocked(from)?;
         // 0: a node that is not a member yet (asking for the shard count before joining).
         if from != 0 {
             self.cluster.groups.network().record_contact(from);
@@ -179,27 +170,26 @@ impl ClusterRpc for ClusterService {
         req: Request<ReadIndexRequest>,
     ) -> Result<Response<ReadIndexReply>, Status> {
         let r = req.into_inner();
-        self.refuse_blocked(r.from)?;
-        let Some(raft) = self.cluster.groups.shard(r.shard) else {
+        let Some(g) = self.cluster.groups.shard(r.shard) else {
             return Ok(Response::new(ReadIndexReply {
                 not_leader: true,
                 leader_hint: self.leader_hint(r.shard),
                 index: 0,
             }));
         };
-        match raft.ensure_linearizable().await {
-            Ok(read) => Ok(Response::new(ReadIndexReply {
+        match g.read_index().await {
+            Ok(index) => Ok(Response::new(ReadIndexReply {
                 not_leader: false,
                 leader_hint: 0,
-                index: read.map(|l| l.index).unwrap_or(0),
+                index,
             })),
-            Err(openraft::error::RaftError::APIError(
-                openraft::error::CheckIsLeaderError::ForwardToLeader(f),
-            )) => Ok(Response::new(ReadIndexReply {
-                not_leader: true,
-                leader_hint: f.leader_id.unwrap_or(0),
-                index: 0,
-            })),
+            Err(e @ cairn_consensus::Error::NotLeader { .. }) => {
+                Ok(Response::new(ReadIndexReply {
+                    not_leader: true,
+                    leader_hint: e.leader_hint().unwrap_or(0),
+                    index: 0,
+                }))
+            }
             Err(e) => Err(Status::unavailable(format!("shard {}: {e}", r.shard))),
         }
     }

@@ -18,9 +18,8 @@ impl Cluster {
         let me = self.node_id();
         let state = self.state();
         let network = self.groups.network();
-        let meta = self.groups.meta().metrics().borrow().clone();
-        let meta_voters: BTreeSet<NodeId> =
-            meta.membership_config.membership().voter_ids().collect();
+        let meta = self.groups.meta().status();
+        let meta_voters = &meta.voters;
         let nodes: Vec<Value> = state
             .nodes
             .iter()
@@ -42,11 +41,11 @@ impl Cluster {
                 })
             })
             .collect();
-        let mut healthy = meta.current_leader.is_some() && nodes.iter().all(|n| n["state"] == "up");
+        let mut healthy = meta.leader.is_some() && nodes.iter().all(|n| n["state"] == "up");
         let mut shards = Vec::new();
         for shard in 0..state.shards {
             let placement = state.placement.get(&shard).cloned().unwrap_or_default();
-            let Some(raft) = self.groups.shard(shard) else {
+            let Some(g) = self.groups.shard(shard) else {
                 shards.push(json!({
                     "id": shard,
                     "placement": placement,
@@ -54,41 +53,34 @@ impl Cluster {
                 }));
                 continue;
             };
-            let m = raft.metrics().borrow().clone();
-            let membership = m.membership_config.membership();
-            let voters: Vec<NodeId> = membership.voter_ids().collect();
-            let learners: Vec<NodeId> = membership.learner_ids().collect();
-            let applied = m.last_applied.map(|l| l.index).unwrap_or(0);
-            let first = m.purged.map(|l| l.index + 1).unwrap_or(1);
-            let last = m.last_log_index.unwrap_or(0);
+            let m = g.status();
             let placed: BTreeSet<NodeId> = placement.iter().copied().collect();
             // Settled: the voters are the placement, the placement has every replica it should
             // (a node that just joined may not be placed yet), and no membership change is
             // half done (during joint consensus both the old and the new voters need a quorum).
-            let settled = voters.iter().copied().collect::<BTreeSet<_>>() == placed
-                && placed.len() == self.rf.min(state.nodes.len())
-                && membership.get_joint_config().len() == 1;
-            healthy &= m.current_leader.is_some() && settled;
+            let settled =
+                m.voters == placed && placed.len() == self.rf.min(state.nodes.len()) && !m.joint;
+            healthy &= m.leader.is_some() && settled;
             shards.push(json!({
                 "id": shard,
-                "group": cairn_consensus::group_of_shard(shard),
-                "leader": m.current_leader,
-                "term": m.current_term,
-                "voters": voters,
-                "learners": learners,
+                "group": m.group,
+                "leader": m.leader,
+                "term": m.term,
+                "voters": m.voters,
+                "learners": m.learners,
                 "placement": placement,
                 "local": true,
-                "local_state": format!("{:?}", m.state),
-                "last_applied": applied,
-                "last_log_index": last,
-                "log_entries": (last + 1).saturating_sub(first),
-                "snapshot_index": m.snapshot.map(|l| l.index),
+                "local_state": m.role,
+                "last_applied": m.last_applied,
+                "last_log_index": m.last_log_index,
+                "log_entries": m.log_entries(),
+                "snapshot_index": m.snapshot_index,
             }));
         }
         json!({
             "node_id": me,
-            "meta_leader": meta.current_leader,
-            "meta_term": meta.current_term,
+            "meta_leader": meta.leader,
+            "meta_term": meta.term,
             "shard_count": state.shards,
             "shards_per_tenant": state.shards_per_tenant,
             "replication_factor": self.rf,

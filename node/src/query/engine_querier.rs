@@ -51,19 +51,18 @@ pub fn decode_id(id: u64) -> (u32, u64) {
     ((id >> SID_BITS) as u32, id & SID_MASK)
 }
 
-/// A storage failure as the query crate's error: what no replica can serve now is
+/// A read failure as the query crate's error: what no replica can serve now is
 /// `Unavailable` (503, retry), a refused label set is the model's error (400), anything else
 /// a failed read (500).
-fn query_error(e: cairn_storage::Error) -> Error {
+fn query_error(e: crate::error::Error) -> Error {
+    use crate::error::Error as N;
     match e {
-        cairn_storage::Error::Model(m) => Error::Model(m),
-        cairn_storage::Error::Unavailable { shard, reason } => Error::Unavailable {
-            what: format!("shard {shard}"),
-            reason,
-        },
-        cairn_storage::Error::ShutDown => Error::Unavailable {
-            what: "storage".into(),
-            reason: "the node is shutting down".into(),
+        N::Model(m) | N::Storage(cairn_storage::Error::Model(m)) => Error::Model(m),
+        e if e.is_retryable() => Error::Unavailable {
+            what: e
+                .shard()
+                .map_or_else(|| "a shard".to_string(), |s| format!("shard {s}")),
+            reason: e.to_string(),
         },
         other => Error::Read {
             source: Box::new(other),

@@ -12,9 +12,10 @@
 use std::sync::Arc;
 
 use cairn_model::{Matcher, Sample, Tenant};
-use cairn_storage::{Engine, Result, SeriesRef};
+use cairn_storage::{Engine, SeriesRef};
 
 use crate::cluster::Cluster;
+use crate::error::{Error, Result};
 
 #[derive(Clone)]
 pub struct TenantShards {
@@ -79,10 +80,7 @@ impl TenantShards {
     fn remote<T>(&self, f: impl AsyncFnOnce(&Cluster) -> Result<T>, shard: u32) -> Result<T> {
         match (&self.cluster, &self.runtime) {
             (Some(c), Some(rt)) => rt.block_on(f(c)),
-            _ => Err(cairn_storage::Error::Unavailable {
-                shard,
-                reason: "this node holds no replica of it".into(),
-            }),
+            _ => Err(cairn_consensus::Error::NoReplica { shard }.into()),
         }
     }
 
@@ -91,7 +89,8 @@ impl TenantShards {
         let tenant = self.tenant.as_str();
         let mut out = self
             .engine
-            .select(tenant, &self.local, matchers, mint, maxt)?;
+            .select(tenant, &self.local, matchers, mint, maxt)
+            .map_err(Error::from)?;
         for &shard in &self.remote {
             out.extend(self.remote(
                 async |c| c.remote_select(tenant, shard, matchers, mint, maxt).await,
@@ -111,7 +110,7 @@ impl TenantShards {
         out: &mut Vec<Sample>,
     ) -> Result<()> {
         if !self.remote.contains(&shard) {
-            return self.engine.read_samples(shard, sid, mint, maxt, out);
+            return Ok(self.engine.read_samples(shard, sid, mint, maxt, out)?);
         }
         let mut got = self.remote(
             async |c| c.remote_samples(shard, &[sid], mint, maxt).await,
@@ -134,9 +133,8 @@ impl TenantShards {
         refs.par_iter()
             .zip(out.par_iter_mut())
             .filter(|((shard, _), _)| !self.remote.contains(shard))
-            .try_for_each(|(&(shard, sid), o)| {
-                self.engine.read_samples(shard, sid, mint, maxt, o)
-            })?;
+            .try_for_each(|(&(shard, sid), o)| self.engine.read_samples(shard, sid, mint, maxt, o))
+            .map_err(Error::from)?;
         for &shard in &self.remote {
             let at: Vec<usize> = (0..refs.len()).filter(|&i| refs[i].0 == shard).collect();
             if at.is_empty() {
@@ -183,10 +181,12 @@ impl TenantShards {
         let mut all: std::collections::BTreeSet<String> = match name {
             None => self
                 .engine
-                .label_names(tenant, &self.local, matchers, range)?,
+                .label_names(tenant, &self.local, matchers, range)
+                .map_err(Error::from)?,
             Some(n) => self
                 .engine
-                .label_values(tenant, &self.local, n, matchers, range)?,
+                .label_values(tenant, &self.local, n, matchers, range)
+                .map_err(Error::from)?,
         }
         .into_iter()
         .collect();

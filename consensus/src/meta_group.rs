@@ -1,0 +1,129 @@
+//! `MetaGroup`: this node's member of the meta group (group 0), as the rest of the node sees
+//! it: the cluster state it agrees on, proposals to change it, and admitting new nodes.
+//!
+//! ```text
+//!  state() / watch() ◄── MetaStateMachine (ClusterState: nodes, shards, placement)
+//!  propose(MetaCommand) ─► committed on a majority of the meta voters
+//!  admit(id, node)      ─► plan_admission: learner, then voter while < 5 voters; AddNode
+//! ```
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use openraft::Raft;
+use tokio::sync::watch;
+
+use crate::cluster_state::{ClusterState, MetaCommand};
+use crate::error::{Error, Result};
+use crate::group_id::META_GROUP;
+use crate::group_status::GroupStatus;
+use crate::member::{Node, NodeId};
+use crate::membership::{Step, plan_admission};
+use crate::shard_group::wait_error;
+use crate::type_config::{Command, TypeConfig};
+
+/// A handle on the local member of the meta group. Cheap to clone.
+#[derive(Clone)]
+pub struct MetaGroup {
+    node: NodeId,
+    raft: Raft<TypeConfig>,
+    state: watch::Receiver<ClusterState>,
+}
+
+impl MetaGroup {
+    pub(crate) fn new(
+        node: NodeId,
+        raft: Raft<TypeConfig>,
+        state: watch::Receiver<ClusterState>,
+    ) -> MetaGroup {
+        MetaGroup { node, raft, state }
+    }
+
+    /// The cluster state as this node last applied it.
+    pub fn state(&self) -> ClusterState {
+        self.state.borrow().clone()
+    }
+
+    /// The cluster state, with a signal on every change.
+    pub fn watch(&self) -> watch::Receiver<ClusterState> {
+        self.state.clone()
+    }
+
+    pub fn leader(&self) -> Option<NodeId> {
+        self.raft.metrics().borrow().current_leader
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.leader() == Some(self.node)
+    }
+
+    pub fn status(&self) -> GroupStatus {
+        GroupStatus::from_metrics(META_GROUP, &self.raft.metrics().borrow())
+    }
+
+    /// Whether this node's meta group has ever been initialized or joined (its data dir
+    /// belongs to a cluster).
+    pub async fn is_initialized(&self) -> Result<bool> {
+        self.raft
+            .is_initialized()
+            .await
+            .map_err(|e| Error::fatal(META_GROUP, e))
+    }
+
+    /// Proposes a change to the cluster state and waits until it is committed and applied
+    /// here. `NotLeader` on a follower.
+    pub async fn propose(&self, cmd: MetaCommand) -> Result<()> {
+        self.raft
+            .client_write(Command::Meta(cmd))
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::client_write(META_GROUP, self.node, e))
+    }
+
+    /// As the meta leader: adds node `id` to the meta group (a voter while the group has
+    /// fewer than five, a learner after that) and to the cluster state. Placement follows
+    /// from the next reconciliation. `NotLeader` on a follower.
+    pub async fn admit(&self, id: NodeId, node: Node) -> Result<()> {
+        if !self.is_leader() {
+            return Err(Error::NotLeader {
+                group: META_GROUP,
+                node: self.node,
+                leader: self.leader(),
+            });
+        }
+        for step in plan_admission(&self.status().members(), id) {
+            let result = match step {
+                // Blocking: the learner has caught up when this returns, so making it a voter
+                // next does not stall the group.
+                Step::AddLearner(n) => self.raft.add_learner(n, node.clone(), true).await,
+                Step::SetVoters(voters) => self.raft.change_membership(voters, false).await,
+            };
+            result.map_err(|e| Error::client_write(META_GROUP, self.node, e))?;
+        }
+        self.propose(MetaCommand::AddNode { id, node }).await
+    }
+
+    /// Makes this node the meta group's only member (a new cluster's bootstrap) and waits
+    /// until it leads.
+    pub(crate) async fn initialize(&self, me: Node, wait: Duration) -> Result<()> {
+        let members = BTreeMap::from([(self.node, me)]);
+        self.raft
+            .initialize(members)
+            .await
+            .map_err(|e| Error::initialize(META_GROUP, e))?;
+        self.raft
+            .wait(Some(wait))
+            .current_leader(self.node, "bootstrap")
+            .await
+            .map_err(|e| wait_error(META_GROUP, "becoming the meta leader", e))?;
+        Ok(())
+    }
+
+    pub(crate) async fn shutdown(&self) {
+        let _ = self.raft.shutdown().await;
+    }
+
+    pub(crate) fn raft(&self) -> &Raft<TypeConfig> {
+        &self.raft
+    }
+}
