@@ -8,7 +8,9 @@
 #
 # Per system: ingest samples/s, server CPU-seconds per million samples (during the load, and
 # load + flush + settling), peak RSS (VmHWM), bytes on disk per sample after the flush, and a
-# row of ratios Cairn/VictoriaMetrics.
+# row of ratios Cairn/VictoriaMetrics. Bytes on disk are counted twice: the files' sizes
+# (`du -sb`), and the blocks the file system allocated for them (`du -s -B1`, what a disk
+# fills up with: preallocated space counts, sparse holes do not).
 #
 # --memory runs Cairn alone with 10,000 hosts × 30 min (100,000 active series) and reports
 # the RSS it gained over its idle base per active series; and, since part of that gain does
@@ -146,6 +148,8 @@ wait_ready() { # URL PID LOGFILE
   exit 1
 }
 
+# Bytes of disk blocks allocated under a directory (what `du` reports without --apparent-size).
+allocated_size() { du -s --block-size=1 "$1" | cut -f1; }
 # A /proc/PID/status value in bytes (VmHWM: peak resident set; VmRSS: current).
 status_bytes() { awk -v k="$2:" '$1 == k { print $2 * 1024 }' "/proc/$1/status"; }
 # An unlabelled sample from a /metrics page.
@@ -520,7 +524,7 @@ fi
 RESULTS="$WORK/results"
 : >"$RESULTS"
 run_system() { # cairn|vm ROUND
-  local sys=$1 round=$2 t0 t1 t2 size stored rate
+  local sys=$1 round=$2 t0 t1 t2 size alloc stored rate
   log "round $round, $sys: starting on a fresh data dir"
   start_server "$sys"
   t0=$(cpu_ticks "$SERVER_PID")
@@ -536,6 +540,7 @@ run_system() { # cairn|vm ROUND
     vm) curl -fsS "$URL/internal/force_flush" >/dev/null ;;
   esac
   size=$(settled_size "$DATA")
+  alloc=$(allocated_size "$DATA")
   t2=$(cpu_ticks "$SERVER_PID")
   # Samples the server says it stored: a check that nothing was dropped or rejected.
   case "$sys" in
@@ -545,16 +550,19 @@ run_system() { # cairn|vm ROUND
   rate=$(json_get "$WORK/$sys-$round.json" samples_per_second)
   awk -v sys="$sys" -v rate="$rate" -v t0="$t0" -v t1="$t1" -v t2="$t2" -v hz="$CLK_TCK" \
     -v n="$SAMPLES" -v hwm="$(status_bytes "$SERVER_PID" VmHWM)" -v size="$size" \
-    -v stored="${stored:-0}" 'BEGIN {
+    -v alloc="$alloc" -v stored="${stored:-0}" 'BEGIN {
       m = n / 1e6
       printf "%s rate %.0f\n%s cpu %.4f\n%s cpu_all %.4f\n", sys, rate, sys, (t1 - t0) / hz / m, sys, (t2 - t0) / hz / m
-      printf "%s hwm %.0f\n%s bps %.4f\n%s stored %.0f\n", sys, hwm, sys, size / n, sys, stored
+      printf "%s hwm %.0f\n%s bps %.4f\n%s abps %.4f\n", sys, hwm, sys, size / n, sys, alloc / n
+      printf "%s stored %.0f\n", sys, stored
     }' | tee -a "$RESULTS" | awk -v r="$round" -v s="$sys" \
       '{ o = o " " $2 "=" $3 } END { printf "compare: round %s, %s:%s\n", r, s, o }' >&2
   if [ "$sys" = vm ]; then
     curl -fsS "$URL/internal/force_merge" >/dev/null
     sleep 2
     echo "vm merged_bps $(awk -v s="$(settled_size "$DATA")" -v n="$SAMPLES" 'BEGIN { printf "%.4f", s / n }')" \
+      >>"$RESULTS"
+    echo "vm merged_abps $(awk -v s="$(allocated_size "$DATA")" -v n="$SAMPLES" 'BEGIN { printf "%.4f", s / n }')" \
       >>"$RESULTS"
   fi
   stop_server "$SERVER_PID"
@@ -578,19 +586,22 @@ awk -v n="$SAMPLES" -v hosts="$HOSTS" -v dur="$DURATION" -v iv="$INTERVAL" -v ro
   -v c_cpua="$(med cairn cpu_all)" -v v_cpua="$(med vm cpu_all)" \
   -v c_hwm="$(med cairn hwm)" -v v_hwm="$(med vm hwm)" \
   -v c_bps="$(med cairn bps)" -v v_bps="$(med vm bps)" \
-  -v c_st="$(med cairn stored)" -v v_st="$(med vm stored)" -v v_merged="$(med vm merged_bps)" 'BEGIN {
+  -v c_abps="$(med cairn abps)" -v v_abps="$(med vm abps)" \
+  -v c_st="$(med cairn stored)" -v v_st="$(med vm stored)" -v v_merged="$(med vm merged_bps)" \
+  -v v_amerged="$(med vm merged_abps)" 'BEGIN {
     printf "\nTSBS cpu-only (%s steps): %d hosts × %s every %s = %d samples, same file for both", steps, hosts, dur, iv, n
     if (rounds > 1) printf "; median of %d rounds\n\n", rounds
     else printf "\n\n"
-    fmt = "%-16s %12s %14s %16s %14s %12s %14s\n"
-    printf fmt, "system", "samples/s", "CPU-s/M load", "CPU-s/M +flush", "peak RSS MiB", "bytes/sample", "stored samples"
+    fmt = "%-16s %12s %14s %16s %14s %13s %13s %14s\n"
+    printf fmt, "system", "samples/s", "CPU-s/M load", "CPU-s/M +flush", "peak RSS MiB", "B/sample file", "B/sample du", "stored samples"
     printf fmt, "Cairn", sprintf("%.0f", c_rate), sprintf("%.3f", c_cpu), sprintf("%.3f", c_cpua), \
-      sprintf("%.1f", c_hwm / 1048576), sprintf("%.3f", c_bps), sprintf("%.0f", c_st)
+      sprintf("%.1f", c_hwm / 1048576), sprintf("%.3f", c_bps), sprintf("%.3f", c_abps), sprintf("%.0f", c_st)
     printf fmt, "VictoriaMetrics", sprintf("%.0f", v_rate), sprintf("%.3f", v_cpu), sprintf("%.3f", v_cpua), \
-      sprintf("%.1f", v_hwm / 1048576), sprintf("%.3f", v_bps), sprintf("%.0f", v_st)
+      sprintf("%.1f", v_hwm / 1048576), sprintf("%.3f", v_bps), sprintf("%.3f", v_abps), sprintf("%.0f", v_st)
     printf fmt, "Cairn/VM", ratio(c_rate, v_rate), ratio(c_cpu, v_cpu), ratio(c_cpua, v_cpua), \
-      ratio(c_hwm, v_hwm), ratio(c_bps, v_bps), ""
-    printf "\nVictoriaMetrics after /internal/force_merge: %.3f bytes/sample\n", v_merged
+      ratio(c_hwm, v_hwm), ratio(c_bps, v_bps), ratio(c_abps, v_abps), ""
+    printf "\nB/sample file: the files'"'"' sizes (du -sb); du: the disk blocks allocated for them (du -s -B1)\n"
+    printf "VictoriaMetrics after /internal/force_merge: %.3f bytes/sample (files), %.3f (du)\n", v_merged, v_amerged
     if (steps == "normal")
       printf "entropy of these values: 1.084 bytes/sample (--steps uniform: 0.957, the foundation issue'"'"'s data)\n"
     else

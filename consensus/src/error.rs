@@ -200,6 +200,19 @@ impl Error {
         }
     }
 
+    /// A wait on a group's metrics that ended without the condition.
+    pub(crate) fn wait(group: u64, what: &'static str, e: openraft::metrics::WaitError) -> Error {
+        match e {
+            openraft::metrics::WaitError::Timeout(after, _) => {
+                Error::Timeout { group, what, after }
+            }
+            openraft::metrics::WaitError::ShuttingDown => Error::Stopped {
+                group,
+                source: None,
+            },
+        }
+    }
+
     pub(crate) fn raft(group: u64, what: &'static str, e: impl Into<BoxError>) -> Error {
         Error::Raft {
             group,

@@ -19,7 +19,6 @@ use crate::group_id::META_GROUP;
 use crate::group_status::GroupStatus;
 use crate::member::{Node, NodeId};
 use crate::membership::{Step, plan_admission};
-use crate::shard_group::wait_error;
 use crate::type_config::{Command, TypeConfig};
 
 /// A handle on the local member of the meta group. Cheap to clone.
@@ -115,7 +114,7 @@ impl MetaGroup {
             .wait(Some(wait))
             .current_leader(self.node, "bootstrap")
             .await
-            .map_err(|e| wait_error(META_GROUP, "becoming the meta leader", e))?;
+            .map_err(|e| Error::wait(META_GROUP, "becoming the meta leader", e))?;
         Ok(())
     }
 

@@ -3,7 +3,7 @@
 //! Rendezvous (highest-random-weight) hashing: every shard gets a score
 //! `hash(tenant, shard)`, the tenant owns the `K` best. Changing `K` for one tenant moves only
 //! that tenant's series; two tenants rarely share all their shards, so one tenant's overload
-//! or outage touches few others (DESIGN.md, "Sharding and replication").
+//! or outage touches few others (docs/design.md, "Sharding and replication").
 
 use xxhash_rust::xxh3::xxh3_64;
 

@@ -14,7 +14,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use openraft::Raft;
-use openraft::metrics::WaitError;
 
 use crate::error::{Error, Result};
 use crate::group_id::group_of_shard;
@@ -98,17 +97,7 @@ impl ShardGroup {
             .applied_index_at_least(Some(index), "read barrier")
             .await
             .map(|_| ())
-            .map_err(|e| match e {
-                WaitError::Timeout(..) => Error::Timeout {
-                    group: self.group(),
-                    what: "catching up to the read index",
-                    after: timeout,
-                },
-                WaitError::ShuttingDown => Error::Stopped {
-                    group: self.group(),
-                    source: None,
-                },
-            })
+            .map_err(|e| Error::wait(self.group(), "catching up to the read index", e))
     }
 
     /// As the leader: moves the group's voters towards `placement` (the meta group's
@@ -181,7 +170,7 @@ impl ShardGroup {
                 "checkpoint",
             )
             .await
-            .map_err(|e| wait_error(group, "the checkpoint", e))?;
+            .map_err(|e| Error::wait(group, "the checkpoint", e))?;
         Ok(Some(applied))
     }
 
@@ -209,7 +198,7 @@ impl ShardGroup {
                 "log purged after flush",
             )
             .await
-            .map_err(|e| wait_error(group, "purging the log", e))?;
+            .map_err(|e| Error::wait(group, "purging the log", e))?;
         Ok(())
     }
 
@@ -224,13 +213,3 @@ impl ShardGroup {
 
 /// How long a checkpoint or purge may take before the caller gives up on waiting.
 const CHECKPOINT_WAIT: Duration = Duration::from_secs(30);
-
-pub(crate) fn wait_error(group: u64, what: &'static str, e: WaitError) -> Error {
-    match e {
-        WaitError::Timeout(after, _) => Error::Timeout { group, what, after },
-        WaitError::ShuttingDown => Error::Stopped {
-            group,
-            source: None,
-        },
-    }
-}

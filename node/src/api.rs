@@ -56,7 +56,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The shards `tenant` owns (shuffle sharding, DESIGN.md).
+    /// The shards `tenant` owns (shuffle sharding, docs/design.md).
     pub fn tenant_shards(&self, tenant: &Tenant) -> Vec<u32> {
         self.cluster.tenant_shards(tenant.as_str())
     }

@@ -313,13 +313,7 @@ impl Cluster {
             min_t,
         };
         let r = call(leader, left, client.write(req)).await?;
-        if r.not_leader {
-            return Err(Error::NotLeader {
-                shard,
-                node: leader,
-                hint: (r.leader_hint != 0).then_some(r.leader_hint),
-            });
-        }
+        not_leader(shard, leader, r.not_leader, r.leader_hint)?;
         Ok(ApplyReport {
             written: r.written,
             duplicates: r.duplicates,
@@ -375,13 +369,7 @@ impl Cluster {
             from: self.node_id(),
         };
         let r = call(leader, left, client.read_index(req)).await?;
-        if r.not_leader {
-            return Err(Error::NotLeader {
-                shard,
-                node: leader,
-                hint: (r.leader_hint != 0).then_some(r.leader_hint),
-            });
-        }
+        not_leader(shard, leader, r.not_leader, r.leader_hint)?;
         Ok(r.index)
     }
 
@@ -398,6 +386,18 @@ fn e_node(e: &Error) -> Option<NodeId> {
         Error::NotLeader { node, .. } => Some(*node),
         _ => None,
     }
+}
+
+/// A reply's "not the leader" flag and leader hint (0: none) as an error.
+fn not_leader(shard: u32, node: NodeId, not_leader: bool, hint: u64) -> Result<()> {
+    if not_leader {
+        return Err(Error::NotLeader {
+            shard,
+            node,
+            hint: (hint != 0).then_some(hint),
+        });
+    }
+    Ok(())
 }
 
 /// Awaits a gRPC call to `node` for at most `left`.

@@ -76,7 +76,7 @@ pub struct LimitsConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct TenancyConfig {
-    /// Shards each tenant's series spread over (K of the S shards; DESIGN.md shuffle sharding).
+    /// Shards each tenant's series spread over (K of the S shards; docs/design.md shuffle sharding).
     pub shards_per_tenant: u32,
 }
 

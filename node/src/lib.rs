@@ -1,13 +1,18 @@
-//! The `cairn` node: configuration, the HTTP API, the write path from protocols to storage,
-//! and the command-line tools. Engine logic lives in the library crates; this crate wires
-//! them to sockets, signals and files.
+//! The `cairn` node: configuration, the HTTP API, write routing and the read barrier, the
+//! distributed querier, the background jobs and their supervisor, and the command-line tools.
+//! It wires the library crates to sockets, signals, timers and files, and must not hold
+//! engine logic: parsing lives in `cairn-ingest`, storage in `cairn-storage`, Raft in
+//! `cairn-consensus` (the node sees only its façade, never an openraft type), PromQL and the
+//! result cache in `cairn-query`.
 //!
 //! ```text
 //!  HTTP (axum) ─► api::write ─► cairn_ingest::{influx, remote} ─► WriteBatch per shard
-//!              │                ─► cluster::Cluster::write ─► shard leader's Raft ─► Engine
-//!              ├► api::read ──► read barrier ─► Engine::select / read_samples (local replica)
+//!              │                ─► cluster::Cluster::write ─► ShardGroup::propose (leader) or
+//!              │                   Cluster.Write over gRPC to the leader ─► Engine (applied)
+//!              ├► api::read ──► Cluster::read_barrier ─► TenantShards: local engine / remote
 //!              └► api::query ─► read barrier ─► query::QueryService ─► cairn_query ─► Engine
-//!  gRPC ──────► cluster::service: Raft transport, Join, forwarded Write, ReadIndex
+//!  gRPC ──────► cluster::service: Raft transport, Join, forwarded Write, ReadIndex, reads
+//!  jobs ──────► Supervisor: checkpoint, reconcile (later: retention, rules, rebalancing)
 //! ```
 
 pub mod api;

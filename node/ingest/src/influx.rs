@@ -1,6 +1,6 @@
 //! InfluxDB line protocol → one `WriteBatch`: the body of `/write` (v1) and `/api/v2/write`.
 //!
-//! It owns the mapping of points onto Cairn series (DESIGN.md, "Data model"), which is
+//! It owns the mapping of points onto Cairn series (docs/design.md, "Data model"), which is
 //! VictoriaMetrics' `measurement_field` mapping with two differences; it must not route or
 //! apply the batch.
 //!
