@@ -1494,6 +1494,45 @@ mod tests {
         }
     }
 
+    /// Pins the coder's bytes for one model and three residuals (a bucket, a negative bucket,
+    /// an escape), so that a change that still round-trips fails here. Such a change needs a
+    /// new format (a new chunk codec id) and a note in `storage/docs/format/chunks.md`. The
+    /// decimal codec's `model_coded_chunk_bytes_are_pinned` decodes these bytes in a chunk.
+    #[test]
+    fn stream_bytes_are_pinned() {
+        // The first table `golden_tables` pins: K = 5, symbols b + 5 for buckets -5..5, then
+        // ESCAPE; frequencies 1 46 981 7713 22319 23759 9304 1340 71 1 | 1.
+        let m = ModelCode {
+            shape: Shape::Gauss,
+            k: 3,
+            tail: 0,
+            esc: 0,
+            q: 128,
+        };
+        // Encoding runs backwards from x = 2^24 (emitted bytes in brackets):
+        //   40: b = 5 is outside the table: ESCAPE. z = zigzag(40) = 80, 7 bits: its low 6
+        //       bits 16 raw (x < 2^26, no byte: x = 2^30 + 16), then ESCAPE (cum 65535, f 1)
+        //       fused with L - 1 = 6 (bound 1 << 10: [0x10 0x00 0x00], x = 64):
+        //       x = (64 << 6 | 6) << 16 + 65535 = 268_894_207
+        //   -9: b = -2 (symbol 3: cum 1028, f 7713), offset 7; bound 7713 << 13: [0xff],
+        //       x = 1_050_367 << 3 | 7 = 8_402_943 = 1089 · 7713 + 3486:
+        //       x = 1089 << 16 + 3486 + 1028 = 71_373_218
+        //    3: b = 0 (symbol 5: cum 31060, f 23759), offset 3; below the bound, no byte:
+        //       x << 3 | 3 = 570_985_747 = 24032 · 23759 + 9459:
+        //       x = 24032 << 16 + 9459 + 31060 = 0x5de0_9e47
+        // The stream is that state, big-endian, then the bytes in the reverse of emission.
+        let want = [0x5d, 0xe0, 0x9e, 0x47, 0xff, 0x00, 0x00, 0x10];
+        let mut params = Vec::new();
+        m.write_params(&mut params);
+        // k 3 | Gauss (0 << 6) | extended (1 << 7): tail 0 is not Gauss' default; q;
+        // tail 0 | escape frequency code 0 (<< 3).
+        assert_eq!(params, [0x83, 0x80, 0x00]);
+        let mut stream = Vec::new();
+        m.encode(&[3, -9, 40], &mut stream);
+        assert_eq!(stream, want, "{stream:02x?}");
+        assert_eq!(decode_all(&[params, stream].concat(), 3), Ok(vec![3, -9, 40]));
+    }
+
     /// Round trips of one family of data for each of its parameters and sizes, printing the
     /// cost at n = 8640.
     fn roundtrip_family(
