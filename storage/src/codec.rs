@@ -274,10 +274,11 @@ pub(crate) fn corrupt(reason: &str) -> Error {
 
 // ---- integers -----------------------------------------------------------------------------
 
-// Cairn has one varint codec (`cairn_model::varint`); chunk payloads use it too.
+// Cairn has one varint and zigzag codec, `cairn_model::varint` (write batches use it too);
+// the codecs must not grow their own. Only the reader is wrapped, for its error.
 pub(crate) use cairn_model::varint::{put_uvarint, unzigzag, uvarint_len, zigzag};
 
-/// Reads a varint of a chunk payload; a bad one is a corrupt chunk.
+/// Reads a varint of a chunk payload with `cairn_model::varint`; a bad one is a corrupt chunk.
 #[inline]
 pub(crate) fn get_uvarint(buf: &[u8], pos: &mut usize) -> Result<u64> {
     cairn_model::varint::get_uvarint(buf, pos).map_err(|e| corrupt(&e.to_string()))
