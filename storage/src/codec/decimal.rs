@@ -42,6 +42,9 @@
 //!  bits: count-2 time delta-of-deltas (if irregular), then the value residuals; zero-padded
 //!  if model-coded: the rANS stream, to the end (the bits hold only the times)
 //! ```
+//!
+//! Like every codec it knows no keys, series or RocksDB; it refuses what it cannot restore bit
+//! for bit instead of approximating, and its decoder never panics on garbage.
 
 use super::rans::ModelCode;
 use super::{

@@ -71,7 +71,7 @@
 //! shape evaluated at `c = b + 1/2 - 2^-(k+1)` (the mean of the integers in
 //! the bucket): `exp(-c^2 / (2 s^2))` or `exp(-|c| / s)`. Weights are built
 //! outwards from `b = 0` and `b = -1` by multiplicative recurrences whose
-//! factors come from [`det_exp`], an `exp` made only of IEEE `+ - * /` with
+//! factors come from `det_exp` (`model.rs`), an `exp` made only of IEEE `+ - * /` with
 //! const-evaluated constants, in a fixed order; weights below `1e-100` become
 //! 0 (no subnormals). Then, with `W` = (sum over `b >= 0`) + (sum over
 //! `b < 0`), each summed outwards, `freq[b] = max(1, floor(w[b] * (2^16 - f_esc)
@@ -112,9 +112,9 @@
 //!
 //! Decoding reads bytes beyond the end of its input as zeros and never
 //! panics. Every state decodes to some symbol and raw value, so
-//! [`ModelDecoder::next`] only fails for an ESCAPE that codes an in-table
+//! [`decode::ModelDecoder::next`] only fails for an ESCAPE that codes an in-table
 //! value; [`ModelCode::decoder`] rejects a stream shorter than 4 bytes or
-//! starting with a state below `L`. [`ModelDecoder::finish`] checks that
+//! starting with a state below `L`. [`decode::ModelDecoder::finish`] checks that
 //! exactly all bytes were consumed and that the state is back at `L`, the
 //! encoder's initial state. The decoder's reads depend only on the bytes
 //! read so far, so a truncated stream is decoded like the full one up to the

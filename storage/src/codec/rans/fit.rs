@@ -1,7 +1,8 @@
 //! Choosing the model: `ModelCode::choose` fits a shape, bucket bits and scale to a chunk's
 //! residuals from two histograms, then searches scale, table extent and escape frequency by the
 //! exact coded size. It only guides the encoder: the parameters it picks are written in the
-//! chunk and any valid ones decode, so nothing here is part of the format.
+//! chunk and any valid ones decode, so nothing here is part of the format. It may change
+//! freely as long as it only picks parameters: it must not build tables or code anything.
 
 use super::model::{
     ESC_FREQ, GAUSS_TAIL_DEFAULT, LAPLACE_TAIL_DEFAULT, ModelCode, Q_MIN_LOG2, Scratch, Shape, pow2,

@@ -1,8 +1,9 @@
 //! The residual model: the Gauss and Laplace shapes, their parameters (2 or 3 bytes) and the
 //! frequency table each set of parameters stands for. The table is part of the format: encoder
 //! and decoder must rebuild it bit for bit on every machine, so it is computed with IEEE
-//! `+ - * /` only (`det_exp`, no libm), in a fixed order. Choosing the parameters is `fit.rs`'s
-//! job; coding with the table is `encode.rs`' and `decode.rs`'.
+//! `+ - * /` only (`det_exp`, no libm), in a fixed order; nothing here may call libm or depend
+//! on the platform's floating point. Choosing the parameters is `fit.rs`'s job; coding with the
+//! table is `encode.rs`' and `decode.rs`'.
 
 use super::{MAX_SIDE, TOTAL};
 
