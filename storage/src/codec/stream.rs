@@ -23,7 +23,7 @@
 //! of one stream chunk is re-encoded too (`compaction.rs`). Like every codec it knows no keys,
 //! series or RocksDB, and its decoder never panics on garbage.
 
-use super::decimal::{ESCAPE, read_rice, write_rice};
+use super::decimal::seq_code::{ESCAPE, read_rice, write_rice};
 use cairn_model::decimal::{MAX_ABS_INT, MAX_SCALE, POW10, POW10_I64, scale_to_ints, to_int};
 
 use super::{

@@ -3,7 +3,9 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use super::seq_code::{ESCAPE, rice_bits, write_rice};
 use super::*;
+use crate::codec::BitSink;
 use crate::codec::tests::{assert_bit_eq, regular, samples_from, tsbs_values};
 use cairn_model::STALE_NAN_BITS;
 use cairn_model::decimal::{MAX_SCALE, to_int};
