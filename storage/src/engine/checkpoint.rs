@@ -9,7 +9,8 @@
 //!             day's chunks on disk, merge_window, delete what the merged chunks replace
 //!        ──► one WriteBatch: chunks + head_index + shard_meta (flushed index, next series
 //!            id, checkpoint seq, marker)
-//!  flush_unreplicated / flush_memtables ──► seal all, checkpoint, flush RocksDB's memtables
+//!  flush_unreplicated ──► seal_all + checkpoint, every shard ──► flush_memtables (RocksDB's
+//!                         memtables flushed, purged log entries compacted away)
 //! ```
 
 use std::collections::{HashMap, HashSet};
