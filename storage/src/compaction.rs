@@ -27,6 +27,10 @@
 //! So a chunk may span more than a window only when it comes from a day merge; readers
 //! therefore scan a series' chunks of a day from the day's start (a complete window or day is a
 //! few chunks, so that is at most a dozen or so keys before the current window's).
+//!
+//! It owns the merge plan and the merging of chunk bytes, as pure functions; it must not touch
+//! RocksDB (the engine's `engine/checkpoint.rs` reads a window's chunks, calls `merge_window`
+//! and writes the result in the checkpoint's write batch).
 
 use std::collections::BTreeMap;
 

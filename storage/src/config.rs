@@ -1,4 +1,6 @@
-//! The storage engine's configuration (the `[storage]` table of the node's TOML file).
+//! The storage engine's configuration (the `[storage]` table of the node's TOML file): the
+//! settings, their defaults and their checks (`validate`). It must not read files, flags or
+//! the environment: the node assembles the configuration and hands it over.
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -1,5 +1,7 @@
 //! The storage crate's error type: each variant names what failed, so callers can map it to
-//! a precise HTTP status and message.
+//! a precise HTTP status and message. It owns the enum only; whether to retry is for the
+//! caller to decide from the variant (`ShutDown`, `Unavailable` and RocksDB errors are the
+//! node's or the disk's state, the `Corrupt*` variants the data's).
 
 use std::path::PathBuf;
 

@@ -9,6 +9,7 @@
 //!        ├──► max_t-ooo ≤ t < max_t ► out-of-order buffer (sorted) ──checkpoint──► OOO chunk
 //!        └──► older ─────────────► rejected (counted)
 //! ```
+//! Each series' state and the paged table of them are in `head/series.rs`.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -21,6 +22,11 @@ use cairn_model::DecodedBatch;
 use cairn_model::Sample;
 use cairn_model::series_hash::{group_hash, series_hash_in_group, with_metric_name};
 
+mod series;
+
+use series::{DIRTY, SeriesTable};
+pub use series::{HeadSeries, PendingChunk};
+
 /// Series id within a shard, assigned densely in apply order.
 pub type SeriesId = u64;
 
@@ -30,143 +36,6 @@ pub struct HeadLimits {
     pub chunk_max_samples: usize,
     pub chunk_span_ms: i64,
     pub ooo_window_ms: i64,
-}
-
-/// A sealed chunk waiting for the next checkpoint.
-#[derive(Debug, Clone)]
-pub struct PendingChunk {
-    pub start: i64,
-    pub bytes: Box<[u8]>,
-}
-
-/// One series' head state. Every active series holds one, so it is kept narrow (136 bytes):
-/// the last value without an `Option`, the flags in one byte, sealed chunks in a boxed slice.
-#[derive(Debug)]
-pub struct HeadSeries {
-    pub min_t: i64,
-    pub max_t: i64,
-    /// The newest sample's value, if `flags` has `HAS_LAST`.
-    last_v: f64,
-    open: Option<HeadChunk>,
-    /// Sealed chunks waiting for the next checkpoint (usually none or one).
-    pending: Box<[PendingChunk]>,
-    /// Boxed so that the common case (no out-of-order samples) costs one pointer per series.
-    #[allow(clippy::box_collection)]
-    ooo: Option<Box<Vec<Sample>>>,
-    flags: u8,
-}
-
-/// `HeadSeries::flags`: listed in `Head::dirty` (changed since the last checkpoint).
-const DIRTY: u8 = 1;
-/// `HeadSeries::flags`: `last_v` holds the newest sample's value (unknown after a restart
-/// that found no open chunk).
-const HAS_LAST: u8 = 2;
-
-impl HeadSeries {
-    fn new() -> Self {
-        HeadSeries {
-            min_t: i64::MAX,
-            max_t: i64::MIN,
-            last_v: 0.0,
-            open: None,
-            pending: Box::default(),
-            ooo: None,
-            flags: 0,
-        }
-    }
-
-    pub fn open_chunk_start(&self) -> Option<i64> {
-        self.open.as_ref().map(|c| c.first_t())
-    }
-
-    fn last_v(&self) -> Option<f64> {
-        (self.flags & HAS_LAST != 0).then_some(self.last_v)
-    }
-
-    fn set_last_v(&mut self, v: f64) {
-        self.last_v = v;
-        self.flags |= HAS_LAST;
-    }
-
-    /// Marks the series dirty; true if it was not (the caller lists it then).
-    fn mark_dirty(&mut self) -> bool {
-        let was = self.flags & DIRTY != 0;
-        self.flags |= DIRTY;
-        !was
-    }
-
-    fn push_pending(&mut self, chunk: PendingChunk) {
-        let mut v = std::mem::take(&mut self.pending).into_vec();
-        v.push(chunk);
-        self.pending = v.into_boxed_slice();
-    }
-
-    fn heap_bytes(&self) -> usize {
-        self.open.as_ref().map_or(0, |c| c.heap_bytes())
-            + self
-                .pending
-                .iter()
-                .map(|p| p.bytes.len() + size_of::<PendingChunk>())
-                .sum::<usize>()
-            + self.ooo.as_ref().map_or(0, |o| o.capacity() * 16 + 24)
-    }
-}
-
-/// Every series' `HeadSeries`, by id, in pages of `PAGE`: growing never moves what is there,
-/// and at most one page is unused (a doubling `Vec` left up to half its capacity unused).
-#[derive(Default)]
-struct SeriesTable {
-    pages: Vec<Vec<HeadSeries>>,
-    len: usize,
-}
-
-impl SeriesTable {
-    const PAGE: usize = 1024;
-
-    fn len(&self) -> usize {
-        self.len
-    }
-
-    fn push(&mut self, s: HeadSeries) {
-        if self.pages.last().is_none_or(|p| p.len() == Self::PAGE) {
-            self.pages.push(Vec::with_capacity(Self::PAGE));
-        }
-        if let Some(p) = self.pages.last_mut() {
-            p.push(s);
-            self.len += 1;
-        }
-    }
-
-    fn get(&self, i: usize) -> Option<&HeadSeries> {
-        self.pages.get(i / Self::PAGE)?.get(i % Self::PAGE)
-    }
-
-    fn get_mut(&mut self, i: usize) -> Option<&mut HeadSeries> {
-        self.pages.get_mut(i / Self::PAGE)?.get_mut(i % Self::PAGE)
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &HeadSeries> {
-        self.pages.iter().flatten()
-    }
-
-    fn allocated_bytes(&self) -> usize {
-        self.pages.len() * Self::PAGE * size_of::<HeadSeries>()
-            + self.pages.capacity() * size_of::<Vec<HeadSeries>>()
-    }
-}
-
-impl std::ops::Index<usize> for SeriesTable {
-    type Output = HeadSeries;
-
-    fn index(&self, i: usize) -> &HeadSeries {
-        &self.pages[i / Self::PAGE][i % Self::PAGE]
-    }
-}
-
-impl std::ops::IndexMut<usize> for SeriesTable {
-    fn index_mut(&mut self, i: usize) -> &mut HeadSeries {
-        &mut self.pages[i / Self::PAGE][i % Self::PAGE]
-    }
 }
 
 /// A series created by apply, for the engine to index on disk.

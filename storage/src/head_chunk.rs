@@ -31,7 +31,9 @@
 //! allocation), or keeping the raw samples (16 bytes each, and not an open Gorilla encoder).
 //!
 //! A `HeadChunk` is `Send + Sync` and has no interior mutability: it lives behind the head's
-//! `RwLock`, `push` needs the write lock, `samples` only the read lock.
+//! `RwLock`, `push` needs the write lock, `samples` only the read lock. It owns one chunk's
+//! bytes and nothing else: when to seal is the head's decision, and it knows no series, keys
+//! or RocksDB.
 
 use std::fmt;
 

@@ -12,6 +12,10 @@
 //! tenant" is one prefix scan. A matcher that matches the empty string (`env!="dev"`,
 //! `x=~".*"`, `x=""`) selects series *without* the label too, so it is applied by subtracting
 //! the values it rejects, as Prometheus does.
+//!
+//! It owns reading postings and the set algebra; it must not write them (the engine's
+//! `engine/write.rs` does, in the same RocksDB write as the series record) and knows nothing
+//! of samples or chunks.
 
 use rocksdb::{DB, ReadOptions};
 

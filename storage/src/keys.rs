@@ -1,6 +1,7 @@
-//! Key encodings of every column family. Big-endian throughout, signed values with their sign
-//! bit flipped, so that RocksDB's byte order is numeric (and time) order.
-//! The layout is documented in `storage/docs/format/keys.md`.
+//! Key encodings of every column family, their names, and the small fixed-size values (head
+//! index entries, `shard_meta` integers). Big-endian throughout, signed values with their sign
+//! bit flipped, so that RocksDB's byte order is numeric (and time) order. It does no I/O, and
+//! every change here is a format change: the layout is `storage/docs/format/keys.md`.
 
 use crate::error::{Error, Result};
 
@@ -246,7 +247,7 @@ impl HeadIndexEntry {
 pub const META_FLUSHED_INDEX: u8 = 1;
 pub const META_NEXT_SID: u8 = 2;
 pub const META_CHECKPOINT_SEQ: u8 = 3;
-pub const META_RETENTION_MS: u8 = 4;
+// Kind 4 was set aside for retention and never written by any version; not reused.
 /// The Raft layer's record of what the checkpoint contains (its applied log id and membership).
 pub const META_APPLIED_MARKER: u8 = 5;
 

@@ -1,23 +1,31 @@
-//! Cairn's storage layer: the data model, chunk codecs and the shard engine on RocksDB.
+//! Cairn's storage layer: chunk codecs, the in-memory head and the shard engine on RocksDB. The
+//! data model (tenants, labels, samples, matchers, the write batch, the varint codec) is
+//! `cairn-model`'s.
 //!
-//! It owns everything between "a batch of samples for a tenant" and bytes on disk, and knows
-//! nothing of Raft, gRPC, HTTP or async runtimes (those live in `cairn-consensus` and
-//! `cairn-node`).
+//! It owns everything between "a committed write batch for a shard" and bytes on disk, and
+//! knows nothing of Raft, gRPC, HTTP or async runtimes (those live in `cairn-consensus` and
+//! `cairn-node`): the per-group logs it stores for the Raft layer are opaque bytes.
 //!
 //! ```text
 //!  committed Raft entry (WriteBatch) ──► Engine::apply (series ids in apply order)
 //!                                     │   the log itself: raft_log CF via log_store::LogStore
 //!                                     ▼
-//!                       Head: one open Gorilla chunk per series ──seal──► chunk codec
-//!                                     │  (120 samples or 2 h boundary)     (gorilla | decimal)
+//!   Head: per series one open HeadChunk ──seal (120 samples or a 2 h boundary)──► pending
+//!         (a decimal stream, codec 3; Gorilla        sealed chunks (stream chunks as they
+//!          from the first value that is not a         are, Gorilla re-encoded by
+//!          short decimal) + out-of-order buffer       encode_chunk: decimal | gorilla)
+//!                                     │
 //!                                     ▼
-//!   checkpoint batch (= the shard group's snapshot): chunks + head index + shard_meta
-//!   (flushed index, Raft marker); dump_shard / install_shard carry a shard to a replica
+//!   checkpoint (= the shard group's snapshot), one RocksDB write: chunks (windows and days
+//!   merged by compaction into decimal | gorilla) + head index + shard_meta (flushed index,
+//!   marker); dump_shard / install_shard carry a shard to a replica
 //!                                     │
 //!  Engine::select ◄── postings ∩ ──── ┴ ── chunks on disk ⊕ pending sealed ⊕ head ⊕ out-of-order
 //! ```
 //!
-//! On-disk formats are written up in `storage/docs/format/`.
+//! On-disk formats are written up in `storage/docs/format/`: `keys.md` (column families and
+//! keys), `chunks.md` (chunk codecs), `wal.md` (the log, checkpoints, recovery) and
+//! `snapshot.md` (the shard dump).
 
 pub mod codec;
 pub mod compaction;

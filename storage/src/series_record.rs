@@ -1,6 +1,7 @@
 //! The `series` column family's records: a series' tenant and full label set, written when
 //! apply creates the series and read back by `select`. Series *identity* (the hashes) lives
-//! in `cairn_model::series_hash`.
+//! in `cairn_model::series_hash`. It encodes and decodes bytes only (no I/O); the layout is
+//! in `storage/docs/format/keys.md`.
 
 use cairn_model::{Label, Labels};
 

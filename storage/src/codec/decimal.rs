@@ -21,6 +21,7 @@
 //!  zero-flag    1 bit "z == 0", else Rice(k) of z - 1 (values stuck at a clamp, steps)
 //!  packed(w)    every z in w bits (bounded, evenly spread residuals)
 //! ```
+//! (`decimal/seq_code.rs`, which the decimal stream shares the Rice code with)
 //!
 //! Sizes are computed exactly before choosing (Rice's k by a local search from the mean). A
 //! Rice quotient of 32 or more is escaped (32 ones, 6-bit length-1, the raw bits), so an outlier
@@ -42,15 +43,22 @@
 //!  bits: count-2 time delta-of-deltas (if irregular), then the value residuals; zero-padded
 //!  if model-coded: the rANS stream, to the end (the bits hold only the times)
 //! ```
+//!
+//! Like every codec it knows no keys, series or RocksDB; it refuses what it cannot restore bit
+//! for bit instead of approximating, and its decoder never panics on garbage.
 
 use super::rans::ModelCode;
 use super::{
-    BitReader, BitSink, BitWriter, ChunkCodec, MAX_CHUNK_SPAN_MS, check_samples, corrupt,
-    get_uvarint, put_uvarint, unzigzag, uvarint_len, zigzag,
+    BitReader, BitWriter, ChunkCodec, MAX_CHUNK_SPAN_MS, check_samples, corrupt, get_uvarint,
+    put_uvarint, unzigzag, uvarint_len, zigzag,
 };
 use crate::error::{Error, Result};
 use cairn_model::Sample;
 use cairn_model::decimal::{MAX_ABS_INT, POW10, scale_to_ints};
+
+pub(super) mod seq_code;
+
+use seq_code::{MODE_PACKED, MODE_RICE, MODE_ZERO, MODE_ZERO_FLAG, SeqCode, read_rice};
 
 /// Scaled-integer compression for decimal values; see the module docs.
 #[derive(Debug, Clone, Copy, Default)]
@@ -60,14 +68,6 @@ impl DecimalCodec {
     pub const ID: u8 = 2;
     pub const NAME: &'static str = "decimal";
 }
-
-/// Rice quotients from this on are escaped; also the longest unary run.
-pub(super) const ESCAPE: u64 = 32;
-
-const MODE_ZERO: u8 = 0;
-const MODE_RICE: u8 = 1;
-const MODE_ZERO_FLAG: u8 = 2;
-const MODE_PACKED: u8 = 3;
 
 /// In the value coding byte (low 7 bits, with [`MODE_RICE`] in the descriptor): the residuals
 /// are coded by rANS with a fitted model (`rans::ModelCode`) instead of a bit coding.
@@ -477,186 +477,6 @@ impl Residuals {
         }
         bits
     }
-}
-
-/// How one residual sequence is coded: mode, its parameter (Rice k, or packed width - 1), and
-/// (when chosen by the encoder) its size in bits.
-#[derive(Debug, Clone, Copy)]
-struct SeqCode {
-    mode: u8,
-    param: u8,
-    bits: u64,
-}
-
-/// Bits of Rice(k) for z, with the escape.
-#[inline]
-fn rice_bits(z: u64, k: u32) -> u64 {
-    let q = z >> k;
-    if q < ESCAPE {
-        q + 1 + u64::from(k)
-    } else {
-        ESCAPE + 6 + u64::from(64 - z.leading_zeros())
-    }
-}
-
-impl SeqCode {
-    fn new(mode: u8, param: u8) -> Self {
-        SeqCode {
-            mode,
-            param,
-            bits: 0,
-        }
-    }
-
-    /// The cheapest coding of `res`: exact sizes, Rice k by a local search from an estimate,
-    /// and the zero flag only tried when zeros are common enough to pay for it.
-    fn choose(res: &[u64]) -> SeqCode {
-        let (mut max, mut sum, mut zeros) = (0u64, 0u128, 0u64);
-        for &z in res {
-            max = max.max(z);
-            sum += u128::from(z);
-            zeros += u64::from(z == 0);
-        }
-        if max == 0 {
-            return SeqCode::new(MODE_ZERO, 0);
-        }
-        let n = res.len() as u64;
-        let width = 64 - max.leading_zeros();
-        let mut best = SeqCode {
-            mode: MODE_PACKED,
-            param: (width - 1) as u8,
-            bits: n * u64::from(width),
-        };
-        let mean = |sum: u128, n: u64| (sum / u128::from(n.max(1))) as u64;
-        let (k, bits) = best_k(mean(sum, n), |k| res.iter().map(|&z| rice_bits(z, k)).sum());
-        if bits < best.bits {
-            best = SeqCode {
-                mode: MODE_RICE,
-                param: k as u8,
-                bits,
-            };
-        }
-        // The flag saves about k bits per zero and costs 1 bit per other value.
-        let nonzero = n - zeros;
-        if zeros * u64::from(k.max(1)) > nonzero {
-            let (k, bits) = best_k(mean(sum - u128::from(nonzero), nonzero), |k| {
-                n + res
-                    .iter()
-                    .filter(|&&z| z != 0)
-                    .map(|&z| rice_bits(z - 1, k))
-                    .sum::<u64>()
-            });
-            if bits < best.bits {
-                best = SeqCode {
-                    mode: MODE_ZERO_FLAG,
-                    param: k as u8,
-                    bits,
-                };
-            }
-        }
-        best
-    }
-
-    fn write_all(&self, w: &mut BitWriter<'_>, res: &[u64]) {
-        let p = u32::from(self.param);
-        match self.mode {
-            MODE_RICE => res.iter().for_each(|&z| write_rice(w, z, p)),
-            MODE_ZERO_FLAG => {
-                for &z in res {
-                    if z == 0 {
-                        w.write(0, 1);
-                    } else {
-                        w.write(1, 1);
-                        write_rice(w, z - 1, p);
-                    }
-                }
-            }
-            MODE_PACKED => res.iter().for_each(|&z| w.write_long(z, p + 1)),
-            _ => {}
-        }
-    }
-
-    /// Reads one residual.
-    #[inline]
-    fn read(&self, r: &mut BitReader<'_>) -> Result<u64> {
-        let p = u32::from(self.param);
-        match self.mode {
-            MODE_RICE => read_rice(r, p),
-            MODE_ZERO_FLAG => {
-                if r.read(1) == 0 {
-                    Ok(0)
-                } else {
-                    Ok(read_rice(r, p)?.wrapping_add(1))
-                }
-            }
-            MODE_PACKED => Ok(r.read_long(p + 1)),
-            _ => Ok(0),
-        }
-    }
-}
-
-/// Minimises `cost(k)` over k in 0..=63 by walking downhill from an estimate based on the
-/// mean residual; returns (k, cost).
-fn best_k(mean: u64, cost: impl Fn(u32) -> u64) -> (u32, u64) {
-    let mut k = (63 - (mean | 1).leading_zeros()).min(63);
-    let mut best = cost(k);
-    for step in [-1i32, 1] {
-        loop {
-            let next = k as i32 + step;
-            if !(0..=63).contains(&next) {
-                break;
-            }
-            let c = cost(next as u32);
-            if c >= best {
-                break;
-            }
-            (k, best) = (next as u32, c);
-        }
-    }
-    (k, best)
-}
-
-#[inline]
-pub(super) fn write_rice(w: &mut impl BitSink, z: u64, k: u32) {
-    let q = z >> k;
-    if q < ESCAPE {
-        // q ones and a zero, then the low k bits.
-        let unary = ((1u64 << q) - 1) << 1;
-        if q + 1 + u64::from(k) <= 32 {
-            w.write((unary << k) | (z & ((1u64 << k) - 1)), q as u32 + 1 + k);
-        } else {
-            w.write(unary, q as u32 + 1);
-            w.write_long(z, k);
-        }
-    } else {
-        let len = 64 - z.leading_zeros();
-        w.write((1u64 << ESCAPE) - 1, ESCAPE as u32);
-        w.write(u64::from(len - 1), 6);
-        w.write_long(z, len);
-    }
-}
-
-#[inline]
-pub(super) fn read_rice(r: &mut BitReader<'_>, k: u32) -> Result<u64> {
-    let w = r.peek();
-    let q = (!w).leading_zeros();
-    if u64::from(q) < ESCAPE {
-        if q + 1 + k <= 57 {
-            // Fast path: quotient and remainder from the same 57 valid bits.
-            r.skip(q + 1 + k);
-            let low = ((w << (q + 1)) >> 1) >> (63 - k);
-            return Ok((u64::from(q) << k) | low);
-        }
-        r.skip(q + 1);
-        return Ok((u64::from(q) << k) | r.read_long(k));
-    }
-    r.skip(ESCAPE as u32);
-    let len = r.read(6) as u32 + 1;
-    let z = r.read_long(len);
-    if z >> k < ESCAPE {
-        return Err(corrupt("decimal: escape for a small value"));
-    }
-    Ok(z)
 }
 
 #[cfg(test)]

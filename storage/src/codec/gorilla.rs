@@ -16,6 +16,7 @@
 //! panics on garbage in debug builds (e.g. `64 - leading - significant` underflows) and returns
 //! wrong times silently in release, and it reads bit by bit. `decode_gorilla_payload` reads the
 //! same stream with checked arithmetic, word at a time, and is tested against tsz's decoder.
+//! Like every codec it knows no keys, series or RocksDB.
 
 use std::cell::RefCell;
 use std::mem;

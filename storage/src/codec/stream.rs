@@ -20,9 +20,10 @@
 //! It is larger than `DecimalCodec`'s choice for the same samples (a bit per sample for
 //! regular times, and k cannot be chosen with hindsight), so it is a transitional format: the
 //! checkpoint's window merge re-encodes a window's chunks with `encode_chunk`, and a window
-//! of one stream chunk is re-encoded too (`compaction.rs`).
+//! of one stream chunk is re-encoded too (`compaction.rs`). Like every codec it knows no keys,
+//! series or RocksDB, and its decoder never panics on garbage.
 
-use super::decimal::{ESCAPE, read_rice, write_rice};
+use super::decimal::seq_code::{ESCAPE, read_rice, write_rice};
 use cairn_model::decimal::{MAX_ABS_INT, MAX_SCALE, POW10, POW10_I64, scale_to_ints, to_int};
 
 use super::{

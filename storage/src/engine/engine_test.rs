@@ -1,12 +1,17 @@
-//! Engine tests on a real RocksDB in a temp dir: apply, read, restart, checkpoint, flush,
-//! shard dumps.
+//! Engine tests on a real RocksDB in a temp dir: apply and read back, out-of-order samples,
+//! matchers, sealing, shutdown, the shared log store, spills. Also the helpers the tests of
+//! `open`, `checkpoint` and `snapshot` share.
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
 
 use super::*;
 use crate::codec::{DecimalCodec, StreamCodec};
-use cairn_model::{MatchOp, STALE_NAN_BITS, Tenant};
+use crate::keys::parse_chunk_key;
+use cairn_model::{MatchOp, Matcher, STALE_NAN_BITS, Sample, Tenant};
 use cairn_model::{WriteBatch, WriteBatchBuilder};
 
-fn cfg(dir: &Path) -> StorageConfig {
+pub(super) fn cfg(dir: &Path) -> StorageConfig {
     StorageConfig {
         data_dir: dir.to_path_buf(),
         shards: 4,
@@ -14,14 +19,19 @@ fn cfg(dir: &Path) -> StorageConfig {
     }
 }
 
-fn batch(tenant: &str, host: &str, metric: &str, samples: &[(i64, f64)]) -> WriteBatch {
+pub(super) fn batch(tenant: &str, host: &str, metric: &str, samples: &[(i64, f64)]) -> WriteBatch {
     let mut b = WriteBatchBuilder::new(Tenant::new(tenant).unwrap());
     b.begin_group([("host", host), ("dc", "eu")]).unwrap();
     b.add_series(metric, samples.iter().map(|&(t, v)| Sample::new(t, v)));
     b.finish()
 }
 
-fn read_all(e: &Engine, tenant: &str, shard: u32, m: &[Matcher]) -> Vec<(Labels, Vec<Sample>)> {
+pub(super) fn read_all(
+    e: &Engine,
+    tenant: &str,
+    shard: u32,
+    m: &[Matcher],
+) -> Vec<(Labels, Vec<Sample>)> {
     let mut out = Vec::new();
     for s in e.select(tenant, &[shard], m, i64::MIN, i64::MAX).unwrap() {
         let mut v = Vec::new();
@@ -32,8 +42,38 @@ fn read_all(e: &Engine, tenant: &str, shard: u32, m: &[Matcher]) -> Vec<(Labels,
     out
 }
 
-fn name(n: &str) -> Matcher {
+pub(super) fn name(n: &str) -> Matcher {
     Matcher::equal("__name__", n)
+}
+
+/// The codec id of every chunk on disk, in key order.
+pub(super) fn chunk_codecs(e: &Engine) -> Vec<u8> {
+    let db = &e.inner.db;
+    let mut it = db.raw_iterator_cf(cf(db, CF_CHUNKS));
+    it.seek_to_first();
+    let mut out = Vec::new();
+    while let Some(v) = it.value() {
+        out.push(v[0]);
+        it.next();
+    }
+    it.status().unwrap();
+    out
+}
+
+/// The chunks a series has on disk, as (start, seq).
+pub(super) fn chunk_keys(e: &Engine, shard: u32, sid: u64) -> Vec<(i64, u32)> {
+    let db = &e.inner.db;
+    let mut out = Vec::new();
+    let mut it = db.raw_iterator_cf(cf(db, CF_CHUNKS));
+    it.seek_to_first();
+    while let Some(k) = it.key() {
+        let (s, start, seq) = parse_chunk_key(k).unwrap();
+        if s == sid && u16::from_be_bytes([k[0], k[1]]) as u32 == shard {
+            out.push((start, seq));
+        }
+        it.next();
+    }
+    out
 }
 
 #[test]
@@ -72,194 +112,6 @@ fn written_samples_are_read_back_exactly() {
         v.iter().map(|x| x.t).collect::<Vec<_>>(),
         [1_010_000, 1_020_000, 1_030_000]
     );
-}
-
-#[test]
-fn a_restart_recovers_the_last_checkpoint_and_its_marker() {
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let e = Engine::open(cfg(dir.path())).unwrap();
-        for i in 0..50 {
-            e.apply_next(0, batch("t", "h", "m", &[(i * 1000, i as f64)]))
-                .unwrap();
-            if i == 29 {
-                e.checkpoint(0, Some(b"after 30")).unwrap();
-            }
-        }
-        assert_eq!(e.applied_index(0).unwrap(), 50);
-        // Not checkpointed again: the Raft layer re-applies entries 31..=50 from its log.
-    }
-    let e = Engine::open(cfg(dir.path())).unwrap();
-    assert_eq!(e.applied_index(0).unwrap(), 30);
-    assert_eq!(
-        e.applied_marker(0).unwrap().as_deref(),
-        Some(&b"after 30"[..])
-    );
-    assert_eq!(e.applied_marker(1).unwrap(), None);
-    let got = read_all(&e, "t", 0, &[name("m")]);
-    assert_eq!(got[0].1.len(), 30);
-    assert_eq!(got[0].1[29], Sample::new(29_000, 29.0));
-}
-
-#[test]
-fn a_shard_dump_installs_on_another_engine() {
-    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let src = Engine::open(cfg(a.path())).unwrap();
-    let dst = Engine::open(cfg(b.path())).unwrap();
-    let samples: Vec<(i64, f64)> = (0..300).map(|i| (i * 10_000, i as f64 / 4.0)).collect();
-    src.apply_next(1, batch("acme", "a", "cpu", &samples))
-        .unwrap();
-    src.apply_next(1, batch("acme", "b", "mem", &samples[..7]))
-        .unwrap();
-    // Something of its own in the destination's shard, which the install replaces.
-    dst.apply_next(1, batch("acme", "z", "old", &[(1, 1.0)]))
-        .unwrap();
-    dst.apply_next(3, batch("acme", "z", "kept", &[(1, 1.0)]))
-        .unwrap();
-    let dump = src.dump_shard(1, b"marker").unwrap();
-    dst.install_shard(1, &dump, b"marker").unwrap();
-    assert_eq!(dst.applied_index(1).unwrap(), 2);
-    assert_eq!(
-        dst.applied_marker(1).unwrap().as_deref(),
-        Some(&b"marker"[..])
-    );
-    let all = [Matcher::new(MatchOp::RegexMatch, "__name__", ".+").unwrap()];
-    assert_eq!(
-        read_all(&dst, "acme", 1, &all),
-        read_all(&src, "acme", 1, &all)
-    );
-    assert_eq!(
-        read_all(&dst, "acme", 3, &all).len(),
-        1,
-        "other shards untouched"
-    );
-    // The replica keeps applying where the dump ended, with the same series ids.
-    let next = [(3_000_000, 9.0)];
-    src.apply_next(1, batch("acme", "c", "new", &next)).unwrap();
-    dst.apply_next(1, batch("acme", "c", "new", &next)).unwrap();
-    assert_eq!(
-        read_all(&dst, "acme", 1, &all),
-        read_all(&src, "acme", 1, &all)
-    );
-    let sids = |e: &Engine| -> Vec<u64> {
-        e.select("acme", &[1], &all, i64::MIN, i64::MAX)
-            .unwrap()
-            .iter()
-            .map(|s| s.sid)
-            .collect()
-    };
-    assert_eq!(sids(&dst), sids(&src));
-    let mut bad = dump.clone();
-    bad.truncate(dump.len() - 3);
-    assert!(dst.install_shard(1, &bad, b"m").is_err());
-    drop(dst);
-    // And it survives a restart.
-    let dst = Engine::open(cfg(b.path())).unwrap();
-    assert_eq!(read_all(&dst, "acme", 1, &all).len(), 2);
-}
-
-#[test]
-fn flush_writes_chunks_then_restart_reads_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let samples: Vec<(i64, f64)> = (0..250).map(|i| (i * 15_000, (i % 7) as f64)).collect();
-    {
-        let e = Engine::open(cfg(dir.path())).unwrap();
-        e.apply_next(2, batch("t", "h", "m", &samples)).unwrap();
-        let f = e.flush_unreplicated().unwrap();
-        assert_eq!(f.samples, 250);
-        // 250 samples at 15 s lie in one 2 h window (480 samples): the head seals 120 + 120
-        // + 10, and the flush merges the window's chunks into one.
-        assert_eq!(f.chunks, 1);
-    }
-    let e = Engine::open(cfg(dir.path())).unwrap();
-    let got = read_all(&e, "t", 2, &[name("m")]);
-    assert_eq!(got[0].1.len(), 250);
-    assert!(
-        got[0]
-            .1
-            .iter()
-            .zip(&samples)
-            .all(|(g, &(t, v))| g.t == t && g.v == v)
-    );
-}
-
-/// The codec id of every chunk on disk, in key order.
-fn chunk_codecs(e: &Engine) -> Vec<u8> {
-    let db = &e.inner.db;
-    let mut it = db.raw_iterator_cf(cf(db, CF_CHUNKS));
-    it.seek_to_first();
-    let mut out = Vec::new();
-    while let Some(v) = it.value() {
-        out.push(v[0]);
-        it.next();
-    }
-    it.status().unwrap();
-    out
-}
-
-#[test]
-fn sealed_stream_chunks_are_read_after_a_restart_and_a_flush_re_encodes_them() {
-    let dir = tempfile::tempdir().unwrap();
-    // 130 samples at 10 s in one 2 h window: the head seals a stream chunk at 120 and keeps
-    // 10 open.
-    let samples: Vec<(i64, f64)> = (0..130)
-        .map(|i| (i * 10_000, (i % 13) as f64 / 4.0))
-        .collect();
-    let check = |e: &Engine| {
-        let got = read_all(e, "t", 1, &[name("m")]);
-        assert_eq!(got.len(), 1);
-        let want: Vec<Sample> = samples.iter().map(|&(t, v)| Sample::new(t, v)).collect();
-        assert_eq!(got[0].1, want);
-    };
-    {
-        let e = Engine::open(cfg(dir.path())).unwrap();
-        e.apply_next(1, batch("t", "h", "m", &samples)).unwrap();
-        // A checkpoint while the window is still open: the sealed chunk goes to disk as it is,
-        // the open one as a partial chunk, a copy of its stream too (no re-encoding).
-        e.checkpoint(1, None).unwrap();
-        assert_eq!(chunk_codecs(&e), [StreamCodec::ID, StreamCodec::ID]);
-        check(&e);
-    }
-    let e = Engine::open(cfg(dir.path())).unwrap();
-    check(&e);
-    // The flush seals the rest and merges the window: one chunk, no stream left.
-    e.flush_unreplicated().unwrap();
-    assert_eq!(chunk_codecs(&e), [DecimalCodec::ID]);
-    check(&e);
-    drop(e);
-    check(&Engine::open(cfg(dir.path())).unwrap());
-}
-
-#[test]
-fn partial_chunks_reopen_after_restart_and_keep_growing() {
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let e = Engine::open(cfg(dir.path())).unwrap();
-        e.apply_next(0, batch("t", "h", "m", &[(1000, 1.0), (2000, 2.0)]))
-            .unwrap();
-        // A checkpoint without sealing writes the open chunk as a partial chunk.
-        e.checkpoint(0, None).unwrap();
-    }
-    {
-        let e = Engine::open(cfg(dir.path())).unwrap();
-        e.apply_next(0, batch("t", "h", "m", &[(3000, 3.0)]))
-            .unwrap();
-        // A sample older than the newest but within the window is out of order, not lost.
-        e.apply_next(0, batch("t", "h", "m", &[(1500, 1.5)]))
-            .unwrap();
-        let got = read_all(&e, "t", 0, &[name("m")]);
-        let ts: Vec<i64> = got[0].1.iter().map(|s| s.t).collect();
-        assert_eq!(ts, [1000, 1500, 2000, 3000]);
-        let f = e.flush_unreplicated().unwrap();
-        assert_eq!(
-            f.samples, 4,
-            "the reopened chunk is sealed whole, plus the OOO sample"
-        );
-    }
-    let e = Engine::open(cfg(dir.path())).unwrap();
-    let got = read_all(&e, "t", 0, &[name("m")]);
-    let ts: Vec<i64> = got[0].1.iter().map(|s| s.t).collect();
-    assert_eq!(ts, [1000, 1500, 2000, 3000]);
 }
 
 #[test]
@@ -400,77 +252,6 @@ fn chunks_seal_at_the_two_hour_boundary() {
 }
 
 #[test]
-fn a_day_merged_chunk_is_found_from_any_point_of_its_day() {
-    let dir = tempfile::tempdir().unwrap();
-    let e = Engine::open(cfg(dir.path())).unwrap();
-    let h = 3_600_000;
-    // Ten hours at one sample a minute: five windows, and then one chunk once flushed.
-    let samples: Vec<(i64, f64)> = (0..600).map(|i| (i * 60_000, i as f64 / 4.0)).collect();
-    e.apply_next(0, batch("t", "h", "m", &samples)).unwrap();
-    assert_eq!(e.flush_unreplicated().unwrap().chunks, 1);
-    // More samples later that day get chunks of their own.
-    let later: Vec<(i64, f64)> = (0..10).map(|i| (20 * h + i * 1000, i as f64)).collect();
-    e.apply_next(0, batch("t", "h", "m", &later)).unwrap();
-    e.checkpoint(0, None).unwrap();
-    let all: Vec<Sample> = samples
-        .iter()
-        .chain(&later)
-        .map(|&(t, v)| Sample::new(t, v))
-        .collect();
-    // Ranges that start long after the merged chunk's start still find its samples.
-    for (lo, hi) in [(9 * h, 9 * h + 120_000), (5 * h, 21 * h), (0, 24 * h)] {
-        let want: Vec<Sample> = all
-            .iter()
-            .filter(|s| s.t >= lo && s.t <= hi)
-            .copied()
-            .collect();
-        let sids = e.select("t", &[0], &[name("m")], lo, hi).unwrap();
-        let mut got = Vec::new();
-        e.read_samples(0, sids[0].sid, lo, hi, &mut got).unwrap();
-        assert_eq!(got, want, "range {lo}..={hi}");
-    }
-}
-
-#[test]
-fn rocksdb_writes_no_info_log_into_the_data_dir() {
-    let dir = tempfile::tempdir().unwrap();
-    let e = Engine::open(cfg(dir.path())).unwrap();
-    e.apply_next(0, batch("t", "h", "m", &[(1, 1.0)])).unwrap();
-    e.flush_unreplicated().unwrap();
-    drop(e);
-    let names: Vec<String> = std::fs::read_dir(dir.path().join("db"))
-        .unwrap()
-        .map(|f| f.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    // Its options dump went to `LOG` (and old ones to `LOG.old.*`) at every open: 114 KB.
-    assert!(names.iter().any(|n| n == "CURRENT"), "{names:?}");
-    assert!(!names.iter().any(|n| n.starts_with("LOG")), "{names:?}");
-}
-
-#[test]
-fn snapshot_is_a_database_that_opens() {
-    let dir = tempfile::tempdir().unwrap();
-    let e = Engine::open(cfg(dir.path())).unwrap();
-    e.apply_next(0, batch("t", "h", "m", &[(1, 1.0)])).unwrap();
-    e.checkpoint(0, None).unwrap();
-    let snap = dir.path().join("snapshots").join("s1");
-    e.snapshot(&snap).unwrap();
-    assert!(matches!(
-        e.snapshot(&snap),
-        Err(Error::CheckpointExists { .. })
-    ));
-    drop(e);
-    // A snapshot is a data dir's `db`: opening it recovers the checkpointed write.
-    let restored = tempfile::tempdir().unwrap();
-    std::fs::rename(&snap, restored.path().join("db")).unwrap();
-    let e = Engine::open(cfg(restored.path())).unwrap();
-    assert_eq!(
-        read_all(&e, "t", 0, &[name("m")])[0].1,
-        [Sample::new(1, 1.0)]
-    );
-}
-
-#[test]
 fn writes_after_shutdown_fail_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let e = Engine::open(cfg(dir.path())).unwrap();
@@ -484,70 +265,6 @@ fn writes_after_shutdown_fail_cleanly() {
         e.apply_next(99, batch("t", "h", "m", &[(1, 1.0)])),
         Err(Error::Config { .. })
     ));
-}
-
-/// The chunks a series has on disk, as (start, seq).
-fn chunk_keys(e: &Engine, shard: u32, sid: u64) -> Vec<(i64, u32)> {
-    let db = &e.inner.db;
-    let mut out = Vec::new();
-    let mut it = db.raw_iterator_cf(cf(db, CF_CHUNKS));
-    it.seek_to_first();
-    while let Some(k) = it.key() {
-        let (s, start, seq) = parse_chunk_key(k).unwrap();
-        if s == sid && u16::from_be_bytes([k[0], k[1]]) as u32 == shard {
-            out.push((start, seq));
-        }
-        it.next();
-    }
-    out
-}
-
-#[test]
-fn a_window_the_series_has_left_becomes_one_chunk() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut c = cfg(dir.path());
-    c.chunk_max_samples = 4;
-    c.chunk_span_ms = 10_000;
-    c.checkpoint_interval_ms = 3_600_000;
-    let samples = |from: i64, to: i64| -> Vec<(i64, f64)> {
-        (from..=to)
-            .step_by(1000)
-            .map(|t| (t, t as f64 / 3.0))
-            .collect()
-    };
-    let mut all: Vec<Sample> = samples(0, 12_000)
-        .into_iter()
-        .map(|(t, v)| Sample::new(t, v))
-        .collect();
-    all.insert(3, Sample::new(2500, -1.0));
-    {
-        let e = Engine::open(c.clone()).unwrap();
-        // Checkpoints between the writes, without sealing (as periodic checkpoints do): window
-        // [0, 10 s) is written as a sealed chunk, an open chunk's copy, another sealed chunk.
-        for (from, to) in [(0, 6000), (7000, 9000)] {
-            e.apply_next(1, batch("acme", "a", "cpu", &samples(from, to)))
-                .unwrap();
-            e.checkpoint(1, None).unwrap();
-        }
-        assert_eq!(chunk_keys(&e, 1, 0), [(0, 0), (4000, 0), (8000, 0)]);
-        // A late sample of the window gets an out-of-order chunk of its own...
-        e.apply_next(1, batch("acme", "a", "cpu", &[(2500, -1.0)]))
-            .unwrap();
-        e.checkpoint(1, None).unwrap();
-        assert_eq!(chunk_keys(&e, 1, 0).len(), 4);
-        // Crossing into the next window completes the first: its chunks, the late one too,
-        // become one.
-        e.apply_next(1, batch("acme", "a", "cpu", &samples(10_000, 12_000)))
-            .unwrap();
-        e.checkpoint(1, None).unwrap();
-        assert_eq!(chunk_keys(&e, 1, 0), [(0, 0), (10_000, 0)]);
-        let got = read_all(&e, "acme", 1, &[name("cpu")]);
-        assert_eq!(got[0].1, all);
-    }
-    // And after a restart.
-    let e = Engine::open(c).unwrap();
-    let got = read_all(&e, "acme", 1, &[name("cpu")]);
-    assert_eq!(got[0].1, all);
 }
 
 #[test]

@@ -6,7 +6,8 @@ use tsz::stream::{BufferedReader, BufferedWriter};
 use tsz::{Decode, StdDecoder};
 
 use super::*;
-use crate::codec::tests::{assert_bit_eq, random_chunk, regular};
+use crate::codec::tests::{assert_bit_eq, random_chunk, regular, samples_from};
+use crate::codec::{decode_chunk, encode_chunk};
 use crate::error::Error;
 use cairn_model::STALE_NAN_BITS;
 
@@ -246,4 +247,46 @@ fn lent_buffer_comes_back_after_a_panic() {
     assert_eq!(buf.bytes, [0xab, 0xc8]);
     assert_eq!(buf.free, 3);
     LENT.with_borrow(|slot| assert!(slot.bytes.is_empty() && slot.bytes.capacity() == 0));
+}
+
+/// Pins codec 1's bytes (`storage/docs/format/chunks.md`, "Gorilla"), header included, so that
+/// a change that still round-trips fails here. Such a change needs a new codec id (the id is
+/// the version) and a note in `storage/docs/format/chunks.md`.
+#[test]
+fn chunk_bytes_are_pinned() {
+    // A NaN makes the decimal codec refuse, so `encode_chunk` writes Gorilla.
+    let samples = samples_from(
+        &[1_000, 11_000, 21_000, 31_005, 41_010],
+        &[1.0, 1.0, 1.5, f64::NAN, 1.5],
+    );
+    let mut chunk = Vec::new();
+    encode_chunk(&samples, &mut chunk).unwrap();
+    // The payload, bit by bit (MSB first; "|" marks byte boundaries):
+    //   s0  0 · delta:14 = 0 · 1.0 = 0x3ff0_0000_0000_0000 (64 bits)             79 bits
+    //   s1  1111 · dod:32 = 10000 (the delta before s1 is 0) · 0 (same value)    37
+    //   s2  0 (dod 0) · 11 L:6 = 12 len-1:6 = 0 · 1 (1.0 ^ 1.5 = bit 51 only)   16
+    //   s3  10 dod:7 = 5 · 11 L:6 = 1 len-1:6 = 0 · 1 (1.5 ^ NaN = bit 62)      24
+    //   s4  0 (dod 0) · 10 · 1 (NaN ^ 1.5 = bit 62 again: fits the window)       4
+    //   = 160 bits, 20 bytes, no padding.
+    #[rustfmt::skip]
+    let expected: &[u8] = &[
+        1,                                      // codec 1 (gorilla)
+        5,                                      // count
+        0xca, 0xb8, 0x02,                       // span 40_010 ms (uvarint)
+        0x00, 0x00, 0x7f, 0xe0, 0x00,           // s0: 0, 14 zero bits, then 1.0 from bit 15 on
+        0x00, 0x00, 0x00, 0x00,
+        0x01,                                   // 1.0's last 7 bits | s1's first 1
+        0xe0, 0x00, 0x04, 0xe2,                 // 111 | 10000 in 32 bits ...
+        0x06,                                   // ... 000 | 0 (value) | s2: 0 11 0
+        0x60,                                   // 01100 (L = 12) 000
+        0x18,                                   // 000 1 | s3: 10 00
+        0x2e,                                   // 00101 (dod 5) 11 0
+        0x08,                                   // 00001 (L = 1) 000
+        0x15,                                   // 000 1 | s4: 0 10 1
+    ];
+    assert_eq!(chunk, expected, "{chunk:02x?}");
+    assert_eq!(GorillaCodec::payload_len(&samples), 20);
+    let mut out = Vec::new();
+    decode_chunk(expected, 1_000, &mut out).unwrap();
+    assert_bit_eq(&out, &samples);
 }

@@ -180,3 +180,53 @@ fn the_rice_parameter_is_the_floor_of_log2_of_the_mean() {
         );
     }
 }
+
+/// Pins codec 3's bytes (`storage/docs/format/chunks.md`, "Decimal stream"), header included,
+/// as the head seals them, so that a change that still round-trips fails here. Such a change
+/// needs a new codec id (the id is the version) and a note in `storage/docs/format/chunks.md`.
+#[test]
+fn chunk_bytes_are_pinned() {
+    // Scale 1: the integers 15 20 15 25 25. Times step 10 s, then 10.005 s.
+    let samples = samples_from(
+        &[1_000, 11_000, 21_000, 31_005, 41_010],
+        &[1.5, 2.0, 1.5, 2.5, 2.5],
+    );
+    // Per sample: the time's zigzagged delta-of-delta, then the value's zigzagged difference
+    // in Rice(k), k = floor(log2(sum / cnt)) of the residuals so far, from sum 6, cnt 4 (k0 0):
+    //   s1  dod 10_000 (the delta before s1 is 0): 1110 + 20_000 in 20 bits;
+    //       +5 → z 10, k 0: ten 1s, 0                          (then sum 16, cnt 5: k 1)
+    //   s2  dod 0: 0;  -5 → z 9, k 1: 1111 0 · 1               (sum 25, cnt 6: k 2)
+    //   s3  dod 5: 10 + 10 in 7 bits;  +10 → z 20, k 2: 11111 0 · 00   (sum 45, cnt 7: k 2)
+    //   s4  dod 0: 0;  0 → z 0, k 2: 0 · 00
+    //   = 63 bits, 8 bytes with one padding bit.
+    #[rustfmt::skip]
+    let expected: &[u8] = &[
+        3,                                      // codec 3 (decimal-stream)
+        5,                                      // count
+        0xca, 0xb8, 0x02,                       // span 40_010 ms (uvarint)
+        0x01,                                   // desc: scale 1 | k0 0 (<< 4)
+        0x1e,                                   // m0 = 15, zigzag 30
+        0xe0, 0x4e, 0x20,                       // s1: 1110 · 0000 0100 1110 0010 0000
+        0xff,                                   // s1: 1111 1111 ...
+        0xcf,                                   // ... 11 0 | s2: 0 1111 ...
+        0x61,                                   // ... 0 1 | s3: 10 0001 ...
+        0x5f,                                   // ... 010 · 11111 ...
+        0x00,                                   // ... 0 00 | s4: 0 0 00 | padding 0
+    ];
+    let mut chunk = Vec::new();
+    let header = crate::codec::put_chunk_header(&mut chunk, StreamCodec::ID, 5, 40_010);
+    StreamCodec.encode(&samples, &mut chunk).unwrap();
+    assert_eq!(chunk, expected, "{chunk:02x?}");
+    assert_eq!(header, 5);
+    // The head writes the same bytes, sample by sample.
+    let mut head = crate::head_chunk::HeadChunk::new(samples[0]);
+    for &s in &samples[1..] {
+        head.push(s);
+    }
+    let mut sealed = Vec::new();
+    head.seal(&mut sealed).unwrap();
+    assert_eq!(sealed, expected);
+    let mut out = Vec::new();
+    crate::codec::decode_chunk(expected, 1_000, &mut out).unwrap();
+    assert_bit_eq(&out, &samples);
+}
