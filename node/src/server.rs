@@ -42,10 +42,14 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
         }
     }
     tracing::info!(data_dir = %data_dir.display(), shards = storage_cfg.shards, "opening storage");
-    let engine = tokio::task::spawn_blocking(move || Engine::open(storage_cfg))
-        .await
-        .context("storage open task")?
-        .with_context(|| format!("opening storage in {}", data_dir.display()))?;
+    // The node's one clock: storage times checkpoints with it, handlers and jobs read it.
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let engine_clock = clock.clone();
+    let engine =
+        tokio::task::spawn_blocking(move || Engine::open_with_clock(storage_cfg, engine_clock))
+            .await
+            .context("storage open task")?
+            .with_context(|| format!("opening storage in {}", data_dir.display()))?;
     let engine = Arc::new(engine);
     // Bound before the cluster starts, so that the address members record is the one served.
     let listener = TcpListener::bind(cfg.http_addr)
@@ -55,7 +59,6 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     let mut cluster_cfg = cfg.clone();
     cluster_cfg.http_addr = addr;
     let metrics = Metrics::default();
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let query = QueryService::new(
         cfg.query.clone(),
         &cfg.query_cache,

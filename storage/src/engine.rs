@@ -24,6 +24,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
+use cairn_model::Clock;
+
 use rocksdb::{DB, ReadOptions};
 
 use crate::config::StorageConfig;
@@ -97,6 +99,8 @@ struct Inner {
     shards: Vec<RwLock<ShardState>>,
     stats: EngineStats,
     closed: AtomicBool,
+    /// Where the checkpoint interval's time comes from (a `ManualClock` in tests).
+    clock: Arc<dyn Clock>,
 }
 
 /// One node's storage engine; see the module docs.

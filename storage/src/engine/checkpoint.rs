@@ -15,7 +15,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
-use std::time::Instant;
 
 use super::{Engine, FlushOutcome, Inner, ShardState, bounded, cf};
 use crate::compaction;
@@ -50,7 +49,12 @@ impl Engine {
         };
         let st = lock.read().unwrap_or_else(|p| p.into_inner());
         st.bytes_since_checkpoint >= self.inner.cfg.checkpoint_wal_bytes
-            || (st.last_checkpoint.elapsed() >= self.inner.cfg.checkpoint_interval()
+            || (self
+                .inner
+                .clock
+                .instant()
+                .saturating_duration_since(st.last_checkpoint)
+                >= self.inner.cfg.checkpoint_interval()
                 && st.head.applied_index() != st.flushed_index)
     }
 
@@ -150,7 +154,7 @@ pub(super) fn checkpoint_locked(
     st.checkpoint_seq = seq + 1;
     st.flushed_index = applied;
     st.bytes_since_checkpoint = 0;
-    st.last_checkpoint = Instant::now();
+    st.last_checkpoint = inner.clock.instant();
     inner.stats.checkpoints.fetch_add(1, Ordering::Relaxed);
     inner
         .stats

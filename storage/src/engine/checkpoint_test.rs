@@ -6,6 +6,34 @@ use crate::codec::{DecimalCodec, StreamCodec};
 use crate::engine::tests::{batch, cfg, chunk_codecs, chunk_keys, name, read_all};
 use cairn_model::Sample;
 
+/// The checkpoint interval runs on the engine's clock: nothing is due before it passes, a
+/// shard with applied entries is due after, and a checkpoint starts the interval again.
+#[test]
+fn a_checkpoint_is_due_by_log_bytes_or_by_the_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = std::sync::Arc::new(cairn_model::ManualClock::new(1_700_000_000_000));
+    let e = Engine::open_with_clock(cfg(dir.path()), clock.clone()).unwrap();
+    let interval = e.config().checkpoint_interval();
+    assert!(!e.needs_checkpoint(0), "nothing applied");
+    clock.advance(interval);
+    assert!(!e.needs_checkpoint(0), "nothing applied, however long");
+    e.apply_next(0, batch("t", "h", "m", &[(1000, 1.0)]))
+        .unwrap();
+    assert!(
+        e.needs_checkpoint(0),
+        "applied, and the interval has passed"
+    );
+    assert!(!e.needs_checkpoint(1), "another shard has nothing applied");
+    e.checkpoint(0, None).unwrap();
+    e.apply_next(0, batch("t", "h", "m", &[(2000, 2.0)]))
+        .unwrap();
+    assert!(!e.needs_checkpoint(0), "the interval starts again");
+    clock.advance(interval - std::time::Duration::from_millis(1));
+    assert!(!e.needs_checkpoint(0));
+    clock.advance(std::time::Duration::from_millis(1));
+    assert!(e.needs_checkpoint(0));
+}
+
 #[test]
 fn a_restart_recovers_the_last_checkpoint_and_its_marker() {
     let dir = tempfile::tempdir().unwrap();

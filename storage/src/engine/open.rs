@@ -14,6 +14,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
+use cairn_model::{Clock, SystemClock};
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamilyDescriptor, DB, DBCompressionType, InfoLogger, LogLevel,
     Options,
@@ -33,6 +34,11 @@ use crate::keys::{
 impl Engine {
     /// Opens (or creates) the data dir and recovers every shard to its last checkpoint.
     pub fn open(cfg: StorageConfig) -> Result<Engine> {
+        Engine::open_with_clock(cfg, Arc::new(SystemClock))
+    }
+
+    /// [`Engine::open`] with the clock that times checkpoint intervals.
+    pub fn open_with_clock(cfg: StorageConfig, clock: Arc<dyn Clock>) -> Result<Engine> {
         cfg.validate()?;
         let path = cfg.data_dir.join("db");
         std::fs::create_dir_all(&path).map_err(|source| Error::Io {
@@ -65,7 +71,12 @@ impl Engine {
         };
         let mut shards = Vec::with_capacity(cfg.shards as usize);
         for shard in 0..cfg.shards {
-            shards.push(RwLock::new(recover_shard(&db, shard, limits)?));
+            shards.push(RwLock::new(recover_shard(
+                &db,
+                shard,
+                limits,
+                clock.instant(),
+            )?));
         }
         let inner = Inner {
             db: Arc::new(db),
@@ -74,6 +85,7 @@ impl Engine {
             shards,
             stats: EngineStats::default(),
             closed: AtomicBool::new(false),
+            clock,
         };
         Ok(Engine {
             inner: Arc::new(inner),
@@ -182,7 +194,12 @@ fn get_u64(db: &DB, shard: u32, kind: u8, what: &'static str) -> Result<u64> {
 
 /// Rebuilds one shard's head from its last checkpoint: series ids and head index (reopening
 /// partial chunks).
-pub(super) fn recover_shard(db: &DB, shard: u32, limits: HeadLimits) -> Result<ShardState> {
+pub(super) fn recover_shard(
+    db: &DB,
+    shard: u32,
+    limits: HeadLimits,
+    now: Instant,
+) -> Result<ShardState> {
     let mut head = Head::new(limits);
     let prefix = shard_prefix(shard);
     {
@@ -236,7 +253,7 @@ pub(super) fn recover_shard(db: &DB, shard: u32, limits: HeadLimits) -> Result<S
         flushed_index: flushed,
         checkpoint_seq: seq.max(1),
         bytes_since_checkpoint: 0,
-        last_checkpoint: Instant::now(),
+        last_checkpoint: now,
     })
 }
 

@@ -115,7 +115,7 @@ impl Engine {
         );
         let mut st = lock.write().unwrap_or_else(|p| p.into_inner());
         db.write(wb)?;
-        *st = recover_shard(db, shard, self.inner.limits)?;
+        *st = recover_shard(db, shard, self.inner.limits, self.inner.clock.instant())?;
         self.inner
             .stats
             .snapshots_installed
