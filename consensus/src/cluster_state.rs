@@ -120,6 +120,8 @@ pub fn plan_placement(state: &ClusterState, rf: usize) -> Vec<(u32, Vec<NodeId>)
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
 
     fn node(i: u64) -> Node {
@@ -154,6 +156,35 @@ mod tests {
         );
     }
 
+    /// Every shard has exactly `min(rf, nodes)` replicas, on distinct member nodes.
+    fn assert_replicated(s: &ClusterState, rf: usize) {
+        let want = rf.min(s.nodes.len());
+        assert_eq!(
+            s.placement.len(),
+            s.shards as usize,
+            "every shard is placed"
+        );
+        for shard in 0..s.shards {
+            let r = &s.placement[&shard];
+            let distinct: BTreeSet<NodeId> = r.iter().copied().collect();
+            assert_eq!(r.len(), want, "shard {shard}: {r:?}");
+            assert_eq!(
+                distinct.len(),
+                want,
+                "shard {shard} on distinct nodes: {r:?}"
+            );
+            assert!(
+                r.iter().all(|n| s.nodes.contains_key(n)),
+                "shard {shard} only on members: {r:?}"
+            );
+        }
+    }
+
+    /// How many shards each member node holds a replica of.
+    fn per_node(s: &ClusterState) -> BTreeMap<NodeId, usize> {
+        s.nodes.keys().map(|&n| (n, s.shards_of(n).len())).collect()
+    }
+
     #[test]
     fn init_is_applied_once() {
         let mut s = state_with(&[1], 16);
@@ -168,47 +199,100 @@ mod tests {
     fn replicas_grow_with_the_cluster_up_to_rf_on_distinct_nodes() {
         let mut s = state_with(&[1], 16);
         settle(&mut s, 3);
+        assert_replicated(&s, 3);
         assert!(s.placement.values().all(|r| r == &[1]));
-        for n in [2, 3] {
+        for n in 2..=5 {
+            let before = s.placement.clone();
             s.apply(&MetaCommand::AddNode {
                 id: n,
                 node: node(n),
             });
             settle(&mut s, 3);
+            assert_replicated(&s, 3);
+            for (shard, r) in &s.placement {
+                let old = &before[shard];
+                assert_eq!(
+                    &r[..old.len()],
+                    &old[..],
+                    "existing replicas keep their place"
+                );
+            }
         }
         for r in s.placement.values() {
-            let mut d = r.clone();
-            d.sort();
-            assert_eq!(d, [1, 2, 3], "every shard on all three nodes");
-            assert_eq!(r[0], 1, "existing replicas keep their place");
+            assert_eq!(
+                r,
+                &[1, 2, 3],
+                "every shard on the first three nodes, in join order"
+            );
         }
-        assert_eq!(s.shards_of(2).len(), 16);
+        // Beyond rf nodes, a newcomer gets nothing: moving replicas is not done yet.
+        assert_eq!(
+            per_node(&s),
+            BTreeMap::from([(1, 16), (2, 16), (3, 16), (4, 0), (5, 0)])
+        );
     }
 
     #[test]
     fn shards_spread_evenly_over_the_nodes() {
         let mut s = state_with(&[1, 2, 3, 4, 5], 10);
         settle(&mut s, 3);
-        let per_node: Vec<usize> = (1..=5).map(|n| s.shards_of(n).len()).collect();
-        assert_eq!(per_node.iter().sum::<usize>(), 30);
-        assert!(per_node.iter().all(|&c| c == 6), "{per_node:?}");
-        for r in s.placement.values() {
-            let mut d = r.clone();
-            d.dedup();
-            assert_eq!(d.len(), 3, "no node holds two replicas of a shard");
-        }
+        assert_replicated(&s, 3);
+        let counts: Vec<usize> = per_node(&s).into_values().collect();
+        assert_eq!(counts, [6, 6, 6, 6, 6], "30 replicas over 5 nodes");
     }
 
     #[test]
     fn replicas_on_unknown_nodes_are_replaced() {
         let mut s = state_with(&[1, 2, 3], 2);
+        // Node 9 is not a member, and node 1 is listed twice.
         s.apply(&MetaCommand::SetPlacement {
             shard: 0,
             replicas: vec![1, 9, 1],
         });
-        let plan = plan_placement(&s, 3);
-        let r0 = &plan.iter().find(|(sh, _)| *sh == 0).unwrap().1;
-        assert_eq!(r0.len(), 3);
-        assert!(!r0.contains(&9));
+        let plan: BTreeMap<u32, Vec<NodeId>> = plan_placement(&s, 3).into_iter().collect();
+        assert_eq!(plan[&0][0], 1, "the member replica keeps its place");
+        for (shard, replicas) in plan {
+            s.apply(&MetaCommand::SetPlacement { shard, replicas });
+        }
+        assert!(plan_placement(&s, 3).is_empty(), "one plan settles it");
+        assert_replicated(&s, 3);
+    }
+
+    /// From an empty placement, for 1 to 7 nodes and rf 1 to 5: once `plan_placement` is
+    /// applied until it has nothing more to do, every shard has `min(rf, nodes)` replicas on
+    /// distinct members, and no node holds more than one replica more than another.
+    #[test]
+    fn settled_placement_is_complete_and_even_for_every_cluster_size_and_rf() {
+        for nodes in 1..=7u64 {
+            for rf in 1..=5 {
+                for shards in [1, 5, 16] {
+                    let ids: Vec<NodeId> = (1..=nodes).collect();
+                    let mut s = state_with(&ids, shards);
+                    let mut rounds = 0;
+                    loop {
+                        let plan = plan_placement(&s, rf);
+                        if plan.is_empty() {
+                            break;
+                        }
+                        rounds += 1;
+                        assert!(rounds <= 3, "{nodes} nodes, rf {rf}: no end to the plans");
+                        for (shard, replicas) in plan {
+                            s.apply(&MetaCommand::SetPlacement { shard, replicas });
+                        }
+                    }
+                    assert_replicated(&s, rf);
+                    let counts = per_node(&s);
+                    let (min, max) = (counts.values().min(), counts.values().max());
+                    assert!(
+                        max.zip(min).is_some_and(|(max, min)| max - min <= 1),
+                        "{nodes} nodes, rf {rf}, {shards} shards: {counts:?}"
+                    );
+                    assert_eq!(
+                        counts.values().sum::<usize>(),
+                        shards as usize * rf.min(nodes as usize)
+                    );
+                }
+            }
+        }
     }
 }

@@ -32,6 +32,8 @@ pub mod raft_groups;
 pub mod shard_group;
 pub mod shard_state_machine;
 #[cfg(test)]
+mod state_machine_suite;
+#[cfg(test)]
 mod test_state_machine;
 pub mod type_config;
 

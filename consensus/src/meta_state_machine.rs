@@ -182,3 +182,6 @@ impl RaftStateMachine<TypeConfig> for MetaStateMachine {
         }))
     }
 }
+
+#[cfg(test)]
+mod meta_state_machine_test;

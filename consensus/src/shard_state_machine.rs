@@ -251,3 +251,6 @@ impl From<&ApplyOutcome> for ApplyReport {
         }
     }
 }
+
+#[cfg(test)]
+mod shard_state_machine_test;

@@ -1,10 +1,15 @@
 //! A small in-memory state machine for the consensus crate's tests: it records every applied
 //! command, membership and the last applied log id; a snapshot is the JSON of all of it. It
 //! stands in for the shard state machine where a test is about the log store or the transport.
+//! It passes the state machine suite (`state_machine_suite.rs`) like the real ones, as
+//! [`MemSubject`]: beside a `RocksRaftLog`, it keeps nothing across a restart.
 
 use std::io::Cursor;
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use cairn_model::{DecodedBatch, Labels, METRIC_NAME};
+use cairn_storage::log_store::LogStore;
 use openraft::storage::RaftStateMachine;
 use openraft::{
     AnyError, Entry, EntryPayload, LogId, RaftSnapshotBuilder, Snapshot, SnapshotMeta,
@@ -12,6 +17,8 @@ use openraft::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::log_store::RocksRaftLog;
+use crate::state_machine_suite::{CurrentSnapshot, Held, Restart, Subject, state_machine_suite};
 use crate::type_config::{ApplyReport, Command, Node, NodeId, TypeConfig};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -48,6 +55,11 @@ impl MemStateMachine {
                 Command::Meta(_) => None,
             })
             .collect()
+    }
+
+    /// Every command applied (or installed by a snapshot), in order.
+    pub(crate) fn commands(&self) -> Vec<Command> {
+        self.lock().state.applied.clone()
     }
 
     pub(crate) fn snapshots_installed(&self) -> u64 {
@@ -158,3 +170,53 @@ impl RaftStateMachine<TypeConfig> for MemStateMachine {
         }))
     }
 }
+
+/// The in-memory machine under the state machine suite, beside a `RocksRaftLog` on a RocksDB
+/// of its own: a restart starts it empty, and openraft re-applies the whole log.
+pub(crate) struct MemSubject;
+
+impl Subject for MemSubject {
+    type Sm = MemStateMachine;
+    const KEEPS_WRITES: bool = true;
+    const KEEPS_META: bool = true;
+    const RESTART: Restart = Restart::Nothing;
+    const CURRENT_SNAPSHOT: CurrentSnapshot = CurrentSnapshot::LastBuilt;
+
+    fn open(dir: &Path) -> (RocksRaftLog, MemStateMachine) {
+        let store = LogStore::open_standalone(dir).expect("open the log store");
+        (RocksRaftLog::new(store, 7), MemStateMachine::default())
+    }
+
+    /// The batches it recorded, decoded; the meta commands it recorded, applied in order.
+    fn held(sm: &MemStateMachine) -> Held {
+        let mut held = Held::default();
+        for cmd in sm.commands() {
+            match cmd {
+                Command::Write { batch } => {
+                    let b = DecodedBatch::decode(&batch).expect("a batch the suite wrote");
+                    for g in &b.groups {
+                        let labels: Vec<(&str, &str)> = b
+                            .labels_of(g)
+                            .iter()
+                            .map(|&(n, v)| (b.str(n), b.str(v)))
+                            .collect();
+                        for item in b.items_of(g) {
+                            let series = Labels::from_pairs(
+                                labels
+                                    .iter()
+                                    .copied()
+                                    .chain([(METRIC_NAME, b.str(item.name))]),
+                            )
+                            .expect("valid labels");
+                            held.add(b.tenant, &series, b.samples_of(item).iter().copied());
+                        }
+                    }
+                }
+                Command::Meta(m) => held.cluster.apply(&m),
+            }
+        }
+        held
+    }
+}
+
+state_machine_suite!(MemSubject);
