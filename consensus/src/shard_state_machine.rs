@@ -115,10 +115,23 @@ impl ShardStateMachine {
 /// Hands openraft the meta of a checkpoint already written (the data is the engine itself).
 pub struct ShardSnapshotBuilder {
     meta: SnapshotMeta<NodeId, Node>,
+    /// Why the checkpoint failed, if it did.
+    failed: Option<String>,
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for ShardSnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
+        // A checkpoint that did not reach disk must not become a snapshot: openraft would
+        // purge the log up to it, and a restart would then lose the entries after the last
+        // checkpoint that did. openraft stops the group on this error (as on any storage
+        // failure); the other replicas go on, and a restart re-applies from the log.
+        if let Some(reason) = &self.failed {
+            return Err(StorageIOError::write_snapshot(
+                Some(self.meta.signature()),
+                AnyError::error(format!("checkpoint failed: {reason}")),
+            )
+            .into());
+        }
         Ok(Snapshot {
             meta: self.meta.clone(),
             snapshot: Box::new(Cursor::new(Vec::new())),
@@ -179,17 +192,25 @@ impl RaftStateMachine<TypeConfig> for ShardStateMachine {
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        let marker = self.marker();
         let meta = self.meta();
-        match marker.map(|m| self.engine.checkpoint(self.shard, Some(&m))) {
-            Ok(Ok(_)) => {}
-            // openraft's builder cannot fail here; the next checkpoint retries, and a restart
-            // re-applies from the previous one.
-            Ok(Err(e)) => tracing::error!(shard = self.shard, error = %e, "checkpoint failed"),
-            Err(e) => tracing::error!(shard = self.shard, error = %e, "checkpoint failed"),
-        }
-        self.snapshot = Some(meta.clone());
-        ShardSnapshotBuilder { meta }
+        let written = match self.marker() {
+            Ok(m) => self
+                .engine
+                .checkpoint(self.shard, Some(&m))
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        let failed = match written {
+            Ok(_) => {
+                self.snapshot = Some(meta.clone());
+                None
+            }
+            Err(reason) => {
+                tracing::error!(shard = self.shard, error = %reason, "checkpoint failed");
+                Some(reason)
+            }
+        };
+        ShardSnapshotBuilder { meta, failed }
     }
 
     async fn begin_receiving_snapshot(

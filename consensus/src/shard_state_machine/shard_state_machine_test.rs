@@ -194,6 +194,28 @@ fn a_built_snapshot_is_a_checkpoint_and_the_current_one_a_dump() {
     });
 }
 
+/// A checkpoint that fails (here: the engine is shut down) is not a snapshot: building it is
+/// an error, which stops the group rather than let openraft purge the log past what is on
+/// disk, and no current snapshot appears.
+#[test]
+fn a_failed_checkpoint_is_not_a_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let steps = s::leader_history();
+    s::run(async {
+        let (_log, mut sm) = ShardSubject::open(dir.path());
+        sm.apply(steps.iter().map(|e| e.entry.clone()).collect::<Vec<_>>())
+            .await
+            .unwrap();
+        let marker_before = sm.engine.applied_marker(SHARD).unwrap();
+        sm.engine.shutdown();
+        let built = sm.get_snapshot_builder().await.build_snapshot().await;
+        let err = built.expect_err("a failed checkpoint must not build");
+        assert!(err.to_string().contains("checkpoint failed"), "{err}");
+        assert!(sm.get_current_snapshot().await.unwrap().is_none());
+        assert_eq!(sm.engine.applied_marker(SHARD).unwrap(), marker_before);
+    });
+}
+
 /// Applying, installing a snapshot over the shard and restarting touch no other shard of the
 /// engine: a dump holds only its shard's keys, and an install replaces only those.
 #[test]

@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 
 use super::{Engine, FlushOutcome, Inner, ShardState, bounded, cf};
 use crate::compaction;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::head::{CheckpointPlan, SeriesId};
 use crate::keys::{
     ALL_CFS, CF_CHUNKS, CF_HEAD_INDEX, CF_RAFT_LOG, CF_SHARD_META, META_APPLIED_MARKER,
@@ -63,6 +63,10 @@ impl Engine {
     /// the same RocksDB write. After it, log entries up to the applied index are no longer
     /// needed by this replica.
     pub fn checkpoint(&self, shard: u32, marker: Option<&[u8]>) -> Result<FlushOutcome> {
+        // After shutdown nothing is written: a checkpoint then would race RocksDB's close.
+        if !self.is_open() {
+            return Err(Error::ShutDown);
+        }
         self.shard(shard)?;
         checkpoint_shard(&self.inner, shard, marker)
     }

@@ -40,6 +40,9 @@ impl Engine {
     /// snapshot). Holds the shard's write lock throughout, so the dump is exactly the state
     /// after the last applied entry. Format: `storage/docs/format/snapshot.md`.
     pub fn dump_shard(&self, shard: u32, marker: &[u8]) -> Result<Vec<u8>> {
+        if !self.is_open() {
+            return Err(Error::ShutDown);
+        }
         let lock = self.shard(shard)?;
         let mut st = lock.write().unwrap_or_else(|p| p.into_inner());
         checkpoint_locked(&self.inner, shard, &mut st, Some(marker))?;
