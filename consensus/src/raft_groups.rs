@@ -187,6 +187,14 @@ impl RaftGroups {
             .cloned()
     }
 
+    /// Whether this node runs a replica of `shard`.
+    pub fn has_shard(&self, shard: u32) -> bool {
+        self.shards
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(&shard)
+    }
+
     /// Every local shard replica, by shard.
     pub fn local_shards(&self) -> Vec<ShardGroup> {
         let mut v: Vec<ShardGroup> = self

@@ -170,10 +170,10 @@ impl Cluster {
         Ok(())
     }
 
-    /// The node that leads `shard`, as far as this node knows (its local replica's view, else
-    /// the first node of the shard's placement).
-    fn leader_of(&self, shard: u32) -> Option<NodeId> {
-        if let Some(g) = self.groups.shard(shard) {
+    /// The node that leads `shard`, as far as this node knows: its local replica's view
+    /// (`local`), else the first node of the shard's placement.
+    fn leader_of(&self, shard: u32, local: Option<&ShardGroup>) -> Option<NodeId> {
+        if let Some(g) = local {
             return g.leader();
         }
         self.state()
@@ -219,8 +219,12 @@ impl Cluster {
         left: Duration,
         hint: Option<NodeId>,
     ) -> Result<ApplyReport> {
-        match hint.or_else(|| self.leader_of(shard)) {
-            Some(l) if l == self.node_id() => self.propose_local(shard, batch, min_t, left).await,
+        let local = self.groups.shard(shard);
+        match hint.or_else(|| self.leader_of(shard, local.as_ref())) {
+            Some(l) if l == self.node_id() => match local {
+                Some(g) => self.propose_local(&g, batch, min_t, left).await,
+                None => Err(cairn_consensus::Error::NoReplica { shard }.into()),
+            },
             Some(l) => {
                 self.counters.forwarded.fetch_add(1, Ordering::Relaxed);
                 self.forward(shard, l, batch, min_t, left).await
@@ -263,17 +267,14 @@ impl Cluster {
         }
     }
 
-    /// Proposes `batch` to this node's replica of `shard`, which it leads.
+    /// Proposes `batch` to this node's replica `g` of its shard, which this node leads.
     async fn propose_local(
         &self,
-        shard: u32,
+        g: &ShardGroup,
         batch: &bytes::Bytes,
         min_t: i64,
         left: Duration,
     ) -> Result<ApplyReport> {
-        let Some(g) = self.groups.shard(shard) else {
-            return Err(cairn_consensus::Error::NoReplica { shard }.into());
-        };
         let started = Instant::now();
         self.counters.proposals.fetch_add(1, Ordering::Relaxed);
         let r = match tokio::time::timeout(left, g.propose(batch.clone(), min_t)).await {

@@ -113,10 +113,12 @@ impl Error {
     /// The message, starting with the shard it is about when it is about one (an HTTP 503
     /// names the shards that failed).
     pub fn naming_the_shard(&self) -> String {
-        let msg = self.to_string();
-        match self.shard() {
-            Some(shard) if !msg.starts_with("shard ") => format!("shard {shard}: {msg}"),
-            _ => msg,
+        match (self, self.shard()) {
+            // Their messages start with the shard already.
+            (Error::ShardTimeout { .. } | Error::BadReply { .. }, _) | (_, None) => {
+                self.to_string()
+            }
+            (_, Some(shard)) => format!("shard {shard}: {self}"),
         }
     }
 
@@ -178,6 +180,11 @@ mod tests {
             last: Box::new(Error::NoLeader { shard: 7 }),
         };
         assert_eq!(timeout.shard(), Some(7));
+        assert_eq!(timeout.naming_the_shard(), timeout.to_string());
+        assert_eq!(
+            not_leader.naming_the_shard(),
+            "shard 3: node 2 is not the leader of shard 3"
+        );
         assert_eq!(
             timeout.to_string(),
             "shard 7: committing the write did not succeed within 5s (no leader of shard 7 is known)"

@@ -33,7 +33,7 @@ const REMOTE_READ_TIMEOUT: Duration = Duration::from_secs(30);
 impl Cluster {
     /// Whether this node holds a replica of `shard` (its reads are then local).
     pub fn has_replica(&self, shard: u32) -> bool {
-        self.groups.shard(shard).is_some()
+        self.groups.has_shard(shard)
     }
 
     /// The series of `tenant` in `shard` matching `matchers` in `[mint, maxt]`.

@@ -54,7 +54,8 @@ struct ClusterService {
 
 impl ClusterService {
     fn leader_hint(&self, shard: u32) -> u64 {
-        self.cluster.leader_of(shard).unwrap_or(0)
+        let local = self.cluster.groups.shard(shard);
+        self.cluster.leader_of(shard, local.as_ref()).unwrap_or(0)
     }
 }
 

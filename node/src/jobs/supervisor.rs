@@ -41,6 +41,9 @@ pub struct JobStats {
     pub last_duration_us: AtomicU64,
 }
 
+/// A job's statistics and task (`None` once `stopped` has taken it to await).
+type JobEntry = (Arc<JobStats>, Option<JoinHandle<()>>);
+
 /// One metric family: name, type, help and how to read a job's value.
 type Family = (
     &'static str,
@@ -62,7 +65,7 @@ impl Trigger {
 pub struct Supervisor {
     clock: Arc<dyn Clock>,
     shutdown: watch::Receiver<bool>,
-    jobs: Mutex<Vec<(Arc<JobStats>, JoinHandle<()>)>>,
+    jobs: Mutex<Vec<JobEntry>>,
 }
 
 impl Supervisor {
@@ -93,13 +96,17 @@ impl Supervisor {
             trigger.clone(),
             self.shutdown.clone(),
         ));
-        self.lock().push((stats, task));
+        self.lock().push((stats, Some(task)));
         trigger
     }
 
     /// Waits until every job's task has ended (call after the shutdown watch turned true).
     pub async fn stopped(&self) {
-        let tasks: Vec<JoinHandle<()>> = self.lock().iter_mut().map(|(_, t)| take(t)).collect();
+        let tasks: Vec<JoinHandle<()>> = self
+            .lock()
+            .iter_mut()
+            .filter_map(|(_, t)| t.take())
+            .collect();
         for t in tasks {
             let _ = t.await;
         }
@@ -153,14 +160,9 @@ impl Supervisor {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Arc<JobStats>, JoinHandle<()>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<JobEntry>> {
         self.jobs.lock().unwrap_or_else(|p| p.into_inner())
     }
-}
-
-/// Replaces a join handle by one of an already finished task, to await it outside the lock.
-fn take(t: &mut JoinHandle<()>) -> JoinHandle<()> {
-    std::mem::replace(t, tokio::spawn(async {}))
 }
 
 /// The wait before the next pass: the jittered interval after a success, the doubled interval
