@@ -1,12 +1,28 @@
-//! Cairn's alerting: rule files (Prometheus' format plus simple rule kinds), evaluation
-//! scheduling, the alert state machine, notification routing, deduplication and the
-//! notification pipeline's pure stages (docs/design.md, "Alerting").
+//! Cairn's alerting: rule files (Prometheus' format plus simple rule kinds), Go templates for
+//! labels and annotations, the alert state machine, rule-group evaluation and promtool's rule
+//! unit tests (docs/design.md, "Alerting").
 //!
-//! What it must not do: own storage, consensus or I/O. It will reach data through
-//! `cairn_query::Querier`, write recording rules through an appender trait and keep alert
-//! state through a state-store trait, all implemented by the node; its state machines take
-//! events and a `cairn_model::Clock` and return decisions, and the node's job supervisor runs
-//! them. It depends on `cairn-model` and `cairn-query` only, so it compiles no RocksDB.
+//! ```text
+//!  rule file (YAML) ──rule_file::parse──► RuleGroup { Rule::Alerting | Rule::Recording }
+//!                                              │   (simple kinds compiled to PromQL)
+//!  scheduler (node) ──ts──► group_eval ────────┤── QueryEngine over RuleStore::querier()
+//!                                              ├── recording samples, ALERTS ──► RuleStore::append
+//!                                              └── alert_state::step ──► AlertChange (to Raft)
+//!  unittest: input_series ──► MemRuleStore ──► group_eval at every evaluation_interval
+//! ```
 //!
-//! Not built yet (the alerting issues come next). The crate exists so the workspace has its
-//! final layout and dependency direction; it holds no code that pretends to work.
+//! What it must not do: own storage, consensus or I/O. It reaches data through
+//! `cairn_query::Querier`, writes through [`RuleStore::append`], and returns alert-state
+//! changes for the node to commit to the meta group; its state machines take the evaluation
+//! time as an argument. It depends on `cairn-model` and `cairn-query` only (no RocksDB, no
+//! tokio).
+
+pub mod alert;
+pub mod error;
+pub mod rule;
+pub mod rule_store;
+
+pub use alert::{Alert, AlertState, fingerprint};
+pub use error::{Error, Result};
+pub use rule::{AlertingRule, RecordingRule, Rule, RuleGroup};
+pub use rule_store::RuleStore;
