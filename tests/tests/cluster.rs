@@ -5,209 +5,73 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use cairn_tests::test_cluster::{SHARDS, status};
 use cairn_tests::{
-    CairnProcess, Exported, cairn_bin, client, export, free_port, wait_for, without_cairn_env,
+    Exported, TestCluster, cairn_bin, client, export, free_port, wait_for, without_cairn_env,
     write_lines,
 };
-use serde_json::Value;
 
-const SHARDS: &str = "4";
-
-struct Member {
-    id: u64,
-    dir: PathBuf,
-    args: Vec<String>,
-    url: String,
-    process: Option<CairnProcess>,
-}
-
-struct TestCluster {
-    root: tempfile::TempDir,
-    members: Vec<Member>,
-}
-
-impl TestCluster {
-    /// Node 1 bootstraps, the others join through it; returns once the status is healthy.
-    fn start(n: u64) -> anyhow::Result<TestCluster> {
-        let mut c = TestCluster {
-            root: tempfile::tempdir()?,
-            members: Vec::new(),
-        };
-        for _ in 1..=n {
-            c.add_member()?;
-        }
-        c.wait_healthy(1, n as usize)?;
-        Ok(c)
-    }
-
-    /// Starts the next node (id = members + 1): node 1 bootstraps, later ones join node 1.
-    fn add_member(&mut self) -> anyhow::Result<u64> {
-        let id = self.members.len() as u64 + 1;
-        let (http, grpc) = (free_port(), free_port());
-        let mut args: Vec<String> = [
-            "--node-id".to_string(),
-            id.to_string(),
-            "--http-addr".into(),
-            format!("127.0.0.1:{http}"),
-            "--grpc-addr".into(),
-            format!("127.0.0.1:{grpc}"),
-        ]
-        .to_vec();
-        // Joining nodes are not told the shard count: they adopt the cluster's.
-        if self.members.is_empty() {
-            args.extend(["--shards".to_string(), SHARDS.into()]);
-        }
-        if let Some(first) = self.members.first() {
-            let seed =
-                first.args[first.args.iter().position(|a| a == "--grpc-addr").unwrap() + 1].clone();
-            args.extend(["--join".to_string(), seed]);
-        }
-        let mut m = Member {
-            id,
-            dir: self.root.path().join(format!("node{id}")),
-            args,
-            url: format!("http://127.0.0.1:{http}"),
-            process: None,
-        };
-        m.start()?;
-        self.members.push(m);
-        Ok(id)
-    }
-
-    fn node(&mut self, id: u64) -> &mut Member {
-        &mut self.members[id as usize - 1]
-    }
-
-    fn url(&self, id: u64) -> String {
-        self.members[id as usize - 1].url.clone()
-    }
-
-    /// Waits until node `via` reports a healthy cluster of `nodes` members.
-    fn wait_healthy(&self, via: u64, nodes: usize) -> anyhow::Result<Value> {
-        let url = self.url(via);
-        wait_for("a healthy cluster", Duration::from_secs(90), || {
-            let s = status(&url).ok()?;
-            (s["healthy"] == true && s["nodes"].as_array()?.len() == nodes).then_some(s)
-        })
-        .with_context(|| format!("last status: {:?}", status(&url).ok()))
-    }
-
-    /// Every node's replicas hold the same series and samples (each node's export reads its
-    /// own replicas, after a read barrier): all of `acked`, possibly some of `unacked` (sent
-    /// without an acknowledgement: a write that timed out may still commit), nothing else, and
-    /// no timestamp twice in a series (retries are idempotent, never stored twice).
-    fn check_replicas_agree(
-        &self,
-        acked: &[(i64, f64)],
-        unacked: &[(i64, f64)],
-    ) -> anyhow::Result<()> {
-        let written: BTreeSet<(i64, u64)> = acked
-            .iter()
-            .chain(unacked)
-            .map(|&(t, v)| (t, v.to_bits()))
-            .collect();
-        let mut first: Option<Vec<Exported>> = None;
-        for m in &self.members {
-            let Some(p) = &m.process else { continue };
-            let got = export(&p.url, None, r#"{__name__=~"load_.*"}"#)
-                .with_context(|| format!("export from node {}", m.id))?;
-            for e in &got {
-                let times: BTreeSet<i64> = e.samples.iter().map(|&(t, _)| t).collect();
-                if times.len() != e.samples.len() {
-                    bail!("node {} repeats a timestamp in {:?}", m.id, e.metric);
-                }
-            }
-            let samples: BTreeSet<(i64, u64)> =
-                got.iter().flat_map(|e| e.samples.iter().copied()).collect();
-            for (t, v) in acked {
-                if !samples.contains(&(*t, v.to_bits())) {
-                    bail!("node {} lost the acknowledged sample ({t}, {v})", m.id);
-                }
-            }
-            let count: usize = got.iter().map(|e| e.samples.len()).sum();
-            if let Some((t, bits)) = samples.difference(&written).next() {
-                bail!(
-                    "node {} holds a sample never written: ({t}, {})",
-                    m.id,
-                    f64::from_bits(*bits)
-                );
-            }
-            if count > acked.len() + unacked.len() {
-                bail!(
-                    "node {} holds {count} samples, more than the {} acknowledged and {} unacknowledged",
-                    m.id,
-                    acked.len(),
-                    unacked.len()
-                );
-            }
-            match &first {
-                None => first = Some(got),
-                Some(f) if *f != got => bail!("node {} disagrees with the first node", m.id),
-                Some(_) => {}
+/// Every node's replicas hold the same series and samples (each node's export reads its
+/// own replicas, after a read barrier): all of `acked`, possibly some of `unacked` (sent
+/// without an acknowledgement: a write that timed out may still commit), nothing else, and
+/// no timestamp twice in a series (retries are idempotent, never stored twice).
+fn check_replicas_agree(
+    c: &TestCluster,
+    acked: &[(i64, f64)],
+    unacked: &[(i64, f64)],
+) -> anyhow::Result<()> {
+    let written: BTreeSet<(i64, u64)> = acked
+        .iter()
+        .chain(unacked)
+        .map(|&(t, v)| (t, v.to_bits()))
+        .collect();
+    let mut first: Option<Vec<Exported>> = None;
+    for m in &c.members {
+        let Some(p) = &m.process else { continue };
+        let got = export(&p.url, None, r#"{__name__=~"load_.*"}"#)
+            .with_context(|| format!("export from node {}", m.id))?;
+        for e in &got {
+            let times: BTreeSet<i64> = e.samples.iter().map(|&(t, _)| t).collect();
+            if times.len() != e.samples.len() {
+                bail!("node {} repeats a timestamp in {:?}", m.id, e.metric);
             }
         }
-        Ok(())
-    }
-}
-
-impl Drop for TestCluster {
-    /// On a failing test, shows every live node's view of the shards and the end of every
-    /// node's log (the whole log goes to `$CAIRN_TEST_LOG_DIR/node<N>.log` when that is set).
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            return;
-        }
-        let log_dir = std::env::var_os("CAIRN_TEST_LOG_DIR").map(PathBuf::from);
-        for m in &self.members {
-            if let Some(p) = &m.process {
-                if let Ok(s) = status(&p.url) {
-                    eprintln!("--- node {} status: {}", m.id, s["shards"]);
-                }
-                let log = p.log_text();
-                if let Some(d) = &log_dir {
-                    let _ = std::fs::create_dir_all(d);
-                    let _ = std::fs::write(d.join(format!("node{}.log", m.id)), &log);
-                }
-                let tail: Vec<&str> = log.lines().rev().take(40).collect();
-                eprintln!("--- node {} (last lines) ---", m.id);
-                for l in tail.into_iter().rev() {
-                    eprintln!("{l}");
-                }
+        let samples: BTreeSet<(i64, u64)> =
+            got.iter().flat_map(|e| e.samples.iter().copied()).collect();
+        for (t, v) in acked {
+            if !samples.contains(&(*t, v.to_bits())) {
+                bail!("node {} lost the acknowledged sample ({t}, {v})", m.id);
             }
         }
-    }
-}
-
-impl Member {
-    fn start(&mut self) -> anyhow::Result<()> {
-        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
-        let p = CairnProcess::start_args(&self.dir, &args, &[])?;
-        self.url = p.url.clone();
-        self.process = Some(p);
-        Ok(())
-    }
-
-    fn kill9(&mut self) {
-        if let Some(p) = self.process.take() {
-            p.kill9();
+        let count: usize = got.iter().map(|e| e.samples.len()).sum();
+        if let Some((t, bits)) = samples.difference(&written).next() {
+            bail!(
+                "node {} holds a sample never written: ({t}, {})",
+                m.id,
+                f64::from_bits(*bits)
+            );
+        }
+        if count > acked.len() + unacked.len() {
+            bail!(
+                "node {} holds {count} samples, more than the {} acknowledged and {} unacknowledged",
+                m.id,
+                acked.len(),
+                unacked.len()
+            );
+        }
+        match &first {
+            None => first = Some(got),
+            Some(f) if *f != got => bail!("node {} disagrees with the first node", m.id),
+            Some(_) => {}
         }
     }
-}
-
-fn status(url: &str) -> anyhow::Result<Value> {
-    let text = client()
-        .get(format!("{url}/api/v1/cluster/status"))
-        .send()?
-        .text()?;
-    let v: Value = serde_json::from_str(&text)?;
-    Ok(v["data"].clone())
+    Ok(())
 }
 
 /// One line of line protocol per sample: `load_v,host=h value=V T` (ms).
@@ -389,7 +253,7 @@ fn three_nodes_replicate_and_every_node_reads_its_writes() {
     let acked: Vec<(i64, f64)> = (0..3)
         .map(|i| (1_700_000_000_000 + i * 1000, i as f64))
         .collect();
-    c.check_replicas_agree(&acked, &[]).unwrap();
+    check_replicas_agree(&c, &acked, &[]).unwrap();
     // Raft metrics are exported.
     let m = client()
         .get(format!("{}/metrics", c.url(1)))
@@ -520,12 +384,12 @@ fn kill_nine_a_shard_leader_then_the_meta_leader_while_writing() {
         "writes stopped for {gap:?} after node {meta_leader}, the meta leader, was killed"
     );
     wait_for("every node caught up", Duration::from_secs(60), || {
-        c.check_replicas_agree(&acked, &unacked).ok()
+        check_replicas_agree(&c, &acked, &unacked).ok()
     })
     .unwrap_or_else(|e| {
         panic!(
             "{e:#}: {:?}",
-            c.check_replicas_agree(&acked, &unacked).unwrap_err()
+            check_replicas_agree(&c, &acked, &unacked).unwrap_err()
         )
     });
 }
@@ -567,7 +431,7 @@ fn two_of_three_down_fails_fast_then_recovers_without_loss() {
     // The write that got 503 was appended to the leader's log and may have committed since.
     let unacked = [(1_700_000_100_000, 1.5)];
     wait_for("replicas agree", Duration::from_secs(60), || {
-        c.check_replicas_agree(&acked, &unacked).ok()
+        check_replicas_agree(&c, &acked, &unacked).ok()
     })
     .unwrap();
 }
@@ -610,10 +474,7 @@ fn a_partitioned_node_takes_no_writes_and_agrees_after_healing() {
     wait_for(
         "replicas agree after healing",
         Duration::from_secs(60),
-        || {
-            c.check_replicas_agree(&acked, &[(1_700_000_001_000, 2.0)])
-                .ok()
-        },
+        || check_replicas_agree(&c, &acked, &[(1_700_000_001_000, 2.0)]).ok(),
     )
     .unwrap();
     let got = export(&c.url(3), None, r#"load_v{host="part"}"#).unwrap();
@@ -643,7 +504,7 @@ fn a_node_without_replicas_serves_writes_and_reads_through_the_others() {
         acked.extend([(t, i as f64), (t, -1.0)]);
     }
     // Every node, node 4 included, exports the same series and samples.
-    c.check_replicas_agree(&acked, &[]).unwrap();
+    check_replicas_agree(&c, &acked, &[]).unwrap();
     // Metadata and PromQL answers on node 4 are node 1's.
     let asks: [(&str, Vec<(&str, &str)>); 5] = [
         ("/api/v1/series", vec![("match[]", "load_v")]),
