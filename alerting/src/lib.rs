@@ -18,6 +18,7 @@
 //! tokio).
 
 pub mod alert;
+pub mod alert_state;
 pub mod error;
 pub mod rule;
 pub mod rule_store;
