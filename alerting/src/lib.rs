@@ -20,8 +20,11 @@
 pub mod alert;
 pub mod alert_state;
 pub mod error;
+pub mod group_eval;
+pub mod mem_rule_store;
 pub mod rule;
 pub mod rule_store;
+pub mod schedule;
 
 pub use alert::{Alert, AlertState, fingerprint};
 pub use error::{Error, Result};
