@@ -23,8 +23,10 @@ pub mod error;
 pub mod group_eval;
 pub mod mem_rule_store;
 pub mod rule;
+pub mod rule_file;
 pub mod rule_store;
 pub mod schedule;
+pub mod simple_kind;
 
 pub use alert::{Alert, AlertState, fingerprint};
 pub use error::{Error, Result};
