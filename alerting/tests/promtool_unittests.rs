@@ -159,3 +159,16 @@ fn strip_histograms(text: &str) -> String {
     }
     out.join("\n") + "\n"
 }
+
+/// Our own failing tests (wrong labels, wrong annotations, an unexpected extra alert, a
+/// wrong sample value, and a passing test beside them): the output is promtool's, byte
+/// for byte (recorded from `promtool test rules` 2.42 into `own-failing.promtool.out`).
+#[test]
+fn own_failing_tests_report_as_promtool() {
+    let own = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/unittest");
+    let read_own =
+        |p: &str| std::fs::read_to_string(own.join(p)).map_err(|e| format!("open {p}: {e}"));
+    let r = run_test_file("own-failing.yml", &read_own);
+    assert!(!r.passed);
+    assert_eq!(r.output, read_own("own-failing.promtool.out").unwrap());
+}
