@@ -179,7 +179,7 @@ impl<'a> State<'a> {
     fn walk_range(&mut self, dot: &Value, node: &'a Node, b: &'a Branch) -> Res<()> {
         self.at = At::Node(node);
         let mark_outer = self.vars.len();
-        let r = self.walk_range_inner(dot, node, b);
+        let r = self.walk_range_inner(dot, b);
         self.vars.truncate(mark_outer);
         match r {
             Err(Flow::Break) => Ok(()),
@@ -187,7 +187,7 @@ impl<'a> State<'a> {
         }
     }
 
-    fn walk_range_inner(&mut self, dot: &Value, node: &'a Node, b: &'a Branch) -> Res<()> {
+    fn walk_range_inner(&mut self, dot: &Value, b: &'a Branch) -> Res<()> {
         let val = self.eval_pipeline(dot, &b.pipe)?;
         let mark = self.vars.len();
         let ndecl = b.pipe.decl.len();
@@ -359,23 +359,28 @@ impl<'a> State<'a> {
 
     fn eval_field_chain(&mut self, mut receiver: Value, ident: &[String], args: &[Arg], fin: Final) -> Res<Value> {
         let n = ident.len();
+        // Whether the receiver's static Go type is interface{} (a generic map's element or an
+        // interface-typed field): Go names that type, not the dynamic one, in errors.
+        let mut iface = false;
         for name in &ident[..n - 1] {
-            receiver = self.eval_field(name, &[], None, &receiver)?;
+            (receiver, iface) = self.eval_field(name, &[], None, &receiver, iface)?;
         }
-        self.eval_field(&ident[n - 1], args, fin, &receiver)
+        Ok(self.eval_field(&ident[n - 1], args, fin, &receiver, iface)?.0)
     }
 
-    fn eval_field(&mut self, name: &str, args: &[Arg], fin: Final, receiver: &Value) -> Res<Value> {
+    fn eval_field(&mut self, name: &str, args: &[Arg], fin: Final, receiver: &Value, iface: bool) -> Res<(Value, bool)> {
         let has_args = args.len() > 1 || fin.is_some();
+        let type_name = if iface { "interface {}".to_string() } else { receiver.go_type() };
         match receiver {
             // missingkey=zero: a field of nothing is nothing.
-            Value::Nil => Ok(Value::Nil),
-            Value::Struct { type_name, .. } => match receiver.field(name) {
+            Value::Nil => Ok((Value::Nil, false)),
+            Value::Struct { type_name: t, .. } => match receiver.field(name) {
                 Some(v) => {
                     if has_args {
                         return Err(self.errorf(format!("{name} has arguments but cannot be invoked as function")));
                     }
-                    Ok(v.clone())
+                    let field_iface = t.contains(&format!(" {name} interface {{}}"));
+                    Ok((v.clone(), field_iface))
                 }
                 None => Err(self.errorf(format!("can't evaluate field {name} in type {type_name}"))),
             },
@@ -383,21 +388,22 @@ impl<'a> State<'a> {
                 if has_args {
                     return Err(self.errorf(format!("{name} is not a method but has arguments")));
                 }
+                let string_map = Value::is_string_map(m);
                 match m.get(name) {
-                    Some(v) => Ok(v.clone()),
-                    None if Value::is_string_map(m) => Ok(Value::Str(String::new())),
-                    None => Ok(Value::Nil),
+                    Some(v) => Ok((v.clone(), !string_map)),
+                    None if string_map => Ok((Value::Str(String::new()), false)),
+                    None => Ok((Value::Nil, true)),
                 }
             }
             Value::Time(ns) if !has_args => match name {
                 // The time.Time methods alert templates use.
-                "Unix" => Ok(Value::Int(ns.div_euclid(1_000_000_000))),
-                "UnixNano" => Ok(Value::Int(*ns)),
-                "UnixMilli" => Ok(Value::Int(ns.div_euclid(1_000_000))),
-                "String" => Ok(Value::Str(super::go_fmt::go_time_string(*ns))),
-                _ => Err(self.errorf(format!("can't evaluate field {name} in type {}", receiver.go_type()))),
+                "Unix" => Ok((Value::Int(ns.div_euclid(1_000_000_000)), false)),
+                "UnixNano" => Ok((Value::Int(*ns), false)),
+                "UnixMilli" => Ok((Value::Int(ns.div_euclid(1_000_000)), false)),
+                "String" => Ok((Value::Str(super::go_fmt::go_time_string(*ns)), false)),
+                _ => Err(self.errorf(format!("can't evaluate field {name} in type {type_name}"))),
             },
-            other => Err(self.errorf(format!("can't evaluate field {name} in type {}", other.go_type()))),
+            _ => Err(self.errorf(format!("can't evaluate field {name} in type {type_name}"))),
         }
     }
 

@@ -600,7 +600,8 @@ impl Lexer<'_> {
 
 /// Go's `%#U`: `U+0021 '!'`.
 pub fn go_unicode(r: char) -> String {
-    if r.is_control() {
+    // Go shows the character only when it is printable; of the spaces only U+0020 is.
+    if r.is_control() || (r.is_whitespace() && r != ' ') {
         format!("U+{:04X}", r as u32)
     } else {
         format!("U+{:04X} '{}'", r as u32, r)

@@ -60,7 +60,7 @@ impl Value {
     }
 
     /// Whether a map reads as Go's `map[string]string`.
-    pub(crate) fn is_string_map(map: &BTreeMap<String, Value>) -> bool {
+    pub fn is_string_map(map: &BTreeMap<String, Value>) -> bool {
         map.values().all(|v| matches!(v, Value::Str(_)))
     }
 
