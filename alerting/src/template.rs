@@ -31,7 +31,8 @@ use std::collections::BTreeMap;
 
 pub use go_fmt::{format_float, sprint, sprintf};
 pub use prometheus::{
-    AlertTemplateData, PrometheusFunctions, QuerySample, TemplateQuerier, check_alert_text, expand_alert_text,
+    AlertTemplateData, PrometheusFunctions, QuerySample, TemplateQuerier, check_alert_text,
+    expand_alert_text,
 };
 pub use value::Value;
 
@@ -96,11 +97,17 @@ pub struct Signature {
 
 impl Signature {
     pub fn fixed(params: &[ParamType]) -> Signature {
-        Signature { params: params.to_vec(), variadic: None }
+        Signature {
+            params: params.to_vec(),
+            variadic: None,
+        }
     }
 
     pub fn variadic(params: &[ParamType], rest: ParamType) -> Signature {
-        Signature { params: params.to_vec(), variadic: Some(rest) }
+        Signature {
+            params: params.to_vec(),
+            variadic: Some(rest),
+        }
     }
 }
 
@@ -141,14 +148,22 @@ impl Template {
     /// Parses `text` as template `name` (plus the templates it `define`s), with Go's
     /// parse-time checks: undefined variables, unknown functions, unbalanced `end`.
     pub fn parse(name: &str, text: &str, funcs: &dyn Functions) -> Result<Template, TemplateError> {
-        let mut t = Template { name: name.to_string(), trees: BTreeMap::new() };
+        let mut t = Template {
+            name: name.to_string(),
+            trees: BTreeMap::new(),
+        };
         t.add(name, text, funcs)?;
         Ok(t)
     }
 
     /// Parses another text into the set (Go's `t.New(name).Parse(text)`): its definitions
     /// replace earlier ones of the same name unless they are empty.
-    pub fn add(&mut self, name: &str, text: &str, funcs: &dyn Functions) -> Result<(), TemplateError> {
+    pub fn add(
+        &mut self,
+        name: &str,
+        text: &str,
+        funcs: &dyn Functions,
+    ) -> Result<(), TemplateError> {
         let has = |f: &str| funcs.has(f) || builtins::is_builtin(f);
         let trees = parser::parse(name, text, &has).map_err(|e| TemplateError {
             kind: TemplateErrorKind::Parse,
@@ -178,7 +193,12 @@ impl Template {
     }
 
     /// Executes template `name` with `data` as dot.
-    pub fn execute(&self, name: &str, data: &Value, funcs: &dyn Functions) -> Result<String, TemplateError> {
+    pub fn execute(
+        &self,
+        name: &str,
+        data: &Value,
+        funcs: &dyn Functions,
+    ) -> Result<String, TemplateError> {
         let Some(tree) = self.trees.get(name) else {
             return Err(TemplateError {
                 kind: TemplateErrorKind::Execute,

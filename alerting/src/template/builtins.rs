@@ -9,8 +9,8 @@ use super::go_fmt::{sprint, sprintf, sprintln};
 use super::{ParamType, Signature, Value};
 
 const NAMES: &[&str] = &[
-    "and", "or", "not", "len", "index", "slice", "print", "printf", "println", "eq", "ne", "lt", "le", "gt", "ge",
-    "html", "js", "urlquery",
+    "and", "or", "not", "len", "index", "slice", "print", "printf", "println", "eq", "ne", "lt",
+    "le", "gt", "ge", "html", "js", "urlquery",
 ];
 
 pub fn is_builtin(name: &str) -> bool {
@@ -73,7 +73,12 @@ fn index_arg(index: &Value, cap: usize) -> Result<usize, String> {
     let x = match index {
         Value::Int(i) => *i,
         Value::Nil => return Err("cannot index slice/array with nil".to_string()),
-        other => return Err(format!("cannot index slice/array with type {}", other.go_type())),
+        other => {
+            return Err(format!(
+                "cannot index slice/array with type {}",
+                other.go_type()
+            ));
+        }
     };
     if x < 0 || x as u64 > cap as u64 {
         return Err(format!("index out of range: {x}"));
@@ -90,16 +95,26 @@ fn index(item: &Value, indexes: &[Value]) -> Result<Value, String> {
         item = match &item {
             Value::List(l) => {
                 let x = index_arg(ix, l.len())?;
-                l.get(x).cloned().ok_or("reflect: slice index out of range")?
+                l.get(x)
+                    .cloned()
+                    .ok_or("reflect: slice index out of range")?
             }
             Value::Str(s) | Value::Html(s) => {
                 let x = index_arg(ix, s.len())?;
                 // Go indexes bytes and yields a uint8.
-                Value::Int(i64::from(*s.as_bytes().get(x).ok_or("reflect: string index out of range")?))
+                Value::Int(i64::from(
+                    *s.as_bytes()
+                        .get(x)
+                        .ok_or("reflect: string index out of range")?,
+                ))
             }
             Value::Map(m) => {
                 let Value::Str(k) = ix else {
-                    let t = if matches!(ix, Value::Nil) { "<nil>".to_string() } else { ix.go_type() };
+                    let t = if matches!(ix, Value::Nil) {
+                        "<nil>".to_string()
+                    } else {
+                        ix.go_type()
+                    };
                     return Err(format!("value has type {t}; should be string"));
                 };
                 match m.get(k) {
@@ -111,7 +126,10 @@ fn index(item: &Value, indexes: &[Value]) -> Result<Value, String> {
             // Go dereferences pointers first, so *T reports as T.
             other => {
                 let t = other.go_type();
-                return Err(format!("can't index item of type {}", t.trim_start_matches('*')));
+                return Err(format!(
+                    "can't index item of type {}",
+                    t.trim_start_matches('*')
+                ));
             }
         };
     }
@@ -146,7 +164,9 @@ fn slice(item: &Value, indexes: &[Value]) -> Result<Value, String> {
         return Err(format!("invalid slice index: {} > {}", idx[1], idx[2]));
     }
     Ok(match item {
-        Value::Str(s) => Value::Str(String::from_utf8_lossy(&s.as_bytes()[idx[0]..idx[1]]).into_owned()),
+        Value::Str(s) => {
+            Value::Str(String::from_utf8_lossy(&s.as_bytes()[idx[0]..idx[1]]).into_owned())
+        }
         Value::List(l) => Value::List(l[idx[0]..idx[1]].to_vec()),
         _ => Value::Nil,
     })
@@ -193,7 +213,9 @@ fn eq(arg1: &Value, rest: &[Value]) -> Result<bool, String> {
                 (Value::Int(a), Value::Int(b)) => a == b,
                 (Value::Float(a), Value::Float(b)) => a == b,
                 (Value::Str(a) | Value::Html(a), Value::Str(b) | Value::Html(b)) => a == b,
-                (Value::Nil, _) | (_, Value::Nil) => matches!(arg1, Value::Nil) == matches!(arg, Value::Nil),
+                (Value::Nil, _) | (_, Value::Nil) => {
+                    matches!(arg1, Value::Nil) == matches!(arg, Value::Nil)
+                }
                 (Value::List(_) | Value::Map(_), _) | (_, Value::List(_) | Value::Map(_)) => {
                     if std::mem::discriminant(arg1) != std::mem::discriminant(arg) {
                         return Err(format!(
@@ -204,7 +226,11 @@ fn eq(arg1: &Value, rest: &[Value]) -> Result<bool, String> {
                             super::go_fmt::sprint_value(arg)
                         ));
                     }
-                    return Err(format!("non-comparable type {}: {}", super::go_fmt::sprint_value(arg), arg.go_type()));
+                    return Err(format!(
+                        "non-comparable type {}: {}",
+                        super::go_fmt::sprint_value(arg),
+                        arg.go_type()
+                    ));
                 }
                 (a, b) => a == b,
             }
@@ -251,7 +277,13 @@ fn eval_args(args: &[Value]) -> String {
     }
     let printable: Vec<Value> = args
         .iter()
-        .map(|a| if matches!(a, Value::Nil) { Value::Str("<no value>".into()) } else { a.clone() })
+        .map(|a| {
+            if matches!(a, Value::Nil) {
+                Value::Str("<no value>".into())
+            } else {
+                a.clone()
+            }
+        })
         .collect();
     sprint(&printable)
 }
@@ -299,7 +331,9 @@ pub fn query_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             b' ' => out.push('+'),
             b => out.push_str(&format!("%{b:02X}")),
         }

@@ -103,7 +103,11 @@ impl<'a> State<'a> {
                 )
             }
         };
-        Flow::Error(TemplateError { kind: TemplateErrorKind::Execute, template: name.clone(), message })
+        Flow::Error(TemplateError {
+            kind: TemplateErrorKind::Execute,
+            template: name.clone(),
+            message,
+        })
     }
 
     fn var_value(&self, name: &str) -> Res<Value> {
@@ -145,7 +149,9 @@ impl<'a> State<'a> {
             Node::If(b) => self.walk_if_or_with(false, dot, b)?,
             Node::With(b) => self.walk_if_or_with(true, dot, b)?,
             Node::Range(b) => self.walk_range(dot, node, b)?,
-            Node::Template { name, pipe, .. } => self.walk_template(dot, node, name, pipe.as_ref())?,
+            Node::Template { name, pipe, .. } => {
+                self.walk_template(dot, node, name, pipe.as_ref())?
+            }
             Node::Break { .. } => return Err(Flow::Break),
             Node::Continue { .. } => return Err(Flow::Continue),
         }
@@ -156,6 +162,14 @@ impl<'a> State<'a> {
         match v {
             // Go's printableValue: an invalid value prints as <no value>.
             Value::Nil => self.out.push_str("<no value>"),
+            // Go's printableValue dereferences a pointer before printing: {..}, not &{..}.
+            Value::Struct { type_name, fields } if type_name.starts_with('*') => {
+                let deref = Value::Struct {
+                    type_name: type_name[1..].to_string(),
+                    fields: fields.clone(),
+                };
+                self.out.push_str(&sprint_value(&deref));
+            }
             v => self.out.push_str(&sprint_value(v)),
         }
     }
@@ -165,7 +179,11 @@ impl<'a> State<'a> {
         let r = (|| {
             let val = self.eval_pipeline(dot, &b.pipe)?;
             if val.is_true() {
-                if with { self.walk_list(&val, &b.list) } else { self.walk_list(dot, &b.list) }
+                if with {
+                    self.walk_list(&val, &b.list)
+                } else {
+                    self.walk_list(dot, &b.list)
+                }
             } else if let Some(else_list) = &b.else_list {
                 self.walk_list(dot, else_list)
             } else {
@@ -192,19 +210,30 @@ impl<'a> State<'a> {
         let mark = self.vars.len();
         let ndecl = b.pipe.decl.len();
         let items: Vec<(Value, Value)> = match &val {
-            Value::List(l) => l.iter().enumerate().map(|(i, e)| (Value::Int(i as i64), e.clone())).collect(),
-            Value::Map(m) => m.iter().map(|(k, v)| (Value::Str(k.clone()), v.clone())).collect(),
+            Value::List(l) => l
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (Value::Int(i as i64), e.clone()))
+                .collect(),
+            Value::Map(m) => m
+                .iter()
+                .map(|(k, v)| (Value::Str(k.clone()), v.clone()))
+                .collect(),
             Value::Nil => Vec::new(),
             // Go 1.22 ranges over integers: 0..n, the element being the index.
             Value::Int(n) => {
                 if ndecl > 1 {
-                    return Err(self.errorf(format!("can't use {n} to iterate over more than one variable")));
+                    return Err(self.errorf(format!(
+                        "can't use {n} to iterate over more than one variable"
+                    )));
                 }
                 (0..*n).map(|i| (Value::Int(i), Value::Int(i))).collect()
             }
             other => {
                 // Go reports this at the last node the pipeline evaluated.
-                return Err(self.errorf(format!("range can't iterate over {}", sprint_value(other))));
+                return Err(
+                    self.errorf(format!("range can't iterate over {}", sprint_value(other)))
+                );
             }
         };
         if items.is_empty() {
@@ -233,20 +262,29 @@ impl<'a> State<'a> {
         Ok(())
     }
 
-    fn walk_template(&mut self, dot: &Value, node: &'a Node, name: &str, pipe: Option<&'a Pipe>) -> Res<()> {
+    fn walk_template(
+        &mut self,
+        dot: &Value,
+        node: &'a Node,
+        name: &str,
+        pipe: Option<&'a Pipe>,
+    ) -> Res<()> {
         self.at = At::Node(node);
         let Some(tree) = self.trees.get(name) else {
             return Err(self.errorf(format!("template {} not defined", go_quote(name))));
         };
         if self.depth == MAX_EXEC_DEPTH {
-            return Err(self.errorf(format!("exceeded maximum template depth ({MAX_EXEC_DEPTH})")));
+            return Err(self.errorf(format!(
+                "exceeded maximum template depth ({MAX_EXEC_DEPTH})"
+            )));
         }
         let new_dot = match pipe {
             Some(p) => self.eval_pipeline(dot, p)?,
             None => Value::Nil,
         };
         // No dynamic scoping: the called template sees only $ (its dot).
-        let saved_vars = std::mem::replace(&mut self.vars, vec![("$".to_string(), new_dot.clone())]);
+        let saved_vars =
+            std::mem::replace(&mut self.vars, vec![("$".to_string(), new_dot.clone())]);
         let saved_tree = std::mem::replace(&mut self.tree, tree);
         self.depth += 1;
         let r = self.walk_list(&new_dot, &tree.root);
@@ -288,7 +326,9 @@ impl<'a> State<'a> {
                 return self.eval_field_chain(dot.clone(), ident, &cmd.args, fin);
             }
             Arg::Chain { .. } => return self.eval_chain(dot, first, &cmd.args, fin),
-            Arg::Identifier { name, .. } => return self.eval_function(dot, first, name, At::Cmd(cmd), &cmd.args, fin),
+            Arg::Identifier { name, .. } => {
+                return self.eval_function(dot, first, name, At::Cmd(cmd), &cmd.args, fin);
+            }
             Arg::Pipe(p) => {
                 self.not_a_function(&cmd.args, &fin)?;
                 return self.eval_pipeline(dot, p);
@@ -304,7 +344,10 @@ impl<'a> State<'a> {
             Arg::Nil { .. } => Err(self.errorf("nil is not a command")),
             Arg::Number { .. } => self.ideal_constant(first),
             Arg::String { text, .. } => Ok(Value::Str(text.clone())),
-            _ => Err(self.errorf(format!("can't evaluate command {}", go_quote(&first.to_string())))),
+            _ => Err(self.errorf(format!(
+                "can't evaluate command {}",
+                go_quote(&first.to_string())
+            ))),
         }
     }
 
@@ -315,7 +358,10 @@ impl<'a> State<'a> {
             return Ok(Value::Nil);
         };
         let t = &num.text;
-        let is_hex = t.len() > 2 && t.starts_with('0') && (t.as_bytes()[1] | 0x20) == b'x' && !t.contains(['p', 'P']);
+        let is_hex = t.len() > 2
+            && t.starts_with('0')
+            && (t.as_bytes()[1] | 0x20) == b'x'
+            && !t.contains(['p', 'P']);
         let is_rune = t.starts_with('\'');
         if let Some(f) = num.float {
             if !is_hex && !is_rune && t.contains(['.', 'e', 'E', 'p', 'P']) {
@@ -331,7 +377,13 @@ impl<'a> State<'a> {
         Ok(Value::Nil)
     }
 
-    fn eval_chain(&mut self, dot: &Value, chain: &'a Arg, args: &'a [Arg], fin: Final) -> Res<Value> {
+    fn eval_chain(
+        &mut self,
+        dot: &Value,
+        chain: &'a Arg,
+        args: &'a [Arg],
+        fin: Final,
+    ) -> Res<Value> {
         self.at = At::Arg(chain);
         let Arg::Chain { node, fields, .. } = chain else {
             return Ok(Value::Nil);
@@ -343,7 +395,13 @@ impl<'a> State<'a> {
         self.eval_field_chain(receiver, fields, args, fin)
     }
 
-    fn eval_variable(&mut self, dot: &Value, var: &'a Arg, args: &'a [Arg], fin: Final) -> Res<Value> {
+    fn eval_variable(
+        &mut self,
+        dot: &Value,
+        var: &'a Arg,
+        args: &'a [Arg],
+        fin: Final,
+    ) -> Res<Value> {
         let _ = dot;
         self.at = At::Arg(var);
         let Arg::Variable { ident, .. } = var else {
@@ -357,7 +415,13 @@ impl<'a> State<'a> {
         self.eval_field_chain(value, &ident[1..], args, fin)
     }
 
-    fn eval_field_chain(&mut self, mut receiver: Value, ident: &[String], args: &[Arg], fin: Final) -> Res<Value> {
+    fn eval_field_chain(
+        &mut self,
+        mut receiver: Value,
+        ident: &[String],
+        args: &[Arg],
+        fin: Final,
+    ) -> Res<Value> {
         let n = ident.len();
         // Whether the receiver's static Go type is interface{} (a generic map's element or an
         // interface-typed field): Go names that type, not the dynamic one, in errors.
@@ -365,24 +429,41 @@ impl<'a> State<'a> {
         for name in &ident[..n - 1] {
             (receiver, iface) = self.eval_field(name, &[], None, &receiver, iface)?;
         }
-        Ok(self.eval_field(&ident[n - 1], args, fin, &receiver, iface)?.0)
+        Ok(self
+            .eval_field(&ident[n - 1], args, fin, &receiver, iface)?
+            .0)
     }
 
-    fn eval_field(&mut self, name: &str, args: &[Arg], fin: Final, receiver: &Value, iface: bool) -> Res<(Value, bool)> {
+    fn eval_field(
+        &mut self,
+        name: &str,
+        args: &[Arg],
+        fin: Final,
+        receiver: &Value,
+        iface: bool,
+    ) -> Res<(Value, bool)> {
         let has_args = args.len() > 1 || fin.is_some();
-        let type_name = if iface { "interface {}".to_string() } else { receiver.go_type() };
+        let type_name = if iface {
+            "interface {}".to_string()
+        } else {
+            receiver.go_type()
+        };
         match receiver {
             // missingkey=zero: a field of nothing is nothing.
             Value::Nil => Ok((Value::Nil, false)),
             Value::Struct { type_name: t, .. } => match receiver.field(name) {
                 Some(v) => {
                     if has_args {
-                        return Err(self.errorf(format!("{name} has arguments but cannot be invoked as function")));
+                        return Err(self.errorf(format!(
+                            "{name} has arguments but cannot be invoked as function"
+                        )));
                     }
                     let field_iface = t.contains(&format!(" {name} interface {{}}"));
                     Ok((v.clone(), field_iface))
                 }
-                None => Err(self.errorf(format!("can't evaluate field {name} in type {type_name}"))),
+                None => {
+                    Err(self.errorf(format!("can't evaluate field {name} in type {type_name}")))
+                }
             },
             Value::Map(m) => {
                 if has_args {
@@ -445,7 +526,9 @@ impl<'a> State<'a> {
                 )));
             }
         } else if num_in != num_fixed {
-            return Err(self.errorf(format!("wrong number of args for {name}: want {num_fixed} got {num_in}")));
+            return Err(self.errorf(format!(
+                "wrong number of args for {name}: want {num_fixed} got {num_in}"
+            )));
         }
         if !user && (name == "and" || name == "or") {
             // Short-circuit: the first argument that decides is the result.
@@ -463,12 +546,21 @@ impl<'a> State<'a> {
         }
         let mut argv = Vec::with_capacity(num_in);
         for (i, arg) in args.iter().enumerate() {
-            let typ = sig.params.get(i).copied().or(sig.variadic).unwrap_or(ParamType::Any);
+            let typ = sig
+                .params
+                .get(i)
+                .copied()
+                .or(sig.variadic)
+                .unwrap_or(ParamType::Any);
             argv.push(self.eval_arg(dot, Some(typ), arg)?);
         }
         if let Some(f) = fin {
             let typ = if sig.variadic.is_some() {
-                if num_in - 1 < num_fixed { sig.params[num_in - 1] } else { sig.variadic.unwrap_or(ParamType::Any) }
+                if num_in - 1 < num_fixed {
+                    sig.params[num_in - 1]
+                } else {
+                    sig.variadic.unwrap_or(ParamType::Any)
+                }
             } else {
                 sig.params.last().copied().unwrap_or(ParamType::Any)
             };
@@ -497,7 +589,9 @@ impl<'a> State<'a> {
         let ok = match (typ, &value) {
             (ParamType::Any, _) => true,
             (ParamType::Sample | ParamType::QueryResult, Value::Nil) => true,
-            (_, Value::Nil) => return Err(self.errorf(format!("invalid value; expected {}", typ.go_name()))),
+            (_, Value::Nil) => {
+                return Err(self.errorf(format!("invalid value; expected {}", typ.go_name())));
+            }
             (ParamType::String, Value::Str(_)) => true,
             (ParamType::Float, Value::Float(_)) => true,
             (ParamType::Int, Value::Int(_)) => true,
@@ -523,12 +617,15 @@ impl<'a> State<'a> {
             Arg::Dot { .. } => return self.validate_type(dot.clone(), typ),
             Arg::Nil { .. } => {
                 return match typ {
-                    None | Some(ParamType::Any | ParamType::Sample | ParamType::QueryResult) => Ok(Value::Nil),
+                    None | Some(ParamType::Any | ParamType::Sample | ParamType::QueryResult) => {
+                        Ok(Value::Nil)
+                    }
                     Some(t) => Err(self.errorf(format!("cannot assign nil to {}", t.go_name()))),
                 };
             }
             Arg::Field { ident, .. } => {
-                let v = self.eval_field_chain(dot.clone(), ident, std::slice::from_ref(arg), None)?;
+                let v =
+                    self.eval_field_chain(dot.clone(), ident, std::slice::from_ref(arg), None)?;
                 return self.validate_type(v, typ);
             }
             Arg::Variable { .. } => {
@@ -554,7 +651,9 @@ impl<'a> State<'a> {
                 Arg::Bool { val, .. } => Ok(Value::Bool(*val)),
                 Arg::Number { .. } => self.ideal_constant(arg),
                 Arg::String { text, .. } => Ok(Value::Str(text.clone())),
-                _ => Err(self.errorf(format!("can't handle assignment of {arg} to empty interface argument"))),
+                _ => Err(self.errorf(format!(
+                    "can't handle assignment of {arg} to empty interface argument"
+                ))),
             },
             Some(ParamType::Bool) => match arg {
                 Arg::Bool { val, .. } => Ok(Value::Bool(*val)),
@@ -565,16 +664,21 @@ impl<'a> State<'a> {
                 _ => Err(self.errorf(format!("expected string; found {arg}"))),
             },
             Some(ParamType::Float) => match arg {
-                Arg::Number { num, .. } if num.float.is_some() => Ok(Value::Float(num.float.unwrap_or(0.0))),
+                Arg::Number { num, .. } if num.float.is_some() => {
+                    Ok(Value::Float(num.float.unwrap_or(0.0)))
+                }
                 _ => Err(self.errorf(format!("expected float; found {arg}"))),
             },
             Some(ParamType::Int) => match arg {
-                Arg::Number { num, .. } if num.int.is_some() => Ok(Value::Int(num.int.unwrap_or(0))),
+                Arg::Number { num, .. } if num.int.is_some() => {
+                    Ok(Value::Int(num.int.unwrap_or(0)))
+                }
                 _ => Err(self.errorf(format!("expected integer; found {arg}"))),
             },
-            Some(t @ (ParamType::Sample | ParamType::QueryResult)) => {
-                Err(self.errorf(format!("can't handle {arg} for arg of type {}", t.go_name())))
-            }
+            Some(t @ (ParamType::Sample | ParamType::QueryResult)) => Err(self.errorf(format!(
+                "can't handle {arg} for arg of type {}",
+                t.go_name()
+            ))),
         }
     }
 }

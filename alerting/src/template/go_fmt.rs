@@ -135,7 +135,11 @@ fn fmt_f(neg: bool, d: &[u8], dp: i32, prec: i32) -> String {
         out.push('.');
         for i in 1..=prec {
             let j = dp + i - 1;
-            let c = if j >= 0 && (j as usize) < d.len() { d[j as usize] as char } else { '0' };
+            let c = if j >= 0 && (j as usize) < d.len() {
+                d[j as usize] as char
+            } else {
+                '0'
+            };
             out.push(c);
         }
     }
@@ -293,7 +297,9 @@ fn parse_num(chars: &[char], mut i: usize) -> (Option<usize>, usize) {
     let start = i;
     let mut n: usize = 0;
     while i < chars.len() && chars[i].is_ascii_digit() {
-        n = n.saturating_mul(10).saturating_add(chars[i] as usize - '0' as usize);
+        n = n
+            .saturating_mul(10)
+            .saturating_add(chars[i] as usize - '0' as usize);
         i += 1;
     }
     if i == start { (None, i) } else { (Some(n), i) }
@@ -432,11 +438,17 @@ impl Printer {
             'x' => self.fmt_integer(i, 16, false),
             'X' => self.fmt_integer(i, 16, true),
             'c' => {
-                let c = u32::try_from(i).ok().and_then(char::from_u32).unwrap_or('\u{FFFD}');
+                let c = u32::try_from(i)
+                    .ok()
+                    .and_then(char::from_u32)
+                    .unwrap_or('\u{FFFD}');
                 self.pad(&c.to_string());
             }
             'q' => {
-                let c = u32::try_from(i).ok().and_then(char::from_u32).unwrap_or('\u{FFFD}');
+                let c = u32::try_from(i)
+                    .ok()
+                    .and_then(char::from_u32)
+                    .unwrap_or('\u{FFFD}');
                 self.pad(&go_quote_rune(c));
             }
             'U' => {
@@ -492,7 +504,11 @@ impl Printer {
             }
         }
         // "0" prefix of %#o is not added when the digits already start with 0.
-        let prefix = if prefix == "0" && digits.starts_with('0') { "" } else { prefix };
+        let prefix = if prefix == "0" && digits.starts_with('0') {
+            ""
+        } else {
+            prefix
+        };
         let mut s = String::new();
         if neg {
             s.push('-');
@@ -514,7 +530,11 @@ impl Printer {
         match verb {
             'v' => self.fmt_float(f, 'g', -1),
             'e' | 'E' | 'g' | 'G' => {
-                let p = if verb == 'e' || verb == 'E' { self.flags.prec.map_or(6, |p| p as i32) } else { prec };
+                let p = if verb == 'e' || verb == 'E' {
+                    self.flags.prec.map_or(6, |p| p as i32)
+                } else {
+                    prec
+                };
                 self.fmt_float(f, verb, p)
             }
             'f' | 'F' => self.fmt_float(f, 'f', self.flags.prec.map_or(6, |p| p as i32)),

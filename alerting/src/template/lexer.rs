@@ -296,7 +296,11 @@ impl Lexer<'_> {
                 }
                 self.lex_field_or_variable(ItemType::Variable)
             }
-            State::Char => self.lex_quoted('\'', ItemType::CharConstant, "unterminated character constant"),
+            State::Char => self.lex_quoted(
+                '\'',
+                ItemType::CharConstant,
+                "unterminated character constant",
+            ),
             State::Number => self.lex_number(),
             State::Quote => self.lex_quoted('"', ItemType::String, "unterminated quoted string"),
             State::RawQuote => self.lex_raw_quote(),
@@ -445,7 +449,12 @@ impl Lexer<'_> {
                 }
             }
             r if r.is_ascii() && !r.is_ascii_control() => self.emit(ItemType::Char),
-            r => return self.errorf(format!("unrecognized character in action: {}", go_unicode(r))),
+            r => {
+                return self.errorf(format!(
+                    "unrecognized character in action: {}",
+                    go_unicode(r)
+                ));
+            }
         }
         Some(State::InsideAction)
     }
@@ -498,7 +507,11 @@ impl Lexer<'_> {
 
     fn lex_field_or_variable(&mut self, typ: ItemType) -> Option<State> {
         if self.at_terminator() {
-            self.emit(if typ == ItemType::Variable { ItemType::Variable } else { ItemType::Dot });
+            self.emit(if typ == ItemType::Variable {
+                ItemType::Variable
+            } else {
+                ItemType::Dot
+            });
             return Some(State::InsideAction);
         }
         let mut last;
@@ -550,13 +563,19 @@ impl Lexer<'_> {
     fn lex_number(&mut self) -> Option<State> {
         if !self.scan_number() {
             let text = self.input[self.start..self.pos].to_string();
-            return self.errorf(format!("bad number syntax: {}", super::go_fmt::go_quote(&text)));
+            return self.errorf(format!(
+                "bad number syntax: {}",
+                super::go_fmt::go_quote(&text)
+            ));
         }
         if matches!(self.peek(), Some('+' | '-')) {
             // Complex: 1+2i.
             if !self.scan_number() || !self.input[..self.pos].ends_with('i') {
                 let text = self.input[self.start..self.pos].to_string();
-                return self.errorf(format!("bad number syntax: {}", super::go_fmt::go_quote(&text)));
+                return self.errorf(format!(
+                    "bad number syntax: {}",
+                    super::go_fmt::go_quote(&text)
+                ));
             }
             self.emit(ItemType::Complex);
         } else {
@@ -619,7 +638,10 @@ mod tests {
     use super::*;
 
     fn kinds(input: &str) -> Vec<(ItemType, std::string::String)> {
-        lex(input, true, true).into_iter().map(|i| (i.typ, i.val)).collect()
+        lex(input, true, true)
+            .into_iter()
+            .map(|i| (i.typ, i.val))
+            .collect()
     }
 
     #[test]
@@ -673,7 +695,10 @@ mod tests {
 
     #[test]
     fn comments_vanish_and_trim() {
-        assert_eq!(kinds("a  {{- /* c */ -}}  b"), vec![(Text, "a".into()), (Text, "b".into()), (Eof, "".into())]);
+        assert_eq!(
+            kinds("a  {{- /* c */ -}}  b"),
+            vec![(Text, "a".into()), (Text, "b".into()), (Eof, "".into())]
+        );
     }
 
     #[test]

@@ -23,14 +23,28 @@ pub struct Tree {
 /// A node of a template's list.
 #[derive(Debug, Clone)]
 pub enum Node {
-    Text { pos: usize, text: String },
-    Action { pos: usize, pipe: Pipe },
+    Text {
+        pos: usize,
+        text: String,
+    },
+    Action {
+        pos: usize,
+        pipe: Pipe,
+    },
     If(Branch),
     Range(Branch),
     With(Branch),
-    Template { pos: usize, name: String, pipe: Option<Pipe> },
-    Break { pos: usize },
-    Continue { pos: usize },
+    Template {
+        pos: usize,
+        name: String,
+        pipe: Option<Pipe>,
+    },
+    Break {
+        pos: usize,
+    },
+    Continue {
+        pos: usize,
+    },
 }
 
 /// `if`, `range` and `with`: a pipeline, its list and the optional `else` list.
@@ -61,18 +75,45 @@ pub struct Command {
 /// An operand.
 #[derive(Debug, Clone)]
 pub enum Arg {
-    Identifier { pos: usize, name: String },
-    Dot { pos: usize },
-    Nil { pos: usize },
+    Identifier {
+        pos: usize,
+        name: String,
+    },
+    Dot {
+        pos: usize,
+    },
+    Nil {
+        pos: usize,
+    },
     /// `$x.a.b`: the variable name first, then fields.
-    Variable { pos: usize, ident: Vec<String> },
+    Variable {
+        pos: usize,
+        ident: Vec<String>,
+    },
     /// `.a.b`: the field names.
-    Field { pos: usize, ident: Vec<String> },
+    Field {
+        pos: usize,
+        ident: Vec<String>,
+    },
     /// `(pipeline).a` or `fn.a`: a term followed by fields.
-    Chain { pos: usize, node: Box<Arg>, fields: Vec<String> },
-    Bool { pos: usize, val: bool },
-    Number { pos: usize, num: Number },
-    String { pos: usize, quoted: String, text: String },
+    Chain {
+        pos: usize,
+        node: Box<Arg>,
+        fields: Vec<String>,
+    },
+    Bool {
+        pos: usize,
+        val: bool,
+    },
+    Number {
+        pos: usize,
+        num: Number,
+    },
+    String {
+        pos: usize,
+        quoted: String,
+        text: String,
+    },
     Pipe(Box<Pipe>),
 }
 
@@ -266,14 +307,20 @@ pub fn parse(name: &str, text: &str, has_function: &dyn Fn(&str) -> bool) -> PRe
     };
     let root = p.parse_top()?;
     let mut trees = std::mem::take(&mut p.defined);
-    let top = Tree { name: name.to_string(), parse_name, text, root };
+    let top = Tree {
+        name: name.to_string(),
+        parse_name,
+        text,
+        root,
+    };
     p.add_tree(&mut trees, top)?;
     Ok(trees)
 }
 
 /// Whether a list is empty of everything but space (Go's `IsEmptyTree`).
 pub fn is_empty_tree(list: &[Node]) -> bool {
-    list.iter().all(|n| matches!(n, Node::Text { text, .. } if text.trim().is_empty()))
+    list.iter()
+        .all(|n| matches!(n, Node::Text { text, .. } if text.trim().is_empty()))
 }
 
 impl Parser<'_> {
@@ -330,7 +377,11 @@ impl Parser<'_> {
     fn errorf(&self, msg: impl fmt::Display) -> ParseError {
         let line = self
             .items
-            .get(self.furthest.saturating_sub(1).min(self.items.len().saturating_sub(1)))
+            .get(
+                self.furthest
+                    .saturating_sub(1)
+                    .min(self.items.len().saturating_sub(1)),
+            )
             .map_or(1, |i| i.line);
         ParseError(format!("template: {}:{}: {}", self.parse_name, line, msg))
     }
@@ -339,7 +390,10 @@ impl Parser<'_> {
         if token.typ == ItemType::Error {
             let mut extra = String::new();
             if self.action_line != 0 && self.action_line != token.line {
-                extra = format!(" in action started at {}:{}", self.parse_name, self.action_line);
+                extra = format!(
+                    " in action started at {}:{}",
+                    self.parse_name, self.action_line
+                );
                 if token.val.ends_with(" action") {
                     extra = extra[" in action".len()..].to_string();
                 }
@@ -364,7 +418,10 @@ impl Parser<'_> {
                 return Ok(());
             }
             if !is_empty_tree(&tree.root) {
-                return Err(self.errorf(format!("template: multiple definition of template {}", go_quote(&tree.name))));
+                return Err(self.errorf(format!(
+                    "template: multiple definition of template {}",
+                    go_quote(&tree.name)
+                )));
             }
             return Ok(());
         }
@@ -410,7 +467,12 @@ impl Parser<'_> {
         if let ListEnd::Else { .. } = end {
             return Err(self.errorf(format!("unexpected {{{{else}}}} in {CONTEXT}")));
         }
-        let tree = Tree { name, parse_name: self.parse_name.clone(), text: self.text.clone(), root: list };
+        let tree = Tree {
+            name,
+            parse_name: self.parse_name.clone(),
+            text: self.text.clone(),
+            root: list,
+        };
         let mut defined = std::mem::take(&mut self.defined);
         let r = self.add_tree(&mut defined, tree);
         self.defined = defined;
@@ -432,7 +494,10 @@ impl Parser<'_> {
     fn text_or_action(&mut self) -> PResult<Parsed> {
         let t = self.next_non_space();
         match t.typ {
-            ItemType::Text => Ok(Parsed::Node(Node::Text { pos: t.pos, text: t.val })),
+            ItemType::Text => Ok(Parsed::Node(Node::Text {
+                pos: t.pos,
+                text: t.val,
+            })),
             ItemType::LeftDelim => {
                 self.action_line = t.line;
                 let r = self.action();
@@ -448,7 +513,11 @@ impl Parser<'_> {
         match t.typ {
             ItemType::Block => return self.block_control().map(Parsed::Node),
             ItemType::Break | ItemType::Continue => {
-                let (word, ctx) = if t.typ == ItemType::Break { ("break", "{{break}}") } else { ("continue", "{{continue}}") };
+                let (word, ctx) = if t.typ == ItemType::Break {
+                    ("break", "{{break}}")
+                } else {
+                    ("continue", "{{continue}}")
+                };
                 let next = self.next_non_space();
                 if next.typ != ItemType::RightDelim {
                     return Err(self.unexpected(&next, ctx));
@@ -521,7 +590,12 @@ impl Parser<'_> {
                 else_list = Some(l);
             }
         }
-        Ok(Branch { pos: pipe.pos, pipe, list, else_list })
+        Ok(Branch {
+            pos: pipe.pos,
+            pipe,
+            list,
+            else_list,
+        })
     }
 
     fn block_control(&mut self) -> PResult<Node> {
@@ -538,12 +612,21 @@ impl Parser<'_> {
         if let ListEnd::Else { .. } = end {
             return Err(self.errorf(format!("unexpected {{{{else}}}} in {CONTEXT}")));
         }
-        let tree = Tree { name: name.clone(), parse_name: self.parse_name.clone(), text: self.text.clone(), root: list };
+        let tree = Tree {
+            name: name.clone(),
+            parse_name: self.parse_name.clone(),
+            text: self.text.clone(),
+            root: list,
+        };
         let mut defined = std::mem::take(&mut self.defined);
         let r = self.add_tree(&mut defined, tree);
         self.defined = defined;
         r?;
-        Ok(Node::Template { pos: token.pos, name, pipe: Some(pipe) })
+        Ok(Node::Template {
+            pos: token.pos,
+            name,
+            pipe: Some(pipe),
+        })
     }
 
     fn template_control(&mut self) -> PResult<Node> {
@@ -555,7 +638,11 @@ impl Parser<'_> {
             self.backup();
             pipe = Some(self.pipeline(CONTEXT, ItemType::RightDelim)?);
         }
-        Ok(Node::Template { pos: token.pos, name, pipe })
+        Ok(Node::Template {
+            pos: token.pos,
+            name,
+            pipe,
+        })
     }
 
     fn template_name(&mut self, token: &Item, context: &str) -> PResult<String> {
@@ -571,7 +658,12 @@ impl Parser<'_> {
 
     fn pipeline(&mut self, context: &str, end: ItemType) -> PResult<Pipe> {
         let token = self.peek_non_space();
-        let mut pipe = Pipe { pos: token.pos, is_assign: false, decl: Vec::new(), cmds: Vec::new() };
+        let mut pipe = Pipe {
+            pos: token.pos,
+            is_assign: false,
+            decl: Vec::new(),
+            cmds: Vec::new(),
+        };
         'decls: loop {
             let v = self.peek_non_space();
             if v.typ != ItemType::Variable {
@@ -596,7 +688,9 @@ impl Parser<'_> {
                     self.vars.push(v.val);
                     if context == "range" && pipe.decl.len() < 2 {
                         match self.peek_non_space().typ {
-                            ItemType::Variable | ItemType::RightDelim | ItemType::RightParen => continue 'decls,
+                            ItemType::Variable | ItemType::RightDelim | ItemType::RightParen => {
+                                continue 'decls;
+                            }
                             _ => return Err(self.errorf("range can only initialize variables")),
                         }
                     }
@@ -644,9 +738,18 @@ impl Parser<'_> {
         for (i, c) in pipe.cmds.iter().enumerate().skip(1) {
             if matches!(
                 c.args.first(),
-                Some(Arg::Bool { .. } | Arg::Dot { .. } | Arg::Nil { .. } | Arg::Number { .. } | Arg::String { .. })
+                Some(
+                    Arg::Bool { .. }
+                        | Arg::Dot { .. }
+                        | Arg::Nil { .. }
+                        | Arg::Number { .. }
+                        | Arg::String { .. }
+                )
             ) {
-                return Err(self.errorf(format!("non executable command in pipeline stage {}", i + 1)));
+                return Err(self.errorf(format!(
+                    "non executable command in pipeline stage {}",
+                    i + 1
+                )));
             }
         }
         Ok(())
@@ -654,7 +757,10 @@ impl Parser<'_> {
 
     fn command(&mut self) -> PResult<Command> {
         let pos = self.peek_non_space().pos;
-        let mut cmd = Command { pos, args: Vec::new() };
+        let mut cmd = Command {
+            pos,
+            args: Vec::new(),
+        };
         loop {
             self.peek_non_space();
             if let Some(operand) = self.operand()? {
@@ -697,10 +803,21 @@ impl Parser<'_> {
                 ident.extend(fields);
                 Arg::Variable { pos, ident }
             }
-            Arg::Bool { .. } | Arg::String { .. } | Arg::Number { .. } | Arg::Nil { .. } | Arg::Dot { .. } => {
-                return Err(self.errorf(format!("unexpected . after term {}", go_quote(&node.to_string()))));
+            Arg::Bool { .. }
+            | Arg::String { .. }
+            | Arg::Number { .. }
+            | Arg::Nil { .. }
+            | Arg::Dot { .. } => {
+                return Err(self.errorf(format!(
+                    "unexpected . after term {}",
+                    go_quote(&node.to_string())
+                )));
             }
-            other => Arg::Chain { pos, node: Box::new(other), fields },
+            other => Arg::Chain {
+                pos,
+                node: Box::new(other),
+                fields,
+            },
         }))
     }
 
@@ -709,9 +826,14 @@ impl Parser<'_> {
         let arg = match token.typ {
             ItemType::Identifier => {
                 if !(self.has_function)(&token.val) {
-                    return Err(self.errorf(format!("function {} not defined", go_quote(&token.val))));
+                    return Err(
+                        self.errorf(format!("function {} not defined", go_quote(&token.val)))
+                    );
                 }
-                Arg::Identifier { pos: token.pos, name: token.val }
+                Arg::Identifier {
+                    pos: token.pos,
+                    name: token.val,
+                }
             }
             ItemType::Dot => Arg::Dot { pos: token.pos },
             ItemType::Nil => Arg::Nil { pos: token.pos },
@@ -720,21 +842,36 @@ impl Parser<'_> {
                 if !self.vars.iter().any(|v| *v == ident[0]) {
                     return Err(self.errorf(format!("undefined variable {}", go_quote(&ident[0]))));
                 }
-                Arg::Variable { pos: token.pos, ident }
+                Arg::Variable {
+                    pos: token.pos,
+                    ident,
+                }
             }
             ItemType::Field => Arg::Field {
                 pos: token.pos,
                 ident: token.val[1..].split('.').map(str::to_string).collect(),
             },
-            ItemType::Bool => Arg::Bool { pos: token.pos, val: token.val == "true" },
+            ItemType::Bool => Arg::Bool {
+                pos: token.pos,
+                val: token.val == "true",
+            },
             ItemType::CharConstant | ItemType::Complex | ItemType::Number => {
                 let num = parse_number(&token.val, token.typ).map_err(|e| self.errorf(e))?;
-                Arg::Number { pos: token.pos, num }
+                Arg::Number {
+                    pos: token.pos,
+                    num,
+                }
             }
-            ItemType::LeftParen => Arg::Pipe(Box::new(self.pipeline("parenthesized pipeline", ItemType::RightParen)?)),
+            ItemType::LeftParen => Arg::Pipe(Box::new(
+                self.pipeline("parenthesized pipeline", ItemType::RightParen)?,
+            )),
             ItemType::String | ItemType::RawString => {
                 let text = self.unquote(&token.val)?;
-                Arg::String { pos: token.pos, quoted: token.val, text }
+                Arg::String {
+                    pos: token.pos,
+                    quoted: token.val,
+                    text,
+                }
             }
             _ => {
                 self.backup();
@@ -830,9 +967,17 @@ pub fn unquote(s: &str) -> Option<String> {
 
 /// Go's `newNumber`: which of int, uint and float a constant can be.
 fn parse_number(text: &str, typ: ItemType) -> Result<Number, String> {
-    let mut n = Number { text: text.to_string(), int: None, uint: None, float: None, is_complex: false };
+    let mut n = Number {
+        text: text.to_string(),
+        int: None,
+        uint: None,
+        float: None,
+        is_complex: false,
+    };
     if typ == ItemType::CharConstant {
-        let c = unquote(text).and_then(|s| s.chars().next()).ok_or_else(|| format!("malformed character constant: {text}"))?;
+        let c = unquote(text)
+            .and_then(|s| s.chars().next())
+            .ok_or_else(|| format!("malformed character constant: {text}"))?;
         n.int = Some(c as i64);
         n.uint = Some(c as u64);
         n.float = Some(c as u32 as f64);
@@ -854,7 +999,8 @@ fn parse_number(text: &str, typ: ItemType) -> Result<Number, String> {
         (8, d.to_string())
     } else if let Some(d) = lower.strip_prefix("0b") {
         (2, d.to_string())
-    } else if lower.len() > 1 && lower.starts_with('0') && lower.bytes().all(|b| b.is_ascii_digit()) {
+    } else if lower.len() > 1 && lower.starts_with('0') && lower.bytes().all(|b| b.is_ascii_digit())
+    {
         (8, lower[1..].to_string())
     } else {
         (10, lower.clone())

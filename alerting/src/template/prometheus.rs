@@ -35,11 +35,9 @@ pub trait TemplateQuerier {
 }
 
 /// The preamble Prometheus prepends to every alert label and annotation template.
-const ALERT_DEFS: &str =
-    "{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}{{$externalURL := .ExternalURL}}{{$value := .Value}}";
+const ALERT_DEFS: &str = "{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}{{$externalURL := .ExternalURL}}{{$value := .Value}}";
 
-const DATA_TYPE: &str =
-    "struct { Labels map[string]string; ExternalLabels map[string]string; ExternalURL string; Value interface {} }";
+const DATA_TYPE: &str = "struct { Labels map[string]string; ExternalLabels map[string]string; ExternalURL string; Value interface {} }";
 
 /// Prometheus' rules expansion of one label or annotation template. Errors read as
 /// Prometheus' `Expand` returns them (`error parsing template NAME: ...` or
@@ -51,7 +49,10 @@ pub fn expand_alert_text(
     data: &AlertTemplateData,
     q: Option<&dyn TemplateQuerier>,
 ) -> Result<String, TemplateError> {
-    let funcs = PrometheusFunctions { querier: q, external_url: data.external_url.to_string() };
+    let funcs = PrometheusFunctions {
+        querier: q,
+        external_url: data.external_url.to_string(),
+    };
     let full = format!("{ALERT_DEFS}{text}");
     let wrap = |e: TemplateError, what: &str| TemplateError {
         message: format!("error {what} template {name}: {}", e.message),
@@ -62,18 +63,28 @@ pub fn expand_alert_text(
         type_name: DATA_TYPE.to_string(),
         fields: vec![
             ("Labels".to_string(), Value::string_map(data.labels)),
-            ("ExternalLabels".to_string(), Value::string_map(data.external_labels)),
-            ("ExternalURL".to_string(), Value::Str(data.external_url.to_string())),
+            (
+                "ExternalLabels".to_string(),
+                Value::string_map(data.external_labels),
+            ),
+            (
+                "ExternalURL".to_string(),
+                Value::Str(data.external_url.to_string()),
+            ),
             ("Value".to_string(), Value::Float(data.value)),
         ],
     };
-    tmpl.execute(name, &value, &funcs).map_err(|e| wrap(e, "executing"))
+    tmpl.execute(name, &value, &funcs)
+        .map_err(|e| wrap(e, "executing"))
 }
 
 /// Parse-only check, as `promtool check rules` does: the error is Go's parse error, unwrapped
 /// (`template: __alert_X:1: undefined variable "$label"`).
 pub fn check_alert_text(name: &str, text: &str) -> Result<(), TemplateError> {
-    let funcs = PrometheusFunctions { querier: None, external_url: String::new() };
+    let funcs = PrometheusFunctions {
+        querier: None,
+        external_url: String::new(),
+    };
     Template::parse(name, &format!("{ALERT_DEFS}{text}"), &funcs).map(|_| ())
 }
 
@@ -122,18 +133,21 @@ impl Functions for PrometheusFunctions<'_> {
     fn signature(&self, name: &str) -> Option<Signature> {
         use ParamType::{Any, QueryResult, Sample, String};
         Some(match name {
-            "query" | "reReplaceAll" | "safeHtml" | "title" | "toUpper" | "toLower" | "graphLink" | "tableLink"
-            | "stripPort" | "stripDomain" | "parseDuration" | "urlQueryEscape" => {
-                Signature::fixed(if name == "reReplaceAll" { &[String, String, String] } else { &[String] })
-            }
+            "query" | "reReplaceAll" | "safeHtml" | "title" | "toUpper" | "toLower"
+            | "graphLink" | "tableLink" | "stripPort" | "stripDomain" | "parseDuration"
+            | "urlQueryEscape" => Signature::fixed(if name == "reReplaceAll" {
+                &[String, String, String]
+            } else {
+                &[String]
+            }),
             "match" => Signature::fixed(&[String, String]),
             "first" => Signature::fixed(&[QueryResult]),
             "label" => Signature::fixed(&[String, Sample]),
             "value" | "strvalue" => Signature::fixed(&[Sample]),
             "args" => Signature::variadic(&[], Any),
             "sortByLabel" => Signature::fixed(&[String, QueryResult]),
-            "humanize" | "humanize1024" | "humanizeDuration" | "humanizePercentage" | "humanizeTimestamp"
-            | "toTime" => Signature::fixed(&[Any]),
+            "humanize" | "humanize1024" | "humanizeDuration" | "humanizePercentage"
+            | "humanizeTimestamp" | "toTime" => Signature::fixed(&[Any]),
             "now" | "pathPrefix" | "externalURL" => Signature::fixed(&[]),
             _ => return None,
         })
@@ -155,16 +169,26 @@ impl Functions for PrometheusFunctions<'_> {
             "value" => sample_field(&arg(0), |_, v| v.clone()),
             "strvalue" => sample_field(&arg(0), |labels, _| label_of(labels, "__value__")),
             "args" => Ok(Value::Map(
-                args.iter().enumerate().map(|(i, a)| (format!("arg{i}"), a.clone())).collect(),
+                args.iter()
+                    .enumerate()
+                    .map(|(i, a)| (format!("arg{i}"), a.clone()))
+                    .collect(),
             )),
-            "reReplaceAll" => compile(&s(0)).map(|re| Value::Str(re.replace_all(&s(2), s(1).as_str()).into_owned())),
+            "reReplaceAll" => compile(&s(0))
+                .map(|re| Value::Str(re.replace_all(&s(2), s(1).as_str()).into_owned())),
             "safeHtml" => Ok(Value::Html(s(0))),
             "match" => match_string(&s(0), &s(1)),
             "title" => Ok(Value::Str(title(&s(0)))),
             "toUpper" => Ok(Value::Str(s(0).to_uppercase())),
             "toLower" => Ok(Value::Str(s(0).to_lowercase())),
-            "graphLink" => Ok(Value::Str(format!("/graph?g0.expr={}&g0.tab=0", super::builtins::query_escape(&s(0))))),
-            "tableLink" => Ok(Value::Str(format!("/graph?g0.expr={}&g0.tab=1", super::builtins::query_escape(&s(0))))),
+            "graphLink" => Ok(Value::Str(format!(
+                "/graph?g0.expr={}&g0.tab=0",
+                super::builtins::query_escape(&s(0))
+            ))),
+            "tableLink" => Ok(Value::Str(format!(
+                "/graph?g0.expr={}&g0.tab=1",
+                super::builtins::query_escape(&s(0))
+            ))),
             "urlQueryEscape" => Ok(Value::Str(super::builtins::query_escape(&s(0)))),
             "sortByLabel" => Ok(sort_by_label(&s(0), arg(1))),
             "stripPort" => Ok(Value::Str(match split_host_port(&s(0)) {
@@ -174,10 +198,11 @@ impl Functions for PrometheusFunctions<'_> {
             "stripDomain" => Ok(Value::Str(strip_domain(&s(0)))),
             "humanize" => convert_to_float(&arg(0)).map(|v| Value::Str(humanize(v))),
             "humanize1024" => convert_to_float(&arg(0)).map(|v| Value::Str(humanize1024(v))),
-            "humanizeDuration" => convert_to_float(&arg(0)).map(|v| Value::Str(humanize_duration(v))),
-            "humanizePercentage" => {
-                convert_to_float(&arg(0)).map(|v| Value::Str(sprintf("%.4g%%", &[Value::Float(v * 100.0)])))
+            "humanizeDuration" => {
+                convert_to_float(&arg(0)).map(|v| Value::Str(humanize_duration(v)))
             }
+            "humanizePercentage" => convert_to_float(&arg(0))
+                .map(|v| Value::Str(sprintf("%.4g%%", &[Value::Float(v * 100.0)]))),
             "humanizeTimestamp" => convert_to_float(&arg(0)).and_then(|v| {
                 if v.is_nan() || v.is_infinite() {
                     return Ok(Value::Str(g4(v)));
@@ -208,7 +233,12 @@ impl PrometheusFunctions<'_> {
             return Err("query is not available here".to_string());
         };
         let samples = q.query(expr)?;
-        Ok(Value::List(samples.into_iter().map(|s| sample_value(&s.labels, s.value)).collect()))
+        Ok(Value::List(
+            samples
+                .into_iter()
+                .map(|s| sample_value(&s.labels, s.value))
+                .collect(),
+        ))
     }
 }
 
@@ -216,7 +246,10 @@ impl PrometheusFunctions<'_> {
 fn sample_value(labels: &BTreeMap<String, String>, value: f64) -> Value {
     Value::Struct {
         type_name: "*template.sample".to_string(),
-        fields: vec![("Labels".to_string(), Value::string_map(labels)), ("Value".to_string(), Value::Float(value))],
+        fields: vec![
+            ("Labels".to_string(), Value::string_map(labels)),
+            ("Value".to_string(), Value::Float(value)),
+        ],
     }
 }
 
@@ -230,7 +263,10 @@ fn sample_field(sample: &Value, f: impl Fn(&Value, &Value) -> Value) -> Result<V
 
 fn label_of(labels: &Value, name: &str) -> Value {
     match labels {
-        Value::Map(m) => m.get(name).cloned().unwrap_or_else(|| Value::Str(String::new())),
+        Value::Map(m) => m
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| Value::Str(String::new())),
         _ => Value::Str(String::new()),
     }
 }
@@ -269,17 +305,30 @@ pub fn convert_to_float(v: &Value) -> Result<f64, String> {
 
 /// Go's `strconv.ParseFloat(s, 64)` for decimal input, with its error texts.
 fn parse_float(s: &str) -> Result<f64, String> {
-    let syntax = || format!("strconv.ParseFloat: parsing {}: invalid syntax", go_quote(s));
+    let syntax = || {
+        format!(
+            "strconv.ParseFloat: parsing {}: invalid syntax",
+            go_quote(s)
+        )
+    };
     let body = s.strip_prefix(['+', '-']).unwrap_or(s);
     let lower = body.to_ascii_lowercase();
     let is_special = lower == "inf" || lower == "infinity" || lower == "nan";
     // Rust accepts forms Go does not ("infinity" is fine in both; Rust has no "_" or hex).
-    if body.is_empty() || (!is_special && !body.bytes().all(|b| b.is_ascii_digit() || b".eE+-".contains(&b))) {
+    if body.is_empty()
+        || (!is_special
+            && !body
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b".eE+-".contains(&b)))
+    {
         return Err(syntax());
     }
     let f: f64 = s.parse().map_err(|_| syntax())?;
     if f.is_infinite() && !is_special {
-        return Err(format!("strconv.ParseFloat: parsing {}: value out of range", go_quote(s)));
+        return Err(format!(
+            "strconv.ParseFloat: parsing {}: value out of range",
+            go_quote(s)
+        ));
     }
     Ok(f)
 }
@@ -426,7 +475,13 @@ fn parse_model_duration(s: &str) -> Result<u64, String> {
             "d" => (3, 86_400_000_000_000),
             "w" => (2, 604_800_000_000_000),
             "y" => (1, 31_536_000_000_000_000),
-            _ => return Err(format!("unknown unit {} in duration {}", go_quote(unit), go_quote(s))),
+            _ => {
+                return Err(format!(
+                    "unknown unit {} in duration {}",
+                    go_quote(unit),
+                    go_quote(s)
+                ));
+            }
         };
         if pos <= last_unit_pos {
             return Err(invalid());
@@ -445,16 +500,28 @@ fn parse_model_duration(s: &str) -> Result<u64, String> {
 
 fn compile(pattern: &str) -> Result<regex::Regex, String> {
     // Go's MustCompile panics; the template call recovers the panic as this error.
-    regex::Regex::new(pattern).map_err(|e| format!("regexp: Compile({}): {}", go_backquote(pattern), regex_error(pattern, &e)))
+    regex::Regex::new(pattern).map_err(|e| {
+        format!(
+            "regexp: Compile({}): {}",
+            go_backquote(pattern),
+            regex_error(pattern, &e)
+        )
+    })
 }
 
 fn match_string(pattern: &str, text: &str) -> Result<Value, String> {
-    regex::Regex::new(pattern).map(|re| Value::Bool(re.is_match(text))).map_err(|e| regex_error(pattern, &e))
+    regex::Regex::new(pattern)
+        .map(|re| Value::Bool(re.is_match(text)))
+        .map_err(|e| regex_error(pattern, &e))
 }
 
 /// Go's `strconv.Quote` as regexp errors use it: backquoted when possible.
 fn go_backquote(s: &str) -> String {
-    if s.contains('`') || s.chars().any(|c| c.is_control()) { go_quote(s) } else { format!("`{s}`") }
+    if s.contains('`') || s.chars().any(|c| c.is_control()) {
+        go_quote(s)
+    } else {
+        format!("`{s}`")
+    }
 }
 
 /// Go's regexp/syntax error text (`error parsing regexp: CODE: `EXPR``) for the regex
@@ -466,17 +533,25 @@ fn regex_error(pattern: &str, e: &regex::Error) -> String {
         .lines()
         .rev()
         .find(|l| l.trim_start().starts_with("error:"))
-        .map(|l| l.trim_start().trim_start_matches("error:").trim().to_string())
+        .map(|l| {
+            l.trim_start()
+                .trim_start_matches("error:")
+                .trim()
+                .to_string()
+        })
         .unwrap_or(text);
     let code = match msg.as_str() {
         "unclosed group" => "missing closing )",
         "unopened group" => "unexpected )",
         "unclosed character class" => "missing closing ]",
         "repetition operator missing expression" => "missing argument to repetition operator",
-        "unrecognized escape sequence" | "incomplete escape sequence, reached end of pattern prematurely" => {
+        "unrecognized escape sequence"
+        | "incomplete escape sequence, reached end of pattern prematurely" => {
             "invalid escape sequence"
         }
-        "invalid character class range, the start must be <= the end" => "invalid character class range",
+        "invalid character class range, the start must be <= the end" => {
+            "invalid character class range"
+        }
         other => other,
     };
     format!("error parsing regexp: {code}: {}", go_backquote(pattern))
@@ -522,7 +597,8 @@ pub fn split_host_port(hostport: &str) -> Option<(String, String)> {
 }
 
 fn strip_domain(hostport: &str) -> String {
-    let (host, port) = split_host_port(hostport).unwrap_or_else(|| (hostport.to_string(), String::new()));
+    let (host, port) =
+        split_host_port(hostport).unwrap_or_else(|| (hostport.to_string(), String::new()));
     if host.parse::<std::net::IpAddr>().is_ok() {
         return hostport.to_string();
     }
@@ -530,7 +606,11 @@ fn strip_domain(hostport: &str) -> String {
     if port.is_empty() {
         return host;
     }
-    if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") }
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
 }
 
 /// The path of a URL (`url.URL.Path`): after the authority, before `?` or `#`.
