@@ -363,10 +363,12 @@ impl<'a> State<'a> {
             && (t.as_bytes()[1] | 0x20) == b'x'
             && !t.contains(['p', 'P']);
         let is_rune = t.starts_with('\'');
-        if let Some(f) = num.float {
-            if !is_hex && !is_rune && t.contains(['.', 'e', 'E', 'p', 'P']) {
-                return Ok(Value::Float(f));
-            }
+        if let Some(f) = num.float
+            && !is_hex
+            && !is_rune
+            && t.contains(['.', 'e', 'E', 'p', 'P'])
+        {
+            return Ok(Value::Float(f));
         }
         if let Some(i) = num.int {
             return Ok(Value::Int(i));

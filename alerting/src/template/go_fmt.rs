@@ -324,10 +324,10 @@ struct Printer {
 
 impl Printer {
     fn print_arg(&mut self, v: &Value, verb: char) {
-        self.print_value(v, verb, 0);
+        self.print_value(v, verb);
     }
 
-    fn print_value(&mut self, v: &Value, verb: char, depth: usize) {
+    fn print_value(&mut self, v: &Value, verb: char) {
         match v {
             Value::Nil => match verb {
                 'v' => self.pad("<nil>"),
@@ -350,7 +350,7 @@ impl Printer {
                     if i > 0 {
                         self.buf.push(' ');
                     }
-                    self.print_value(item, verb, depth + 1);
+                    self.print_value(item, verb);
                 }
                 self.buf.push(']');
             }
@@ -362,7 +362,7 @@ impl Printer {
                     }
                     self.fmt_string(k, verb, &Value::Str(k.clone()));
                     self.buf.push(':');
-                    self.print_value(item, verb, depth + 1);
+                    self.print_value(item, verb);
                 }
                 self.buf.push(']');
             }
@@ -377,7 +377,7 @@ impl Printer {
                     if i > 0 {
                         self.buf.push(' ');
                     }
-                    self.print_value(item, verb, depth + 1);
+                    self.print_value(item, verb);
                 }
                 self.buf.push('}');
             }
@@ -396,7 +396,7 @@ impl Printer {
         } else {
             self.buf.push_str(&v.go_type());
             self.buf.push('=');
-            self.print_value(v, 'v', 0);
+            self.print_value(v, 'v');
         }
         self.buf.push(')');
         self.flags = saved;
@@ -486,14 +486,16 @@ impl Printer {
         };
         // Go: precision is the minimum number of digits; %.0d of 0 prints nothing.
         let mut prec = self.flags.prec;
-        if prec.is_none() && self.flags.zero && !self.flags.minus {
-            if let Some(w) = self.flags.width {
-                let mut p = w;
-                if neg || self.flags.plus || self.flags.space {
-                    p = p.saturating_sub(1);
-                }
-                prec = Some(p);
+        if prec.is_none()
+            && self.flags.zero
+            && !self.flags.minus
+            && let Some(w) = self.flags.width
+        {
+            let mut p = w;
+            if neg || self.flags.plus || self.flags.space {
+                p = p.saturating_sub(1);
             }
+            prec = Some(p);
         }
         if let Some(p) = prec {
             if p == 0 && u == 0 {

@@ -206,12 +206,13 @@ impl Lexer<'_> {
     }
 
     fn backup(&mut self) {
-        if !self.at_eof && self.pos > 0 {
-            if let Some(r) = self.input[..self.pos].chars().next_back() {
-                self.pos -= r.len_utf8();
-                if r == '\n' {
-                    self.line -= 1;
-                }
+        if !self.at_eof
+            && self.pos > 0
+            && let Some(r) = self.input[..self.pos].chars().next_back()
+        {
+            self.pos -= r.len_utf8();
+            if r == '\n' {
+                self.line -= 1;
             }
         }
     }
