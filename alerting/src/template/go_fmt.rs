@@ -16,6 +16,10 @@ pub fn format_float(f: f64, verb: char, prec: i32) -> String {
     }
     let neg = f.is_sign_negative();
     let abs = f.abs();
+    if verb == 'x' || verb == 'X' {
+        let s = hex_float(abs, verb == 'X');
+        return if neg { format!("-{s}") } else { s };
+    }
     if verb == 'f' && prec >= 0 {
         // Rust and Go both round the exact binary value correctly, so the digits agree.
         let s = format!("{:.*}", prec as usize, abs);
@@ -71,6 +75,35 @@ pub fn format_float(f: f64, verb: char, prec: i32) -> String {
         }
         _ => format!("%{verb}"),
     }
+}
+
+/// Go's `%x` of a float with the shortest mantissa: `0x1.8p+01`.
+fn hex_float(abs: f64, upper: bool) -> String {
+    if abs == 0.0 {
+        return if upper { "0X0P+00" } else { "0x0p+00" }.to_string();
+    }
+    let bits = abs.to_bits();
+    let mut exp = ((bits >> 52) & 0x7ff) as i64;
+    let mut mant = bits & ((1u64 << 52) - 1);
+    if exp == 0 {
+        // Subnormal: shift the leading one into the implicit position.
+        let shift = mant.leading_zeros() as i64 - 11;
+        mant = (mant << shift) & ((1u64 << 52) - 1);
+        exp = 1 - shift;
+    }
+    let e = exp - 1023;
+    let mut digits = format!("{mant:013x}");
+    while digits.ends_with('0') {
+        digits.pop();
+    }
+    let frac = if digits.is_empty() {
+        String::new()
+    } else {
+        format!(".{digits}")
+    };
+    let sign = if e < 0 { '-' } else { '+' };
+    let s = format!("0x1{frac}p{sign}{:02}", e.abs());
+    if upper { s.to_uppercase() } else { s }
 }
 
 /// Splits Rust's `{:e}` output ("1.2345e6") into significant digits without trailing zeros
@@ -268,6 +301,17 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
                 p.buf.push_str("(MISSING)");
             }
             Some(a) => {
+                if verb == 'v' {
+                    // Go moves # and + on %v to its Go-syntax and field-name modes.
+                    if p.flags.sharp {
+                        p.flags.sharp = false;
+                        p.flags.sharp_v = true;
+                    }
+                    if p.flags.plus {
+                        p.flags.plus = false;
+                        p.flags.plus_v = true;
+                    }
+                }
                 p.print_arg(a, verb);
                 arg_num += 1;
             }
@@ -310,6 +354,10 @@ struct Flags {
     minus: bool,
     plus: bool,
     sharp: bool,
+    /// `%#v`: Go-syntax strings (quoted).
+    sharp_v: bool,
+    /// `%+v`: the plus flag taken by %v (field names), so not a sign.
+    plus_v: bool,
     space: bool,
     zero: bool,
     width: Option<usize>,
@@ -344,6 +392,17 @@ impl Printer {
                 'v' | 's' | 'x' | 'X' | 'q' => self.fmt_string(&go_time_string(*ns), verb, v),
                 _ => self.bad_verb(v, verb),
             },
+            Value::List(items) if self.flags.sharp_v => {
+                self.buf.push_str(&v.go_type());
+                self.buf.push('{');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        self.buf.push_str(", ");
+                    }
+                    self.print_value(item, verb);
+                }
+                self.buf.push('}');
+            }
             Value::List(items) => {
                 self.buf.push('[');
                 for (i, item) in items.iter().enumerate() {
@@ -353,6 +412,19 @@ impl Printer {
                     self.print_value(item, verb);
                 }
                 self.buf.push(']');
+            }
+            Value::Map(m) if self.flags.sharp_v => {
+                self.buf.push_str(&v.go_type());
+                self.buf.push('{');
+                for (i, (k, item)) in m.iter().enumerate() {
+                    if i > 0 {
+                        self.buf.push_str(", ");
+                    }
+                    self.fmt_string(k, verb, &Value::Str(k.clone()));
+                    self.buf.push(':');
+                    self.print_value(item, verb);
+                }
+                self.buf.push('}');
             }
             Value::Map(m) => {
                 self.buf.push_str("map[");
@@ -386,8 +458,7 @@ impl Printer {
 
     /// Go's `%!verb(type=value)` for a verb the operand's type does not take.
     fn bad_verb(&mut self, v: &Value, verb: char) {
-        let saved = self.flags;
-        self.flags = Flags::default();
+        // Go prints the operand with %v but keeps the flags, width and precision.
         self.buf.push_str("%!");
         self.buf.push(verb);
         self.buf.push('(');
@@ -399,7 +470,6 @@ impl Printer {
             self.print_value(v, 'v');
         }
         self.buf.push(')');
-        self.flags = saved;
     }
 
     /// Pads `s` to the width with spaces (or zeros with the `0` flag), left or right.
@@ -444,6 +514,18 @@ impl Printer {
                     .unwrap_or('\u{FFFD}');
                 self.pad(&c.to_string());
             }
+            'q' if self.flags.plus => {
+                let c = u32::try_from(i)
+                    .ok()
+                    .and_then(char::from_u32)
+                    .unwrap_or('\u{FFFD}');
+                let q = if c.is_ascii() {
+                    go_quote_rune(c)
+                } else {
+                    go_quote_ascii(&c.to_string()).replace('"', "'")
+                };
+                self.pad(&q);
+            }
             'q' => {
                 let c = u32::try_from(i)
                     .ok()
@@ -452,8 +534,18 @@ impl Printer {
                 self.pad(&go_quote_rune(c));
             }
             'U' => {
-                let s = format!("U+{:04X}", i);
+                let digits = self.flags.prec.unwrap_or(4).max(4);
+                let mut s = format!("U+{:0digits$X}", i);
+                if self.flags.sharp
+                    && let Some(c) = u32::try_from(i).ok().and_then(char::from_u32)
+                    && !c.is_control()
+                {
+                    s.push_str(&format!(" '{c}'"));
+                }
+                let saved = self.flags.zero;
+                self.flags.zero = false;
                 self.pad(&s);
+                self.flags.zero = saved;
             }
             _ => self.bad_verb(v, verb),
         }
@@ -499,7 +591,12 @@ impl Printer {
         }
         if let Some(p) = prec {
             if p == 0 && u == 0 {
-                digits.clear();
+                // Go writes only the padding: no sign, no prefix.
+                let saved = self.flags.zero;
+                self.flags.zero = false;
+                self.pad("");
+                self.flags.zero = saved;
+                return;
             }
             while digits.len() < p {
                 digits.insert(0, '0');
@@ -531,6 +628,7 @@ impl Printer {
         let prec = self.flags.prec.map_or(-1, |p| p as i32);
         match verb {
             'v' => self.fmt_float(f, 'g', -1),
+            'x' | 'X' => self.fmt_float(f, verb, -1),
             'e' | 'E' | 'g' | 'G' => {
                 let p = if verb == 'e' || verb == 'E' {
                     self.flags.prec.map_or(6, |p| p as i32)
@@ -585,6 +683,13 @@ impl Printer {
 
     fn fmt_string(&mut self, s: &str, verb: char, v: &Value) {
         match verb {
+            'v' if self.flags.sharp_v => {
+                let s: String = match self.flags.prec {
+                    Some(p) => s.chars().take(p).collect(),
+                    None => s.to_string(),
+                };
+                self.pad(&go_quote(&s));
+            }
             's' | 'v' => {
                 let s: String = match self.flags.prec {
                     Some(p) => s.chars().take(p).collect(),
@@ -597,7 +702,17 @@ impl Printer {
                     Some(p) => s.chars().take(p).collect(),
                     None => s.to_string(),
                 };
-                self.pad(&go_quote(&s));
+                // %#q backquotes when it can; %+q escapes everything outside ASCII.
+                let can_backquote =
+                    !s.contains('`') && !s.chars().any(|c| c.is_control() && c != '\t');
+                let q = if self.flags.sharp && can_backquote {
+                    format!("`{s}`")
+                } else if self.flags.plus {
+                    go_quote_ascii(&s)
+                } else {
+                    go_quote(&s)
+                };
+                self.pad(&q);
             }
             'x' | 'X' => {
                 let bytes = s.as_bytes();
@@ -632,6 +747,22 @@ pub fn go_quote(s: &str) -> String {
     out.push('"');
     for c in s.chars() {
         push_escaped(&mut out, c, '"');
+    }
+    out.push('"');
+    out
+}
+
+/// Go's `strconv.QuoteToASCII`.
+fn go_quote_ascii(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        if c.is_ascii() {
+            push_escaped(&mut out, c, '"');
+        } else if (c as u32) < 0x10000 {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push_str(&format!("\\U{:08x}", c as u32));
+        }
     }
     out.push('"');
     out
