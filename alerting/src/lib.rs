@@ -27,6 +27,7 @@ pub mod rule_file;
 pub mod rule_store;
 pub mod schedule;
 pub mod simple_kind;
+pub mod template;
 pub mod unittest;
 
 pub use alert::{Alert, AlertState, fingerprint};
