@@ -25,7 +25,10 @@ pub(crate) enum NodeKind {
     Null,
     /// A scalar as written; `plain` is false for quoted and block scalars, which are always
     /// strings (so `"1"` is the string 1, `1` may be a number).
-    Scalar { value: String, plain: bool },
+    Scalar {
+        value: String,
+        plain: bool,
+    },
     Seq(Vec<Node>),
     /// Entries in file order; duplicates are kept (the decoder reports them).
     Map(Vec<(Node, Node)>),
@@ -142,12 +145,20 @@ impl MarkedEventReceiver for Builder {
                 self.finish(Node { line, column, kind }, anchor);
             }
             Event::SequenceStart(anchor, _) => self.stack.push(Open {
-                node: Node { line, column, kind: NodeKind::Seq(Vec::new()) },
+                node: Node {
+                    line,
+                    column,
+                    kind: NodeKind::Seq(Vec::new()),
+                },
                 anchor,
                 pending_key: None,
             }),
             Event::MappingStart(anchor, _) => self.stack.push(Open {
-                node: Node { line, column, kind: NodeKind::Map(Vec::new()) },
+                node: Node {
+                    line,
+                    column,
+                    kind: NodeKind::Map(Vec::new()),
+                },
                 anchor,
                 pending_key: None,
             }),
@@ -204,29 +215,48 @@ mod tests {
         let root = parse("groups:\n  - name: a\n    rules:\n      - expr: 'x +'\n")
             .unwrap()
             .unwrap();
-        let NodeKind::Map(top) = &root.kind else { panic!("{root:?}") };
+        let NodeKind::Map(top) = &root.kind else {
+            panic!("{root:?}")
+        };
         assert_eq!(scalar(&top[0].0), ("groups", 1, 1));
-        let NodeKind::Seq(groups) = &top[0].1.kind else { panic!() };
-        let NodeKind::Map(g) = &groups[0].kind else { panic!() };
+        let NodeKind::Seq(groups) = &top[0].1.kind else {
+            panic!()
+        };
+        let NodeKind::Map(g) = &groups[0].kind else {
+            panic!()
+        };
         assert_eq!((groups[0].line, groups[0].column), (2, 5));
         assert_eq!(scalar(&g[0].1), ("a", 2, 11));
-        let NodeKind::Seq(rules) = &g[1].1.kind else { panic!() };
-        let NodeKind::Map(r) = &rules[0].kind else { panic!() };
+        let NodeKind::Seq(rules) = &g[1].1.kind else {
+            panic!()
+        };
+        let NodeKind::Map(r) = &rules[0].kind else {
+            panic!()
+        };
         assert_eq!(scalar(&r[0].1), ("x +", 4, 15));
     }
 
     #[test]
     fn nulls_quoting_duplicates_and_aliases() {
-        let root = parse("a:\nb: ~\nc: 'null'\nc: &x [1, 2]\nd: *x\n").unwrap().unwrap();
-        let NodeKind::Map(m) = &root.kind else { panic!() };
+        let root = parse("a:\nb: ~\nc: 'null'\nc: &x [1, 2]\nd: *x\n")
+            .unwrap()
+            .unwrap();
+        let NodeKind::Map(m) = &root.kind else {
+            panic!()
+        };
         assert_eq!(m.len(), 5, "duplicate keys are kept");
         assert_eq!(m[0].1.kind, NodeKind::Null);
         assert_eq!(m[1].1.kind, NodeKind::Null);
         assert_eq!(
             m[2].1.kind,
-            NodeKind::Scalar { value: "null".into(), plain: false }
+            NodeKind::Scalar {
+                value: "null".into(),
+                plain: false
+            }
         );
-        let NodeKind::Seq(items) = &m[4].1.kind else { panic!("{:?}", m[4].1) };
+        let NodeKind::Seq(items) = &m[4].1.kind else {
+            panic!("{:?}", m[4].1)
+        };
         assert_eq!(items.len(), 2);
         assert_eq!(m[4].1.line, 5);
     }
