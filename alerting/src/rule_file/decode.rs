@@ -107,6 +107,8 @@ pub(crate) struct RawGroup<'a> {
     pub(crate) ctx: Ctx,
     /// The `name` value ("" when missing or null).
     pub(crate) name: String,
+    /// The `name` value had the wrong type (already reported).
+    pub(crate) name_broken: bool,
     /// Line of the `name:` key (0 when missing).
     pub(crate) name_line: usize,
     pub(crate) interval_ms: Option<i64>,
@@ -182,12 +184,11 @@ pub(crate) fn file<'a>(sink: &mut Sink, root: Option<&'a Node>) -> Vec<RawGroup<
         let value = value.1;
         match &value.kind {
             NodeKind::Null => {}
-            NodeKind::Seq(items) => groups.extend(
-                items
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, g)| group(sink, i + 1, g)),
-            ),
+            NodeKind::Seq(items) => {
+                // A null item (`- ~`) is no group, as yaml.v3 decodes it for promtool.
+                let items = items.iter().filter(|g| g.kind != NodeKind::Null);
+                groups.extend(items.enumerate().filter_map(|(i, g)| group(sink, i + 1, g)))
+            }
             _ => sink.at(
                 &ctx,
                 value,
@@ -219,6 +220,7 @@ pub(crate) fn group<'a>(sink: &mut Sink, seq: usize, node: &'a Node) -> Option<R
         node,
         ctx: ctx.clone(),
         name: String::new(),
+        name_broken: false,
         name_line: 0,
         interval_ms: None,
         query_offset_ms: None,
@@ -227,8 +229,9 @@ pub(crate) fn group<'a>(sink: &mut Sink, seq: usize, node: &'a Node) -> Option<R
     };
     if let Some((key, value)) = fields.iter().find(|(k, _)| *k == "name").map(|(_, kv)| *kv) {
         raw.name_line = key.line;
-        if let Some(s) = string(sink, &ctx, "name", value) {
-            raw.name = s.text.to_string();
+        match string(sink, &ctx, "name", value) {
+            Some(s) => raw.name = s.text.to_string(),
+            None => raw.name_broken = true,
         }
     }
     if !raw.name.is_empty() {
@@ -260,7 +263,9 @@ pub(crate) fn group<'a>(sink: &mut Sink, seq: usize, node: &'a Node) -> Option<R
         match &rules.kind {
             NodeKind::Null => {}
             NodeKind::Seq(items) => {
-                for (i, item) in items.iter().enumerate() {
+                // As for groups, a null item is no rule.
+                let items = items.iter().filter(|r| r.kind != NodeKind::Null);
+                for (i, item) in items.enumerate() {
                     if let Some(r) = rule(sink, &ctx, i + 1, item) {
                         raw.rules.push(r);
                     }

@@ -304,6 +304,15 @@ fn shape_errors_name_the_key_and_its_place() {
             r#"s.yml: 4:17: group "g", rule 1, "B": only one of 'record' and 'alert' must be set (alert at 5:16)"#,
         ),
         ("groups:\n\t- name: g\n", "s.yml: 2:"),
+        // A block scalar is placed at its `|`, as yaml.v3 places it.
+        (
+            "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: |\n          sum(\n            x\n",
+            r#"s.yml: 5:15: group "g", rule 1, "A": could not parse expression"#,
+        ),
+        (
+            "groups:\n  - name: [a]\n",
+            "s.yml: 2:11: name: expected a string, found a list",
+        ),
     ];
     for (text, want) in cases {
         let e = errors("s.yml", text);
@@ -320,6 +329,9 @@ fn files_promtool_accepts_are_accepted() {
         "",
         "# comments only\n",
         "groups:\n",
+        // Null items are no group and no rule (promtool: 0 rules, success).
+        "groups: [~]\n",
+        "groups:\n  - name: g\n    rules: [~]\n",
         "groups:\n  - name: g\n    limit: -3\n    rules:\n      - alert: A\n        expr: up\n",
         "groups:\n  - name: 123\n    rules:\n      - alert: 456\n        expr: 1\n        labels:\n          sev: 1\n          empty:\n",
         "groups:\n  - name: g\n    rules:\n      - record: a\n        expr: up\n        for: 0s\n",

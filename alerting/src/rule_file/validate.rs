@@ -21,7 +21,9 @@ pub(crate) fn groups(sink: &mut Sink, raw: Vec<RawGroup<'_>>) -> Vec<RuleGroup> 
     for g in raw {
         let ctx = g.ctx.clone();
         if g.name.is_empty() {
-            sink.at(&ctx, g.node, "Groupname must not be empty");
+            if !g.name_broken {
+                sink.at(&ctx, g.node, "Groupname must not be empty");
+            }
         } else if let Some(first) = seen.get(&g.name) {
             sink.at(
                 &ctx,

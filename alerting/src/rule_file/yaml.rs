@@ -64,7 +64,13 @@ pub(crate) struct SyntaxError {
 
 /// Parses the first document of `text`; `Ok(None)` for an empty file (or one of comments only).
 pub(crate) fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
-    let mut builder = Builder::default();
+    let mut builder = Builder {
+        lines: text.lines().collect(),
+        stack: Vec::new(),
+        root: None,
+        anchors: HashMap::new(),
+        error: None,
+    };
     // `multi = false`: Prometheus reads only the first document of a rule file too.
     Parser::new_from_str(text)
         .load(&mut builder, false)
@@ -81,8 +87,9 @@ pub(crate) fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
 
 /// Turns the event stream into a tree. A stack of open collections; a finished node goes
 /// into the collection on top, or becomes the root.
-#[derive(Default)]
-struct Builder {
+struct Builder<'t> {
+    /// The source, to find a block scalar's `|`/`>` indicator.
+    lines: Vec<&'t str>,
     stack: Vec<Open>,
     root: Option<Node>,
     anchors: HashMap<usize, Node>,
@@ -96,7 +103,22 @@ struct Open {
     pending_key: Option<Node>,
 }
 
-impl Builder {
+impl Builder<'_> {
+    /// Where the `|` or `>` of a block scalar whose text starts at `line` is: the last such
+    /// character on the nearest non-blank line above (yaml-rust2 marks the text; yaml.v3,
+    /// and so promtool, the indicator).
+    fn block_indicator(&self, line: usize) -> Option<(usize, usize)> {
+        let above = line.checked_sub(1)?;
+        let (idx, text) = self.lines[..above.min(self.lines.len())]
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(_, l)| !l.trim().is_empty())?;
+        let code = text.split(" #").next().unwrap_or(text);
+        let byte = code.rfind(['|', '>'])?;
+        Some((idx + 1, code[..byte].chars().count() + 1))
+    }
+
     fn finish(&mut self, node: Node, anchor: usize) {
         if anchor > 0 {
             self.anchors.insert(anchor, node.clone());
@@ -129,13 +151,19 @@ impl Builder {
     }
 }
 
-impl MarkedEventReceiver for Builder {
+impl MarkedEventReceiver for Builder<'_> {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         // yaml-rust2's markers count columns from 0; Go's yaml.v3 (and promtool) from 1.
         let (line, column) = (mark.line(), mark.col() + 1);
         match ev {
             Event::Scalar(value, style, anchor, _tag) => {
                 let plain = style == TScalarStyle::Plain;
+                let (line, column) = match style {
+                    TScalarStyle::Literal | TScalarStyle::Folded => {
+                        self.block_indicator(line).unwrap_or((line, column))
+                    }
+                    _ => (line, column),
+                };
                 let kind = if plain && matches!(value.as_str(), "" | "~" | "null" | "Null" | "NULL")
                 {
                     NodeKind::Null
@@ -259,6 +287,21 @@ mod tests {
         };
         assert_eq!(items.len(), 2);
         assert_eq!(m[4].1.line, 5);
+    }
+
+    #[test]
+    fn block_scalars_are_placed_at_their_indicator() {
+        let root = parse("a:\n  b: |\n\n    x +\n    y\n  c: >- # folded\n    z\n")
+            .unwrap()
+            .unwrap();
+        let NodeKind::Map(top) = &root.kind else {
+            panic!()
+        };
+        let NodeKind::Map(inner) = &top[0].1.kind else {
+            panic!()
+        };
+        assert_eq!(scalar(&inner[0].1), ("\nx +\ny\n", 2, 6));
+        assert_eq!(scalar(&inner[1].1), ("z", 6, 6));
     }
 
     #[test]
