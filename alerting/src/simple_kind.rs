@@ -249,6 +249,13 @@ impl Params<'_> {
     }
 
     fn op(&mut self, key: &str) -> Option<&'static str> {
+        // In YAML a bare `>` starts a folded block and `!` a tag: `op: >` reads as "".
+        if matches!(self.get(key), Some(Param::Scalar(s)) if s.trim().is_empty()) {
+            return self.fail(
+                key,
+                format!("{key} is empty: quote the operator (op: \">\"), YAML reads a bare > or != otherwise"),
+            );
+        }
         let text = self.scalar(key, true)?;
         match OPS.iter().find(|o| **o == text.trim()) {
             Some(op) => Some(op),

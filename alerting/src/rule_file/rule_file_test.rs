@@ -466,6 +466,14 @@ fn simple_kind_errors_point_at_the_key() {
 }
 
 #[test]
+fn an_unquoted_operator_gets_a_hint() {
+    let text = "groups:\n  - name: s\n    rules:\n      - alert: A\n        kind: threshold\n        metric: cpu\n        op: >\n        value: 1\n";
+    let e = errors("q.yml", text);
+    assert_eq!(e.len(), 1, "{e:#?}");
+    assert!(e[0].starts_with(r#"q.yml: 7:13: group "s", rule 1, "A": kind threshold: op is empty: quote the operator"#), "{}", e[0]);
+}
+
+#[test]
 fn a_group_alone_in_mimirs_ruler_format() {
     let g = parse_group(
         "tenant-a",
