@@ -44,7 +44,12 @@ pub(crate) fn groups(sink: &mut Sink, raw: Vec<RawGroup<'_>>) -> Vec<RuleGroup> 
             query_offset_ms: g.query_offset_ms,
             limit: g.limit,
             rules,
-            line: g.name_line,
+            // The `name:` key; without one, where the group starts.
+            line: if g.name_line > 0 {
+                g.name_line
+            } else {
+                g.node.line
+            },
         });
     }
     out
