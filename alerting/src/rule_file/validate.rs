@@ -102,7 +102,13 @@ fn rule(sink: &mut Sink, r: &RawRule<'_>) -> Option<Rule> {
             compiled = compile_kind(sink, r, kind.node, kind.text, for_ms);
         }
         None => {
-            for (key_node, key, _) in &r.kind_params {
+            // (A `kind:` of the wrong YAML type was reported already.)
+            let kind_params = if r.broken.contains("kind") {
+                &[][..]
+            } else {
+                &r.kind_params[..]
+            };
+            for (key_node, key, _) in kind_params {
                 let kinds: Vec<&str> = simple_kind::kinds().collect();
                 sink.at(
                     ctx,
