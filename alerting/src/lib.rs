@@ -23,6 +23,7 @@ pub mod rule;
 pub mod rule_file;
 pub mod rule_store;
 pub mod simple_kind;
+pub mod template;
 
 pub use alert::{Alert, AlertState, fingerprint};
 pub use error::{Error, Result};
