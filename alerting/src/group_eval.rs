@@ -29,6 +29,7 @@ use crate::alert_state::{self, ALERTNAME_LABEL, AlertChange, AlertInput, to_labe
 use crate::error::{Error, Result};
 use crate::rule::{AlertingRule, RecordingRule, Rule, RuleGroup};
 use crate::rule_store::RuleStore;
+use crate::template::AlertTemplateData;
 
 mod template_data;
 
@@ -274,7 +275,7 @@ impl GroupEvaluator {
         let mut inputs = Vec::with_capacity(res.len());
         for (labels, value) in res {
             let data_labels = to_map(&labels);
-            let data = template_data::Data {
+            let data = AlertTemplateData {
                 labels: &data_labels,
                 external_labels: &self.external_labels,
                 external_url: &self.external_url,
