@@ -115,12 +115,14 @@ impl GroupState {
 
     /// The state a new leader resumes from: the committed alerts, each with the index of its
     /// rule. Alerts of an index the group does not have, or of a recording rule, are
-    /// dropped. Previous series are unknown, so no stale markers follow the first
-    /// evaluation (Prometheus after a restart likewise starts with none).
+    /// dropped. The `ALERTS`/`ALERTS_FOR_STATE` series of the live alerts count as written
+    /// at the previous evaluation, so those that are gone at the first evaluation get their
+    /// stale markers; a recording rule's previous series are unknown (none get one).
     pub fn restore(group: &RuleGroup, alerts: Vec<(usize, Alert)>) -> GroupState {
         let mut st = GroupState::new(group);
         for (i, a) in alerts {
-            if let (Some(Rule::Alerting(_)), Some(rs)) = (group.rules.get(i), st.rules.get_mut(i)) {
+            if let (Some(Rule::Alerting(r)), Some(rs)) = (group.rules.get(i), st.rules.get_mut(i)) {
+                rs.previous_series.extend(alert_state::series_of(r, &a));
                 rs.alerts.insert(crate::alert::fingerprint(&a.labels), a);
             }
         }
