@@ -22,6 +22,7 @@
 mod builtins;
 mod exec;
 mod go_fmt;
+mod go_time;
 mod lexer;
 mod parser;
 mod prometheus;
@@ -71,6 +72,10 @@ pub enum ParamType {
     Sample,
     /// Prometheus' `queryResult` (a list of samples).
     QueryResult,
+    /// `time.Duration`.
+    Duration,
+    /// `time.Time`.
+    Time,
 }
 
 impl ParamType {
@@ -84,6 +89,8 @@ impl ParamType {
             ParamType::Bool => "bool",
             ParamType::Sample => "*template.sample",
             ParamType::QueryResult => "template.queryResult",
+            ParamType::Duration => "time.Duration",
+            ParamType::Time => "time.Time",
         }
     }
 }

@@ -323,7 +323,7 @@ impl<'a> State<'a> {
         match first {
             Arg::Field { ident, .. } => {
                 self.at = At::Arg(first);
-                return self.eval_field_chain(dot.clone(), ident, &cmd.args, fin);
+                return self.eval_field_chain(dot, dot.clone(), ident, &cmd.args, fin);
             }
             Arg::Chain { .. } => return self.eval_chain(dot, first, &cmd.args, fin),
             Arg::Identifier { name, .. } => {
@@ -394,7 +394,7 @@ impl<'a> State<'a> {
             return Err(self.errorf(format!("indirection through explicit nil in {chain}")));
         }
         let receiver = self.eval_arg(dot, None, node)?;
-        self.eval_field_chain(receiver, fields, args, fin)
+        self.eval_field_chain(dot, receiver, fields, args, fin)
     }
 
     fn eval_variable(
@@ -414,14 +414,15 @@ impl<'a> State<'a> {
             self.not_a_function(args, &fin)?;
             return Ok(value);
         }
-        self.eval_field_chain(value, &ident[1..], args, fin)
+        self.eval_field_chain(dot, value, &ident[1..], args, fin)
     }
 
     fn eval_field_chain(
         &mut self,
+        dot: &Value,
         mut receiver: Value,
         ident: &[String],
-        args: &[Arg],
+        args: &'a [Arg],
         fin: Final,
     ) -> Res<Value> {
         let n = ident.len();
@@ -429,17 +430,19 @@ impl<'a> State<'a> {
         // interface-typed field): Go names that type, not the dynamic one, in errors.
         let mut iface = false;
         for name in &ident[..n - 1] {
-            (receiver, iface) = self.eval_field(name, &[], None, &receiver, iface)?;
+            (receiver, iface) = self.eval_field(dot, name, &[], None, &receiver, iface)?;
         }
         Ok(self
-            .eval_field(&ident[n - 1], args, fin, &receiver, iface)?
+            .eval_field(dot, &ident[n - 1], args, fin, &receiver, iface)?
             .0)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn eval_field(
         &mut self,
+        dot: &Value,
         name: &str,
-        args: &[Arg],
+        args: &'a [Arg],
         fin: Final,
         receiver: &Value,
         iface: bool,
@@ -478,14 +481,9 @@ impl<'a> State<'a> {
                     None => Ok((Value::Nil, true)),
                 }
             }
-            Value::Time(ns) if !has_args => match name {
-                // The time.Time methods alert templates use.
-                "Unix" => Ok((Value::Int(ns.div_euclid(1_000_000_000)), false)),
-                "UnixNano" => Ok((Value::Int(*ns), false)),
-                "UnixMilli" => Ok((Value::Int(ns.div_euclid(1_000_000)), false)),
-                "String" => Ok((Value::Str(super::go_fmt::go_time_string(*ns)), false)),
-                _ => Err(self.errorf(format!("can't evaluate field {name} in type {type_name}"))),
-            },
+            Value::Time(_) | Value::Duration(_) if Self::is_method(receiver, name) => {
+                Ok((self.call_method(dot, receiver, name, args, fin)?, false))
+            }
             _ => Err(self.errorf(format!("can't evaluate field {name} in type {type_name}"))),
         }
     }
@@ -518,20 +516,7 @@ impl<'a> State<'a> {
         }
         let sig = self.signature(name);
         let args = if args.is_empty() { args } else { &args[1..] };
-        let num_in = args.len() + usize::from(fin.is_some());
-        let num_fixed = sig.params.len();
-        if sig.variadic.is_some() {
-            if num_in < num_fixed {
-                return Err(self.errorf(format!(
-                    "wrong number of args for {name}: want at least {num_fixed} got {}",
-                    args.len()
-                )));
-            }
-        } else if num_in != num_fixed {
-            return Err(self.errorf(format!(
-                "wrong number of args for {name}: want {num_fixed} got {num_in}"
-            )));
-        }
+        self.check_arg_count(name, &sig, args.len(), fin.is_some())?;
         if !user && (name == "and" || name == "or") {
             // Short-circuit: the first argument that decides is the result.
             let mut v = Value::Nil;
@@ -546,6 +531,56 @@ impl<'a> State<'a> {
             }
             return Ok(v);
         }
+        let argv = self.eval_args(dot, &sig, args, fin)?;
+        let result = if user {
+            self.funcs.call(name, &argv)
+        } else {
+            builtins::call(name, &argv)
+        };
+        match result {
+            Some(Ok(v)) => Ok(v),
+            Some(Err(e)) => {
+                self.at = node;
+                Err(self.errorf(format!("error calling {name}: {e}")))
+            }
+            None => Err(self.errorf(format!("{} is not a defined function", go_quote(name)))),
+        }
+    }
+
+    /// Go's argument count check of evalCall.
+    fn check_arg_count(
+        &self,
+        name: &str,
+        sig: &Signature,
+        nargs: usize,
+        has_final: bool,
+    ) -> Res<()> {
+        let num_in = nargs + usize::from(has_final);
+        let num_fixed = sig.params.len();
+        if sig.variadic.is_some() {
+            if num_in < num_fixed {
+                return Err(self.errorf(format!(
+                    "wrong number of args for {name}: want at least {num_fixed} got {nargs}"
+                )));
+            }
+        } else if num_in != num_fixed {
+            return Err(self.errorf(format!(
+                "wrong number of args for {name}: want {num_fixed} got {num_in}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Evaluates a call's arguments against the parameter types; the piped value goes last.
+    fn eval_args(
+        &mut self,
+        dot: &Value,
+        sig: &Signature,
+        args: &'a [Arg],
+        fin: Final,
+    ) -> Res<Vec<Value>> {
+        let num_in = args.len() + usize::from(fin.is_some());
+        let num_fixed = sig.params.len();
         let mut argv = Vec::with_capacity(num_in);
         for (i, arg) in args.iter().enumerate() {
             let typ = sig
@@ -568,18 +603,102 @@ impl<'a> State<'a> {
             };
             argv.push(self.validate_type(f, Some(typ))?);
         }
-        let result = if user {
-            self.funcs.call(name, &argv)
-        } else {
-            builtins::call(name, &argv)
+        Ok(argv)
+    }
+
+    /// Calls a method of a time or duration value (the ones templates use).
+    fn call_method(
+        &mut self,
+        dot: &Value,
+        receiver: &Value,
+        name: &str,
+        args: &'a [Arg],
+        fin: Final,
+    ) -> Res<Value> {
+        use ParamType as P;
+        let sig = match (receiver, name) {
+            (Value::Time(_), "Format") => Signature::fixed(&[P::String]),
+            (Value::Time(_), "Add") => Signature::fixed(&[P::Duration]),
+            (Value::Time(_), "Sub") => Signature::fixed(&[P::Time]),
+            _ => Signature::fixed(&[]),
         };
-        match result {
-            Some(Ok(v)) => Ok(v),
-            Some(Err(e)) => {
-                self.at = node;
-                Err(self.errorf(format!("error calling {name}: {e}")))
+        let args = if args.is_empty() { args } else { &args[1..] };
+        self.check_arg_count(name, &sig, args.len(), fin.is_some())?;
+        let argv = self.eval_args(dot, &sig, args, fin)?;
+        let arg = |i: usize| argv.get(i).cloned().unwrap_or(Value::Nil);
+        Ok(match (receiver, name) {
+            (Value::Time(ns), "Format") => match arg(0) {
+                Value::Str(layout) => Value::Str(super::go_time::format_time(*ns, &layout)),
+                _ => Value::Nil,
+            },
+            (Value::Time(ns), "Add") => match arg(0) {
+                Value::Duration(d) | Value::Int(d) => Value::Time(ns.saturating_add(d)),
+                _ => Value::Nil,
+            },
+            (Value::Time(ns), "Sub") => match arg(0) {
+                Value::Time(t) => Value::Duration(ns.saturating_sub(t)),
+                _ => Value::Nil,
+            },
+            (Value::Time(ns), "String") => Value::Str(super::go_time::time_string(*ns)),
+            (Value::Time(ns), "Unix") => Value::Int(ns.div_euclid(1_000_000_000)),
+            (Value::Time(ns), "UnixMilli") => Value::Int(ns.div_euclid(1_000_000)),
+            (Value::Time(ns), "UnixNano") => Value::Int(*ns),
+            (Value::Time(ns), "UTC" | "Local") => Value::Time(*ns),
+            (Value::Time(ns), _) => {
+                let c = super::go_time::civil(*ns);
+                match name {
+                    "Year" => Value::Int(c.year),
+                    "Month" => Value::Str(super::go_time::format_time(*ns, "January")),
+                    "Day" => Value::Int(i64::from(c.day)),
+                    "Hour" => Value::Int(i64::from(c.hour)),
+                    "Minute" => Value::Int(i64::from(c.minute)),
+                    "Second" => Value::Int(i64::from(c.second)),
+                    "Nanosecond" => Value::Int(i64::from(c.nanos)),
+                    "YearDay" => Value::Int(i64::from(c.yday)),
+                    "Weekday" => Value::Str(super::go_time::format_time(*ns, "Monday")),
+                    _ => Value::Nil,
+                }
             }
-            None => Err(self.errorf(format!("{} is not a defined function", go_quote(name)))),
+            (Value::Duration(d), "String") => Value::Str(super::go_time::duration_string(*d)),
+            (Value::Duration(d), "Seconds") => Value::Float(*d as f64 / 1e9),
+            (Value::Duration(d), "Minutes") => Value::Float(*d as f64 / 6e10),
+            (Value::Duration(d), "Hours") => Value::Float(*d as f64 / 3.6e12),
+            (Value::Duration(d), "Milliseconds") => Value::Int(d / 1_000_000),
+            (Value::Duration(d), "Nanoseconds") => Value::Int(*d),
+            _ => Value::Nil,
+        })
+    }
+
+    fn is_method(receiver: &Value, name: &str) -> bool {
+        match receiver {
+            Value::Time(_) => matches!(
+                name,
+                "Format"
+                    | "Add"
+                    | "Sub"
+                    | "String"
+                    | "Unix"
+                    | "UnixMilli"
+                    | "UnixNano"
+                    | "UTC"
+                    | "Local"
+                    | "Year"
+                    | "Month"
+                    | "Day"
+                    | "Hour"
+                    | "Minute"
+                    | "Second"
+                    | "Nanosecond"
+                    | "YearDay"
+                    | "Weekday"
+            ),
+            Value::Duration(_) => {
+                matches!(
+                    name,
+                    "String" | "Seconds" | "Minutes" | "Hours" | "Milliseconds" | "Nanoseconds"
+                )
+            }
+            _ => false,
         }
     }
 
@@ -598,6 +717,9 @@ impl<'a> State<'a> {
             (ParamType::Float, Value::Float(_)) => true,
             (ParamType::Int, Value::Int(_)) => true,
             (ParamType::Bool, Value::Bool(_)) => true,
+            // Go dereferences *time.Duration and *time.Time for value parameters.
+            (ParamType::Duration, Value::Duration(_)) => true,
+            (ParamType::Time, Value::Time(_)) => true,
             (ParamType::Sample, Value::Struct { type_name, .. }) => type_name == "*template.sample",
             (ParamType::QueryResult, Value::List(_)) => true,
             _ => false,
@@ -626,8 +748,13 @@ impl<'a> State<'a> {
                 };
             }
             Arg::Field { ident, .. } => {
-                let v =
-                    self.eval_field_chain(dot.clone(), ident, std::slice::from_ref(arg), None)?;
+                let v = self.eval_field_chain(
+                    dot,
+                    dot.clone(),
+                    ident,
+                    std::slice::from_ref(arg),
+                    None,
+                )?;
                 return self.validate_type(v, typ);
             }
             Arg::Variable { .. } => {
@@ -677,10 +804,17 @@ impl<'a> State<'a> {
                 }
                 _ => Err(self.errorf(format!("expected integer; found {arg}"))),
             },
-            Some(t @ (ParamType::Sample | ParamType::QueryResult)) => Err(self.errorf(format!(
-                "can't handle {arg} for arg of type {}",
-                t.go_name()
-            ))),
+            Some(ParamType::Duration) => match arg {
+                Arg::Number { num, .. } if num.int.is_some() => {
+                    Ok(Value::Duration(num.int.unwrap_or(0)))
+                }
+                _ => Err(self.errorf(format!("expected integer; found {arg}"))),
+            },
+            Some(t @ (ParamType::Sample | ParamType::QueryResult | ParamType::Time)) => Err(self
+                .errorf(format!(
+                    "can't handle {arg} for arg of type {}",
+                    t.go_name()
+                ))),
         }
     }
 }

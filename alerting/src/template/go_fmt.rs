@@ -389,7 +389,15 @@ impl Printer {
             Value::Float(f) => self.fmt_float_verb(*f, verb, v),
             Value::Str(s) | Value::Html(s) => self.fmt_string(s, verb, v),
             Value::Time(ns) => match verb {
-                'v' | 's' | 'x' | 'X' | 'q' => self.fmt_string(&go_time_string(*ns), verb, v),
+                'v' | 's' | 'x' | 'X' | 'q' => {
+                    self.fmt_string(&super::go_time::time_string(*ns), verb, v)
+                }
+                _ => self.bad_verb(v, verb),
+            },
+            Value::Duration(ns) => match verb {
+                'v' | 's' | 'x' | 'X' | 'q' => {
+                    self.fmt_string(&super::go_time::duration_string(*ns), verb, v)
+                }
                 _ => self.bad_verb(v, verb),
             },
             Value::List(items) if self.flags.sharp_v => {
@@ -798,43 +806,6 @@ fn push_escaped(out: &mut String, c: char, quote: char) {
         }
         c => out.push(c),
     }
-}
-
-/// Go's `time.Time.String()` for a UTC time: `2006-01-02 15:04:05.999999999 +0000 UTC`.
-pub fn go_time_string(unix_nanos: i64) -> String {
-    let secs = unix_nanos.div_euclid(1_000_000_000);
-    let nanos = unix_nanos.rem_euclid(1_000_000_000);
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    let mut s = format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        sod / 3600,
-        (sod / 60) % 60,
-        sod % 60
-    );
-    if nanos != 0 {
-        let frac = format!("{nanos:09}");
-        s.push('.');
-        s.push_str(frac.trim_end_matches('0'));
-    }
-    s.push_str(" +0000 UTC");
-    s
-}
-
-/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
-/// (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 #[cfg(test)]

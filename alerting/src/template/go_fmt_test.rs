@@ -156,16 +156,3 @@ fn sprint_spacing_and_composites_match_go() {
     );
     assert_eq!(sprintln(&["a".into(), Value::Int(1)]), "a 1\n");
 }
-
-#[test]
-fn times_print_as_go_time_string() {
-    assert_eq!(go_time_string(0), "1970-01-01 00:00:00 +0000 UTC");
-    assert_eq!(
-        go_time_string(1_435_065_584_128_000_000),
-        "2015-06-23 13:19:44.128 +0000 UTC"
-    );
-    assert_eq!(
-        go_time_string(-1_000_000_000),
-        "1969-12-31 23:59:59 +0000 UTC"
-    );
-}

@@ -118,6 +118,7 @@ const NAMES: &[&str] = &[
     "humanizePercentage",
     "humanizeTimestamp",
     "toTime",
+    "toDuration",
     "now",
     "pathPrefix",
     "externalURL",
@@ -147,7 +148,7 @@ impl Functions for PrometheusFunctions<'_> {
             "args" => Signature::variadic(&[], Any),
             "sortByLabel" => Signature::fixed(&[String, QueryResult]),
             "humanize" | "humanize1024" | "humanizeDuration" | "humanizePercentage"
-            | "humanizeTimestamp" | "toTime" => Signature::fixed(&[Any]),
+            | "humanizeTimestamp" | "toTime" | "toDuration" => Signature::fixed(&[Any]),
             "now" | "pathPrefix" | "externalURL" => Signature::fixed(&[]),
             _ => return None,
         })
@@ -207,7 +208,7 @@ impl Functions for PrometheusFunctions<'_> {
                 if v.is_nan() || v.is_infinite() {
                     return Ok(Value::Str(g4(v)));
                 }
-                float_to_time(v).map(|ns| Value::Str(super::go_fmt::go_time_string(ns)))
+                float_to_time(v).map(|ns| Value::Str(super::go_time::time_string(ns)))
             }),
             "toTime" => convert_to_float(&arg(0)).and_then(|v| {
                 if v.is_nan() || v.is_infinite() {
@@ -215,6 +216,8 @@ impl Functions for PrometheusFunctions<'_> {
                 }
                 float_to_time(v).map(Value::Time)
             }),
+            // Go converts float64 to Duration (int64) by truncation; out of range saturates here.
+            "toDuration" => convert_to_float(&arg(0)).map(|v| Value::Duration((v * 1e9) as i64)),
             "now" => match self.querier.and_then(|q| q.eval_time()) {
                 Some(t) => Ok(Value::Float(t)),
                 None => Err("no evaluation time is known here".to_string()),

@@ -333,6 +333,83 @@ const GO_CASES: &[(&str, Result<&str, &str>)] = &[
             r#"error parsing template __alert_Test: template: __alert_Test:1: function "nosuch" not defined"#,
         ),
     ),
+    (
+        r#"{{ (1435065584.128 | toTime).Format "2006" }} {{ ("1435065584.128" | toTime).Format "2006-01-02T15:04:05.000Z07:00" }}"#,
+        Ok(r"2015 2015-06-23T13:19:44.128Z"),
+    ),
+    (
+        r#"{{ (1800 | toDuration).String }} {{ ("1800" | toDuration).String }} {{ 1800 | toDuration }} {{ 0.0015 | toDuration }} {{ -5400.5 | toDuration }}"#,
+        Ok(r"30m0s 30m0s 30m0s 1.5ms -1h30m0.5s"),
+    ),
+    (
+        r#"{{ (now | toTime).Format "Mon Jan 2 15:04:05 2006" }}"#,
+        Ok(r"Tue Nov 14 22:13:20 2023"),
+    ),
+    (
+        r#"{{ ("-30m" | toDuration) }}"#,
+        Err(
+            r#"error executing template __alert_Test: template: __alert_Test:1:125: executing "__alert_Test" at <toDuration>: error calling toDuration: strconv.ParseFloat: parsing "-30m": invalid syntax"#,
+        ),
+    ),
+    (
+        r"{{ (toTime 1435065584.128).Add (toDuration 3600) }}",
+        Ok(r"2015-06-23 14:19:44.128 +0000 UTC"),
+    ),
+    (
+        r"{{ ((toTime 1435065584.128).Sub (toTime 1435065000)).String }} {{ ((toTime 10).Sub (toTime 1)).Seconds }}",
+        Ok(r"9m44.128s 9"),
+    ),
+    (
+        r"{{ $t := toTime 1435065584.128 }}{{ $t.Year }} {{ $t.Month }} {{ $t.Day }} {{ $t.Hour }}:{{ $t.Minute }}:{{ $t.Second }} {{ $t.Weekday }} {{ $t.YearDay }} {{ $t.Unix }} {{ $t.UnixMilli }} {{ $t.UTC }}",
+        Ok(
+            r"2015 June 23 13:19:44 Tuesday 174 1435065584 1435065584128 2015-06-23 13:19:44.128 +0000 UTC",
+        ),
+    ),
+    (
+        r"{{ (toTime 1435065584.128).Format }}",
+        Err(
+            r#"error executing template __alert_Test: template: __alert_Test:1:123: executing "__alert_Test" at <1435065584.128>: wrong number of args for Format: want 1 got 0"#,
+        ),
+    ),
+    (
+        r"{{ (toTime 1435065584.128).Format 1 }}",
+        Err(
+            r#"error executing template __alert_Test: template: __alert_Test:1:146: executing "__alert_Test" at <1>: expected string; found 1"#,
+        ),
+    ),
+    (
+        r"{{ (toTime 1435065584.128).Nope }}",
+        Err(
+            r#"error executing template __alert_Test: template: __alert_Test:1:123: executing "__alert_Test" at <1435065584.128>: can't evaluate field Nope in type *time.Time"#,
+        ),
+    ),
+    (
+        r#"{{ (toTime 0).Format "Monday, 02-Jan-06 03:04:05.999999 PM MST -0700 Z07:00 _2 002" }}"#,
+        Ok(r"Thursday, 01-Jan-70 12:00:00 AM UTC +0000 Z  1 001"),
+    ),
+    (
+        r#"{{ (toTime 1435065584).Format "15:04:05.999 .000 ,000" }}"#,
+        Ok(r"13:19:44 .000 ,000"),
+    ),
+    (
+        r"{{ (toDuration 90).Minutes }} {{ (toDuration 90).Hours }} {{ (toDuration 1.5).Milliseconds }}",
+        Ok(r"1.5 0.025 1500"),
+    ),
+    (
+        r#"{{ printf "%v %s" (toTime 0) (toDuration 61) }}"#,
+        Ok(r"1970-01-01 00:00:00 +0000 UTC 1m1s"),
+    ),
+    (
+        r"{{ (toTime 1435065584.128).Add 1000000000 }}",
+        Ok(r"2015-06-23 13:19:45.128 +0000 UTC"),
+    ),
+    (r"{{ if toDuration 0 }}t{{ end }}", Ok(r"t")),
+    (
+        r"{{ humanizeDuration (toDuration 5) }}",
+        Err(
+            r#"error executing template __alert_Test: template: __alert_Test:1:115: executing "__alert_Test" at <humanizeDuration (toDuration 5)>: error calling humanizeDuration: can't convert *time.Duration to float"#,
+        ),
+    ),
 ];
 
 #[test]

@@ -30,6 +30,8 @@ pub enum Value {
     },
     /// A `time.Time` in UTC (Prometheus' `toTime`), as nanoseconds since the epoch.
     Time(i64),
+    /// A `*time.Duration` (Prometheus' `toDuration`), in nanoseconds.
+    Duration(i64),
     /// `html/template.HTML` (Prometheus' `safeHtml`): a string of another type.
     Html(String),
 }
@@ -55,7 +57,7 @@ impl Value {
             Value::Str(s) | Value::Html(s) => !s.is_empty(),
             Value::List(l) => !l.is_empty(),
             Value::Map(m) => !m.is_empty(),
-            Value::Struct { .. } | Value::Time(_) => true,
+            Value::Struct { .. } | Value::Time(_) | Value::Duration(_) => true,
         }
     }
 
@@ -77,6 +79,7 @@ impl Value {
             Value::Map(_) => "map[string]interface {}".to_string(),
             Value::Struct { type_name, .. } => type_name.clone(),
             Value::Time(_) => "*time.Time".to_string(),
+            Value::Duration(_) => "*time.Duration".to_string(),
             Value::Html(_) => "template.HTML".to_string(),
         }
     }
