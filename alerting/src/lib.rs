@@ -18,10 +18,18 @@
 //! tokio).
 
 pub mod alert;
+pub mod alert_state;
 pub mod error;
+pub mod group_eval;
+pub mod mem_rule_store;
 pub mod rule;
+pub mod rule_file;
 pub mod rule_store;
 pub mod state_keys;
+pub mod schedule;
+pub mod simple_kind;
+pub mod template;
+pub mod unittest;
 
 pub use alert::{Alert, AlertState, fingerprint};
 pub use error::{Error, Result};
