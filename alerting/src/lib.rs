@@ -21,6 +21,7 @@ pub mod alert;
 pub mod error;
 pub mod rule;
 pub mod rule_store;
+pub mod template;
 
 pub use alert::{Alert, AlertState, fingerprint};
 pub use error::{Error, Result};
