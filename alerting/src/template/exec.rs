@@ -10,9 +10,10 @@ use super::go_fmt::{go_quote, sprint_value};
 use super::parser::{Arg, Branch, Command, Node, Pipe, Tree};
 use super::{Functions, ParamType, Signature, TemplateError, TemplateErrorKind, Value};
 
-/// Nested `{{template}}` calls allowed. Go allows 100000; Rust's stack would not hold that
-/// many nested walks, and only a runaway recursion gets anywhere near either.
-const MAX_EXEC_DEPTH: usize = 1000;
+/// How deeply execution may nest (template calls, control structures and parenthesised
+/// pipelines together). Go allows 100000 template calls on its growable stacks; a Rust thread's
+/// stack holds far fewer nested walks, and only a runaway recursion gets anywhere near either.
+const MAX_EXEC_DEPTH: usize = 250;
 
 /// Why a walk stopped early: an error, or `break`/`continue` unwinding to their `range`.
 enum Flow {
@@ -136,6 +137,21 @@ impl<'a> State<'a> {
 
     fn walk(&mut self, dot: &Value, node: &'a Node) -> Res<()> {
         self.at = At::Node(node);
+        if matches!(node, Node::Text { .. } | Node::Action { .. }) {
+            return self.walk_leaf(dot, node);
+        }
+        if self.depth >= MAX_EXEC_DEPTH {
+            return Err(self.errorf(format!(
+                "exceeded maximum template depth ({MAX_EXEC_DEPTH})"
+            )));
+        }
+        self.depth += 1;
+        let r = self.walk_leaf(dot, node);
+        self.depth -= 1;
+        r
+    }
+
+    fn walk_leaf(&mut self, dot: &Value, node: &'a Node) -> Res<()> {
         match node {
             Node::Text { text, .. } => self.out.push_str(text),
             Node::Action { pipe, .. } => {
@@ -273,11 +289,6 @@ impl<'a> State<'a> {
         let Some(tree) = self.trees.get(name) else {
             return Err(self.errorf(format!("template {} not defined", go_quote(name))));
         };
-        if self.depth == MAX_EXEC_DEPTH {
-            return Err(self.errorf(format!(
-                "exceeded maximum template depth ({MAX_EXEC_DEPTH})"
-            )));
-        }
         let new_dot = match pipe {
             Some(p) => self.eval_pipeline(dot, p)?,
             None => Value::Nil,
@@ -286,9 +297,7 @@ impl<'a> State<'a> {
         let saved_vars =
             std::mem::replace(&mut self.vars, vec![("$".to_string(), new_dot.clone())]);
         let saved_tree = std::mem::replace(&mut self.tree, tree);
-        self.depth += 1;
         let r = self.walk_list(&new_dot, &tree.root);
-        self.depth -= 1;
         self.tree = saved_tree;
         self.vars = saved_vars;
         r
@@ -404,7 +413,6 @@ impl<'a> State<'a> {
         args: &'a [Arg],
         fin: Final,
     ) -> Res<Value> {
-        let _ = dot;
         self.at = At::Arg(var);
         let Arg::Variable { ident, .. } = var else {
             return Ok(Value::Nil);

@@ -5,7 +5,7 @@
 //! `template: NAME:LINE: msg`, LINE being that of the last token read.
 
 use std::fmt;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use super::go_fmt::go_quote;
 use super::lexer::{Item, ItemType, lex};
@@ -15,8 +15,8 @@ use super::lexer::{Item, ItemType, lex};
 #[derive(Debug, Clone)]
 pub struct Tree {
     pub name: String,
-    pub parse_name: Rc<str>,
-    pub text: Rc<str>,
+    pub parse_name: Arc<str>,
+    pub text: Arc<str>,
     pub root: Vec<Node>,
 }
 
@@ -265,10 +265,13 @@ pub struct ParseError(pub String);
 
 type PResult<T> = Result<T, ParseError>;
 
-/// What ends an item list: `{{end}}` or `{{else}}` (with the position of the else).
+/// How deep control structures and parentheses may nest.
+pub const MAX_NESTING: usize = 100;
+
+/// What ends an item list: `{{end}}` or `{{else}}`.
 enum ListEnd {
     End,
-    Else { pos: usize },
+    Else,
 }
 
 struct Parser<'a> {
@@ -277,12 +280,15 @@ struct Parser<'a> {
     next: usize,
     /// Index one past the furthest token read: Go reports the line of that token.
     furthest: usize,
-    parse_name: Rc<str>,
-    text: Rc<str>,
+    parse_name: Arc<str>,
+    text: Arc<str>,
     has_function: &'a dyn Fn(&str) -> bool,
     vars: Vec<String>,
     range_depth: usize,
     action_line: usize,
+    /// Open control structures and parentheses: bounded so deep input cannot overflow the
+    /// stack (Go's growable stacks need no such bound).
+    nesting: usize,
     /// Trees made by `define` and `block`, in order.
     defined: Vec<Tree>,
 }
@@ -291,8 +297,8 @@ struct Parser<'a> {
 /// tree, in the order Go adds them to the set (definitions first, the top level last).
 pub fn parse(name: &str, text: &str, has_function: &dyn Fn(&str) -> bool) -> PResult<Vec<Tree>> {
     let items = lex(text, !has_function("break"), !has_function("continue"));
-    let parse_name: Rc<str> = Rc::from(name);
-    let text: Rc<str> = Rc::from(text);
+    let parse_name: Arc<str> = Arc::from(name);
+    let text: Arc<str> = Arc::from(text);
     let mut p = Parser {
         items,
         next: 0,
@@ -303,6 +309,7 @@ pub fn parse(name: &str, text: &str, has_function: &dyn Fn(&str) -> bool) -> PRe
         vars: vec!["$".to_string()],
         range_depth: 0,
         action_line: 0,
+        nesting: 0,
         defined: Vec::new(),
     };
     let root = p.parse_top()?;
@@ -444,7 +451,7 @@ impl Parser<'_> {
             match self.text_or_action()? {
                 Parsed::Node(n) => root.push(n),
                 Parsed::End => return Err(self.errorf("unexpected {{end}}")),
-                Parsed::Else { .. } => return Err(self.errorf("unexpected {{else}}")),
+                Parsed::Else => return Err(self.errorf("unexpected {{else}}")),
             }
         }
         Ok(root)
@@ -464,7 +471,7 @@ impl Parser<'_> {
         let (list, end) = self.item_list()?;
         self.vars = saved_vars;
         self.range_depth = saved_depth;
-        if let ListEnd::Else { .. } = end {
+        if let ListEnd::Else = end {
             return Err(self.errorf(format!("unexpected {{{{else}}}} in {CONTEXT}")));
         }
         let tree = Tree {
@@ -485,7 +492,7 @@ impl Parser<'_> {
             match self.text_or_action()? {
                 Parsed::Node(n) => list.push(n),
                 Parsed::End => return Ok((list, ListEnd::End)),
-                Parsed::Else { pos } => return Ok((list, ListEnd::Else { pos })),
+                Parsed::Else => return Ok((list, ListEnd::Else)),
             }
         }
         Err(self.errorf("unexpected EOF"))
@@ -535,10 +542,10 @@ impl Parser<'_> {
                 let peek = self.peek_non_space();
                 if peek.typ == ItemType::If {
                     // "{{else if ...": leave the `if` for the enclosing if to parse.
-                    return Ok(Parsed::Else { pos: peek.pos });
+                    return Ok(Parsed::Else);
                 }
-                let tok = self.expect(ItemType::RightDelim, "else")?;
-                return Ok(Parsed::Else { pos: tok.pos });
+                self.expect(ItemType::RightDelim, "else")?;
+                return Ok(Parsed::Else);
             }
             ItemType::End => {
                 self.expect(ItemType::RightDelim, "end")?;
@@ -558,10 +565,20 @@ impl Parser<'_> {
     }
 
     fn branch(&mut self, context: &str) -> PResult<Branch> {
+        self.enter()?;
         let vars_len = self.vars.len();
         let r = self.branch_inner(context);
         self.vars.truncate(vars_len);
+        self.nesting -= 1;
         r
+    }
+
+    fn enter(&mut self) -> PResult<()> {
+        if self.nesting >= MAX_NESTING {
+            return Err(self.errorf(format!("nesting deeper than {MAX_NESTING} levels")));
+        }
+        self.nesting += 1;
+        Ok(())
     }
 
     fn branch_inner(&mut self, context: &str) -> PResult<Branch> {
@@ -575,16 +592,15 @@ impl Parser<'_> {
         }
         let (list, end) = listed?;
         let mut else_list = None;
-        if let ListEnd::Else { pos } = end {
+        if let ListEnd::Else = end {
             if context == "if" && self.peek().typ == ItemType::If {
                 // {{if a}}_{{else if b}}_{{end}} is {{if a}}_{{else}}{{if b}}_{{end}}{{end}}.
                 self.next_item();
                 let inner = self.branch("if")?;
-                let _ = pos;
                 else_list = Some(vec![Node::If(inner)]);
             } else {
                 let (l, end) = self.item_list()?;
-                if let ListEnd::Else { .. } = end {
+                if let ListEnd::Else = end {
                     return Err(self.errorf("expected end; found {{else}}"));
                 }
                 else_list = Some(l);
@@ -599,6 +615,13 @@ impl Parser<'_> {
     }
 
     fn block_control(&mut self) -> PResult<Node> {
+        self.enter()?;
+        let r = self.block_control_inner();
+        self.nesting -= 1;
+        r
+    }
+
+    fn block_control_inner(&mut self) -> PResult<Node> {
         const CONTEXT: &str = "block clause";
         let token = self.next_non_space();
         let name = self.template_name(&token, CONTEXT)?;
@@ -609,7 +632,7 @@ impl Parser<'_> {
         self.vars = saved_vars;
         self.range_depth = saved_depth;
         let (list, end) = listed?;
-        if let ListEnd::Else { .. } = end {
+        if let ListEnd::Else = end {
             return Err(self.errorf(format!("unexpected {{{{else}}}} in {CONTEXT}")));
         }
         let tree = Tree {
@@ -673,7 +696,8 @@ impl Parser<'_> {
                 self.next_non_space();
                 self.next - 1
             };
-            let after_var = self.peek();
+            // Go looks at the token after the variable too; it counts for error line numbers.
+            self.peek();
             let next = self.peek_non_space();
             match next.typ {
                 ItemType::Assign | ItemType::Declare => {
@@ -696,10 +720,7 @@ impl Parser<'_> {
                     }
                     return Err(self.errorf(format!("too many declarations in {context}")));
                 }
-                _ => {
-                    let _ = after_var;
-                    self.next = v_at;
-                }
+                _ => self.next = v_at,
             }
             break;
         }
@@ -862,9 +883,12 @@ impl Parser<'_> {
                     num,
                 }
             }
-            ItemType::LeftParen => Arg::Pipe(Box::new(
-                self.pipeline("parenthesized pipeline", ItemType::RightParen)?,
-            )),
+            ItemType::LeftParen => {
+                self.enter()?;
+                let pipe = self.pipeline("parenthesized pipeline", ItemType::RightParen);
+                self.nesting -= 1;
+                Arg::Pipe(Box::new(pipe?))
+            }
             ItemType::String | ItemType::RawString => {
                 let text = self.unquote(&token.val)?;
                 Arg::String {
@@ -885,7 +909,7 @@ impl Parser<'_> {
 enum Parsed {
     Node(Node),
     End,
-    Else { pos: usize },
+    Else,
 }
 
 /// Go's `strconv.Unquote` for "..." and `...` strings and '.' runes; None on bad syntax.

@@ -2,7 +2,7 @@
 //! (Go 1.19, Prometheus' function set) returned for the same template.
 
 use super::*;
-use crate::template::{NoFunctions, PrometheusFunctions, Template};
+use crate::template::{PrometheusFunctions, Template};
 
 fn run(text: &str) -> Result<String, String> {
     let funcs = PrometheusFunctions {
@@ -301,5 +301,4 @@ fn unquote_is_strconvs() {
     assert_eq!(unquote("'x'").as_deref(), Some("x"));
     assert_eq!(unquote(r#""\q""#), None);
     assert_eq!(unquote("'ab'"), None);
-    let _ = NoFunctions;
 }
