@@ -20,7 +20,9 @@
 pub mod alert;
 pub mod error;
 pub mod rule;
+pub mod rule_file;
 pub mod rule_store;
+pub mod simple_kind;
 pub mod state_keys;
 
 pub use alert::{Alert, AlertState, fingerprint};
