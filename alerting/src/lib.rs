@@ -25,9 +25,9 @@ pub mod mem_rule_store;
 pub mod rule;
 pub mod rule_file;
 pub mod rule_store;
-pub mod state_keys;
 pub mod schedule;
 pub mod simple_kind;
+pub mod state_keys;
 pub mod template;
 pub mod unittest;
 
