@@ -109,7 +109,10 @@ mod tests {
         assert!(!key_b.starts_with(&group_alerts_prefix("t1", &a)));
         let key_a = alert_key("t1", &a, 3, 0xabc);
         assert!(key_a.starts_with(&group_alerts_prefix("t1", &a)));
-        assert_eq!(rule_index_of(&key_a, &group_alerts_prefix("t1", &a)), Some(3));
+        assert_eq!(
+            rule_index_of(&key_a, &group_alerts_prefix("t1", &a)),
+            Some(3)
+        );
         assert!(!key_a.starts_with(&tenant_alerts_prefix("t")));
     }
 }
