@@ -12,5 +12,10 @@
 //! ```
 
 pub mod cluster_rule_store;
+pub mod rule_kv;
+pub mod rule_manager;
+pub mod status_board;
 
 pub use cluster_rule_store::ClusterRuleStore;
+pub use rule_manager::{RuleManager, RuleManagerSettings};
+pub use status_board::StatusBoard;
