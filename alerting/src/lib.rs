@@ -18,9 +18,13 @@
 //! tokio).
 
 pub mod alert;
+pub mod alert_state;
 pub mod error;
+pub mod group_eval;
+pub mod mem_rule_store;
 pub mod rule;
 pub mod rule_store;
+pub mod schedule;
 pub mod state_keys;
 
 pub use alert::{Alert, AlertState, fingerprint};
