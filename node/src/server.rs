@@ -12,10 +12,10 @@ use cairn_model::{Clock, SystemClock};
 use cairn_storage::Engine;
 use tokio::net::TcpListener;
 
+use crate::alerting::{RuleManager, RuleManagerSettings};
 use crate::api::{self, AppState};
 use crate::cluster::Cluster;
 use crate::config::NodeConfig;
-use crate::alerting::{RuleManager, RuleManagerSettings};
 use crate::jobs::{CheckpointJob, ReconcileJob, RuleEvalJob, Supervisor, Trigger};
 use crate::metrics::Metrics;
 use crate::query::QueryService;

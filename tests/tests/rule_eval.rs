@@ -42,7 +42,13 @@ fn put_group(url: &str, tenant: &str, name: &str, yaml: &str) -> anyhow::Result<
 
 /// The instant vector `query` returns for `tenant` now (empty on any failure).
 fn vector(url: &str, tenant: &str, query: &str) -> Vec<serde_json::Value> {
-    match prom_api(url, Some(tenant), false, "/api/v1/query", &[("query", query)]) {
+    match prom_api(
+        url,
+        Some(tenant),
+        false,
+        "/api/v1/query",
+        &[("query", query)],
+    ) {
         Ok((200, v)) => v["data"]["result"].as_array().cloned().unwrap_or_default(),
         _ => Vec::new(),
     }
@@ -144,7 +150,10 @@ fn the_leader_records_series_and_raises_alerts_through_pending_to_firing() {
     let labels = format!("{{tenant=\"{TENANT}\",rule_group=");
     assert!(sample(&format!("cairn_rule_group_iterations_total{labels}")) >= 4.0);
     assert_eq!(sample(&format!("cairn_rule_group_rules{labels}")), 2.0);
-    assert_eq!(sample(&format!("cairn_rule_group_interval_seconds{labels}")), 1.0);
+    assert_eq!(
+        sample(&format!("cairn_rule_group_interval_seconds{labels}")),
+        1.0
+    );
     assert!(sample("cairn_rule_evaluations_total ") >= 8.0);
     // Pending and firing are two committed alert state changes at least.
     assert!(sample("cairn_alert_state_commits_total ") >= 2.0);

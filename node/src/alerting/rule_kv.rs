@@ -228,7 +228,10 @@ mod tests {
                 state_keys::group_key("t1", &group("a/b.yml", "other")),
                 serde_json::to_string(&g).unwrap(),
             ),
-            ("rules/bad tenant/x".to_string(), serde_json::to_string(&g).unwrap()),
+            (
+                "rules/bad tenant/x".to_string(),
+                serde_json::to_string(&g).unwrap(),
+            ),
         ];
         let (groups, bad) = rule_groups(&entries);
         let ids: Vec<&GroupId> = groups.keys().collect();

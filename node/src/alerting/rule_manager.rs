@@ -24,10 +24,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use cairn_alerting::RuleGroup;
 use cairn_alerting::group_eval::{GroupEvaluator, GroupReport, GroupState};
 use cairn_alerting::schedule::{GroupSchedule, NextEval};
 use cairn_alerting::state_keys::{self, GroupStatus, RuleStatus};
-use cairn_alerting::RuleGroup;
 use cairn_consensus::KvOp;
 use cairn_model::{Clock, Tenant};
 use cairn_storage::Engine;
@@ -75,8 +75,10 @@ struct Tasks {
     leading: bool,
     running: BTreeMap<GroupId, Running>,
     last_flush: Option<Instant>,
-    /// Unreadable rule records already logged (logged again only once fixed and broken anew).
-    bad_logged: std::collections::BTreeSet<String>,
+    /// The last scan of the rule records and the groups read from it: alert commits change
+    /// the key-value space far more often than rules do, and each wakes a sync.
+    scanned: Vec<(String, String)>,
+    wanted: BTreeMap<GroupId, RuleGroup>,
 }
 
 pub struct RuleManager {
@@ -183,7 +185,9 @@ impl RuleManager {
     /// flushes group status when `status_interval` has passed.
     pub async fn sync(&self) -> crate::Result<()> {
         let meta = self.shared.cluster.groups().meta();
-        let mut tasks = self.tasks.lock().await;
+        let mut guard = self.tasks.lock().await;
+        // One reborrow, so the fields borrow apart.
+        let tasks = &mut *guard;
         let leader = meta.is_leader();
         if leader && !tasks.leading {
             // A new leader may not have applied everything its predecessor committed (alert
@@ -193,21 +197,24 @@ impl RuleManager {
         } else if !leader && tasks.leading {
             tracing::info!("no longer leading the meta group: rule evaluation stops");
         }
-        let wanted = if leader {
-            let (groups, bad) = rule_kv::rule_groups(&meta.kv_scan(state_keys::RULES));
-            let bad_keys: std::collections::BTreeSet<String> =
-                bad.iter().map(|b| b.key.clone()).collect();
-            for b in bad.iter().filter(|b| !tasks.bad_logged.contains(&b.key)) {
-                tracing::warn!(key = %b.key, reason = %b.reason, "unreadable rule group skipped");
+        if leader {
+            let scan = meta.kv_scan(state_keys::RULES);
+            if scan != tasks.scanned {
+                let (groups, bad) = rule_kv::rule_groups(&scan);
+                for b in &bad {
+                    tracing::warn!(key = %b.key, reason = %b.reason, "unreadable rule group skipped");
+                }
+                tasks.scanned = scan;
+                tasks.wanted = groups;
             }
-            tasks.bad_logged = bad_keys;
-            groups
         } else {
-            BTreeMap::new()
-        };
+            tasks.scanned.clear();
+            tasks.wanted.clear();
+        }
+        let wanted = &tasks.wanted;
         let plan = plan_tasks(
             tasks.running.iter().map(|(id, r)| (id, r.group.as_ref())),
-            &wanted,
+            wanted,
         );
         for id in &plan.stop {
             if let Some(r) = tasks.running.remove(id) {
@@ -251,7 +258,7 @@ impl RuleManager {
                 .iter()
                 .map(|(id, r)| (id.clone(), r.group.clone()))
                 .collect();
-            drop(tasks);
+            drop(guard);
             self.flush_status(&groups).await?;
         }
         Ok(())
@@ -270,7 +277,9 @@ impl RuleManager {
         for (id, status) in &dirty {
             match rule_kv::status_op(&id.0, &groups[id], status) {
                 Ok(op) => ops.push(op),
-                Err(e) => tracing::warn!(tenant = %id.0, group = %id.1, error = %e, "group status not serializable"),
+                Err(e) => {
+                    tracing::warn!(tenant = %id.0, group = %id.1, error = %e, "group status not serializable")
+                }
             }
         }
         if ops.is_empty() {
@@ -315,7 +324,8 @@ async fn commit(sh: &Shared, ops: Vec<KvOp>) -> crate::Result<()> {
 /// the group takes back is deleted.
 async fn load_state(sh: &Shared, tenant: &str, group: &RuleGroup) -> crate::Result<GroupState> {
     let prefix = state_keys::group_alerts_prefix(tenant, group);
-    let (alerts, bad) = rule_kv::restore_alerts(&prefix, &sh.cluster.groups().meta().kv_scan(&prefix));
+    let (alerts, bad) =
+        rule_kv::restore_alerts(&prefix, &sh.cluster.groups().meta().kv_scan(&prefix));
     for b in &bad {
         tracing::warn!(key = %b.key, reason = %b.reason, "unreadable alert state dropped");
     }
@@ -480,16 +490,22 @@ async fn evaluate_once(
     if status_now {
         match rule_kv::status_op(tenant_name, group, &status) {
             Ok(op) => ops.push(op),
-            Err(e) => tracing::warn!(tenant = %tenant_name, group = %key, error = %e, "group status not serializable"),
+            Err(e) => {
+                tracing::warn!(tenant = %tenant_name, group = %key, error = %e, "group status not serializable")
+            }
         }
     }
     if ops.is_empty() {
         return Some(state);
     }
-    // A group deleted while it was evaluated keeps no state: committing would bring its
-    // keys back after the deletion removed them.
+    // A group deleted or replaced while it was evaluated keeps no state from this task:
+    // the deletion removed its keys, and a replacement moved its alerts to the new rule
+    // indexes; committing now would write keys for the version that is gone.
     let meta = sh.cluster.groups().meta();
-    if meta.kv_get(&state_keys::group_key(tenant_name, group)).is_none() {
+    let committed = meta
+        .kv_get(&state_keys::group_key(tenant_name, group))
+        .and_then(|v| serde_json::from_str::<RuleGroup>(&v).ok());
+    if committed.as_ref() != Some(group.as_ref()) {
         return None;
     }
     match commit(sh, ops).await {

@@ -85,13 +85,24 @@ fn a_report_becomes_the_status_api_v1_rules_shows() {
     assert_eq!(s.last_evaluation_ms, 1_700_000_000_000);
     assert!((s.evaluation_seconds - 0.005).abs() < 1e-9);
     assert_eq!(s.rules.len(), 2);
-    assert_eq!((s.rules[0].health.as_str(), s.rules[0].last_error.as_str()), ("ok", ""));
+    assert_eq!(
+        (s.rules[0].health.as_str(), s.rules[0].last_error.as_str()),
+        ("ok", "")
+    );
     assert_eq!(
         (s.rules[1].health.as_str(), s.rules[1].last_error.as_str()),
         ("err", "bad_data: parse error")
     );
     assert!((s.rules[0].evaluation_seconds - 0.003).abs() < 1e-9);
-    let f = failed_status(&group("g", &["1", "2", "3"]), 7, "no leader of shard 3 is known");
+    let f = failed_status(
+        &group("g", &["1", "2", "3"]),
+        7,
+        "no leader of shard 3 is known",
+    );
     assert_eq!(f.rules.len(), 3);
-    assert!(f.rules.iter().all(|r| r.health == "err" && r.last_error.contains("shard 3")));
+    assert!(
+        f.rules
+            .iter()
+            .all(|r| r.health == "err" && r.last_error.contains("shard 3"))
+    );
 }
