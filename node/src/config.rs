@@ -101,10 +101,9 @@ impl RulesConfig {
                 );
             }
         }
-        if !self.external_url.is_empty()
-            && !(self.external_url.starts_with("http://")
-                || self.external_url.starts_with("https://"))
-        {
+        let url = &self.external_url;
+        let http = url.starts_with("http://") || url.starts_with("https://");
+        if !url.is_empty() && !http {
             bail!(
                 "[rules] external_url {:?} must start with http:// or https://",
                 self.external_url

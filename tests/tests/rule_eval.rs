@@ -54,6 +54,18 @@ fn vector(url: &str, tenant: &str, query: &str) -> Vec<serde_json::Value> {
     }
 }
 
+/// How many `ALERTS{alertstate="pending"}` samples the last 30 minutes hold.
+fn pending_samples(url: &str) -> f64 {
+    let v = vector(
+        url,
+        TENANT,
+        r#"count_over_time(ALERTS{alertstate="pending"}[30m])"#,
+    );
+    v.first()
+        .and_then(|s| s["value"][1].as_str()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -158,5 +170,35 @@ fn the_leader_records_series_and_raises_alerts_through_pending_to_firing() {
     // Pending and firing are two committed alert state changes at least.
     assert!(sample("cairn_alert_state_commits_total ") >= 2.0);
     assert!(sample("cairn_alert_state_commit_bytes_total ") > 0.0);
+
+    // A restarted node leads again and resumes from the committed alert state: the alert
+    // fires on at once, with the same activeAt, and never goes through pending again.
+    let pending_before = pending_samples(&url);
+    assert!(pending_before >= 1.0);
+    let extra = node.extra_args();
+    node.terminate().unwrap();
+    let restarted_at = now_ms();
+    let node = CairnProcess::restart_same(&dir.path().join("data"), &extra).unwrap();
+    let url = node.url.clone();
+    wait_for(
+        "a firing ALERTS sample written after the restart",
+        Duration::from_secs(60),
+        || {
+            let v = vector(&url, TENANT, r#"timestamp(ALERTS{alertstate="firing"})"#);
+            let t: f64 = v.first()?["value"][1].as_str()?.parse().ok()?;
+            (t * 1e3 >= restarted_at as f64).then_some(())
+        },
+    )
+    .unwrap();
+    let for_state = vector(&url, TENANT, "ALERTS_FOR_STATE");
+    assert_eq!(
+        for_state[0]["value"][1].as_str(),
+        Some(&*active_at.to_string())
+    );
+    assert_eq!(
+        pending_samples(&url),
+        pending_before,
+        "no pending evaluation after the restart"
+    );
     node.terminate().unwrap();
 }
