@@ -23,9 +23,12 @@ pub mod error;
 pub mod group_eval;
 pub mod mem_rule_store;
 pub mod rule;
+pub mod rule_file;
 pub mod rule_store;
 pub mod schedule;
+pub mod simple_kind;
 pub mod state_keys;
+pub mod unittest;
 
 pub use alert::{Alert, AlertState, fingerprint};
 pub use error::{Error, Result};

@@ -54,13 +54,13 @@ mod stand_in {
             if action.contains(['|', ' ', '(']) {
                 return Err(format!("stand-in cannot expand {action:?}"));
             } else if let Some(n) = action.strip_prefix("$labels.") {
-                out.push_str(data.labels.get(n).map(String::as_str).unwrap_or("<no value>"));
+                out.push_str(data.labels.get(n).map(String::as_str).unwrap_or(""));
             } else if let Some(n) = action.strip_prefix("$externalLabels.") {
                 out.push_str(
                     data.external_labels
                         .get(n)
                         .map(String::as_str)
-                        .unwrap_or("<no value>"),
+                        .unwrap_or(""),
                 );
             } else if action == "$value" {
                 out.push_str(&data.value.to_string());
