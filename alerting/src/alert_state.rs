@@ -191,10 +191,7 @@ pub fn step(
             alerts: BTreeMap::new(),
             changes,
             samples: Vec::new(),
-            error: Some(Error::AlertLimit {
-                limit,
-                count: live,
-            }),
+            error: Some(Error::AlertLimit { limit, count: live }),
         };
     }
 

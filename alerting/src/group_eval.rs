@@ -119,8 +119,7 @@ impl GroupState {
     pub fn restore(group: &RuleGroup, alerts: Vec<(usize, Alert)>) -> GroupState {
         let mut st = GroupState::new(group);
         for (i, a) in alerts {
-            if let (Some(Rule::Alerting(_)), Some(rs)) = (group.rules.get(i), st.rules.get_mut(i))
-            {
+            if let (Some(Rule::Alerting(_)), Some(rs)) = (group.rules.get(i), st.rules.get_mut(i)) {
                 rs.alerts.insert(crate::alert::fingerprint(&a.labels), a);
             }
         }
@@ -162,7 +161,9 @@ impl GroupEvaluator {
     ) -> GroupReport {
         let start = Instant::now();
         // A state built for another version of the group: keep what lines up by index.
-        state.rules.resize_with(group.rules.len(), RuleState::default);
+        state
+            .rules
+            .resize_with(group.rules.len(), RuleState::default);
         let offset = group.query_offset_ms.unwrap_or(0);
         let mut report = GroupReport {
             rules: Vec::with_capacity(group.rules.len()),

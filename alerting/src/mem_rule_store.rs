@@ -72,7 +72,11 @@ mod tests {
         assert_eq!(found.len(), 1);
         let mut out = Vec::new();
         s.querier().samples(found[0].id, 0, 100, &mut out).unwrap();
-        assert_eq!(out, vec![Sample::new(10, 2.0)], "a later sample at the same t wins");
+        assert_eq!(
+            out,
+            vec![Sample::new(10, 2.0)],
+            "a later sample at the same t wins"
+        );
         assert_eq!(s.appended(), 2);
     }
 }

@@ -96,7 +96,10 @@ pub fn parse_rule_file(path: &str, text: &str) -> Result<RuleFile, RuleFileError
     let groups = decode::file(&mut sink, root.as_ref());
     let groups = validate::groups(&mut sink, groups);
     sink.finish()?;
-    Ok(RuleFile { path: path.to_string(), groups })
+    Ok(RuleFile {
+        path: path.to_string(),
+        groups,
+    })
 }
 
 /// One group given alone (the body of `PUT /api/v1/rules/{group}`, Mimir's ruler format:
@@ -105,7 +108,7 @@ pub fn parse_group(file: &str, text: &str) -> Result<RuleGroup, RuleFileError> {
     let root = parse_yaml(file, text)?;
     let mut sink = decode::Sink::new(file);
     let group = match root.as_ref() {
-        Some(node) => decode::group(&mut sink, node),
+        Some(node) => decode::group(&mut sink, 1, node),
         None => {
             let ctx = decode::Ctx::default();
             sink.at_pos(&ctx, 1, 1, "empty rule group: expected name and rules");

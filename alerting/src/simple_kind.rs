@@ -11,6 +11,14 @@
 //!             (without `by`: last_over_time(m[lookback]) unless m)
 //! ```
 //!
+//! Ratio without `on` matches numerator and denominator series on all their labels (but
+//! the name), as PromQL's default one-to-one matching does; with `on(host)` they match on
+//! `host` alone, and the alert then carries only the `on` labels (PromQL keeps just the
+//! matching labels of a one-to-one `on` result).
+//!
+//! Absence relies on the instant selector's lookback (5m): a series without stale markers
+//! counts as missing 5m after its last sample; with a stale marker, at once.
+//!
 //! Anomaly's baseline ends where the rule's `for` window starts (`offset <for>`; no offset
 //! when `for` is 0): while an anomaly is pending, its own samples would otherwise raise the
 //! average it is compared with. With factor 3, a 1h baseline and a jump to 10× the old level,
@@ -48,7 +56,10 @@ pub fn kinds() -> impl Iterator<Item = &'static str> {
 
 /// The own keys of `kind`; None for an unknown kind.
 pub fn keys(kind: &str) -> Option<&'static [&'static str]> {
-    KINDS.iter().find(|(k, _)| *k == kind).map(|(_, keys)| *keys)
+    KINDS
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map(|(_, keys)| *keys)
 }
 
 /// Whether `key` belongs to some simple kind.
@@ -95,7 +106,10 @@ pub struct KindError {
 
 impl KindError {
     fn new(key: &str, message: impl Into<String>) -> Self {
-        KindError { key: Some(key.to_string()), message: message.into() }
+        KindError {
+            key: Some(key.to_string()),
+            message: message.into(),
+        }
     }
 }
 
@@ -108,12 +122,19 @@ pub struct Compiled {
 
 /// Compiles a simple-kind rule. `params` are the kind's own keys as written; `for_ms` is
 /// the rule's `for` (anomaly shifts its baseline by it). All problems are returned.
-pub fn compile(kind: &str, params: &[(String, Param)], for_ms: i64) -> Result<Compiled, Vec<KindError>> {
+pub fn compile(
+    kind: &str,
+    params: &[(String, Param)],
+    for_ms: i64,
+) -> Result<Compiled, Vec<KindError>> {
     let Some(own_keys) = keys(kind) else {
         let names: Vec<&str> = kinds().collect();
         return Err(vec![KindError {
             key: Some("kind".to_string()),
-            message: format!("unknown kind {kind:?} (expected one of: {})", names.join(", ")),
+            message: format!(
+                "unknown kind {kind:?} (expected one of: {})",
+                names.join(", ")
+            ),
         }]);
     };
     let mut errors = Vec::new();
@@ -121,11 +142,17 @@ pub fn compile(kind: &str, params: &[(String, Param)], for_ms: i64) -> Result<Co
         if !own_keys.contains(&key.as_str()) {
             errors.push(KindError::new(
                 key,
-                format!("{key} is not a key of kind {kind} (its keys: {})", own_keys.join(", ")),
+                format!(
+                    "{key} is not a key of kind {kind} (its keys: {})",
+                    own_keys.join(", ")
+                ),
             ));
         }
     }
-    let p = Params { params, errors: &mut errors };
+    let p = Params {
+        params,
+        errors: &mut errors,
+    };
     let expr = match kind {
         "threshold" => threshold(p),
         "ratio" => ratio(p),
@@ -145,7 +172,10 @@ pub fn compile(kind: &str, params: &[(String, Param)], for_ms: i64) -> Result<Co
     }
     let source = SimpleKind {
         kind: kind.to_string(),
-        params: params.iter().map(|(k, v)| (k.clone(), v.display())).collect(),
+        params: params
+            .iter()
+            .map(|(k, v)| (k.clone(), v.display()))
+            .collect(),
     };
     Ok(Compiled { expr, source })
 }
@@ -174,7 +204,10 @@ impl Params<'_> {
                 self.fail(key, format!("{key} must not be empty"))
             }
             Some(Param::Scalar(s)) => Some(s),
-            Some(other) => self.fail(key, format!("{key}: expected a scalar, found {}", other.describe())),
+            Some(other) => self.fail(
+                key,
+                format!("{key}: expected a scalar, found {}", other.describe()),
+            ),
         }
     }
 
@@ -193,10 +226,15 @@ impl Params<'_> {
             Err(e) => return self.fail(key, format!("{key}: could not parse {text:?}: {e}")),
         };
         if vs.offset.is_some() || vs.at.is_some() {
-            return self.fail(key, format!("{key}: {text:?}: offset and @ are not allowed here"));
+            return self.fail(
+                key,
+                format!("{key}: {text:?}: offset and @ are not allowed here"),
+            );
         }
         for (name, value) in extra {
-            vs.matchers.matchers.push(Matcher::new(MatchOp::Equal, name, value));
+            vs.matchers
+                .matchers
+                .push(Matcher::new(MatchOp::Equal, name, value));
         }
         Some(vs.to_string())
     }
@@ -211,10 +249,20 @@ impl Params<'_> {
     }
 
     fn op(&mut self, key: &str) -> Option<&'static str> {
+        // In YAML a bare `>` starts a folded block and `!` a tag: `op: >` reads as "".
+        if matches!(self.get(key), Some(Param::Scalar(s)) if s.trim().is_empty()) {
+            return self.fail(
+                key,
+                format!("{key} is empty: quote the operator (op: \">\"), YAML reads a bare > or != otherwise"),
+            );
+        }
         let text = self.scalar(key, true)?;
         match OPS.iter().find(|o| **o == text.trim()) {
             Some(op) => Some(op),
-            None => self.fail(key, format!("{key}: {text:?} is not one of {}", OPS.join(" "))),
+            None => self.fail(
+                key,
+                format!("{key}: {text:?} is not one of {}", OPS.join(" ")),
+            ),
         }
     }
 
@@ -245,7 +293,15 @@ impl Params<'_> {
             Some(Param::List(items)) => items,
             // `by: host` is one label.
             Some(Param::Scalar(s)) => vec![s],
-            Some(other) => return self.fail(key, format!("{key}: expected a list of label names, found {}", other.describe())),
+            Some(other) => {
+                return self.fail(
+                    key,
+                    format!(
+                        "{key}: expected a list of label names, found {}",
+                        other.describe()
+                    ),
+                );
+            }
         };
         for name in &items {
             if !is_label_name(name) {
@@ -260,7 +316,15 @@ impl Params<'_> {
         let entries = match self.get(key).cloned() {
             None => return Some(Vec::new()),
             Some(Param::Map(entries)) => entries,
-            Some(other) => return self.fail(key, format!("{key}: expected a mapping of label names to values, found {}", other.describe())),
+            Some(other) => {
+                return self.fail(
+                    key,
+                    format!(
+                        "{key}: expected a mapping of label names to values, found {}",
+                        other.describe()
+                    ),
+                );
+            }
         };
         for (name, _) in &entries {
             if !is_label_name(name) || name == "__name__" {
@@ -290,7 +354,13 @@ fn ratio(mut p: Params<'_>) -> Option<String> {
         Some(labels) => format!("on({}) ", labels.join(", ")),
         None => String::new(),
     };
-    Some(format!("({}) / {matching}({}) {} {}", num?, den?, op?, fmt_number(value?)))
+    Some(format!(
+        "({}) / {matching}({}) {} {}",
+        num?,
+        den?,
+        op?,
+        fmt_number(value?)
+    ))
 }
 
 fn anomaly(mut p: Params<'_>, for_ms: i64) -> Option<String> {
@@ -305,7 +375,11 @@ fn anomaly(mut p: Params<'_>, for_ms: i64) -> Option<String> {
     };
     let baseline = p.duration("baseline");
     let (metric, factor, baseline) = (metric?, factor?, baseline?.unwrap_or(DEFAULT_BASELINE_MS));
-    let offset = if for_ms > 0 { format!(" offset {}", fmt_duration(for_ms)) } else { String::new() };
+    let offset = if for_ms > 0 {
+        format!(" offset {}", fmt_duration(for_ms))
+    } else {
+        String::new()
+    };
     Some(format!(
         "{metric} > {} * avg_over_time({metric}[{}]{offset})",
         fmt_number(factor),
@@ -324,7 +398,9 @@ fn absence(mut p: Params<'_>) -> Option<String> {
     Some(match by {
         Some(labels) => {
             let by = labels.join(", ");
-            format!("group by ({by}) (last_over_time({metric}[{window}])) unless group by ({by}) ({metric})")
+            format!(
+                "group by ({by}) (last_over_time({metric}[{window}])) unless group by ({by}) ({metric})"
+            )
         }
         None => format!("last_over_time({metric}[{window}]) unless {metric}"),
     })
@@ -348,7 +424,11 @@ fn fmt_number(v: f64) -> String {
     if v.is_nan() {
         "NaN".to_string()
     } else if v.is_infinite() {
-        if v > 0.0 { "+Inf".to_string() } else { "-Inf".to_string() }
+        if v > 0.0 {
+            "+Inf".to_string()
+        } else {
+            "-Inf".to_string()
+        }
     } else if v.fract() == 0.0 && v.abs() < 1e15 {
         format!("{}", v as i64)
     } else {
@@ -358,7 +438,13 @@ fn fmt_number(v: f64) -> String {
 
 /// Milliseconds as a PromQL duration (`1h30m`, `90s` → `1m30s`, `250ms`).
 fn fmt_duration(ms: i64) -> String {
-    const UNITS: [(&str, i64); 5] = [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)];
+    const UNITS: [(&str, i64); 5] = [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+        ("ms", 1),
+    ];
     if ms == 0 {
         return "0s".to_string();
     }

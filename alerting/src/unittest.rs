@@ -60,7 +60,11 @@ pub fn run_test_file(path: &str, read: &dyn Fn(&str) -> Result<String, String>) 
 }
 
 /// The file's errors, promtool's texts; warnings go straight to `output`.
-fn run(path: &str, read: &dyn Fn(&str) -> Result<String, String>, output: &mut String) -> Vec<String> {
+fn run(
+    path: &str,
+    read: &dyn Fn(&str) -> Result<String, String>,
+    output: &mut String,
+) -> Vec<String> {
     let text = match read(path) {
         Ok(t) => t,
         Err(e) => return vec![e],

@@ -22,7 +22,11 @@ fn run(file: &str) -> TestFileReport {
 
 #[test]
 fn passing_files_pass() {
-    for f in ["at-modifier-test.yml", "long-period.yml", "negative-offset-test.yml"] {
+    for f in [
+        "at-modifier-test.yml",
+        "long-period.yml",
+        "negative-offset-test.yml",
+    ] {
         let r = run(f);
         assert!(r.passed, "{f}:\n{}", r.output);
         assert_eq!(r.output, format!("Unit Testing:  {f}\n  SUCCESS\n\n"));
@@ -46,7 +50,11 @@ fn failing_files_fail() {
 #[test]
 fn bad_rules_name_the_rule_and_the_time() {
     let r = run("bad-rules-error-test.yml");
-    assert!(r.output.contains("    rule: joined, time: 0s, err: "), "{}", r.output);
+    assert!(
+        r.output.contains("    rule: joined, time: 0s, err: "),
+        "{}",
+        r.output
+    );
     let r = run("bad-rules-syntax-test.yml");
     assert!(
         r.output.contains("bad-rules-syntax.yml: 7:15: group \"bad-syntax\", rule 1, \"x\": could not parse expression"),
@@ -108,7 +116,11 @@ fn unittest_yml_passes_but_for_native_histograms() {
         .filter(|s| !s.trim().is_empty())
         .collect();
     assert_eq!(failures.len(), 1, "{}", r.output);
-    assert!(failures[0].contains("native histograms are not supported"), "{}", r.output);
+    assert!(
+        failures[0].contains("native histograms are not supported"),
+        "{}",
+        r.output
+    );
 
     let text = read("unittest.yml").unwrap();
     let stripped = strip_histograms(&text);

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::member::{Node, NodeId};
+use crate::meta_kv::KvOp;
 
 /// The meta group's replicated state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +37,9 @@ pub enum MetaCommand {
     AddNode { id: NodeId, node: Node },
     /// Sets where shard `shard`'s replicas should live.
     SetPlacement { shard: u32, replicas: Vec<NodeId> },
+    /// Changes the meta group's key-value space (`MetaKv`), all ops at once. Not part of the
+    /// cluster state: the meta state machine applies it, `ClusterState::apply` ignores it.
+    Kv { ops: Vec<KvOp> },
 }
 
 impl ClusterState {
@@ -58,6 +62,7 @@ impl ClusterState {
             MetaCommand::SetPlacement { shard, replicas } => {
                 self.placement.insert(*shard, replicas.clone());
             }
+            MetaCommand::Kv { .. } => {}
         }
     }
 

@@ -11,6 +11,7 @@
 //!
 //!  RaftGroups (one per node)
 //!   ├─ MetaGroup (group 0): MetaStateMachine ─► ClusterState (nodes, placement)
+//!   │                                        └─► MetaKv (rules, alert state: node-owned records)
 //!   └─ ShardGroup (group s+1): Proposer ─► Raft ─► ShardStateMachine ─► cairn_storage::Engine
 //!        log: RocksRaftLog ─► LogStore (raft_log, raft_state) ─ LogSyncer (shared fsync)
 //!        transport: GrpcRaftNetwork ⇄ RaftTransportService (group id in every message)
@@ -24,6 +25,7 @@ pub mod log_store;
 pub mod member;
 pub mod membership;
 pub mod meta_group;
+pub mod meta_kv;
 pub mod meta_state_machine;
 pub mod network;
 pub mod placement;
@@ -45,6 +47,7 @@ pub use log_store::RocksRaftLog;
 pub use member::{Node, NodeId};
 pub use membership::{Members, Step, plan_admission, plan_membership};
 pub use meta_group::MetaGroup;
+pub use meta_kv::{KvOp, MetaKv};
 pub use network::{BatchCounters, GrpcRaftNetwork, RaftRegistry, RaftTransportService};
 pub use placement::tenant_shards;
 pub use raft_groups::{GroupSettings, RaftGroups, RaftTimings, Reconciled};

@@ -3,11 +3,13 @@
 //!
 //! ```text
 //!  state() / watch() ◄── MetaStateMachine (ClusterState: nodes, shards, placement)
-//!  propose(MetaCommand) ─► committed on a majority of the meta voters
+//!  kv_get / kv_scan / kv_watch ◄── MetaStateMachine (MetaKv, as applied here)
+//!  propose(MetaCommand) / propose_kv(ops) ─► committed on a majority of the meta voters
 //!  admit(id, node)      ─► plan_admission: learner, then voter while < 5 voters; AddNode
 //! ```
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use openraft::Raft;
@@ -19,6 +21,7 @@ use crate::group_id::META_GROUP;
 use crate::group_status::GroupStatus;
 use crate::member::{Node, NodeId};
 use crate::membership::{Step, plan_admission};
+use crate::meta_kv::{KvOp, MetaKv};
 use crate::type_config::{Command, TypeConfig};
 
 /// A handle on the local member of the meta group. Cheap to clone.
@@ -27,6 +30,8 @@ pub struct MetaGroup {
     node: NodeId,
     raft: Raft<TypeConfig>,
     state: watch::Receiver<ClusterState>,
+    kv: Arc<RwLock<MetaKv>>,
+    kv_version: watch::Receiver<u64>,
 }
 
 impl MetaGroup {
@@ -34,8 +39,16 @@ impl MetaGroup {
         node: NodeId,
         raft: Raft<TypeConfig>,
         state: watch::Receiver<ClusterState>,
+        kv: Arc<RwLock<MetaKv>>,
+        kv_version: watch::Receiver<u64>,
     ) -> MetaGroup {
-        MetaGroup { node, raft, state }
+        MetaGroup {
+            node,
+            raft,
+            state,
+            kv,
+            kv_version,
+        }
     }
 
     /// The cluster state as this node last applied it.
@@ -46,6 +59,29 @@ impl MetaGroup {
     /// The cluster state, with a signal on every change.
     pub fn watch(&self) -> watch::Receiver<ClusterState> {
         self.state.clone()
+    }
+
+    /// The value of `key` in the key-value space, as this node last applied it.
+    pub fn kv_get(&self, key: &str) -> Option<String> {
+        self.kv_read().get(key).map(str::to_owned)
+    }
+
+    /// Every key starting with `prefix` and its value, in key order, from one applied state
+    /// (never half of a command).
+    pub fn kv_scan(&self, prefix: &str) -> Vec<(String, String)> {
+        self.kv_read().scan_prefix(prefix)
+    }
+
+    /// A version of the key-value space that changes on every applied `Kv` command (and
+    /// installed snapshot): wait on it, then read again.
+    pub fn kv_watch(&self) -> watch::Receiver<u64> {
+        self.kv_version.clone()
+    }
+
+    fn kv_read(&self) -> std::sync::RwLockReadGuard<'_, MetaKv> {
+        // Only the state machine writes, and `MetaKv::apply` cannot panic half-way through
+        // a map operation, so a poisoned lock still guards a whole map.
+        self.kv.read().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn leader(&self) -> Option<NodeId> {
@@ -77,6 +113,12 @@ impl MetaGroup {
             .await
             .map(|_| ())
             .map_err(|e| Error::client_write(META_GROUP, self.node, e))
+    }
+
+    /// Proposes `ops` as one command: committed and applied together, in order, then
+    /// visible here. `NotLeader` on a follower.
+    pub async fn propose_kv(&self, ops: Vec<KvOp>) -> Result<()> {
+        self.propose(MetaCommand::Kv { ops }).await
     }
 
     /// As the meta leader: adds node `id` to the meta group (a voter while the group has

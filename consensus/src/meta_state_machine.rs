@@ -1,13 +1,18 @@
 //! `MetaStateMachine`: the state machine of the meta group (group 0), holding the
-//! [`ClusterState`]. It is small, so the whole of it (with the applied log id and membership)
-//! is rewritten to `raft_state (0, state machine)` after every apply and is its own snapshot.
+//! [`ClusterState`] and the key-value space [`MetaKv`]. It is small, so the whole of it (with
+//! the applied log id and membership) is rewritten to `raft_state (0, state machine)` after
+//! every apply and is its own snapshot.
 //!
 //! ```text
 //!  Command::Meta ──apply──► ClusterState ──► raft_state record (unsynced: the log replays it)
-//!                                        └─► watch channel: the node's reconcilers react
+//!        │                      └─► watch<ClusterState>: the node's reconcilers react
+//!        └─ MetaCommand::Kv ──► MetaKv (Arc<RwLock>, read by MetaGroup) ──► watch<u64> version
 //! ```
+//! The KV is shared, not sent through the cluster-state channel: reconcilers wake on every
+//! `ClusterState` change, and alert state changes far more often than the cluster's shape.
 
 use std::io::Cursor;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use cairn_storage::log_store::LogStore;
 
@@ -20,45 +25,92 @@ use openraft::{
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use crate::cluster_state::ClusterState;
+use crate::cluster_state::{ClusterState, MetaCommand};
 use crate::error::state_machine_error;
 use crate::group_id::META_GROUP;
+use crate::meta_kv::MetaKv;
 use crate::type_config::{ApplyReport, Command, Node, NodeId, TypeConfig};
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+/// What the machine holds beside the KV.
+#[derive(Clone, Debug, Default)]
 struct Persisted {
     applied: Option<LogId<NodeId>>,
     membership: StoredMembership<NodeId, Node>,
     state: ClusterState,
 }
 
+/// The stored record and the snapshot's bytes, as written: [`Persisted`] and the KV.
+#[derive(Serialize)]
+struct RecordOut<'a> {
+    applied: &'a Option<LogId<NodeId>>,
+    membership: &'a StoredMembership<NodeId, Node>,
+    state: &'a ClusterState,
+    kv: &'a MetaKv,
+}
+
+/// The stored record and the snapshot's bytes, as read. Records written before the KV
+/// existed have no `kv`: an empty one.
+#[derive(Deserialize)]
+struct RecordIn {
+    applied: Option<LogId<NodeId>>,
+    membership: StoredMembership<NodeId, Node>,
+    state: ClusterState,
+    #[serde(default)]
+    kv: MetaKv,
+}
+
+impl RecordIn {
+    fn split(self) -> (Persisted, MetaKv) {
+        let RecordIn {
+            applied,
+            membership,
+            state,
+            kv,
+        } = self;
+        (
+            Persisted {
+                applied,
+                membership,
+                state,
+            },
+            kv,
+        )
+    }
+}
+
 pub struct MetaStateMachine {
     store: LogStore,
     current: Persisted,
+    /// Written only here (applies and installs); `MetaGroup` reads it.
+    kv: Arc<RwLock<MetaKv>>,
     snapshot: Option<(SnapshotMeta<NodeId, Node>, Vec<u8>)>,
     tx: watch::Sender<ClusterState>,
+    /// The log index of the last applied `Kv` command (or installed snapshot).
+    kv_tx: watch::Sender<u64>,
 }
 
 impl MetaStateMachine {
     /// Loads the last stored state; `subscribe` follows every change from then on.
     pub fn open(store: LogStore) -> crate::Result<MetaStateMachine> {
-        let current: Persisted =
-            match store.get_state(META_GROUP, StateKind::StateMachine.byte())? {
-                Some(bytes) => {
-                    serde_json::from_slice(&bytes).map_err(|e| crate::Error::CorruptState {
-                        group: META_GROUP,
-                        kind: "state machine",
-                        reason: e.to_string(),
-                    })?
-                }
-                None => Persisted::default(),
-            };
+        let (current, kv) = match store.get_state(META_GROUP, StateKind::StateMachine.byte())? {
+            Some(bytes) => serde_json::from_slice::<RecordIn>(&bytes)
+                .map_err(|e| crate::Error::CorruptState {
+                    group: META_GROUP,
+                    kind: "state machine",
+                    reason: e.to_string(),
+                })?
+                .split(),
+            None => (Persisted::default(), MetaKv::default()),
+        };
         let (tx, _) = watch::channel(current.state.clone());
+        let (kv_tx, _) = watch::channel(current.applied.map(|l| l.index).unwrap_or(0));
         Ok(MetaStateMachine {
             store,
             current,
+            kv: Arc::new(RwLock::new(kv)),
             snapshot: None,
             tx,
+            kv_tx,
         })
     }
 
@@ -66,10 +118,43 @@ impl MetaStateMachine {
         self.tx.subscribe()
     }
 
+    /// The key-value space, shared read-only: only this machine writes it.
+    pub fn kv(&self) -> Arc<RwLock<MetaKv>> {
+        self.kv.clone()
+    }
+
+    /// A version of the KV that moves on every applied `Kv` command and installed snapshot.
+    pub fn kv_subscribe(&self) -> watch::Receiver<u64> {
+        self.kv_tx.subscribe()
+    }
+
+    fn kv_read(&self) -> RwLockReadGuard<'_, MetaKv> {
+        // A reader cannot leave the map half-changed (it never writes), so a poisoned lock
+        // still guards a whole map.
+        self.kv.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn kv_write(&self) -> RwLockWriteGuard<'_, MetaKv> {
+        self.kv.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    // openraft's own error type, which its traits return anyway.
+    #[allow(clippy::result_large_err)]
+    fn encode(&self) -> Result<Vec<u8>, StorageError<NodeId>> {
+        let kv = self.kv_read();
+        let record = RecordOut {
+            applied: &self.current.applied,
+            membership: &self.current.membership,
+            state: &self.current.state,
+            kv: &kv,
+        };
+        serde_json::to_vec(&record).map_err(state_machine_error)
+    }
+
     // openraft's own error type, which its traits return anyway.
     #[allow(clippy::result_large_err)]
     fn save(&self) -> Result<Vec<u8>, StorageError<NodeId>> {
-        let bytes = serde_json::to_vec(&self.current).map_err(state_machine_error)?;
+        let bytes = self.encode()?;
         self.store
             .put_state(META_GROUP, StateKind::StateMachine.byte(), &bytes, false)
             .map_err(state_machine_error)?;
@@ -79,7 +164,7 @@ impl MetaStateMachine {
     // openraft's own error type, which its traits return anyway.
     #[allow(clippy::result_large_err)]
     fn snapshot_now(&self) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
-        let data = serde_json::to_vec(&self.current).map_err(state_machine_error)?;
+        let data = self.encode()?;
         let meta = SnapshotMeta {
             last_log_id: self.current.applied,
             last_membership: self.current.membership.clone(),
@@ -123,8 +208,13 @@ impl RaftStateMachine<TypeConfig> for MetaStateMachine {
     {
         let mut out = Vec::new();
         let mut changed = false;
+        let mut kv_changed = None;
         for entry in entries {
             match &entry.payload {
+                EntryPayload::Normal(Command::Meta(MetaCommand::Kv { ops })) => {
+                    self.kv_write().apply(ops);
+                    kv_changed = Some(entry.log_id.index);
+                }
                 EntryPayload::Normal(Command::Meta(cmd)) => {
                     self.current.state.apply(cmd);
                     changed = true;
@@ -140,6 +230,9 @@ impl RaftStateMachine<TypeConfig> for MetaStateMachine {
         self.save()?;
         if changed {
             self.tx.send_replace(self.current.state.clone());
+        }
+        if let Some(version) = kv_changed {
+            self.kv_tx.send_replace(version);
         }
         Ok(out)
     }
@@ -164,12 +257,18 @@ impl RaftStateMachine<TypeConfig> for MetaStateMachine {
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError<NodeId>> {
         let data = snapshot.into_inner();
-        self.current = serde_json::from_slice(&data).map_err(state_machine_error)?;
+        let (current, kv) = serde_json::from_slice::<RecordIn>(&data)
+            .map_err(state_machine_error)?
+            .split();
+        self.current = current;
         self.current.applied = meta.last_log_id;
         self.current.membership = meta.last_membership.clone();
+        *self.kv_write() = kv;
         self.save()?;
         self.snapshot = Some((meta.clone(), data));
         self.tx.send_replace(self.current.state.clone());
+        self.kv_tx
+            .send_replace(meta.last_log_id.map(|l| l.index).unwrap_or(0));
         Ok(())
     }
 

@@ -6,6 +6,7 @@
 //!
 //! ```text
 //!  RaftGroups ─┬─ meta: MetaGroup ─ Raft(group 0) ─ MetaStateMachine ─ watch<ClusterState>
+//!              │                                                    └─ MetaKv, watch<u64>
 //!              ├─ shard s: ShardGroup ─ Raft(group s+1) ─ ShardStateMachine(s) ─ Engine
 //!              │     log: RocksRaftLog(group) ─ LogSyncer (one fsync for every group)
 //!              │     network: GrpcRaftNetwork::for_group(group)
@@ -129,6 +130,7 @@ impl RaftGroups {
         })?;
         let meta_sm = MetaStateMachine::open(store.clone())?;
         let state = meta_sm.subscribe();
+        let (kv, kv_version) = (meta_sm.kv(), meta_sm.kv_subscribe());
         let raft = Raft::new(
             node_id,
             config.clone(),
@@ -147,7 +149,7 @@ impl RaftGroups {
             config,
             settings,
             observer,
-            meta: MetaGroup::new(node_id, raft, state),
+            meta: MetaGroup::new(node_id, raft, state, kv, kv_version),
             shards: RwLock::new(HashMap::new()),
             creating: tokio::sync::Mutex::new(()),
         });

@@ -8,15 +8,18 @@
 //!  GET|POST /api/v1/series, /labels, /label/:name/values, /export ─► Engine::select/read_samples
 //!  GET /api/v1/status/{buildinfo,runtimeinfo};  GET|POST /metadata, /format_query, /query_exemplars
 //!  (reads first pass Cluster::read_barrier: read-your-writes on any node)
-//!  GET /api/v1/cluster/status;  POST /api/v1/debug/faults (only in test-faults builds)
+//!  PUT|DELETE /api/v1/rules/{group}, PUT|GET /api/v1/rules, GET /api/v1/alerts ─► meta KV
+//!  GET /api/v1/cluster/status, /cluster/rules;  POST /api/v1/debug/faults (test-faults builds)
 //!  POST /api/v1/admin/flush, /snapshot;  GET /metrics, /health, /ready
 //! ```
 
 pub mod admin;
+pub mod alerts;
 pub mod cluster;
 pub mod error;
 pub mod query;
 pub mod read;
+pub mod rules;
 pub mod status;
 pub mod write;
 
@@ -28,7 +31,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use cairn_model::Tenant;
 use cairn_storage::Engine;
 
@@ -105,7 +108,17 @@ pub fn router(state: SharedState) -> Router {
         .route("/api/v1/export", get(read::export).post(read::export))
         .route("/api/v1/status/buildinfo", get(status::buildinfo))
         .route("/api/v1/status/runtimeinfo", get(status::runtimeinfo))
+        .route(
+            "/api/v1/rules",
+            get(rules::list).post(rules::list).put(rules::put_all),
+        )
+        .route(
+            "/api/v1/rules/{group}",
+            put(rules::put_group).delete(rules::delete_group),
+        )
+        .route("/api/v1/alerts", get(alerts::list).post(alerts::list))
         .route("/api/v1/cluster/status", get(cluster::status))
+        .route("/api/v1/cluster/rules", get(rules::cluster_list))
         .route("/api/v1/admin/flush", post(admin::flush))
         .route("/api/v1/admin/snapshot", post(admin::snapshot))
         .route("/metrics", get(admin::metrics))

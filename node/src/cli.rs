@@ -1,8 +1,9 @@
-//! Client-side subcommands: `cairn write`, `cairn query` (in `cli::query`) and
-//! `cairn cluster local|status` (in `cli::cluster`).
+//! Client-side subcommands: `cairn write`, `cairn query` (in `cli::query`),
+//! `cairn cluster local|status` (in `cli::cluster`) and `cairn rules` (in `cli::rules`).
 
 pub mod cluster;
 pub mod query;
+pub mod rules;
 
 pub use query::{QueryArgs, query};
 

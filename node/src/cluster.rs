@@ -12,6 +12,8 @@
 //!               ShardGroup::read_index, or gRPC Cluster.ReadIndex), then wait until the local
 //!               replica has applied it; the read itself is local. Shards without a local
 //!               replica are read on a node that has one (cluster/remote_read.rs).
+//!  rules API ─► Cluster::propose_kv(ops): the meta leader proposes them (MetaGroup::propose_kv);
+//!               elsewhere gRPC Cluster.ProposeKv to it, then wait until applied here too
 //!  gRPC :7481 ─► RaftTransport (consensus) + Cluster (cluster/service.rs)
 //!  background ─► jobs: reconcile (placement, replicas, pings), checkpoints (the supervisor)
 //! ```
@@ -28,11 +30,13 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use cairn_consensus::network::PeerChannel;
 use cairn_consensus::{
-    ApplyObserver, ApplyReport, ClusterState, GroupSettings, GrpcRaftNetwork, Node, NodeId,
-    RaftGroups, RaftTimings, ShardGroup,
+    ApplyObserver, ApplyReport, ClusterState, GroupSettings, GrpcRaftNetwork, KvOp, META_GROUP,
+    Node, NodeId, RaftGroups, RaftTimings, ShardGroup,
 };
 use cairn_proto::cluster::cluster_client::ClusterClient;
-use cairn_proto::cluster::{JoinRequest, PingRequest, ReadIndexRequest, WriteRequest};
+use cairn_proto::cluster::{
+    JoinRequest, PingRequest, ProposeKvRequest, ReadIndexRequest, WriteRequest,
+};
 use cairn_storage::Engine;
 
 use crate::config::NodeConfig;
@@ -374,6 +378,90 @@ impl Cluster {
         Ok(r.index)
     }
 
+    /// Commits `ops` to the meta group's key-value space as one command: proposed here on
+    /// the meta leader, else forwarded to it (`Cluster.ProposeKv`); retried at the hinted
+    /// leader until `write_timeout`. When it returns `Ok`, this node has applied the ops too,
+    /// so a read here right after sees them. The ops are absolute (puts and deletes), so one
+    /// applied twice by a retry after a lost reply leaves the same state.
+    pub async fn propose_kv(&self, ops: Vec<KvOp>) -> Result<()> {
+        let deadline = Instant::now() + self.write_timeout;
+        let meta = self.groups.meta();
+        let mut hint: Option<NodeId> = None;
+        let mut last = Error::NoMetaLeader;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Error::MetaTimeout {
+                    what: "committing rules or alert state",
+                    after: self.write_timeout,
+                    last: Box::new(last),
+                });
+            }
+            let attempt = match hint.take().or_else(|| meta.leader()) {
+                Some(l) if l == self.node_id() => {
+                    match tokio::time::timeout(left, meta.propose_kv(ops.clone())).await {
+                        Ok(r) => r.map_err(Error::from),
+                        Err(_) => Err(cairn_consensus::Error::Timeout {
+                            group: META_GROUP,
+                            what: "applying the rules change",
+                            after: left,
+                        }
+                        .into()),
+                    }
+                }
+                Some(l) => self.forward_kv(l, &ops, left).await,
+                None => Err(Error::NoMetaLeader),
+            };
+            match attempt {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_retryable() => {
+                    hint = e.leader_hint().filter(|&h| Some(h) != e_node(&e));
+                    last = e;
+                    if hint.is_none() {
+                        tokio::time::sleep(RETRY_PAUSE.min(left)).await;
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Sends `ops` to `leader` (`Cluster.ProposeKv`), then waits (within `left`) until this
+    /// node has applied as far as the leader had once they were applied there.
+    async fn forward_kv(&self, leader: NodeId, ops: &[KvOp], left: Duration) -> Result<()> {
+        let started = Instant::now();
+        let mut client = self.client_of(leader)?;
+        let req = ProposeKvRequest {
+            ops: serde_json::to_vec(ops).map_err(|e| Error::Encode {
+                what: "meta key-value ops",
+                reason: e.to_string(),
+            })?,
+            from: self.node_id(),
+        };
+        let r = call(leader, left, client.propose_kv(req)).await?;
+        if r.not_leader {
+            return Err(cairn_consensus::Error::NotLeader {
+                group: META_GROUP,
+                node: leader,
+                leader: (r.leader_hint != 0).then_some(r.leader_hint),
+            }
+            .into());
+        }
+        let mut applied = self.groups.meta().kv_watch();
+        let wait = left.saturating_sub(started.elapsed());
+        // Committed already: not catching up in time only means a read here may lag.
+        if tokio::time::timeout(wait, applied.wait_for(|v| *v >= r.applied))
+            .await
+            .is_err()
+        {
+            tracing::debug!(
+                version = r.applied,
+                "the meta change is committed but not yet applied here"
+            );
+        }
+        Ok(())
+    }
+
     /// Checkpoints and stops every Raft group of this node.
     pub async fn shutdown(&self) {
         self.groups.shutdown().await;
@@ -384,7 +472,8 @@ impl Cluster {
 /// a loop.
 fn e_node(e: &Error) -> Option<NodeId> {
     match e {
-        Error::NotLeader { node, .. } => Some(*node),
+        Error::NotLeader { node, .. }
+        | Error::Consensus(cairn_consensus::Error::NotLeader { node, .. }) => Some(*node),
         _ => None,
     }
 }

@@ -66,6 +66,24 @@ pub enum Error {
         last: Box<Error>,
     },
 
+    /// Something could not be encoded for another node (a bug).
+    #[error("encoding {what}: {reason}")]
+    Encode { what: &'static str, reason: String },
+
+    /// No leader of the meta group is known to this node (an election is under way).
+    #[error("no leader of the meta group is known")]
+    NoMetaLeader,
+
+    /// A change to the meta group's key-value space was retried until its deadline; `last`
+    /// is why the last attempt failed.
+    #[error("meta group: {what} did not succeed within {after:?} ({last})")]
+    MetaTimeout {
+        what: &'static str,
+        after: Duration,
+        #[source]
+        last: Box<Error>,
+    },
+
     /// A shard's part of a request was retried until its deadline; `last` is why the last
     /// attempt failed.
     #[error("shard {shard}: {what} did not succeed within {after:?} ({last})")]
@@ -85,9 +103,11 @@ impl Error {
         match self {
             Error::Consensus(e) => e.is_retryable(),
             Error::Storage(cairn_storage::Error::ShutDown) => true,
-            Error::Storage(_) | Error::Model(_) | Error::BadAddress(_) | Error::BadReply { .. } => {
-                false
-            }
+            Error::Storage(_)
+            | Error::Model(_)
+            | Error::BadAddress(_)
+            | Error::BadReply { .. }
+            | Error::Encode { .. } => false,
             Error::Peer { status, .. } => !matches!(
                 status.code(),
                 tonic::Code::InvalidArgument | tonic::Code::Internal | tonic::Code::DataLoss
@@ -97,7 +117,9 @@ impl Error {
             | Error::NoLeader { .. }
             | Error::NotLeader { .. }
             | Error::NoHolder { .. }
-            | Error::ShardTimeout { .. } => true,
+            | Error::ShardTimeout { .. }
+            | Error::NoMetaLeader
+            | Error::MetaTimeout { .. } => true,
         }
     }
 

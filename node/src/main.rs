@@ -32,6 +32,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: ClusterCmd,
     },
+    /// Rule files: check and unit-test them locally, apply them to a tenant, list a cluster's.
+    Rules {
+        #[command(subcommand)]
+        cmd: cairn_node::cli::rules::RulesCmd,
+    },
     /// Benchmarks against a running node.
     Bench {
         #[command(subcommand)]
@@ -88,7 +93,7 @@ struct ServerArgs {
 fn main() -> std::process::ExitCode {
     tune_malloc();
     match run() {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
@@ -112,12 +117,13 @@ fn tune_malloc() {
     }
 }
 
-fn run() -> anyhow::Result<()> {
+fn run() -> anyhow::Result<std::process::ExitCode> {
     let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let ok = |r: anyhow::Result<()>| r.map(|()| std::process::ExitCode::SUCCESS);
     match cli.cmd {
         Cmd::Server(a) => {
             let o = Overrides {
@@ -136,28 +142,32 @@ fn run() -> anyhow::Result<()> {
             // Drop every task (and with them the last handles on the database) before main
             // returns: RocksDB must close before the C++ static destructors run.
             rt.shutdown_timeout(std::time::Duration::from_secs(10));
-            result
+            ok(result)
         }
         Cmd::Write(a) => {
             init_logging("warn");
-            rt.block_on(cairn_node::cli::write(a))
+            ok(rt.block_on(cairn_node::cli::write(a)))
         }
         Cmd::Query(a) => {
             init_logging("warn");
-            rt.block_on(cairn_node::cli::query(a))
+            ok(rt.block_on(cairn_node::cli::query(a)))
         }
         Cmd::Cluster { cmd } => {
             init_logging("warn");
-            match cmd {
+            ok(match cmd {
                 ClusterCmd::Local(a) => rt.block_on(cairn_node::cli::cluster::local(a)),
                 ClusterCmd::Status(a) => rt.block_on(cairn_node::cli::cluster::status(a)),
-            }
+            })
+        }
+        Cmd::Rules { cmd } => {
+            init_logging("warn");
+            rt.block_on(cairn_node::cli::rules::run(cmd))
         }
         Cmd::Bench {
             cmd: BenchCmd::Ingest(a),
         } => {
             init_logging("warn");
-            rt.block_on(cairn_node::bench::ingest(a))
+            ok(rt.block_on(cairn_node::bench::ingest(a)))
         }
     }
 }

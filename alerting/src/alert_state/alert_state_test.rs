@@ -245,7 +245,12 @@ fn a_changing_label_makes_a_new_alert() {
     let mut alerts = BTreeMap::new();
     for (i, v) in values.iter().enumerate() {
         let ts = i as i64 * MIN;
-        let out = ok_step(&r, alerts, vec![input(&r, &[("severity", sev(*v))], *v)], ts);
+        let out = ok_step(
+            &r,
+            alerts,
+            vec![input(&r, &[("severity", sev(*v))], *v)],
+            ts,
+        );
         let got = alerts_samples(&out);
         assert_eq!(got.len(), 1, "at {i}m: {got:?}");
         assert_eq!(got[0].0, want[i], "at {i}m");
@@ -286,7 +291,12 @@ fn duplicate_label_sets_fail_without_touching_state() {
 #[test]
 fn the_limit_counts_live_alerts_and_clears_state_when_exceeded() {
     let r = rule(MIN, 0);
-    let two = || vec![input(&r, &[("label", "1")], 1.0), input(&r, &[("label", "2")], 1.0)];
+    let two = || {
+        vec![
+            input(&r, &[("label", "1")], 1.0),
+            input(&r, &[("label", "2")], 1.0),
+        ]
+    };
     for limit in [0, 2] {
         let out = step(&r, BTreeMap::new(), two(), 0, 0, limit);
         assert!(out.error.is_none(), "limit {limit}");
@@ -319,7 +329,10 @@ fn kept_firing_alerts_count_toward_the_limit_but_resolved_ones_do_not() {
     let out = ok_step(&r, BTreeMap::new(), vec![a.clone()], 0);
     // `a` is held by keep_firing_for, `b` is new: 2 live alerts.
     let out = step(&r, out.alerts, vec![b.clone()], MIN, 0, 1);
-    assert!(matches!(out.error, Some(Error::AlertLimit { limit: 1, count: 2 })));
+    assert!(matches!(
+        out.error,
+        Some(Error::AlertLimit { limit: 1, count: 2 })
+    ));
 
     let r = rule(0, 0);
     let out = ok_step(&r, BTreeMap::new(), vec![a], 0);

@@ -120,7 +120,10 @@ fn later_rules_read_earlier_output_at_the_same_timestamp() {
     let mut st = GroupState::new(&g);
     let mut s = store();
     let rep = evaluator().eval(&g, &mut st, &mut s, 0);
-    assert!(rep.rules.iter().all(|r| r.health == RuleHealth::Ok), "{rep:?}");
+    assert!(
+        rep.rules.iter().all(|r| r.health == RuleHealth::Ok),
+        "{rep:?}"
+    );
     assert_eq!(
         rep.rules.iter().map(|r| r.series).collect::<Vec<_>>(),
         vec![2, 1, 1]
@@ -128,13 +131,25 @@ fn later_rules_read_earlier_output_at_the_same_timestamp() {
     assert_eq!(
         raw(&s, "job:up:count", 0),
         vec![
-            ("job:up:count{job=\"a\", src=\"rule\"}".to_string(), Sample::new(0, 1.0)),
-            ("job:up:count{job=\"b\", src=\"rule\"}".to_string(), Sample::new(0, 1.0)),
+            (
+                "job:up:count{job=\"a\", src=\"rule\"}".to_string(),
+                Sample::new(0, 1.0)
+            ),
+            (
+                "job:up:count{job=\"b\", src=\"rule\"}".to_string(),
+                Sample::new(0, 1.0)
+            ),
         ]
     );
-    assert_eq!(raw(&s, "total", 0), vec![("total{}".to_string(), Sample::new(0, 2.0))]);
+    assert_eq!(
+        raw(&s, "total", 0),
+        vec![("total{}".to_string(), Sample::new(0, 2.0))]
+    );
     // A scalar result is one series with only the rule's name and labels.
-    assert_eq!(raw(&s, "five", 0), vec![("five{k=\"v\"}".to_string(), Sample::new(0, 5.0))]);
+    assert_eq!(
+        raw(&s, "five", 0),
+        vec![("five{k=\"v\"}".to_string(), Sample::new(0, 5.0))]
+    );
     assert_eq!(st.rules[0].previous_series.len(), 2);
     assert_eq!(st.rules[0].last_eval_ts_ms, Some(0));
     assert!(rep.changes.is_empty());
@@ -250,7 +265,10 @@ fn query_offset_moves_the_query_and_the_written_samples_but_not_active_at() {
 #[test]
 fn alerting_rules_expand_templates_and_write_alerts() {
     let mut r = alert("InstanceDown", "up == 0", 5 * MIN);
-    r.labels = map(&[("severity", "page"), ("where", "{{ $externalLabels.cluster }}")]);
+    r.labels = map(&[
+        ("severity", "page"),
+        ("where", "{{ $externalLabels.cluster }}"),
+    ]);
     r.annotations = map(&[
         ("summary", "{{ $labels.job }} is down ({{ $value }})"),
         ("url", "{{ $externalURL }}"),
@@ -354,7 +372,11 @@ fn a_restored_group_resumes_its_alerts() {
     let rep = ev.eval(&g, &mut restored, &mut s, 3 * MIN);
     assert!(rep.changes.is_empty(), "resuming changes nothing");
     let rep = ev.eval(&g, &mut restored, &mut s, 5 * MIN);
-    assert_eq!(rep.changes.len(), 2, "fires at active_at + for, not 5m after the restore");
+    assert_eq!(
+        rep.changes.len(),
+        2,
+        "fires at active_at + for, not 5m after the restore"
+    );
 }
 
 #[test]

@@ -25,7 +25,12 @@ pub(super) struct EngineQuerier<'a> {
 }
 
 /// Expands `text`; a failure becomes the text Prometheus puts in its place.
-pub(super) fn expand(name: &str, text: &str, data: &Data<'_>, querier: &EngineQuerier<'_>) -> String {
+pub(super) fn expand(
+    name: &str,
+    text: &str,
+    data: &Data<'_>,
+    querier: &EngineQuerier<'_>,
+) -> String {
     match stand_in::expand(name, text, data, querier) {
         Ok(s) => s,
         Err(e) => format!("<error expanding template: {e}>"),

@@ -21,7 +21,11 @@ pub fn check_report(path: &str, text: &str) -> (bool, String) {
     };
     let dups = find_duplicates(&file.groups);
     if !dups.is_empty() {
-        let _ = writeln!(out, "  FAILED:\nlint error {} duplicate rule(s) found.", dups.len());
+        let _ = writeln!(
+            out,
+            "  FAILED:\nlint error {} duplicate rule(s) found.",
+            dups.len()
+        );
         for d in &dups {
             let _ = writeln!(out, "Metric: {}\nLabel(s):", d.metric);
             for (k, v) in &d.labels {

@@ -32,17 +32,23 @@ pub(crate) struct Ctx {
     pub(crate) group: Option<String>,
     pub(crate) rule_index: Option<usize>,
     pub(crate) rule_name: Option<String>,
+    /// (group, rule) sequence numbers (1-based; 0: none) that order the errors: a file's
+    /// errors are reported group by group, rule by rule, whichever pass found them.
+    pub(crate) order: (usize, usize),
 }
 
 /// Collects the errors of one file.
 pub(crate) struct Sink {
     file: String,
-    errors: Vec<RuleError>,
+    errors: Vec<((usize, usize), RuleError)>,
 }
 
 impl Sink {
     pub(crate) fn new(file: &str) -> Self {
-        Sink { file: file.to_string(), errors: Vec::new() }
+        Sink {
+            file: file.to_string(),
+            errors: Vec::new(),
+        }
     }
 
     /// An error at `node`.
@@ -50,16 +56,25 @@ impl Sink {
         self.at_pos(ctx, node.line, node.column, message);
     }
 
-    pub(crate) fn at_pos(&mut self, ctx: &Ctx, line: usize, column: usize, message: impl Into<String>) {
-        self.errors.push(RuleError {
-            file: self.file.clone(),
-            line,
-            column,
-            group: ctx.group.clone(),
-            rule_index: ctx.rule_index,
-            rule_name: ctx.rule_name.clone(),
-            message: message.into(),
-        });
+    pub(crate) fn at_pos(
+        &mut self,
+        ctx: &Ctx,
+        line: usize,
+        column: usize,
+        message: impl Into<String>,
+    ) {
+        self.errors.push((
+            ctx.order,
+            RuleError {
+                file: self.file.clone(),
+                line,
+                column,
+                group: ctx.group.clone(),
+                rule_index: ctx.rule_index,
+                rule_name: ctx.rule_name.clone(),
+                message: message.into(),
+            },
+        ));
     }
 
     pub(crate) fn file(&self) -> &str {
@@ -75,7 +90,12 @@ impl Sink {
         if self.errors.is_empty() {
             Ok(())
         } else {
-            Err(RuleFileError { errors: self.errors })
+            let mut errors = self.errors;
+            // Stable: within a rule, the order the checks ran in (rulefmt's order).
+            errors.sort_by_key(|(order, _)| *order);
+            Err(RuleFileError {
+                errors: errors.into_iter().map(|(_, e)| e).collect(),
+            })
         }
     }
 }
@@ -83,8 +103,12 @@ impl Sink {
 /// A group as written.
 pub(crate) struct RawGroup<'a> {
     pub(crate) node: &'a Node,
+    /// The group's error context (its name once known, its sequence number).
+    pub(crate) ctx: Ctx,
     /// The `name` value ("" when missing or null).
     pub(crate) name: String,
+    /// The `name` value had the wrong type (already reported).
+    pub(crate) name_broken: bool,
     /// Line of the `name:` key (0 when missing).
     pub(crate) name_line: usize,
     pub(crate) interval_ms: Option<i64>,
@@ -136,7 +160,14 @@ pub(crate) fn file<'a>(sink: &mut Sink, root: Option<&'a Node>) -> Vec<RawGroup<
         NodeKind::Null => return Vec::new(),
         NodeKind::Map(entries) => entries,
         _ => {
-            sink.at(&ctx, root, format!("expected a mapping with `groups:`, found {}", root.describe()));
+            sink.at(
+                &ctx,
+                root,
+                format!(
+                    "expected a mapping with `groups:`, found {}",
+                    root.describe()
+                ),
+            );
             return Vec::new();
         }
     };
@@ -153,25 +184,43 @@ pub(crate) fn file<'a>(sink: &mut Sink, root: Option<&'a Node>) -> Vec<RawGroup<
         let value = value.1;
         match &value.kind {
             NodeKind::Null => {}
-            NodeKind::Seq(items) => groups.extend(items.iter().filter_map(|g| group(sink, g))),
-            _ => sink.at(&ctx, value, format!("groups: expected a list, found {}", value.describe())),
+            NodeKind::Seq(items) => {
+                // A null item (`- ~`) is no group, as yaml.v3 decodes it for promtool.
+                let items = items.iter().filter(|g| g.kind != NodeKind::Null);
+                groups.extend(items.enumerate().filter_map(|(i, g)| group(sink, i + 1, g)))
+            }
+            _ => sink.at(
+                &ctx,
+                value,
+                format!("groups: expected a list, found {}", value.describe()),
+            ),
         }
     }
     groups
 }
 
 /// One group (an item of `groups:`, or the whole text for `parse_group`).
-pub(crate) fn group<'a>(sink: &mut Sink, node: &'a Node) -> Option<RawGroup<'a>> {
-    let mut ctx = Ctx::default();
+/// `seq` is the group's 1-based position in the file.
+pub(crate) fn group<'a>(sink: &mut Sink, seq: usize, node: &'a Node) -> Option<RawGroup<'a>> {
+    let mut ctx = Ctx {
+        order: (seq, 0),
+        ..Ctx::default()
+    };
     let NodeKind::Map(entries) = &node.kind else {
-        sink.at(&ctx, node, format!("a group must be a mapping, found {}", node.describe()));
+        sink.at(
+            &ctx,
+            node,
+            format!("a group must be a mapping, found {}", node.describe()),
+        );
         return None;
     };
     let fields = unique_keys(sink, &ctx, entries, "the group");
     // The name first: errors in the rest of the group carry it.
     let mut raw = RawGroup {
         node,
+        ctx: ctx.clone(),
         name: String::new(),
+        name_broken: false,
         name_line: 0,
         interval_ms: None,
         query_offset_ms: None,
@@ -180,12 +229,14 @@ pub(crate) fn group<'a>(sink: &mut Sink, node: &'a Node) -> Option<RawGroup<'a>>
     };
     if let Some((key, value)) = fields.iter().find(|(k, _)| *k == "name").map(|(_, kv)| *kv) {
         raw.name_line = key.line;
-        if let Some(s) = string(sink, &ctx, "name", value) {
-            raw.name = s.text.to_string();
+        match string(sink, &ctx, "name", value) {
+            Some(s) => raw.name = s.text.to_string(),
+            None => raw.name_broken = true,
         }
     }
     if !raw.name.is_empty() {
         ctx.group = Some(raw.name.clone());
+        raw.ctx.group = Some(raw.name.clone());
     }
     let mut rules_node = None;
     for (key, (key_node, value)) in &fields {
@@ -201,7 +252,10 @@ pub(crate) fn group<'a>(sink: &mut Sink, node: &'a Node) -> Option<RawGroup<'a>>
             other => sink.at(
                 &ctx,
                 key_node,
-                format!("field {other} not found in a group (expected one of: {})", GROUP_KEYS.join(", ")),
+                format!(
+                    "field {other} not found in a group (expected one of: {})",
+                    GROUP_KEYS.join(", ")
+                ),
             ),
         }
     }
@@ -209,30 +263,51 @@ pub(crate) fn group<'a>(sink: &mut Sink, node: &'a Node) -> Option<RawGroup<'a>>
         match &rules.kind {
             NodeKind::Null => {}
             NodeKind::Seq(items) => {
-                for (i, item) in items.iter().enumerate() {
+                // As for groups, a null item is no rule.
+                let items = items.iter().filter(|r| r.kind != NodeKind::Null);
+                for (i, item) in items.enumerate() {
                     if let Some(r) = rule(sink, &ctx, i + 1, item) {
                         raw.rules.push(r);
                     }
                 }
             }
-            _ => sink.at(&ctx, rules, format!("rules: expected a list, found {}", rules.describe())),
+            _ => sink.at(
+                &ctx,
+                rules,
+                format!("rules: expected a list, found {}", rules.describe()),
+            ),
         }
     }
     Some(raw)
 }
 
 fn rule<'a>(sink: &mut Sink, group: &Ctx, index: usize, node: &'a Node) -> Option<RawRule<'a>> {
-    let mut ctx = Ctx { rule_index: Some(index), ..group.clone() };
+    let mut ctx = Ctx {
+        rule_index: Some(index),
+        order: (group.order.0, index),
+        ..group.clone()
+    };
     let NodeKind::Map(entries) = &node.kind else {
-        sink.at(&ctx, node, format!("a rule must be a mapping, found {}", node.describe()));
+        sink.at(
+            &ctx,
+            node,
+            format!("a rule must be a mapping, found {}", node.describe()),
+        );
         return None;
     };
     // The name first, for the context of every other error.
     // As rulefmt: the alert name if there is one, else the record name.
     let named = |key: &str| {
-        entries.iter().find_map(|(k, v)| (k.as_scalar() == Some(key)).then(|| v.as_scalar()).flatten())
+        entries.iter().find_map(|(k, v)| {
+            (k.as_scalar() == Some(key))
+                .then(|| v.as_scalar())
+                .flatten()
+        })
     };
-    let name = named("alert").filter(|n| !n.is_empty()).or(named("record")).map(str::to_string);
+    let name = named("alert")
+        .filter(|n| !n.is_empty())
+        .or(named("record"))
+        .map(str::to_string);
     ctx.rule_name = name;
     let fields = unique_keys(sink, &ctx, entries, "the rule");
     let kind_keys = fields
@@ -269,23 +344,40 @@ fn rule<'a>(sink: &mut Sink, group: &Ctx, index: usize, node: &'a Node) -> Optio
                     sink.at(
                         &ctx,
                         key_node,
-                        format!("field {key} not found in a rule (expected one of: {})", expected.join(", ")),
+                        format!(
+                            "field {key} not found in a rule (expected one of: {})",
+                            expected.join(", ")
+                        ),
                     );
                 }
                 continue;
             }
         };
         let ok = match slot {
-            "record" => string(sink, &ctx, slot, value).map(|s| raw.record = Some(s)).is_some(),
-            "alert" => string(sink, &ctx, slot, value).map(|s| raw.alert = Some(s)).is_some(),
-            "expr" => string(sink, &ctx, slot, value).map(|s| raw.expr = Some(s)).is_some(),
-            "kind" => string(sink, &ctx, slot, value).map(|s| raw.kind = Some(s)).is_some(),
-            "for" => duration(sink, &ctx, slot, value).map(|ms| raw.for_ms = Some((value, ms))).is_some(),
+            "record" => string(sink, &ctx, slot, value)
+                .map(|s| raw.record = Some(s))
+                .is_some(),
+            "alert" => string(sink, &ctx, slot, value)
+                .map(|s| raw.alert = Some(s))
+                .is_some(),
+            "expr" => string(sink, &ctx, slot, value)
+                .map(|s| raw.expr = Some(s))
+                .is_some(),
+            "kind" => string(sink, &ctx, slot, value)
+                .map(|s| raw.kind = Some(s))
+                .is_some(),
+            "for" => duration(sink, &ctx, slot, value)
+                .map(|ms| raw.for_ms = Some((value, ms)))
+                .is_some(),
             "keep_firing_for" => duration(sink, &ctx, slot, value)
                 .map(|ms| raw.keep_firing_for_ms = Some((value, ms)))
                 .is_some(),
-            "labels" => string_map(sink, &ctx, slot, value).map(|m| raw.labels = m).is_some(),
-            _ => string_map(sink, &ctx, slot, value).map(|m| raw.annotations = m).is_some(),
+            "labels" => string_map(sink, &ctx, slot, value)
+                .map(|m| raw.labels = m)
+                .is_some(),
+            _ => string_map(sink, &ctx, slot, value)
+                .map(|m| raw.annotations = m)
+                .is_some(),
         };
         if !ok {
             raw.broken.insert(slot);
@@ -305,7 +397,11 @@ fn unique_keys<'a>(
     let mut out: Vec<(&'a str, (&'a Node, &'a Node))> = Vec::new();
     for (k, v) in entries {
         let Some(key) = k.as_scalar() else {
-            sink.at(ctx, k, format!("a key of {what} must be a string, found {}", k.describe()));
+            sink.at(
+                ctx,
+                k,
+                format!("a key of {what} must be a string, found {}", k.describe()),
+            );
             continue;
         };
         if let Some((_, (first, _))) = out.iter().find(|(name, _)| *name == key) {
@@ -327,7 +423,11 @@ fn string<'a>(sink: &mut Sink, ctx: &Ctx, key: &str, node: &'a Node) -> Option<S
         NodeKind::Null => Some(Str { node, text: "" }),
         NodeKind::Scalar { value, .. } => Some(Str { node, text: value }),
         _ => {
-            sink.at(ctx, node, format!("{key}: expected a string, found {}", node.describe()));
+            sink.at(
+                ctx,
+                node,
+                format!("{key}: expected a string, found {}", node.describe()),
+            );
             None
         }
     }
@@ -355,12 +455,20 @@ fn limit(sink: &mut Sink, ctx: &Ctx, node: &Node) -> u64 {
         NodeKind::Scalar { value, plain: true } => match value.parse::<i64>() {
             Ok(n) => u64::try_from(n).unwrap_or(0),
             Err(_) => {
-                sink.at(ctx, node, format!("limit: expected an integer, found {value:?}"));
+                sink.at(
+                    ctx,
+                    node,
+                    format!("limit: expected an integer, found {value:?}"),
+                );
                 0
             }
         },
         _ => {
-            sink.at(ctx, node, format!("limit: expected an integer, found {}", node.describe()));
+            sink.at(
+                ctx,
+                node,
+                format!("limit: expected an integer, found {}", node.describe()),
+            );
             0
         }
     }
@@ -372,7 +480,11 @@ fn string_map<'a>(sink: &mut Sink, ctx: &Ctx, key: &str, node: &'a Node) -> Opti
         NodeKind::Null => return Some(Vec::new()),
         NodeKind::Map(entries) => entries,
         _ => {
-            sink.at(ctx, node, format!("{key}: expected a mapping, found {}", node.describe()));
+            sink.at(
+                ctx,
+                node,
+                format!("{key}: expected a mapping, found {}", node.describe()),
+            );
             return None;
         }
     };
@@ -380,7 +492,12 @@ fn string_map<'a>(sink: &mut Sink, ctx: &Ctx, key: &str, node: &'a Node) -> Opti
     let mut ok = true;
     for (name, (k, v)) in unique_keys(sink, ctx, entries, key) {
         match string(sink, ctx, &format!("{key}.{name}"), v) {
-            Some(s) => out.push(Entry { key: k, value: v, name, text: s.text }),
+            Some(s) => out.push(Entry {
+                key: k,
+                value: v,
+                name,
+                text: s.text,
+            }),
             None => ok = false,
         }
     }

@@ -42,7 +42,10 @@ mod tests {
         Rule::Recording(RecordingRule {
             record: name.to_string(),
             expr: "1".to_string(),
-            labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             line: 0,
         })
     }
@@ -75,22 +78,48 @@ mod tests {
     #[test]
     fn same_name_and_labels_across_groups_are_duplicates() {
         let groups = vec![
-            group("a", vec![record("m", &[]), record("b", &[("x", "1")]), record("m", &[])]),
-            group("b", vec![record("m", &[]), record("b", &[("x", "2")]), alert("A"), alert("A")]),
+            group(
+                "a",
+                vec![
+                    record("m", &[]),
+                    record("b", &[("x", "1")]),
+                    record("m", &[]),
+                ],
+            ),
+            group(
+                "b",
+                vec![
+                    record("m", &[]),
+                    record("b", &[("x", "2")]),
+                    alert("A"),
+                    alert("A"),
+                ],
+            ),
         ];
         let d = find_duplicates(&groups);
         assert_eq!(
             d,
             vec![
-                DuplicateRule { metric: "A".into(), labels: BTreeMap::new(), count: 2 },
-                DuplicateRule { metric: "m".into(), labels: BTreeMap::new(), count: 3 },
+                DuplicateRule {
+                    metric: "A".into(),
+                    labels: BTreeMap::new(),
+                    count: 2
+                },
+                DuplicateRule {
+                    metric: "m".into(),
+                    labels: BTreeMap::new(),
+                    count: 3
+                },
             ]
         );
     }
 
     #[test]
     fn different_labels_are_not_duplicates() {
-        let groups = vec![group("a", vec![record("m", &[("x", "1")]), record("m", &[("x", "2")])])];
+        let groups = vec![group(
+            "a",
+            vec![record("m", &[("x", "1")]), record("m", &[("x", "2")])],
+        )];
         assert!(find_duplicates(&groups).is_empty());
     }
 }

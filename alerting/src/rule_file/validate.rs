@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::decode::{Ctx, Entry, RawGroup, RawRule, Sink};
+use super::decode::{Entry, RawGroup, RawRule, Sink};
 use super::yaml::{Node, NodeKind};
 use crate::rule::{AlertingRule, RecordingRule, Rule, RuleGroup};
 use crate::simple_kind::{self, Param, is_label_name, is_metric_name};
@@ -19,14 +19,19 @@ pub(crate) fn groups(sink: &mut Sink, raw: Vec<RawGroup<'_>>) -> Vec<RuleGroup> 
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut out = Vec::new();
     for g in raw {
-        let ctx = Ctx { group: (!g.name.is_empty()).then(|| g.name.clone()), ..Ctx::default() };
+        let ctx = g.ctx.clone();
         if g.name.is_empty() {
-            sink.at(&ctx, g.node, "Groupname must not be empty");
+            if !g.name_broken {
+                sink.at(&ctx, g.node, "Groupname must not be empty");
+            }
         } else if let Some(first) = seen.get(&g.name) {
             sink.at(
                 &ctx,
                 g.node,
-                format!("groupname: {:?} is repeated in the same file (first at line {first})", g.name),
+                format!(
+                    "groupname: {:?} is repeated in the same file (first at line {first})",
+                    g.name
+                ),
             );
         } else {
             seen.insert(g.name.clone(), g.node.line);
@@ -39,7 +44,12 @@ pub(crate) fn groups(sink: &mut Sink, raw: Vec<RawGroup<'_>>) -> Vec<RuleGroup> 
             query_offset_ms: g.query_offset_ms,
             limit: g.limit,
             rules,
-            line: g.name_line,
+            // The `name:` key; without one, where the group starts.
+            line: if g.name_line > 0 {
+                g.name_line
+            } else {
+                g.node.line
+            },
         });
     }
     out
@@ -76,15 +86,29 @@ fn rule(sink: &mut Sink, r: &RawRule<'_>) -> Option<Rule> {
     match r.kind {
         Some(kind) => {
             if let Some(rec) = record {
-                sink.at(ctx, rec.node, "kind: simple rule kinds make alerting rules only (use `alert:`)");
+                sink.at(
+                    ctx,
+                    rec.node,
+                    "kind: simple rule kinds make alerting rules only (use `alert:`)",
+                );
             }
             if let (Some(e), Some(_)) = (r.expr, expr_text) {
-                sink.at(ctx, e.node, "expr and kind are exclusive: a simple kind compiles to its own PromQL");
+                sink.at(
+                    ctx,
+                    e.node,
+                    "expr and kind are exclusive: a simple kind compiles to its own PromQL",
+                );
             }
             compiled = compile_kind(sink, r, kind.node, kind.text, for_ms);
         }
         None => {
-            for (key_node, key, _) in &r.kind_params {
+            // (A `kind:` of the wrong YAML type was reported already.)
+            let kind_params = if r.broken.contains("kind") {
+                &[][..]
+            } else {
+                &r.kind_params[..]
+            };
+            for (key_node, key, _) in kind_params {
                 let kinds: Vec<&str> = simple_kind::kinds().collect();
                 sink.at(
                     ctx,
@@ -113,16 +137,28 @@ fn rule(sink: &mut Sink, r: &RawRule<'_>) -> Option<Rule> {
 
     if let Some(rec) = record {
         if !r.annotations.is_empty() {
-            sink.at(ctx, rec.node, "invalid field 'annotations' in recording rule");
+            sink.at(
+                ctx,
+                rec.node,
+                "invalid field 'annotations' in recording rule",
+            );
         }
         if for_ms != 0 {
             sink.at(ctx, rec.node, "invalid field 'for' in recording rule");
         }
         if keep_firing_for_ms != 0 {
-            sink.at(ctx, rec.node, "invalid field 'keep_firing_for' in recording rule");
+            sink.at(
+                ctx,
+                rec.node,
+                "invalid field 'keep_firing_for' in recording rule",
+            );
         }
         if !is_metric_name(rec.text) {
-            sink.at(ctx, rec.node, format!("invalid recording rule name: {}", rec.text));
+            sink.at(
+                ctx,
+                rec.node,
+                format!("invalid recording rule name: {}", rec.text),
+            );
         }
     }
     for l in &r.labels {
@@ -230,7 +266,11 @@ fn to_param(node: &Node) -> Option<Param> {
     };
     match &node.kind {
         NodeKind::Null | NodeKind::Scalar { .. } => scalar(node).map(Param::Scalar),
-        NodeKind::Seq(items) => items.iter().map(scalar).collect::<Option<Vec<_>>>().map(Param::List),
+        NodeKind::Seq(items) => items
+            .iter()
+            .map(scalar)
+            .collect::<Option<Vec<_>>>()
+            .map(Param::List),
         NodeKind::Map(entries) => entries
             .iter()
             .map(|(k, v)| Some((k.as_scalar()?.to_string(), scalar(v)?)))
@@ -248,7 +288,10 @@ fn describe_nested(node: &Node) -> &'static str {
 }
 
 fn to_map(entries: &[Entry<'_>]) -> BTreeMap<String, String> {
-    entries.iter().map(|e| (e.name.to_string(), e.text.to_string())).collect()
+    entries
+        .iter()
+        .map(|e| (e.name.to_string(), e.text.to_string()))
+        .collect()
 }
 
 /// Whether a label or annotation template of alerting rule `name` (`__alert_X`) parses.
@@ -266,7 +309,9 @@ fn check_template(name: &str, text: &str) -> Result<(), String> {
             return Err(format!("template: {name}:{line}: unclosed action"));
         };
         if after[..close].contains("{{") {
-            return Err(format!("template: {name}:{line}: unexpected \"{{{{\" in command"));
+            return Err(format!(
+                "template: {name}:{line}: unexpected \"{{{{\" in command"
+            ));
         }
         line += after[..close].matches('\n').count();
         rest = &after[close + 2..];

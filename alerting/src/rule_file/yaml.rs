@@ -25,7 +25,10 @@ pub(crate) enum NodeKind {
     Null,
     /// A scalar as written; `plain` is false for quoted and block scalars, which are always
     /// strings (so `"1"` is the string 1, `1` may be a number).
-    Scalar { value: String, plain: bool },
+    Scalar {
+        value: String,
+        plain: bool,
+    },
     Seq(Vec<Node>),
     /// Entries in file order; duplicates are kept (the decoder reports them).
     Map(Vec<(Node, Node)>),
@@ -61,7 +64,13 @@ pub(crate) struct SyntaxError {
 
 /// Parses the first document of `text`; `Ok(None)` for an empty file (or one of comments only).
 pub(crate) fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
-    let mut builder = Builder::default();
+    let mut builder = Builder {
+        lines: text.lines().collect(),
+        stack: Vec::new(),
+        root: None,
+        anchors: HashMap::new(),
+        error: None,
+    };
     // `multi = false`: Prometheus reads only the first document of a rule file too.
     Parser::new_from_str(text)
         .load(&mut builder, false)
@@ -78,8 +87,9 @@ pub(crate) fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
 
 /// Turns the event stream into a tree. A stack of open collections; a finished node goes
 /// into the collection on top, or becomes the root.
-#[derive(Default)]
-struct Builder {
+struct Builder<'t> {
+    /// The source, to find a block scalar's `|`/`>` indicator.
+    lines: Vec<&'t str>,
     stack: Vec<Open>,
     root: Option<Node>,
     anchors: HashMap<usize, Node>,
@@ -93,7 +103,22 @@ struct Open {
     pending_key: Option<Node>,
 }
 
-impl Builder {
+impl Builder<'_> {
+    /// Where the `|` or `>` of a block scalar whose text starts at `line` is: the last such
+    /// character on the nearest non-blank line above (yaml-rust2 marks the text; yaml.v3,
+    /// and so promtool, the indicator).
+    fn block_indicator(&self, line: usize) -> Option<(usize, usize)> {
+        let above = line.checked_sub(1)?;
+        let (idx, text) = self.lines[..above.min(self.lines.len())]
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(_, l)| !l.trim().is_empty())?;
+        let code = text.split(" #").next().unwrap_or(text);
+        let byte = code.rfind(['|', '>'])?;
+        Some((idx + 1, code[..byte].chars().count() + 1))
+    }
+
     fn finish(&mut self, node: Node, anchor: usize) {
         if anchor > 0 {
             self.anchors.insert(anchor, node.clone());
@@ -126,13 +151,19 @@ impl Builder {
     }
 }
 
-impl MarkedEventReceiver for Builder {
+impl MarkedEventReceiver for Builder<'_> {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         // yaml-rust2's markers count columns from 0; Go's yaml.v3 (and promtool) from 1.
         let (line, column) = (mark.line(), mark.col() + 1);
         match ev {
             Event::Scalar(value, style, anchor, _tag) => {
                 let plain = style == TScalarStyle::Plain;
+                let (line, column) = match style {
+                    TScalarStyle::Literal | TScalarStyle::Folded => {
+                        self.block_indicator(line).unwrap_or((line, column))
+                    }
+                    _ => (line, column),
+                };
                 let kind = if plain && matches!(value.as_str(), "" | "~" | "null" | "Null" | "NULL")
                 {
                     NodeKind::Null
@@ -142,12 +173,20 @@ impl MarkedEventReceiver for Builder {
                 self.finish(Node { line, column, kind }, anchor);
             }
             Event::SequenceStart(anchor, _) => self.stack.push(Open {
-                node: Node { line, column, kind: NodeKind::Seq(Vec::new()) },
+                node: Node {
+                    line,
+                    column,
+                    kind: NodeKind::Seq(Vec::new()),
+                },
                 anchor,
                 pending_key: None,
             }),
             Event::MappingStart(anchor, _) => self.stack.push(Open {
-                node: Node { line, column, kind: NodeKind::Map(Vec::new()) },
+                node: Node {
+                    line,
+                    column,
+                    kind: NodeKind::Map(Vec::new()),
+                },
                 anchor,
                 pending_key: None,
             }),
@@ -192,51 +231,5 @@ impl MarkedEventReceiver for Builder {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn scalar(n: &Node) -> (&str, usize, usize) {
-        (n.as_scalar().unwrap_or("<not a scalar>"), n.line, n.column)
-    }
-
-    #[test]
-    fn positions_are_one_based_like_go_yaml() {
-        let root = parse("groups:\n  - name: a\n    rules:\n      - expr: 'x +'\n")
-            .unwrap()
-            .unwrap();
-        let NodeKind::Map(top) = &root.kind else { panic!("{root:?}") };
-        assert_eq!(scalar(&top[0].0), ("groups", 1, 1));
-        let NodeKind::Seq(groups) = &top[0].1.kind else { panic!() };
-        let NodeKind::Map(g) = &groups[0].kind else { panic!() };
-        assert_eq!((groups[0].line, groups[0].column), (2, 5));
-        assert_eq!(scalar(&g[0].1), ("a", 2, 11));
-        let NodeKind::Seq(rules) = &g[1].1.kind else { panic!() };
-        let NodeKind::Map(r) = &rules[0].kind else { panic!() };
-        assert_eq!(scalar(&r[0].1), ("x +", 4, 15));
-    }
-
-    #[test]
-    fn nulls_quoting_duplicates_and_aliases() {
-        let root = parse("a:\nb: ~\nc: 'null'\nc: &x [1, 2]\nd: *x\n").unwrap().unwrap();
-        let NodeKind::Map(m) = &root.kind else { panic!() };
-        assert_eq!(m.len(), 5, "duplicate keys are kept");
-        assert_eq!(m[0].1.kind, NodeKind::Null);
-        assert_eq!(m[1].1.kind, NodeKind::Null);
-        assert_eq!(
-            m[2].1.kind,
-            NodeKind::Scalar { value: "null".into(), plain: false }
-        );
-        let NodeKind::Seq(items) = &m[4].1.kind else { panic!("{:?}", m[4].1) };
-        assert_eq!(items.len(), 2);
-        assert_eq!(m[4].1.line, 5);
-    }
-
-    #[test]
-    fn empty_and_syntax_errors() {
-        assert_eq!(parse("").unwrap(), None);
-        assert_eq!(parse("# only a comment\n").unwrap(), None);
-        let err = parse("groups:\n  - name: a\n   bad: [\n").unwrap_err();
-        assert!(err.line >= 2, "{err:?}");
-        assert!(!err.message.is_empty());
-    }
-}
+#[path = "yaml/yaml_test.rs"]
+mod yaml_test;

@@ -83,7 +83,10 @@ pub(super) fn decode(root: Option<&Node>) -> Result<TestFile, String> {
     if d.errors.is_empty() {
         Ok(f)
     } else {
-        Err(format!("yaml: unmarshal errors:\n  {}", d.errors.join("\n  ")))
+        Err(format!(
+            "yaml: unmarshal errors:\n  {}",
+            d.errors.join("\n  ")
+        ))
     }
 }
 

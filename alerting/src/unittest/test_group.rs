@@ -145,7 +145,12 @@ fn load_series(tg: &TestGroup) -> Result<Vec<(Labels, Sample)>, String> {
     Ok(out)
 }
 
-fn check_alerts(tg: &TestGroup, t: i64, groups: &[RuleGroup], states: &[GroupState]) -> Vec<String> {
+fn check_alerts(
+    tg: &TestGroup,
+    t: i64,
+    groups: &[RuleGroup],
+    states: &[GroupState],
+) -> Vec<String> {
     let tests: Vec<_> = tg
         .alert_rule_test
         .iter()
@@ -280,11 +285,8 @@ fn check_expr(
     exp.sort_by(|a, b| a.0.cmp(&b.0));
     got.sort_by(|a, b| a.0.cmp(&b.0));
     // promtool compares values exactly (go-cmp's ==, so NaN never matches).
-    let equal = exp.len() == got.len()
-        && exp
-            .iter()
-            .zip(&got)
-            .all(|(e, g)| e.0 == g.0 && e.1 == g.1);
+    let equal =
+        exp.len() == got.len() && exp.iter().zip(&got).all(|(e, g)| e.0 == g.0 && e.1 == g.1);
     if equal {
         return None;
     }

@@ -13,7 +13,9 @@ fn run_with(test: &str, files: &[(&str, &str)]) -> TestFileReport {
         .collect();
     m.insert("dir/t.yml".to_string(), test.to_string());
     run_test_file("dir/t.yml", &|p: &str| {
-        m.get(p).cloned().ok_or_else(|| format!("open {p}: no such file"))
+        m.get(p)
+            .cloned()
+            .ok_or_else(|| format!("open {p}: no such file"))
     })
 }
 
@@ -40,7 +42,12 @@ tests:
         exp_samples: [{labels: 'b', value: 10}]
 "#;
     let r = run_with(t, &[("dir/rules.yml", RULES)]);
-    assert!(r.output.contains("  WARNING: no file match pattern dir/missing.yml\n"), "{}", r.output);
+    assert!(
+        r.output
+            .contains("  WARNING: no file match pattern dir/missing.yml\n"),
+        "{}",
+        r.output
+    );
     // rules.yml twice: two groups named `first` etc. from the same path; they write the same
     // samples, so the test still passes.
     assert!(r.passed, "{}", r.output);
@@ -69,7 +76,8 @@ tests:
     assert!(r.passed, "{}", r.output);
     let r = run_with(&t("[first, first]"), &[("dir/rules.yml", RULES)]);
     assert!(
-        r.output.contains("group name repeated in evaluation order: first"),
+        r.output
+            .contains("group name repeated in evaluation order: first"),
         "{}",
         r.output
     );
@@ -178,7 +186,14 @@ tests:
 "#;
     let r = run_with(t, &[]);
     assert!(!r.passed);
-    assert_eq!(r.output.matches("native histograms are not supported").count(), 2, "{}", r.output);
+    assert_eq!(
+        r.output
+            .matches("native histograms are not supported")
+            .count(),
+        2,
+        "{}",
+        r.output
+    );
 }
 
 #[test]
@@ -186,7 +201,12 @@ fn rule_file_errors_repeat_for_every_test() {
     let rules = "groups:\n  - name: g\n    rules:\n      - record: x\n        expr: 'up +'\n";
     let t = "rule_files: [r.yml]\ntests:\n  - {}\n  - {}\n";
     let r = run_with(t, &[("dir/r.yml", rules)]);
-    assert_eq!(r.output.matches("could not parse expression").count(), 2, "{}", r.output);
+    assert_eq!(
+        r.output.matches("could not parse expression").count(),
+        2,
+        "{}",
+        r.output
+    );
 }
 
 #[test]
@@ -207,7 +227,11 @@ tests:
 "#;
     let r = run_with(t, &[("dir/r.yml", rules)]);
     assert!(!r.passed);
-    assert!(r.output.contains("    rule: dup, time: 1m0s, err: "), "{}", r.output);
+    assert!(
+        r.output.contains("    rule: dup, time: 1m0s, err: "),
+        "{}",
+        r.output
+    );
     assert!(!r.output.contains("nothing_to_see"), "{}", r.output);
 }
 

@@ -1,18 +1,23 @@
 //! `MetaStateMachine` over a node's RocksDB (the engine's `LogStore`), with the meta group's
 //! `RocksRaftLog` beside it: openraft's storage suite in full, Cairn's state machine suite,
-//! and the watch channel the node's reconcilers follow.
+//! the watch channel the node's reconcilers follow, and the key-value space (`MetaKv`).
 
 use std::path::Path;
 
 use cairn_storage::{Engine, StorageConfig};
 use openraft::storage::RaftStateMachine;
 
+use openraft::{Entry, EntryPayload, RaftSnapshotBuilder, StoredMembership};
+
 use super::MetaStateMachine;
+use crate::cluster_state::{ClusterState, MetaCommand};
 use crate::group_id::META_GROUP;
-use crate::log_store::RocksRaftLog;
+use crate::log_store::{RocksRaftLog, StateKind};
+use crate::meta_kv::KvOp;
 use crate::state_machine_suite::{
     self as s, CurrentSnapshot, Held, Restart, Subject, state_machine_suite,
 };
+use crate::type_config::{Command, Node, NodeId, TypeConfig};
 
 struct MetaSubject;
 
@@ -88,5 +93,191 @@ fn subscribers_hear_of_every_change_to_the_cluster_state() {
             .unwrap();
         assert!(rx.has_changed().unwrap());
         assert_eq!(rx.borrow_and_update().placement.get(&0), Some(&vec![1]));
+    });
+}
+
+// ---- the key-value space --------------------------------------------------------------------
+
+fn kv_entry(index: u64, ops: Vec<KvOp>) -> Entry<TypeConfig> {
+    Entry {
+        log_id: s::log_id(1, index),
+        payload: EntryPayload::Normal(Command::Meta(MetaCommand::Kv { ops })),
+    }
+}
+
+fn put(key: &str, value: &str) -> KvOp {
+    KvOp::Put {
+        key: key.into(),
+        value: value.into(),
+    }
+}
+
+fn all(sm: &MetaStateMachine) -> Vec<(String, String)> {
+    sm.kv().read().unwrap().scan_prefix("")
+}
+
+fn pairs(kv: &[(&str, &str)]) -> Vec<(String, String)> {
+    kv.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// `Kv` commands change the KV, all ops of one command in order, and move its version; the
+/// cluster-state channel stays quiet (reconcilers watch it).
+#[test]
+fn kv_commands_apply_in_order_and_move_only_the_kv_version() {
+    let dir = tempfile::tempdir().unwrap();
+    s::run(async {
+        let (_log, mut sm) = MetaSubject::open(dir.path());
+        let (mut state_rx, mut kv_rx) = (sm.subscribe(), sm.kv_subscribe());
+        let steps = s::leader_history();
+        sm.apply(steps[..2].iter().map(|s| s.entry.clone()))
+            .await
+            .unwrap();
+        assert!(!kv_rx.has_changed().unwrap(), "no Kv command yet");
+        sm.apply([
+            kv_entry(2, vec![put("a/1", "1"), put("a/2", "2"), put("b/1", "3")]),
+            kv_entry(
+                3,
+                vec![
+                    KvOp::DeletePrefix {
+                        prefix: "a/".into(),
+                    },
+                    put("a/3", "4"),
+                    KvOp::Delete { key: "b/1".into() },
+                ],
+            ),
+        ])
+        .await
+        .unwrap();
+        assert_eq!(all(&sm), pairs(&[("a/3", "4")]));
+        assert!(kv_rx.has_changed().unwrap());
+        assert_eq!(*kv_rx.borrow_and_update(), 3, "the last Kv command's index");
+        assert!(
+            !state_rx.has_changed().unwrap(),
+            "the cluster state is not touched"
+        );
+        assert_eq!(*state_rx.borrow_and_update(), ClusterState::default());
+        sm.apply([kv_entry(4, vec![put("c", "5")])]).await.unwrap();
+        assert_eq!(*kv_rx.borrow_and_update(), 4);
+    });
+}
+
+/// The KV is part of the record rewritten after every apply: a reopened machine has it.
+#[test]
+fn kv_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    s::run(async {
+        {
+            let (_log, mut sm) = MetaSubject::open(dir.path());
+            sm.apply([
+                kv_entry(1, vec![put("k1", r#"{"x":1}"#), put("k2", "[]")]),
+                kv_entry(2, vec![KvOp::Delete { key: "k2".into() }]),
+            ])
+            .await
+            .unwrap();
+        }
+        let (_log, mut sm) = MetaSubject::open(dir.path());
+        assert_eq!(all(&sm), pairs(&[("k1", r#"{"x":1}"#)]));
+        assert_eq!(
+            *sm.kv_subscribe().borrow(),
+            2,
+            "starts at the applied index"
+        );
+        assert_eq!(sm.applied_state().await.unwrap().0, Some(s::log_id(1, 2)));
+    });
+}
+
+/// A snapshot carries the KV: installed on a machine with a KV of its own, it replaces that
+/// one whole (in memory and on disk) and moves the version.
+#[test]
+fn kv_travels_in_snapshots_and_replaces_the_receivers() {
+    let (dir, other) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    s::run(async {
+        let (_log, mut leader) = MetaSubject::open(dir.path());
+        leader
+            .apply([
+                kv_entry(1, vec![put("rules/t/g", "{}"), put("alerts/t/g/1", "1")]),
+                kv_entry(2, vec![put("rules/t/h", "{}")]),
+            ])
+            .await
+            .unwrap();
+        let snap = leader
+            .get_snapshot_builder()
+            .await
+            .build_snapshot()
+            .await
+            .unwrap();
+        {
+            let (_other_log, mut follower) = MetaSubject::open(other.path());
+            follower
+                .apply([kv_entry(
+                    1,
+                    vec![put("stale", "1"), put("rules/t/g", "old")],
+                )])
+                .await
+                .unwrap();
+            let mut kv_rx = follower.kv_subscribe();
+            kv_rx.borrow_and_update();
+            follower
+                .install_snapshot(&snap.meta, snap.snapshot)
+                .await
+                .unwrap();
+            assert_eq!(all(&follower), all(&leader));
+            assert!(kv_rx.has_changed().unwrap());
+            assert_eq!(*kv_rx.borrow(), 2);
+        }
+        let (_other_log, follower) = MetaSubject::open(other.path());
+        assert_eq!(
+            all(&follower),
+            pairs(&[
+                ("alerts/t/g/1", "1"),
+                ("rules/t/g", "{}"),
+                ("rules/t/h", "{}")
+            ]),
+            "the installed KV after a restart"
+        );
+    });
+}
+
+/// A record written before the KV existed (no `kv` field) loads: its cluster state as it
+/// was, an empty KV.
+#[test]
+fn a_record_without_kv_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut state = ClusterState::default();
+    state.apply(&MetaCommand::AddNode {
+        id: 3,
+        node: s::node(3),
+    });
+    let old = serde_json::json!({
+        "applied": Some(s::log_id(1, 7)),
+        "membership": StoredMembership::<NodeId, Node>::default(),
+        "state": state,
+    });
+    {
+        let engine = Engine::open(StorageConfig {
+            data_dir: dir.path().to_path_buf(),
+            shards: 2,
+            block_cache_bytes: 1 << 20,
+            ..Default::default()
+        })
+        .unwrap();
+        engine
+            .log_store()
+            .unwrap()
+            .put_state(
+                META_GROUP,
+                StateKind::StateMachine.byte(),
+                &serde_json::to_vec(&old).unwrap(),
+                true,
+            )
+            .unwrap();
+    }
+    let (_log, mut sm) = MetaSubject::open(dir.path());
+    assert_eq!(*sm.subscribe().borrow(), state);
+    assert!(all(&sm).is_empty());
+    s::run(async {
+        assert_eq!(sm.applied_state().await.unwrap().0, Some(s::log_id(1, 7)));
     });
 }

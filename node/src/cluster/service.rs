@@ -1,5 +1,6 @@
 //! The node's gRPC server: the Raft transport (from `cairn-consensus`) and the `Cluster`
-//! service (join, forwarded writes, read index, remote reads) on one listener.
+//! service (join, forwarded writes and meta key-value changes, read index, remote reads) on
+//! one listener.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,9 +8,9 @@ use std::time::Duration;
 use cairn_consensus::Node;
 use cairn_proto::cluster::cluster_server::{Cluster as ClusterRpc, ClusterServer};
 use cairn_proto::cluster::{
-    JoinReply, JoinRequest, LabelsReply, LabelsRequest, PingReply, PingRequest, ReadIndexReply,
-    ReadIndexRequest, ReadSamplesReply, ReadSamplesRequest, SelectReply, SelectRequest, WriteReply,
-    WriteRequest,
+    JoinReply, JoinRequest, LabelsReply, LabelsRequest, PingReply, PingRequest, ProposeKvReply,
+    ProposeKvRequest, ReadIndexReply, ReadIndexRequest, ReadSamplesReply, ReadSamplesRequest,
+    SelectReply, SelectRequest, WriteReply, WriteRequest,
 };
 use tonic::{Request, Response, Status};
 
@@ -192,6 +193,34 @@ impl ClusterRpc for ClusterService {
                 }))
             }
             Err(e) => Err(Status::unavailable(format!("shard {}: {e}", r.shard))),
+        }
+    }
+
+    async fn propose_kv(
+        &self,
+        req: Request<ProposeKvRequest>,
+    ) -> Result<Response<ProposeKvReply>, Status> {
+        let r = req.into_inner();
+        let ops: Vec<cairn_consensus::KvOp> = serde_json::from_slice(&r.ops)
+            .map_err(|e| Status::invalid_argument(format!("meta key-value ops: {e}")))?;
+        let meta = self.cluster.groups.meta();
+        let proposed = tokio::time::timeout(FORWARDED_WRITE_TIMEOUT, meta.propose_kv(ops))
+            .await
+            .map_err(|_| Status::unavailable("meta group: no quorum"))?;
+        match proposed {
+            Ok(()) => Ok(Response::new(ProposeKvReply {
+                not_leader: false,
+                leader_hint: 0,
+                applied: *meta.kv_watch().borrow(),
+            })),
+            Err(e @ cairn_consensus::Error::NotLeader { .. }) => {
+                Ok(Response::new(ProposeKvReply {
+                    not_leader: true,
+                    leader_hint: e.leader_hint().unwrap_or(0),
+                    applied: 0,
+                }))
+            }
+            Err(e) => Err(Status::unavailable(format!("meta group: {e}"))),
         }
     }
 }

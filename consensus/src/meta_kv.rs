@@ -1,0 +1,154 @@
+//! `MetaKv`: the meta group's key-value space, where the node keeps replicated records that
+//! are not the cluster's shape (rule groups, alert state: `cairn_alerting::state_keys` says
+//! where). Keys are strings, values JSON text; the consensus layer never looks inside them.
+//!
+//! ```text
+//!  MetaCommand::Kv { ops } ──MetaStateMachine::apply──► MetaKv::apply(ops)  (all, in order)
+//!  MetaGroup::kv_get / kv_scan ◄── Arc<RwLock<MetaKv>> (read-only outside the state machine)
+//! ```
+//! Applying never fails, so every replica holds the same map after the same commands. It is
+//! kept whole in memory and in the meta state machine's record: it is meant for thousands of
+//! small records, not for bulk data.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use serde::{Deserialize, Serialize};
+
+/// One change to the key-value space.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KvOp {
+    /// Sets `key` to `value` (JSON text), replacing any value.
+    Put { key: String, value: String },
+    /// Removes `key` (nothing if absent).
+    Delete { key: String },
+    /// Removes every key starting with `prefix` (an empty prefix: every key).
+    DeletePrefix { prefix: String },
+}
+
+/// The key-value space: ordered, so a prefix is a range.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MetaKv {
+    entries: BTreeMap<String, String>,
+}
+
+impl MetaKv {
+    /// Applies `ops` in order. A command's ops are applied together: readers take the lock
+    /// around the whole call, so they see all of them or none.
+    pub fn apply(&mut self, ops: &[KvOp]) {
+        for op in ops {
+            match op {
+                KvOp::Put { key, value } => {
+                    self.entries.insert(key.clone(), value.clone());
+                }
+                KvOp::Delete { key } => {
+                    self.entries.remove(key);
+                }
+                KvOp::DeletePrefix { prefix } => {
+                    let doomed: Vec<String> =
+                        self.prefix_range(prefix).map(|(k, _)| k.clone()).collect();
+                    for k in doomed {
+                        self.entries.remove(&k);
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.entries.get(key).map(String::as_str)
+    }
+
+    /// Every key starting with `prefix` and its value, in key order.
+    pub fn scan_prefix(&self, prefix: &str) -> Vec<(String, String)> {
+        self.prefix_range(prefix)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn prefix_range<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = (&'a String, &'a String)> + 'a {
+        // Keys sort bytewise, so every key with the prefix follows it directly.
+        self.entries
+            .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
+            .take_while(move |(k, _)| k.starts_with(prefix))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(k: &str, v: &str) -> KvOp {
+        KvOp::Put {
+            key: k.into(),
+            value: v.into(),
+        }
+    }
+
+    fn keys(kv: &MetaKv, prefix: &str) -> Vec<String> {
+        kv.scan_prefix(prefix).into_iter().map(|(k, _)| k).collect()
+    }
+
+    #[test]
+    fn ops_apply_in_order() {
+        let mut kv = MetaKv::default();
+        kv.apply(&[put("a", "1"), put("a", "2"), put("b", "3")]);
+        assert_eq!(kv.get("a"), Some("2"), "the later put wins");
+        kv.apply(&[
+            KvOp::Delete { key: "b".into() },
+            put("b", "4"),
+            KvOp::Delete { key: "a".into() },
+        ]);
+        assert_eq!((kv.get("a"), kv.get("b")), (None, Some("4")));
+        kv.apply(&[KvOp::DeletePrefix { prefix: "".into() }, put("c", "5")]);
+        assert_eq!(keys(&kv, ""), ["c"], "a put after the wipe stays");
+    }
+
+    #[test]
+    fn prefixes_select_only_their_keys() {
+        let mut kv = MetaKv::default();
+        kv.apply(&[
+            put("rules/t1/a", "1"),
+            put("rules/t1/b", "2"),
+            put("rules/t10/a", "3"),
+            put("rules/t1", "4"),
+            put("rules/t0/z", "5"),
+            put("rulesX", "6"),
+        ]);
+        assert_eq!(keys(&kv, "rules/t1/"), ["rules/t1/a", "rules/t1/b"]);
+        assert_eq!(
+            keys(&kv, "rules/t1"),
+            ["rules/t1", "rules/t1/a", "rules/t1/b", "rules/t10/a"]
+        );
+        assert_eq!(kv.scan_prefix("nothing/"), vec![]);
+        kv.apply(&[KvOp::DeletePrefix {
+            prefix: "rules/t1/".into(),
+        }]);
+        assert_eq!(
+            keys(&kv, ""),
+            ["rules/t0/z", "rules/t1", "rules/t10/a", "rulesX"]
+        );
+        assert_eq!(kv.len(), 4);
+    }
+
+    #[test]
+    fn serializes_as_a_plain_json_object() {
+        let mut kv = MetaKv::default();
+        kv.apply(&[put("k", "{\"x\":1}")]);
+        let json = serde_json::to_string(&kv).unwrap();
+        assert_eq!(json, r#"{"k":"{\"x\":1}"}"#);
+        assert_eq!(serde_json::from_str::<MetaKv>(&json).unwrap(), kv);
+    }
+}
