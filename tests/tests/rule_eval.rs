@@ -1,7 +1,9 @@
-//! Rule evaluation on a real node: a rule group applied through the rules API is evaluated
-//! by the meta leader (a single node leads), a recording rule's series becomes queryable,
-//! and an alerting rule with `for` goes pending, then firing, visible as `ALERTS` — all for
-//! the tenant the group belongs to, and reported in `/metrics`.
+//! Rule evaluation on real nodes: a rule group applied through the rules API is evaluated
+//! by the meta leader, a recording rule's series becomes queryable, and an alerting rule
+//! with `for` goes pending, then firing, visible as `ALERTS` — all for the tenant the group
+//! belongs to, and reported in `/metrics`. A restarted node, and in a cluster a new meta
+//! leader after the old one is killed, resume the committed alert state: same activeAt, no
+//! second pending phase.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -201,4 +203,114 @@ fn the_leader_records_series_and_raises_alerts_through_pending_to_firing() {
         "no pending evaluation after the restart"
     );
     node.terminate().unwrap();
+}
+
+/// `GET /api/v1/cluster/status` of the node at `url`.
+fn cluster_status(url: &str) -> Option<serde_json::Value> {
+    let text = client()
+        .get(format!("{url}/api/v1/cluster/status"))
+        .send()
+        .ok()?
+        .text()
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    Some(v["data"].clone())
+}
+
+/// The value and the sample time (ms) of the single series `query` returns, if one.
+fn single(url: &str, query: &str) -> Option<(String, i64)> {
+    let v = vector(url, TENANT, query);
+    let value = v.first()?["value"][1].as_str()?.to_string();
+    let t = vector(url, TENANT, &format!("timestamp({query})"));
+    let secs: f64 = t.first()?["value"][1].as_str()?.parse().ok()?;
+    Some((value, (secs * 1e3).round() as i64))
+}
+
+#[test]
+fn a_new_meta_leader_resumes_the_for_timer_of_the_old_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("cairn.toml");
+    std::fs::write(
+        &config,
+        "[rules]\nevaluation_interval = \"1s\"\nstatus_interval = \"1s\"\n",
+    )
+    .unwrap();
+    let config = config.to_string_lossy().into_owned();
+    let mut nodes: Vec<Option<CairnProcess>> = Vec::new();
+    let mut seed = String::new();
+    for id in 1..=3u64 {
+        let grpc = format!("127.0.0.1:{}", free_port());
+        let mut args = vec![
+            "--node-id".to_string(),
+            id.to_string(),
+            "--http-addr".into(),
+            format!("127.0.0.1:{}", free_port()),
+            "--grpc-addr".into(),
+            grpc.clone(),
+            "--config".into(),
+            config.clone(),
+        ];
+        if id == 1 {
+            args.extend(["--shards".to_string(), "4".into()]);
+            seed = grpc;
+        } else {
+            args.extend(["--join".to_string(), seed.clone()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let data = dir.path().join(format!("node{id}"));
+        nodes.push(Some(CairnProcess::start_args(&data, &args, &[]).unwrap()));
+    }
+    let urls: Vec<String> = nodes.iter().flatten().map(|n| n.url.clone()).collect();
+    wait_for("a healthy cluster of 3", Duration::from_secs(120), || {
+        let s = cluster_status(&urls[0])?;
+        (s["healthy"] == true && s["nodes"].as_array()?.len() == 3).then_some(())
+    })
+    .unwrap();
+    let t = now_ms();
+    write_lines(
+        &urls[1],
+        Some(TENANT),
+        "ms",
+        &format!("cpu,host=a usage=0.95 {t}\n"),
+    )
+    .unwrap();
+    // Long enough a `for` that the leader dies while the alert is pending.
+    let group = GROUP.replace("for: 3s", "for: 10s");
+    put_group(&urls[2], TENANT, "cpu", &group).unwrap();
+    let (active_at, _) = wait_for("a pending alert", Duration::from_secs(60), || {
+        vector(&urls[0], TENANT, r#"ALERTS{alertstate="pending"}"#)
+            .first()
+            .and(single(&urls[0], "ALERTS_FOR_STATE"))
+    })
+    .unwrap();
+    let leader = cluster_status(&urls[0]).unwrap()["meta_leader"]
+        .as_u64()
+        .expect("a meta leader");
+    let killed_at = now_ms();
+    nodes[leader as usize - 1].take().unwrap().kill9();
+    let survivor = urls[if leader == 1 { 1 } else { 0 }].clone();
+    // The new leader's own evaluations carry the old leader's activeAt on: its `for` timer
+    // did not restart.
+    let (resumed, _) = wait_for(
+        "ALERTS_FOR_STATE written by the new leader",
+        Duration::from_secs(90),
+        || single(&survivor, "ALERTS_FOR_STATE").filter(|(_, at)| *at > killed_at),
+    )
+    .unwrap();
+    assert_eq!(resumed, active_at);
+    // ALERTS_FOR_STATE holds activeAt in whole seconds.
+    let active_at_ms = active_at.parse::<f64>().unwrap() as i64 * 1_000;
+    let first_firing = wait_for("the alert firing", Duration::from_secs(90), || {
+        let got = export(&survivor, Some(TENANT), r#"ALERTS{alertstate="firing"}"#).ok()?;
+        got.first()?.samples.first().map(|&(t, _)| t)
+    })
+    .unwrap();
+    assert!(
+        first_firing >= active_at_ms + 10_000,
+        "fires once `for` has passed since the first pending evaluation \
+         (activeAt {active_at_ms}, first firing sample {first_firing})"
+    );
+    for n in nodes.into_iter().flatten() {
+        n.terminate().unwrap();
+    }
 }
