@@ -17,8 +17,8 @@
 //!          report.changes (+ status if a rule's health/error changed) ─► one propose_kv
 //!          commit failed ─► drop GroupState, reload from the KV before the next evaluation
 //! ```
-//! A replaced group's new task waits for the old one to end, then restores what the old one
-//! committed. Time comes from the node's [`Clock`]; sleeps are Tokio's.
+//! A replaced group's new task (or a group's task started again after it was stopped) waits
+//! for the old one to end, then restores what the old one committed. Time comes from the node's [`Clock`]; sleeps are Tokio's.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -74,6 +74,9 @@ struct Tasks {
     /// Whether the last sync found this node leading (and had caught up with the KV).
     leading: bool,
     running: BTreeMap<GroupId, Running>,
+    /// Tasks told to stop that may not have ended yet: a group started again (applied anew,
+    /// or leadership regained) waits for its old task, as a replacement does.
+    stopping: BTreeMap<GroupId, JoinHandle<()>>,
     last_flush: Option<Instant>,
     /// The last scan of the rule records and the groups read from it: alert commits change
     /// the key-value space far more often than rules do, and each wakes a sync.
@@ -216,16 +219,21 @@ impl RuleManager {
             tasks.running.iter().map(|(id, r)| (id, r.group.as_ref())),
             wanted,
         );
+        tasks.stopping.retain(|_, h| !h.is_finished());
         for id in &plan.stop {
             if let Some(r) = tasks.running.remove(id) {
                 let _ = r.stop.send(true);
+                tasks.stopping.insert(id.clone(), r.handle);
             }
         }
         for id in plan.replace.iter().chain(&plan.start) {
-            let previous = tasks.running.remove(id).map(|r| {
-                let _ = r.stop.send(true);
-                r.handle
-            });
+            let previous = match tasks.running.remove(id) {
+                Some(r) => {
+                    let _ = r.stop.send(true);
+                    Some(r.handle)
+                }
+                None => tasks.stopping.remove(id),
+            };
             let Some(group) = wanted.get(id) else {
                 continue;
             };
@@ -296,12 +304,19 @@ impl RuleManager {
     /// Stops every group task and waits for them to end (at shutdown, after the `rules` job
     /// has stopped).
     pub async fn stopped(&self) {
-        let running = std::mem::take(&mut self.tasks.lock().await.running);
+        let (running, stopping) = {
+            let mut tasks = self.tasks.lock().await;
+            (
+                std::mem::take(&mut tasks.running),
+                std::mem::take(&mut tasks.stopping),
+            )
+        };
         for r in running.values() {
             let _ = r.stop.send(true);
         }
-        for (_, r) in running {
-            let _ = r.handle.await;
+        let handles = running.into_values().map(|r| r.handle);
+        for h in handles.chain(stopping.into_values()) {
+            let _ = h.await;
         }
     }
 }
