@@ -232,6 +232,15 @@ pub fn diff(before: &BTreeMap<u64, Alert>, after: &BTreeMap<u64, Alert>) -> Vec<
     changes
 }
 
+/// The `ALERTS` and `ALERTS_FOR_STATE` series a live (pending or firing) alert writes at
+/// every evaluation; none for an inactive one.
+pub fn series_of(rule: &AlertingRule, a: &Alert) -> Vec<Labels> {
+    if a.state == AlertState::Inactive {
+        return Vec::new();
+    }
+    vec![alerts_sample(rule, a, 0).0, for_state_sample(rule, a, 0).0]
+}
+
 /// `ALERTS{alertstate=...} 1`: the rule's (unexpanded) labels, overlaid with the alert's,
 /// then `__name__`, `alertname` and `alertstate`, as Prometheus' `AlertingRule.sample`.
 fn alerts_sample(rule: &AlertingRule, a: &Alert, t: i64) -> (Labels, Sample) {

@@ -29,6 +29,7 @@ use crate::alert_state::{self, ALERTNAME_LABEL, AlertChange, AlertInput, to_labe
 use crate::error::{Error, Result};
 use crate::rule::{AlertingRule, RecordingRule, Rule, RuleGroup};
 use crate::rule_store::RuleStore;
+use crate::template::AlertTemplateData;
 
 mod template_data;
 
@@ -114,12 +115,14 @@ impl GroupState {
 
     /// The state a new leader resumes from: the committed alerts, each with the index of its
     /// rule. Alerts of an index the group does not have, or of a recording rule, are
-    /// dropped. Previous series are unknown, so no stale markers follow the first
-    /// evaluation (Prometheus after a restart likewise starts with none).
+    /// dropped. The `ALERTS`/`ALERTS_FOR_STATE` series of the live alerts count as written
+    /// at the previous evaluation, so those that are gone at the first evaluation get their
+    /// stale markers; a recording rule's previous series are unknown (none get one).
     pub fn restore(group: &RuleGroup, alerts: Vec<(usize, Alert)>) -> GroupState {
         let mut st = GroupState::new(group);
         for (i, a) in alerts {
-            if let (Some(Rule::Alerting(_)), Some(rs)) = (group.rules.get(i), st.rules.get_mut(i)) {
+            if let (Some(Rule::Alerting(r)), Some(rs)) = (group.rules.get(i), st.rules.get_mut(i)) {
+                rs.previous_series.extend(alert_state::series_of(r, &a));
                 rs.alerts.insert(crate::alert::fingerprint(&a.labels), a);
             }
         }
@@ -274,7 +277,7 @@ impl GroupEvaluator {
         let mut inputs = Vec::with_capacity(res.len());
         for (labels, value) in res {
             let data_labels = to_map(&labels);
-            let data = template_data::Data {
+            let data = AlertTemplateData {
                 labels: &data_labels,
                 external_labels: &self.external_labels,
                 external_url: &self.external_url,

@@ -28,6 +28,7 @@ pub mod rule_store;
 pub mod schedule;
 pub mod simple_kind;
 pub mod state_keys;
+pub mod template;
 pub mod unittest;
 
 pub use alert::{Alert, AlertState, fingerprint};

@@ -184,3 +184,17 @@ fn own_failing_tests_report_as_promtool() {
     assert!(!r.passed);
     assert_eq!(r.output, read_own("own-failing.promtool.out").unwrap());
 }
+
+/// Our own passing file (recording feeding alerting across groups, `for`,
+/// `keep_firing_for` holding an alert whose label set changed, templates with
+/// `$externalLabels`, `$externalURL`, `humanize` and `query`, `ALERTS` and
+/// `ALERTS_FOR_STATE`): `promtool test rules` 2.42 passes it.
+#[test]
+fn own_passing_tests_pass() {
+    let own = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/unittest");
+    let read_own =
+        |p: &str| std::fs::read_to_string(own.join(p)).map_err(|e| format!("open {p}: {e}"));
+    let r = run_test_file("own-passing.yml", &read_own);
+    assert!(r.passed, "{}", r.output);
+    assert_eq!(r.output, "Unit Testing:  own-passing.yml\n  SUCCESS\n\n");
+}

@@ -31,6 +31,7 @@ use openraft::{
 
 use crate::cluster_state::{ClusterState, MetaCommand};
 use crate::log_store::RocksRaftLog;
+use crate::meta_kv::{KvOp, MetaKv};
 use crate::type_config::{ApplyReport, Command, Node, NodeId, TypeConfig};
 
 /// The tenant of every write in the suite.
@@ -67,7 +68,8 @@ pub(crate) trait Subject: 'static {
     type Sm: RaftStateMachine<TypeConfig>;
     /// Whether `Command::Write` batches become state (samples) in this machine.
     const KEEPS_WRITES: bool;
-    /// Whether `Command::Meta` commands become state (the cluster state) in this machine.
+    /// Whether `Command::Meta` commands become state (the cluster state and the key-value
+    /// space) in this machine.
     const KEEPS_META: bool;
     const RESTART: Restart;
     const CURRENT_SNAPSHOT: CurrentSnapshot;
@@ -87,9 +89,18 @@ pub(crate) struct Held {
     /// Every series, as `tenant/labels`, with its samples as (timestamp, value bits).
     pub(crate) series: BTreeMap<String, Vec<(i64, u64)>>,
     pub(crate) cluster: ClusterState,
+    pub(crate) kv: MetaKv,
 }
 
 impl Held {
+    /// Applies a meta command as the meta state machine does.
+    pub(crate) fn apply_meta(&mut self, cmd: &MetaCommand) {
+        match cmd {
+            MetaCommand::Kv { ops } => self.kv.apply(ops),
+            other => self.cluster.apply(other),
+        }
+    }
+
     pub(crate) fn add(
         &mut self,
         tenant: &str,
@@ -233,14 +244,36 @@ pub(crate) fn leader_history() -> Vec<Step> {
                 replicas: vec![1],
             },
         ),
+        meta(
+            2,
+            9,
+            MetaCommand::Kv {
+                ops: vec![
+                    kv_put("rules/acme/a", "{}"),
+                    kv_put("alerts/acme/a/00000/1", "1"),
+                    kv_put("alerts/acme/a/00000/2", "2"),
+                    KvOp::DeletePrefix {
+                        prefix: "alerts/acme/a/".into(),
+                    },
+                    kv_put("alerts/acme/a/00001/3", "3"),
+                ],
+            },
+        ),
     ]
 }
 
-/// Entry 9, after the leader's history: a new series and more of an old one.
+fn kv_put(key: &str, value: &str) -> KvOp {
+    KvOp::Put {
+        key: key.into(),
+        value: value.into(),
+    }
+}
+
+/// Entry 10, after the leader's history: a new series and more of an old one.
 fn next_step() -> Step {
     write(
         2,
-        9,
+        10,
         &[
             ("c", "disk", &[(4_000, 7.0)]),
             ("a", "cpu", &[(4_000, 3.5)]),
@@ -248,9 +281,9 @@ fn next_step() -> Step {
     )
 }
 
-/// A stale replica's own state (indexes 0..=4): other members, another node, a series the
-/// leader never wrote and a different value at one of the leader's timestamps. An installed
-/// snapshot must replace all of it.
+/// A stale replica's own state (indexes 0..=5): other members, another node, a series the
+/// leader never wrote, a different value at one of the leader's timestamps and keys of its
+/// own in the KV. An installed snapshot must replace all of it.
 fn stale_history() -> Vec<Step> {
     vec![
         members(0, 0, &[9]),
@@ -265,6 +298,13 @@ fn stale_history() -> Vec<Step> {
             },
         ),
         write(1, 4, &[("a", "cpu", &[(1_000, 99.0)])]),
+        meta(
+            1,
+            5,
+            MetaCommand::Kv {
+                ops: vec![kv_put("rules/acme/a", "stale"), kv_put("stale/key", "1")],
+            },
+        ),
     ]
 }
 
@@ -278,7 +318,7 @@ fn expected<S: Subject>(steps: &[Step]) -> Held {
                     held.add(TENANT, labels, samples.iter().copied());
                 }
             }
-            EntryPayload::Normal(Command::Meta(cmd)) if S::KEEPS_META => held.cluster.apply(cmd),
+            EntryPayload::Normal(Command::Meta(cmd)) if S::KEEPS_META => held.apply_meta(cmd),
             _ => {}
         }
     }
@@ -380,7 +420,7 @@ pub(crate) async fn apply_moves_the_applied_state_and_keeps_the_commands<S: Subj
     steps.push(next_step());
     let dir = temp_dir();
     let (_log, mut sm) = S::open(dir.path());
-    for (from, to) in [(0, 2), (2, 4), (4, 9), (9, 10)] {
+    for (from, to) in [(0, 2), (2, 4), (4, 10), (10, 11)] {
         let reports = apply::<S>(&mut sm, &steps[from..to]).await;
         assert_eq!(reports.len(), to - from, "one report per entry");
         assert_eq!(
@@ -405,7 +445,7 @@ pub(crate) async fn reopen_resumes_from_what_was_kept<S: Subject>() {
         log.save_vote(&Vote::new_committed(2, LEADER))
             .await
             .unwrap();
-        log.save_committed(Some(log_id(2, 8))).await.unwrap();
+        log.save_committed(Some(log_id(2, 9))).await.unwrap();
         apply::<S>(&mut sm, &steps[..=4]).await;
         let snap = build_snapshot::<S>(&mut sm).await;
         assert_eq!(point(&snap.meta), applied_after(&steps[..=4]));
@@ -415,7 +455,7 @@ pub(crate) async fn reopen_resumes_from_what_was_kept<S: Subject>() {
         apply::<S>(&mut sm, &steps[5..]).await;
     }
     let (mut log, mut sm) = S::open(dir.path());
-    let kept = kept_by_restart::<S>(5, 9);
+    let kept = kept_by_restart::<S>(5, 10);
     assert_eq!(
         sm.applied_state().await.unwrap(),
         applied_after(&steps[..kept]),
@@ -430,7 +470,7 @@ pub(crate) async fn reopen_resumes_from_what_was_kept<S: Subject>() {
         .get_initial_state()
         .await
         .unwrap();
-    assert_eq!(initial.committed, Some(log_id(2, 8)));
+    assert_eq!(initial.committed, Some(log_id(2, 9)));
     assert_eq!(sm.applied_state().await.unwrap(), applied_after(&steps));
     assert_eq!(S::held(&sm), expected::<S>(&steps), "after re-applying");
     if S::RESTART != Restart::Nothing {
@@ -462,7 +502,7 @@ pub(crate) async fn current_snapshot_before_and_after_one_exists<S: Subject>() {
     apply::<S>(&mut sm, &steps[5..]).await;
     let at = match S::CURRENT_SNAPSHOT {
         CurrentSnapshot::LastBuilt => 5,
-        CurrentSnapshot::AtLastApplied => 9,
+        CurrentSnapshot::AtLastApplied => 10,
     };
     let current = current_snapshot::<S>(&mut sm).await.expect("built");
     assert_eq!(point(&current.meta), applied_after(&steps[..at]));
@@ -501,7 +541,7 @@ pub(crate) async fn snapshot_installs_into_a_fresh_state_machine<S: Subject>() {
     }
     let (_log, mut follower) = S::open(follower_dir.path());
     let all: Vec<Step> = steps.iter().chain(&next).cloned().collect();
-    let kept = kept_by_restart::<S>(9, 10);
+    let kept = kept_by_restart::<S>(10, 11);
     assert_eq!(
         follower.applied_state().await.unwrap(),
         applied_after(&all[..kept])

@@ -212,7 +212,7 @@ impl Subject for MemSubject {
                         }
                     }
                 }
-                Command::Meta(m) => held.cluster.apply(&m),
+                Command::Meta(m) => held.apply_meta(&m),
             }
         }
         held

@@ -300,7 +300,8 @@ fn alerting_rules_expand_templates_and_write_alerts() {
     assert_eq!(a.annotations["summary"], "a is down (0)");
     assert_eq!(a.annotations["url"], "http://cairn.example");
     assert!(
-        a.annotations["bad"].starts_with("<error expanding template: "),
+        a.annotations["bad"].starts_with("<error expanding template: ")
+            && a.annotations["bad"].contains("function \"nosuchfunction\" not defined"),
         "{}",
         a.annotations["bad"]
     );
@@ -333,6 +334,28 @@ fn alerting_rules_expand_templates_and_write_alerts() {
             1.0
         )]
     );
+}
+
+#[test]
+fn templates_query_through_the_engine_at_the_evaluation_time() {
+    let mut r = alert("A", "up{job=\"a\"}", 0);
+    r.annotations = map(&[
+        (
+            "count",
+            "{{ with query \"count(up)\" }}{{ . | first | value }}{{ end }}",
+        ),
+        ("scalar", "{{ query \"time()\" | first | value }}"),
+        ("now", "{{ now }}"),
+    ]);
+    let mut g = group(vec![Rule::Alerting(r)]);
+    // The rule's query runs at 16m - 7m = 9m (both up series); templates at 16m (one left).
+    g.query_offset_ms = Some(7 * MIN);
+    let mut st = GroupState::new(&g);
+    evaluator().eval(&g, &mut st, &mut store(), 16 * MIN);
+    let a = st.rules[0].alerts.values().next().unwrap();
+    assert_eq!(a.annotations["count"], "1");
+    assert_eq!(a.annotations["scalar"], "960");
+    assert_eq!(a.annotations["now"], "960");
 }
 
 #[test]

@@ -60,6 +60,7 @@ fn promtool_verdicts_on_its_own_files() {
     // (file, passes) as `promtool check rules` decides (exit code 0 / 1).
     let verdicts = [
         ("rules.yml", true),
+        ("rules-bad.yml", false),
         ("rules_duplicates.yml", true),
         ("bad-rules-syntax.yml", false),
         ("bad-promql.yml", false),
@@ -130,6 +131,29 @@ fn rules_yml_reads_into_groups_and_rules() {
     let (ok, report) = check_report("rules.yml", conformance("rules.yml"));
     assert!(ok);
     assert_eq!(report, "Checking rules.yml\n  SUCCESS: 5 rules found\n\n");
+}
+
+#[test]
+fn template_errors_are_reported_as_promtool_reports_them() {
+    let e = errors("rules-bad.yml", conformance("rules-bad.yml"));
+    assert_eq!(
+        e,
+        [
+            r#"rules-bad.yml: 12:20: group "alerts", rule 1, "InstanceDown": annotation "summary": template: __alert_InstanceDown:1: undefined variable "$label""#
+        ]
+    );
+    let text = "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        labels:\n          l: '{{ $value | humanize }}'\n        annotations:\n          s: '{{ $labels.x '\n          t: '{{ nosuchfunc }}'\n          ok: '{{ range query \"up\" }}{{ .Labels.instance }}{{ end }}'\n";
+    let e = errors("t.yml", text);
+    assert_eq!(
+        e,
+        [
+            r#"t.yml: 9:14: group "g", rule 1, "A": annotation "s": template: __alert_A:1: unclosed action"#,
+            r#"t.yml: 10:14: group "g", rule 1, "A": annotation "t": template: __alert_A:1: function "nosuchfunc" not defined"#,
+        ]
+    );
+    // Recording rules have no templates: their labels are taken as written.
+    let rec = "groups:\n  - name: g\n    rules:\n      - record: r\n        expr: up\n        labels:\n          l: '{{ $nope'\n";
+    assert!(parse_rule_file("r.yml", rec).is_ok());
 }
 
 #[test]

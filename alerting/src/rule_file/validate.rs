@@ -294,27 +294,8 @@ fn to_map(entries: &[Entry<'_>]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Whether a label or annotation template of alerting rule `name` (`__alert_X`) parses.
-///
-/// STAND-IN until `crate::template::check_alert_text` (branch alert-template) is merged:
-/// it only checks that `{{` and `}}` pair up, so it catches unclosed actions but not
-/// unknown functions or undefined variables.
+/// Whether a label or annotation template of alerting rule `name` (`__alert_X`) parses,
+/// with Prometheus' alert definitions (`$labels`, `$value`, …) in scope.
 fn check_template(name: &str, text: &str) -> Result<(), String> {
-    let mut rest = text;
-    let mut line = 1;
-    while let Some(open) = rest.find("{{") {
-        line += rest[..open].matches('\n').count();
-        let after = &rest[open + 2..];
-        let Some(close) = after.find("}}") else {
-            return Err(format!("template: {name}:{line}: unclosed action"));
-        };
-        if after[..close].contains("{{") {
-            return Err(format!(
-                "template: {name}:{line}: unexpected \"{{{{\" in command"
-            ));
-        }
-        line += after[..close].matches('\n').count();
-        rest = &after[close + 2..];
-    }
-    Ok(())
+    crate::template::check_alert_text(name, text).map_err(|e| e.to_string())
 }

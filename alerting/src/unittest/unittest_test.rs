@@ -245,3 +245,84 @@ fn paths_join_as_go() {
     assert_eq!(parent_dir("a/b/t.yml"), "a/b");
     assert_eq!(parent_dir("t.yml"), "");
 }
+
+#[test]
+fn wrong_kinds_and_bad_values_are_errors() {
+    let t = "rule_files: rules.yml\ntests:\n  - interval: soon\n    external_labels: [a]\n";
+    let r = run_with(t, &[]);
+    assert!(!r.passed);
+    assert!(
+        r.output
+            .contains("line 1: cannot unmarshal !!str into a list"),
+        "{}",
+        r.output
+    );
+    assert!(
+        r.output
+            .contains("line 3: not a valid duration string: \"soon\""),
+        "{}",
+        r.output
+    );
+    assert!(
+        r.output
+            .contains("line 4: cannot unmarshal !!seq into map[string]string"),
+        "{}",
+        r.output
+    );
+    let r = run_with("tests: [\n", &[]);
+    assert!(r.output.contains("  FAILED:\nyaml: line "), "{}", r.output);
+}
+
+#[test]
+fn bad_expected_labels_and_bad_expressions_name_the_expression() {
+    let t = r#"
+tests:
+  - promql_expr_test:
+      - expr: vector(1)
+        eval_time: 1m
+        exp_samples: [{labels: '{a=', value: 1}]
+      - expr: 'up +'
+        eval_time: 2m
+        exp_samples: []
+      - expr: '"text"'
+        eval_time: 3m
+"#;
+    let r = run_with(t, &[]);
+    assert!(!r.passed);
+    assert!(
+        r.output
+            .contains("    expr: \"vector(1)\", time: 1m, err: labels \"{a=\": "),
+        "{}",
+        r.output
+    );
+    assert!(
+        r.output.contains("    expr: \"up +\", time: 2m, err: "),
+        "{}",
+        r.output
+    );
+    assert!(
+        r.output.contains(
+            "    expr: \"\\\"text\\\"\", time: 3m, err: rule result is not a vector or scalar"
+        ),
+        "{}",
+        r.output
+    );
+}
+
+#[test]
+fn sample_values_compare_exactly() {
+    let t = |v: &str| {
+        format!(
+            "tests:\n  - promql_expr_test:\n      - expr: vector(0.1 + 0.2)\n        exp_samples: [{{value: {v}}}]\n"
+        )
+    };
+    assert!(run_with(&t("0.30000000000000004"), &[]).passed);
+    let r = run_with(&t("0.3"), &[]);
+    assert!(!r.passed);
+    assert!(
+        r.output
+            .contains("exp: {} 3E-01\n        got: {} 3.0000000000000004E-01"),
+        "{}",
+        r.output
+    );
+}

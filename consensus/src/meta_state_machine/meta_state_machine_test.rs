@@ -43,10 +43,11 @@ impl Subject for MetaSubject {
         (RocksRaftLog::new(store, META_GROUP), sm)
     }
 
-    /// The cluster state as a subscriber sees it.
+    /// The cluster state as a subscriber sees it, and the KV as `MetaGroup` reads it.
     fn held(sm: &MetaStateMachine) -> Held {
         Held {
             cluster: sm.subscribe().borrow().clone(),
+            kv: sm.kv().read().unwrap().clone(),
             ..Held::default()
         }
     }

@@ -273,6 +273,11 @@ pub fn rules_filter(params: &Params) -> Result<RulesFilter, ApiError> {
     f.rule_names = set("rule_name[]");
     f.groups = set("rule_group[]");
     f.files = set("file[]");
+    f.matchers = params
+        .all("match[]")
+        .into_iter()
+        .map(|s| cairn_query::parse_selector(s).map_err(ApiError::from))
+        .collect::<Result<_, _>>()?;
     f.exclude_alerts = match params.get("exclude_alerts").map(str::to_lowercase).as_deref() {
         None | Some("") => false,
         Some(v) => parse_go_bool(v).ok_or_else(|| {

@@ -84,11 +84,14 @@ fn check(files: &[PathBuf]) -> ExitCode {
                 format!("Checking {}\n  FAILED:\n{e}\n\n", f.display()),
             ),
         };
-        // As promtool: the verdicts on standard output, failures on standard error.
-        if passed {
-            print!("{report}");
-        } else {
-            eprint!("{report}");
+        // As promtool: `Checking F` and successes on standard output, failures on standard
+        // error.
+        match report.split_once('\n') {
+            Some((head, rest)) if !passed => {
+                println!("{head}");
+                eprint!("{rest}");
+            }
+            _ => print!("{report}"),
         }
         ok &= passed;
     }

@@ -122,6 +122,18 @@ pub struct RulesFilter {
     pub groups: BTreeSet<String>,
     pub files: BTreeSet<String>,
     pub exclude_alerts: bool,
+    /// `match[]`: a rule is listed if its labels match one of the sets (none: every rule).
+    pub matchers: Vec<Vec<cairn_model::Matcher>>,
+}
+
+impl RulesFilter {
+    fn labels_match(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.matchers.is_empty()
+            || self.matchers.iter().any(|set| {
+                set.iter()
+                    .all(|m| m.matches(labels.get(&m.name).map_or("", String::as_str)))
+            })
+    }
 }
 
 /// The tenant's groups as `/api/v1/rules` lists them. A group left without rules by the
@@ -138,7 +150,9 @@ pub fn rule_discovery(t: &TenantRules, f: &RulesFilter) -> RuleDiscovery {
         let alerts = t.alerts_of(&g.key());
         let mut rules = Vec::new();
         for (i, r) in g.rules.iter().enumerate() {
-            if !f.rule_names.is_empty() && !f.rule_names.contains(r.name()) {
+            if (!f.rule_names.is_empty() && !f.rule_names.contains(r.name()))
+                || !f.labels_match(r.labels())
+            {
                 continue;
             }
             let rs = status.and_then(|s| s.rules.get(i));

@@ -174,7 +174,7 @@ fn an_unchanged_group_needs_no_command_and_a_new_one_starts_clean() {
     assert_eq!(change.change, "created");
     kv.apply(&ops);
     let t = read(&kv);
-    assert_eq!(t.groups, [fresh.clone()]);
+    assert_eq!(t.groups, std::slice::from_ref(&fresh));
     assert!(alerts_of(&t, &fresh).is_empty());
     assert!(t.status.is_empty());
 }
@@ -193,7 +193,7 @@ fn delete_takes_the_group_its_alerts_and_status() {
     assert_eq!(change.change, "deleted");
     kv.apply(&ops);
     let t = read(&kv);
-    assert_eq!(t.groups, [g2.clone()]);
+    assert_eq!(t.groups, std::slice::from_ref(&g2));
     assert_eq!(alerts_of(&t, &g2), [(0, "A".into(), "y".into())]);
     assert!(!t.status.contains_key(&g.key()));
     assert!(t.status.contains_key(&g2.key()));

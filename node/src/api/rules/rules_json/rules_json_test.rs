@@ -267,6 +267,24 @@ fn filters_select_rules_and_drop_emptied_groups() {
     };
     assert_eq!(render(&t, &f), json!({"groups": []}));
     let f = RulesFilter {
+        matchers: vec![cairn_query::parse_selector(r#"{severity=~"page|ticket"}"#).unwrap()],
+        ..Default::default()
+    };
+    assert_eq!(names(&render(&t, &f)), ["HighLoad"], "labels match one set");
+    let f = RulesFilter {
+        matchers: vec![
+            cairn_query::parse_selector(r#"{severity="none"}"#).unwrap(),
+            cairn_query::parse_selector(r#"{severity="page"}"#).unwrap(),
+        ],
+        ..Default::default()
+    };
+    assert_eq!(names(&render(&t, &f)), ["HighLoad"], "any set may match");
+    let f = RulesFilter {
+        matchers: vec![cairn_query::parse_selector(r#"{severity="none"}"#).unwrap()],
+        ..Default::default()
+    };
+    assert_eq!(render(&t, &f), json!({"groups": []}));
+    let f = RulesFilter {
         groups: ["g".to_string()].into(),
         files: ["api".to_string()].into(),
         ..Default::default()
