@@ -32,8 +32,6 @@ pub struct ClusterRuleStore {
     /// Those with a replica on this node (what the read barrier waits for).
     local: Vec<u32>,
     querier: EngineQuerier,
-    /// Samples the leaders wrote for this store (duplicates of a retry not counted).
-    written: u64,
 }
 
 impl ClusterRuleStore {
@@ -60,13 +58,7 @@ impl ClusterRuleStore {
             shards,
             local,
             querier: EngineQuerier::new(tenant_shards),
-            written: 0,
         })
-    }
-
-    /// Samples written through this store so far.
-    pub fn written(&self) -> u64 {
-        self.written
     }
 }
 
@@ -120,7 +112,6 @@ impl RuleStore for ClusterRuleStore {
                 "rule output samples rejected by storage"
             );
         }
-        self.written += outcome.written;
         // The write was applied on each shard's leader; a local follower replica may not
         // have it yet, and the next rule of the group reads here.
         self.runtime
