@@ -2,6 +2,7 @@
 //! command-line flags, in that order of increasing precedence, over built-in defaults.
 //! `deploy/cairn.example.toml` documents every key.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -34,6 +35,91 @@ pub struct NodeConfig {
     pub query: QueryConfig,
     pub query_cache: QueryCacheConfig,
     pub cluster: ClusterConfig,
+    pub rules: RulesConfig,
+}
+
+/// Rule evaluation on the meta leader (`[rules]`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RulesConfig {
+    /// How often a group without its own `interval` is evaluated (Prometheus'
+    /// `evaluation_interval`).
+    #[serde(rename = "evaluation_interval", with = "units::duration_ms_u64")]
+    pub evaluation_interval_ms: u64,
+    /// Group status (health, last error, last evaluation) is committed to the meta group at
+    /// once when a rule's health or error changes, otherwise at most this often.
+    #[serde(rename = "status_interval", with = "units::duration_ms_u64")]
+    pub status_interval_ms: u64,
+    /// This cluster's labels (Prometheus' `external_labels`): rule templates see them as
+    /// `$externalLabels`.
+    pub external_labels: BTreeMap<String, String>,
+    /// The URL templates see as `$externalURL` (and alerts link to); empty: the node's own
+    /// HTTP URL.
+    pub external_url: String,
+    /// Longest one rule's query may run.
+    #[serde(rename = "query_timeout", with = "units::duration_ms_u64")]
+    pub query_timeout_ms: u64,
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        RulesConfig {
+            evaluation_interval_ms: 60_000,
+            status_interval_ms: 15_000,
+            external_labels: BTreeMap::new(),
+            external_url: String::new(),
+            query_timeout_ms: 2 * 60_000,
+        }
+    }
+}
+
+impl RulesConfig {
+    /// `$externalURL`: the configured one, or this node's HTTP URL.
+    pub fn external_url_or(&self, http_addr: SocketAddr) -> String {
+        if self.external_url.is_empty() {
+            format!("http://{http_addr}")
+        } else {
+            self.external_url.clone()
+        }
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.evaluation_interval_ms == 0 {
+            bail!("[rules] evaluation_interval must be positive");
+        }
+        if self.status_interval_ms == 0 {
+            bail!("[rules] status_interval must be positive");
+        }
+        if self.query_timeout_ms == 0 {
+            bail!("[rules] query_timeout must be positive");
+        }
+        for name in self.external_labels.keys() {
+            if !valid_label_name(name) {
+                bail!(
+                    "[rules] external_labels: {name:?} is not a valid label name \
+                     ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)"
+                );
+            }
+        }
+        let url = &self.external_url;
+        let http = url.starts_with("http://") || url.starts_with("https://");
+        if !url.is_empty() && !http {
+            bail!(
+                "[rules] external_url {:?} must start with http:// or https://",
+                self.external_url
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Prometheus' label name syntax; names starting with `__` are reserved.
+fn valid_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    first_ok && chars.all(|c| c.is_ascii_alphanumeric() || c == '_') && !name.starts_with("__")
 }
 
 /// Replication and Raft timing (`[cluster]`).
@@ -95,6 +181,7 @@ impl Default for NodeConfig {
             query: QueryConfig::default(),
             query_cache: QueryCacheConfig::default(),
             cluster: ClusterConfig::default(),
+            rules: RulesConfig::default(),
         }
     }
 }
@@ -200,6 +287,7 @@ impl NodeConfig {
         self.query_cache
             .validate()
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+        self.rules.validate()?;
         Ok(())
     }
 }
@@ -298,6 +386,37 @@ mod tests {
         assert_eq!((d.min_age_ms, d.max_bytes), (600_000, 256 << 20));
         let e = toml::from_str::<NodeConfig>("[query_cache]\nmin_age = \"soon\"\n").unwrap_err();
         assert!(e.to_string().contains("soon"), "{e}");
+    }
+
+    #[test]
+    fn the_rules_table_takes_durations_and_a_label_map_and_is_validated() {
+        let cfg: NodeConfig = toml::from_str(
+            "[rules]\nevaluation_interval = \"1s\"\nstatus_interval = \"5s\"\n\
+             external_labels = { cluster = \"eu1\" }\nquery_timeout = \"30s\"\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.rules.evaluation_interval_ms, 1_000);
+        assert_eq!(cfg.rules.status_interval_ms, 5_000);
+        assert_eq!(cfg.rules.query_timeout_ms, 30_000);
+        assert_eq!(cfg.rules.external_labels["cluster"], "eu1");
+        cfg.validate().unwrap();
+        let addr: SocketAddr = "127.0.0.1:7480".parse().unwrap();
+        assert_eq!(cfg.rules.external_url_or(addr), "http://127.0.0.1:7480");
+        let d = RulesConfig::default();
+        assert_eq!(
+            (d.evaluation_interval_ms, d.status_interval_ms),
+            (60_000, 15_000)
+        );
+        for (bad, names) in [
+            ("evaluation_interval = \"0s\"", "evaluation_interval"),
+            ("external_labels = { \"1x\" = \"a\" }", "1x"),
+            ("external_labels = { __x = \"a\" }", "__x"),
+            ("external_url = \"example.com\"", "external_url"),
+        ] {
+            let cfg: NodeConfig = toml::from_str(&format!("[rules]\n{bad}\n")).unwrap();
+            let e = format!("{:#}", cfg.validate().unwrap_err());
+            assert!(e.contains(names), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -7,13 +7,16 @@
 //! ```text
 //!  Supervisor ─┬─ checkpoint (1 s): RaftGroups::checkpoint_due — shards past their log or
 //!              │                    age threshold become Raft snapshots, logs purged after
-//!              └─ reconcile (1 s, and on every cluster state change): ping members,
-//!                                   RaftGroups::reconcile — replicas, placement, membership
-//!  (retention, downsampling, rule evaluation and rebalancing join here as jobs)
+//!              ├─ reconcile (1 s, and on every cluster state change): ping members,
+//!              │                    RaftGroups::reconcile — replicas, placement, membership
+//!              └─ rules (500 ms, and on every meta KV change): RuleManager::sync — one
+//!                                   evaluation task per rule group while leading the meta group
+//!  (retention, downsampling and rebalancing join here as jobs)
 //! ```
 
 pub mod checkpoint;
 pub mod reconcile;
+pub mod rule_eval;
 pub mod supervisor;
 
 use std::future::Future;
@@ -22,6 +25,7 @@ use std::time::Duration;
 
 pub use checkpoint::CheckpointJob;
 pub use reconcile::ReconcileJob;
+pub use rule_eval::RuleEvalJob;
 pub use supervisor::{JobStats, Supervisor, Trigger};
 
 /// One pass of a job's work.

@@ -12,9 +12,11 @@
 //!              ├► api::read ──► Cluster::read_barrier ─► TenantShards: local engine / remote
 //!              └► api::query ─► read barrier ─► query::QueryService ─► cairn_query ─► Engine
 //!  gRPC ──────► cluster::service: Raft transport, Join, forwarded Write, ReadIndex, reads
-//!  jobs ──────► Supervisor: checkpoint, reconcile (later: retention, rules, rebalancing)
+//!  jobs ──────► Supervisor: checkpoint, reconcile, rule sync (later: retention, rebalancing)
+//!  alerting ──► RuleManager (meta leader): one task per rule group ─► write_path, meta KV
 //! ```
 
+pub mod alerting;
 pub mod api;
 pub mod bench;
 pub mod cli;
@@ -26,5 +28,6 @@ pub mod metrics;
 pub mod query;
 pub mod server;
 pub mod timeparse;
+pub mod write_path;
 
 pub use error::{Error, Result};

@@ -1,6 +1,6 @@
 //! Cairn's own metrics in the Prometheus text exposition format: HTTP requests and latencies
 //! (recorded by a middleware), ingest counters, PromQL queries, and the storage engine's
-//! statistics.
+//! statistics, and rule evaluation (`metrics/rule_metrics.rs`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -9,6 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cairn_storage::Engine;
+
+pub mod rule_metrics;
+
+pub use rule_metrics::RuleMetrics;
 
 /// Upper bounds (seconds) of the request latency histogram.
 const BUCKETS: &[f64] = &[
@@ -68,6 +72,8 @@ pub struct Metrics {
     /// Queries refused or stopped by a limit, by the limit's configuration name.
     query_limit_hits: Mutex<BTreeMap<&'static str, u64>>,
     pub query_cache: Arc<cairn_query::result_cache::CacheCounters>,
+    /// Rule evaluation (the driver on the meta leader updates it).
+    pub rules: Arc<RuleMetrics>,
 }
 
 impl Metrics {
@@ -277,6 +283,7 @@ impl Metrics {
         }
         drop(l);
         self.render_queries(&mut o);
+        self.rules.render(&mut o);
         o
     }
 

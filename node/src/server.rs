@@ -1,19 +1,22 @@
 //! `cairn server`: opens storage, starts the node's Raft groups and gRPC server (bootstrapping,
-//! joining or rejoining a cluster), serves the HTTP API, and shuts down gracefully on SIGTERM
-//! or Ctrl-C (in-flight requests finish, every shard replica checkpoints, groups stop).
+//! joining or rejoining a cluster), starts the background jobs (rule evaluation among them),
+//! serves the HTTP API, and shuts down gracefully on SIGTERM or Ctrl-C (in-flight requests
+//! and rule evaluations finish, every shard replica checkpoints, groups stop).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use cairn_alerting::group_eval::GroupEvaluator;
 use cairn_model::{Clock, SystemClock};
 use cairn_storage::Engine;
 use tokio::net::TcpListener;
 
+use crate::alerting::{RuleManager, RuleManagerSettings};
 use crate::api::{self, AppState};
 use crate::cluster::Cluster;
 use crate::config::NodeConfig;
-use crate::jobs::{CheckpointJob, ReconcileJob, Supervisor};
+use crate::jobs::{CheckpointJob, ReconcileJob, RuleEvalJob, Supervisor, Trigger};
 use crate::metrics::Metrics;
 use crate::query::QueryService;
 
@@ -73,8 +76,9 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
         stop_rx,
     )
     .await?;
+    let rules = Arc::new(rule_manager(&cfg, addr, &cluster, clock.clone(), &metrics));
     let (jobs_stop_tx, jobs_stop_rx) = tokio::sync::watch::channel(false);
-    let jobs = Arc::new(start_jobs(&cluster, clock.clone(), jobs_stop_rx));
+    let jobs = Arc::new(start_jobs(&cluster, &rules, clock.clone(), jobs_stop_rx));
     let state = Arc::new(AppState {
         engine: engine.clone(),
         cluster: cluster.clone(),
@@ -99,6 +103,8 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     tracing::info!("HTTP server stopped; checkpointing and stopping the Raft groups");
     let _ = jobs_stop_tx.send(true);
     jobs.stopped().await;
+    // Rule evaluations in flight finish (their writes and commits need the cluster).
+    rules.stopped().await;
     cluster.shutdown().await;
     let _ = stop_tx.send(true);
     tokio::task::spawn_blocking(move || engine.shutdown())
@@ -108,30 +114,72 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The node's background jobs under one supervisor: checkpoints, and reconciliation (also
-/// woken by every change of the cluster state).
+/// The rule evaluation driver, configured from `[rules]` (and `[query]` for everything but
+/// the timeout); `http_addr` is the address served, the default `$externalURL`.
+fn rule_manager(
+    cfg: &NodeConfig,
+    http_addr: std::net::SocketAddr,
+    cluster: &Arc<Cluster>,
+    clock: Arc<dyn Clock>,
+    metrics: &Metrics,
+) -> RuleManager {
+    let r = &cfg.rules;
+    let mut query = cfg.query.clone();
+    query.timeout_ms = r.query_timeout_ms;
+    let evaluator = GroupEvaluator {
+        engine: cairn_query::QueryEngine::new(query),
+        external_labels: r.external_labels.clone(),
+        external_url: r.external_url_or(http_addr),
+    };
+    let settings = RuleManagerSettings {
+        default_interval_ms: i64::try_from(r.evaluation_interval_ms).unwrap_or(i64::MAX),
+        status_interval: Duration::from_millis(r.status_interval_ms),
+    };
+    RuleManager::new(
+        cluster.clone(),
+        evaluator,
+        settings,
+        clock,
+        metrics.rules.clone(),
+    )
+}
+
+/// The node's background jobs under one supervisor: checkpoints, reconciliation (also woken
+/// by every change of the cluster state) and rule evaluation (also woken by every change of
+/// the meta group's key-value space).
 fn start_jobs(
     cluster: &Arc<Cluster>,
+    rules: &Arc<RuleManager>,
     clock: Arc<dyn Clock>,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Supervisor {
     let jobs = Supervisor::new(clock, stop.clone());
     jobs.spawn(Arc::new(CheckpointJob::new(cluster.groups().clone())));
     let reconcile = jobs.spawn(Arc::new(ReconcileJob::new(cluster.clone())));
-    let mut changes = cluster.groups().meta().watch();
-    let mut stop = stop;
+    let rules = jobs.spawn(Arc::new(RuleEvalJob::new(rules.clone())));
+    let meta = cluster.groups().meta();
+    wake_on_change(meta.watch(), reconcile, stop.clone());
+    wake_on_change(meta.kv_watch(), rules, stop);
+    jobs
+}
+
+/// Fires `trigger` at every change `changes` signals, until shutdown.
+fn wake_on_change<T: Send + Sync + 'static>(
+    mut changes: tokio::sync::watch::Receiver<T>,
+    trigger: Trigger,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     tokio::spawn(async move {
         loop {
             tokio::select! {
                 r = changes.changed() => match r {
-                    Ok(()) => reconcile.fire(),
+                    Ok(()) => trigger.fire(),
                     Err(_) => return,
                 },
                 _ = stop.wait_for(|s| *s) => return,
             }
         }
     });
-    jobs
 }
 
 async fn shutdown_signal() {

@@ -10,6 +10,8 @@ use axum::response::{IntoResponse, Response};
 use cairn_model::{WriteBatch, WriteBatchBuilder};
 use cairn_storage::ApplyOutcome;
 
+use crate::write_path::CommitError;
+
 use super::{ApiError, Params, SharedState, WriteError, tenant_of};
 use cairn_ingest::influx::{self, Precision};
 use cairn_ingest::remote;
@@ -166,42 +168,21 @@ fn rejection_message(o: &ApplyOutcome, st: &SharedState) -> String {
     parts.join("; ")
 }
 
-/// Commits every part of a write through its shard's Raft group (concurrently); fails with 503
-/// naming the shards that were not committed within the write timeout. Parts that were are
-/// kept: retrying the whole request is safe, as identical samples are idempotent.
-pub async fn commit(
-    st: &SharedState,
-    parts: Vec<(u32, WriteBatch)>,
-) -> Result<ApplyOutcome, ApiError> {
-    let writes = parts.into_iter().map(|(shard, batch)| {
-        let min_t = batch.min_t();
-        let bytes = bytes::Bytes::from(batch.into_bytes());
-        st.cluster.write(shard, bytes, min_t)
-    });
-    let mut total = ApplyOutcome::default();
-    let mut failed = Vec::new();
-    for r in futures_util::future::join_all(writes).await {
-        match r {
-            Ok(report) => total.add(&ApplyOutcome {
-                written: report.written,
-                duplicates: report.duplicates,
-                rejected_too_old: report.rejected_too_old,
-                rejected_conflict: report.rejected_conflict,
-                ..Default::default()
-            }),
-            Err(e) if e.is_retryable() => failed.push(e.naming_the_shard()),
+/// Commits every part of a write through its shard's Raft group ([`crate::write_path`]);
+/// fails with 503 naming the shards that were not committed within the write timeout.
+async fn commit(st: &SharedState, parts: Vec<(u32, WriteBatch)>) -> Result<ApplyOutcome, ApiError> {
+    crate::write_path::commit(&st.cluster, parts)
+        .await
+        .map_err(ApiError::from)
+}
+
+impl From<CommitError> for ApiError {
+    fn from(e: CommitError) -> Self {
+        match e {
+            CommitError::Unavailable { .. } => ApiError::unavailable(e.to_string()),
             // Not a leadership or quorum problem: a bug or a damaged replica, logged as such.
-            Err(e) => return Err(ApiError::from(e)),
+            CommitError::Failed(e) => ApiError::from(e),
         }
-    }
-    if failed.is_empty() {
-        Ok(total)
-    } else {
-        Err(ApiError::unavailable(format!(
-            "write not acknowledged by {}; {} samples in other shards were written; retrying the request is safe",
-            failed.join(", "),
-            total.written
-        )))
     }
 }
 
