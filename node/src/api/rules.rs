@@ -30,7 +30,7 @@ use serde_json::json;
 
 use super::{ApiError, Params, SharedState, tenant_of};
 use rule_ops::GroupChange;
-use rules_json::{DEFAULT_INTERVAL_MS, RulesFilter};
+use rules_json::RulesFilter;
 use tenant_rules::TenantRules;
 
 /// The file recorded for a group written through `PUT /api/v1/rules/{group}` without `?file=`.
@@ -251,7 +251,11 @@ pub async fn list(State(st): State<SharedState>, req: Request) -> Result<Respons
     let params = Params::from_request(req, st.cfg.limits.max_body_bytes as usize).await?;
     let filter = rules_filter(&params)?;
     let current = TenantRules::read(st.cluster.groups().meta(), tenant.as_str());
-    Ok(success_typed(rules_json::rule_discovery(&current, &filter)))
+    Ok(success_typed(rules_json::rule_discovery(
+        &current,
+        &filter,
+        st.cfg.rules.evaluation_interval_ms as i64,
+    )))
 }
 
 /// The filters of `/api/v1/rules`, refused as Prometheus refuses them.
@@ -313,6 +317,7 @@ pub struct ClusterGroup {
 /// allow it to admins only.
 pub async fn cluster_list(State(st): State<SharedState>) -> Response {
     let entries = st.cluster.groups().meta().kv_scan(state_keys::RULES);
+    let default_ms = st.cfg.rules.evaluation_interval_ms as i64;
     let mut groups: Vec<ClusterGroup> = entries
         .iter()
         .filter_map(|(key, value)| {
@@ -327,7 +332,7 @@ pub async fn cluster_list(State(st): State<SharedState>) -> Response {
                 file: g.file,
                 group: g.name,
                 rules: g.rules.len(),
-                interval: g.interval_ms.unwrap_or(DEFAULT_INTERVAL_MS) as f64 / 1000.0,
+                interval: g.interval_ms.unwrap_or(default_ms) as f64 / 1000.0,
             })
         })
         .collect();

@@ -374,7 +374,9 @@ fn vector_vector(
                 let side = if swapped { "left" } else { "right" };
                 return Err(Error::exec(format!(
                     "found duplicate series for the match group {} on the {side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
-                    sigs[sig], one[s as usize].labels, one[prev as usize].labels
+                    sigs[sig],
+                    cairn_model::labels::Braced(&one[s as usize].labels),
+                    cairn_model::labels::Braced(&one[prev as usize].labels)
                 )));
             }
             one_at[sig] = Some((s, v));

@@ -96,6 +96,24 @@ impl Labels {
     }
 }
 
+/// A label set shown as Prometheus' `labels.Labels.String()` does: every label, `__name__`
+/// included, in name order inside braces (`{__name__="up", job="a"}`), as Prometheus' error
+/// messages print series.
+pub struct Braced<'a>(pub &'a Labels);
+
+impl fmt::Display for Braced<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("{")?;
+        for (i, l) in self.0.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{}={:?}", l.name, l.value)?;
+        }
+        f.write_str("}")
+    }
+}
+
 impl fmt::Display for Labels {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.metric_name())?;
@@ -115,6 +133,15 @@ impl fmt::Display for Labels {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn braced_shows_every_label_as_prometheus_errors_do() {
+        let l = Labels::from_pairs([("b", "4"), ("__name__", "join_2"), ("a", "1")]).unwrap();
+        assert_eq!(
+            Braced(&l).to_string(),
+            r#"{__name__="join_2", a="1", b="4"}"#
+        );
+    }
 
     #[test]
     fn labels_are_sorted_and_empty_values_dropped() {

@@ -19,9 +19,6 @@ use serde::Serialize;
 use super::tenant_rules::{StoredAlert, TenantRules};
 use crate::timeparse::format_rfc3339_ms;
 
-/// A group's interval when it sets none (Prometheus' default `evaluation_interval`).
-pub const DEFAULT_INTERVAL_MS: i64 = 60_000;
-
 /// `RuleDiscovery`.
 #[derive(Debug, Serialize)]
 pub struct RuleDiscovery {
@@ -138,7 +135,8 @@ impl RulesFilter {
 
 /// The tenant's groups as `/api/v1/rules` lists them. A group left without rules by the
 /// filter (or without any) is not listed, as in Prometheus.
-pub fn rule_discovery(t: &TenantRules, f: &RulesFilter) -> RuleDiscovery {
+/// `default_interval_ms`: the interval of a group that sets none (`[rules] evaluation_interval`).
+pub fn rule_discovery(t: &TenantRules, f: &RulesFilter, default_interval_ms: i64) -> RuleDiscovery {
     let mut groups = Vec::new();
     for g in &t.groups {
         if (!f.groups.is_empty() && !f.groups.contains(&g.name))
@@ -206,7 +204,7 @@ pub fn rule_discovery(t: &TenantRules, f: &RulesFilter) -> RuleDiscovery {
         if rules.is_empty() {
             continue;
         }
-        groups.push(group_json(g, status, rules));
+        groups.push(group_json(g, status, rules, default_interval_ms));
     }
     RuleDiscovery { groups }
 }
@@ -223,12 +221,17 @@ pub fn alert_discovery(t: &TenantRules) -> AlertDiscovery {
     AlertDiscovery { alerts }
 }
 
-fn group_json(g: &RuleGroup, status: Option<&GroupStatus>, rules: Vec<RuleJson>) -> GroupJson {
+fn group_json(
+    g: &RuleGroup,
+    status: Option<&GroupStatus>,
+    rules: Vec<RuleJson>,
+    default_interval_ms: i64,
+) -> GroupJson {
     GroupJson {
         name: g.name.clone(),
         file: g.file.clone(),
         rules,
-        interval: g.interval_ms.unwrap_or(DEFAULT_INTERVAL_MS) as f64 / 1000.0,
+        interval: g.interval_ms.unwrap_or(default_interval_ms) as f64 / 1000.0,
         limit: g.limit,
         evaluation_time: status.map_or(0.0, |s| s.evaluation_seconds),
         last_evaluation: go_time(status.map_or(0, |s| s.last_evaluation_ms)),

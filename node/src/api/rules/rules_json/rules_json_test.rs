@@ -76,7 +76,7 @@ fn records(g: &RuleGroup, alerts: &[Alert], status: Option<GroupStatus>) -> Tena
 }
 
 fn render(t: &TenantRules, f: &RulesFilter) -> Value {
-    serde_json::to_value(rule_discovery(t, f)).unwrap()
+    serde_json::to_value(rule_discovery(t, f, 60_000)).unwrap()
 }
 
 #[test]
@@ -180,7 +180,7 @@ fn rules_render_as_prometheus_writes_them() {
         })
     );
     // Go's field order, not alphabetical.
-    let text = serde_json::to_string(&rule_discovery(&t, &RulesFilter::default())).unwrap();
+    let text = serde_json::to_string(&rule_discovery(&t, &RulesFilter::default(), 60_000)).unwrap();
     let rule = &text[text.find("\"state\"").unwrap()..];
     let order: Vec<usize> = [
         "\"state\"",
