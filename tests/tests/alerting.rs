@@ -76,11 +76,11 @@ fn live_urls(c: &TestCluster) -> Vec<String> {
         .collect()
 }
 
-/// Every (alert, state, activeAt) that any live node reported, in the order seen, polled in the
-/// background until dropped: the test then checks that no alert went from firing back to
-/// pending and that activeAt never changed.
+/// Every (node, alert, state, activeAt) that a live node reported, in the order seen, polled
+/// in the background until dropped: the test then checks that no node ever showed an alert go
+/// from firing back to pending, and that every node showed one activeAt.
 struct Watcher {
-    seen: Arc<Mutex<Vec<(String, String, String)>>>,
+    seen: Arc<Mutex<Vec<(String, String, String, String)>>>,
     urls: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -101,7 +101,7 @@ impl Watcher {
                         for (name, v) in a {
                             let state = v["state"].as_str().unwrap_or("").to_string();
                             let active = v["activeAt"].as_str().unwrap_or("").to_string();
-                            s.push((name, state, active));
+                            s.push((url.clone(), name, state, active));
                         }
                     }
                 }
@@ -120,22 +120,24 @@ impl Watcher {
         *self.urls.lock().unwrap_or_else(|p| p.into_inner()) = urls;
     }
 
-    /// Fails if `alert` went back from firing to pending or changed its activeAt.
+    /// Fails if a node showed `alert` go back from firing to pending, or if two observations
+    /// (any nodes) disagree on its activeAt. Returns how many observations there were.
     fn check(&self, alert: &str) -> anyhow::Result<usize> {
         let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        let mut fired = false;
+        let mut fired: BTreeMap<&str, bool> = BTreeMap::new();
         let mut active: Option<&str> = None;
         let mut n = 0;
-        for (name, state, at) in seen.iter().filter(|(n, _, _)| n == alert) {
+        for (url, name, state, at) in seen.iter().filter(|(_, n, _, _)| n == alert) {
             n += 1;
+            let f = fired.entry(url.as_str()).or_default();
             match state.as_str() {
-                "firing" => fired = true,
-                "pending" if fired => bail!("{name} went back to pending after firing"),
+                "firing" => *f = true,
+                "pending" if *f => bail!("{url} showed {name} back to pending after firing"),
                 _ => {}
             }
             match active {
                 None => active = Some(at),
-                Some(a) if a != at => bail!("{name}'s activeAt changed from {a} to {at}"),
+                Some(a) if a != at => bail!("{name}'s activeAt changed from {a} to {at} ({url})"),
                 Some(_) => {}
             }
         }
