@@ -79,8 +79,11 @@ fn live_urls(c: &TestCluster) -> Vec<String> {
 /// Every (node, alert, state, activeAt) that a live node reported, in the order seen, polled
 /// in the background until dropped: the test then checks that no node ever showed an alert go
 /// from firing back to pending, and that every node showed one activeAt.
+/// (node URL, alert name, state, activeAt).
+type Observation = (String, String, String, String);
+
 struct Watcher {
-    seen: Arc<Mutex<Vec<(String, String, String, String)>>>,
+    seen: Arc<Mutex<Vec<Observation>>>,
     urls: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -428,11 +431,8 @@ rules:
     }
     // ...and resolved about 25 s after the condition cleared, not 25 s after the election.
     wait_for("FlagUp resolved", Duration::from_secs(60), || {
-        alerts(&c.url(others[0]), tenant)
-            .ok()?
-            .get("FlagUp")
-            .is_none()
-            .then_some(())
+        let a = alerts(&c.url(others[0]), tenant).ok()?;
+        (!a.contains_key("FlagUp")).then_some(())
     })
     .unwrap();
     let resolved = now_ms();
