@@ -26,6 +26,10 @@ pub struct QueryConfig {
     pub max_concurrent: usize,
     /// Queries allowed to wait for a slot; beyond this a query fails at once with a 503.
     pub max_queued: usize,
+    /// Step of a subquery that gives none (`x[1h:]`): Prometheus uses its global
+    /// `evaluation_interval`, 1m by default.
+    #[serde(rename = "subquery_step", with = "cairn_model::units::duration_ms")]
+    pub subquery_step_ms: i64,
 }
 
 impl Default for QueryConfig {
@@ -38,6 +42,7 @@ impl Default for QueryConfig {
             timeout_ms: 2 * 60_000,
             max_concurrent: 16,
             max_queued: 256,
+            subquery_step_ms: 60_000,
         }
     }
 }
@@ -61,6 +66,9 @@ impl QueryConfig {
         }
         if self.timeout_ms == 0 {
             return err("timeout", "must be positive");
+        }
+        if self.subquery_step_ms <= 0 {
+            return err("subquery_step", "must be positive");
         }
         if self.max_concurrent == 0 {
             return err("max_concurrent", "must be at least 1");

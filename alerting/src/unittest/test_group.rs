@@ -52,7 +52,11 @@ pub(super) fn run(tg: &TestGroup, eval_interval_ms: i64, groups: &[RuleGroup]) -
     }
 
     let evaluator = GroupEvaluator {
-        engine: QueryEngine::new(QueryConfig::default()),
+        // promtool's engine steps subqueries without a step at the evaluation interval.
+        engine: QueryEngine::new(QueryConfig {
+            subquery_step_ms: eval_interval_ms,
+            ..QueryConfig::default()
+        }),
         external_labels: tg.external_labels.clone(),
         external_url: tg.external_url.clone(),
     };

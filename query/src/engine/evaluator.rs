@@ -23,9 +23,6 @@ use crate::querier::{Querier, READ_BATCH, SeriesHandle};
 use crate::selector::matcher_sets;
 use crate::value::{Labels, Sample, Series};
 
-/// Prometheus' default subquery step when none is given (its default evaluation interval).
-pub(crate) const DEFAULT_SUBQUERY_STEP_MS: i64 = 60_000;
-
 /// The value of an expression over all steps of a grid.
 #[derive(Debug)]
 pub(crate) enum Val {
@@ -312,7 +309,7 @@ impl<'a> Evaluator<'a> {
             .step
             .map(|d| d.as_millis() as i64)
             .filter(|&s| s > 0)
-            .unwrap_or(DEFAULT_SUBQUERY_STEP_MS);
+            .unwrap_or(self.cfg.subquery_step_ms);
         let (te0, te1) = (shift.te(g.start), shift.te(g.end));
         let (lo, hi) = (te0.min(te1), te0.max(te1));
         let first = lo - range;
