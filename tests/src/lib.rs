@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+pub mod rules;
 pub mod test_cluster;
 pub use test_cluster::{Member, TestCluster};
 

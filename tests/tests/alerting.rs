@@ -1,46 +1,26 @@
-//! Built-in alerting on real processes: rule groups put through the HTTP API of a three-node
-//! cluster, evaluated by the meta leader, with alert state committed to the meta group. The
-//! meta leader is killed (-9) while an alert is pending, while it is firing and while
-//! `keep_firing_for` holds it, and the whole cluster is restarted; every time the surviving
-//! nodes must report the same `activeAt`, fire at the original `activeAt + for`, never go back
-//! to pending and never forget `keep_firing_for`. Recording rules are read from every node,
-//! and a tenant's rules see only that tenant's data.
+//! Built-in alerting on real processes. One node: a recording rule's series becomes
+//! queryable and an alerting rule goes pending, then firing, for its tenant only, and a
+//! restarted node resumes the committed state. Three nodes: rule groups put through any node,
+//! evaluated by the meta leader, alert state committed to the meta group; the meta leader is
+//! killed (-9) while an alert is pending, while it is firing and while `keep_firing_for` holds
+//! it, and the whole cluster is restarted; every time the surviving nodes must report the same
+//! `activeAt`, fire at the original `activeAt + for`, never go back to pending and never forget
+//! `keep_firing_for`. Recording rules are read from every node, and a tenant's rules see only
+//! that tenant's data.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
+use cairn_tests::rules::{now_ms, put_group, vector};
 use cairn_tests::test_cluster::status;
-use cairn_tests::{TestCluster, client, export, prom_api, wait_for, write_lines};
+use cairn_tests::{CairnProcess, TestCluster, client, export, prom_api, wait_for, write_lines};
 use serde_json::Value;
 
 /// Evaluation interval of every group here (`interval:` in the group).
 const EVAL_MS: i64 = 1_000;
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-/// `PUT /api/v1/rules/{name}` with one group in YAML, as `tenant`; fails unless 2xx.
-fn put_group(url: &str, tenant: &str, name: &str, yaml: &str) -> anyhow::Result<()> {
-    let resp = client()
-        .put(format!("{url}/api/v1/rules/{name}"))
-        .header("X-Scope-OrgID", tenant)
-        .header("Content-Type", "application/yaml")
-        .body(yaml.to_string())
-        .send()?;
-    let code = resp.status();
-    let text = resp.text()?;
-    if !code.is_success() {
-        bail!("PUT /api/v1/rules/{name}: {code}: {text}");
-    }
-    Ok(())
-}
 
 /// The alerts `GET /api/v1/alerts` lists for `tenant`, by alert name.
 fn alerts(url: &str, tenant: &str) -> anyhow::Result<BTreeMap<String, Value>> {
@@ -515,4 +495,165 @@ rules:
         })
         .collect();
     assert!(rules.iter().all(|q| q == "count(up)"), "{rules:?}");
+}
+
+const TENANT: &str = "team-a";
+
+const GROUP: &str = r#"name: cpu
+interval: 1s
+rules:
+  - record: host:cpu_usage:max
+    expr: max by (host) (cpu_usage)
+  - alert: HighCpu
+    expr: cpu_usage > 0.9
+    for: 3s
+    labels:
+      severity: page
+    annotations:
+      summary: "{{ $labels.host }} at {{ $value }}"
+"#;
+
+/// How many `ALERTS{alertstate="pending"}` samples the last 30 minutes hold.
+fn pending_samples(url: &str) -> f64 {
+    let v = vector(
+        url,
+        TENANT,
+        r#"count_over_time(ALERTS{alertstate="pending"}[30m])"#,
+    );
+    v.first()
+        .and_then(|s| s["value"][1].as_str()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// One node: a recording rule's series becomes queryable, an alerting rule with `for` goes
+/// pending then firing as `ALERTS`, for the group's tenant only, reported in `/metrics`; and a
+/// restarted node resumes the committed alert state (same activeAt, no second pending phase).
+#[test]
+fn one_node_records_series_raises_alerts_and_resumes_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = CairnProcess::start_with_config(
+        dir.path(),
+        "[rules]\nevaluation_interval = \"1s\"\nstatus_interval = \"1s\"\n",
+        &[],
+    )
+    .unwrap();
+    let url = node.url.clone();
+    let t = now_ms();
+    write_lines(
+        &url,
+        Some(TENANT),
+        "ms",
+        &format!("cpu,host=a usage=0.95 {t}\ncpu,host=b usage=0.2 {t}\n"),
+    )
+    .unwrap();
+    put_group(&url, TENANT, "cpu", GROUP).unwrap();
+
+    // The recording rule's output, written through the replicated path, is queryable.
+    let recorded = wait_for(
+        "the recording rule's series",
+        Duration::from_secs(60),
+        || {
+            let v = vector(&url, TENANT, "host:cpu_usage:max");
+            (v.len() == 2).then_some(v)
+        },
+    )
+    .unwrap();
+    let a = recorded
+        .iter()
+        .find(|s| s["metric"]["host"] == "a")
+        .expect("host a recorded");
+    assert_eq!(a["metric"]["__name__"], "host:cpu_usage:max");
+    assert_eq!(a["value"][1], "0.95");
+
+    // The alert is pending first (for: 3s), then firing.
+    let pending = wait_for("a pending HighCpu alert", Duration::from_secs(60), || {
+        let v = vector(&url, TENANT, r#"ALERTS{alertstate="pending"}"#);
+        (!v.is_empty()).then_some(v)
+    })
+    .unwrap();
+    assert_eq!(pending.len(), 1, "only host a is over 0.9: {pending:?}");
+    let m = &pending[0]["metric"];
+    assert_eq!(m["alertname"], "HighCpu");
+    assert_eq!(m["host"], "a");
+    assert_eq!(m["severity"], "page");
+    let pending_seen = now_ms();
+    let firing = wait_for("the HighCpu alert firing", Duration::from_secs(60), || {
+        let v = vector(&url, TENANT, r#"ALERTS{alertstate="firing"}"#);
+        (!v.is_empty()).then_some(v)
+    })
+    .unwrap();
+    assert_eq!(firing[0]["metric"]["host"], "a");
+    assert!(
+        now_ms() - pending_seen >= 1_000,
+        "firing only after the `for` duration has passed since pending"
+    );
+    // ALERTS_FOR_STATE carries the time the alert became active (seconds), before now.
+    let for_state = vector(&url, TENANT, "ALERTS_FOR_STATE");
+    assert_eq!(for_state.len(), 1, "{for_state:?}");
+    let active_at: f64 = for_state[0]["value"][1]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("a number");
+    assert!(active_at * 1e3 <= now_ms() as f64 && active_at * 1e3 >= (t - 60_000) as f64);
+
+    // Another tenant sees none of it.
+    assert!(vector(&url, "other", "ALERTS").is_empty());
+    assert!(vector(&url, "other", "host:cpu_usage:max").is_empty());
+
+    // The driver's metrics name the group.
+    let metrics = client()
+        .get(format!("{url}/metrics"))
+        .send()
+        .and_then(|r| r.text())
+        .unwrap();
+    let sample = |prefix: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {prefix} in\n{metrics}"))
+    };
+    let labels = format!("{{tenant=\"{TENANT}\",rule_group=");
+    assert!(sample(&format!("cairn_rule_group_iterations_total{labels}")) >= 4.0);
+    assert_eq!(sample(&format!("cairn_rule_group_rules{labels}")), 2.0);
+    assert_eq!(
+        sample(&format!("cairn_rule_group_interval_seconds{labels}")),
+        1.0
+    );
+    assert!(sample("cairn_rule_evaluations_total ") >= 8.0);
+    // Pending and firing are two committed alert state changes at least.
+    assert!(sample("cairn_alert_state_commits_total ") >= 2.0);
+    assert!(sample("cairn_alert_state_commit_bytes_total ") > 0.0);
+
+    // A restarted node leads again and resumes from the committed alert state: the alert
+    // fires on at once, with the same activeAt, and never goes through pending again.
+    let pending_before = pending_samples(&url);
+    assert!(pending_before >= 1.0);
+    let extra = node.extra_args();
+    node.terminate().unwrap();
+    let restarted_at = now_ms();
+    let node = CairnProcess::restart_same(&dir.path().join("data"), &extra).unwrap();
+    let url = node.url.clone();
+    wait_for(
+        "a firing ALERTS sample written after the restart",
+        Duration::from_secs(60),
+        || {
+            let v = vector(&url, TENANT, r#"timestamp(ALERTS{alertstate="firing"})"#);
+            let t: f64 = v.first()?["value"][1].as_str()?.parse().ok()?;
+            (t * 1e3 >= restarted_at as f64).then_some(())
+        },
+    )
+    .unwrap();
+    let for_state = vector(&url, TENANT, "ALERTS_FOR_STATE");
+    assert_eq!(
+        for_state[0]["value"][1].as_str(),
+        Some(&*active_at.to_string())
+    );
+    assert_eq!(
+        pending_samples(&url),
+        pending_before,
+        "no pending evaluation after the restart"
+    );
+    node.terminate().unwrap();
 }

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use cairn_tests::{CairnProcess, cairn_cli, client, free_port, wait_for};
+use cairn_tests::test_cluster::status;
+use cairn_tests::{CairnProcess, TestCluster, cairn_cli, client, wait_for};
 use serde_json::{Value, json};
 
 const GROUP: &str = r#"
@@ -295,66 +296,13 @@ fn as_list_item(group: &str) -> String {
     out
 }
 
-/// Three nodes: node 1 bootstraps, 2 and 3 join it.
-fn three_nodes(root: &std::path::Path) -> Result<Vec<CairnProcess>> {
-    let mut nodes: Vec<CairnProcess> = Vec::new();
-    let mut seed = String::new();
-    for id in 1..=3u64 {
-        let grpc = format!("127.0.0.1:{}", free_port());
-        let http = format!("127.0.0.1:{}", free_port());
-        let id_s = id.to_string();
-        let mut args = vec![
-            "--node-id",
-            &id_s,
-            "--http-addr",
-            &http,
-            "--grpc-addr",
-            &grpc,
-        ];
-        if id == 1 {
-            args.extend(["--shards", "4"]);
-        } else {
-            args.extend(["--join", &seed]);
-        }
-        nodes.push(CairnProcess::start_args(
-            &root.join(format!("node{id}")),
-            &args,
-            &[],
-        )?);
-        if id == 1 {
-            seed = grpc.clone();
-        }
-    }
-    let url = nodes[0].url.clone();
-    wait_for(
-        "a healthy three-node cluster",
-        Duration::from_secs(90),
-        || {
-            let (_, s) = call("GET", &format!("{url}/api/v1/cluster/status"), "x", None).ok()?;
-            (s["data"]["healthy"] == true && s["data"]["nodes"].as_array()?.len() == 3)
-                .then_some(())
-        },
-    )?;
-    Ok(nodes)
-}
-
 #[test]
 fn a_write_on_a_follower_reaches_the_leader_and_every_node_answers_the_same() -> Result<()> {
-    let root = tempfile::tempdir()?;
-    let nodes = three_nodes(root.path())?;
-    let (_, s) = call(
-        "GET",
-        &format!("{}/api/v1/cluster/status", nodes[0].url),
-        "x",
-        None,
-    )?;
-    let leader = s["data"]["meta_leader"].as_u64().context("a meta leader")?;
-    let follower = nodes
-        .iter()
-        .enumerate()
-        .find(|(i, _)| *i as u64 + 1 != leader)
-        .map(|(_, n)| n.url.clone())
-        .unwrap();
+    let c = TestCluster::start(3)?;
+    let leader = status(&c.url(1))?["meta_leader"]
+        .as_u64()
+        .context("a meta leader")?;
+    let follower = c.url(if leader == 1 { 2 } else { 1 });
 
     let (code, v) = call(
         "PUT",
@@ -369,13 +317,13 @@ fn a_write_on_a_follower_reaches_the_leader_and_every_node_answers_the_same() ->
     // The node that answered has applied the change.
     let here = rules(&follower, "acme", "")?;
     assert_eq!(here["data"]["groups"][0]["name"], "node", "{here}");
-    for n in &nodes {
+    for url in (1..=3).map(|id| c.url(id)) {
         wait_for(
             "every node to answer the same",
             Duration::from_secs(30),
-            || (rules(&n.url, "acme", "").ok()? == here).then_some(()),
+            || (rules(&url, "acme", "").ok()? == here).then_some(()),
         )
-        .with_context(|| format!("{} answers {:?}", n.url, rules(&n.url, "acme", "").ok()))?;
+        .with_context(|| format!("{url} answers {:?}", rules(&url, "acme", "").ok()))?;
     }
 
     let (code, v) = call(
@@ -385,11 +333,11 @@ fn a_write_on_a_follower_reaches_the_leader_and_every_node_answers_the_same() ->
         None,
     )?;
     assert_eq!(code, 200, "{v}");
-    for n in &nodes {
+    for url in (1..=3).map(|id| c.url(id)) {
         wait_for(
             "every node to see the delete",
             Duration::from_secs(30),
-            || (rules(&n.url, "acme", "").ok()?["data"]["groups"] == json!([])).then_some(()),
+            || (rules(&url, "acme", "").ok()?["data"]["groups"] == json!([])).then_some(()),
         )?;
     }
     Ok(())
