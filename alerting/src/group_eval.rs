@@ -1,7 +1,8 @@
 //! Evaluating one rule group once: Prometheus' `Group.Eval` (rules/group.go, v3.0) with its
 //! rules' `Eval`s (rules/recording.go, rules/alerting.go). Rules run in order, each at the
-//! group's evaluation time, and each rule's output is appended before the next rule runs,
-//! so later rules read what earlier ones wrote at the same timestamp.
+//! group's evaluation time, and later rules read what earlier ones wrote at the same
+//! timestamp: output is held and written once per group, but before any rule that may read
+//! it (`pending_output`), so a group costs one replicated write, not one per rule.
 //!
 //! ```text
 //!  ts ──► for each rule (in order):
@@ -9,7 +10,8 @@
 //!          recording: rename, labels, duplicate / limit checks ─────────┐
 //!          alerting:  drop __name__, expand label + annotation templates│
 //!                     ──► alert_state::step ──► AlertChange (report)    │
-//!          + stale markers for last evaluation's series now missing ────┴─► store.append
+//!          + stale markers for last evaluation's series now missing ────┴─► held output
+//!        held output ──► store.append: before a rule that may read it, and at the end
 //! ```
 //!
 //! It owns the per-rule state a leader keeps between evaluations ([`GroupState`]) and what
@@ -31,7 +33,10 @@ use crate::rule::{AlertingRule, RecordingRule, Rule, RuleGroup};
 use crate::rule_store::RuleStore;
 use crate::template::AlertTemplateData;
 
+mod pending_output;
 mod template_data;
+
+use pending_output::PendingOutput;
 
 #[cfg(test)]
 #[path = "group_eval/group_eval_test.rs"]
@@ -173,7 +178,11 @@ impl GroupEvaluator {
             duration: Duration::ZERO,
             changes: Vec::new(),
         };
+        let mut pending = PendingOutput::default();
         for (i, rule) in group.rules.iter().enumerate() {
+            if pending.may_be_read_by(rule) {
+                flush(&mut pending, state, store, &mut report);
+            }
             let rule_start = Instant::now();
             let rs = &mut state.rules[i];
             let (changes, output) = match rule {
@@ -186,12 +195,11 @@ impl GroupEvaluator {
             // Deletions by the limit are reported even though the rule failed.
             report.changes.extend(changes.into_iter().map(|c| (i, c)));
             let mut series = 0;
-            let result = output.and_then(|samples| {
-                series = samples.len();
-                write(rs, store, samples, ts_ms - offset)
-            });
-            match result {
-                Ok(()) => {
+            match output {
+                Ok(samples) => {
+                    series = samples.len();
+                    let (batch, returned) = with_stale_markers(rs, samples, ts_ms - offset);
+                    pending.add(i, batch, returned);
                     rs.health = RuleHealth::Ok;
                     rs.last_error = None;
                 }
@@ -209,6 +217,7 @@ impl GroupEvaluator {
                 series,
             });
         }
+        flush(&mut pending, state, store, &mut report);
         state.last_eval_ts_ms = Some(ts_ms);
         state.last_duration = start.elapsed();
         report.duration = state.last_duration;
@@ -324,14 +333,13 @@ impl GroupEvaluator {
     }
 }
 
-/// Appends a rule's samples and the stale markers of the series it wrote last time and not
-/// this time, in one write; on success, remembers this time's series.
-fn write(
-    rs: &mut RuleState,
-    store: &mut dyn RuleStore,
+/// A rule's samples plus stale markers for the series it wrote last time and not this time,
+/// and the set of series it returned.
+fn with_stale_markers(
+    rs: &RuleState,
     samples: Vec<(Labels, Sample)>,
     stale_t: i64,
-) -> Result<()> {
+) -> (Vec<(Labels, Sample)>, BTreeSet<Labels>) {
     let returned: BTreeSet<Labels> = samples.iter().map(|(l, _)| l.clone()).collect();
     let mut batch = samples;
     for gone in rs.previous_series.difference(&returned) {
@@ -340,11 +348,41 @@ fn write(
             Sample::new(stale_t, f64::from_bits(STALE_NAN_BITS)),
         ));
     }
-    if !batch.is_empty() {
-        store.append(batch)?;
+    (batch, returned)
+}
+
+/// Writes the held output in one append. On success each rule remembers the series it
+/// returned (for next time's stale markers); on failure every rule whose output it held is
+/// unhealthy with the write's error, as a rule whose own append failed is in Prometheus.
+fn flush(
+    pending: &mut PendingOutput,
+    state: &mut GroupState,
+    store: &mut dyn RuleStore,
+    report: &mut GroupReport,
+) {
+    if pending.is_empty() {
+        return;
     }
-    rs.previous_series = returned;
-    Ok(())
+    let held = std::mem::take(pending);
+    let result = if held.samples.is_empty() {
+        Ok(())
+    } else {
+        store.append(held.samples)
+    };
+    for (i, returned) in held.rules {
+        let rs = &mut state.rules[i];
+        match &result {
+            Ok(()) => rs.previous_series = returned,
+            Err(e) => {
+                rs.health = RuleHealth::Err;
+                rs.last_error = Some(e.to_string());
+                if let Some(r) = report.rules.get_mut(i) {
+                    r.health = rs.health;
+                    r.error = rs.last_error.clone();
+                }
+            }
+        }
+    }
 }
 
 fn to_map(l: &Labels) -> BTreeMap<String, String> {

@@ -413,3 +413,100 @@ fn a_rule_returning_a_string_fails() {
     );
     assert_eq!(rep.rules[0].health.as_str(), "err");
 }
+
+/// A store that counts appends and can be told to refuse them.
+struct CountingStore {
+    inner: MemRuleStore,
+    appends: usize,
+    fail: bool,
+}
+
+impl RuleStore for CountingStore {
+    fn querier(&self) -> &dyn cairn_query::Querier {
+        self.inner.querier()
+    }
+
+    fn append(&mut self, samples: Vec<(Labels, Sample)>) -> crate::Result<()> {
+        if self.fail {
+            return Err(Error::Append {
+                reason: "no quorum".into(),
+            });
+        }
+        self.appends += 1;
+        self.inner.append(samples)
+    }
+}
+
+#[test]
+fn a_group_writes_once_unless_a_rule_reads_what_is_held() {
+    let g = group(vec![
+        Rule::Alerting(alert("A", "up == 0", 0)),
+        Rule::Alerting(alert("B", r#"up{job="a"} == 0"#, 0)),
+        record("job:up:count", "count(up) by (job)", &[]),
+        // Reads ALERTS, held from the two rules above: written before it runs.
+        record("firing", r#"count(ALERTS{alertstate="firing"})"#, &[]),
+        record("up:sum", "sum(up)", &[]),
+    ]);
+    let mut st = GroupState::new(&g);
+    let mut s = CountingStore {
+        inner: store(),
+        appends: 0,
+        fail: false,
+    };
+    let rep = evaluator().eval(&g, &mut st, &mut s, 0);
+    assert!(
+        rep.rules.iter().all(|r| r.health == RuleHealth::Ok),
+        "{rep:?}"
+    );
+    assert_eq!(s.appends, 2, "one write before `firing`, one at the end");
+    // `firing` saw A's two alerts and B's one, written at the same timestamp.
+    assert_eq!(
+        raw(&s.inner, "firing", 0),
+        vec![("firing{}".to_string(), Sample::new(0, 3.0))]
+    );
+    assert_eq!(raw(&s.inner, "up:sum", 0).len(), 1);
+
+    // A group none of whose rules reads another's output writes once.
+    let g = group(vec![
+        Rule::Alerting(alert("A", "up == 0", 0)),
+        record("up:sum", "sum(up)", &[]),
+    ]);
+    let mut st = GroupState::new(&g);
+    s.appends = 0;
+    evaluator().eval(&g, &mut st, &mut s, MIN);
+    assert_eq!(s.appends, 1);
+}
+
+#[test]
+fn a_failed_write_marks_every_rule_it_held_unhealthy_and_keeps_their_previous_series() {
+    let g = group(vec![
+        record("r1", "up", &[]),
+        record("r2", "count(up)", &[]),
+    ]);
+    let mut st = GroupState::new(&g);
+    let mut s = CountingStore {
+        inner: store(),
+        appends: 0,
+        fail: false,
+    };
+    evaluator().eval(&g, &mut st, &mut s, 0);
+    assert_eq!(st.rules[0].previous_series.len(), 2);
+    s.fail = true;
+    // At 20m job b has stopped: r1's stale marker for it is in the write that fails.
+    let rep = evaluator().eval(&g, &mut st, &mut s, 20 * MIN);
+    for (i, r) in rep.rules.iter().enumerate() {
+        assert_eq!(r.health, RuleHealth::Err, "rule {i}: {rep:?}");
+        assert!(r.error.as_deref().unwrap_or("").contains("no quorum"));
+        assert_eq!(st.rules[i].health, RuleHealth::Err);
+    }
+    // Not written, so still owed: the next good write carries b's stale marker.
+    assert_eq!(st.rules[0].previous_series.len(), 2);
+    s.fail = false;
+    evaluator().eval(&g, &mut st, &mut s, 21 * MIN);
+    let b = raw(&s.inner, "r1", 21 * MIN);
+    assert!(
+        b.iter()
+            .any(|(l, x)| l.contains("job=\"b\"") && x.v.to_bits() == STALE_NAN_BITS),
+        "{b:?}"
+    );
+}
