@@ -21,7 +21,9 @@
 # --flapping measures the meta group's write load caused by alert state instead: one rule over
 # --flap-series series (10,000) that all fire, of which 1% per minute flap (go to 0 and back),
 # written every 10 s for --window seconds; reports alert-state commits and bytes per second
-# (`cairn_alert_state_commits_total`, `cairn_alert_state_commit_bytes_total`).
+# (`cairn_alert_state_commits_total`, `cairn_alert_state_commit_bytes_total`), the server's CPU
+# and all its disk writes (/proc/PID/io: samples, Raft logs, the meta record it rewrites after
+# every apply, compactions).
 #
 # Usage: benches/alerting.sh [--rules N] [--hosts H] [--eval-interval D] [--window S]
 #                            [--flapping [--flap-series N]] [--no-build] [--keep]
@@ -223,6 +225,7 @@ run_flapping() {
   done
   t0=$(date +%s.%N)
   c0=$(cpu_ticks "$SERVER_PID")
+  w0=$(awk '/^write_bytes/ { print $2 }' "/proc/$SERVER_PID/io")
   n0=$(metric "$url" cairn_alert_state_commits_total)
   b0=$(metric "$url" cairn_alert_state_commit_bytes_total)
   round=1
@@ -233,15 +236,18 @@ run_flapping() {
   done
   t1=$(date +%s.%N)
   c1=$(cpu_ticks "$SERVER_PID")
+  w1=$(awk '/^write_bytes/ { print $2 }' "/proc/$SERVER_PID/io")
   n1=$(metric "$url" cairn_alert_state_commits_total)
   b1=$(metric "$url" cairn_alert_state_commit_bytes_total)
   on=$(curl -fs -H 'X-Scope-OrgID: default' "$url/api/v1/alerts" | grep -o '"state":"firing"' | wc -l)
   awk -v n0="$n0" -v n1="$n1" -v b0="$b0" -v b1="$b1" -v t0="$t0" -v t1="$t1" -v c="$((c1 - c0))" \
-    -v hz="$(getconf CLK_TCK)" -v s="$FLAP_SERIES" -v on="$on" 'BEGIN {
+    -v hz="$(getconf CLK_TCK)" -v s="$FLAP_SERIES" -v on="$on" -v w="$((w1 - w0))" 'BEGIN {
       d = t1 - t0
       printf "alert-state write load, %d alerts (%d firing at the end), 1%% flapping per minute, %.0f s:\n", s, on, d
       printf "  %.2f commits/s, %.0f bytes/s (%.1f KiB per minute) proposed to the meta group; server CPU %.1f%%\n",
         (n1 - n0) / d, (b1 - b0) / d, (b1 - b0) / d * 60 / 1024, c / hz / d * 100
+      printf "  disk writes of the whole server (samples, Raft logs, the meta record, compactions): %.2f MiB/s\n",
+        w / d / 1048576
     }'
   stop_server "$SERVER_PID"
   SERVER_PID=""

@@ -116,9 +116,14 @@ impl MetaGroup {
     }
 
     /// Proposes `ops` as one command: committed and applied together, in order, then
-    /// visible here. `NotLeader` on a follower.
-    pub async fn propose_kv(&self, ops: Vec<KvOp>) -> Result<()> {
-        self.propose(MetaCommand::Kv { ops }).await
+    /// visible here. Returns false if an `Expect` of it did not hold (then nothing of it
+    /// applied). `NotLeader` on a follower.
+    pub async fn propose_kv(&self, ops: Vec<KvOp>) -> Result<bool> {
+        self.raft
+            .client_write(Command::Meta(MetaCommand::Kv { ops }))
+            .await
+            .map(|r| !r.data.refused)
+            .map_err(|e| Error::client_write(META_GROUP, self.node, e))
     }
 
     /// As the meta leader: adds node `id` to the meta group (a voter while the group has

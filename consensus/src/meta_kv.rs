@@ -24,6 +24,13 @@ pub enum KvOp {
     Delete { key: String },
     /// Removes every key starting with `prefix` (an empty prefix: every key).
     DeletePrefix { prefix: String },
+    /// Moves the value at `from` (if any) to `to`, as it is when the command applies: a
+    /// proposer that read the value earlier cannot put back a stale copy.
+    Move { from: String, to: String },
+    /// A precondition: the whole command applies only if `key` holds `value` (`None`:
+    /// is absent) when it applies; otherwise nothing of it does. A proposer acting on what
+    /// it read (a rule group being evaluated) cannot overwrite a change made since.
+    Expect { key: String, value: Option<String> },
 }
 
 /// The key-value space: ordered, so a prefix is a range.
@@ -34,9 +41,17 @@ pub struct MetaKv {
 }
 
 impl MetaKv {
-    /// Applies `ops` in order. A command's ops are applied together: readers take the lock
-    /// around the whole call, so they see all of them or none.
-    pub fn apply(&mut self, ops: &[KvOp]) {
+    /// Applies `ops` in order, or none of them if an `Expect` does not hold; returns whether
+    /// they applied. A command's ops are applied together: readers take the lock around the
+    /// whole call, so they see all of them or none.
+    pub fn apply(&mut self, ops: &[KvOp]) -> bool {
+        let holds = ops.iter().all(|op| match op {
+            KvOp::Expect { key, value } => self.entries.get(key) == value.as_ref(),
+            _ => true,
+        });
+        if !holds {
+            return false;
+        }
         for op in ops {
             match op {
                 KvOp::Put { key, value } => {
@@ -52,8 +67,15 @@ impl MetaKv {
                         self.entries.remove(&k);
                     }
                 }
+                KvOp::Move { from, to } => {
+                    if let Some(v) = self.entries.remove(from) {
+                        self.entries.insert(to.clone(), v);
+                    }
+                }
+                KvOp::Expect { .. } => {}
             }
         }
+        true
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
@@ -150,5 +172,49 @@ mod tests {
         let json = serde_json::to_string(&kv).unwrap();
         assert_eq!(json, r#"{"k":"{\"x\":1}"}"#);
         assert_eq!(serde_json::from_str::<MetaKv>(&json).unwrap(), kv);
+    }
+
+    #[test]
+    fn move_takes_the_value_as_it_is_when_applied() {
+        let mut kv = MetaKv::default();
+        kv.apply(&[put("a/0", "pending")]);
+        // Committed after the mover read "pending": the move carries "firing".
+        kv.apply(&[put("a/0", "firing")]);
+        assert!(kv.apply(&[KvOp::Move {
+            from: "a/0".into(),
+            to: "a/1".into(),
+        }]));
+        assert_eq!(kv.get("a/0"), None);
+        assert_eq!(kv.get("a/1"), Some("firing"));
+        // Applied again (a retried proposal): nothing to move, nothing lost.
+        kv.apply(&[KvOp::Move {
+            from: "a/0".into(),
+            to: "a/1".into(),
+        }]);
+        assert_eq!(kv.get("a/1"), Some("firing"));
+    }
+
+    #[test]
+    fn a_command_whose_expectation_fails_applies_nothing() {
+        let mut kv = MetaKv::default();
+        kv.apply(&[put("rules/g", "v1"), put("alerts/g/1", "x")]);
+        let expect = |v: Option<&str>| KvOp::Expect {
+            key: "rules/g".into(),
+            value: v.map(str::to_string),
+        };
+        assert!(!kv.apply(&[expect(Some("v0")), put("alerts/g/1", "y"), put("n", "1")]));
+        assert_eq!(kv.get("alerts/g/1"), Some("x"));
+        assert_eq!(kv.get("n"), None);
+        assert!(!kv.apply(&[expect(None), put("n", "1")]));
+        assert!(kv.apply(&[expect(Some("v1")), put("alerts/g/1", "y")]));
+        assert_eq!(kv.get("alerts/g/1"), Some("y"));
+        assert!(kv.apply(&[
+            KvOp::Expect {
+                key: "absent".into(),
+                value: None
+            },
+            put("n", "1")
+        ]));
+        assert_eq!(kv.get("n"), Some("1"));
     }
 }

@@ -212,8 +212,14 @@ impl RaftStateMachine<TypeConfig> for MetaStateMachine {
         for entry in entries {
             match &entry.payload {
                 EntryPayload::Normal(Command::Meta(MetaCommand::Kv { ops })) => {
-                    self.kv_write().apply(ops);
+                    let applied = self.kv_write().apply(ops);
                     kv_changed = Some(entry.log_id.index);
+                    self.current.applied = Some(entry.log_id);
+                    out.push(ApplyReport {
+                        refused: !applied,
+                        ..ApplyReport::default()
+                    });
+                    continue;
                 }
                 EntryPayload::Normal(Command::Meta(cmd)) => {
                     self.current.state.apply(cmd);

@@ -269,6 +269,7 @@ impl From<&ApplyOutcome> for ApplyReport {
             duplicates: o.duplicates,
             rejected_too_old: o.rejected_too_old,
             rejected_conflict: o.rejected_conflict,
+            refused: false,
         }
     }
 }

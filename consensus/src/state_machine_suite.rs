@@ -96,7 +96,9 @@ impl Held {
     /// Applies a meta command as the meta state machine does.
     pub(crate) fn apply_meta(&mut self, cmd: &MetaCommand) {
         match cmd {
-            MetaCommand::Kv { ops } => self.kv.apply(ops),
+            MetaCommand::Kv { ops } => {
+                self.kv.apply(ops);
+            }
             other => self.cluster.apply(other),
         }
     }

@@ -51,6 +51,9 @@ pub struct ApplyReport {
     pub rejected_too_old: u64,
     /// Samples repeating a stored timestamp with a different value.
     pub rejected_conflict: u64,
+    /// A meta `Kv` command whose `Expect` did not hold: nothing of it applied.
+    #[serde(default)]
+    pub refused: bool,
 }
 
 /// Serde for a byte buffer as one byte string instead of a sequence of numbers: the same bytes in

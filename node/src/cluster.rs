@@ -324,6 +324,7 @@ impl Cluster {
             duplicates: r.duplicates,
             rejected_too_old: r.rejected_too_old,
             rejected_conflict: r.rejected_conflict,
+            refused: false,
         })
     }
 
@@ -399,8 +400,9 @@ impl Cluster {
             }
             let attempt = match hint.take().or_else(|| meta.leader()) {
                 Some(l) if l == self.node_id() => {
+                    // The rules API proposes no `Expect`, so nothing here is refused.
                     match tokio::time::timeout(left, meta.propose_kv(ops.clone())).await {
-                        Ok(r) => r.map_err(Error::from),
+                        Ok(r) => r.map(|_| ()).map_err(Error::from),
                         Err(_) => Err(cairn_consensus::Error::Timeout {
                             group: META_GROUP,
                             what: "applying the rules change",

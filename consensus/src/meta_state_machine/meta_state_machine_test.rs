@@ -164,6 +164,37 @@ fn kv_commands_apply_in_order_and_move_only_the_kv_version() {
     });
 }
 
+/// A `Kv` command whose `Expect` fails applies nothing and tells its proposer so.
+#[test]
+fn a_refused_kv_command_reports_it() {
+    let dir = tempfile::tempdir().unwrap();
+    s::run(async {
+        let (_log, mut sm) = MetaSubject::open(dir.path());
+        let steps = s::leader_history();
+        sm.apply(steps[..2].iter().map(|s| s.entry.clone()))
+            .await
+            .unwrap();
+        let expect = |v: &str| KvOp::Expect {
+            key: "rules/g".into(),
+            value: Some(v.into()),
+        };
+        let reports = sm
+            .apply([
+                kv_entry(2, vec![put("rules/g", "v1")]),
+                kv_entry(3, vec![expect("v0"), put("alerts/g/1", "stale")]),
+                kv_entry(4, vec![expect("v1"), put("alerts/g/1", "fresh")]),
+            ])
+            .await
+            .unwrap();
+        let refused: Vec<bool> = reports.iter().map(|r| r.refused).collect();
+        assert_eq!(refused, [false, true, false]);
+        assert_eq!(
+            all(&sm),
+            pairs(&[("alerts/g/1", "fresh"), ("rules/g", "v1")])
+        );
+    });
+}
+
 /// The KV is part of the record rewritten after every apply: a reopened machine has it.
 #[test]
 fn kv_survives_a_restart() {

@@ -175,6 +175,8 @@ pub fn ops_bytes(ops: &[KvOp]) -> u64 {
             KvOp::Put { key, value } => key.len() + value.len(),
             KvOp::Delete { key } => key.len(),
             KvOp::DeletePrefix { prefix } => prefix.len(),
+            KvOp::Move { from, to } => from.len() + to.len(),
+            KvOp::Expect { key, value } => key.len() + value.as_ref().map_or(0, String::len),
         } as u64)
         .sum()
 }

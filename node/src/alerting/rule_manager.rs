@@ -325,14 +325,15 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Proposes `ops` as one meta-group command, counted in the alert state metrics.
-async fn commit(sh: &Shared, ops: Vec<KvOp>) -> crate::Result<()> {
+/// Proposes `ops` as one meta-group command, counted in the alert state metrics; false if
+/// an `Expect` of it did not hold (nothing applied).
+async fn commit(sh: &Shared, ops: Vec<KvOp>) -> crate::Result<bool> {
     let bytes = rule_kv::ops_bytes(&ops);
-    sh.cluster.groups().meta().propose_kv(ops).await?;
+    let applied = sh.cluster.groups().meta().propose_kv(ops).await?;
     use std::sync::atomic::Ordering::Relaxed;
     sh.metrics.state_commits.fetch_add(1, Relaxed);
     sh.metrics.state_commit_bytes.fetch_add(bytes, Relaxed);
-    Ok(())
+    Ok(applied)
 }
 
 /// The group's state as committed: its alerts, by rule; state no rule of this version of
@@ -515,16 +516,26 @@ async fn evaluate_once(
     }
     // A group deleted or replaced while it was evaluated keeps no state from this task:
     // the deletion removed its keys, and a replacement moved its alerts to the new rule
-    // indexes; committing now would write keys for the version that is gone.
+    // indexes; committing would write keys for the version that is gone. The check here
+    // saves a proposal; the `Expect` makes it exact (the group may change between the two).
     let meta = sh.cluster.groups().meta();
-    let committed = meta
-        .kv_get(&state_keys::group_key(tenant_name, group))
-        .and_then(|v| serde_json::from_str::<RuleGroup>(&v).ok());
-    if committed.as_ref() != Some(group.as_ref()) {
+    let group_key = state_keys::group_key(tenant_name, group);
+    let Some(committed) = meta.kv_get(&group_key) else {
+        return None;
+    };
+    if serde_json::from_str::<RuleGroup>(&committed).ok().as_ref() != Some(group.as_ref()) {
         return None;
     }
+    ops.insert(
+        0,
+        KvOp::Expect {
+            key: group_key,
+            value: Some(committed),
+        },
+    );
     match commit(sh, ops).await {
-        Ok(()) => {
+        Ok(false) => None,
+        Ok(true) => {
             if status_now {
                 lock(&sh.board).committed(id, &status);
             }
@@ -549,7 +560,7 @@ async fn commit_status(sh: &Shared, id: &GroupId, group: &RuleGroup, status: Gro
         }
     };
     match commit(sh, vec![op]).await {
-        Ok(()) => lock(&sh.board).committed(id, &status),
+        Ok(_) => lock(&sh.board).committed(id, &status),
         Err(e) => {
             tracing::debug!(tenant = %id.0, group = %id.1, error = %e, "committing group status failed")
         }

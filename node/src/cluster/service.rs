@@ -208,7 +208,7 @@ impl ClusterRpc for ClusterService {
             .await
             .map_err(|_| Status::unavailable("meta group: no quorum"))?;
         match proposed {
-            Ok(()) => Ok(Response::new(ProposeKvReply {
+            Ok(_) => Ok(Response::new(ProposeKvReply {
                 not_leader: false,
                 leader_hint: 0,
                 applied: *meta.kv_watch().borrow(),

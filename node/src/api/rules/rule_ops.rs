@@ -74,13 +74,12 @@ pub fn replace_group(current: &TenantRules, new: &RuleGroup) -> (Vec<KvOp>, Grou
         });
         match target {
             Some(k) if k == a.key => {}
-            Some(k) => {
-                ops.push(KvOp::Delete { key: a.key.clone() });
-                match serde_json::to_string(&a.alert) {
-                    Ok(value) => ops.push(KvOp::Put { key: k, value }),
-                    Err(e) => tracing::error!(key = %a.key, error = %e, "encoding an alert"),
-                }
-            }
+            // Moved as it is when the command applies: the copy read here may be older
+            // than what the evaluating leader has committed since.
+            Some(k) => ops.push(KvOp::Move {
+                from: a.key.clone(),
+                to: k,
+            }),
             None => ops.push(KvOp::Delete { key: a.key.clone() }),
         }
     }
