@@ -520,9 +520,7 @@ async fn evaluate_once(
     // saves a proposal; the `Expect` makes it exact (the group may change between the two).
     let meta = sh.cluster.groups().meta();
     let group_key = state_keys::group_key(tenant_name, group);
-    let Some(committed) = meta.kv_get(&group_key) else {
-        return None;
-    };
+    let committed = meta.kv_get(&group_key)?;
     if serde_json::from_str::<RuleGroup>(&committed).ok().as_ref() != Some(group.as_ref()) {
         return None;
     }
