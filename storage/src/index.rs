@@ -13,6 +13,11 @@
 //! `x=~".*"`, `x=""`) selects series *without* the label too, so it is applied by subtracting
 //! the values it rejects, as Prometheus does.
 //!
+//! Exact label matches are read first and the metric name's postings after them; once the
+//! candidates are few (`CHECK_ON_LABELS_BELOW`), the remaining matchers are left to the caller
+//! to check on the candidates' labels, so `cpu{host="h7"}` does not read a postings key for
+//! every series of `cpu`.
+//!
 //! It owns reading postings and the set algebra; it must not write them (the engine's
 //! `engine/write.rs` does, in the same RocksDB write as the series record) and knows nothing
 //! of samples or chunks.
@@ -166,21 +171,41 @@ fn postings_where(
 }
 
 /// The sorted ids of a tenant's series in a shard that satisfy every matcher.
-pub fn select(db: &DB, shard: u32, tenant: &str, matchers: &[Matcher]) -> Result<Vec<u64>> {
+/// Once the candidates are this few, the remaining matchers are checked against the
+/// candidates' labels instead of by reading their postings: a metric name's postings hold a
+/// key per series of the metric (10,000 for a metric over 10,000 hosts), while the labels of
+/// a few candidates are a few point reads the caller makes anyway.
+pub const CHECK_ON_LABELS_BELOW: usize = 64;
+
+/// The series ids matching `matchers`, and the matchers left for the caller to check on the
+/// series' labels (those not applied here because the candidates were already few).
+pub fn select<'m>(
+    db: &DB,
+    shard: u32,
+    tenant: &str,
+    matchers: &'m [Matcher],
+) -> Result<(Vec<u64>, Vec<&'m Matcher>)> {
     let mut positive: Option<Vec<u64>> = None;
     let mut negative: Vec<Vec<u64>> = Vec::new();
-    // Cheapest first: exact matches, then regexes.
+    let mut deferred = Vec::new();
+    // Cheapest first: exact matches on labels (usually few series: a host), then on the
+    // metric name (every series of the metric), then regexes, then the rest.
     let mut order: Vec<&Matcher> = matchers.iter().collect();
     order.sort_by_key(|m| match m.op {
-        MatchOp::Equal => 0,
-        MatchOp::RegexMatch => 1,
-        _ => 2,
+        MatchOp::Equal if m.name != cairn_model::METRIC_NAME => 0,
+        MatchOp::Equal => 1,
+        MatchOp::RegexMatch => 2,
+        _ => 3,
     });
     for m in order {
-        if let Some(p) = &positive
-            && p.is_empty()
-        {
-            return Ok(Vec::new());
+        if let Some(p) = &positive {
+            if p.is_empty() {
+                return Ok((Vec::new(), Vec::new()));
+            }
+            if p.len() < CHECK_ON_LABELS_BELOW {
+                deferred.push(m);
+                continue;
+            }
         }
         if m.matches_empty() {
             // Series without the label match; subtract those whose value fails the matcher.
@@ -204,7 +229,7 @@ pub fn select(db: &DB, shard: u32, tenant: &str, matchers: &[Matcher]) -> Result
     for n in &negative {
         ids = subtract(&ids, n);
     }
-    Ok(ids)
+    Ok((ids, deferred))
 }
 
 /// Intersection of two sorted lists (galloping when one is much shorter).

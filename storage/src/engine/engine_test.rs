@@ -329,3 +329,81 @@ fn sealed_chunks_over_the_memory_budget_are_written_by_apply_and_survive_a_repla
     let e = Engine::open(tiny()).unwrap();
     assert_eq!(read_all(&e, "t", 1, &[name("m")])[0].1, want);
 }
+
+/// Selections agree with checking every series' labels, whether the remaining matchers are
+/// applied by postings (many candidates) or on the candidates' labels (few: below
+/// `index::CHECK_ON_LABELS_BELOW`).
+#[test]
+fn selections_agree_with_labels_on_both_sides_of_the_label_check_threshold() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = Engine::open(cfg(dir.path())).unwrap();
+    let n = 3 * crate::index::CHECK_ON_LABELS_BELOW;
+    let mut b = WriteBatchBuilder::new(Tenant::new("acme").unwrap());
+    for i in 0..n {
+        let host = format!("h{i}");
+        let env = if i % 2 == 0 { "dev" } else { "prod" };
+        let rack = format!("r{}", i % 7);
+        if i % 5 == 0 {
+            b.begin_group([("host", host.as_str()), ("rack", rack.as_str())])
+                .unwrap();
+        } else {
+            b.begin_group([
+                ("host", host.as_str()),
+                ("env", env),
+                ("rack", rack.as_str()),
+            ])
+            .unwrap();
+        }
+        b.add("cpu", 1, i as f64);
+        b.add("mem", 1, i as f64);
+    }
+    e.apply_next(1, b.finish()).unwrap();
+    let any = Matcher::new(MatchOp::RegexMatch, "__name__", ".+").unwrap();
+    let all = e.select("acme", &[1], &[any], i64::MIN, i64::MAX).unwrap();
+    assert_eq!(all.len(), 2 * n);
+    let m = |op: MatchOp, l: &str, v: &str| Matcher::new(op, l, v).unwrap();
+    let cases: Vec<Vec<Matcher>> = vec![
+        vec![name("cpu"), m(MatchOp::Equal, "host", "h7")],
+        vec![
+            name("cpu"),
+            m(MatchOp::Equal, "host", "h8"),
+            m(MatchOp::NotEqual, "env", "dev"),
+        ],
+        vec![
+            name("cpu"),
+            m(MatchOp::Equal, "host", "h10"),
+            m(MatchOp::Equal, "env", ""),
+        ],
+        vec![
+            m(MatchOp::Equal, "host", "h9"),
+            m(MatchOp::RegexMatch, "__name__", "cpu|mem"),
+        ],
+        vec![
+            m(MatchOp::Equal, "rack", "r3"),
+            m(MatchOp::RegexNoMatch, "env", "d.*"),
+        ],
+        vec![name("cpu"), m(MatchOp::Equal, "env", "prod")],
+        vec![
+            name("mem"),
+            m(MatchOp::NotEqual, "env", "prod"),
+            m(MatchOp::RegexMatch, "host", "h1.*"),
+        ],
+        vec![name("cpu"), m(MatchOp::Equal, "host", "nope")],
+    ];
+    for ms in cases {
+        let mut got: Vec<String> = e
+            .select("acme", &[1], &ms, i64::MIN, i64::MAX)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.labels.to_string())
+            .collect();
+        got.sort();
+        let mut want: Vec<String> = all
+            .iter()
+            .filter(|s| ms.iter().all(|x| x.matches(s.labels.get(&x.name))))
+            .map(|s| s.labels.to_string())
+            .collect();
+        want.sort();
+        assert_eq!(got, want, "{ms:?}");
+    }
+}

@@ -37,7 +37,7 @@ impl Engine {
             let Some(lock) = self.inner.shards.get(shard as usize) else {
                 continue;
             };
-            let sids = index::select(db, shard, tenant, matchers)?;
+            let (sids, check) = index::select(db, shard, tenant, matchers)?;
             let sids: Vec<SeriesId> = {
                 let st = lock.read().unwrap_or_else(|p| p.into_inner());
                 sids.into_iter()
@@ -60,7 +60,9 @@ impl Engine {
                     });
                 };
                 let (_, labels) = decode_series_record(&v, shard)?;
-                out.push(SeriesRef { shard, sid, labels });
+                if check.iter().all(|m| m.matches(labels.get(&m.name))) {
+                    out.push(SeriesRef { shard, sid, labels });
+                }
             }
         }
         Ok(out)
