@@ -48,6 +48,20 @@ fn meta_leader(c: &TestCluster) -> anyhow::Result<u64> {
     bail!("no live node knows a meta leader")
 }
 
+/// Kills (-9) the meta leader of a three-node cluster and waits until the others elect a new
+/// one; returns the killed node and the survivors.
+fn kill_the_meta_leader(c: &mut TestCluster) -> (u64, Vec<u64>) {
+    let leader = meta_leader(c).unwrap();
+    c.node(leader).kill9();
+    let survivors: Vec<u64> = (1..=3).filter(|&id| id != leader).collect();
+    wait_for("a new meta leader", Duration::from_secs(30), || {
+        let l = status(&c.url(survivors[0])).ok()?["meta_leader"].as_u64()?;
+        (l != leader).then_some(l)
+    })
+    .unwrap();
+    (leader, survivors)
+}
+
 fn live_urls(c: &TestCluster) -> Vec<String> {
     c.members
         .iter()
@@ -218,15 +232,8 @@ fn alert_state_survives_killing_the_meta_leader_while_pending_and_firing() {
     .unwrap();
 
     // Kill the meta leader while pending.
-    let leader = meta_leader(&c).unwrap();
-    c.node(leader).kill9();
+    let (leader, survivors) = kill_the_meta_leader(&mut c);
     watcher.set_urls(live_urls(&c));
-    let survivors: Vec<u64> = (1..=3).filter(|&id| id != leader).collect();
-    wait_for("a new meta leader", Duration::from_secs(30), || {
-        let l = status(&c.url(survivors[0])).ok()?["meta_leader"].as_u64()?;
-        (l != leader).then_some(l)
-    })
-    .unwrap();
     // It fires, on every survivor, with the activeAt it had.
     for &id in &survivors {
         wait_for("HighLoad firing", Duration::from_secs(60), || {
@@ -256,15 +263,8 @@ fn alert_state_survives_killing_the_meta_leader_while_pending_and_firing() {
     watcher.set_urls(live_urls(&c));
 
     // Kill the meta leader while firing: it stays firing with the same activeAt.
-    let leader2 = meta_leader(&c).unwrap();
-    c.node(leader2).kill9();
+    let (_, others) = kill_the_meta_leader(&mut c);
     watcher.set_urls(live_urls(&c));
-    let others: Vec<u64> = (1..=3).filter(|&id| id != leader2).collect();
-    wait_for("a new meta leader", Duration::from_secs(30), || {
-        let l = status(&c.url(others[0])).ok()?["meta_leader"].as_u64()?;
-        (l != leader2).then_some(l)
-    })
-    .unwrap();
     // The new leader has evaluated (ALERTS written after the election) and it is still firing.
     let after = now_ms() + 2 * EVAL_MS;
     wait_for(
@@ -394,14 +394,7 @@ rules:
     })
     .unwrap();
     let cleared_at = now_ms();
-    let leader = meta_leader(&c).unwrap();
-    c.node(leader).kill9();
-    let others: Vec<u64> = (1..=3).filter(|&id| id != leader).collect();
-    wait_for("a new meta leader", Duration::from_secs(30), || {
-        let l = status(&c.url(others[0])).ok()?["meta_leader"].as_u64()?;
-        (l != leader).then_some(l)
-    })
-    .unwrap();
+    let (_, others) = kill_the_meta_leader(&mut c);
     // Still firing with the same keepFiringSince after the election...
     for &id in &others {
         let a = alerts(&c.url(id), tenant).unwrap();
