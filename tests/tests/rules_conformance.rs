@@ -102,8 +102,28 @@ fn fact_lines(report: &str) -> Vec<String> {
             .iter()
             .any(|p| l.starts_with(p))
         })
-        .map(|l| l.trim_end_matches(',').trim().to_string())
+        .map(|l| unordered_series_lists(l.trim_end_matches(',').trim()))
         .collect()
+}
+
+/// A line with its `[{...}, {...}]` series lists sorted: Prometheus' many-to-many error names
+/// the two series in the order its storage returned them, which varies between promtool runs.
+fn unordered_series_lists(line: &str) -> String {
+    let (Some(open), Some(close)) = (line.find("[{"), line.find("}]")) else {
+        return line.to_string();
+    };
+    if close < open {
+        return line.to_string();
+    }
+    let inner = &line[open + 2..close];
+    let mut items: Vec<&str> = inner.split("}, {").collect();
+    items.sort_unstable();
+    format!(
+        "{}[{{{}}}]{}",
+        &line[..open],
+        items.join("}, {"),
+        &line[close + 2..]
+    )
 }
 
 #[test]
