@@ -212,6 +212,22 @@ rules:
       summary: "load {{ $value }} on {{ $labels.host }}"
 "#;
 
+/// Waits until `HighLoad` is pending on `url`; returns its `activeAt` as the API shows it and
+/// as `ALERTS_FOR_STATE` holds it (seconds).
+fn wait_pending(url: &str, tenant: &str) -> (String, f64) {
+    let pending_at = wait_for("HighLoad pending", Duration::from_secs(30), || {
+        let a = alerts(url, tenant).ok()?;
+        let h = a.get("HighLoad")?;
+        (h["state"] == "pending").then(|| h["activeAt"].as_str().map(str::to_string))?
+    })
+    .unwrap();
+    let active_s = wait_for("ALERTS_FOR_STATE", Duration::from_secs(10), || {
+        active_at_s(url, tenant, "HighLoad")
+    })
+    .unwrap();
+    (pending_at, active_s)
+}
+
 /// (a) kill -9 of the meta leader while the alert is pending, then again while it is firing.
 #[test]
 fn alert_state_survives_killing_the_meta_leader_while_pending_and_firing() {
@@ -220,16 +236,7 @@ fn alert_state_survives_killing_the_meta_leader_while_pending_and_firing() {
     put_group(&c.url(1), tenant, "load", HIGH_LOAD).unwrap();
     write_high_load(&c.url(2), tenant).unwrap();
     let watcher = Watcher::start(tenant, live_urls(&c));
-    let pending_at = wait_for("HighLoad pending", Duration::from_secs(30), || {
-        let a = alerts(&c.url(1), tenant).ok()?;
-        let h = a.get("HighLoad")?;
-        (h["state"] == "pending").then(|| h["activeAt"].as_str().map(str::to_string))?
-    })
-    .unwrap();
-    let active_s = wait_for("ALERTS_FOR_STATE", Duration::from_secs(10), || {
-        active_at_s(&c.url(1), tenant, "HighLoad")
-    })
-    .unwrap();
+    let (pending_at, active_s) = wait_pending(&c.url(1), tenant);
 
     // Kill the meta leader while pending.
     let (leader, survivors) = kill_the_meta_leader(&mut c);
@@ -308,16 +315,7 @@ fn alert_state_survives_a_restart_of_the_whole_cluster() {
     let tenant = "ops";
     put_group(&c.url(1), tenant, "load", HIGH_LOAD).unwrap();
     write_high_load(&c.url(1), tenant).unwrap();
-    let pending_at = wait_for("HighLoad pending", Duration::from_secs(30), || {
-        let a = alerts(&c.url(1), tenant).ok()?;
-        let h = a.get("HighLoad")?;
-        (h["state"] == "pending").then(|| h["activeAt"].as_str().map(str::to_string))?
-    })
-    .unwrap();
-    let active_s = wait_for("ALERTS_FOR_STATE", Duration::from_secs(10), || {
-        active_at_s(&c.url(1), tenant, "HighLoad")
-    })
-    .unwrap();
+    let (pending_at, active_s) = wait_pending(&c.url(1), tenant);
     for id in 1..=3 {
         c.node(id).kill9();
     }

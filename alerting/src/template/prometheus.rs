@@ -352,6 +352,13 @@ pub fn humanize(mut v: f64) -> String {
         }
         return format!("{}{prefix}", g4(v));
     }
+    let (v, prefix) = small_prefix(v);
+    format!("{}{prefix}", g4(v))
+}
+
+/// Scales a value below 1 up by thousands, with its SI prefix (`m`, `u`, `n`, ...), as
+/// Prometheus' `humanize` and `humanizeDuration` both do.
+fn small_prefix(mut v: f64) -> (f64, &'static str) {
     let mut prefix = "";
     for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
         if v.abs() >= 1.0 {
@@ -360,7 +367,7 @@ pub fn humanize(mut v: f64) -> String {
         prefix = p;
         v *= 1000.0;
     }
-    format!("{}{prefix}", g4(v))
+    (v, prefix)
 }
 
 /// `humanize1024`: binary prefixes.
@@ -411,14 +418,7 @@ pub fn humanize_duration(mut v: f64) -> String {
         }
         return format!("{sign}{}s", g4(v));
     }
-    let mut prefix = "";
-    for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
-        if v.abs() >= 1.0 {
-            break;
-        }
-        prefix = p;
-        v *= 1000.0;
-    }
+    let (v, prefix) = small_prefix(v);
     format!("{}{prefix}s", g4(v))
 }
 

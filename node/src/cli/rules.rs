@@ -147,18 +147,7 @@ async fn apply(a: ApplyArgs) -> anyhow::Result<ExitCode> {
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .body(serde_json::to_vec(&RuleFiles { files })?);
     let resp = send(req, Some(&a.tenant), &a.url).await?;
-    let status = resp.status();
-    let body = answer(resp, &url).await?;
-    if !status.is_success() {
-        bail!(
-            "{status}: {}",
-            body["error"].as_str().unwrap_or("(no message)")
-        );
-    }
-    let groups = body["data"]["groups"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let groups = groups_of(resp, &url).await?;
     let mut out = String::new();
     let mut rules = 0;
     for g in &groups {
@@ -193,18 +182,7 @@ async fn list(a: ListArgs) -> anyhow::Result<()> {
     };
     let url = format!("{base}{path}");
     let resp = send(client.get(&url), tenant, &a.url).await?;
-    let status = resp.status();
-    let body = answer(resp, &url).await?;
-    if !status.is_success() {
-        bail!(
-            "{status}: {}",
-            body["error"].as_str().unwrap_or("(no message)")
-        );
-    }
-    let groups = body["data"]["groups"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let groups = groups_of(resp, &url).await?;
     print!(
         "{}",
         match tenant {
@@ -285,13 +263,25 @@ pub fn tenant_table(tenant: &str, groups: &[Value]) -> String {
 }
 
 /// The JSON a node answered (its error message when it is not JSON).
-async fn answer(resp: reqwest::Response, url: &str) -> anyhow::Result<Value> {
+/// `data.groups` of a rules answer; an error status fails with the server's message.
+async fn groups_of(resp: reqwest::Response, url: &str) -> anyhow::Result<Vec<Value>> {
     let status = resp.status();
     let text = resp
         .text()
         .await
         .with_context(|| format!("reading the answer of {url}"))?;
-    serde_json::from_str(&text).with_context(|| format!("{url} answered {status}: {text}"))
+    let body: Value =
+        serde_json::from_str(&text).with_context(|| format!("{url} answered {status}: {text}"))?;
+    if !status.is_success() {
+        bail!(
+            "{status}: {}",
+            body["error"].as_str().unwrap_or("(no message)")
+        );
+    }
+    Ok(body["data"]["groups"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default())
 }
 
 fn text(v: &Value) -> String {
