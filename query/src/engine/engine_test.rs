@@ -205,3 +205,26 @@ fn rate_on_a_non_counter_name_adds_an_info_not_a_warning() {
     assert_eq!(r.infos.len(), 1, "{:?}", r.infos);
     assert!(r.stats.samples_loaded > 0 && r.stats.series_selected == 1);
 }
+
+/// A subquery without a step steps at `[query] subquery_step` (Prometheus: its
+/// evaluation_interval), so promtool-like runs with another interval agree with promtool.
+#[test]
+fn a_subquery_without_step_uses_the_configured_step() {
+    let q = querier(1, 100);
+    let points = |step_ms: i64| -> f64 {
+        let e = engine(QueryConfig {
+            subquery_step_ms: step_ms,
+            ..QueryConfig::default()
+        });
+        match e
+            .instant(&q, "count_over_time(vector(1)[10m:])", 600_000, None)
+            .unwrap()
+            .value
+        {
+            QueryValue::Vector(v) => v[0].sample.v,
+            other => panic!("not a vector: {other:?}"),
+        }
+    };
+    assert_eq!(points(60_000), 10.0);
+    assert_eq!(points(120_000), 5.0);
+}
