@@ -22,6 +22,7 @@ pub mod alert_state;
 pub mod error;
 pub mod group_eval;
 pub mod mem_rule_store;
+pub mod notify;
 pub mod rule;
 pub mod rule_file;
 pub mod rule_store;

@@ -25,6 +25,7 @@ pub mod config;
 pub mod error;
 pub mod jobs;
 pub mod metrics;
+pub mod notify;
 pub mod query;
 pub mod server;
 pub mod timeparse;

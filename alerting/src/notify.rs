@@ -1,0 +1,33 @@
+//! Notifications, as Alertmanager does them (docs/design.md, "Alerting"): a tenant's
+//! `alertmanager.yml`, the pipeline that turns active alerts into notifications, and the
+//! payload each receiver integration sends. Everything here is pure: the node's driver
+//! (`node/src/notify/`) owns the clock, the timers, the meta group and the sockets.
+//!
+//! ```text
+//!  alerts (rules' state + external) ─► inhibit ─► silence ─► route ─► aggregation groups
+//!      ─► time intervals ─► dedup against the notification log ─► Notification
+//!      ─► payload::build (templates) ─► Outgoing (HTTP request | e-mail) ─► node's senders
+//!      ─► nflog entry committed to the meta group
+//! ```
+
+pub mod config;
+pub mod inhibit_rule;
+pub mod integrations;
+pub mod matcher;
+pub mod nflog;
+pub mod notify_alert;
+pub mod notify_keys;
+pub mod outgoing;
+pub mod payload;
+pub mod receiver;
+pub mod route;
+pub mod silence;
+pub mod time_interval;
+
+pub use config::AlertmanagerConfig;
+pub use matcher::{MatchOp, Matcher};
+pub use notify_alert::NotifyAlert;
+pub use outgoing::{EmailMessage, HttpRequest, Outgoing};
+pub use receiver::{Integration, Receiver};
+pub use route::Route;
+pub use silence::Silence;

@@ -1,0 +1,89 @@
+//! A tenant's notification configuration: Alertmanager's `alertmanager.yml`, parsed and
+//! validated, with every default and inherited route setting resolved, plus the notification
+//! templates it names (stored with it, as Mimir stores them).
+
+use std::collections::BTreeMap;
+
+use super::inhibit_rule::InhibitRule;
+use super::receiver::Receiver;
+use super::route::Route;
+use super::time_interval::TimeInterval;
+
+pub mod global;
+
+pub use global::{Authorization, BasicAuth, GlobalConfig, HttpClientConfig, Secret, TlsConfig};
+
+/// The whole configuration. Durations and times are milliseconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertmanagerConfig {
+    pub global: GlobalConfig,
+    /// The root route, with every child's inherited settings filled in.
+    pub route: Route,
+    pub inhibit_rules: Vec<InhibitRule>,
+    /// `time_intervals` (and the older `mute_time_intervals`) by name.
+    pub time_intervals: BTreeMap<String, Vec<TimeInterval>>,
+    pub receivers: Vec<Receiver>,
+    /// The notification templates' text by file name (`templates:` in the file names them;
+    /// the texts travel with the configuration, as Mimir's `template_files`).
+    pub template_files: BTreeMap<String, String>,
+    /// Cairn's extension for `POST /api/v1/alerts/external`.
+    pub external_alerts: Option<ExternalAlertsConfig>,
+}
+
+/// `external_alerts:` (Cairn's extension): how alerts from outside are accepted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExternalAlertsConfig {
+    /// The HMAC-SHA256 key the sender signs the body with (`X-Cairn-Signature: sha256=<hex>`).
+    pub secret: Secret,
+    /// Source networks allowed to post (`10.0.0.0/8`, `192.0.2.7`); empty allows any.
+    pub allowed_ips: Vec<String>,
+}
+
+impl AlertmanagerConfig {
+    pub fn receiver(&self, name: &str) -> Option<&Receiver> {
+        self.receivers.iter().find(|r| r.name == name)
+    }
+}
+
+/// Every problem found in a configuration, each naming the key (`route.routes[1].receiver`)
+/// and, where known, the line and column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigError {
+    /// The YAML path of the offending key or value.
+    pub path: String,
+    /// 1-based; 0 when unknown (e.g. a reference between sections).
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line > 0 {
+            write!(
+                f,
+                "{}:{}: {}: {}",
+                self.line, self.column, self.path, self.message
+            )
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+impl AlertmanagerConfig {
+    /// Parses and validates `alertmanager.yml`; `template_files` are the texts of the
+    /// templates it names (by file name).
+    pub fn parse(
+        yaml: &str,
+        template_files: BTreeMap<String, String>,
+    ) -> Result<AlertmanagerConfig, Vec<ConfigError>> {
+        let _ = (yaml, template_files);
+        Err(vec![ConfigError {
+            path: String::new(),
+            line: 0,
+            column: 0,
+            message: "not built yet".to_string(),
+        }])
+    }
+}

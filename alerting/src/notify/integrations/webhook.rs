@@ -1,0 +1,17 @@
+//! `webhook_configs`.
+
+use crate::notify::config::{HttpClientConfig, Secret};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookConfig {
+    /// Default true.
+    pub send_resolved: bool,
+    pub http_config: HttpClientConfig,
+    /// `url` (or the contents of `url_file`, read when sending).
+    pub url: Option<Secret>,
+    pub url_file: Option<String>,
+    /// 0 sends every alert.
+    pub max_alerts: u64,
+    /// Cairn's extension: sign the body with HMAC-SHA256 into `X-Cairn-Signature`.
+    pub signing_secret: Option<Secret>,
+}

@@ -1,0 +1,7 @@
+//! Notifications on the node: the thin driver around `cairn_alerting::notify`'s pure pipeline,
+//! and the senders that carry its requests and e-mails out. Only the meta leader sends; what
+//! it sent is committed to the meta group's notification log.
+
+pub mod sender;
+
+pub use sender::{SendError, Senders};
