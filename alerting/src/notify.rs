@@ -12,6 +12,7 @@
 
 pub mod config;
 pub mod inhibit_rule;
+pub mod inhibitor;
 pub mod integrations;
 pub mod matcher;
 pub mod nflog;

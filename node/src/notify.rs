@@ -2,6 +2,8 @@
 //! and the senders that carry its requests and e-mails out. Only the meta leader sends; what
 //! it sent is committed to the meta group's notification log.
 
+pub mod alert_board;
 pub mod sender;
 
+pub use alert_board::AlertBoard;
 pub use sender::{SendError, Senders};

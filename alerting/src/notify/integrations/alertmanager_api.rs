@@ -15,3 +15,17 @@ pub struct AlertmanagerApiConfig {
     /// Per request; default 10s.
     pub timeout_ms: i64,
 }
+
+impl Default for AlertmanagerApiConfig {
+    fn default() -> Self {
+        AlertmanagerApiConfig {
+            send_resolved: true,
+            http_config: HttpClientConfig {
+                follow_redirects: true,
+                ..Default::default()
+            },
+            url: String::new(),
+            timeout_ms: 10_000,
+        }
+    }
+}

@@ -28,3 +28,30 @@ pub struct EmailConfig {
     pub require_tls: bool,
     pub tls_config: TlsConfig,
 }
+
+/// Alertmanager's defaults; `to`, `from`, `hello`, `smarthost` and `require_tls` come from
+/// the file or `global`.
+impl Default for EmailConfig {
+    fn default() -> Self {
+        EmailConfig {
+            send_resolved: false,
+            to: String::new(),
+            from: String::new(),
+            hello: "localhost".to_string(),
+            smarthost: String::new(),
+            auth_username: None,
+            auth_password: None,
+            auth_password_file: None,
+            auth_secret: None,
+            auth_identity: None,
+            headers: BTreeMap::from([(
+                "Subject".to_string(),
+                "{{ template \"email.default.subject\" . }}".to_string(),
+            )]),
+            html: Some("{{ template \"email.default.html\" . }}".to_string()),
+            text: None,
+            require_tls: true,
+            tls_config: TlsConfig::default(),
+        }
+    }
+}

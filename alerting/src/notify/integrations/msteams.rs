@@ -14,3 +14,21 @@ pub struct MsTeamsConfig {
     pub summary: String,
     pub text: String,
 }
+
+/// Alertmanager's defaults.
+impl Default for MsTeamsConfig {
+    fn default() -> Self {
+        MsTeamsConfig {
+            send_resolved: true,
+            http_config: HttpClientConfig {
+                follow_redirects: true,
+                ..Default::default()
+            },
+            webhook_url: None,
+            webhook_url_file: None,
+            title: "{{ template \"msteams.default.title\" . }}".to_string(),
+            summary: "{{ template \"msteams.default.summary\" . }}".to_string(),
+            text: "{{ template \"msteams.default.text\" . }}".to_string(),
+        }
+    }
+}

@@ -14,3 +14,20 @@ pub struct MsTeamsV2Config {
     pub title: String,
     pub text: String,
 }
+
+/// Alertmanager's defaults.
+impl Default for MsTeamsV2Config {
+    fn default() -> Self {
+        MsTeamsV2Config {
+            send_resolved: true,
+            http_config: HttpClientConfig {
+                follow_redirects: true,
+                ..Default::default()
+            },
+            webhook_url: None,
+            webhook_url_file: None,
+            title: "{{ template \"msteamsv2.default.title\" . }}".to_string(),
+            text: "{{ template \"msteamsv2.default.text\" . }}".to_string(),
+        }
+    }
+}

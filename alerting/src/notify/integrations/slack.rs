@@ -49,3 +49,37 @@ pub struct SlackAction {
     pub name: String,
     pub value: String,
 }
+
+/// Alertmanager's defaults.
+impl Default for SlackConfig {
+    fn default() -> Self {
+        SlackConfig {
+            send_resolved: false,
+            http_config: HttpClientConfig {
+                follow_redirects: true,
+                ..Default::default()
+            },
+            api_url: None,
+            api_url_file: None,
+            channel: String::new(),
+            username: "{{ template \"slack.default.username\" . }}".to_string(),
+            color: r#"{{ if eq .Status "firing" }}danger{{ else }}good{{ end }}"#.to_string(),
+            title: "{{ template \"slack.default.title\" . }}".to_string(),
+            title_link: "{{ template \"slack.default.titlelink\" . }}".to_string(),
+            pretext: "{{ template \"slack.default.pretext\" . }}".to_string(),
+            text: "{{ template \"slack.default.text\" . }}".to_string(),
+            fields: Vec::new(),
+            short_fields: false,
+            footer: "{{ template \"slack.default.footer\" . }}".to_string(),
+            fallback: "{{ template \"slack.default.fallback\" . }}".to_string(),
+            callback_id: "{{ template \"slack.default.callbackid\" . }}".to_string(),
+            icon_emoji: "{{ template \"slack.default.iconemoji\" . }}".to_string(),
+            icon_url: "{{ template \"slack.default.iconurl\" . }}".to_string(),
+            image_url: String::new(),
+            thumb_url: String::new(),
+            link_names: false,
+            mrkdwn_in: Vec::new(),
+            actions: Vec::new(),
+        }
+    }
+}

@@ -19,3 +19,24 @@ pub struct TelegramConfig {
     /// Default `HTML`; `Markdown`, `MarkdownV2` or empty.
     pub parse_mode: String,
 }
+
+/// Alertmanager's defaults.
+impl Default for TelegramConfig {
+    fn default() -> Self {
+        TelegramConfig {
+            send_resolved: true,
+            http_config: HttpClientConfig {
+                follow_redirects: true,
+                ..Default::default()
+            },
+            api_url: "https://api.telegram.org".to_string(),
+            bot_token: None,
+            bot_token_file: None,
+            chat_id: 0,
+            message_thread_id: None,
+            message: "{{ template \"telegram.default.message\" . }}".to_string(),
+            disable_notifications: false,
+            parse_mode: "HTML".to_string(),
+        }
+    }
+}

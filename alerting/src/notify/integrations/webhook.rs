@@ -15,3 +15,19 @@ pub struct WebhookConfig {
     /// Cairn's extension: sign the body with HMAC-SHA256 into `X-Cairn-Signature`.
     pub signing_secret: Option<Secret>,
 }
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        WebhookConfig {
+            send_resolved: true,
+            http_config: HttpClientConfig {
+                follow_redirects: true,
+                ..Default::default()
+            },
+            url: None,
+            url_file: None,
+            max_alerts: 0,
+            signing_secret: None,
+        }
+    }
+}

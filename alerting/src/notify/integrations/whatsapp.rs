@@ -18,3 +18,21 @@ pub struct WhatsAppConfig {
     /// Template source; default `{{ template "whatsapp.default.message" . }}`.
     pub message: String,
 }
+
+impl Default for WhatsAppConfig {
+    fn default() -> Self {
+        WhatsAppConfig {
+            send_resolved: true,
+            http_config: HttpClientConfig {
+                follow_redirects: true,
+                ..Default::default()
+            },
+            api_url: "https://graph.facebook.com/v21.0".to_string(),
+            phone_number_id: String::new(),
+            token: None,
+            token_file: None,
+            to: Vec::new(),
+            message: "{{ template \"whatsapp.default.message\" . }}".to_string(),
+        }
+    }
+}
