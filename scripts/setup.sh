@@ -7,6 +7,7 @@ SUDO=""
 if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
 
 need=()
+pip_need=()
 # librocksdb-sys runs bindgen, which loads libclang at build time.
 if ! ls /usr/lib/llvm-*/lib/libclang.so >/dev/null 2>&1; then
   need+=(libclang-dev)
@@ -18,6 +19,11 @@ for extra in "$@"; do
   case "$extra" in
     prometheus) command -v prometheus >/dev/null 2>&1 || need+=(prometheus) ;;
     victoria-metrics) command -v victoria-metrics >/dev/null 2>&1 || need+=(victoria-metrics) ;;
+    # Alertmanager and amtool: the notification tests run the real ones beside Cairn.
+    alertmanager) command -v prometheus-alertmanager >/dev/null 2>&1 && command -v amtool >/dev/null 2>&1 \
+      || need+=(prometheus-alertmanager) ;;
+    # The e-mail tests receive Cairn's mail with Python's aiosmtpd (pip, below).
+    smtp) python3 -c 'import aiosmtpd' >/dev/null 2>&1 || pip_need+=(aiosmtpd) ;;
     *) need+=("$extra") ;;
   esac
 done
@@ -30,4 +36,18 @@ if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installed ${need[*]}"
 else
   echo "setup: build dependencies present (libclang, clang, make${*:+, $*})"
+fi
+
+if [ ${#pip_need[@]} -gt 0 ]; then
+  if ! command -v python3 >/dev/null 2>&1; then
+    echo "setup: installing Debian packages: python3 python3-pip"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends python3 python3-pip >/dev/null
+  fi
+  echo "setup: installing Python packages for the tests: ${pip_need[*]}"
+  # Debian's python3 refuses system-wide pip installs (PEP 668); a user install is enough.
+  python3 -m pip install --user --quiet "${pip_need[@]}" 2>/dev/null \
+    || python3 -m pip install --user --quiet --break-system-packages "${pip_need[@]}"
+  echo "setup: installed ${pip_need[*]}"
 fi
