@@ -31,6 +31,7 @@ pub mod simple_kind;
 pub mod state_keys;
 pub mod template;
 pub mod unittest;
+pub(crate) mod yaml;
 
 pub use alert::{Alert, AlertState, fingerprint};
 pub use error::{Error, Result};

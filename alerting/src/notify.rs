@@ -15,6 +15,7 @@ pub mod inhibit_rule;
 pub mod inhibitor;
 pub mod integrations;
 pub mod matcher;
+pub mod matcher_parse;
 pub mod nflog;
 pub mod notify_alert;
 pub mod notify_keys;
@@ -27,6 +28,7 @@ pub mod time_interval;
 
 pub use config::AlertmanagerConfig;
 pub use matcher::{MatchOp, Matcher};
+pub use matcher_parse::{parse_matcher, parse_matchers};
 pub use notify_alert::NotifyAlert;
 pub use outgoing::{EmailMessage, HttpRequest, Outgoing};
 pub use receiver::{Integration, Receiver};

@@ -17,7 +17,6 @@ mod check_report;
 mod decode;
 mod duplicates;
 mod validate;
-pub(crate) mod yaml;
 
 use std::fmt;
 
@@ -25,6 +24,7 @@ pub use check_report::check_report;
 pub use duplicates::{DuplicateRule, find_duplicates};
 
 use crate::rule::RuleGroup;
+use crate::yaml;
 
 /// A parsed and validated rule file.
 #[derive(Debug, Clone, PartialEq)]

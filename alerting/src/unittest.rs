@@ -29,7 +29,8 @@ mod unittest_test;
 use std::collections::BTreeMap;
 
 use crate::rule::RuleGroup;
-use crate::rule_file::{parse_rule_file, yaml};
+use crate::rule_file::parse_rule_file;
+use crate::yaml;
 
 /// The verdict on one test file and what promtool would print for it.
 #[derive(Debug, Clone, PartialEq)]

@@ -73,11 +73,41 @@ impl Matcher {
     }
 }
 
-/// Alertmanager's text form: `name="value"` with the value quoted as Go's `%q` would.
+/// Alertmanager's text form (`labels.Matcher.String`): `name="value"`, the value escaped as
+/// OpenMetrics escapes it (only `\\`, `\n` and `\"`; not Go's `%q`, which would also escape
+/// tabs and non-printable characters). Route keys, and so group keys, are built from it.
 impl std::fmt::Display for Matcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}{}{:?}", self.name, self.op.as_str(), self.value)
+        write!(f, "{}{}\"", self.name, self.op.as_str())?;
+        for c in self.value.chars() {
+            match c {
+                '\\' => f.write_str("\\\\")?,
+                '\n' => f.write_str("\\n")?,
+                '"' => f.write_str("\\\"")?,
+                c => write!(f, "{c}")?,
+            }
+        }
+        f.write_str("\"")
     }
+}
+
+impl Matcher {
+    /// Alertmanager's matcher order (`labels.Matchers.Less`): by name, then value, then
+    /// operator (`=`, `!=`, `=~`, `!~`).
+    pub fn am_cmp(&self, other: &Matcher) -> std::cmp::Ordering {
+        let rank = |op: MatchOp| op as u8;
+        (self.name.as_str(), self.value.as_str(), rank(self.op)).cmp(&(
+            other.name.as_str(),
+            other.value.as_str(),
+            rank(other.op),
+        ))
+    }
+}
+
+/// `{a="b",c=~"d"}`, as Alertmanager prints a matcher list (`labels.Matchers.String`).
+pub fn matchers_string(matchers: &[Matcher]) -> String {
+    let parts: Vec<String> = matchers.iter().map(Matcher::to_string).collect();
+    format!("{{{}}}", parts.join(","))
 }
 
 /// Whether every matcher matches.

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use cairn_query::promqltest::parse_duration_ms;
 
-use super::yaml::{Node, NodeKind};
+use crate::yaml::{Node, NodeKind};
 use super::{RuleError, RuleFileError};
 use crate::simple_kind;
 

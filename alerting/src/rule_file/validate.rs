@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::decode::{Entry, RawGroup, RawRule, Sink};
-use super::yaml::{Node, NodeKind};
+use crate::yaml::{Node, NodeKind};
 use crate::rule::{AlertingRule, RecordingRule, Rule, RuleGroup};
 use crate::simple_kind::{self, Param, is_label_name, is_metric_name};
 

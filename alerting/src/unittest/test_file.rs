@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use cairn_query::promqltest::{parse_duration_ms, parse_number};
 
-use crate::rule_file::yaml::{Node, NodeKind};
+use crate::yaml::{Node, NodeKind};
 
 #[derive(Debug, Default)]
 pub(super) struct TestFile {

@@ -1,10 +1,11 @@
-//! Positioned YAML: the first document of a rule file as a tree whose every node knows its
-//! line and column (1-based, as Go's yaml.v3 reports them), so that errors can point at the
-//! offending value the way promtool does (`7:15: ... could not parse expression`).
+//! Positioned YAML: the first document of a file as a tree whose every node knows its line
+//! and column (1-based, as Go's yaml.v3 reports them), so that errors can point at the
+//! offending value the way promtool does (`7:15: ... could not parse expression`). Shared by
+//! rule files, rule unit tests and `alertmanager.yml` (`notify::config`).
 //!
 //! Built from yaml-rust2's event parser rather than its `Yaml` loader because the loader
 //! drops positions, quoting style and duplicate keys, all three of which the rule checks
-//! need. Aliases are expanded; tags are ignored (rule files do not use them).
+//! need. Aliases are expanded; tags are ignored (neither format uses them).
 
 use std::collections::HashMap;
 
