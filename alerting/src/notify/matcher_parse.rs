@@ -113,10 +113,22 @@ mod tests {
 
     #[test]
     fn operators_quoting_and_whitespace() {
-        assert_eq!(one(r#"foo="bar""#), ("foo".into(), MatchOp::Equal, "bar".into()));
-        assert_eq!(one("foo!=bar"), ("foo".into(), MatchOp::NotEqual, "bar".into()));
-        assert_eq!(one(r#"  foo =~ "a|b"  "#), ("foo".into(), MatchOp::Regex, "a|b".into()));
-        assert_eq!(one(r#"foo!~"""#), ("foo".into(), MatchOp::NotRegex, "".into()));
+        assert_eq!(
+            one(r#"foo="bar""#),
+            ("foo".into(), MatchOp::Equal, "bar".into())
+        );
+        assert_eq!(
+            one("foo!=bar"),
+            ("foo".into(), MatchOp::NotEqual, "bar".into())
+        );
+        assert_eq!(
+            one(r#"  foo =~ "a|b"  "#),
+            ("foo".into(), MatchOp::Regex, "a|b".into())
+        );
+        assert_eq!(
+            one(r#"foo!~"""#),
+            ("foo".into(), MatchOp::NotRegex, "".into())
+        );
         assert_eq!(one("foo="), ("foo".into(), MatchOp::Equal, "".into()));
         assert_eq!(one("a:b=c d"), ("a:b".into(), MatchOp::Equal, "c d".into()));
     }
@@ -132,10 +144,22 @@ mod tests {
 
     #[test]
     fn bad_matchers_are_refused() {
-        assert!(parse_matcher("foo").unwrap_err().starts_with("bad matcher format"));
+        assert!(
+            parse_matcher("foo")
+                .unwrap_err()
+                .starts_with("bad matcher format")
+        );
         assert!(parse_matcher("1foo=bar").is_err());
-        assert!(parse_matcher(r#"foo="bar"#).unwrap_err().contains("unescaped double quote"));
-        assert!(parse_matcher(r#"foo="b"ar""#).unwrap_err().contains("unescaped double quote"));
+        assert!(
+            parse_matcher(r#"foo="bar"#)
+                .unwrap_err()
+                .contains("unescaped double quote")
+        );
+        assert!(
+            parse_matcher(r#"foo="b"ar""#)
+                .unwrap_err()
+                .contains("unescaped double quote")
+        );
         assert!(parse_matcher("foo=~(a").is_err());
     }
 

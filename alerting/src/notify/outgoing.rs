@@ -3,6 +3,8 @@
 
 use super::config::{HttpClientConfig, Secret, TlsConfig};
 
+// One per notification, moved to its sender; the size difference costs nothing there.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outgoing {
     /// One or more requests (WhatsApp sends one per recipient), sent in order.

@@ -13,6 +13,9 @@ pub struct Receiver {
     pub integrations: Vec<Integration>,
 }
 
+// Built once per configuration and shared by reference; boxing the variants would only add
+// indirection to every match.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Integration {
     Webhook(WebhookConfig),

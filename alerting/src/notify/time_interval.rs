@@ -112,7 +112,11 @@ impl TimeInterval {
 
 /// Whether any part of the named intervals contains the instant. Unknown names contain
 /// nothing (the configuration refuses them).
-pub fn any_contains(intervals: &BTreeMap<String, Vec<TimeInterval>>, names: &[String], ts_ms: i64) -> bool {
+pub fn any_contains(
+    intervals: &BTreeMap<String, Vec<TimeInterval>>,
+    names: &[String],
+    ts_ms: i64,
+) -> bool {
     names
         .iter()
         .filter_map(|n| intervals.get(n))
@@ -123,7 +127,11 @@ pub fn any_contains(intervals: &BTreeMap<String, Vec<TimeInterval>>, names: &[St
 /// Whether notifications of `route` are held back at the instant: inside one of its
 /// `mute_time_intervals`, or outside all of its `active_time_intervals` when it has any
 /// (Alertmanager's TimeMuteStage and TimeActiveStage).
-pub fn route_muted_at(route: &Route, intervals: &BTreeMap<String, Vec<TimeInterval>>, ts_ms: i64) -> bool {
+pub fn route_muted_at(
+    route: &Route,
+    intervals: &BTreeMap<String, Vec<TimeInterval>>,
+    ts_ms: i64,
+) -> bool {
     if any_contains(intervals, &route.mute_time_intervals, ts_ms) {
         return true;
     }

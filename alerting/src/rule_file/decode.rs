@@ -8,9 +8,9 @@ use std::collections::HashSet;
 
 use cairn_query::promqltest::parse_duration_ms;
 
-use crate::yaml::{Node, NodeKind};
 use super::{RuleError, RuleFileError};
 use crate::simple_kind;
+use crate::yaml::{Node, NodeKind};
 
 /// Keys of a group, in the order the error message lists them.
 const GROUP_KEYS: [&str; 5] = ["name", "interval", "query_offset", "limit", "rules"];

@@ -10,9 +10,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::decode::{Entry, RawGroup, RawRule, Sink};
-use crate::yaml::{Node, NodeKind};
 use crate::rule::{AlertingRule, RecordingRule, Rule, RuleGroup};
 use crate::simple_kind::{self, Param, is_label_name, is_metric_name};
+use crate::yaml::{Node, NodeKind};
 
 /// Validates the groups of one file (group names unique and not empty) and their rules.
 pub(crate) fn groups(sink: &mut Sink, raw: Vec<RawGroup<'_>>) -> Vec<RuleGroup> {

@@ -8,7 +8,13 @@ use crate::notify::receiver::Integration;
 
 fn parse(yaml: &str) -> AlertmanagerConfig {
     AlertmanagerConfig::parse(yaml, BTreeMap::new()).unwrap_or_else(|e| {
-        panic!("{}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))
+        panic!(
+            "{}",
+            e.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
     })
 }
 
@@ -59,7 +65,14 @@ receivers:
     let crit = &c.route.routes[0];
     assert_eq!(crit.receiver, "pager");
     assert_eq!(crit.group_by, vec!["alertname"]);
-    assert_eq!((crit.group_wait_ms, crit.group_interval_ms, crit.repeat_interval_ms), (10_000, 60_000, 3_600_000));
+    assert_eq!(
+        (
+            crit.group_wait_ms,
+            crit.group_interval_ms,
+            crit.repeat_interval_ms
+        ),
+        (10_000, 60_000, 3_600_000)
+    );
     assert_eq!(crit.key, r#"{}/{severity="critical"}"#);
     assert_eq!(crit.id, r#"{}/{severity="critical"}/0"#);
     let db = &crit.routes[0];
@@ -110,10 +123,14 @@ receivers:
     let r = c.receiver("r").unwrap();
     let kinds: Vec<&str> = r.integrations.iter().map(|i| i.kind()).collect();
     assert_eq!(kinds, ["webhook", "email", "slack", "telegram"]);
-    let Integration::Webhook(w) = &r.integrations[0] else { panic!() };
+    let Integration::Webhook(w) = &r.integrations[0] else {
+        panic!()
+    };
     assert!(!w.http_config.follow_redirects, "global http_config");
     assert_eq!(w.signing_secret, Some(Secret("k".into())));
-    let Integration::Email(e) = &r.integrations[1] else { panic!() };
+    let Integration::Email(e) = &r.integrations[1] else {
+        panic!()
+    };
     assert_eq!(e.smarthost, "mail.example.org:587");
     assert_eq!(e.from, "am@example.org");
     assert_eq!(e.auth_username.as_deref(), Some("am"));
@@ -121,11 +138,21 @@ receivers:
     assert!(!e.require_tls);
     assert_eq!(e.hello, "localhost");
     assert_eq!(e.headers.get("Subject").map(String::as_str), Some("Hi"));
-    assert_eq!(e.headers.get("To").map(String::as_str), Some("ops@example.org"));
-    let Integration::Slack(s) = &r.integrations[2] else { panic!() };
-    assert_eq!(s.api_url, Some(Secret("https://hooks.slack.com/services/X".into())));
+    assert_eq!(
+        e.headers.get("To").map(String::as_str),
+        Some("ops@example.org")
+    );
+    let Integration::Slack(s) = &r.integrations[2] else {
+        panic!()
+    };
+    assert_eq!(
+        s.api_url,
+        Some(Secret("https://hooks.slack.com/services/X".into()))
+    );
     assert_eq!(s.channel, "#ops");
-    let Integration::Telegram(t) = &r.integrations[3] else { panic!() };
+    let Integration::Telegram(t) = &r.integrations[3] else {
+        panic!()
+    };
     assert_eq!(t.api_url, "http://127.0.0.1:8081");
     assert_eq!(t.chat_id, -1001);
     assert_eq!(t.parse_mode, "HTML");
@@ -136,16 +163,44 @@ fn every_error_is_reported_with_its_key_and_place() {
     let errs = errors(
         "route:\n  receiver: nobody\n  group_wait: 1x\n  routes:\n  - receiver: r\n    bogus: 1\nreceivers:\n- name: r\n  pagerduty_configs:\n  - routing_key: k\n  slack_configs:\n  - channel: x\n",
     );
-    let found: Vec<(String, usize, usize)> = errs.iter().map(|e| (e.path.clone(), e.line, e.column)).collect();
-    assert!(found.contains(&("route.group_wait".into(), 3, 15)), "{errs:?}");
-    assert!(found.contains(&("route.routes[0].bogus".into(), 6, 5)), "{errs:?}");
-    assert!(found.contains(&("receivers[0].pagerduty_configs".into(), 9, 3)), "{errs:?}");
-    assert!(found.contains(&("receivers[0].slack_configs[0].api_url".into(), 12, 5)), "{errs:?}");
-    assert!(found.contains(&("route.receiver".into(), 2, 13)), "{errs:?}");
-    let unsupported = errs.iter().find(|e| e.path.ends_with("pagerduty_configs")).unwrap();
-    assert_eq!(unsupported.message, "pagerduty_configs is not supported by Cairn");
+    let found: Vec<(String, usize, usize)> = errs
+        .iter()
+        .map(|e| (e.path.clone(), e.line, e.column))
+        .collect();
+    assert!(
+        found.contains(&("route.group_wait".into(), 3, 15)),
+        "{errs:?}"
+    );
+    assert!(
+        found.contains(&("route.routes[0].bogus".into(), 6, 5)),
+        "{errs:?}"
+    );
+    assert!(
+        found.contains(&("receivers[0].pagerduty_configs".into(), 9, 3)),
+        "{errs:?}"
+    );
+    assert!(
+        found.contains(&("receivers[0].slack_configs[0].api_url".into(), 12, 5)),
+        "{errs:?}"
+    );
+    assert!(
+        found.contains(&("route.receiver".into(), 2, 13)),
+        "{errs:?}"
+    );
+    let unsupported = errs
+        .iter()
+        .find(|e| e.path.ends_with("pagerduty_configs"))
+        .unwrap();
+    assert_eq!(
+        unsupported.message,
+        "pagerduty_configs is not supported by Cairn"
+    );
     let unknown = errs.iter().find(|e| e.path.ends_with("bogus")).unwrap();
-    assert!(unknown.message.contains("unknown key \"bogus\""), "{}", unknown.message);
+    assert!(
+        unknown.message.contains("unknown key \"bogus\""),
+        "{}",
+        unknown.message
+    );
 }
 
 #[test]
@@ -181,8 +236,14 @@ receivers:
         "route:\n  receiver: r\n  routes:\n  - mute_time_intervals: [nope]\ntime_intervals:\n- name: t\n  time_intervals:\n  - location: Local\nreceivers:\n- name: r\n",
     );
     let paths: Vec<&str> = errs.iter().map(|e| e.path.as_str()).collect();
-    assert!(paths.contains(&"route.routes[0].mute_time_intervals[0]"), "{errs:?}");
-    assert!(paths.contains(&"time_intervals[0].time_intervals[0].location"), "{errs:?}");
+    assert!(
+        paths.contains(&"route.routes[0].mute_time_intervals[0]"),
+        "{errs:?}"
+    );
+    assert!(
+        paths.contains(&"time_intervals[0].time_intervals[0].location"),
+        "{errs:?}"
+    );
 }
 
 #[test]
@@ -202,22 +263,36 @@ external_alerts:
 "#,
     );
     let rule = &c.inhibit_rules[0];
-    assert_eq!(rule.source_matchers[0].to_string(), r#"severity="critical""#);
+    assert_eq!(
+        rule.source_matchers[0].to_string(),
+        r#"severity="critical""#
+    );
     assert_eq!(rule.target_matchers.len(), 2);
     assert_eq!(rule.equal, vec!["cluster"]);
     let ext = c.external_alerts.unwrap();
     assert_eq!(ext.secret, Secret("s".into()));
     assert_eq!(ext.allowed_ips.len(), 3);
-    let errs = errors("route: {receiver: r}\nreceivers: [{name: r}]\nexternal_alerts:\n  allowed_ips: [10.0.0.0/33]\n");
+    let errs = errors(
+        "route: {receiver: r}\nreceivers: [{name: r}]\nexternal_alerts:\n  allowed_ips: [10.0.0.0/33]\n",
+    );
     let paths: Vec<&str> = errs.iter().map(|e| e.path.as_str()).collect();
-    assert_eq!(paths, ["external_alerts.secret", "external_alerts.allowed_ips[0]"]);
+    assert_eq!(
+        paths,
+        ["external_alerts.secret", "external_alerts.allowed_ips[0]"]
+    );
 }
 
 #[test]
 fn template_files_are_kept_as_given() {
-    let files = BTreeMap::from([("my.tmpl".to_string(), "{{ define \"x\" }}y{{ end }}".to_string())]);
-    let c = AlertmanagerConfig::parse("route: {receiver: r}\nreceivers: [{name: r}]\ntemplates: ['*.tmpl']\n", files.clone())
-        .unwrap_or_else(|e| panic!("{e:?}"));
+    let files = BTreeMap::from([(
+        "my.tmpl".to_string(),
+        "{{ define \"x\" }}y{{ end }}".to_string(),
+    )]);
+    let c = AlertmanagerConfig::parse(
+        "route: {receiver: r}\nreceivers: [{name: r}]\ntemplates: ['*.tmpl']\n",
+        files.clone(),
+    )
+    .unwrap_or_else(|e| panic!("{e:?}"));
     assert_eq!(c.template_files, files);
 }
 
@@ -225,5 +300,8 @@ fn template_files_are_kept_as_given() {
 fn syntax_errors_are_placed() {
     let errs = errors("route:\n  receiver: [r\n");
     assert_eq!(errs.len(), 1);
-    assert!(errs[0].line > 0 && errs[0].message.starts_with("YAML syntax error"), "{errs:?}");
+    assert!(
+        errs[0].line > 0 && errs[0].message.starts_with("YAML syntax error"),
+        "{errs:?}"
+    );
 }

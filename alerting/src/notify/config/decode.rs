@@ -14,8 +14,11 @@ use super::fields::Fields;
 use super::http_decode::{http_config, tls_config};
 use super::sink::Sink;
 use super::time_interval_decode::decode_time_interval;
+use super::{
+    AlertmanagerConfig, ConfigError, ExternalAlertsConfig, GlobalConfig, HttpClientConfig,
+    TlsConfig,
+};
 use super::{inhibit_decode, receivers_decode, route_decode, validate};
-use super::{AlertmanagerConfig, ConfigError, ExternalAlertsConfig, GlobalConfig, HttpClientConfig, TlsConfig};
 use crate::notify::time_interval::TimeInterval;
 use crate::yaml::{self, Node};
 
@@ -127,7 +130,10 @@ pub(crate) fn parse(
             global: global.config,
             route: route.resolve(),
             inhibit_rules,
-            time_intervals: time_intervals.into_iter().map(|(k, (v, _))| (k, v)).collect(),
+            time_intervals: time_intervals
+                .into_iter()
+                .map(|(k, (v, _))| (k, v))
+                .collect(),
             receivers: receivers.into_iter().map(|(r, _)| r).collect(),
             template_files,
             external_alerts,
@@ -208,7 +214,11 @@ fn global(sink: &mut Sink, node: &Node, path: &str) -> Global {
         ("victorops_api_key", "victorops_api_key_file"),
     ] {
         if f.nonempty(sink, a).is_some() && f.nonempty(sink, b).is_some() {
-            f.report(sink, b, format!("at most one of {a} & {b} must be configured"));
+            f.report(
+                sink,
+                b,
+                format!("at most one of {a} & {b} must be configured"),
+            );
         }
     }
     // The ignored integrations' URLs are still URLs, as Alertmanager checks them.
@@ -238,9 +248,15 @@ fn global(sink: &mut Sink, node: &Node, path: &str) -> Global {
 
 /// `mute_time_intervals` (deprecated) and `time_intervals`: one namespace, names unique.
 /// Each name maps to its parts and the node of its name.
-fn time_intervals<'n>(sink: &mut Sink, top: &Fields<'n>) -> BTreeMap<String, (Vec<TimeInterval>, &'n Node)> {
+fn time_intervals<'n>(
+    sink: &mut Sink,
+    top: &Fields<'n>,
+) -> BTreeMap<String, (Vec<TimeInterval>, &'n Node)> {
     let mut out: BTreeMap<String, (Vec<TimeInterval>, &Node)> = BTreeMap::new();
-    for (key, what) in [("mute_time_intervals", "mute time interval"), ("time_intervals", "time interval")] {
+    for (key, what) in [
+        ("mute_time_intervals", "mute time interval"),
+        ("time_intervals", "time interval"),
+    ] {
         for (path, node) in top.list(sink, key) {
             let Some(f) = Fields::read(sink, node, &path, what, &["name", "time_intervals"]) else {
                 continue;
@@ -268,23 +284,45 @@ fn time_intervals<'n>(sink: &mut Sink, top: &Fields<'n>) -> BTreeMap<String, (Ve
 
 /// `external_alerts: {secret, allowed_ips}` (Cairn's extension).
 fn external_alerts(sink: &mut Sink, node: &Node, path: &str) -> Option<ExternalAlertsConfig> {
-    let f = Fields::read(sink, node, path, "external_alerts", &["secret", "allowed_ips"])?;
+    let f = Fields::read(
+        sink,
+        node,
+        path,
+        "external_alerts",
+        &["secret", "allowed_ips"],
+    )?;
     let secret = f.secret(sink, "secret");
     let mut allowed_ips = Vec::new();
     let mut ok = true;
-    for (i, (ip, n)) in f.strings(sink, "allowed_ips").unwrap_or_default().into_iter().enumerate() {
+    for (i, (ip, n)) in f
+        .strings(sink, "allowed_ips")
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
         if is_ip_or_net(&ip) {
             allowed_ips.push(ip);
         } else {
             ok = false;
-            sink.at(&format!("{path}.allowed_ips[{i}]"), n, format!("{ip:?} is not an IP address or a network (10.0.0.0/8)"));
+            sink.at(
+                &format!("{path}.allowed_ips[{i}]"),
+                n,
+                format!("{ip:?} is not an IP address or a network (10.0.0.0/8)"),
+            );
         }
     }
     let Some(secret) = secret else {
-        sink.at(&f.path_of("secret"), node, "external_alerts needs a secret (the HMAC-SHA256 key senders sign with)");
+        sink.at(
+            &f.path_of("secret"),
+            node,
+            "external_alerts needs a secret (the HMAC-SHA256 key senders sign with)",
+        );
         return None;
     };
-    ok.then_some(ExternalAlertsConfig { secret, allowed_ips })
+    ok.then_some(ExternalAlertsConfig {
+        secret,
+        allowed_ips,
+    })
 }
 
 fn is_ip_or_net(s: &str) -> bool {

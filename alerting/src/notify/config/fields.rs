@@ -37,14 +37,22 @@ impl<'n> Fields<'n> {
             NodeKind::Map(items) => items.as_slice(),
             NodeKind::Null => &[],
             _ => {
-                sink.at(path, node, format!("expected {what} (a mapping), found {}", node.describe()));
+                sink.at(
+                    path,
+                    node,
+                    format!("expected {what} (a mapping), found {}", node.describe()),
+                );
                 return None;
             }
         };
         let mut entries: Vec<(&'n str, &'n Node, &'n Node)> = Vec::new();
         for (key, value) in items {
             let Some(name) = key.as_scalar() else {
-                sink.at(path, key, format!("a key of {what} must be a string, found {}", key.describe()));
+                sink.at(
+                    path,
+                    key,
+                    format!("a key of {what} must be a string, found {}", key.describe()),
+                );
                 continue;
             };
             let key_path = join(path, name);
@@ -54,7 +62,11 @@ impl<'n> Fields<'n> {
                 continue;
             }
             if entries.iter().any(|(k, _, _)| *k == name) {
-                sink.at(&key_path, key, format!("key {name:?} is set twice in {what}"));
+                sink.at(
+                    &key_path,
+                    key,
+                    format!("key {name:?} is set twice in {what}"),
+                );
                 continue;
             }
             entries.push((name, key, value));
@@ -68,12 +80,18 @@ impl<'n> Fields<'n> {
 
     /// The value node of `key`, null or not; None when the key is absent.
     pub(crate) fn get(&self, key: &str) -> Option<&'n Node> {
-        self.entries.iter().find(|(k, _, _)| *k == key).map(|(_, _, v)| *v)
+        self.entries
+            .iter()
+            .find(|(k, _, _)| *k == key)
+            .map(|(_, _, v)| *v)
     }
 
     /// The key node of `key` (for "set here" errors).
     pub(crate) fn key_node(&self, key: &str) -> Option<&'n Node> {
-        self.entries.iter().find(|(k, _, _)| *k == key).map(|(_, k, _)| *k)
+        self.entries
+            .iter()
+            .find(|(k, _, _)| *k == key)
+            .map(|(_, k, _)| *k)
     }
 
     /// Whether `key` is present with a non-null value.
@@ -91,7 +109,12 @@ impl<'n> Fields<'n> {
         sink.at(&self.path_of(key), node, message);
     }
 
-    fn typed<T>(&self, sink: &mut Sink, key: &str, f: impl Fn(&Node) -> Result<Option<T>, String>) -> Option<T> {
+    fn typed<T>(
+        &self,
+        sink: &mut Sink,
+        key: &str,
+        f: impl Fn(&Node) -> Result<Option<T>, String>,
+    ) -> Option<T> {
         let node = self.get(key)?;
         match f(node) {
             Ok(v) => v,
@@ -201,7 +224,11 @@ impl<'n> Fields<'n> {
             NodeKind::Map(items) => items,
             NodeKind::Null => return Vec::new(),
             _ => {
-                sink.at(&path, node, format!("expected a mapping of strings, found {}", node.describe()));
+                sink.at(
+                    &path,
+                    node,
+                    format!("expected a mapping of strings, found {}", node.describe()),
+                );
                 return Vec::new();
             }
         };
@@ -229,7 +256,11 @@ impl<'n> Fields<'n> {
 }
 
 /// A list node's items with their paths; null is empty, anything else but a list is reported.
-pub(crate) fn list_items<'n>(sink: &mut Sink, node: &'n Node, path: &str) -> Vec<(String, &'n Node)> {
+pub(crate) fn list_items<'n>(
+    sink: &mut Sink,
+    node: &'n Node,
+    path: &str,
+) -> Vec<(String, &'n Node)> {
     match &node.kind {
         NodeKind::Seq(items) => items
             .iter()
@@ -238,7 +269,11 @@ pub(crate) fn list_items<'n>(sink: &mut Sink, node: &'n Node, path: &str) -> Vec
             .collect(),
         NodeKind::Null => Vec::new(),
         _ => {
-            sink.at(path, node, format!("expected a list, found {}", node.describe()));
+            sink.at(
+                path,
+                node,
+                format!("expected a list, found {}", node.describe()),
+            );
             Vec::new()
         }
     }

@@ -28,11 +28,20 @@ pub(crate) fn inhibit_rules(sink: &mut Sink, top: &Fields<'_>) -> Vec<InhibitRul
         let source_matchers = side(sink, &f, "source");
         let target_matchers = side(sink, &f, "target");
         let mut equal = Vec::new();
-        for (i, (name, n)) in f.strings(sink, "equal").unwrap_or_default().into_iter().enumerate() {
+        for (i, (name, n)) in f
+            .strings(sink, "equal")
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+        {
             if is_label_name(&name) {
                 equal.push(name);
             } else {
-                sink.at(&format!("{}[{i}]", f.path_of("equal")), n, format!("{name:?} is not a valid label name"));
+                sink.at(
+                    &format!("{}[{i}]", f.path_of("equal")),
+                    n,
+                    format!("{name:?} is not a valid label name"),
+                );
             }
         }
         if sink.len() == before {
@@ -51,7 +60,11 @@ fn side(sink: &mut Sink, f: &Fields<'_>, which: &str) -> Vec<Matcher> {
     let mut out = Vec::new();
     for (name, value, key_node) in f.string_map(sink, &key) {
         if !is_label_name(&name) {
-            sink.at(&join(&f.path_of(&key), &name), key_node, format!("invalid label name {name:?}"));
+            sink.at(
+                &join(&f.path_of(&key), &name),
+                key_node,
+                format!("invalid label name {name:?}"),
+            );
         } else if let Ok(m) = Matcher::new(&name, MatchOp::Equal, &value) {
             out.push(m);
         }

@@ -10,8 +10,8 @@ use super::scalars::canonical_header;
 use super::sink::Sink;
 use crate::notify::config::HttpClientConfig;
 use crate::notify::integrations::{
-    AlertmanagerApiConfig, EmailConfig, MsTeamsConfig, MsTeamsV2Config, SlackAction, SlackConfig, SlackField,
-    TelegramConfig, WebhookConfig, WhatsAppConfig,
+    AlertmanagerApiConfig, EmailConfig, MsTeamsConfig, MsTeamsV2Config, SlackAction, SlackConfig,
+    SlackField, TelegramConfig, WebhookConfig, WhatsAppConfig,
 };
 use crate::notify::receiver::{Integration, Receiver};
 use crate::yaml::Node;
@@ -44,8 +44,16 @@ const UNSUPPORTED: [&str; 11] = [
 ];
 
 /// The receivers, each with the node of its name (for uniqueness errors).
-pub(crate) fn receivers<'n>(sink: &mut Sink, top: &Fields<'n>, global: &Global) -> Vec<(Receiver, &'n Node)> {
-    let keys: Vec<&str> = ["name"].into_iter().chain(SUPPORTED).chain(UNSUPPORTED).collect();
+pub(crate) fn receivers<'n>(
+    sink: &mut Sink,
+    top: &Fields<'n>,
+    global: &Global,
+) -> Vec<(Receiver, &'n Node)> {
+    let keys: Vec<&str> = ["name"]
+        .into_iter()
+        .chain(SUPPORTED)
+        .chain(UNSUPPORTED)
+        .collect();
     let mut out: Vec<(Receiver, &Node)> = Vec::new();
     for (path, node) in top.list(sink, "receivers") {
         let Some(f) = Fields::read(sink, node, &path, "a receiver", &keys) else {
@@ -53,7 +61,11 @@ pub(crate) fn receivers<'n>(sink: &mut Sink, top: &Fields<'n>, global: &Global) 
         };
         for kind in UNSUPPORTED {
             if let Some(key) = f.key_node(kind) {
-                sink.at(&f.path_of(kind), key, format!("{kind} is not supported by Cairn"));
+                sink.at(
+                    &f.path_of(kind),
+                    key,
+                    format!("{kind} is not supported by Cairn"),
+                );
             }
         }
         let mut integrations = Vec::new();
@@ -71,7 +83,11 @@ pub(crate) fn receivers<'n>(sink: &mut Sink, top: &Fields<'n>, global: &Global) 
         }
         let name_node = f.get("name").unwrap_or(node);
         if out.iter().any(|(r, _)| r.name == name) {
-            sink.at(&f.path_of("name"), name_node, format!("notification config name {name:?} is not unique"));
+            sink.at(
+                &f.path_of("name"),
+                name_node,
+                format!("notification config name {name:?} is not unique"),
+            );
             continue;
         }
         out.push((Receiver { name, integrations }, name_node));
@@ -79,7 +95,13 @@ pub(crate) fn receivers<'n>(sink: &mut Sink, top: &Fields<'n>, global: &Global) 
     out
 }
 
-fn integration(sink: &mut Sink, kind: &str, node: &Node, path: &str, g: &Global) -> Option<Integration> {
+fn integration(
+    sink: &mut Sink,
+    kind: &str,
+    node: &Node,
+    path: &str,
+    g: &Global,
+) -> Option<Integration> {
     let before = sink.len();
     let out = match kind {
         "webhook_configs" => webhook(sink, node, path, g).map(Integration::Webhook),
@@ -113,16 +135,40 @@ fn text(sink: &mut Sink, f: &Fields<'_>, key: &str, slot: &mut String) {
 }
 
 /// Exactly one of a secret and its `_file`: `required` says whether none is an error.
-fn one_of(sink: &mut Sink, f: &Fields<'_>, a: &str, b: &str, has_a: bool, has_b: bool, required: bool) {
+fn one_of(
+    sink: &mut Sink,
+    f: &Fields<'_>,
+    a: &str,
+    b: &str,
+    has_a: bool,
+    has_b: bool,
+    required: bool,
+) {
     if has_a && has_b {
-        f.report(sink, b, format!("at most one of {a} & {b} must be configured"));
+        f.report(
+            sink,
+            b,
+            format!("at most one of {a} & {b} must be configured"),
+        );
     } else if required && !has_a && !has_b {
-        sink.at(&f.path_of(a), f.node, format!("one of {a} or {b} must be configured"));
+        sink.at(
+            &f.path_of(a),
+            f.node,
+            format!("one of {a} or {b} must be configured"),
+        );
     }
 }
 
 fn webhook(sink: &mut Sink, node: &Node, path: &str, g: &Global) -> Option<WebhookConfig> {
-    const KEYS: [&str; 7] = ["send_resolved", "http_config", "url", "url_file", "max_alerts", "timeout", "signing_secret"];
+    const KEYS: [&str; 7] = [
+        "send_resolved",
+        "http_config",
+        "url",
+        "url_file",
+        "max_alerts",
+        "timeout",
+        "signing_secret",
+    ];
     let f = Fields::read(sink, node, path, "a webhook config", &KEYS)?;
     let mut c = WebhookConfig {
         http_config: http(sink, &f, g),
@@ -144,9 +190,17 @@ fn webhook(sink: &mut Sink, node: &Node, path: &str, g: &Global) -> Option<Webho
     f.duration(sink, "timeout");
     let (has_url, has_file) = (f.has("url"), c.url_file.is_some());
     if !has_url && !has_file {
-        sink.at(&f.path_of("url"), node, "missing URL in webhook config (one of url or url_file must be configured)");
+        sink.at(
+            &f.path_of("url"),
+            node,
+            "missing URL in webhook config (one of url or url_file must be configured)",
+        );
     } else if has_url && has_file {
-        f.report(sink, "url_file", "at most one of url & url_file must be configured");
+        f.report(
+            sink,
+            "url_file",
+            "at most one of url & url_file must be configured",
+        );
     }
     Some(c)
 }
@@ -179,26 +233,47 @@ fn email(sink: &mut Sink, node: &Node, path: &str, g: &Global) -> Option<EmailCo
         Some(to) => c.to = to,
         None => sink.at(&f.path_of("to"), node, "missing to address in email config"),
     }
-    match f.host_port(sink, "smarthost").or_else(|| gc.smtp_smarthost.clone()) {
+    match f
+        .host_port(sink, "smarthost")
+        .or_else(|| gc.smtp_smarthost.clone())
+    {
         Some(s) => c.smarthost = s,
         None if f.has("smarthost") => {}
-        None => sink.at(&f.path_of("smarthost"), node, "no smarthost here and no global smtp_smarthost set"),
+        None => sink.at(
+            &f.path_of("smarthost"),
+            node,
+            "no smarthost here and no global smtp_smarthost set",
+        ),
     }
     match f.nonempty(sink, "from").or_else(|| gc.smtp_from.clone()) {
         Some(s) => c.from = s,
-        None => sink.at(&f.path_of("from"), node, "no from address here and no global smtp_from set"),
+        None => sink.at(
+            &f.path_of("from"),
+            node,
+            "no from address here and no global smtp_from set",
+        ),
     }
-    c.hello = f.nonempty(sink, "hello").unwrap_or_else(|| gc.smtp_hello.clone());
-    c.auth_username = f.nonempty(sink, "auth_username").or_else(|| gc.smtp_auth_username.clone());
+    c.hello = f
+        .nonempty(sink, "hello")
+        .unwrap_or_else(|| gc.smtp_hello.clone());
+    c.auth_username = f
+        .nonempty(sink, "auth_username")
+        .or_else(|| gc.smtp_auth_username.clone());
     c.auth_password = f.secret(sink, "auth_password");
     c.auth_password_file = f.nonempty(sink, "auth_password_file");
     if c.auth_password.is_none() && c.auth_password_file.is_none() {
         c.auth_password = gc.smtp_auth_password.clone();
         c.auth_password_file = gc.smtp_auth_password_file.clone();
     }
-    c.auth_secret = f.secret(sink, "auth_secret").or_else(|| gc.smtp_auth_secret.clone());
-    c.auth_identity = f.nonempty(sink, "auth_identity").or_else(|| gc.smtp_auth_identity.clone());
-    c.require_tls = f.boolean(sink, "require_tls").unwrap_or(gc.smtp_require_tls);
+    c.auth_secret = f
+        .secret(sink, "auth_secret")
+        .or_else(|| gc.smtp_auth_secret.clone());
+    c.auth_identity = f
+        .nonempty(sink, "auth_identity")
+        .or_else(|| gc.smtp_auth_identity.clone());
+    c.require_tls = f
+        .boolean(sink, "require_tls")
+        .unwrap_or(gc.smtp_require_tls);
     c.tls_config = match f.get("tls_config") {
         Some(n) => tls_config(sink, n, &f.path_of("tls_config")).unwrap_or_default(),
         None => g.smtp_tls_config.clone().unwrap_or_default(),
@@ -208,15 +283,23 @@ fn email(sink: &mut Sink, node: &Node, path: &str, g: &Global) -> Option<EmailCo
     for (name, value, key) in f.string_map(sink, "headers") {
         let canonical = canonical_header(&name);
         if seen.contains(&canonical) {
-            sink.at(&format!("{}.{name}", f.path_of("headers")), key, format!("duplicate header {canonical:?} in email config"));
+            sink.at(
+                &format!("{}.{name}", f.path_of("headers")),
+                key,
+                format!("duplicate header {canonical:?} in email config"),
+            );
             continue;
         }
         seen.push(canonical.clone());
         c.headers.insert(canonical, value);
     }
     // The e-mail notifier's defaults for the envelope headers.
-    c.headers.entry("To".to_string()).or_insert_with(|| c.to.clone());
-    c.headers.entry("From".to_string()).or_insert_with(|| c.from.clone());
+    c.headers
+        .entry("To".to_string())
+        .or_insert_with(|| c.to.clone());
+    c.headers
+        .entry("From".to_string())
+        .or_insert_with(|| c.from.clone());
     if let Some(h) = f.string(sink, "html") {
         c.html = Some(h);
     }
@@ -263,10 +346,22 @@ fn slack(sink: &mut Sink, node: &Node, path: &str, g: &Global) -> Option<SlackCo
         c.send_resolved = b;
     }
     let (has_url, has_file) = (f.has("api_url"), c.api_url_file.is_some());
-    one_of(sink, &f, "api_url", "api_url_file", has_url, has_file, false);
+    one_of(
+        sink,
+        &f,
+        "api_url",
+        "api_url_file",
+        has_url,
+        has_file,
+        false,
+    );
     if !has_url && !has_file {
         if g.config.slack_api_url.is_none() && g.config.slack_api_url_file.is_none() {
-            sink.at(&f.path_of("api_url"), node, "no api_url here and no global slack_api_url set either inline or in a file");
+            sink.at(
+                &f.path_of("api_url"),
+                node,
+                "no api_url here and no global slack_api_url set either inline or in a file",
+            );
         }
         c.api_url = g.config.slack_api_url.clone();
         c.api_url_file = g.config.slack_api_url_file.clone();
@@ -294,7 +389,8 @@ fn slack(sink: &mut Sink, node: &Node, path: &str, g: &Global) -> Option<SlackCo
         .map(|(s, _)| s)
         .collect();
     for (p, n) in f.list(sink, "fields") {
-        let Some(ff) = Fields::read(sink, n, &p, "a slack field", &["title", "value", "short"]) else {
+        let Some(ff) = Fields::read(sink, n, &p, "a slack field", &["title", "value", "short"])
+        else {
             continue;
         };
         let field = SlackField {
@@ -303,9 +399,17 @@ fn slack(sink: &mut Sink, node: &Node, path: &str, g: &Global) -> Option<SlackCo
             short: ff.boolean(sink, "short"),
         };
         if field.title.is_empty() {
-            sink.at(&ff.path_of("title"), n, "missing title in Slack field configuration");
+            sink.at(
+                &ff.path_of("title"),
+                n,
+                "missing title in Slack field configuration",
+            );
         } else if field.value.is_empty() {
-            sink.at(&ff.path_of("value"), n, "missing value in Slack field configuration");
+            sink.at(
+                &ff.path_of("value"),
+                n,
+                "missing value in Slack field configuration",
+            );
         } else {
             c.fields.push(field);
         }
@@ -331,21 +435,39 @@ fn slack_action(sink: &mut Sink, node: &Node, path: &str) -> Option<SlackAction>
     };
     if let Some(n) = f.get("confirm") {
         let p = f.path_of("confirm");
-        if let Some(cf) = Fields::read(sink, n, &p, "a slack confirmation", &["text", "title", "ok_text", "dismiss_text"]) {
+        if let Some(cf) = Fields::read(
+            sink,
+            n,
+            &p,
+            "a slack confirmation",
+            &["text", "title", "ok_text", "dismiss_text"],
+        ) {
             for k in ["title", "ok_text", "dismiss_text"] {
                 cf.string(sink, k);
             }
             if n.kind != crate::yaml::NodeKind::Null && cf.nonempty(sink, "text").is_none() {
-                sink.at(&cf.path_of("text"), n, "missing text in Slack confirmation configuration");
+                sink.at(
+                    &cf.path_of("text"),
+                    n,
+                    "missing text in Slack confirmation configuration",
+                );
             }
         }
     }
     if a.kind.is_empty() {
-        sink.at(&f.path_of("type"), node, "missing type in Slack action configuration");
+        sink.at(
+            &f.path_of("type"),
+            node,
+            "missing type in Slack action configuration",
+        );
         return None;
     }
     if a.text.is_empty() {
-        sink.at(&f.path_of("text"), node, "missing text in Slack action configuration");
+        sink.at(
+            &f.path_of("text"),
+            node,
+            "missing text in Slack action configuration",
+        );
         return None;
     }
     if !a.url.is_empty() {
@@ -353,7 +475,11 @@ fn slack_action(sink: &mut Sink, node: &Node, path: &str) -> Option<SlackAction>
         a.name.clear();
         a.value.clear();
     } else if a.name.is_empty() {
-        sink.at(&f.path_of("name"), node, "missing name or url in Slack action configuration");
+        sink.at(
+            &f.path_of("name"),
+            node,
+            "missing name or url in Slack action configuration",
+        );
         return None;
     }
     Some(a)
@@ -375,7 +501,9 @@ fn telegram(sink: &mut Sink, node: &Node, path: &str, g: &Global) -> Option<Tele
     let f = Fields::read(sink, node, path, "a telegram config", &KEYS)?;
     let mut c = TelegramConfig {
         http_config: http(sink, &f, g),
-        api_url: f.url(sink, "api_url").unwrap_or_else(|| g.config.telegram_api_url.clone()),
+        api_url: f
+            .url(sink, "api_url")
+            .unwrap_or_else(|| g.config.telegram_api_url.clone()),
         bot_token: f.secret(sink, "bot_token"),
         bot_token_file: f.nonempty(sink, "bot_token_file"),
         message_thread_id: f.integer(sink, "message_thread_id").filter(|&t| t != 0),
@@ -393,23 +521,50 @@ fn telegram(sink: &mut Sink, node: &Node, path: &str, g: &Global) -> Option<Tele
     }
     let (has_token, has_file) = (c.bot_token.is_some(), c.bot_token_file.is_some());
     if !has_token && !has_file {
-        sink.at(&f.path_of("bot_token"), node, "missing bot_token or bot_token_file on telegram_config");
+        sink.at(
+            &f.path_of("bot_token"),
+            node,
+            "missing bot_token or bot_token_file on telegram_config",
+        );
     }
-    one_of(sink, &f, "bot_token", "bot_token_file", has_token, has_file, false);
+    one_of(
+        sink,
+        &f,
+        "bot_token",
+        "bot_token_file",
+        has_token,
+        has_file,
+        false,
+    );
     let chat_id = f.integer(sink, "chat_id");
     c.chat_id = chat_id.unwrap_or(0);
     // (A chat_id of the wrong type is reported already.)
     if c.chat_id == 0 && (chat_id.is_some() || !f.has("chat_id")) {
-        sink.at(&f.path_of("chat_id"), node, "missing chat_id on telegram_config");
+        sink.at(
+            &f.path_of("chat_id"),
+            node,
+            "missing chat_id on telegram_config",
+        );
     }
-    if !matches!(c.parse_mode.as_str(), "" | "Markdown" | "MarkdownV2" | "HTML") {
+    if !matches!(
+        c.parse_mode.as_str(),
+        "" | "Markdown" | "MarkdownV2" | "HTML"
+    ) {
         f.report(sink, "parse_mode", "unknown parse_mode on telegram_config, must be Markdown, MarkdownV2, HTML or empty string");
     }
     Some(c)
 }
 
 fn msteams(sink: &mut Sink, node: &Node, path: &str, g: &Global) -> Option<MsTeamsConfig> {
-    const KEYS: [&str; 7] = ["send_resolved", "http_config", "webhook_url", "webhook_url_file", "title", "summary", "text"];
+    const KEYS: [&str; 7] = [
+        "send_resolved",
+        "http_config",
+        "webhook_url",
+        "webhook_url_file",
+        "title",
+        "summary",
+        "text",
+    ];
     let f = Fields::read(sink, node, path, "an msteams config", &KEYS)?;
     let mut c = MsTeamsConfig {
         http_config: http(sink, &f, g),
@@ -420,7 +575,15 @@ fn msteams(sink: &mut Sink, node: &Node, path: &str, g: &Global) -> Option<MsTea
     if let Some(b) = f.boolean(sink, "send_resolved") {
         c.send_resolved = b;
     }
-    one_of(sink, &f, "webhook_url", "webhook_url_file", f.has("webhook_url"), c.webhook_url_file.is_some(), true);
+    one_of(
+        sink,
+        &f,
+        "webhook_url",
+        "webhook_url_file",
+        f.has("webhook_url"),
+        c.webhook_url_file.is_some(),
+        true,
+    );
     text(sink, &f, "title", &mut c.title);
     text(sink, &f, "summary", &mut c.summary);
     text(sink, &f, "text", &mut c.text);
@@ -428,7 +591,14 @@ fn msteams(sink: &mut Sink, node: &Node, path: &str, g: &Global) -> Option<MsTea
 }
 
 fn msteamsv2(sink: &mut Sink, node: &Node, path: &str, g: &Global) -> Option<MsTeamsV2Config> {
-    const KEYS: [&str; 6] = ["send_resolved", "http_config", "webhook_url", "webhook_url_file", "title", "text"];
+    const KEYS: [&str; 6] = [
+        "send_resolved",
+        "http_config",
+        "webhook_url",
+        "webhook_url_file",
+        "title",
+        "text",
+    ];
     let f = Fields::read(sink, node, path, "an msteamsv2 config", &KEYS)?;
     let mut c = MsTeamsV2Config {
         http_config: http(sink, &f, g),
@@ -439,18 +609,37 @@ fn msteamsv2(sink: &mut Sink, node: &Node, path: &str, g: &Global) -> Option<MsT
     if let Some(b) = f.boolean(sink, "send_resolved") {
         c.send_resolved = b;
     }
-    one_of(sink, &f, "webhook_url", "webhook_url_file", f.has("webhook_url"), c.webhook_url_file.is_some(), true);
+    one_of(
+        sink,
+        &f,
+        "webhook_url",
+        "webhook_url_file",
+        f.has("webhook_url"),
+        c.webhook_url_file.is_some(),
+        true,
+    );
     text(sink, &f, "title", &mut c.title);
     text(sink, &f, "text", &mut c.text);
     Some(c)
 }
 
 fn whatsapp(sink: &mut Sink, node: &Node, path: &str, g: &Global) -> Option<WhatsAppConfig> {
-    const KEYS: [&str; 8] = ["send_resolved", "http_config", "api_url", "phone_number_id", "token", "token_file", "to", "message"];
+    const KEYS: [&str; 8] = [
+        "send_resolved",
+        "http_config",
+        "api_url",
+        "phone_number_id",
+        "token",
+        "token_file",
+        "to",
+        "message",
+    ];
     let f = Fields::read(sink, node, path, "a whatsapp config", &KEYS)?;
     let mut c = WhatsAppConfig {
         http_config: http(sink, &f, g),
-        api_url: f.url(sink, "api_url").unwrap_or_else(|| g.config.whatsapp_api_url.clone()),
+        api_url: f
+            .url(sink, "api_url")
+            .unwrap_or_else(|| g.config.whatsapp_api_url.clone()),
         phone_number_id: f.string(sink, "phone_number_id").unwrap_or_default(),
         token: f.secret(sink, "token"),
         token_file: f.nonempty(sink, "token_file"),
@@ -469,22 +658,47 @@ fn whatsapp(sink: &mut Sink, node: &Node, path: &str, g: &Global) -> Option<What
         c.message = m;
     }
     if c.phone_number_id.is_empty() {
-        sink.at(&f.path_of("phone_number_id"), node, "missing phone_number_id (the WhatsApp Business sender's id) in whatsapp config");
+        sink.at(
+            &f.path_of("phone_number_id"),
+            node,
+            "missing phone_number_id (the WhatsApp Business sender's id) in whatsapp config",
+        );
     }
-    one_of(sink, &f, "token", "token_file", c.token.is_some(), c.token_file.is_some(), true);
+    one_of(
+        sink,
+        &f,
+        "token",
+        "token_file",
+        c.token.is_some(),
+        c.token_file.is_some(),
+        true,
+    );
     if c.to.is_empty() {
-        sink.at(&f.path_of("to"), node, "missing to (the recipients' phone numbers) in whatsapp config");
+        sink.at(
+            &f.path_of("to"),
+            node,
+            "missing to (the recipients' phone numbers) in whatsapp config",
+        );
     }
     for (i, to) in c.to.iter().enumerate() {
         let digits = to.strip_prefix('+').unwrap_or(to);
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            sink.at(&format!("{}[{i}]", f.path_of("to")), f.get("to").unwrap_or(node), format!("{to:?} is not a phone number in international form (+4915112345678)"));
+            sink.at(
+                &format!("{}[{i}]", f.path_of("to")),
+                f.get("to").unwrap_or(node),
+                format!("{to:?} is not a phone number in international form (+4915112345678)"),
+            );
         }
     }
     Some(c)
 }
 
-fn alertmanager(sink: &mut Sink, node: &Node, path: &str, g: &Global) -> Option<AlertmanagerApiConfig> {
+fn alertmanager(
+    sink: &mut Sink,
+    node: &Node,
+    path: &str,
+    g: &Global,
+) -> Option<AlertmanagerApiConfig> {
     const KEYS: [&str; 4] = ["send_resolved", "http_config", "url", "timeout"];
     let f = Fields::read(sink, node, path, "an alertmanager config", &KEYS)?;
     let mut c = AlertmanagerApiConfig {
@@ -497,7 +711,11 @@ fn alertmanager(sink: &mut Sink, node: &Node, path: &str, g: &Global) -> Option<
     match f.url(sink, "url") {
         Some(u) => c.url = u,
         None if f.has("url") => {}
-        None => sink.at(&f.path_of("url"), node, "missing url (the Alertmanager's base URL) in alertmanager config"),
+        None => sink.at(
+            &f.path_of("url"),
+            node,
+            "missing url (the Alertmanager's base URL) in alertmanager config",
+        ),
     }
     match f.duration(sink, "timeout") {
         Some(0) => f.report(sink, "timeout", "timeout must be greater than zero"),

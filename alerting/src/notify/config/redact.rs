@@ -50,7 +50,11 @@ pub fn redacted_source(yaml: &str) -> String {
     spans.dedup();
     let mut out = yaml.to_string();
     for (start, end) in spans.into_iter().rev() {
-        if start <= end && end <= out.len() && out.is_char_boundary(start) && out.is_char_boundary(end) {
+        if start <= end
+            && end <= out.len()
+            && out.is_char_boundary(start)
+            && out.is_char_boundary(end)
+        {
             out.replace_range(start..end, "<secret>");
         }
     }
@@ -67,11 +71,23 @@ fn line_starts(text: &str) -> Vec<usize> {
 fn offset(text: &str, lines: &[usize], line: usize, column: usize) -> Option<usize> {
     let start = *lines.get(line.checked_sub(1)?)?;
     let rest = &text[start..];
-    Some(start + rest.char_indices().nth(column.checked_sub(1)?).map_or(rest.len(), |(i, _)| i))
+    Some(
+        start
+            + rest
+                .char_indices()
+                .nth(column.checked_sub(1)?)
+                .map_or(rest.len(), |(i, _)| i),
+    )
 }
 
 /// Walks the tree; `list_key` is the key of the nearest enclosing list (`slack_configs`).
-fn collect(node: &Node, list_key: &str, text: &str, lines: &[usize], spans: &mut Vec<(usize, usize)>) {
+fn collect(
+    node: &Node,
+    list_key: &str,
+    text: &str,
+    lines: &[usize],
+    spans: &mut Vec<(usize, usize)>,
+) {
     match &node.kind {
         NodeKind::Map(entries) => {
             for (k, v) in entries {
@@ -82,7 +98,11 @@ fn collect(node: &Node, list_key: &str, text: &str, lines: &[usize], spans: &mut
                         spans.push(span);
                     }
                 } else {
-                    let next = if matches!(v.kind, NodeKind::Seq(_)) { key } else { list_key };
+                    let next = if matches!(v.kind, NodeKind::Seq(_)) {
+                        key
+                    } else {
+                        list_key
+                    };
                     collect(v, next, text, lines, spans);
                 }
             }
@@ -98,12 +118,19 @@ fn collect(node: &Node, list_key: &str, text: &str, lines: &[usize], spans: &mut
 
 /// Where a scalar's source text is: quoted to its closing quote, a block scalar from its
 /// indicator to its last line, a plain one as long as its value.
-fn scalar_span(node: &Node, value: &str, key: &Node, text: &str, lines: &[usize]) -> Option<(usize, usize)> {
+fn scalar_span(
+    node: &Node,
+    value: &str,
+    key: &Node,
+    text: &str,
+    lines: &[usize],
+) -> Option<(usize, usize)> {
     let mut start = offset(text, lines, node.line, node.column)?;
     // An anchor before the value (`&name value`): keep it, replace what follows.
     if text[start..].starts_with('&') {
         let skip = text[start..].find([' ', '\t'])?;
-        start += skip + text[start + skip..].len() - text[start + skip..].trim_start_matches([' ', '\t']).len();
+        start += skip + text[start + skip..].len()
+            - text[start + skip..].trim_start_matches([' ', '\t']).len();
     }
     let rest = &text[start..];
     let end = match rest.chars().next()? {
@@ -185,7 +212,14 @@ external_alerts:
   secret: s3cr3t
 "#;
         let out = redacted_source(src);
-        for gone in ["hunter2", "XXXX", "with''token", "p4ss", "123:abc", "s3cr3t"] {
+        for gone in [
+            "hunter2",
+            "XXXX",
+            "with''token",
+            "p4ss",
+            "123:abc",
+            "s3cr3t",
+        ] {
             assert!(!out.contains(gone), "{gone} still in:\n{out}");
         }
         for kept in [
@@ -198,7 +232,10 @@ external_alerts:
         ] {
             assert!(out.contains(kept), "{kept} missing in:\n{out}");
         }
-        assert!(out.contains("smtp_auth_password: <secret>   # quoted"), "{out}");
+        assert!(
+            out.contains("smtp_auth_password: <secret>   # quoted"),
+            "{out}"
+        );
         assert!(out.contains("password: <secret>}"), "{out}");
         // Still a configuration with the same shape.
         assert!(yaml::parse(&out).is_ok(), "{out}");

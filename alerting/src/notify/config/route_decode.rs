@@ -57,7 +57,9 @@ pub(crate) struct RawRoute<'n> {
 
 /// The root route, with the root's own rules checked; None when there is none.
 pub(crate) fn route<'n>(sink: &mut Sink, top: &Fields<'n>) -> Option<RawRoute<'n>> {
-    let node = top.get("route").filter(|n| n.kind != crate::yaml::NodeKind::Null);
+    let node = top
+        .get("route")
+        .filter(|n| n.kind != crate::yaml::NodeKind::Null);
     let Some(node) = node else {
         sink.nowhere("route", "no route provided in config");
         return None;
@@ -65,16 +67,32 @@ pub(crate) fn route<'n>(sink: &mut Sink, top: &Fields<'n>) -> Option<RawRoute<'n
     let root = decode_route(sink, node, "route")?;
     // The root is the fallback for every alert.
     if root.receiver.is_none() {
-        sink.at("route.receiver", node, "root route must specify a default receiver");
+        sink.at(
+            "route.receiver",
+            node,
+            "root route must specify a default receiver",
+        );
     }
     if !root.matchers.is_empty() {
-        sink.at("route.matchers", node, "root route must not have any matchers");
+        sink.at(
+            "route.matchers",
+            node,
+            "root route must not have any matchers",
+        );
     }
     if !root.mute_time_intervals.is_empty() {
-        sink.at("route.mute_time_intervals", node, "root route must not have any mute time intervals");
+        sink.at(
+            "route.mute_time_intervals",
+            node,
+            "root route must not have any mute time intervals",
+        );
     }
     if !root.active_time_intervals.is_empty() {
-        sink.at("route.active_time_intervals", node, "root route must not have any active time intervals");
+        sink.at(
+            "route.active_time_intervals",
+            node,
+            "root route must not have any active time intervals",
+        );
     }
     if root.continue_matching {
         sink.at("route.continue", node, "cannot have continue in root route");
@@ -93,12 +111,21 @@ fn decode_route<'n>(sink: &mut Sink, node: &'n Node, path: &str) -> Option<RawRo
     let mut group_by = Vec::new();
     let mut group_by_all = false;
     let mut group_by_ok = true;
-    for (i, (name, n)) in f.strings(sink, "group_by").unwrap_or_default().into_iter().enumerate() {
+    for (i, (name, n)) in f
+        .strings(sink, "group_by")
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
         let p = format!("{}[{i}]", f.path_of("group_by"));
         if name == "..." {
             group_by_all = true;
         } else if !is_label_name(&name) {
-            sink.at(&p, n, format!("invalid label name {name:?} in group_by list"));
+            sink.at(
+                &p,
+                n,
+                format!("invalid label name {name:?} in group_by list"),
+            );
             group_by_ok = false;
         } else if group_by.contains(&name) {
             sink.at(&p, n, format!("duplicated label {name:?} in group_by"));
@@ -108,7 +135,11 @@ fn decode_route<'n>(sink: &mut Sink, node: &'n Node, path: &str) -> Option<RawRo
         }
     }
     if group_by_all && !group_by.is_empty() && group_by_ok {
-        f.report(sink, "group_by", "cannot have wildcard group_by (`...`) and other labels at the same time");
+        f.report(
+            sink,
+            "group_by",
+            "cannot have wildcard group_by (`...`) and other labels at the same time",
+        );
     }
 
     let mut matchers = Vec::new();
@@ -144,7 +175,11 @@ fn decode_route<'n>(sink: &mut Sink, node: &'n Node, path: &str) -> Option<RawRo
             .unwrap_or_default()
             .into_iter()
             .enumerate()
-            .map(|(i, (name, node))| NameRef { name, path: format!("{p}[{i}]"), node })
+            .map(|(i, (name, node))| NameRef {
+                name,
+                path: format!("{p}[{i}]"),
+                node,
+            })
             .collect()
     };
     let mute_time_intervals = names(sink, "mute_time_intervals");
@@ -193,7 +228,12 @@ pub(crate) fn match_re(sink: &mut Sink, f: &Fields<'_>, key: &str) -> Vec<Matche
 /// possibly several separated by commas.
 pub(crate) fn matchers_list(sink: &mut Sink, f: &Fields<'_>, key: &str) -> Vec<Matcher> {
     let mut out = Vec::new();
-    for (i, (text, node)) in f.strings(sink, key).unwrap_or_default().into_iter().enumerate() {
+    for (i, (text, node)) in f
+        .strings(sink, key)
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
         match parse_matchers(&text) {
             Ok(ms) => out.extend(ms),
             Err(e) => sink.at(&format!("{}[{i}]", f.path_of(key)), node, e),
@@ -210,7 +250,9 @@ impl RawRoute<'_> {
 
     fn resolve_under(&self, parent: Option<&Route>, index: usize) -> Route {
         let matchers_text = matchers_string(&self.matchers);
-        let (mut group_by, mut group_by_all) = parent.map_or((Vec::new(), false), |p| (p.group_by.clone(), p.group_by_all));
+        let (mut group_by, mut group_by_all) = parent.map_or((Vec::new(), false), |p| {
+            (p.group_by.clone(), p.group_by_all)
+        });
         if let Some(g) = &self.group_by {
             group_by = g.clone();
             group_by_all = false;
@@ -237,8 +279,16 @@ impl RawRoute<'_> {
                 .repeat_interval_ms
                 .unwrap_or(parent.map_or(DEFAULT_REPEAT_INTERVAL_MS, |p| p.repeat_interval_ms)),
             // Not inherited: Alertmanager takes each route's own lists.
-            mute_time_intervals: self.mute_time_intervals.iter().map(|n| n.name.clone()).collect(),
-            active_time_intervals: self.active_time_intervals.iter().map(|n| n.name.clone()).collect(),
+            mute_time_intervals: self
+                .mute_time_intervals
+                .iter()
+                .map(|n| n.name.clone())
+                .collect(),
+            active_time_intervals: self
+                .active_time_intervals
+                .iter()
+                .map(|n| n.name.clone())
+                .collect(),
             routes: Vec::new(),
             key: match parent {
                 Some(p) => format!("{}/{matchers_text}", p.key),

@@ -28,7 +28,9 @@ pub(crate) fn boolean(node: &Node) -> Result<Option<bool>, String> {
             | "OFF" => Ok(Some(false)),
             _ => Err(format!("expected true or false, found {value:?}")),
         },
-        NodeKind::Scalar { value, .. } => Err(format!("expected true or false, found the string {value:?}")),
+        NodeKind::Scalar { value, .. } => Err(format!(
+            "expected true or false, found the string {value:?}"
+        )),
         _ => Err(format!("expected true or false, found {}", node.describe())),
     }
 }
@@ -40,7 +42,9 @@ pub(crate) fn integer(node: &Node) -> Result<Option<i64>, String> {
         NodeKind::Scalar { value, plain: true } => parse_int(value)
             .map(Some)
             .ok_or_else(|| format!("expected an integer, found {value:?}")),
-        NodeKind::Scalar { value, .. } => Err(format!("expected an integer, found the string {value:?}")),
+        NodeKind::Scalar { value, .. } => {
+            Err(format!("expected an integer, found the string {value:?}"))
+        }
         _ => Err(format!("expected an integer, found {}", node.describe())),
     }
 }
@@ -76,7 +80,9 @@ pub(crate) fn duration(node: &Node) -> Result<Option<i64>, String> {
 /// An http(s) URL with a host, as Alertmanager's `URL` type requires.
 pub(crate) fn check_url(s: &str) -> Result<(), String> {
     if s.chars().any(|c| c.is_ascii_control()) {
-        return Err(format!("{s:?} is not a valid URL: it contains a control character"));
+        return Err(format!(
+            "{s:?} is not a valid URL: it contains a control character"
+        ));
     }
     // The scheme: letters first, then letters, digits, `+`, `-`, `.`, up to a colon.
     let mut scheme = "";
@@ -84,7 +90,9 @@ pub(crate) fn check_url(s: &str) -> Result<(), String> {
         match c {
             'a'..='z' | 'A'..='Z' => {}
             '0'..='9' | '+' | '-' | '.' if i > 0 => {}
-            ':' if i == 0 => return Err(format!("{s:?} is not a valid URL: missing protocol scheme")),
+            ':' if i == 0 => {
+                return Err(format!("{s:?} is not a valid URL: missing protocol scheme"));
+            }
             ':' => {
                 scheme = &s[..i];
                 break;
@@ -94,7 +102,9 @@ pub(crate) fn check_url(s: &str) -> Result<(), String> {
     }
     let lower = scheme.to_ascii_lowercase();
     if lower != "http" && lower != "https" {
-        return Err(format!("unsupported scheme {lower:?} for URL {s:?} (http or https)"));
+        return Err(format!(
+            "unsupported scheme {lower:?} for URL {s:?} (http or https)"
+        ));
     }
     let rest = &s[scheme.len() + 1..];
     let Some(authority) = rest.strip_prefix("//") else {
@@ -119,7 +129,9 @@ pub(crate) fn check_url(s: &str) -> Result<(), String> {
         return Err(format!("{s:?} is not a valid URL: invalid port {port:?}"));
     }
     if let Some(c) = host.chars().find(|c| " <>\"{}|\\^`".contains(*c)) {
-        return Err(format!("{s:?} is not a valid URL: invalid character {c:?} in host name"));
+        return Err(format!(
+            "{s:?} is not a valid URL: invalid character {c:?} in host name"
+        ));
     }
     if host.is_empty() {
         return Err(format!("missing host for URL {s:?}"));
@@ -171,7 +183,11 @@ pub(crate) fn canonical_header(key: &str) -> String {
     let mut upper = true;
     key.chars()
         .map(|c| {
-            let out = if upper { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() };
+            let out = if upper {
+                c.to_ascii_uppercase()
+            } else {
+                c.to_ascii_lowercase()
+            };
             upper = c == '-';
             out
         })
@@ -212,7 +228,14 @@ mod tests {
 
     #[test]
     fn integers_are_unquoted() {
-        let n = |v: &str, plain| Node { line: 1, column: 1, kind: NodeKind::Scalar { value: v.into(), plain } };
+        let n = |v: &str, plain| Node {
+            line: 1,
+            column: 1,
+            kind: NodeKind::Scalar {
+                value: v.into(),
+                plain,
+            },
+        };
         assert_eq!(integer(&n("-1001234", true)), Ok(Some(-1001234)));
         assert!(integer(&n("12", false)).is_err());
         assert!(integer(&n("1.5", true)).is_err());

@@ -15,7 +15,13 @@ impl Sink {
         self.at_pos(path, node.line, node.column, message);
     }
 
-    pub(crate) fn at_pos(&mut self, path: &str, line: usize, column: usize, message: impl Into<String>) {
+    pub(crate) fn at_pos(
+        &mut self,
+        path: &str,
+        line: usize,
+        column: usize,
+        message: impl Into<String>,
+    ) {
         self.errors.push(ConfigError {
             path: path.to_string(),
             line,
@@ -40,7 +46,13 @@ impl Sink {
     pub(crate) fn into_errors(self) -> Vec<ConfigError> {
         let mut errors = self.errors;
         // File order; unplaced (cross-section) problems last, in the order found.
-        errors.sort_by_key(|e| if e.line == 0 { (usize::MAX, 0) } else { (e.line, e.column) });
+        errors.sort_by_key(|e| {
+            if e.line == 0 {
+                (usize::MAX, 0)
+            } else {
+                (e.line, e.column)
+            }
+        });
         errors
     }
 }

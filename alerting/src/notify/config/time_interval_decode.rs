@@ -10,7 +10,14 @@ use super::sink::Sink;
 use crate::notify::time_interval::TimeInterval;
 use crate::yaml::Node;
 
-const KEYS: [&str; 6] = ["times", "weekdays", "days_of_month", "months", "years", "location"];
+const KEYS: [&str; 6] = [
+    "times",
+    "weekdays",
+    "days_of_month",
+    "months",
+    "years",
+    "location",
+];
 
 const WEEKDAYS: [&str; 7] = [
     "sunday",
@@ -38,7 +45,11 @@ const MONTHS: [&str; 12] = [
 ];
 
 /// One part of a named interval (an item of its `time_intervals:` list).
-pub(crate) fn decode_time_interval(sink: &mut Sink, node: &Node, path: &str) -> Option<TimeInterval> {
+pub(crate) fn decode_time_interval(
+    sink: &mut Sink,
+    node: &Node,
+    path: &str,
+) -> Option<TimeInterval> {
     let f = Fields::read(sink, node, path, "a time interval", &KEYS)?;
     let before = sink.len();
     let mut ti = TimeInterval::default();
@@ -71,18 +82,32 @@ pub(crate) fn decode_time_interval(sink: &mut Sink, node: &Node, path: &str) -> 
 }
 
 fn time_range(sink: &mut Sink, node: &Node, path: &str) -> Option<(u32, u32)> {
-    let f = Fields::read(sink, node, path, "a time range", &["start_time", "end_time"])?;
+    let f = Fields::read(
+        sink,
+        node,
+        path,
+        "a time range",
+        &["start_time", "end_time"],
+    )?;
     let start = f.nonempty(sink, "start_time");
     let end = f.nonempty(sink, "end_time");
     let (Some(start), Some(end)) = (start, end) else {
         sink.at(path, node, "both start and end times must be provided");
         return None;
     };
-    let s = parse_time(&start).map_err(|e| f.report(sink, "start_time", e)).ok();
-    let e = parse_time(&end).map_err(|e| f.report(sink, "end_time", e)).ok();
+    let s = parse_time(&start)
+        .map_err(|e| f.report(sink, "start_time", e))
+        .ok();
+    let e = parse_time(&end)
+        .map_err(|e| f.report(sink, "end_time", e))
+        .ok();
     let (s, e) = (s?, e?);
     if s >= e {
-        sink.at(path, node, "start time cannot be equal or greater than end time");
+        sink.at(
+            path,
+            node,
+            "start time cannot be equal or greater than end time",
+        );
         return None;
     }
     Some((s, e))
@@ -131,7 +156,10 @@ fn ranges(
 }
 
 /// Splits `a:b` (or `a`, meaning `a:a`) after lower-casing, each side read by `member`.
-fn split_range(s: &str, member: impl Fn(&str) -> Result<i32, String>) -> Result<(i32, i32), String> {
+fn split_range(
+    s: &str,
+    member: impl Fn(&str) -> Result<i32, String>,
+) -> Result<(i32, i32), String> {
     let s = s.to_lowercase();
     match s.split(':').collect::<Vec<_>>().as_slice() {
         [one] => member(one).map(|v| (v, v)),
@@ -180,7 +208,9 @@ fn day_of_month(s: &str) -> Result<(i32, i32), String> {
 fn month(s: &str) -> Result<(i32, i32), String> {
     let (b, e) = split_range(s, |m| match MONTHS.iter().position(|n| *n == m) {
         Some(i) => Ok(i as i32 + 1),
-        None => m.parse::<i32>().map_err(|_| format!("{m} is not a valid month")),
+        None => m
+            .parse::<i32>()
+            .map_err(|_| format!("{m} is not a valid month")),
     })?;
     if b > e {
         return Err(format!("end month {e} is before start month {b}"));

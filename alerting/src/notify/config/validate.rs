@@ -19,11 +19,23 @@ pub(crate) fn references(
         if let Some(r) = &route.receiver
             && !receivers.iter().any(|(rcv, _)| rcv.name == r.name)
         {
-            sink.at(&r.path, r.node, format!("undefined receiver {:?} used in route", r.name));
+            sink.at(
+                &r.path,
+                r.node,
+                format!("undefined receiver {:?} used in route", r.name),
+            );
         }
-        for ti in route.mute_time_intervals.iter().chain(&route.active_time_intervals) {
+        for ti in route
+            .mute_time_intervals
+            .iter()
+            .chain(&route.active_time_intervals)
+        {
             if !time_intervals.contains_key(&ti.name) {
-                sink.at(&ti.path, ti.node, format!("undefined time interval {:?} used in route", ti.name));
+                sink.at(
+                    &ti.path,
+                    ti.node,
+                    format!("undefined time interval {:?} used in route", ti.name),
+                );
             }
         }
     }

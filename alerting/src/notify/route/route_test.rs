@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use crate::notify::config::AlertmanagerConfig;
 
 fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn tree() -> AlertmanagerConfig {
@@ -43,14 +46,21 @@ receivers:
 }
 
 fn receivers(c: &AlertmanagerConfig, l: &[(&str, &str)]) -> Vec<String> {
-    c.route.match_alert(&labels(l)).iter().map(|r| r.receiver.clone()).collect()
+    c.route
+        .match_alert(&labels(l))
+        .iter()
+        .map(|r| r.receiver.clone())
+        .collect()
 }
 
 #[test]
 fn the_deepest_matching_route_wins_and_the_parent_is_the_fallback() {
     let c = tree();
     assert_eq!(receivers(&c, &[("owner", "team-A")]), ["team-A"]);
-    assert_eq!(receivers(&c, &[("owner", "team-A"), ("env", "testing")]), ["team-A-testing"]);
+    assert_eq!(
+        receivers(&c, &[("owner", "team-A"), ("env", "testing")]),
+        ["team-A-testing"]
+    );
     assert_eq!(receivers(&c, &[("owner", "nobody")]), ["default"]);
     assert_eq!(receivers(&c, &[]), ["default"]);
 }
@@ -65,11 +75,18 @@ fn continue_goes_on_to_the_siblings_and_a_match_without_it_stops() {
 #[test]
 fn group_labels_and_keys_as_alertmanager_prints_them() {
     let c = tree();
-    let alert = labels(&[("alertname", "Down"), ("owner", "team-A"), ("instance", "a:9100")]);
+    let alert = labels(&[
+        ("alertname", "Down"),
+        ("owner", "team-A"),
+        ("instance", "a:9100"),
+    ]);
     let route = c.route.match_alert(&alert)[0];
     let group = route.group_labels(&alert);
     assert_eq!(group, labels(&[("alertname", "Down")]));
-    assert_eq!(route.group_key(&group), r#"{}/{owner="team-A"}:{alertname="Down"}"#);
+    assert_eq!(
+        route.group_key(&group),
+        r#"{}/{owner="team-A"}:{alertname="Down"}"#
+    );
 
     let alert = labels(&[("alertname", "Down"), ("owner", "team-C"), ("a1", "x\ty")]);
     let route = c.route.match_alert(&alert)[0];

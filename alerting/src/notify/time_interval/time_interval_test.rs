@@ -81,7 +81,10 @@ fn days_past_a_short_months_end() {
         days_of_month: vec![(31, 31)],
         ..Default::default()
     };
-    assert!(!the_31st.contains(utc(2024, 4, 30, 12, 0)), "April has no 31st");
+    assert!(
+        !the_31st.contains(utc(2024, 4, 30, 12, 0)),
+        "April has no 31st"
+    );
     assert!(the_31st.contains(utc(2024, 5, 31, 12, 0)));
     // `25:31` in February is cut at its end.
     let late = TimeInterval {
