@@ -50,7 +50,7 @@ class Sink:
                 "transfer_encoding": part.get("Content-Transfer-Encoding"),
                 "body": part.get_content(),
             })
-        login = session.login_data
+        login = getattr(session.auth_data, "login", None)
         record = {
             "mail_from": envelope.mail_from,
             "rcpt_tos": list(envelope.rcpt_tos),
