@@ -67,7 +67,12 @@ fn transport(
     let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
         .port(port)
         .timeout(Some(timeout))
-        .hello_name(ClientId::Domain(mail.hello.clone()));
+        // Alertmanager's default EHLO name, should the configuration leave it empty.
+        .hello_name(ClientId::Domain(if mail.hello.is_empty() {
+            "localhost".to_string()
+        } else {
+            mail.hello.clone()
+        }));
     let tls = tls_parameters(mail, host)?;
     b = b.tls(if port == IMPLICIT_TLS_PORT {
         Tls::Wrapper(tls)
