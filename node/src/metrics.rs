@@ -1,6 +1,7 @@
 //! Cairn's own metrics in the Prometheus text exposition format: HTTP requests and latencies
 //! (recorded by a middleware), ingest counters, PromQL queries, and the storage engine's
-//! statistics, and rule evaluation (`metrics/rule_metrics.rs`).
+//! statistics, rule evaluation (`metrics/rule_metrics.rs`) and notifications
+//! (`metrics/notify_metrics.rs`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -10,8 +11,10 @@ use std::time::Duration;
 
 use cairn_storage::Engine;
 
+pub mod notify_metrics;
 pub mod rule_metrics;
 
+pub use notify_metrics::NotifyMetrics;
 pub use rule_metrics::RuleMetrics;
 
 /// Upper bounds (seconds) of the request latency histogram.
@@ -19,19 +22,37 @@ const BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
-#[derive(Default)]
-struct Histogram {
+/// A histogram of one label set; `Default` has the request latency buckets.
+pub(crate) struct Histogram {
+    bounds: &'static [f64],
     counts: Vec<u64>,
     sum: f64,
     count: u64,
 }
 
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram::with_bounds(BUCKETS)
+    }
+}
+
 impl Histogram {
-    fn observe(&mut self, secs: f64) {
-        if self.counts.is_empty() {
-            self.counts = vec![0; BUCKETS.len()];
+    /// A histogram with these upper bounds (seconds, ascending).
+    pub(crate) fn with_bounds(bounds: &'static [f64]) -> Histogram {
+        Histogram {
+            bounds,
+            counts: vec![0; bounds.len()],
+            sum: 0.0,
+            count: 0,
         }
-        for (i, b) in BUCKETS.iter().enumerate() {
+    }
+
+    pub(crate) fn count(&self) -> u64 {
+        self.count
+    }
+
+    pub(crate) fn observe(&mut self, secs: f64) {
+        for (i, b) in self.bounds.iter().enumerate() {
             if secs <= *b {
                 self.counts[i] += 1;
             }
@@ -41,8 +62,8 @@ impl Histogram {
     }
 
     /// Writes `<name>_bucket`, `_sum` and `_count` lines for one label set (`label="value"`).
-    fn render(&self, o: &mut String, name: &str, labels: &str) {
-        for (b, n) in BUCKETS.iter().zip(&self.counts) {
+    pub(crate) fn render(&self, o: &mut String, name: &str, labels: &str) {
+        for (b, n) in self.bounds.iter().zip(&self.counts) {
             let _ = writeln!(o, "{name}_bucket{{{labels},le=\"{b}\"}} {n}");
         }
         let _ = writeln!(
@@ -74,6 +95,8 @@ pub struct Metrics {
     pub query_cache: Arc<cairn_query::result_cache::CacheCounters>,
     /// Rule evaluation (the driver on the meta leader updates it).
     pub rules: Arc<RuleMetrics>,
+    /// Notifications (the senders update it).
+    pub notify: Arc<NotifyMetrics>,
 }
 
 impl Metrics {
@@ -284,6 +307,7 @@ impl Metrics {
         drop(l);
         self.render_queries(&mut o);
         self.rules.render(&mut o);
+        self.notify.render(&mut o);
         o
     }
 

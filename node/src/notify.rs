@@ -6,4 +6,4 @@ pub mod alert_board;
 pub mod sender;
 
 pub use alert_board::AlertBoard;
-pub use sender::{SendError, Senders};
+pub use sender::{SendError, SendTarget, Senders};

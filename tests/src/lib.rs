@@ -11,8 +11,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+pub mod capture_server;
 pub mod rules;
+pub mod smtp_sink;
+pub mod test_cert;
 pub mod test_cluster;
+pub use capture_server::{CaptureServer, CapturedRequest, Reply};
+pub use smtp_sink::{ReceivedMail, SmtpSink, SmtpSinkOptions};
+pub use test_cert::TestCa;
 pub use test_cluster::{Member, TestCluster};
 
 /// The workspace root (this crate lives in `<root>/tests`).

@@ -145,7 +145,7 @@ impl RuleMetrics {
 }
 
 /// A label value in the exposition format: `\`, `"` and newlines escaped.
-fn escape(v: &str) -> String {
+pub(crate) fn escape(v: &str) -> String {
     v.replace('\\', r"\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
