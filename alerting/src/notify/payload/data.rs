@@ -141,7 +141,8 @@ pub fn quote_meta(s: &str) -> String {
     out
 }
 
-/// A `template.KV` value.
+/// A `template.KV` value. Printed, it reads as Go prints a map (`map[a:b]`), as in
+/// Alertmanager 0.25 (0.27 added a `String` method printing `a=b, c=d`).
 pub fn kv(map: &BTreeMap<String, String>) -> Value {
     Value::Object(Object::new("template.KV", Value::string_map(map), &KV))
 }
@@ -205,14 +206,6 @@ fn pair_list(pairs: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-fn joined(pairs: &[(String, String)]) -> String {
-    pairs
-        .iter()
-        .map(|(n, v)| format!("{n}={v}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// A `[]string` argument (a list of strings, or a named type over one).
 pub fn string_list(v: &Value) -> Result<Vec<String>, String> {
     match v.underlying() {
@@ -234,7 +227,7 @@ pub fn string_list(v: &Value) -> Result<Vec<String>, String> {
     }
 }
 
-static KV: [Method; 5] = [
+static KV: [Method; 4] = [
     Method {
         name: "SortedPairs",
         params: &[],
@@ -276,15 +269,9 @@ static KV: [Method; 5] = [
             Ok(kv(&rest))
         },
     },
-    Method {
-        name: "String",
-        params: &[],
-        variadic: None,
-        call: |m, _| Ok(Value::Str(joined(&sorted_pairs(m)))),
-    },
 ];
 
-static PAIRS: [Method; 3] = [
+static PAIRS: [Method; 2] = [
     Method {
         name: "Names",
         params: &[],
@@ -296,12 +283,6 @@ static PAIRS: [Method; 3] = [
         params: &[],
         variadic: None,
         call: |p, _| Ok(strings(pair_list(p).into_iter().map(|p| p.1).collect())),
-    },
-    Method {
-        name: "String",
-        params: &[],
-        variadic: None,
-        call: |p, _| Ok(Value::Str(joined(&pair_list(p)))),
     },
 ];
 
