@@ -177,7 +177,10 @@ impl Alertmanager {
         let port = free_port();
         let child = Command::new(AM)
             .arg(format!("--config.file={}", cfg.display()))
-            .arg(format!("--storage.path={}", dir.path().join("data").display()))
+            .arg(format!(
+                "--storage.path={}",
+                dir.path().join("data").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .arg(format!("--web.external-url={EXTERNAL_URL}"))
             .arg("--cluster.listen-address=")
@@ -238,7 +241,9 @@ fn alerts(starts_ms: i64, ends_ms: i64) -> Vec<NotifyAlert> {
         ]),
         starts_at_ms: starts_ms,
         ends_at_ms: ends_ms,
-        generator_url: format!("http://prom.example:9090/graph?g0.expr=disk%7Binstance%3D%22{instance}%22%7D"),
+        generator_url: format!(
+            "http://prom.example:9090/graph?g0.expr=disk%7Binstance%3D%22{instance}%22%7D"
+        ),
         updated_at_ms: starts_ms,
     };
     vec![
@@ -267,7 +272,8 @@ fn postable(alerts: &[NotifyAlert], with_end: bool) -> String {
 }
 
 const SLACK_TEXT: &str = r#"{{ range .Alerts }}*{{ .Labels.instance | toUpper }}* {{ .Annotations.summary }} (since {{ .StartsAt.Format "15:04:05" }}, {{ .Fingerprint }}){{ "\n" }}{{ end }}{{ .CommonLabels.Remove (stringSlice "job") }}"#;
-const SLACK_FIELD: &str = r#"{{ .CommonLabels.severity | title }} on {{ .CommonLabels.SortedPairs.Names | join "," }}"#;
+const SLACK_FIELD: &str =
+    r#"{{ .CommonLabels.severity | title }} on {{ .CommonLabels.SortedPairs.Names | join "," }}"#;
 const SLACK_URL: &str = r#"{{ reReplaceAll "\\?.*" "" (index .Alerts 0).Annotations.runbook }}"#;
 
 fn am_config(cap: &Capture) -> String {

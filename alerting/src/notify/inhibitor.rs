@@ -113,7 +113,15 @@ mod tests {
             equal: vec![],
         };
         let a = alert(&[("team", "db"), ("alertname", "A")], 100);
-        assert!(inhibited_by(&a.labels, &[r.clone()], &[a.clone()], 0).is_empty());
+        assert!(
+            inhibited_by(
+                &a.labels,
+                std::slice::from_ref(&r),
+                std::slice::from_ref(&a),
+                0
+            )
+            .is_empty()
+        );
         let b = alert(&[("team", "db"), ("alertname", "B")], 100);
         assert_eq!(
             inhibited_by(&a.labels, &[r], &[a.clone(), b.clone()], 0),

@@ -3,6 +3,8 @@
 
 use super::config::{HttpClientConfig, Secret, TlsConfig};
 
+// One value per notification: the size of the e-mail variant costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outgoing {
     /// One or more requests (WhatsApp sends one per recipient), sent in order.

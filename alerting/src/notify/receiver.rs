@@ -13,6 +13,8 @@ pub struct Receiver {
     pub integrations: Vec<Integration>,
 }
 
+// Built once per configuration: boxing the larger configs would only add noise.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Integration {
     Webhook(WebhookConfig),

@@ -34,7 +34,9 @@ pub fn signature(name: &str) -> Option<Signature> {
 pub fn call(name: &str, args: &[Value]) -> Option<Result<Value, String>> {
     // Named types act as their underlying values here (Go's reflection sees their kind).
     let unwrapped: Vec<Value>;
-    let args = if args.iter().any(|a| matches!(a, Value::Object(_))) && !matches!(name, "print" | "println" | "printf") {
+    let args = if args.iter().any(|a| matches!(a, Value::Object(_)))
+        && !matches!(name, "print" | "println" | "printf")
+    {
         unwrapped = args.iter().map(|a| a.underlying().clone()).collect();
         &unwrapped[..]
     } else {

@@ -102,8 +102,14 @@ impl Data {
                 ),
                 ("GroupLabels".to_string(), kv(&self.group_labels)),
                 ("CommonLabels".to_string(), kv(&self.common_labels)),
-                ("CommonAnnotations".to_string(), kv(&self.common_annotations)),
-                ("ExternalURL".to_string(), Value::Str(self.external_url.clone())),
+                (
+                    "CommonAnnotations".to_string(),
+                    kv(&self.common_annotations),
+                ),
+                (
+                    "ExternalURL".to_string(),
+                    Value::Str(self.external_url.clone()),
+                ),
             ],
         }
     }
@@ -123,7 +129,10 @@ impl DataAlert {
                     "GeneratorURL".to_string(),
                     Value::Str(self.generator_url.clone()),
                 ),
-                ("Fingerprint".to_string(), Value::Str(self.fingerprint.clone())),
+                (
+                    "Fingerprint".to_string(),
+                    Value::Str(self.fingerprint.clone()),
+                ),
             ],
         }
     }
@@ -165,7 +174,10 @@ fn sorted_pairs(map: &Value) -> Vec<(String, String)> {
         .iter()
         .map(|(k, v)| match v {
             Value::Str(s) => (k.clone(), s.clone()),
-            other => (k.clone(), crate::template::sprint(std::slice::from_ref(other))),
+            other => (
+                k.clone(),
+                crate::template::sprint(std::slice::from_ref(other)),
+            ),
         })
         .collect();
     // BTreeMap order is by name already; alertname moves to the front.

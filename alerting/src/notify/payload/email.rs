@@ -3,12 +3,12 @@
 //! From defaulting as Alertmanager's do), the text body with text/template and the HTML body
 //! with html/template's escaping. `Date`, `Message-Id`, MIME and encoding are the sender's.
 
+use super::ReadFile;
 use super::render::Renderer;
 use super::templates::Templates;
-use super::ReadFile;
+use crate::notify::config::Secret;
 use crate::notify::integrations::EmailConfig;
 use crate::notify::outgoing::{EmailMessage, Outgoing};
-use crate::notify::config::Secret;
 
 pub fn build(
     c: &EmailConfig,
@@ -94,7 +94,10 @@ pub fn build(
         headers,
         html,
         text,
-        auth_username: c.auth_username.clone().or_else(|| g.smtp_auth_username.clone()),
+        auth_username: c
+            .auth_username
+            .clone()
+            .or_else(|| g.smtp_auth_username.clone()),
         auth_password: password,
         auth_identity: if own_auth {
             c.auth_identity.clone()

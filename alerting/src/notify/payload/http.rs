@@ -35,8 +35,13 @@ pub fn authorization(
     read_file: ReadFile<'_>,
 ) -> Result<Option<String>, String> {
     if let Some(b) = &cfg.basic_auth {
-        let password = secret(&b.password, &b.password_file, read_file, "basic_auth password")?
-            .unwrap_or_default();
+        let password = secret(
+            &b.password,
+            &b.password_file,
+            read_file,
+            "basic_auth password",
+        )?
+        .unwrap_or_default();
         let raw = format!("{}:{}", b.username, password);
         return Ok(Some(format!("Basic {}", base64(raw.as_bytes()))));
     }
@@ -83,8 +88,7 @@ pub fn json_post(
 
 /// Standard base64 with padding.
 pub fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         let b = [
@@ -133,8 +137,14 @@ mod tests {
 
     #[test]
     fn truncation_keeps_n_runes_with_an_ellipsis() {
-        assert_eq!(truncate_in_runes("abcdef", 6), ("abcdef".to_string(), false));
-        assert_eq!(truncate_in_runes("abcdefg", 6), ("abcde…".to_string(), true));
+        assert_eq!(
+            truncate_in_runes("abcdef", 6),
+            ("abcdef".to_string(), false)
+        );
+        assert_eq!(
+            truncate_in_runes("abcdefg", 6),
+            ("abcde…".to_string(), true)
+        );
         assert_eq!(truncate_in_runes("äöüäöü", 3), ("äöü".to_string(), true));
     }
 }

@@ -1,10 +1,10 @@
 //! `msteams_configs`: the Office 365 connector's MessageCard as Alertmanager (0.26+) sends
 //! it; the theme colour says whether the group fires.
 
+use super::ReadFile;
 use super::go_json::Json;
 use super::http::{json_post, secret};
 use super::render::Renderer;
-use super::ReadFile;
 use crate::notify::integrations::MsTeamsConfig;
 use crate::notify::outgoing::Outgoing;
 
@@ -13,8 +13,13 @@ pub fn build(
     r: &Renderer<'_>,
     read_file: ReadFile<'_>,
 ) -> Result<Outgoing, String> {
-    let url = secret(&c.webhook_url, &c.webhook_url_file, read_file, "webhook_url")?
-        .ok_or_else(|| "webhook_url: not set".to_string())?;
+    let url = secret(
+        &c.webhook_url,
+        &c.webhook_url_file,
+        read_file,
+        "webhook_url",
+    )?
+    .ok_or_else(|| "webhook_url: not set".to_string())?;
     let body = Json::obj(vec![
         ("@context", Json::str("http://schema.org/extensions")),
         // Alertmanager's field is "type", not "@type".

@@ -2,10 +2,10 @@
 //! Automate workflow webhook (its JSON keys included, `weigth` spelled as Alertmanager
 //! spells it).
 
+use super::ReadFile;
 use super::go_json::Json;
 use super::http::{json_post, secret};
 use super::render::Renderer;
-use super::ReadFile;
 use crate::notify::integrations::MsTeamsV2Config;
 use crate::notify::outgoing::Outgoing;
 
@@ -14,8 +14,13 @@ pub fn build(
     r: &Renderer<'_>,
     read_file: ReadFile<'_>,
 ) -> Result<Outgoing, String> {
-    let url = secret(&c.webhook_url, &c.webhook_url_file, read_file, "webhook_url")?
-        .ok_or_else(|| "webhook_url: not set".to_string())?;
+    let url = secret(
+        &c.webhook_url,
+        &c.webhook_url_file,
+        read_file,
+        "webhook_url",
+    )?
+    .ok_or_else(|| "webhook_url: not set".to_string())?;
     let title = r.text("title", &c.title)?;
     let text = r.text("text", &c.text)?;
     let color = if r.firing { "Attention" } else { "Good" };

@@ -2,11 +2,11 @@
 //! `chat.postMessage` (the URL and `http_config`'s bot token decide which), its title cut
 //! to 1024 characters.
 
+use super::ReadFile;
 use super::go_json::Json;
 use super::http::{json_post, secret, truncate_in_runes};
 use super::render::Renderer;
 use super::templates::Templates;
-use super::ReadFile;
 use crate::notify::integrations::SlackConfig;
 use crate::notify::outgoing::Outgoing;
 
@@ -22,8 +22,13 @@ pub fn build(
     let g = &templates.global;
     let url = match secret(&c.api_url, &c.api_url_file, read_file, "api_url")? {
         Some(u) => u,
-        None => secret(&g.slack_api_url, &g.slack_api_url_file, read_file, "slack_api_url")?
-            .ok_or_else(|| "api_url: not set here nor in global".to_string())?,
+        None => secret(
+            &g.slack_api_url,
+            &g.slack_api_url_file,
+            read_file,
+            "slack_api_url",
+        )?
+        .ok_or_else(|| "api_url: not set here nor in global".to_string())?,
     };
     let body = body(c, r)?;
     Ok(Outgoing::Http(vec![json_post(
@@ -44,7 +49,11 @@ fn opt(fields: &mut Vec<(String, Json)>, name: &str, value: String) {
 pub fn body(c: &SlackConfig, r: &Renderer<'_>) -> Result<Vec<u8>, String> {
     let (title, _) = truncate_in_runes(&r.text("title", &c.title)?, MAX_TITLE_RUNES);
     let mrkdwn_in = if c.mrkdwn_in.is_empty() {
-        vec!["fallback".to_string(), "pretext".to_string(), "text".to_string()]
+        vec![
+            "fallback".to_string(),
+            "pretext".to_string(),
+            "text".to_string(),
+        ]
     } else {
         c.mrkdwn_in.clone()
     };
@@ -65,8 +74,16 @@ pub fn body(c: &SlackConfig, r: &Renderer<'_>) -> Result<Vec<u8>, String> {
         let mut fields = Vec::new();
         for (i, f) in c.fields.iter().enumerate() {
             let mut o = Vec::new();
-            opt(&mut o, "title", r.text(&format!("fields[{i}].title"), &f.title)?);
-            opt(&mut o, "value", r.text(&format!("fields[{i}].value"), &f.value)?);
+            opt(
+                &mut o,
+                "title",
+                r.text(&format!("fields[{i}].title"), &f.title)?,
+            );
+            opt(
+                &mut o,
+                "value",
+                r.text(&format!("fields[{i}].value"), &f.value)?,
+            );
             // Alertmanager always sets short (the field's own, else short_fields).
             o.push((
                 "short".to_string(),
@@ -93,7 +110,10 @@ pub fn body(c: &SlackConfig, r: &Renderer<'_>) -> Result<Vec<u8>, String> {
     }
     opt(&mut att, "image_url", r.text("image_url", &c.image_url)?);
     opt(&mut att, "thumb_url", r.text("thumb_url", &c.thumb_url)?);
-    att.push(("footer".to_string(), Json::Str(r.text("footer", &c.footer)?)));
+    att.push((
+        "footer".to_string(),
+        Json::Str(r.text("footer", &c.footer)?),
+    ));
     opt(&mut att, "color", r.text("color", &c.color)?);
     att.push((
         "mrkdwn_in".to_string(),

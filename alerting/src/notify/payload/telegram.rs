@@ -4,11 +4,11 @@
 
 use std::collections::BTreeMap;
 
+use super::ReadFile;
 use super::go_json::Json;
 use super::http::{json_post, secret, truncate_in_runes};
 use super::render::Renderer;
 use super::templates::Templates;
-use super::ReadFile;
 use crate::notify::integrations::TelegramConfig;
 use crate::notify::outgoing::Outgoing;
 

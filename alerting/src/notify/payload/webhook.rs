@@ -31,8 +31,10 @@ pub fn build(
         input.notification_id.clone(),
     ));
     if let Some(key) = &c.signing_secret {
-        req.headers
-            .push(("X-Cairn-Signature".to_string(), signature(&key.0, &req.body)));
+        req.headers.push((
+            "X-Cairn-Signature".to_string(),
+            signature(&key.0, &req.body),
+        ));
     }
     Ok(Outgoing::Http(vec![req]))
 }
@@ -68,7 +70,10 @@ pub fn data_json(d: &Data) -> Vec<(String, Json)> {
         ("status".to_string(), Json::str(d.status)),
         ("alerts".to_string(), Json::Arr(alerts)),
         ("groupLabels".to_string(), Json::string_map(&d.group_labels)),
-        ("commonLabels".to_string(), Json::string_map(&d.common_labels)),
+        (
+            "commonLabels".to_string(),
+            Json::string_map(&d.common_labels),
+        ),
         (
             "commonAnnotations".to_string(),
             Json::string_map(&d.common_annotations),

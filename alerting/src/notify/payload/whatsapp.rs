@@ -2,12 +2,12 @@
 //! API, `POST {api_url}/{phone_number_id}/messages` with the bearer token, the message cut
 //! to WhatsApp's 4096 characters as Telegram's is.
 
+use super::ReadFile;
 use super::go_json::Json;
 use super::http::{json_post, secret, truncate_in_runes};
 use super::render::Renderer;
 use super::telegram::MAX_MESSAGE_RUNES;
 use super::templates::Templates;
-use super::ReadFile;
 use crate::notify::integrations::WhatsAppConfig;
 use crate::notify::outgoing::Outgoing;
 
