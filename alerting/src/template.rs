@@ -31,12 +31,14 @@ mod value;
 
 use std::collections::BTreeMap;
 
-pub use go_fmt::{format_float, sprint, sprintf};
+pub use builtins::html_template_escape;
+pub use go_fmt::{format_float, go_quote, sprint, sprintf};
+pub use go_time::GoTime;
 pub use prometheus::{
     AlertTemplateData, PrometheusFunctions, QuerySample, TemplateQuerier, check_alert_text,
-    expand_alert_text,
+    convert_to_float, expand_alert_text, humanize_duration,
 };
-pub use value::Value;
+pub use value::{Method, Object, Value};
 
 use parser::Tree;
 
@@ -207,6 +209,27 @@ impl Template {
         data: &Value,
         funcs: &dyn Functions,
     ) -> Result<String, TemplateError> {
+        self.run(name, data, funcs, false)
+    }
+
+    /// Executes template `name` as html/template does: every action's output is
+    /// HTML-escaped unless it is `safeHtml`'s.
+    pub fn execute_html(
+        &self,
+        name: &str,
+        data: &Value,
+        funcs: &dyn Functions,
+    ) -> Result<String, TemplateError> {
+        self.run(name, data, funcs, true)
+    }
+
+    fn run(
+        &self,
+        name: &str,
+        data: &Value,
+        funcs: &dyn Functions,
+        html: bool,
+    ) -> Result<String, TemplateError> {
         let Some(tree) = self.trees.get(name) else {
             return Err(TemplateError {
                 kind: TemplateErrorKind::Execute,
@@ -218,7 +241,7 @@ impl Template {
                 ),
             });
         };
-        exec::execute(&self.trees, tree, data, funcs)
+        exec::execute(&self.trees, tree, data, funcs, html)
     }
 }
 

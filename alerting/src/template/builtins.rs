@@ -32,6 +32,16 @@ pub fn signature(name: &str) -> Option<Signature> {
 
 /// Calls built-in `name` with evaluated arguments (`and`/`or` are the executor's).
 pub fn call(name: &str, args: &[Value]) -> Option<Result<Value, String>> {
+    // Named types act as their underlying values here (Go's reflection sees their kind).
+    let unwrapped: Vec<Value>;
+    let args = if args.iter().any(|a| matches!(a, Value::Object(_)))
+        && !matches!(name, "print" | "println" | "printf")
+    {
+        unwrapped = args.iter().map(|a| a.underlying().clone()).collect();
+        &unwrapped[..]
+    } else {
+        args
+    };
     let arg = |i: usize| args.get(i).cloned().unwrap_or(Value::Nil);
     Some(match name {
         "not" => Ok(Value::Bool(!arg(0).is_true())),
@@ -297,6 +307,25 @@ pub fn html_escape(s: &str) -> String {
             '"' => out.push_str("&#34;"),
             '\'' => out.push_str("&#39;"),
             '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// html/template's escaper for HTML text and quoted attribute values (`htmlEscaper`): as
+/// [`html_escape`] plus `+`, which Go escapes so a value cannot start a UTF-7 sequence.
+pub fn html_template_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\0' => out.push('\u{FFFD}'),
+            '"' => out.push_str("&#34;"),
+            '\'' => out.push_str("&#39;"),
+            '&' => out.push_str("&amp;"),
+            '+' => out.push_str("&#43;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             c => out.push(c),

@@ -48,6 +48,8 @@ impl At<'_> {
 
 struct State<'a> {
     trees: &'a BTreeMap<String, Tree>,
+    /// html/template's escaping of every action's output (Alertmanager's HTML bodies).
+    html: bool,
     funcs: &'a dyn Functions,
     tree: &'a Tree,
     vars: Vec<(String, Value)>,
@@ -61,9 +63,11 @@ pub(super) fn execute(
     tree: &Tree,
     data: &Value,
     funcs: &dyn Functions,
+    html: bool,
 ) -> Result<String, TemplateError> {
     let mut s = State {
         trees,
+        html,
         funcs,
         tree,
         vars: vec![("$".to_string(), data.clone())],
@@ -175,6 +179,27 @@ impl<'a> State<'a> {
     }
 
     fn print_value(&mut self, v: &Value) {
+        if self.html {
+            // html/template escapes what an action prints unless it is already HTML. (Go's
+            // escaper is contextual; Cairn escapes for the HTML text and quoted-attribute
+            // contexts everywhere, which is what notification templates print into.)
+            let text = match v {
+                Value::Html(s) => {
+                    self.out.push_str(s);
+                    return;
+                }
+                Value::Nil => String::new(),
+                Value::Struct { type_name, fields } if type_name.starts_with('*') => {
+                    sprint_value(&Value::Struct {
+                        type_name: type_name[1..].to_string(),
+                        fields: fields.clone(),
+                    })
+                }
+                v => sprint_value(v),
+            };
+            self.out.push_str(&builtins::html_template_escape(&text));
+            return;
+        }
         match v {
             // Go's printableValue: an invalid value prints as <no value>.
             Value::Nil => self.out.push_str("<no value>"),
@@ -225,7 +250,7 @@ impl<'a> State<'a> {
         let val = self.eval_pipeline(dot, &b.pipe)?;
         let mark = self.vars.len();
         let ndecl = b.pipe.decl.len();
-        let items: Vec<(Value, Value)> = match &val {
+        let items: Vec<(Value, Value)> = match val.underlying() {
             Value::List(l) => l
                 .iter()
                 .enumerate()
@@ -492,6 +517,11 @@ impl<'a> State<'a> {
             Value::Time(_) | Value::Duration(_) if Self::is_method(receiver, name) => {
                 Ok((self.call_method(dot, receiver, name, args, fin)?, false))
             }
+            // A method of a named type first, as Go looks methods up before fields and keys.
+            Value::Object(o) => match o.method(name) {
+                Some(m) => Ok((self.call_object_method(dot, o, m, args, fin)?, false)),
+                None => self.eval_field(dot, name, args, fin, &o.inner, iface),
+            },
             _ => Err(self.errorf(format!("can't evaluate field {name} in type {type_name}"))),
         }
     }
@@ -614,6 +644,29 @@ impl<'a> State<'a> {
         Ok(argv)
     }
 
+    /// Calls a named type's method with the call's arguments.
+    fn call_object_method(
+        &mut self,
+        dot: &Value,
+        o: &super::value::Object,
+        m: &super::value::Method,
+        args: &'a [Arg],
+        fin: Final,
+    ) -> Res<Value> {
+        let sig = Signature {
+            params: m.params.to_vec(),
+            variadic: m.variadic,
+        };
+        let at = self.at;
+        let args = if args.is_empty() { args } else { &args[1..] };
+        self.check_arg_count(m.name, &sig, args.len(), fin.is_some())?;
+        let argv = self.eval_args(dot, &sig, args, fin)?;
+        (m.call)(&o.inner, &argv).map_err(|e| {
+            self.at = at;
+            self.errorf(format!("error calling {}: {e}", m.name))
+        })
+    }
+
     /// Calls a method of a time or duration value (the ones templates use).
     fn call_method(
         &mut self,
@@ -635,35 +688,36 @@ impl<'a> State<'a> {
         let argv = self.eval_args(dot, &sig, args, fin)?;
         let arg = |i: usize| argv.get(i).cloned().unwrap_or(Value::Nil);
         Ok(match (receiver, name) {
-            (Value::Time(ns), "Format") => match arg(0) {
-                Value::Str(layout) => Value::Str(super::go_time::format_time(*ns, &layout)),
+            (Value::Time(t), "Format") => match arg(0) {
+                Value::Str(layout) => Value::Str(t.format(&layout)),
                 _ => Value::Nil,
             },
-            (Value::Time(ns), "Add") => match arg(0) {
-                Value::Duration(d) | Value::Int(d) => Value::Time(ns.saturating_add(d)),
+            (Value::Time(t), "Add") => match arg(0) {
+                Value::Duration(d) | Value::Int(d) => Value::Time(t.add_nanos(d)),
                 _ => Value::Nil,
             },
-            (Value::Time(ns), "Sub") => match arg(0) {
-                Value::Time(t) => Value::Duration(ns.saturating_sub(t)),
+            (Value::Time(t), "Sub") => match arg(0) {
+                Value::Time(u) => Value::Duration(t.sub(&u)),
                 _ => Value::Nil,
             },
-            (Value::Time(ns), "String") => Value::Str(super::go_time::time_string(*ns)),
-            (Value::Time(ns), "Unix") => Value::Int(ns.div_euclid(1_000_000_000)),
-            (Value::Time(ns), "UnixMilli") => Value::Int(ns.div_euclid(1_000_000)),
-            (Value::Time(ns), "UnixNano") => Value::Int(*ns),
-            (Value::Time(ns), "UTC" | "Local") => Value::Time(*ns),
-            (Value::Time(ns), _) => {
-                let c = super::go_time::civil(*ns);
+            (Value::Time(t), "String") => Value::Str(t.string()),
+            (Value::Time(t), "Unix") => Value::Int(t.secs),
+            (Value::Time(t), "UnixMilli") => Value::Int(t.unix_nanos().div_euclid(1_000_000)),
+            (Value::Time(t), "UnixNano") => Value::Int(t.unix_nanos()),
+            (Value::Time(t), "UTC" | "Local") => Value::Time(t.utc()),
+            (Value::Time(t), "IsZero") => Value::Bool(t.is_zero()),
+            (Value::Time(t), _) => {
+                let c = t.civil();
                 match name {
                     "Year" => Value::Int(c.year),
-                    "Month" => Value::Str(super::go_time::format_time(*ns, "January")),
+                    "Month" => Value::Str(t.format("January")),
                     "Day" => Value::Int(i64::from(c.day)),
                     "Hour" => Value::Int(i64::from(c.hour)),
                     "Minute" => Value::Int(i64::from(c.minute)),
                     "Second" => Value::Int(i64::from(c.second)),
                     "Nanosecond" => Value::Int(i64::from(c.nanos)),
                     "YearDay" => Value::Int(i64::from(c.yday)),
-                    "Weekday" => Value::Str(super::go_time::format_time(*ns, "Monday")),
+                    "Weekday" => Value::Str(t.format("Monday")),
                     _ => Value::Nil,
                 }
             }
@@ -690,6 +744,7 @@ impl<'a> State<'a> {
                     | "UnixNano"
                     | "UTC"
                     | "Local"
+                    | "IsZero"
                     | "Year"
                     | "Month"
                     | "Day"
@@ -714,6 +769,11 @@ impl<'a> State<'a> {
     fn validate_type(&self, value: Value, typ: Option<ParamType>) -> Res<Value> {
         let Some(typ) = typ else {
             return Ok(value);
+        };
+        // Go assigns a named type's value to a parameter of its underlying type.
+        let value = match value {
+            Value::Object(o) if typ != ParamType::Any => *o.inner,
+            v => v,
         };
         let ok = match (typ, &value) {
             (ParamType::Any, _) => true,

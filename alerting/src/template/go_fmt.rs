@@ -388,10 +388,8 @@ impl Printer {
             Value::Int(i) => self.fmt_int(*i, verb, v),
             Value::Float(f) => self.fmt_float_verb(*f, verb, v),
             Value::Str(s) | Value::Html(s) => self.fmt_string(s, verb, v),
-            Value::Time(ns) => match verb {
-                'v' | 's' | 'x' | 'X' | 'q' => {
-                    self.fmt_string(&super::go_time::time_string(*ns), verb, v)
-                }
+            Value::Time(t) => match verb {
+                'v' | 's' | 'x' | 'X' | 'q' => self.fmt_string(&t.string(), verb, v),
                 _ => self.bad_verb(v, verb),
             },
             Value::Duration(ns) => match verb {
@@ -446,6 +444,19 @@ impl Printer {
                 }
                 self.buf.push(']');
             }
+            // Go's fmt calls a Stringer's String(); other named types print as their
+            // underlying value.
+            Value::Object(o) => match o.method("String") {
+                Some(m) if m.params.is_empty() && m.variadic.is_none() => {
+                    let s = match (m.call)(&o.inner, &[]) {
+                        Ok(Value::Str(s)) => s,
+                        Ok(other) => sprint_value(&other),
+                        Err(e) => format!("%!{verb}(PANIC=String method: {e})"),
+                    };
+                    self.fmt_string(&s, verb, v)
+                }
+                _ => self.print_value(&o.inner, verb),
+            },
             Value::Struct { type_name, fields } => {
                 // Go prints a pointer to a struct as &{...} at the top level (and an address
                 // deeper down, which is useless in text: Cairn prints &{...} there too).

@@ -1,5 +1,6 @@
-//! Go's `time` package as templates see it: `time.Time` (UTC only, as Prometheus' `toTime`
-//! and Alertmanager's alert times render) with `String()` and `Format(layout)` using Go's
+//! Go's `time` package as templates see it: `time.Time` ([`GoTime`]: an instant with a fixed
+//! zone offset and abbreviation, UTC for Prometheus' `toTime` and Alertmanager's alert times,
+//! another zone after Alertmanager's `tz`) with `String()` and `Format(layout)` using Go's
 //! reference-time layouts, and `time.Duration` with `String()` (`1h30m0s`, `1.5ms`).
 
 /// Seconds, minutes, hours and days in nanoseconds.
@@ -36,9 +37,8 @@ pub struct Civil {
     pub yday: u32,
 }
 
-pub fn civil(unix_nanos: i64) -> Civil {
-    let secs = unix_nanos.div_euclid(NS_PER_S);
-    let nanos = unix_nanos.rem_euclid(NS_PER_S) as u32;
+/// The broken-down time of `secs` (already shifted by the zone's offset) and `nanos`.
+fn civil_at(secs: i64, nanos: u32) -> Civil {
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400) as u32;
     let (year, month, day) = civil_from_days(days);
@@ -68,9 +68,110 @@ fn civil_from_days_inverse(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// Go's `time.Time`: an instant (seconds and nanoseconds since the Unix epoch, wide enough for
+/// Go's zero time, year 1) seen in a zone with a fixed offset and abbreviation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GoTime {
+    pub secs: i64,
+    pub nanos: u32,
+    /// East of UTC.
+    pub offset_secs: i32,
+    /// The abbreviation `MST` prints (`UTC`, `CET`, or `+0530` where the zone has none).
+    pub zone: String,
+}
+
+/// Seconds from 0001-01-01 to 1970-01-01: Go's zero `time.Time` is the first.
+const ZERO_TIME_SECS: i64 = -62_135_596_800;
+
+impl GoTime {
+    pub fn from_unix_nanos(unix_nanos: i64) -> GoTime {
+        GoTime {
+            secs: unix_nanos.div_euclid(NS_PER_S),
+            nanos: unix_nanos.rem_euclid(NS_PER_S) as u32,
+            offset_secs: 0,
+            zone: "UTC".to_string(),
+        }
+    }
+
+    pub fn from_unix_millis(ms: i64) -> GoTime {
+        GoTime {
+            secs: ms.div_euclid(1000),
+            nanos: (ms.rem_euclid(1000) * 1_000_000) as u32,
+            offset_secs: 0,
+            zone: "UTC".to_string(),
+        }
+    }
+
+    /// Go's zero `time.Time` (`0001-01-01 00:00:00 +0000 UTC`).
+    pub fn zero() -> GoTime {
+        GoTime {
+            secs: ZERO_TIME_SECS,
+            nanos: 0,
+            offset_secs: 0,
+            zone: "UTC".to_string(),
+        }
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.secs == ZERO_TIME_SECS && self.nanos == 0
+    }
+
+    /// Nanoseconds since the epoch, wide.
+    pub fn unix_nanos_wide(&self) -> i128 {
+        i128::from(self.secs) * i128::from(NS_PER_S) + i128::from(self.nanos)
+    }
+
+    /// Nanoseconds since the epoch, saturating as Go's `UnixNano` does not (Go overflows;
+    /// nothing here depends on that).
+    pub fn unix_nanos(&self) -> i64 {
+        self.unix_nanos_wide()
+            .clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+    }
+
+    /// The same instant in UTC.
+    pub fn utc(&self) -> GoTime {
+        GoTime {
+            offset_secs: 0,
+            zone: "UTC".to_string(),
+            ..self.clone()
+        }
+    }
+
+    /// Adds a duration (nanoseconds), keeping the zone.
+    pub fn add_nanos(&self, d: i64) -> GoTime {
+        let t = self.unix_nanos_wide() + i128::from(d);
+        GoTime {
+            secs: t.div_euclid(i128::from(NS_PER_S)) as i64,
+            nanos: t.rem_euclid(i128::from(NS_PER_S)) as u32,
+            ..self.clone()
+        }
+    }
+
+    /// Go's `t.Sub(u)`: saturates at the extremes of `time.Duration`.
+    pub fn sub(&self, other: &GoTime) -> i64 {
+        (self.unix_nanos_wide() - other.unix_nanos_wide())
+            .clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+    }
+
+    /// The broken-down time in the time's zone.
+    pub fn civil(&self) -> Civil {
+        civil_at(self.secs + i64::from(self.offset_secs), self.nanos)
+    }
+
+    /// Go's `String()`: `2006-01-02 15:04:05.999999999 -0700 MST`.
+    pub fn string(&self) -> String {
+        self.format("2006-01-02 15:04:05.999999999 -0700 MST")
+    }
+
+    /// Go's `Format(layout)`.
+    pub fn format(&self, layout: &str) -> String {
+        format_go_time(self, layout)
+    }
+}
+
 /// Go's `time.Time.String()` for a UTC time: `2006-01-02 15:04:05.999999999 +0000 UTC`.
 pub fn time_string(unix_nanos: i64) -> String {
-    format_time(unix_nanos, "2006-01-02 15:04:05.999999999 -0700 MST")
+    GoTime::from_unix_nanos(unix_nanos).string()
 }
 
 const MONTHS: [&str; 12] = [
@@ -98,8 +199,42 @@ const DAYS: [&str; 7] = [
 ];
 
 /// Go's `time.Time.Format(layout)` for a UTC time.
+#[cfg(test)]
 pub fn format_time(unix_nanos: i64, layout: &str) -> String {
-    let c = civil(unix_nanos);
+    GoTime::from_unix_nanos(unix_nanos).format(layout)
+}
+
+/// Go's zone offset in one of the layout's forms: `sep` between hours, minutes and seconds,
+/// `with_minutes`/`with_seconds` (seconds only when non-zero for the `Z` forms too, as Go).
+fn offset_string(offset: i32, sep: &str, with_minutes: bool, with_seconds: bool) -> String {
+    let sign = if offset < 0 { '-' } else { '+' };
+    let abs = offset.unsigned_abs();
+    let mut s = format!("{sign}{:02}", abs / 3600);
+    if with_minutes {
+        s.push_str(&format!("{sep}{:02}", (abs / 60) % 60));
+    }
+    if with_seconds {
+        s.push_str(&format!("{sep}{:02}", abs % 60));
+    }
+    s
+}
+
+fn format_go_time(t: &GoTime, layout: &str) -> String {
+    let c = t.civil();
+    let off = t.offset_secs;
+    let z = |sep: &str, minutes: bool, seconds: bool| {
+        if off == 0 {
+            "Z".to_string()
+        } else {
+            offset_string(off, sep, minutes, seconds)
+        }
+    };
+    // Go prints a zone without an abbreviation as its offset (`-0700`).
+    let zone_name = if t.zone.is_empty() {
+        offset_string(off, "", true, false)
+    } else {
+        t.zone.clone()
+    };
     let mut out = String::new();
     let mut rest = layout;
     while !rest.is_empty() {
@@ -116,7 +251,7 @@ pub fn format_time(unix_nanos: i64, layout: &str) -> String {
             ("Jan", month[..3].to_string()),
             ("Monday", day.to_string()),
             ("Mon", day[..3].to_string()),
-            ("MST", "UTC".to_string()),
+            ("MST", zone_name.clone()),
             ("2006", format!("{:04}", c.year)),
             ("002", format!("{:03}", c.yday)),
             ("01", format!("{:02}", c.month)),
@@ -127,16 +262,16 @@ pub fn format_time(unix_nanos: i64, layout: &str) -> String {
             ("03", format!("{hour12:02}")),
             ("04", format!("{:02}", c.minute)),
             ("05", format!("{:02}", c.second)),
-            ("-07:00:00", "+00:00:00".to_string()),
-            ("-070000", "+000000".to_string()),
-            ("-07:00", "+00:00".to_string()),
-            ("-0700", "+0000".to_string()),
-            ("-07", "+00".to_string()),
-            ("Z07:00:00", "Z".to_string()),
-            ("Z070000", "Z".to_string()),
-            ("Z07:00", "Z".to_string()),
-            ("Z0700", "Z".to_string()),
-            ("Z07", "Z".to_string()),
+            ("-07:00:00", offset_string(off, ":", true, true)),
+            ("-070000", offset_string(off, "", true, true)),
+            ("-07:00", offset_string(off, ":", true, false)),
+            ("-0700", offset_string(off, "", true, false)),
+            ("-07", offset_string(off, "", false, false)),
+            ("Z07:00:00", z(":", true, true)),
+            ("Z070000", z("", true, true)),
+            ("Z07:00", z(":", true, false)),
+            ("Z0700", z("", true, false)),
+            ("Z07", z("", false, false)),
             ("PM", if c.hour >= 12 { "PM" } else { "AM" }.to_string()),
             ("pm", if c.hour >= 12 { "pm" } else { "am" }.to_string()),
             ("1", c.month.to_string()),

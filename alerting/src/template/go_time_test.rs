@@ -46,3 +46,31 @@ fn durations_print_as_gos() {
     assert_eq!(duration_string(15), "15ns");
     assert_eq!(duration_string(-90 * NS_PER_S), "-1m30s");
 }
+
+#[test]
+fn zoned_and_zero_times_print_as_go() {
+    let zero = GoTime::zero();
+    assert_eq!(zero.string(), "0001-01-01 00:00:00 +0000 UTC");
+    assert_eq!(
+        zero.format("2006-01-02T15:04:05.999999999Z07:00"),
+        "0001-01-01T00:00:00Z"
+    );
+    let berlin = GoTime {
+        offset_secs: 3600,
+        zone: "CET".to_string(),
+        ..GoTime::from_unix_nanos(T)
+    };
+    assert_eq!(berlin.string(), "2015-06-23 14:19:44.128 +0100 CET");
+    assert_eq!(
+        berlin.format("2006-01-02T15:04:05Z07:00"),
+        "2015-06-23T14:19:44+01:00"
+    );
+    let india = GoTime {
+        offset_secs: -(5 * 3600 + 30 * 60),
+        zone: String::new(),
+        ..GoTime::from_unix_nanos(0)
+    };
+    assert_eq!(india.format("MST -07:00"), "-0530 -05:30");
+    // Sub saturates at Go's largest duration.
+    assert_eq!(GoTime::from_unix_nanos(0).sub(&zero), i64::MAX);
+}

@@ -214,7 +214,7 @@ impl Functions for PrometheusFunctions<'_> {
                 if v.is_nan() || v.is_infinite() {
                     return Err("value is NaN or Inf".to_string());
                 }
-                float_to_time(v).map(Value::Time)
+                float_to_time(v).map(|ns| Value::Time(super::go_time::GoTime::from_unix_nanos(ns)))
             }),
             // Go converts float64 to Duration (int64) by truncation; out of range saturates here.
             "toDuration" => convert_to_float(&arg(0)).map(|v| Value::Duration((v * 1e9) as i64)),

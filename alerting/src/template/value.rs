@@ -4,6 +4,9 @@
 
 use std::collections::BTreeMap;
 
+use super::ParamType;
+pub use super::go_time::GoTime;
+
 /// A template value. Go's reflection sees data as typed values; these variants stand for the
 /// types Cairn's templates meet.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,12 +31,61 @@ pub enum Value {
         type_name: String,
         fields: Vec<(String, Value)>,
     },
-    /// A `time.Time` in UTC (Prometheus' `toTime`), as nanoseconds since the epoch.
-    Time(i64),
+    /// A `time.Time` (Prometheus' `toTime`, Alertmanager's alert times).
+    Time(GoTime),
     /// A `*time.Duration` (Prometheus' `toDuration`), in nanoseconds.
     Duration(i64),
     /// `html/template.HTML` (Prometheus' `safeHtml`): a string of another type.
     Html(String),
+    /// A value of a named Go type with methods (Alertmanager's `KV`, a map with
+    /// `SortedPairs`; `Alerts`, a slice with `Firing`): it behaves as its underlying value
+    /// (ranging, indexing, `len`, fields and keys) and its methods are callable as fields.
+    Object(Object),
+}
+
+/// A named type's value: the underlying value and the type's methods.
+#[derive(Clone)]
+pub struct Object {
+    /// Go's spelling of the type (`template.KV`).
+    pub type_name: &'static str,
+    pub inner: Box<Value>,
+    pub methods: &'static [Method],
+}
+
+/// A method of a named type: its Go signature and what it computes from the receiver's
+/// underlying value and the evaluated arguments.
+pub struct Method {
+    pub name: &'static str,
+    pub params: &'static [ParamType],
+    pub variadic: Option<ParamType>,
+    pub call: fn(&Value, &[Value]) -> Result<Value, String>,
+}
+
+impl Object {
+    pub fn new(type_name: &'static str, inner: Value, methods: &'static [Method]) -> Object {
+        Object {
+            type_name,
+            inner: Box::new(inner),
+            methods,
+        }
+    }
+
+    pub fn method(&self, name: &str) -> Option<&'static Method> {
+        self.methods.iter().find(|m| m.name == name)
+    }
+}
+
+impl std::fmt::Debug for Object {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}({:?})", self.type_name, self.inner)
+    }
+}
+
+/// Two objects are equal when their types' names and underlying values are.
+impl PartialEq for Object {
+    fn eq(&self, other: &Object) -> bool {
+        self.type_name == other.type_name && self.inner == other.inner
+    }
 }
 
 impl Value {
@@ -58,6 +110,7 @@ impl Value {
             Value::List(l) => !l.is_empty(),
             Value::Map(m) => !m.is_empty(),
             Value::Struct { .. } | Value::Time(_) | Value::Duration(_) => true,
+            Value::Object(o) => o.inner.is_true(),
         }
     }
 
@@ -81,6 +134,7 @@ impl Value {
             Value::Time(_) => "*time.Time".to_string(),
             Value::Duration(_) => "*time.Duration".to_string(),
             Value::Html(_) => "template.HTML".to_string(),
+            Value::Object(o) => o.type_name.to_string(),
         }
     }
 
@@ -88,7 +142,16 @@ impl Value {
     pub(crate) fn field(&self, name: &str) -> Option<&Value> {
         match self {
             Value::Struct { fields, .. } => fields.iter().find(|(n, _)| n == name).map(|(_, v)| v),
+            Value::Object(o) => o.inner.field(name),
             _ => None,
+        }
+    }
+
+    /// The underlying value of a named type's value (itself for any other).
+    pub fn underlying(&self) -> &Value {
+        match self {
+            Value::Object(o) => o.inner.underlying(),
+            v => v,
         }
     }
 }
@@ -137,7 +200,7 @@ mod tests {
         assert!(!Value::Map(BTreeMap::new()).is_true());
         assert!(Value::Float(f64::NAN).is_true());
         assert!(Value::from("0").is_true());
-        assert!(Value::Time(0).is_true());
+        assert!(Value::Time(GoTime::from_unix_nanos(0)).is_true());
     }
 
     #[test]
