@@ -22,7 +22,6 @@
 mod builtins;
 mod exec;
 mod go_fmt;
-pub(crate) use go_fmt::go_quote;
 mod go_time;
 mod lexer;
 mod parser;
