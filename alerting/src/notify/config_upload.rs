@@ -14,6 +14,10 @@ use std::collections::BTreeMap;
 
 use yaml_rust2::{Yaml, YamlEmitter, YamlLoader};
 
+use super::config::{AlertmanagerConfig, ConfigError};
+use super::ip_allow_list::IpAllowList;
+use super::payload::Templates;
+
 /// A configuration as uploaded: the `alertmanager.yml` text and its template files by name.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ConfigUpload {
@@ -60,6 +64,37 @@ impl ConfigUpload {
         Ok(upload)
     }
 
+    /// Validates the configuration as `PUT /api/v1/alerts/config` and `cairn alerts config
+    /// check` do: the file, its templates, and `external_alerts.allowed_ips`. Every error.
+    pub fn validate(&self) -> Result<AlertmanagerConfig, Vec<ConfigError>> {
+        let config =
+            AlertmanagerConfig::parse(&self.alertmanager_config, self.template_files.clone())?;
+        let mut errors = Vec::new();
+        if let Err(message) = Templates::new(&config) {
+            errors.push(ConfigError {
+                path: "templates".into(),
+                line: 0,
+                column: 0,
+                message,
+            });
+        }
+        if let Some(ext) = &config.external_alerts
+            && let Err(message) = IpAllowList::parse(&ext.allowed_ips)
+        {
+            errors.push(ConfigError {
+                path: "external_alerts.allowed_ips".into(),
+                line: 0,
+                column: 0,
+                message,
+            });
+        }
+        if errors.is_empty() {
+            Ok(config)
+        } else {
+            Err(errors)
+        }
+    }
+
     /// Mimir's form as YAML (what `GET /api/v1/alerts/config` answers). Each text is a
     /// literal block when that reads back exactly, else a quoted string.
     pub fn to_yaml(&self) -> String {
@@ -76,6 +111,22 @@ impl ConfigUpload {
         ));
         out
     }
+}
+
+/// The `templates:` globs of an `alertmanager.yml` (empty when it has none or is not YAML),
+/// for a client that collects the files they name before uploading.
+pub fn template_globs(alertmanager_yml: &str) -> Vec<String> {
+    let Ok(docs) = YamlLoader::load_from_str(alertmanager_yml) else {
+        return Vec::new();
+    };
+    docs.first()
+        .and_then(|d| d["templates"].as_vec())
+        .map(|v| {
+            v.iter()
+                .filter_map(|g| g.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// `text` as a YAML flow scalar (quoted when it must be).
@@ -189,6 +240,14 @@ mod tests {
             "{yaml}"
         );
         assert_eq!(ConfigUpload::from_body(&yaml).unwrap(), u);
+    }
+
+    #[test]
+    fn lists_the_template_globs() {
+        let yml = "templates:\n  - 'templates/*.tmpl'\n  - extra.tmpl\nroute: {receiver: a}\n";
+        assert_eq!(template_globs(yml), ["templates/*.tmpl", "extra.tmpl"]);
+        assert!(template_globs(AM).is_empty());
+        assert!(template_globs("[").is_empty());
     }
 
     #[test]
