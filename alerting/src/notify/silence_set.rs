@@ -142,6 +142,11 @@ fn compile(m: &StoredMatcher) -> Result<Matcher, String> {
         "!~" => MatchOp::NotRegex,
         other => return Err(format!("unknown matcher type {other:?}")),
     };
+    if matches!(op, MatchOp::Regex | MatchOp::NotRegex) {
+        // The message shows the pattern as given, not the anchored form `Matcher` compiles.
+        regex::Regex::new(&m.value)
+            .map_err(|e| format!("invalid regular expression {:?}: {e}", m.value))?;
+    }
     Matcher::new(&m.name, op, &m.value)
 }
 
