@@ -28,7 +28,7 @@ pub struct ConfigUpload {
 impl ConfigUpload {
     /// Reads either form. A body that is not YAML is taken as a plain file (the configuration
     /// parser then reports where it breaks); the error names a bad key of Mimir's form.
-    pub fn from_body(text: &str) -> Result<ConfigUpload, String> {
+    pub fn from_body(text: &str) -> Result<ConfigUpload, ConfigError> {
         let plain = || ConfigUpload {
             alertmanager_config: text.to_string(),
             template_files: BTreeMap::new(),
@@ -43,7 +43,10 @@ impl ConfigUpload {
             return Ok(plain());
         };
         let Yaml::String(config) = config else {
-            return Err("alertmanager_config: must be the configuration as a string".into());
+            return Err(error(
+                "alertmanager_config",
+                "must be the configuration as a string",
+            ));
         };
         let mut upload = ConfigUpload {
             alertmanager_config: config.clone(),
@@ -54,11 +57,12 @@ impl ConfigUpload {
                 Some("alertmanager_config") => {}
                 Some("template_files") => upload.template_files = template_files(v)?,
                 Some(other) => {
-                    return Err(format!(
-                        "{other}: unknown key (expected alertmanager_config and template_files)"
+                    return Err(error(
+                        other,
+                        "unknown key (expected alertmanager_config and template_files)",
                     ));
                 }
-                None => return Err(format!("{k:?}: keys must be strings")),
+                None => return Err(error(&format!("{k:?}"), "keys must be strings")),
             }
         }
         Ok(upload)
@@ -186,22 +190,40 @@ fn block(text: &str, indent: usize) -> String {
     if reads_back { out } else { scalar(text) }
 }
 
-fn template_files(v: &Yaml) -> Result<BTreeMap<String, String>, String> {
+fn error(path: &str, message: &str) -> ConfigError {
+    ConfigError {
+        path: path.to_string(),
+        line: 0,
+        column: 0,
+        message: message.to_string(),
+    }
+}
+
+fn template_files(v: &Yaml) -> Result<BTreeMap<String, String>, ConfigError> {
     match v {
         Yaml::Null => Ok(BTreeMap::new()),
         Yaml::Hash(h) => h
             .iter()
             .map(|(k, v)| {
                 let name = k.as_str().filter(|n| !n.is_empty()).ok_or_else(|| {
-                    format!("template_files: {k:?}: a file name must be a non-empty string")
+                    error(
+                        "template_files",
+                        &format!("{k:?}: a file name must be a non-empty string"),
+                    )
                 })?;
-                let text = v
-                    .as_str()
-                    .ok_or_else(|| format!("template_files.{name}: must be the template's text"))?;
+                let text = v.as_str().ok_or_else(|| {
+                    error(
+                        &format!("template_files.{name}"),
+                        "must be the template's text",
+                    )
+                })?;
                 Ok((name.to_string(), text.to_string()))
             })
             .collect(),
-        _ => Err("template_files: must map file names to template texts".into()),
+        _ => Err(error(
+            "template_files",
+            "must map file names to template texts",
+        )),
     }
 }
 
@@ -253,11 +275,12 @@ mod tests {
     #[test]
     fn mimirs_form_names_a_bad_key() {
         let e = ConfigUpload::from_body("alertmanager_config: x\ntemplates: {}\n").unwrap_err();
-        assert!(e.starts_with("templates: unknown key"), "{e}");
+        assert_eq!(e.path, "templates");
+        assert!(e.to_string().starts_with("templates: unknown key"), "{e}");
         let e = ConfigUpload::from_body("alertmanager_config: x\ntemplate_files: {a: [1]}\n")
             .unwrap_err();
-        assert!(e.starts_with("template_files.a:"), "{e}");
+        assert_eq!(e.path, "template_files.a");
         let e = ConfigUpload::from_body("alertmanager_config: {route: {}}\n").unwrap_err();
-        assert!(e.starts_with("alertmanager_config:"), "{e}");
+        assert_eq!(e.path, "alertmanager_config");
     }
 }

@@ -79,14 +79,8 @@ pub async fn put(
 ) -> Result<Response, ConfigRequestError> {
     let tenant = tenant_of(req.headers())?;
     let text = body_text(&st, req).await?;
-    let upload = ConfigUpload::from_body(&text).map_err(|message| {
-        ConfigRequestError::Invalid(vec![ConfigError {
-            path: String::new(),
-            line: 0,
-            column: 0,
-            message,
-        }])
-    })?;
+    let upload =
+        ConfigUpload::from_body(&text).map_err(|e| ConfigRequestError::Invalid(vec![e]))?;
     let config = upload.validate().map_err(ConfigRequestError::Invalid)?;
     let stored = StoredConfig {
         alertmanager_config: upload.alertmanager_config,
