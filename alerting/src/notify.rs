@@ -10,10 +10,15 @@
 //!      ─► nflog entry committed to the meta group
 //! ```
 
+pub mod am_time;
 pub mod config;
+pub mod config_upload;
+pub mod external_alerts;
+pub mod gettable_silence;
 pub mod inhibit_rule;
 pub mod inhibitor;
 pub mod integrations;
+pub mod ip_allow_list;
 pub mod matcher;
 pub mod matcher_parse;
 pub mod nflog;
@@ -23,7 +28,11 @@ pub mod outgoing;
 pub mod payload;
 pub mod receiver;
 pub mod route;
+pub mod signature;
 pub mod silence;
+pub mod silence_gc;
+pub mod silence_query;
+pub mod silence_set;
 pub mod time_interval;
 
 pub use config::AlertmanagerConfig;

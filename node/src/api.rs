@@ -9,6 +9,8 @@
 //!  GET /api/v1/status/{buildinfo,runtimeinfo};  GET|POST /metadata, /format_query, /query_exemplars
 //!  (reads first pass Cluster::read_barrier: read-your-writes on any node)
 //!  PUT|DELETE /api/v1/rules/{group}, PUT|GET /api/v1/rules, GET /api/v1/alerts ─► meta KV
+//!  PUT|GET|DELETE /api/v1/alerts/config, POST /api/v1/alerts/external, Alertmanager API v2's
+//!  /api/v2/silences, /silence/{id}, /status, /receivers (api::notify) ─► meta KV
 //!  GET /api/v1/cluster/status, /cluster/rules;  POST /api/v1/debug/faults (test-faults builds)
 //!  POST /api/v1/admin/flush, /snapshot;  GET /metrics, /health, /ready
 //! ```
@@ -17,6 +19,7 @@ pub mod admin;
 pub mod alerts;
 pub mod cluster;
 pub mod error;
+pub mod notify;
 pub mod query;
 pub mod read;
 pub mod rules;
@@ -32,8 +35,10 @@ use axum::http::{HeaderMap, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+
 use cairn_model::Tenant;
 use cairn_storage::Engine;
+use notify::{am_config, am_status, external_alerts, silences};
 
 use crate::cluster::Cluster;
 use crate::config::NodeConfig;
@@ -117,6 +122,20 @@ pub fn router(state: SharedState) -> Router {
             put(rules::put_group).delete(rules::delete_group),
         )
         .route("/api/v1/alerts", get(alerts::list).post(alerts::list))
+        .route(
+            "/api/v1/alerts/config",
+            get(am_config::get)
+                .put(am_config::put)
+                .delete(am_config::delete),
+        )
+        .route("/api/v1/alerts/external", post(external_alerts::post))
+        .route("/api/v2/silences", get(silences::list).post(silences::post))
+        .route(
+            "/api/v2/silence/{id}",
+            get(silences::get).delete(silences::delete),
+        )
+        .route("/api/v2/status", get(am_status::status))
+        .route("/api/v2/receivers", get(am_status::receivers))
         .route("/api/v1/cluster/status", get(cluster::status))
         .route("/api/v1/cluster/rules", get(rules::cluster_list))
         .route("/api/v1/admin/flush", post(admin::flush))

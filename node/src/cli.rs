@@ -1,6 +1,8 @@
 //! Client-side subcommands: `cairn write`, `cairn query` (in `cli::query`),
-//! `cairn cluster local|status` (in `cli::cluster`) and `cairn rules` (in `cli::rules`).
+//! `cairn cluster local|status` (in `cli::cluster`), `cairn rules` (in `cli::rules`) and
+//! `cairn alerts config` (in `cli::alerts`).
 
+pub mod alerts;
 pub mod cluster;
 pub mod query;
 pub mod rules;

@@ -37,6 +37,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: cairn_node::cli::rules::RulesCmd,
     },
+    /// Notifications: a tenant's Alertmanager configuration (check, apply, show).
+    Alerts {
+        #[command(subcommand)]
+        cmd: cairn_node::cli::alerts::AlertsCmd,
+    },
     /// Benchmarks against a running node.
     Bench {
         #[command(subcommand)]
@@ -162,6 +167,10 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
         Cmd::Rules { cmd } => {
             init_logging("warn");
             rt.block_on(cairn_node::cli::rules::run(cmd))
+        }
+        Cmd::Alerts { cmd } => {
+            init_logging("warn");
+            rt.block_on(cairn_node::cli::alerts::run(cmd))
         }
         Cmd::Bench {
             cmd: BenchCmd::Ingest(a),

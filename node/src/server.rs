@@ -96,10 +96,14 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     );
     // Tests and scripts read this line to learn the port when started with port 0.
     tracing::info!("cairn HTTP API listening on http://{addr}");
-    axum::serve(listener, api::router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving HTTP")?;
+    // With the peer's address: `external_alerts.allowed_ips` is checked against it.
+    axum::serve(
+        listener,
+        api::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("serving HTTP")?;
     tracing::info!("HTTP server stopped; checkpointing and stopping the Raft groups");
     let _ = jobs_stop_tx.send(true);
     jobs.stopped().await;
