@@ -150,7 +150,9 @@ async fn retries_stop_at_the_deadline() -> anyhow::Result<()> {
         .await
         .unwrap_err();
     let took = start.elapsed();
-    assert!(took < Duration::from_millis(1500), "took {took:?}");
+    // Well past the deadline would mean the retries ignored it (the receiver never recovers);
+    // the slack covers a loaded CI machine.
+    assert!(took < Duration::from_secs(5), "took {took:?}");
     assert!(e.retryable);
     assert!(
         e.message.contains("notify retry canceled after"),
@@ -186,7 +188,9 @@ async fn a_slow_receiver_is_cut_off_by_the_attempt_timeout_and_the_deadline() ->
         .await
         .unwrap_err();
     let took = start.elapsed();
-    assert!(took < Duration::from_millis(1500), "took {took:?}");
+    // Why this bound: the receiver answers after 30 s, so anything well under that shows the
+    // deadline cut the send off; the slack covers a loaded CI machine.
+    assert!(took < Duration::from_secs(6), "took {took:?}");
     assert!(
         e.retryable && e.message.contains("no answer within 300ms"),
         "{}",
@@ -211,7 +215,7 @@ async fn a_slow_receiver_is_cut_off_by_the_attempt_timeout_and_the_deadline() ->
     .await
     .unwrap_err();
     assert!(
-        start.elapsed() < Duration::from_millis(900),
+        start.elapsed() < Duration::from_secs(5),
         "{:?}",
         start.elapsed()
     );
@@ -238,7 +242,8 @@ async fn http_429_waits_as_long_as_retry_after_says() -> anyhow::Result<()> {
         .send("ops", "webhook", &out, in_secs(5.0))
         .await
         .unwrap_err();
-    assert!(start.elapsed() < Duration::from_secs(2));
+    // Waiting for the deadline (5 s) would mean the Retry-After was obeyed in vain.
+    assert!(start.elapsed() < Duration::from_secs(4));
     assert!(e.retryable && e.message.contains("429"), "{}", e.message);
     assert_eq!(
         s.metrics()
