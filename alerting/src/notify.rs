@@ -10,12 +10,18 @@
 //!      ─► nflog entry committed to the meta group
 //! ```
 
+pub mod aggr_group;
 pub mod config;
+pub mod dedup;
+pub mod dispatch;
 pub mod inhibit_rule;
 pub mod inhibitor;
 pub mod integrations;
 pub mod matcher;
+pub mod mute;
 pub mod nflog;
+pub mod notification;
+pub mod notification_log;
 pub mod notify_alert;
 pub mod notify_keys;
 pub mod outgoing;
@@ -25,8 +31,12 @@ pub mod route;
 pub mod silence;
 pub mod time_interval;
 
+pub use aggr_group::GroupId;
 pub use config::AlertmanagerConfig;
+pub use dispatch::{DispatchConfig, DispatchInput, DispatchState, Flush, GroupView};
 pub use matcher::{MatchOp, Matcher};
+pub use notification::Notification;
+pub use notification_log::NotificationLog;
 pub use notify_alert::NotifyAlert;
 pub use outgoing::{EmailMessage, HttpRequest, Outgoing};
 pub use receiver::{Integration, Receiver};
