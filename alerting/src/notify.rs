@@ -23,11 +23,13 @@ pub mod nflog;
 pub mod notification;
 pub mod notification_log;
 pub mod notify_alert;
+pub mod notify_gc;
 pub mod notify_keys;
 pub mod outgoing;
 pub mod payload;
 pub mod receiver;
 pub mod route;
+pub mod rule_alert;
 pub mod silence;
 pub mod time_interval;
 

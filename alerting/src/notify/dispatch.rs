@@ -68,6 +68,9 @@ pub struct Flush {
     pub notifications: Vec<Notification>,
     /// The resolved alerts the flush carried.
     pub resolved: Vec<FlushedResolved>,
+    /// The group's `group_interval`: how long the sends may take (Alertmanager's deadline,
+    /// the next flush).
+    pub group_interval_ms: i64,
 }
 
 /// An aggregation group as `GET /api/v2/alerts/groups` shows it.
@@ -241,6 +244,7 @@ impl DispatchState {
             group: id.clone(),
             notifications,
             resolved,
+            group_interval_ms: group.opts.group_interval_ms,
         };
         if flush.notifications.is_empty() {
             self.delivered(&flush, now_ms);
