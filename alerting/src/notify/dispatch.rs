@@ -27,7 +27,7 @@ use super::notification::Notification;
 use super::notification_log::NotificationLog;
 use super::notify_alert::NotifyAlert;
 use super::receiver::Receiver;
-use super::route::{Route, group_key};
+use super::route::Route;
 use super::silence::Silence;
 use super::time_interval::TimeInterval;
 
@@ -173,7 +173,7 @@ impl DispatchState {
                 let labels = route.group_labels(&alert.labels);
                 let id = GroupId {
                     route_id: route.id.clone(),
-                    group_key: group_key(route, &labels),
+                    group_key: route.group_key(&labels),
                 };
                 let memo = (id, fp);
                 let same_resolution = self.retired.get(&memo).is_some_and(|&ends_at| {

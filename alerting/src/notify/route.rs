@@ -32,7 +32,7 @@ pub struct Route {
 }
 
 // Minimal versions of the routing-tree functions (pipeline branch). The config branch owns the
-// route tree and its versions of these replace them; the signatures are the agreed ones.
+// route tree and its versions of these replace them (same signatures).
 impl Route {
     /// The routes an alert with `labels` goes to, as Alertmanager's `Route.Match`: depth
     /// first; a matching child stops the search among its siblings unless it has `continue`;
@@ -65,12 +65,12 @@ impl Route {
             .map(|(n, v)| (n.clone(), v.clone()))
             .collect()
     }
-}
 
-/// Alertmanager's group key: the route's key, `:`, and the group labels as Prometheus prints
-/// a label set (`{}/{severity="critical"}:{alertname="X", job="api"}`).
-pub fn group_key(route: &Route, group_labels: &BTreeMap<String, String>) -> String {
-    format!("{}:{}", route.key, label_set_string(group_labels))
+    /// Alertmanager's group key: the route's key, `:`, and the group labels as Prometheus
+    /// prints a label set (`{}/{severity="critical"}:{alertname="X", job="api"}`).
+    pub fn group_key(&self, group_labels: &BTreeMap<String, String>) -> String {
+        format!("{}:{}", self.key, label_set_string(group_labels))
+    }
 }
 
 /// Prometheus' `LabelSet.String()`: `name="value"` pairs, sorted, comma-separated, in braces.
