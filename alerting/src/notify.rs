@@ -10,9 +10,12 @@
 //!      ─► nflog entry committed to the meta group
 //! ```
 
+pub mod aggr_group;
 pub mod am_time;
 pub mod config;
 pub mod config_upload;
+pub mod dedup;
+pub mod dispatch;
 pub mod external_alerts;
 pub mod gettable_silence;
 pub mod inhibit_rule;
@@ -21,13 +24,18 @@ pub mod integrations;
 pub mod ip_allow_list;
 pub mod matcher;
 pub mod matcher_parse;
+pub mod mute;
 pub mod nflog;
+pub mod notification;
+pub mod notification_log;
 pub mod notify_alert;
+pub mod notify_gc;
 pub mod notify_keys;
 pub mod outgoing;
 pub mod payload;
 pub mod receiver;
 pub mod route;
+pub mod rule_alert;
 pub mod signature;
 pub mod silence;
 pub mod silence_gc;
@@ -35,9 +43,13 @@ pub mod silence_query;
 pub mod silence_set;
 pub mod time_interval;
 
+pub use aggr_group::GroupId;
 pub use config::AlertmanagerConfig;
+pub use dispatch::{DispatchConfig, DispatchInput, DispatchState, Flush, GroupView};
 pub use matcher::{MatchOp, Matcher};
 pub use matcher_parse::{parse_matcher, parse_matchers};
+pub use notification::Notification;
+pub use notification_log::NotificationLog;
 pub use notify_alert::NotifyAlert;
 pub use outgoing::{EmailMessage, HttpRequest, Outgoing};
 pub use receiver::{Integration, Receiver};

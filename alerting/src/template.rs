@@ -19,7 +19,7 @@
 //! as `map[string]interface{}` (a missing key reads as nil and prints `<no value>`); both as
 //! under `missingkey=zero`, which Prometheus and Alertmanager set.
 
-mod builtins;
+pub(crate) mod builtins;
 mod exec;
 mod go_fmt;
 mod go_time;

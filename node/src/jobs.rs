@@ -9,12 +9,15 @@
 //!              │                    age threshold become Raft snapshots, logs purged after
 //!              ├─ reconcile (1 s, and on every cluster state change): ping members,
 //!              │                    RaftGroups::reconcile — replicas, placement, membership
-//!              └─ rules (500 ms, and on every meta KV change): RuleManager::sync — one
-//!                                   evaluation task per rule group while leading the meta group
+//!              ├─ rules (500 ms, and on every meta KV change): RuleManager::sync — one
+//!              │                    evaluation task per rule group while leading the meta group
+//!              └─ notify (1 s, on every meta KV change, and when a group is due):
+//!                                   NotifyManager::sync — notifications while leading
 //!  (retention, downsampling and rebalancing join here as jobs)
 //! ```
 
 pub mod checkpoint;
+pub mod notify;
 pub mod reconcile;
 pub mod rule_eval;
 pub mod supervisor;
@@ -24,6 +27,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 pub use checkpoint::CheckpointJob;
+pub use notify::NotifyJob;
 pub use reconcile::ReconcileJob;
 pub use rule_eval::RuleEvalJob;
 pub use supervisor::{JobStats, Supervisor, Trigger};

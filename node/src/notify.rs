@@ -3,7 +3,11 @@
 //! it sent is committed to the meta group's notification log.
 
 pub mod alert_board;
+pub mod deliveries;
+pub mod nflog_writer;
+pub mod notify_manager;
 pub mod sender;
 
 pub use alert_board::AlertBoard;
+pub use notify_manager::{NotifyManager, NotifyManagerSettings};
 pub use sender::{SendError, SendTarget, Senders};

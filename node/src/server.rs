@@ -16,8 +16,9 @@ use crate::alerting::{RuleManager, RuleManagerSettings};
 use crate::api::{self, AppState};
 use crate::cluster::Cluster;
 use crate::config::NodeConfig;
-use crate::jobs::{CheckpointJob, ReconcileJob, RuleEvalJob, Supervisor, Trigger};
+use crate::jobs::{CheckpointJob, NotifyJob, ReconcileJob, RuleEvalJob, Supervisor, Trigger};
 use crate::metrics::Metrics;
+use crate::notify::{AlertBoard, NotifyManager, NotifyManagerSettings, Senders};
 use crate::query::QueryService;
 
 pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
@@ -76,9 +77,34 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
         stop_rx,
     )
     .await?;
-    let rules = Arc::new(rule_manager(&cfg, addr, &cluster, clock.clone(), &metrics));
+    // The rule groups' current alerts: the rule manager publishes, notifications read.
+    let alert_board = Arc::new(AlertBoard::default());
+    let rules = Arc::new(rule_manager(
+        &cfg,
+        addr,
+        &cluster,
+        clock.clone(),
+        &metrics,
+        alert_board.clone(),
+    ));
+    let notify = Arc::new(NotifyManager::new(
+        cluster.clone(),
+        alert_board.clone(),
+        Arc::new(Senders::new(metrics.notify.clone())),
+        clock.clone(),
+        NotifyManagerSettings {
+            external_url: cfg.rules.external_url_or(addr),
+            nflog_window: Duration::from_millis(5),
+        },
+    ));
     let (jobs_stop_tx, jobs_stop_rx) = tokio::sync::watch::channel(false);
-    let jobs = Arc::new(start_jobs(&cluster, &rules, clock.clone(), jobs_stop_rx));
+    let jobs = Arc::new(start_jobs(
+        &cluster,
+        &rules,
+        &notify,
+        clock.clone(),
+        jobs_stop_rx,
+    ));
     let state = Arc::new(AppState {
         engine: engine.clone(),
         cluster: cluster.clone(),
@@ -109,6 +135,7 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     jobs.stopped().await;
     // Rule evaluations in flight finish (their writes and commits need the cluster).
     rules.stopped().await;
+    notify.stopped().await;
     cluster.shutdown().await;
     let _ = stop_tx.send(true);
     tokio::task::spawn_blocking(move || engine.shutdown())
@@ -126,6 +153,7 @@ fn rule_manager(
     cluster: &Arc<Cluster>,
     clock: Arc<dyn Clock>,
     metrics: &Metrics,
+    alert_board: Arc<AlertBoard>,
 ) -> RuleManager {
     let r = &cfg.rules;
     let mut query = cfg.query.clone();
@@ -145,15 +173,17 @@ fn rule_manager(
         settings,
         clock,
         metrics.rules.clone(),
+        alert_board,
     )
 }
 
 /// The node's background jobs under one supervisor: checkpoints, reconciliation (also woken
-/// by every change of the cluster state) and rule evaluation (also woken by every change of
-/// the meta group's key-value space).
+/// by every change of the cluster state), rule evaluation and notifications (also woken by
+/// every change of the meta group's key-value space).
 fn start_jobs(
     cluster: &Arc<Cluster>,
     rules: &Arc<RuleManager>,
+    notify: &Arc<NotifyManager>,
     clock: Arc<dyn Clock>,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Supervisor {
@@ -161,9 +191,12 @@ fn start_jobs(
     jobs.spawn(Arc::new(CheckpointJob::new(cluster.groups().clone())));
     let reconcile = jobs.spawn(Arc::new(ReconcileJob::new(cluster.clone())));
     let rules = jobs.spawn(Arc::new(RuleEvalJob::new(rules.clone())));
+    let notify_trigger = jobs.spawn(Arc::new(NotifyJob::new(notify.clone())));
+    notify.set_trigger(notify_trigger.clone());
     let meta = cluster.groups().meta();
     wake_on_change(meta.watch(), reconcile, stop.clone());
-    wake_on_change(meta.kv_watch(), rules, stop);
+    wake_on_change(meta.kv_watch(), rules, stop.clone());
+    wake_on_change(meta.kv_watch(), notify_trigger, stop);
     jobs
 }
 

@@ -17,6 +17,8 @@
 //!          report.changes (+ status if a rule's health/error changed) ─► one propose_kv
 //!          commit failed ─► drop GroupState, reload from the KV before the next evaluation
 //! ```
+//! After each evaluation a task publishes its group's alerts to the [`AlertBoard`] (what the
+//! notification driver sends, Prometheus' `sendAlerts`), and withdraws them when it ends.
 //! A replaced group's new task (or a group's task started again after it was stopped) waits
 //! for the old one to end, then restores what the old one committed. Time comes from the node's [`Clock`]; sleeps are Tokio's.
 
@@ -26,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use cairn_alerting::RuleGroup;
 use cairn_alerting::group_eval::{GroupEvaluator, GroupReport, GroupState};
+use cairn_alerting::notify::rule_alert::{RuleAlertContext, rule_notify_alerts};
 use cairn_alerting::schedule::{GroupSchedule, NextEval};
 use cairn_alerting::state_keys::{self, GroupStatus, RuleStatus};
 use cairn_consensus::KvOp;
@@ -40,6 +43,7 @@ use super::rule_kv::{self, GroupId};
 use super::status_board::StatusBoard;
 use crate::cluster::Cluster;
 use crate::metrics::RuleMetrics;
+use crate::notify::AlertBoard;
 
 /// What the manager needs from the node's configuration.
 #[derive(Debug, Clone)]
@@ -60,6 +64,9 @@ struct Shared {
     metrics: Arc<RuleMetrics>,
     runtime: Handle,
     board: Mutex<StatusBoard>,
+    /// The groups' current alerts, for the notification driver.
+    alerts: Arc<AlertBoard>,
+    alert_context: RuleAlertContext,
 }
 
 /// A running group task.
@@ -161,16 +168,23 @@ pub fn failed_status(group: &RuleGroup, ts_ms: i64, reason: &str) -> GroupStatus
 
 impl RuleManager {
     /// A manager with no tasks yet; the `rules` job's passes ([`RuleManager::sync`]) start
-    /// them. Call inside the runtime.
+    /// them. Its groups publish their alerts to `alerts`. Call inside the runtime.
     pub fn new(
         cluster: Arc<Cluster>,
         evaluator: GroupEvaluator,
         settings: RuleManagerSettings,
         clock: Arc<dyn Clock>,
         metrics: Arc<RuleMetrics>,
+        alerts: Arc<AlertBoard>,
     ) -> RuleManager {
+        let alert_context = RuleAlertContext {
+            external_labels: evaluator.external_labels.clone(),
+            external_url: evaluator.external_url.clone(),
+        };
         RuleManager {
             shared: Arc::new(Shared {
+                alerts,
+                alert_context,
                 engine: cluster.groups().engine().clone(),
                 cluster,
                 evaluator,
@@ -422,9 +436,12 @@ async fn run_group(
                 }
             },
         };
-        state = evaluate_once(&sh, &id, &tenant, &group, current, ts).await;
+        state = evaluate_once(&sh, &id, &tenant, &group, current, ts, interval_ms).await;
         next = slots.after(ts, sh.clock.now_ms());
     }
+    // The group's alerts are no longer sent: the notification pipeline keeps what it has
+    // until it resolves (by its `ends_at`), as Alertmanager does when Prometheus stops.
+    sh.alerts.withdraw(tenant_name, key);
     lock(&sh.board).forget(&id);
     sh.metrics.remove(tenant_name, key);
 }
@@ -438,6 +455,7 @@ async fn evaluate_once(
     group: &Arc<RuleGroup>,
     mut state: GroupState,
     ts: i64,
+    interval_ms: i64,
 ) -> Option<GroupState> {
     let (tenant_name, key) = (&id.0, &id.1);
     let eval = {
@@ -480,6 +498,11 @@ async fn evaluate_once(
             return Some(state);
         }
     };
+    sh.alerts.publish(
+        tenant_name,
+        key,
+        group_notify_alerts(&sh.alert_context, group, &state, ts, interval_ms),
+    );
     let failures = report.rules.iter().filter(|r| r.error.is_some()).count() as u64;
     sh.metrics.evaluation_failures.fetch_add(failures, Relaxed);
     sh.metrics.update(tenant_name, key, |f| {
@@ -546,6 +569,32 @@ async fn evaluate_once(
             if alert_changes { None } else { Some(state) }
         }
     }
+}
+
+/// A group's alerts for the notification pipeline after the evaluation at `ts`.
+pub fn group_notify_alerts(
+    ctx: &RuleAlertContext,
+    group: &RuleGroup,
+    state: &GroupState,
+    ts: i64,
+    interval_ms: i64,
+) -> Vec<cairn_alerting::notify::NotifyAlert> {
+    group
+        .rules
+        .iter()
+        .zip(&state.rules)
+        .filter_map(|(rule, rs)| match rule {
+            cairn_alerting::Rule::Alerting(r) => Some(rule_notify_alerts(
+                ctx,
+                &r.expr,
+                rs.alerts.values(),
+                ts,
+                interval_ms,
+            )),
+            cairn_alerting::Rule::Recording(_) => None,
+        })
+        .flatten()
+        .collect()
 }
 
 /// Commits a group's status alone (an evaluation that changed no alert).
