@@ -11,6 +11,7 @@
 //! ```
 
 pub mod aggr_group;
+pub mod alert_listing;
 pub mod am_time;
 pub mod config;
 pub mod config_upload;

@@ -38,7 +38,7 @@ use axum::routing::{get, post, put};
 
 use cairn_model::Tenant;
 use cairn_storage::Engine;
-use notify::{am_config, am_status, external_alerts, silences};
+use notify::{am_alerts, am_config, am_status, external_alerts, silences};
 
 use crate::cluster::Cluster;
 use crate::config::NodeConfig;
@@ -61,6 +61,10 @@ pub struct AppState {
     pub started_at_ms: i64,
     /// Where handlers read the time (the request's default evaluation time, ingest's "now").
     pub clock: Arc<dyn cairn_model::Clock>,
+    /// The rule groups' current alerts (on the meta leader), for Alertmanager's alert API.
+    pub alert_board: Arc<crate::notify::AlertBoard>,
+    /// The notification pipeline (its aggregation groups, on the meta leader).
+    pub notify: Arc<crate::notify::NotifyManager>,
 }
 
 impl AppState {
@@ -135,6 +139,8 @@ pub fn router(state: SharedState) -> Router {
             get(silences::get).delete(silences::delete),
         )
         .route("/api/v2/status", get(am_status::status))
+        .route("/api/v2/alerts", get(am_alerts::alerts))
+        .route("/api/v2/alerts/groups", get(am_alerts::groups))
         .route("/api/v2/receivers", get(am_status::receivers))
         .route("/api/v1/cluster/status", get(cluster::status))
         .route("/api/v1/cluster/rules", get(rules::cluster_list))

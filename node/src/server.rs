@@ -114,6 +114,8 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
         started_at_ms: clock.now_ms(),
         clock,
         cfg,
+        alert_board,
+        notify: notify.clone(),
     });
     tracing::info!(
         series = engine.series_count(),

@@ -9,12 +9,15 @@
 //!  GET|POST /api/v2/silences, GET|DELETE /api/v2/silence/{id}
 //!                                        ─► silences     ─► silences/{tenant}/{id}
 //!  GET /api/v2/status, /api/v2/receivers ─► am_status    ◄─ amconfig/{tenant}
+//!  GET /api/v2/alerts, /api/v2/alerts/groups
+//!                                        ─► am_alerts    ◄─ the meta leader's board and planner
 //!  POST /api/v1/alerts/external          ─► external_alerts (HMAC, allow-list)
 //!                                                        ─► extalerts/{tenant}/{fp}
 //! ```
 //! Writes go through `Cluster::propose_kv` (forwarded to the meta leader); reads answer from
 //! what this node has applied.
 
+pub mod am_alerts;
 pub mod am_config;
 pub mod am_error;
 pub mod am_status;

@@ -1,13 +1,16 @@
 //! The real `amtool` (Debian's Alertmanager 0.25) against a real Cairn node: a silence added,
 //! queried (table and `-o json`), updated in place, updated into a replacement (the old one
-//! expired, a new id), and expired, each step checked through Alertmanager's API v2 too; and
-//! the API's refusals with Alertmanager's messages.
+//! expired, a new id), and expired, each step checked through Alertmanager's API v2 too; the
+//! API's refusals with Alertmanager's messages; and alerts listed with their receivers,
+//! silenced and inhibited ones marked, on the node that evaluates them and through one that
+//! forwards to it.
 
 use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
-use cairn_tests::{CairnProcess, client};
+use cairn_tests::rules::{now_ms, put_group};
+use cairn_tests::{CairnProcess, TestCluster, client, wait_for, write_lines};
 use serde_json::{Value, json};
 
 /// `amtool` on PATH (or Debian's place for it); fails saying how to install it.
@@ -277,5 +280,182 @@ fn bad_silences_are_refused_with_alertmanagers_messages() -> Result<()> {
     // Nothing was stored.
     let all = json_of(client().get(format!("{url}/api/v2/silences")).send()?)?;
     assert_eq!(all, json!([]));
+    Ok(())
+}
+
+const ALERT_CONFIG: &str = r#"
+route:
+  receiver: team
+  group_by: [alertname]
+  routes:
+    - matchers: [severity="critical"]
+      receiver: pager
+inhibit_rules:
+  - source_matchers: [severity="critical"]
+    target_matchers: [severity="warning"]
+    equal: [host]
+receivers:
+  - name: team
+  - name: pager
+"#;
+
+const DISK_RULES: &str = r#"
+name: disk
+interval: 1s
+rules:
+  - alert: DiskFull
+    expr: disk_used > 90
+    labels: {severity: critical}
+    annotations: {summary: "disk full on {{ $labels.host }}"}
+  - alert: DiskFilling
+    expr: disk_used > 80
+    labels: {severity: warning}
+    annotations: {summary: "disk filling on {{ $labels.host }}"}
+"#;
+
+fn alert_query(url: &str, extra: &[&str]) -> Result<Vec<Value>> {
+    let mut args = vec!["alert", "query", "-o", "json"];
+    args.extend_from_slice(extra);
+    let out = run_amtool(url, &args)?;
+    let v: Value = serde_json::from_str(&out).with_context(|| format!("amtool's JSON: {out}"))?;
+    Ok(v.as_array().cloned().unwrap_or_default())
+}
+
+/// (alertname, host) of each alert in an amtool JSON listing, sorted.
+fn names(alerts: &[Value]) -> Vec<(String, String)> {
+    let mut n: Vec<(String, String)> = alerts
+        .iter()
+        .map(|a| {
+            (
+                a["labels"]["alertname"].as_str().unwrap_or("").to_string(),
+                a["labels"]["host"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    n.sort();
+    n
+}
+
+fn pair(a: &str, h: &str) -> (String, String) {
+    (a.to_string(), h.to_string())
+}
+
+#[test]
+fn amtool_lists_alerts_with_receivers_silences_and_inhibitions() -> Result<()> {
+    let cluster = TestCluster::start(3)?;
+    let url = cluster.url(1);
+    let resp = client()
+        .put(format!("{url}/api/v1/alerts/config"))
+        .body(ALERT_CONFIG)
+        .send()?;
+    anyhow::ensure!(resp.status() == 200, "config: {}", resp.text()?);
+    put_group(&url, "default", "disk", DISK_RULES)?;
+    // a: 95 (DiskFull and DiskFilling, the warning inhibited); b: 85 (DiskFilling only).
+    let now = now_ms();
+    write_lines(
+        &url,
+        None,
+        "ms",
+        &format!("disk_used,host=a value=95 {now}\ndisk_used,host=b value=85 {now}\n"),
+    )?;
+
+    // Every node lists the same alerts: the meta leader from its board, the others by
+    // forwarding to it.
+    for id in 1..=3 {
+        let node_url = cluster.url(id);
+        let all = wait_for(
+            "three alerts listed",
+            std::time::Duration::from_secs(30),
+            || {
+                let a = alert_query(&node_url, &["--active", "--inhibited"]).ok()?;
+                (a.len() == 3).then_some(a)
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            names(&all),
+            vec![
+                pair("DiskFilling", "a"),
+                pair("DiskFilling", "b"),
+                pair("DiskFull", "a")
+            ]
+        );
+        let full = all
+            .iter()
+            .find(|a| a["labels"]["alertname"] == "DiskFull")
+            .unwrap();
+        assert_eq!(full["receivers"], json!([{"name": "pager"}]));
+        assert_eq!(full["annotations"]["summary"], "disk full on a");
+        assert_eq!(full["status"]["state"], "active");
+        let inhibited = all
+            .iter()
+            .find(|a| a["labels"]["alertname"] == "DiskFilling" && a["labels"]["host"] == "a")
+            .unwrap();
+        assert_eq!(inhibited["status"]["state"], "suppressed");
+        assert_eq!(
+            inhibited["status"]["inhibitedBy"],
+            json!([full["fingerprint"]])
+        );
+        assert_eq!(inhibited["receivers"], json!([{"name": "team"}]));
+    }
+    // amtool hides suppressed alerts unless asked; alone, --inhibited shows only those.
+    assert_eq!(
+        names(&alert_query(&url, &["--inhibited"])?),
+        vec![pair("DiskFilling", "a")]
+    );
+    assert_eq!(
+        names(&alert_query(&url, &[])?),
+        vec![pair("DiskFilling", "b"), pair("DiskFull", "a")]
+    );
+    assert_eq!(
+        names(&alert_query(&url, &["host=b"])?),
+        vec![pair("DiskFilling", "b")]
+    );
+    assert_eq!(
+        names(&alert_query(&url, &["--receiver=pager"])?),
+        vec![pair("DiskFull", "a")]
+    );
+
+    // A silence: b's alert is silenced (shown with --silenced only).
+    let id = run_amtool(
+        &url,
+        &[
+            "silence",
+            "add",
+            "host=b",
+            "--comment=maintenance",
+            "--duration=1h",
+            "--author=test",
+        ],
+    )?;
+    let id = id.trim().to_string();
+    let silenced = wait_for("b silenced", std::time::Duration::from_secs(10), || {
+        let a = alert_query(&url, &["--active", "--silenced"]).ok()?;
+        let b = a.iter().find(|a| a["labels"]["host"] == "b")?.clone();
+        (b["status"]["state"] == "suppressed").then_some(b)
+    })
+    .unwrap();
+    assert_eq!(silenced["status"]["silencedBy"], json!([id]));
+    assert_eq!(names(&alert_query(&url, &[])?), vec![pair("DiskFull", "a")]);
+
+    // The groups view: one group per alert name, with its receiver.
+    let groups: Vec<Value> = json_of(client().get(format!("{url}/api/v2/alerts/groups")).send()?)?
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut seen: Vec<(String, String)> = groups
+        .iter()
+        .map(|g| {
+            (
+                g["labels"]["alertname"].as_str().unwrap_or("").to_string(),
+                g["receiver"]["name"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![pair("DiskFilling", "team"), pair("DiskFull", "pager")]
+    );
     Ok(())
 }

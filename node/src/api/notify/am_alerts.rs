@@ -1,0 +1,195 @@
+//! `GET /api/v2/alerts` and `GET /api/v2/alerts/groups` (Alertmanager API v2), per tenant.
+//!
+//! ```text
+//!  meta leader:  AlertBoard (rule alerts, with annotations) + extalerts/{tenant}/…
+//!                + silences + config ─► alert_listing::list_alerts
+//!                NotifyManager::alert_groups ─► alert_listing::list_groups
+//!  other nodes:  the same request, forwarded to the meta leader's HTTP address
+//! ```
+//! Why forward rather than answer locally: annotations (summaries) and aggregation groups live
+//! only on the meta leader, which evaluates the rules and runs the pipeline; the meta group
+//! stores alert state without annotations, so a follower could not list them as `amtool alert
+//! query` shows them.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use cairn_alerting::notify::NotifyAlert;
+use cairn_alerting::notify::alert_listing::{self, AlertFilter, ListingContext};
+use cairn_alerting::notify::parse_matchers;
+
+use super::{AmError, TenantNotify};
+use crate::api::{Params, SharedState, tenant_of};
+
+/// Set on a forwarded request: a node that receives one and does not lead answers 503
+/// instead of forwarding again (leadership moved while the request travelled).
+const FORWARDED: &str = "x-cairn-forwarded";
+
+/// `GET /api/v2/alerts`
+pub async fn alerts(State(st): State<SharedState>, req: Request) -> Result<Response, AmError> {
+    if let Some(forwarded) = forward_to_leader(&st, Forward::of(&req)).await? {
+        return Ok(forwarded);
+    }
+    let tenant = tenant_of(req.headers())?;
+    let filter = filter_of(&Params::from_request_query(&req))?;
+    let view = TenantView::read(&st, tenant.as_str())?;
+    let ctx = view.context(st.clock.now_ms());
+    Ok(Json(alert_listing::list_alerts(&view.alerts, &ctx, &filter)).into_response())
+}
+
+/// `GET /api/v2/alerts/groups`
+pub async fn groups(State(st): State<SharedState>, req: Request) -> Result<Response, AmError> {
+    if let Some(forwarded) = forward_to_leader(&st, Forward::of(&req)).await? {
+        return Ok(forwarded);
+    }
+    let tenant = tenant_of(req.headers())?;
+    let filter = filter_of(&Params::from_request_query(&req))?;
+    let view = TenantView::read(&st, tenant.as_str())?;
+    let ctx = view.context(st.clock.now_ms());
+    let groups = st.notify.alert_groups(tenant.as_str());
+    Ok(Json(alert_listing::list_groups(&groups, &ctx, &filter)).into_response())
+}
+
+/// What a listing reads on the meta leader.
+struct TenantView {
+    alerts: Vec<NotifyAlert>,
+    config: Option<cairn_alerting::notify::AlertmanagerConfig>,
+    silences: Vec<cairn_alerting::notify::Silence>,
+}
+
+impl TenantView {
+    fn read(st: &SharedState, tenant: &str) -> Result<TenantView, AmError> {
+        let kv = TenantNotify::new(st.cluster.groups().meta(), tenant);
+        let mut alerts = st.alert_board.tenant_alerts(tenant);
+        alerts.extend(kv.external_alerts().into_iter().map(|(_, a)| a.to_alert()));
+        let config = kv.config()?.map(|(_, c)| c);
+        let silences = kv
+            .silences()
+            .iter()
+            .filter_map(|s| s.to_silence().ok())
+            .collect();
+        Ok(TenantView {
+            alerts,
+            config,
+            silences,
+        })
+    }
+
+    fn context(&self, now_ms: i64) -> ListingContext<'_> {
+        ListingContext {
+            config: self.config.as_ref(),
+            silences: &self.silences,
+            all_alerts: &self.alerts,
+            now_ms,
+        }
+    }
+}
+
+/// The API's filter parameters; a bad one is 400 naming it.
+fn filter_of(params: &Params) -> Result<AlertFilter, AmError> {
+    let flag = |name: &str| -> Result<bool, AmError> {
+        match params.get(name) {
+            None => Ok(true),
+            Some(v) => v
+                .parse::<bool>()
+                .map_err(|_| AmError::bad_request(format!("{name}: {v:?} is not true or false"))),
+        }
+    };
+    let mut matchers = Vec::new();
+    for f in params.all("filter") {
+        matchers
+            .extend(parse_matchers(f).map_err(|e| AmError::bad_request(format!("filter: {e}")))?);
+    }
+    let receiver = params
+        .get("receiver")
+        .map(AlertFilter::receiver_regex)
+        .transpose()
+        .map_err(AmError::bad_request)?;
+    Ok(AlertFilter {
+        active: flag("active")?,
+        silenced: flag("silenced")?,
+        inhibited: flag("inhibited")?,
+        matchers,
+        receiver,
+    })
+}
+
+/// What forwarding needs of the request (taken before any await: a request is not `Sync`).
+struct Forward {
+    path_and_query: String,
+    tenant: Option<HeaderValue>,
+    already_forwarded: bool,
+}
+
+impl Forward {
+    fn of(req: &Request) -> Forward {
+        Forward {
+            path_and_query: req
+                .uri()
+                .path_and_query()
+                .map(|p| p.to_string())
+                .unwrap_or_default(),
+            tenant: req.headers().get("x-scope-orgid").cloned(),
+            already_forwarded: req.headers().contains_key(FORWARDED),
+        }
+    }
+}
+
+/// On a node that does not lead the meta group: the leader's answer to the same request.
+/// None on the leader itself.
+async fn forward_to_leader(st: &SharedState, req: Forward) -> Result<Option<Response>, AmError> {
+    let meta = st.cluster.groups().meta();
+    if meta.is_leader() {
+        return Ok(None);
+    }
+    let unavailable = |m: String| AmError {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        message: m,
+    };
+    if req.already_forwarded {
+        return Err(unavailable(
+            "the meta leader moved while this request was forwarded; try again".to_string(),
+        ));
+    }
+    let leader = meta.leader().ok_or_else(|| {
+        unavailable("no meta leader: alerts are listed by the meta leader".to_string())
+    })?;
+    let addr = st
+        .cluster
+        .state()
+        .nodes
+        .get(&leader)
+        .map(|n| n.http_addr.to_string())
+        .ok_or_else(|| {
+            unavailable(format!(
+                "the meta leader (node {leader}) has no known address"
+            ))
+        })?;
+    let mut fwd = reqwest::Client::new()
+        .get(format!("http://{addr}{}", req.path_and_query))
+        .header(FORWARDED, "1")
+        .timeout(std::time::Duration::from_secs(10));
+    if let Some(t) = &req.tenant {
+        fwd = fwd.header("x-scope-orgid", t.as_bytes());
+    }
+    let resp = fwd.send().await.map_err(|e| {
+        unavailable(format!(
+            "forwarding to the meta leader (node {leader}): {e}"
+        ))
+    })?;
+    let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let content_type = resp.headers().get(reqwest::header::CONTENT_TYPE).cloned();
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| unavailable(format!("reading the meta leader's answer: {e}")))?;
+    let mut out = Response::new(Body::from(body));
+    *out.status_mut() = status;
+    if let Some(ct) = content_type.and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok()) {
+        out.headers_mut()
+            .insert(axum::http::header::CONTENT_TYPE, ct);
+    }
+    Ok(Some(out))
+}
