@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+pub mod alertmanager;
 pub mod capture_server;
 pub mod rules;
 pub mod smtp_sink;

@@ -95,6 +95,8 @@ pub struct DispatchState {
     retired: BTreeMap<(GroupId, u64), i64>,
     /// `TimeInterval::contains`; tests put a stand-in here.
     interval_contains: fn(&TimeInterval, i64) -> bool,
+    /// Groups flushed so far, whether or not a flush had anything to send.
+    flush_count: u64,
 }
 
 impl DispatchState {
@@ -104,6 +106,7 @@ impl DispatchState {
             groups: BTreeMap::new(),
             retired: BTreeMap::new(),
             interval_contains: TimeInterval::contains,
+            flush_count: 0,
         }
     }
 
@@ -138,6 +141,11 @@ impl DispatchState {
     /// alerts leave the group, and the group goes if nothing is left.
     pub fn delivered(&mut self, flush: &Flush, now_ms: i64) {
         self.remove_resolved(&flush.group, &flush.resolved, now_ms);
+    }
+
+    /// How many group flushes this state has made (those with nothing to send included).
+    pub fn flush_count(&self) -> u64 {
+        self.flush_count
     }
 
     /// When the next group is due; None when there are no groups.
@@ -204,6 +212,7 @@ impl DispatchState {
         now_ms: i64,
     ) -> Option<Flush> {
         let (alerts, resolved) = self.groups.get_mut(id)?.begin_flush(now_ms);
+        self.flush_count += 1;
         let group = self.groups.get(id)?;
         let time_muted = time_muted(
             &group.opts.mute_time_intervals,

@@ -56,6 +56,7 @@ pub async fn metrics(State(st): State<SharedState>) -> Response {
         let mut body = st2.metrics.render(&st2.engine);
         st2.cluster.render_metrics(&mut body);
         st2.jobs.render_metrics(&mut body);
+        st2.notify.render_metrics(&mut body);
         body
     })
     .await

@@ -61,6 +61,8 @@ pub struct NotifyManagerSettings {
 /// Counters of the manager's work (the senders count the sends themselves).
 #[derive(Debug, Default)]
 pub struct NotifyStats {
+    /// Aggregation groups flushed (each flush may notify nothing: deduplicated or muted).
+    pub flushes: AtomicU64,
     /// Notifications delivered and logged (log-only ones included).
     pub delivered: AtomicU64,
     /// Notifications whose payload, send or log commit failed.
@@ -143,6 +145,45 @@ impl NotifyManager {
     /// The `notify` job's trigger: the manager fires it when a group falls due.
     pub fn set_trigger(&self, trigger: Trigger) {
         let _ = self.sh.trigger.set(trigger);
+    }
+
+    /// The pipeline's counters in Prometheus' text format (`/metrics`).
+    pub fn render_metrics(&self, o: &mut String) {
+        use std::fmt::Write;
+        let s = &self.sh.stats;
+        for (name, help, v) in [
+            (
+                "cairn_notify_flushes_total",
+                "Aggregation groups flushed by the notification pipeline.",
+                &s.flushes,
+            ),
+            (
+                "cairn_notify_delivered_total",
+                "Notifications delivered and logged in the meta group (log-only ones included).",
+                &s.delivered,
+            ),
+            (
+                "cairn_notify_failed_total",
+                "Notifications whose payload, send or log commit failed.",
+                &s.failed,
+            ),
+            (
+                "cairn_notify_skipped_in_flight_total",
+                "Notifications not started because the integration still sent for the group.",
+                &s.skipped_in_flight,
+            ),
+            (
+                "cairn_notify_gc_deleted_total",
+                "Notification log entries and external alerts deleted by garbage collection.",
+                &s.gc_deleted,
+            ),
+        ] {
+            let _ = write!(
+                o,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
+                v.load(Relaxed)
+            );
+        }
     }
 
     pub fn stats(&self) -> &NotifyStats {
@@ -264,6 +305,7 @@ impl NotifyManager {
                 &meta.kv_scan(&notify_keys::tenant_nflog_prefix(tenant)),
                 "notification log entry",
             ));
+            let before = state.dispatch.flush_count();
             let flushes = state.dispatch.step(
                 DispatchConfig::of(&loaded.config),
                 DispatchInput {
@@ -273,6 +315,10 @@ impl NotifyManager {
                 },
                 now,
             );
+            self.sh
+                .stats
+                .flushes
+                .fetch_add(state.dispatch.flush_count() - before, Relaxed);
             out.extend(
                 flushes
                     .into_iter()
