@@ -33,6 +33,7 @@ use std::collections::BTreeMap;
 pub use builtins::html_template_escape;
 pub use go_fmt::{format_float, go_quote, sprint, sprintf};
 pub use go_time::GoTime;
+pub(crate) use go_time::duration_string;
 pub use prometheus::{
     AlertTemplateData, PrometheusFunctions, QuerySample, TemplateQuerier, check_alert_text,
     convert_to_float, expand_alert_text, humanize_duration,

@@ -2,14 +2,16 @@
 //! Mimir's form and deleted (`/api/v1/alerts/config`), Alertmanager's `/api/v2/status` and
 //! `/api/v2/receivers` from it, and alerts from outside (`POST /api/v1/alerts/external`)
 //! accepted only with the right HMAC signature and from allowed addresses, then listed in
-//! `GET /api/v1/alerts`.
+//! `GET /api/v1/alerts`; `/api/v2/receivers` shows each integration's last notification.
 //!
 //! The tests marked `needs the configuration parser` store a valid configuration, which needs
 //! `AlertmanagerConfig::parse` and `payload::Templates::new` (built on their own branches).
 
 use anyhow::{Context, Result};
 use cairn_alerting::notify::signature::sign;
-use cairn_tests::{CairnProcess, client};
+use std::time::Duration;
+
+use cairn_tests::{CairnProcess, CaptureServer, Reply, client, wait_for};
 use serde_json::{Value, json};
 
 const TENANT: &str = "acme";
@@ -169,9 +171,10 @@ fn config_is_stored_read_back_and_deleted() -> Result<()> {
         None,
         &[],
     )?;
+    // Receivers without integrations: nothing to report on.
     assert_eq!(
         json(&receivers),
-        json!([{"name": "team"}, {"name": "pager"}])
+        json!([{"name": "team", "integrations": []}, {"name": "pager", "integrations": []}])
     );
     let (_, status) = call(
         "GET",
@@ -348,5 +351,125 @@ fn external_alerts_need_the_signature_and_an_allowed_address() -> Result<()> {
         &[("X-Cairn-Signature", &good)],
     )?;
     assert_eq!(code, 200, "{text}");
+    Ok(())
+}
+
+#[test]
+fn receivers_show_each_integrations_last_notification() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let node = CairnProcess::start(dir.path(), &[])?;
+    // A 400 is not retried: the failing webhook's notification ends at once, and the long
+    // group_interval keeps the next flush (which would try it again) past the test's end.
+    let refusing = CaptureServer::start()?;
+    refusing.respond(Reply::status(400).body("no such hook"));
+    let accepting = CaptureServer::start()?;
+    let yml = format!(
+        "route:
+  receiver: hooks
+  group_by: [alertname]
+  group_wait: 0s
+  group_interval: 1m
+receivers:
+  - name: hooks
+    webhook_configs:
+      - url: {}/hook
+      - url: {}/hook
+        send_resolved: false
+  - name: quiet
+external_alerts:
+  secret: s3cret
+",
+        refusing.url(),
+        accepting.url()
+    );
+    let cfg = format!("{}/api/v1/alerts/config", node.url);
+    let (code, body) = call("PUT", &cfg, TENANT, Some(yml), &[])?;
+    assert_eq!(code, 200, "{body}");
+    let receivers_url = format!("{}/api/v2/receivers", node.url);
+
+    // Before any notification: every integration listed, never tried.
+    let (code, body) = call("GET", &receivers_url, TENANT, None, &[])?;
+    assert_eq!(code, 200, "{body}");
+    let never = |name: &str, send_resolved: bool| {
+        json!({
+            "name": name,
+            "sendResolved": send_resolved,
+            "lastNotifyAttempt": "0001-01-01T00:00:00.000Z",
+            "lastNotifyAttemptDuration": "0s",
+            "lastNotifyAttemptError": "",
+        })
+    };
+    assert_eq!(
+        json(&body),
+        json!([
+            {"name": "hooks", "integrations": [never("webhook[0]", true), never("webhook[1]", false)]},
+            {"name": "quiet", "integrations": []},
+        ])
+    );
+
+    let alert = r#"[{"labels":{"alertname":"DiskFull"}}]"#;
+    let sig = sign(b"s3cret", alert.as_bytes());
+    let (code, text) = call(
+        "POST",
+        &format!("{}/api/v1/alerts/external", node.url),
+        TENANT,
+        Some(alert.into()),
+        &[("X-Cairn-Signature", &sig)],
+    )?;
+    assert_eq!(code, 200, "{text}");
+    accepting.wait_for(1, Duration::from_secs(30))?;
+
+    // Both integrations have tried once the accepting one has had its request (they are sent
+    // side by side), but the status is written after the answer: wait for both.
+    let hooks = wait_for("both webhooks' status", Duration::from_secs(30), || {
+        let (_, body) = call("GET", &receivers_url, TENANT, None, &[]).ok()?;
+        let hooks = json(&body)[0]["integrations"].as_array()?.clone();
+        hooks
+            .iter()
+            .all(|i| i["lastNotifyAttempt"] != "0001-01-01T00:00:00.000Z")
+            .then_some(hooks)
+    })?;
+    assert_eq!(refusing.requests().len(), 1);
+    let (failed, delivered) = (&hooks[0], &hooks[1]);
+    assert_eq!(failed["name"], "webhook[0]");
+    let error = failed["lastNotifyAttemptError"].as_str().unwrap();
+    for part in ["hooks/webhook[0]", "400", "no such hook"] {
+        assert!(error.contains(part), "{part:?} not in {error:?}");
+    }
+    assert_eq!(delivered["name"], "webhook[1]");
+    assert_eq!(delivered["lastNotifyAttemptError"], "");
+    for i in [failed, delivered] {
+        let at = i["lastNotifyAttempt"].as_str().unwrap();
+        assert!(at.ends_with('Z') && at.starts_with("20"), "{i}");
+        let took = i["lastNotifyAttemptDuration"].as_str().unwrap();
+        // A loopback answer can take under a millisecond: "0s" is a fair duration.
+        assert!(took.ends_with('s'), "{i}");
+    }
+
+    // Another tenant with a receiver of the same name sees none of it, and /metrics tells
+    // the tenants apart.
+    let other_yml = "route: {receiver: hooks}\nreceivers:\n  - name: hooks\n    webhook_configs:\n      - url: http://127.0.0.1:9/hook\n";
+    assert_eq!(
+        call("PUT", &cfg, "other", Some(other_yml.into()), &[])?.0,
+        200
+    );
+    let (_, body) = call("GET", &receivers_url, "other", None, &[])?;
+    assert_eq!(
+        json(&body)[0]["integrations"][0]["lastNotifyAttemptError"],
+        ""
+    );
+    let metrics = client()
+        .get(format!("{}/metrics", node.url))
+        .send()?
+        .text()?;
+    for line in [
+        r#"cairn_notifications_total{tenant="acme",receiver="hooks",integration="webhook"} 2"#,
+        r#"cairn_notifications_failed_total{tenant="acme",receiver="hooks",integration="webhook",reason="clientError"} 1"#,
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "{line} not in\n{metrics}"
+        );
+    }
     Ok(())
 }

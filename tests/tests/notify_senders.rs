@@ -14,6 +14,8 @@ use cairn_node::notify::sender::retry::Backoff;
 use cairn_node::notify::{SendTarget, Senders};
 use cairn_tests::{CaptureServer, Reply, SmtpSink, SmtpSinkOptions, TestCa};
 
+/// The tenant every notification here is for.
+const TENANT: &str = "acme";
 const WAIT: Duration = Duration::from_secs(10);
 
 /// Senders with a short backoff (50 ms doubling to 400 ms), so retries take little time.
@@ -55,7 +57,9 @@ async fn http_delivers_the_request_and_counts_it() -> anyhow::Result<()> {
         &format!("{}/hook?x=1", server.url()),
         r#"{"a":1}"#,
     )]);
-    s.send("ops", "webhook", &out, in_secs(10.0)).await.unwrap();
+    s.send(TENANT, "ops", "webhook", &out, in_secs(10.0))
+        .await
+        .unwrap();
     let reqs = server.wait_for(1, WAIT)?;
     assert_eq!(reqs.len(), 1);
     let r = &reqs[0];
@@ -68,9 +72,9 @@ async fn http_delivers_the_request_and_counts_it() -> anyhow::Result<()> {
     assert_eq!(r.json()?, serde_json::json!({"a": 1}));
 
     let m = s.metrics();
-    assert_eq!(m.notifications("ops", "webhook"), 1);
+    assert_eq!(m.notifications(TENANT, "ops", "webhook"), 1);
     assert_eq!(m.requests("webhook"), (1, 0, 1));
-    let status = m.receiver_status("ops");
+    let status = m.receiver_status(TENANT, "ops");
     assert_eq!(status.len(), 1);
     assert_eq!(status[0].0, "webhook[0]");
     assert_eq!(status[0].1.last_error, None);
@@ -78,7 +82,7 @@ async fn http_delivers_the_request_and_counts_it() -> anyhow::Result<()> {
     let mut text = String::new();
     m.render(&mut text);
     for line in [
-        r#"cairn_notifications_total{receiver="ops",integration="webhook"} 1"#,
+        r#"cairn_notifications_total{tenant="acme",receiver="ops",integration="webhook"} 1"#,
         r#"cairn_notification_requests_total{integration="webhook"} 1"#,
         r#"cairn_notification_latency_seconds_count{integration="webhook"} 1"#,
     ] {
@@ -93,12 +97,17 @@ async fn http_5xx_is_retried_until_accepted() -> anyhow::Result<()> {
     server.fail_first(2, Reply::status(500).body("busy"));
     let s = senders();
     let out = Outgoing::Http(vec![post(&format!("{}/hook", server.url()), "{}")]);
-    s.send("ops", "webhook", &out, in_secs(10.0)).await.unwrap();
+    s.send(TENANT, "ops", "webhook", &out, in_secs(10.0))
+        .await
+        .unwrap();
     assert_eq!(server.requests().len(), 3);
     let m = s.metrics();
     assert_eq!(m.requests("webhook"), (3, 2, 3));
-    assert_eq!(m.notifications("ops", "webhook"), 1);
-    assert_eq!(m.notifications_failed("ops", "webhook", "serverError"), 0);
+    assert_eq!(m.notifications(TENANT, "ops", "webhook"), 1);
+    assert_eq!(
+        m.notifications_failed(TENANT, "ops", "webhook", "serverError"),
+        0
+    );
     Ok(())
 }
 
@@ -112,6 +121,7 @@ async fn http_4xx_is_not_retried_and_the_error_says_why() -> anyhow::Result<()> 
         "{}",
     )]);
     let target = SendTarget {
+        tenant: TENANT,
         receiver: "team-a",
         integration: "slack",
         index: 1,
@@ -130,9 +140,12 @@ async fn http_4xx_is_not_retried_and_the_error_says_why() -> anyhow::Result<()> 
     assert!(!e.message.contains("secret-token"), "{}", e.message);
     assert_eq!(server.requests().len(), 1);
     let m = s.metrics();
-    assert_eq!(m.notifications_failed("team-a", "slack", "clientError"), 1);
+    assert_eq!(
+        m.notifications_failed(TENANT, "team-a", "slack", "clientError"),
+        1
+    );
     assert_eq!(m.requests("slack"), (1, 1, 1));
-    let status = m.receiver_status("team-a");
+    let status = m.receiver_status(TENANT, "team-a");
     assert_eq!(status[0].0, "slack[1]");
     assert_eq!(status[0].1.last_error.as_deref(), Some(e.message.as_str()));
     Ok(())
@@ -146,7 +159,13 @@ async fn retries_stop_at_the_deadline() -> anyhow::Result<()> {
     let out = Outgoing::Http(vec![post(&format!("{}/hook", server.url()), "{}")]);
     let start = Instant::now();
     let e = s
-        .send("ops", "webhook", &out, start + Duration::from_millis(1500))
+        .send(
+            TENANT,
+            "ops",
+            "webhook",
+            &out,
+            start + Duration::from_millis(1500),
+        )
         .await
         .unwrap_err();
     let took = start.elapsed();
@@ -165,7 +184,10 @@ async fn retries_stop_at_the_deadline() -> anyhow::Result<()> {
     assert!(n >= 4, "{n} attempts");
     let m = s.metrics();
     assert_eq!(m.requests("webhook"), (n, n, n));
-    assert_eq!(m.notifications_failed("ops", "webhook", "serverError"), 1);
+    assert_eq!(
+        m.notifications_failed(TENANT, "ops", "webhook", "serverError"),
+        1
+    );
     Ok(())
 }
 
@@ -180,6 +202,7 @@ async fn a_slow_receiver_is_cut_off_by_the_attempt_timeout_and_the_deadline() ->
     let start = Instant::now();
     let e = s
         .send(
+            TENANT,
             "ops",
             "webhook",
             &Outgoing::Http(vec![req]),
@@ -199,7 +222,8 @@ async fn a_slow_receiver_is_cut_off_by_the_attempt_timeout_and_the_deadline() ->
     // Each attempt was given 300 ms: several fit before the deadline.
     assert!(server.requests().len() >= 2);
     assert_eq!(
-        s.metrics().notifications_failed("ops", "webhook", "other"),
+        s.metrics()
+            .notifications_failed(TENANT, "ops", "webhook", "other"),
         1
     );
 
@@ -207,6 +231,7 @@ async fn a_slow_receiver_is_cut_off_by_the_attempt_timeout_and_the_deadline() ->
     let start = Instant::now();
     let req = post(&format!("{}/hook", server.url()), "{}");
     s.send(
+        TENANT,
         "ops",
         "webhook",
         &Outgoing::Http(vec![req]),
@@ -228,7 +253,9 @@ async fn http_429_waits_as_long_as_retry_after_says() -> anyhow::Result<()> {
     server.fail_first(1, Reply::status(429).header("Retry-After", "1"));
     let s = senders();
     let out = Outgoing::Http(vec![post(&format!("{}/hook", server.url()), "{}")]);
-    s.send("ops", "webhook", &out, in_secs(10.0)).await.unwrap();
+    s.send(TENANT, "ops", "webhook", &out, in_secs(10.0))
+        .await
+        .unwrap();
     let reqs = server.requests();
     assert_eq!(reqs.len(), 2);
     let gap = reqs[1].received - reqs[0].received;
@@ -239,7 +266,7 @@ async fn http_429_waits_as_long_as_retry_after_says() -> anyhow::Result<()> {
     server.respond(Reply::status(429).header("Retry-After", "60"));
     let start = Instant::now();
     let e = s
-        .send("ops", "webhook", &out, in_secs(5.0))
+        .send(TENANT, "ops", "webhook", &out, in_secs(5.0))
         .await
         .unwrap_err();
     // Waiting for the deadline (5 s) would mean the Retry-After was obeyed in vain.
@@ -247,7 +274,7 @@ async fn http_429_waits_as_long_as_retry_after_says() -> anyhow::Result<()> {
     assert!(e.retryable && e.message.contains("429"), "{}", e.message);
     assert_eq!(
         s.metrics()
-            .notifications_failed("ops", "webhook", "clientError"),
+            .notifications_failed(TENANT, "ops", "webhook", "clientError"),
         1
     );
     Ok(())
@@ -270,13 +297,13 @@ async fn several_requests_go_in_order_and_a_retry_resends_only_the_failed_one() 
         post(&format!("{}/b", server.url()), "2"),
         post(&format!("{}/c", server.url()), "3"),
     ]);
-    s.send("ops", "whatsapp", &out, in_secs(10.0))
+    s.send(TENANT, "ops", "whatsapp", &out, in_secs(10.0))
         .await
         .unwrap();
     let paths: Vec<String> = server.requests().iter().map(|r| r.path.clone()).collect();
     assert_eq!(paths, ["/a", "/b", "/b", "/c"]);
     assert_eq!(s.metrics().requests("whatsapp"), (4, 1, 4));
-    assert_eq!(s.metrics().notifications("ops", "whatsapp"), 1);
+    assert_eq!(s.metrics().notifications(TENANT, "ops", "whatsapp"), 1);
     Ok(())
 }
 
@@ -292,7 +319,7 @@ async fn https_verifies_with_ca_file_server_name_or_not_at_all() -> anyhow::Resu
         req.http_config.tls_config = tls;
         let out = Outgoing::Http(vec![req]);
         let s = &s;
-        async move { s.send("ops", "webhook", &out, in_secs(1.0)).await }
+        async move { s.send(TENANT, "ops", "webhook", &out, in_secs(1.0)).await }
     };
     let ca_file = Some(ca.ca_file.display().to_string());
 
@@ -377,9 +404,15 @@ async fn smtp_delivers_a_multipart_message_with_the_headers() -> anyhow::Result<
     let sink = SmtpSink::start(SmtpSinkOptions::default())?;
     let s = senders();
     let mail = email(&sink);
-    s.send("ops", "email", &Outgoing::Email(mail), in_secs(10.0))
-        .await
-        .unwrap();
+    s.send(
+        TENANT,
+        "ops",
+        "email",
+        &Outgoing::Email(mail),
+        in_secs(10.0),
+    )
+    .await
+    .unwrap();
     let got = sink.wait_for(1, WAIT)?;
     assert_eq!(got.len(), 1);
     let m = &got[0];
@@ -421,9 +454,15 @@ async fn smtp_delivers_a_multipart_message_with_the_headers() -> anyhow::Result<
     // Only an HTML body: a single text/html message.
     let mut mail = email(&sink);
     mail.text = None;
-    s.send("ops", "email", &Outgoing::Email(mail), in_secs(10.0))
-        .await
-        .unwrap();
+    s.send(
+        TENANT,
+        "ops",
+        "email",
+        &Outgoing::Email(mail),
+        in_secs(10.0),
+    )
+    .await
+    .unwrap();
     let got = sink.wait_for(2, WAIT)?;
     assert_eq!(got[1].content_type, "text/html");
     assert_eq!(got[1].parts.len(), 1);
@@ -446,6 +485,7 @@ async fn smtp_starttls_and_auth_with_the_sink() -> anyhow::Result<()> {
     mail.auth_username = Some("alerts".into());
     mail.auth_password = Some(Secret("s3cret".into()));
     s.send(
+        TENANT,
         "ops",
         "email",
         &Outgoing::Email(mail.clone()),
@@ -462,6 +502,7 @@ async fn smtp_starttls_and_auth_with_the_sink() -> anyhow::Result<()> {
     mail.auth_password = Some(Secret("wrong".into()));
     let e = s
         .send(
+            TENANT,
             "ops",
             "email",
             &Outgoing::Email(mail.clone()),
@@ -476,7 +517,7 @@ async fn smtp_starttls_and_auth_with_the_sink() -> anyhow::Result<()> {
     mail.auth_password = Some(Secret("s3cret".into()));
     mail.tls_config.ca_file = None;
     let e = s
-        .send("ops", "email", &Outgoing::Email(mail), in_secs(0.6))
+        .send(TENANT, "ops", "email", &Outgoing::Email(mail), in_secs(0.6))
         .await
         .unwrap_err();
     assert!(
@@ -495,7 +536,13 @@ async fn smtp_require_tls_refuses_a_server_without_starttls() -> anyhow::Result<
     let mut mail = email(&sink);
     mail.require_tls = true;
     let e = s
-        .send("ops", "email", &Outgoing::Email(mail), in_secs(10.0))
+        .send(
+            TENANT,
+            "ops",
+            "email",
+            &Outgoing::Email(mail),
+            in_secs(10.0),
+        )
         .await
         .unwrap_err();
     assert!(!e.retryable);
@@ -507,7 +554,11 @@ async fn smtp_require_tls_refuses_a_server_without_starttls() -> anyhow::Result<
         e.message
     );
     assert!(sink.messages()?.is_empty());
-    assert_eq!(s.metrics().notifications_failed("ops", "email", "other"), 1);
+    assert_eq!(
+        s.metrics()
+            .notifications_failed(TENANT, "ops", "email", "other"),
+        1
+    );
     Ok(())
 }
 
@@ -519,6 +570,7 @@ async fn smtp_4xx_is_retried_and_5xx_is_not() -> anyhow::Result<()> {
     })?;
     let s = senders();
     s.send(
+        TENANT,
         "ops",
         "email",
         &Outgoing::Email(email(&sink)),
@@ -536,6 +588,7 @@ async fn smtp_4xx_is_retried_and_5xx_is_not() -> anyhow::Result<()> {
     })?;
     let e = s
         .send(
+            TENANT,
             "ops",
             "email",
             &Outgoing::Email(email(&sink)),
@@ -550,7 +603,7 @@ async fn smtp_4xx_is_retried_and_5xx_is_not() -> anyhow::Result<()> {
     let mut mail = email(&sink);
     mail.smarthost = format!("127.0.0.1:{}", free_port());
     let e = s
-        .send("ops", "email", &Outgoing::Email(mail), in_secs(0.5))
+        .send(TENANT, "ops", "email", &Outgoing::Email(mail), in_secs(0.5))
         .await
         .unwrap_err();
     assert!(e.retryable, "{}", e.message);

@@ -17,6 +17,12 @@ pub fn format_ms(ms: i64) -> String {
     }
 }
 
+/// A duration in ms as Go's `time.Duration.String()` writes it (`0s`, `350ms`, `1.2s`,
+/// `1m30s`), as Grafana's receivers status shows `lastNotifyAttemptDuration`.
+pub fn format_duration_ms(ms: i64) -> String {
+    crate::template::duration_string(ms.saturating_mul(1_000_000))
+}
+
 /// An RFC 3339 time (any offset, any fraction, truncated to ms); `Ok(None)` for Go's zero
 /// time, which Alertmanager's JSON uses for "unset". The error is the reason.
 pub fn parse_ms(s: &str) -> Result<Option<i64>, String> {
@@ -34,6 +40,15 @@ mod tests {
     fn formats_as_alertmanager_with_milliseconds_in_utc() {
         assert_eq!(format_ms(1_700_000_000_500), "2023-11-14T22:13:20.500Z");
         assert_eq!(format_ms(0), "1970-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn formats_go_zero_time_and_durations() {
+        assert_eq!(format_ms(GO_ZERO_TIME_MS), "0001-01-01T00:00:00.000Z");
+        assert_eq!(format_duration_ms(0), "0s");
+        assert_eq!(format_duration_ms(350), "350ms");
+        assert_eq!(format_duration_ms(1_200), "1.2s");
+        assert_eq!(format_duration_ms(90_000), "1m30s");
     }
 
     #[test]

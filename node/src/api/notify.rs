@@ -9,8 +9,10 @@
 //!  GET|POST /api/v2/silences, GET|DELETE /api/v2/silence/{id}
 //!                                        ─► silences     ─► silences/{tenant}/{id}
 //!  GET /api/v2/status, /api/v2/receivers ─► am_status    ◄─ amconfig/{tenant}
+//!                                                        ◄─ the meta leader's senders' status
 //!  GET /api/v2/alerts, /api/v2/alerts/groups
 //!                                        ─► am_alerts    ◄─ the meta leader's board and planner
+//!  (what only the meta leader knows: leader_forward sends other nodes' requests to it)
 //!  POST /api/v1/alerts/external          ─► external_alerts (HMAC, allow-list)
 //!                                                        ─► extalerts/{tenant}/{fp}
 //! ```
@@ -22,6 +24,7 @@ pub mod am_config;
 pub mod am_error;
 pub mod am_status;
 pub mod external_alerts;
+pub mod leader_forward;
 pub mod silences;
 pub mod tenant_notify;
 

@@ -2,7 +2,10 @@
 //! `alertmanager_notifications_total` family (ours are `cairn_notifications_total`, ...), and
 //! each integration's last outcome, which `GET /api/v2/receivers` can show.
 //!
-//! A notification is one `Senders::send` call; a request is one attempt of it (a retried
+//! Receivers are per tenant (each tenant has its own `alertmanager.yml`, and two can both name
+//! a receiver `ops`), so everything kept per receiver is keyed by (tenant, receiver).
+//!
+//! A notification is one `Senders::send_to` call; a request is one attempt of it (a retried
 //! notification makes several requests). As in Alertmanager, a notification fails once, when
 //! the senders give up, with the reason of the last attempt.
 
@@ -34,16 +37,16 @@ pub struct IntegrationStatus {
 
 #[derive(Default)]
 struct Counters {
-    /// (receiver, integration kind) → notifications.
-    notifications: BTreeMap<(String, String), u64>,
-    /// (receiver, integration kind, reason label) → failed notifications.
-    failed: BTreeMap<(String, String, &'static str), u64>,
+    /// (tenant, receiver, integration kind) → notifications.
+    notifications: BTreeMap<(String, String, String), u64>,
+    /// (tenant, receiver, integration kind, reason label) → failed notifications.
+    failed: BTreeMap<(String, String, String, &'static str), u64>,
     /// integration kind → requests (attempts), failed requests, attempt latency.
     requests: BTreeMap<String, u64>,
     requests_failed: BTreeMap<String, u64>,
     latency: BTreeMap<String, Histogram>,
-    /// (receiver, integration name such as `webhook[0]`) → last outcome.
-    status: BTreeMap<(String, String), IntegrationStatus>,
+    /// (tenant, receiver, integration name such as `webhook[0]`) → last outcome.
+    status: BTreeMap<(String, String, String), IntegrationStatus>,
 }
 
 #[derive(Default)]
@@ -56,22 +59,25 @@ impl NotifyMetrics {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A notification for `receiver`'s `integration` (its kind, `webhook`) starts.
-    pub fn notification_started(&self, receiver: &str, integration: &str) {
+    /// A notification for `tenant`'s `receiver`'s `integration` (its kind, `webhook`) starts.
+    pub fn notification_started(&self, tenant: &str, receiver: &str, integration: &str) {
         *self
             .lock()
             .notifications
-            .entry((receiver.to_string(), integration.to_string()))
+            .entry(key(tenant, receiver, integration))
             .or_default() += 1;
     }
 
     /// It failed for good; `reason` is `clientError`, `serverError` or `other`.
-    pub fn notification_failed(&self, receiver: &str, integration: &str, reason: &'static str) {
-        *self
-            .lock()
-            .failed
-            .entry((receiver.to_string(), integration.to_string(), reason))
-            .or_default() += 1;
+    pub fn notification_failed(
+        &self,
+        tenant: &str,
+        receiver: &str,
+        integration: &str,
+        reason: &'static str,
+    ) {
+        let (t, r, i) = key(tenant, receiver, integration);
+        *self.lock().failed.entry((t, r, i, reason)).or_default() += 1;
     }
 
     /// One attempt (request or SMTP session) of `integration` took `elapsed`.
@@ -89,10 +95,11 @@ impl NotifyMetrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    /// Records how the notification to `receiver`'s `integration` (`webhook[0]`) that started
-    /// at `started_ms` (Unix ms) and took `took` ended.
+    /// Records how the notification to `tenant`'s `receiver`'s `integration` (`webhook[0]`)
+    /// that started at `started_ms` (Unix ms) and took `took` ended.
     pub fn record_outcome(
         &self,
+        tenant: &str,
         receiver: &str,
         integration: &str,
         started_ms: i64,
@@ -102,7 +109,7 @@ impl NotifyMetrics {
         let mut c = self.lock();
         let s = c
             .status
-            .entry((receiver.to_string(), integration.to_string()))
+            .entry(key(tenant, receiver, integration))
             .or_default();
         s.last_attempt_ms = started_ms;
         s.last_attempt_duration_ms = took.as_millis() as i64;
@@ -114,34 +121,48 @@ impl NotifyMetrics {
         }
     }
 
-    /// The last outcome of each of `receiver`'s integrations that has notified, by
+    /// The last outcome of each of `tenant`'s `receiver`'s integrations that has notified, by
     /// integration name (`email[0]`, `webhook[1]`).
-    pub fn receiver_status(&self, receiver: &str) -> Vec<(String, IntegrationStatus)> {
+    pub fn receiver_status(
+        &self,
+        tenant: &str,
+        receiver: &str,
+    ) -> Vec<(String, IntegrationStatus)> {
         self.lock()
             .status
             .iter()
-            .filter(|((r, _), _)| r == receiver)
-            .map(|((_, i), s)| (i.clone(), s.clone()))
+            .filter(|((t, r, _), _)| t == tenant && r == receiver)
+            .map(|((_, _, i), s)| (i.clone(), s.clone()))
             .collect()
     }
 
-    /// Forgets the status of receivers not in `keep` (after a configuration change).
-    pub fn retain_receivers(&self, keep: &[&str]) {
+    /// Forgets the status of `tenant`'s receivers not in `keep` (after a change of its
+    /// configuration; `&[]` when it has none any more). Other tenants' are untouched. The
+    /// counters stay: they only ever grow, as Prometheus expects of a counter.
+    pub fn retain_receivers(&self, tenant: &str, keep: &[&str]) {
         self.lock()
             .status
-            .retain(|(r, _), _| keep.contains(&r.as_str()));
+            .retain(|(t, r, _), _| t != tenant || keep.contains(&r.as_str()));
     }
 
-    pub fn notifications(&self, receiver: &str, integration: &str) -> u64 {
-        let key = (receiver.to_string(), integration.to_string());
+    pub fn notifications(&self, tenant: &str, receiver: &str, integration: &str) -> u64 {
+        let key = key(tenant, receiver, integration);
         self.lock().notifications.get(&key).copied().unwrap_or(0)
     }
 
-    pub fn notifications_failed(&self, receiver: &str, integration: &str, reason: &str) -> u64 {
+    pub fn notifications_failed(
+        &self,
+        tenant: &str,
+        receiver: &str,
+        integration: &str,
+        reason: &str,
+    ) -> u64 {
         self.lock()
             .failed
             .iter()
-            .filter(|((r, i, why), _)| r == receiver && i == integration && *why == reason)
+            .filter(|((t, r, i, why), _)| {
+                t == tenant && r == receiver && i == integration && *why == reason
+            })
             .map(|(_, n)| n)
             .sum()
     }
@@ -168,10 +189,11 @@ impl NotifyMetrics {
             "counter",
             "The total number of attempted notifications.",
         );
-        for ((r, i), n) in &c.notifications {
+        for ((t, r, i), n) in &c.notifications {
             let _ = writeln!(
                 o,
-                "cairn_notifications_total{{receiver=\"{}\",integration=\"{}\"}} {n}",
+                "cairn_notifications_total{{tenant=\"{}\",receiver=\"{}\",integration=\"{}\"}} {n}",
+                escape(t),
                 escape(r),
                 escape(i)
             );
@@ -182,10 +204,11 @@ impl NotifyMetrics {
             "counter",
             "The total number of failed notifications.",
         );
-        for ((r, i, why), n) in &c.failed {
+        for ((t, r, i, why), n) in &c.failed {
             let _ = writeln!(
                 o,
-                "cairn_notifications_failed_total{{receiver=\"{}\",integration=\"{}\",reason=\"{why}\"}} {n}",
+                "cairn_notifications_failed_total{{tenant=\"{}\",receiver=\"{}\",integration=\"{}\",reason=\"{why}\"}} {n}",
+                escape(t),
                 escape(r),
                 escape(i)
             );
@@ -220,22 +243,30 @@ impl NotifyMetrics {
     }
 }
 
+fn key(tenant: &str, receiver: &str, integration: &str) -> (String, String, String) {
+    (
+        tenant.to_string(),
+        receiver.to_string(),
+        integration.to_string(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn families_render_per_receiver_and_integration() {
+    fn families_render_per_tenant_receiver_and_integration() {
         let m = NotifyMetrics::default();
-        m.notification_started("ops \"a\"", "webhook");
-        m.notification_started("ops \"a\"", "webhook");
-        m.notification_failed("ops \"a\"", "webhook", "serverError");
+        m.notification_started("acme", "ops \"a\"", "webhook");
+        m.notification_started("acme", "ops \"a\"", "webhook");
+        m.notification_failed("acme", "ops \"a\"", "webhook", "serverError");
         m.request("webhook", Duration::from_millis(200), true);
         m.request("webhook", Duration::from_millis(300), false);
         m.request("email", Duration::from_secs(7), false);
         let mut o = String::new();
         m.render(&mut o);
-        let r = r#"receiver="ops \"a\"",integration="webhook""#;
+        let r = r#"tenant="acme",receiver="ops \"a\"",integration="webhook""#;
         for line in [
             format!("cairn_notifications_total{{{r}}} 2"),
             format!("cairn_notifications_failed_total{{{r},reason=\"serverError\"}} 1"),
@@ -253,25 +284,51 @@ mod tests {
         }
         assert_eq!(m.requests("webhook"), (2, 1, 2));
         assert_eq!(
-            m.notifications_failed("ops \"a\"", "webhook", "serverError"),
+            m.notifications_failed("acme", "ops \"a\"", "webhook", "serverError"),
             1
+        );
+    }
+
+    #[test]
+    fn two_tenants_receivers_of_one_name_are_counted_apart() {
+        let m = NotifyMetrics::default();
+        for _ in 0..3 {
+            m.notification_started("acme", "ops", "webhook");
+        }
+        m.notification_started("globex", "ops", "webhook");
+        m.notification_failed("globex", "ops", "webhook", "clientError");
+        let mut o = String::new();
+        m.render(&mut o);
+        for line in [
+            r#"cairn_notifications_total{tenant="acme",receiver="ops",integration="webhook"} 3"#,
+            r#"cairn_notifications_total{tenant="globex",receiver="ops",integration="webhook"} 1"#,
+            r#"cairn_notifications_failed_total{tenant="globex",receiver="ops",integration="webhook",reason="clientError"} 1"#,
+        ] {
+            assert!(o.lines().any(|l| l == line), "{line} not in\n{o}");
+        }
+        assert!(
+            !o.contains(r#"cairn_notifications_failed_total{tenant="acme""#),
+            "acme has no failure:\n{o}"
+        );
+        assert_eq!(m.notifications("acme", "ops", "webhook"), 3);
+        assert_eq!(m.notifications("globex", "ops", "webhook"), 1);
+        assert_eq!(
+            m.notifications_failed("acme", "ops", "webhook", "clientError"),
+            0
         );
     }
 
     #[test]
     fn the_status_keeps_the_last_outcome_of_each_integration() {
         let m = NotifyMetrics::default();
-        m.record_outcome("ops", "webhook[0]", 1_000, Duration::from_millis(50), None);
-        m.record_outcome(
-            "ops",
-            "webhook[0]",
-            2_000,
-            Duration::from_millis(10),
-            Some("boom"),
-        );
-        m.record_outcome("ops", "email[0]", 3_000, Duration::from_millis(5), None);
-        m.record_outcome("dev", "email[0]", 3_000, Duration::from_millis(5), None);
-        let s = m.receiver_status("ops");
+        let ms = Duration::from_millis;
+        m.record_outcome("acme", "ops", "webhook[0]", 1_000, ms(50), None);
+        m.record_outcome("acme", "ops", "webhook[0]", 2_000, ms(10), Some("boom"));
+        m.record_outcome("acme", "ops", "email[0]", 3_000, ms(5), None);
+        m.record_outcome("acme", "dev", "email[0]", 3_000, ms(5), None);
+        // Another tenant's receiver of the same name: its own status.
+        m.record_outcome("globex", "ops", "webhook[0]", 4_000, ms(5), None);
+        let s = m.receiver_status("acme", "ops");
         assert_eq!(s.len(), 2);
         assert_eq!(s[0].0, "email[0]");
         let w = &s[1].1;
@@ -281,8 +338,20 @@ mod tests {
             (w.last_attempt_ms, w.last_success_ms, w.last_failure_ms),
             (2_000, 1_050, 2_010)
         );
-        m.retain_receivers(&["dev"]);
-        assert!(m.receiver_status("ops").is_empty());
-        assert_eq!(m.receiver_status("dev").len(), 1);
+        let g = m.receiver_status("globex", "ops");
+        assert_eq!(g.len(), 1);
+        assert_eq!(
+            (g[0].1.last_attempt_ms, g[0].1.last_error.as_ref()),
+            (4_000, None)
+        );
+
+        // Keeping acme's `dev` forgets acme's `ops`, not globex's.
+        m.retain_receivers("acme", &["dev"]);
+        assert!(m.receiver_status("acme", "ops").is_empty());
+        assert_eq!(m.receiver_status("acme", "dev").len(), 1);
+        assert_eq!(m.receiver_status("globex", "ops").len(), 1);
+        m.retain_receivers("globex", &[]);
+        assert!(m.receiver_status("globex", "ops").is_empty());
+        assert_eq!(m.receiver_status("acme", "dev").len(), 1);
     }
 }

@@ -264,9 +264,14 @@ impl NotifyManager {
         let configs = meta.kv_scan(notify_keys::AM_CONFIG);
         let mut tenants = lock(&sh.tenants);
         tenants.retain(|t, _| {
-            configs
+            let kept = configs
                 .iter()
-                .any(|(k, _)| k.strip_prefix(notify_keys::AM_CONFIG) == Some(t))
+                .any(|(k, _)| k.strip_prefix(notify_keys::AM_CONFIG) == Some(t));
+            if !kept {
+                // Its configuration was deleted: none of its receivers is shown any more.
+                sh.senders.metrics().retain_receivers(t, &[]);
+            }
+            kept
         });
         let mut out = Vec::new();
         for (key, value) in &configs {
@@ -280,9 +285,14 @@ impl NotifyManager {
                         // As Alertmanager rebuilds its dispatcher on a reload; the log keeps
                         // the new groups from notifying again at once.
                         *s = load(tenant, value);
+                        forget_removed_receivers(sh, tenant, s);
                     }
                 })
-                .or_insert_with(|| load(tenant, value));
+                .or_insert_with(|| {
+                    let s = load(tenant, value);
+                    forget_removed_receivers(sh, tenant, &s);
+                    s
+                });
             let Ok(loaded) = &state.loaded else {
                 continue;
             };
@@ -427,6 +437,17 @@ fn load(tenant: &str, stored: &str) -> TenantState {
     }
 }
 
+/// Drops the integration status of `tenant`'s receivers that its new configuration no longer
+/// has, so that a receiver removed and later added again does not show a stale error.
+fn forget_removed_receivers(sh: &Shared, tenant: &str, state: &TenantState) {
+    let keep: Vec<&str> = match &state.loaded {
+        Ok(l) => l.config.receivers.iter().map(|r| r.name.as_str()).collect(),
+        // Nothing is sent for an unreadable configuration: no status to show.
+        Err(_) => Vec::new(),
+    };
+    sh.senders.metrics().retain_receivers(tenant, &keep);
+}
+
 /// The JSON values of a scan that parse as `T` (others are skipped, logged at debug).
 fn read_values<'a, T: serde::de::DeserializeOwned>(
     scan: &'a [(String, String)],
@@ -492,6 +513,7 @@ async fn deliver(
             return false;
         }
         let target = SendTarget {
+            tenant,
             receiver: &n.receiver,
             integration: &n.kind,
             index: n.idx as usize,

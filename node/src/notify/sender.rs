@@ -40,11 +40,13 @@ pub struct SendError {
     pub retryable: bool,
 }
 
-/// Which integration a notification is for: the receiver's name, the integration's kind
-/// (`webhook`, the metrics' `integration` label) and its index among the receiver's
+/// Which integration a notification is for: the tenant whose configuration names the receiver
+/// (receiver names are only unique within a tenant), the receiver's name, the integration's
+/// kind (`webhook`, the metrics' `integration` label) and its index among the receiver's
 /// integrations of that kind (Alertmanager's `webhook[1]`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SendTarget<'a> {
+    pub tenant: &'a str,
     pub receiver: &'a str,
     pub integration: &'a str,
     pub index: usize,
@@ -85,16 +87,18 @@ impl Senders {
         &self.metrics
     }
 
-    /// Sends `outgoing` for `receiver`'s first `integration` of its kind (names for metrics and
-    /// logs). Use `send_to` when a receiver has several of one kind.
+    /// Sends `outgoing` for `tenant`'s `receiver`'s first `integration` of its kind (names for
+    /// metrics and logs). Use `send_to` when a receiver has several of one kind.
     pub async fn send(
         &self,
+        tenant: &str,
         receiver: &str,
         integration: &str,
         outgoing: &Outgoing,
         deadline: Instant,
     ) -> Result<(), SendError> {
         let target = SendTarget {
+            tenant,
             receiver,
             integration,
             index: 0,
@@ -111,13 +115,13 @@ impl Senders {
         outgoing: &Outgoing,
         deadline: Instant,
     ) -> Result<(), SendError> {
-        let (receiver, kind) = (target.receiver, target.integration);
+        let (tenant, receiver, kind) = (target.tenant, target.receiver, target.integration);
         let name = format!("{kind}[{}]", target.index);
         let started = Instant::now();
         let started_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
-        self.metrics.notification_started(receiver, kind);
+        self.metrics.notification_started(tenant, receiver, kind);
 
         let result = match outgoing {
             Outgoing::Http(requests) => {
@@ -162,12 +166,12 @@ impl Senders {
         match result {
             Ok(_) => {
                 self.metrics
-                    .record_outcome(receiver, &name, started_ms, took, None);
+                    .record_outcome(tenant, receiver, &name, started_ms, took, None);
                 Ok(())
             }
             Err((e, attempts)) => {
                 self.metrics
-                    .notification_failed(receiver, kind, e.reason.label());
+                    .notification_failed(tenant, receiver, kind, e.reason.label());
                 let retryable = matches!(e.verdict, Verdict::Transient { .. });
                 // Alertmanager's wording, so that logs read alike.
                 let message = if attempts == 0 {
@@ -187,9 +191,15 @@ impl Senders {
                         e.message
                     )
                 };
-                self.metrics
-                    .record_outcome(receiver, &name, started_ms, took, Some(&message));
-                tracing::warn!(receiver, integration = %name, error = %message, "notification failed");
+                self.metrics.record_outcome(
+                    tenant,
+                    receiver,
+                    &name,
+                    started_ms,
+                    took,
+                    Some(&message),
+                );
+                tracing::warn!(tenant, receiver, integration = %name, error = %message, "notification failed");
                 Err(SendError { message, retryable })
             }
         }

@@ -12,20 +12,15 @@
 //! query` shows them.
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use cairn_alerting::notify::NotifyAlert;
 use cairn_alerting::notify::alert_listing::{self, AlertFilter, ListingContext};
 use cairn_alerting::notify::parse_matchers;
 
+use super::leader_forward::{Forward, forward_to_leader};
 use super::{AmError, TenantNotify};
 use crate::api::{Params, SharedState, tenant_of};
-
-/// Set on a forwarded request: a node that receives one and does not lead answers 503
-/// instead of forwarding again (leadership moved while the request travelled).
-const FORWARDED: &str = "x-cairn-forwarded";
 
 /// `GET /api/v2/alerts`
 pub async fn alerts(State(st): State<SharedState>, req: Request) -> Result<Response, AmError> {
@@ -114,82 +109,4 @@ fn filter_of(params: &Params) -> Result<AlertFilter, AmError> {
         matchers,
         receiver,
     })
-}
-
-/// What forwarding needs of the request (taken before any await: a request is not `Sync`).
-struct Forward {
-    path_and_query: String,
-    tenant: Option<HeaderValue>,
-    already_forwarded: bool,
-}
-
-impl Forward {
-    fn of(req: &Request) -> Forward {
-        Forward {
-            path_and_query: req
-                .uri()
-                .path_and_query()
-                .map(|p| p.to_string())
-                .unwrap_or_default(),
-            tenant: req.headers().get("x-scope-orgid").cloned(),
-            already_forwarded: req.headers().contains_key(FORWARDED),
-        }
-    }
-}
-
-/// On a node that does not lead the meta group: the leader's answer to the same request.
-/// None on the leader itself.
-async fn forward_to_leader(st: &SharedState, req: Forward) -> Result<Option<Response>, AmError> {
-    let meta = st.cluster.groups().meta();
-    if meta.is_leader() {
-        return Ok(None);
-    }
-    let unavailable = |m: String| AmError {
-        status: StatusCode::SERVICE_UNAVAILABLE,
-        message: m,
-    };
-    if req.already_forwarded {
-        return Err(unavailable(
-            "the meta leader moved while this request was forwarded; try again".to_string(),
-        ));
-    }
-    let leader = meta.leader().ok_or_else(|| {
-        unavailable("no meta leader: alerts are listed by the meta leader".to_string())
-    })?;
-    let addr = st
-        .cluster
-        .state()
-        .nodes
-        .get(&leader)
-        .map(|n| n.http_addr.to_string())
-        .ok_or_else(|| {
-            unavailable(format!(
-                "the meta leader (node {leader}) has no known address"
-            ))
-        })?;
-    let mut fwd = reqwest::Client::new()
-        .get(format!("http://{addr}{}", req.path_and_query))
-        .header(FORWARDED, "1")
-        .timeout(std::time::Duration::from_secs(10));
-    if let Some(t) = &req.tenant {
-        fwd = fwd.header("x-scope-orgid", t.as_bytes());
-    }
-    let resp = fwd.send().await.map_err(|e| {
-        unavailable(format!(
-            "forwarding to the meta leader (node {leader}): {e}"
-        ))
-    })?;
-    let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-    let content_type = resp.headers().get(reqwest::header::CONTENT_TYPE).cloned();
-    let body = resp
-        .bytes()
-        .await
-        .map_err(|e| unavailable(format!("reading the meta leader's answer: {e}")))?;
-    let mut out = Response::new(Body::from(body));
-    *out.status_mut() = status;
-    if let Some(ct) = content_type.and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok()) {
-        out.headers_mut()
-            .insert(axum::http::header::CONTENT_TYPE, ct);
-    }
-    Ok(Some(out))
 }
