@@ -445,7 +445,8 @@ async fn meta_applied(http: &reqwest::Client, url: &str) -> anyhow::Result<u64> 
         .bytes()
         .await?;
     let v: Value = serde_json::from_slice(&body).with_context(|| format!("{u}: not JSON"))?;
-    v["meta_last_applied"]
+    // The API wraps documents in {"status": ..., "data": ...}.
+    v["data"]["meta_last_applied"]
         .as_u64()
         .with_context(|| format!("{u}: no meta_last_applied in {v}"))
 }
