@@ -229,8 +229,16 @@ row() { # SCENARIO SYSTEM FILE
   row push cairn "$WORK/push-cairn.json"
   row rules "prometheus+alertmanager" "$WORK/rules-prom.json"
   row rules cairn "$WORK/rules-cairn.json"
-  printf '\npush: %s alerts, latency from the acknowledgement of the alert'"'"'s POST; ' "$ALERTS"
-  printf 'Cairn meta entries per notification without the posts'"'"' own: %s\n' \
+  printf '\npush: %s alerts, latency from the acknowledgement of the alert'"'"'s POST ' "$ALERTS"
+  printf '(negative when notified before the answer came back: Alertmanager %s, Cairn %s alerts);\n' \
+    "$(json_get "$WORK/push-am.json" notified_before_ack)" \
+    "$(json_get "$WORK/push-cairn.json" notified_before_ack)"
+  printf '  from the POST'"'"'s sending instead: Alertmanager p50 %s ms, p99 %s ms; Cairn p50 %s ms, p99 %s ms\n' \
+    "$(json_get "$WORK/push-am.json" latency_from_post_p50_ms)" \
+    "$(json_get "$WORK/push-am.json" latency_from_post_p99_ms)" \
+    "$(json_get "$WORK/push-cairn.json" latency_from_post_p50_ms)" \
+    "$(json_get "$WORK/push-cairn.json" latency_from_post_p99_ms)"
+  printf '  Cairn meta entries per notification without the posts'"'"' own (one per POST): %s\n' \
     "$(json_get "$WORK/push-cairn.json" meta_entries_per_notification_without_posts)"
   printf 'rules: %s series, evaluated every %s; latency from startsAt (the evaluation that fired)\n' \
     "$SERIES" "$EVAL_INTERVAL"

@@ -319,6 +319,8 @@ pub async fn run(args: &NotifyArgs, listener: TcpListener) -> anyhow::Result<Val
 /// What the push task did: when it started and when each batch was acknowledged.
 struct Pushed {
     started: Instant,
+    /// Per batch: when its POST was first sent, and when it was acknowledged.
+    sent: Vec<Instant>,
     acks: Vec<Instant>,
     posts: u64,
 }
@@ -360,13 +362,15 @@ async fn push_alerts(args: NotifyArgs, http: reqwest::Client) -> anyhow::Result<
         Target::Alertmanager => format!("{}/api/v2/alerts", args.url.trim_end_matches('/')),
     };
     let bodies = Arc::new(bodies);
+    let sent = Arc::new(Mutex::new(vec![None::<Instant>; batches]));
     let acks = Arc::new(Mutex::new(vec![None::<Instant>; batches]));
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..args.concurrency.min(batches) {
-        let (bodies, acks, next, http, url, args) = (
+        let (bodies, sent, acks, next, http, url, args) = (
             bodies.clone(),
+            sent.clone(),
             acks.clone(),
             next.clone(),
             http.clone(),
@@ -379,6 +383,7 @@ async fn push_alerts(args: NotifyArgs, http: reqwest::Client) -> anyhow::Result<
                 let Some(body) = bodies.get(b) else {
                     return anyhow::Ok(());
                 };
+                sent.lock().unwrap_or_else(|p| p.into_inner())[b] = Some(Instant::now());
                 post_batch(&http, &url, &args, body).await?;
                 acks.lock().unwrap_or_else(|p| p.into_inner())[b] = Some(Instant::now());
             }
@@ -387,10 +392,14 @@ async fn push_alerts(args: NotifyArgs, http: reqwest::Client) -> anyhow::Result<
     while let Some(r) = workers.join_next().await {
         r.context("a push worker")??;
     }
-    let acks = acks.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let times = |v: &Mutex<Vec<Option<Instant>>>| -> Vec<Instant> {
+        let v = v.lock().unwrap_or_else(|p| p.into_inner());
+        v.iter().map(|a| a.unwrap_or(started)).collect()
+    };
     Ok(Pushed {
         started,
-        acks: acks.into_iter().map(|a| a.unwrap_or(started)).collect(),
+        sent: times(&sent),
+        acks: times(&acks),
         posts: batches as u64,
     })
 }
@@ -477,6 +486,7 @@ fn summarize(
 ) -> Value {
     let secs = |a: Instant, b: Instant| b.saturating_duration_since(a).as_secs_f64();
     let mut latencies = Vec::with_capacity(t.seen.len());
+    let mut from_sent = Vec::new();
     let mut early = 0u64;
     for (key, s) in &t.seen {
         let ms = match pushed {
@@ -485,6 +495,11 @@ fn summarize(
                     continue;
                 };
                 let ack = p.acks[i / args.batch];
+                from_sent.push(
+                    s.at.saturating_duration_since(p.sent[i / args.batch])
+                        .as_secs_f64()
+                        * 1e3,
+                );
                 // A notifier may send before its answer to the POST arrives here.
                 if s.at < ack {
                     early += 1;
@@ -535,7 +550,11 @@ fn summarize(
     });
     if let Some(p) = pushed {
         v["posts"] = json!(p.posts);
+        // Latencies above are from the acknowledgement and negative for these.
         v["notified_before_ack"] = json!(early);
+        let l = Latency::of(from_sent);
+        v["latency_from_post_p50_ms"] = json!(l.map(|l| round3(l.p50_ms)));
+        v["latency_from_post_p99_ms"] = json!(l.map(|l| round3(l.p99_ms)));
     }
     if let Some((before, after)) = meta {
         let entries = after.saturating_sub(before);
