@@ -238,6 +238,8 @@ row() { # SCENARIO SYSTEM FILE
     "$(json_get "$WORK/push-am.json" latency_from_post_p99_ms)" \
     "$(json_get "$WORK/push-cairn.json" latency_from_post_p50_ms)" \
     "$(json_get "$WORK/push-cairn.json" latency_from_post_p99_ms)"
+  printf '  posting took: Alertmanager %s s, Cairn %s s\n' \
+    "$(json_get "$WORK/push-am.json" posting_s)" "$(json_get "$WORK/push-cairn.json" posting_s)"
   printf '  Cairn meta entries per notification without the posts'"'"' own (one per POST): %s\n' \
     "$(json_get "$WORK/push-cairn.json" meta_entries_per_notification_without_posts)"
   printf 'rules: %s series, evaluated every %s; latency from startsAt (the evaluation that fired)\n' \

@@ -56,7 +56,7 @@ fn the_sink_mode_reports_a_hand_posted_notification() -> Result<()> {
     });
     let r = http
         .post(format!("http://{sink}/any/path"))
-        .json(&body)
+        .body(body.to_string())
         .send()?;
     assert_eq!(r.status(), 200);
     let (ok, v) = summary(child)?;
@@ -116,6 +116,9 @@ fn the_push_mode_measures_a_nodes_notifications() -> Result<()> {
     assert_eq!(v["posts"], 5, "{v}");
     // The five posts are meta entries at least; the notification log adds more.
     assert!(v["meta_entries"].as_u64().unwrap() >= 5, "{v}");
-    assert!(v["latency_from_post_p99_ms"].as_f64().unwrap() >= 0.0, "{v}");
+    assert!(
+        v["latency_from_post_p99_ms"].as_f64().unwrap() >= 0.0,
+        "{v}"
+    );
     Ok(())
 }

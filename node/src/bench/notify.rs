@@ -550,6 +550,9 @@ fn summarize(
     });
     if let Some(p) = pushed {
         v["posts"] = json!(p.posts);
+        // How long posting took: when the notifier's API, not its notifying, is the limit.
+        let last_ack = p.acks.iter().max().copied().unwrap_or(p.started);
+        v["posting_s"] = json!(round3(secs(p.started, last_ack)));
         // Latencies above are from the acknowledgement and negative for these.
         v["notified_before_ack"] = json!(early);
         let l = Latency::of(from_sent);
