@@ -3,7 +3,8 @@
 //! `/metrics`, its CPU-seconds per million samples and RSS. They work against any server that
 //! takes InfluxDB line protocol on `/write` (VictoriaMetrics too: `benches/compare.sh`), or
 //! Prometheus remote_write (`--protocol remote-write`: Prometheus itself). They hold no engine
-//! logic and never touch a data directory.
+//! logic and never touch a data directory. `cairn bench notify` measures notifications
+//! (Cairn's or Alertmanager's) at a webhook sink it runs itself.
 //!
 //! ```text
 //!  cairn_tsbs::CpuGenerator ─► line protocol ─┬─► --out FILE
@@ -12,6 +13,8 @@
 //! ```
 
 pub mod ingest;
+pub mod notify;
 pub mod remote_write;
 
 pub use ingest::{IngestArgs, Protocol, ingest};
+pub use notify::{NotifyArgs, notify};

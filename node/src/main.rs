@@ -61,6 +61,8 @@ enum ClusterCmd {
 enum BenchCmd {
     /// TSBS cpu-only-like ingest load: generates hosts' metrics and writes them as fast as the node takes them.
     Ingest(cairn_node::bench::IngestArgs),
+    /// Notifications: posts alerts to Cairn or Alertmanager (or waits for rule-evaluated ones) and measures, at a webhook sink it runs, notifications/s and latency.
+    Notify(cairn_node::bench::NotifyArgs),
 }
 
 /// Flags override `CAIRN_*` environment variables, which override the config file.
@@ -177,6 +179,12 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
         } => {
             init_logging("warn");
             ok(rt.block_on(cairn_node::bench::ingest(a)))
+        }
+        Cmd::Bench {
+            cmd: BenchCmd::Notify(a),
+        } => {
+            init_logging("warn");
+            ok(rt.block_on(cairn_node::bench::notify(a)))
         }
     }
 }

@@ -81,6 +81,10 @@ impl Cluster {
             "node_id": me,
             "meta_leader": meta.leader,
             "meta_term": meta.term,
+            // The meta group's Raft indexes, as the shards' below: a benchmark reads them
+            // before and after to count the entries a workload wrote (`cairn bench notify`).
+            "meta_last_applied": meta.last_applied,
+            "meta_last_log_index": meta.last_log_index,
             "shard_count": state.shards,
             "shards_per_tenant": state.shards_per_tenant,
             "replication_factor": self.rf,
