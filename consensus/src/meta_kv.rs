@@ -7,10 +7,11 @@
 //!  MetaGroup::kv_get / kv_scan ◄── Arc<RwLock<MetaKv>> (read-only outside the state machine)
 //! ```
 //! Applying never fails, so every replica holds the same map after the same commands. It is
-//! kept whole in memory and in the meta state machine's record: it is meant for thousands of
-//! small records, not for bulk data.
+//! kept whole in memory and persisted per key (the meta state machine writes only the keys a
+//! command changed, which [`MetaKv::apply_noting`] reports): it is meant for thousands of small
+//! records, not for bulk data.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 
 use serde::{Deserialize, Serialize};
@@ -45,6 +46,13 @@ impl MetaKv {
     /// they applied. A command's ops are applied together: readers take the lock around the
     /// whole call, so they see all of them or none.
     pub fn apply(&mut self, ops: &[KvOp]) -> bool {
+        self.apply_noting(ops, &mut BTreeSet::new())
+    }
+
+    /// [`MetaKv::apply`], adding to `changed` every key it put or removed (each key a
+    /// `DeletePrefix` removed, both ends of a `Move` that moved something). A refused command
+    /// adds nothing. The caller persists exactly these keys, as they are after the command.
+    pub fn apply_noting(&mut self, ops: &[KvOp], changed: &mut BTreeSet<String>) -> bool {
         let holds = ops.iter().all(|op| match op {
             KvOp::Expect { key, value } => self.entries.get(key) == value.as_ref(),
             _ => true,
@@ -56,20 +64,26 @@ impl MetaKv {
             match op {
                 KvOp::Put { key, value } => {
                     self.entries.insert(key.clone(), value.clone());
+                    changed.insert(key.clone());
                 }
                 KvOp::Delete { key } => {
-                    self.entries.remove(key);
+                    if self.entries.remove(key).is_some() {
+                        changed.insert(key.clone());
+                    }
                 }
                 KvOp::DeletePrefix { prefix } => {
                     let doomed: Vec<String> =
                         self.prefix_range(prefix).map(|(k, _)| k.clone()).collect();
                     for k in doomed {
                         self.entries.remove(&k);
+                        changed.insert(k);
                     }
                 }
                 KvOp::Move { from, to } => {
                     if let Some(v) = self.entries.remove(from) {
                         self.entries.insert(to.clone(), v);
+                        changed.insert(from.clone());
+                        changed.insert(to.clone());
                     }
                 }
                 KvOp::Expect { .. } => {}
@@ -89,6 +103,11 @@ impl MetaKv {
             .collect()
     }
 
+    /// Every key and its value, in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -105,6 +124,14 @@ impl MetaKv {
         self.entries
             .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
             .take_while(move |(k, _)| k.starts_with(prefix))
+    }
+}
+
+impl FromIterator<(String, String)> for MetaKv {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> MetaKv {
+        MetaKv {
+            entries: iter.into_iter().collect(),
+        }
     }
 }
 
@@ -216,5 +243,65 @@ mod tests {
             put("n", "1")
         ]));
         assert_eq!(kv.get("n"), Some("1"));
+    }
+
+    #[test]
+    fn apply_noting_reports_every_key_it_changed() {
+        let mut kv = MetaKv::default();
+        let mut changed = BTreeSet::new();
+        let noted =
+            |c: &mut BTreeSet<String>| -> Vec<String> { std::mem::take(c).into_iter().collect() };
+        assert!(kv.apply_noting(
+            &[
+                put("a/1", "1"),
+                put("a/2", "2"),
+                put("b", "3"),
+                put("c", "4")
+            ],
+            &mut changed
+        ));
+        assert_eq!(noted(&mut changed), ["a/1", "a/2", "b", "c"]);
+        assert!(kv.apply_noting(
+            &[
+                KvOp::DeletePrefix {
+                    prefix: "a/".into()
+                },
+                KvOp::Move {
+                    from: "b".into(),
+                    to: "d".into()
+                },
+                // Nothing to move or delete: nothing changed.
+                KvOp::Move {
+                    from: "absent".into(),
+                    to: "e".into()
+                },
+                KvOp::Delete {
+                    key: "absent".into()
+                },
+                KvOp::Delete { key: "c".into() },
+            ],
+            &mut changed
+        ));
+        assert_eq!(noted(&mut changed), ["a/1", "a/2", "b", "c", "d"]);
+        let before = kv.clone();
+        assert!(!kv.apply_noting(
+            &[
+                put("x", "1"),
+                KvOp::Expect {
+                    key: "d".into(),
+                    value: None
+                }
+            ],
+            &mut changed
+        ));
+        assert!(changed.is_empty(), "a refused command changes nothing");
+        assert_eq!(kv, before);
+        assert_eq!(kv.iter().collect::<Vec<_>>(), [("d", "3")]);
+        assert_eq!(
+            kv.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<MetaKv>(),
+            kv
+        );
     }
 }

@@ -1,16 +1,21 @@
 //! `MetaStateMachine`: the state machine of the meta group (group 0), holding the
-//! [`ClusterState`] and the key-value space [`MetaKv`]. It is small, so the whole of it (with
-//! the applied log id and membership) is rewritten to `raft_state (0, state machine)` after
-//! every apply and is its own snapshot.
+//! [`ClusterState`] and the key-value space [`MetaKv`]. After every apply it writes, in one
+//! RocksDB write, its record (cluster state, applied log id, membership) to
+//! `raft_state (0, state machine)` and the KV keys the entries changed to
+//! `raft_state (0, kv entries) · key`; the KV (megabytes of alert state) is never rewritten
+//! whole for a small command. Its snapshot is the record with the whole KV inside.
 //!
 //! ```text
-//!  Command::Meta ──apply──► ClusterState ──► raft_state record (unsynced: the log replays it)
-//!        │                      └─► watch<ClusterState>: the node's reconcilers react
-//!        └─ MetaCommand::Kv ──► MetaKv (Arc<RwLock>, read by MetaGroup) ──► watch<u64> version
+//!  Command::Meta ──apply──► ClusterState ──► raft_state record ─┐ one write, unsynced
+//!        │                      └─► watch<ClusterState>          │ (the log replays it)
+//!        └─ MetaCommand::Kv ──► MetaKv ──► changed keys ─────────┘
+//!                                 └─► Arc<RwLock>, read by MetaGroup; watch<u64> version
 //! ```
+//! Records written before the KV had keys of its own carry it inside; `open` moves it out.
 //! The KV is shared, not sent through the cluster-state channel: reconcilers wake on every
 //! `ClusterState` change, and alert state changes far more often than the cluster's shape.
 
+use std::collections::BTreeSet;
 use std::io::Cursor;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -39,28 +44,30 @@ struct Persisted {
     state: ClusterState,
 }
 
-/// The stored record and the snapshot's bytes, as written: [`Persisted`] and the KV.
+/// The stored record and the snapshot's bytes, as written: [`Persisted`], and the KV in a
+/// snapshot only (the stored KV has keys of its own).
 #[derive(Serialize)]
 struct RecordOut<'a> {
     applied: &'a Option<LogId<NodeId>>,
     membership: &'a StoredMembership<NodeId, Node>,
     state: &'a ClusterState,
-    kv: &'a MetaKv,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kv: Option<&'a MetaKv>,
 }
 
-/// The stored record and the snapshot's bytes, as read. Records written before the KV
-/// existed have no `kv`: an empty one.
+/// The stored record and the snapshot's bytes, as read. A snapshot has `kv`; so has a record
+/// written before the KV had keys of its own (and after it existed: older records have none).
 #[derive(Deserialize)]
 struct RecordIn {
     applied: Option<LogId<NodeId>>,
     membership: StoredMembership<NodeId, Node>,
     state: ClusterState,
     #[serde(default)]
-    kv: MetaKv,
+    kv: Option<MetaKv>,
 }
 
 impl RecordIn {
-    fn split(self) -> (Persisted, MetaKv) {
+    fn split(self) -> (Persisted, Option<MetaKv>) {
         let RecordIn {
             applied,
             membership,
@@ -90,28 +97,39 @@ pub struct MetaStateMachine {
 }
 
 impl MetaStateMachine {
-    /// Loads the last stored state; `subscribe` follows every change from then on.
+    /// Loads the last stored state; `subscribe` follows every change from then on. A record
+    /// with the KV inside (written by an older version) is rewritten without it and the KV
+    /// stored per key, in one write, before anything else happens.
     pub fn open(store: LogStore) -> crate::Result<MetaStateMachine> {
-        let (current, kv) = match store.get_state(META_GROUP, StateKind::StateMachine.byte())? {
-            Some(bytes) => serde_json::from_slice::<RecordIn>(&bytes)
-                .map_err(|e| crate::Error::CorruptState {
-                    group: META_GROUP,
-                    kind: "state machine",
-                    reason: e.to_string(),
-                })?
-                .split(),
-            None => (Persisted::default(), MetaKv::default()),
+        let (current, inline_kv) =
+            match store.get_state(META_GROUP, StateKind::StateMachine.byte())? {
+                Some(bytes) => serde_json::from_slice::<RecordIn>(&bytes)
+                    .map_err(|e| crate::Error::CorruptState {
+                        group: META_GROUP,
+                        kind: StateKind::StateMachine.name(),
+                        reason: e.to_string(),
+                    })?
+                    .split(),
+                None => (Persisted::default(), None),
+            };
+        let (kv, migrate) = match inline_kv {
+            Some(kv) => (kv, true),
+            None => (load_kv(&store)?, false),
         };
         let (tx, _) = watch::channel(current.state.clone());
         let (kv_tx, _) = watch::channel(current.applied.map(|l| l.index).unwrap_or(0));
-        Ok(MetaStateMachine {
+        let sm = MetaStateMachine {
             store,
             current,
             kv: Arc::new(RwLock::new(kv)),
             snapshot: None,
             tx,
             kv_tx,
-        })
+        };
+        if migrate {
+            sm.save_whole()?;
+        }
+        Ok(sm)
     }
 
     pub fn subscribe(&self) -> watch::Receiver<ClusterState> {
@@ -138,33 +156,63 @@ impl MetaStateMachine {
         self.kv.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    // openraft's own error type, which its traits return anyway.
-    #[allow(clippy::result_large_err)]
-    fn encode(&self) -> Result<Vec<u8>, StorageError<NodeId>> {
-        let kv = self.kv_read();
+    /// The record's bytes; with `kv`, the snapshot's (the whole KV inside).
+    fn encode(&self, kv: Option<&MetaKv>) -> crate::Result<Vec<u8>> {
         let record = RecordOut {
             applied: &self.current.applied,
             membership: &self.current.membership,
             state: &self.current.state,
-            kv: &kv,
+            kv,
         };
-        serde_json::to_vec(&record).map_err(state_machine_error)
+        serde_json::to_vec(&record).map_err(|e| crate::Error::Encode {
+            what: "the meta state machine's record",
+            reason: e.to_string(),
+        })
     }
 
-    // openraft's own error type, which its traits return anyway.
-    #[allow(clippy::result_large_err)]
-    fn save(&self) -> Result<Vec<u8>, StorageError<NodeId>> {
-        let bytes = self.encode()?;
-        self.store
-            .put_state(META_GROUP, StateKind::StateMachine.byte(), &bytes, false)
-            .map_err(state_machine_error)?;
-        Ok(bytes)
+    /// Stores the record and the `changed` KV keys as they are now (deleted if absent), in
+    /// one unsynced write: the log replays whatever a crash loses.
+    fn save(&self, changed: &BTreeSet<String>) -> crate::Result<()> {
+        let record = self.encode(None)?;
+        let kv = self.kv_read();
+        let changes: Vec<_> = changed
+            .iter()
+            .map(|k| (k.as_bytes(), kv.get(k).map(str::as_bytes)))
+            .collect();
+        self.store.put_state_and_entries(
+            META_GROUP,
+            StateKind::StateMachine.byte(),
+            &record,
+            StateKind::KvEntries.byte(),
+            &changes,
+            false,
+        )?;
+        Ok(())
+    }
+
+    /// Stores the record and replaces every stored KV key with the KV in memory, in one
+    /// write (a snapshot install, an upgrade): no stale key survives.
+    fn save_whole(&self) -> crate::Result<()> {
+        let record = self.encode(None)?;
+        let kv = self.kv_read();
+        let entries: Vec<_> = kv.iter().collect();
+        self.store.replace_state_entries(
+            META_GROUP,
+            StateKind::StateMachine.byte(),
+            &record,
+            StateKind::KvEntries.byte(),
+            &entries,
+            false,
+        )?;
+        Ok(())
     }
 
     // openraft's own error type, which its traits return anyway.
     #[allow(clippy::result_large_err)]
     fn snapshot_now(&self) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
-        let data = self.encode()?;
+        let data = self
+            .encode(Some(&self.kv_read()))
+            .map_err(state_machine_error)?;
         let meta = SnapshotMeta {
             last_log_id: self.current.applied,
             last_membership: self.current.membership.clone(),
@@ -178,6 +226,25 @@ impl MetaStateMachine {
             snapshot: Box::new(Cursor::new(data)),
         })
     }
+}
+
+/// The KV as stored per key (none for a record that carries it, or for a new data dir).
+fn load_kv(store: &LogStore) -> crate::Result<MetaKv> {
+    let corrupt = |reason: String| crate::Error::CorruptState {
+        group: META_GROUP,
+        kind: StateKind::KvEntries.name(),
+        reason,
+    };
+    store
+        .state_entries(META_GROUP, StateKind::KvEntries.byte())?
+        .into_iter()
+        .map(|(k, v)| {
+            let k = String::from_utf8(k).map_err(|e| corrupt(format!("a key: {e}")))?;
+            let v =
+                String::from_utf8(v).map_err(|e| corrupt(format!("the value of {k:?}: {e}")))?;
+            Ok((k, v))
+        })
+        .collect()
 }
 
 pub struct MetaSnapshotBuilder {
@@ -209,10 +276,12 @@ impl RaftStateMachine<TypeConfig> for MetaStateMachine {
         let mut out = Vec::new();
         let mut changed = false;
         let mut kv_changed = None;
+        // Every KV key these entries changed: only they are written, as they end up.
+        let mut kv_keys = BTreeSet::new();
         for entry in entries {
             match &entry.payload {
                 EntryPayload::Normal(Command::Meta(MetaCommand::Kv { ops })) => {
-                    let applied = self.kv_write().apply(ops);
+                    let applied = self.kv_write().apply_noting(ops, &mut kv_keys);
                     kv_changed = Some(entry.log_id.index);
                     self.current.applied = Some(entry.log_id);
                     out.push(ApplyReport {
@@ -233,7 +302,7 @@ impl RaftStateMachine<TypeConfig> for MetaStateMachine {
             self.current.applied = Some(entry.log_id);
             out.push(ApplyReport::default());
         }
-        self.save()?;
+        self.save(&kv_keys).map_err(state_machine_error)?;
         if changed {
             self.tx.send_replace(self.current.state.clone());
         }
@@ -269,8 +338,10 @@ impl RaftStateMachine<TypeConfig> for MetaStateMachine {
         self.current = current;
         self.current.applied = meta.last_log_id;
         self.current.membership = meta.last_membership.clone();
-        *self.kv_write() = kv;
-        self.save()?;
+        // A snapshot without `kv` came from a version before the KV: an empty one.
+        *self.kv_write() = kv.unwrap_or_default();
+        // Replaces the stored keys wholesale: keys the snapshot lacks must not come back.
+        self.save_whole().map_err(state_machine_error)?;
         self.snapshot = Some((meta.clone(), data));
         self.tx.send_replace(self.current.state.clone());
         self.kv_tx

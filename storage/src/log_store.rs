@@ -9,7 +9,12 @@
 //!                                                        purge_to(i, kind): delete ..=i and
 //!                                                          put the caller's record, one write
 //!  raft_state group u64 · kind u8   ──► record bytes    put_state / get_state
+//!             group u64 · kind u8 · key bytes ──► value   put_state_and_entries (with a record,
+//!                                                          one write), state_entries (scan),
+//!                                                          replace_state_entries (range delete)
 //! ```
+//! Keyed entries let a caller persist a large map per key instead of inside one record. Their
+//! kind must be one no record uses: a record's key is the 9-byte prefix of its entries' keys.
 //! Layout: `storage/docs/format/keys.md` and the "Raft state" section of `wal.md`.
 
 use std::ops::{Bound, RangeBounds};
@@ -44,6 +49,30 @@ pub fn state_key(group: u64, kind: u8) -> [u8; 9] {
     k[8] = kind;
     k
 }
+
+/// `raft_state` key of one keyed entry: `state_key(group, kind)` followed by `key`.
+pub fn state_entry_key(group: u64, kind: u8, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9 + key.len());
+    k.extend_from_slice(&state_key(group, kind));
+    k.extend_from_slice(key);
+    k
+}
+
+/// The first key past every key starting with `prefix`, `None` if no such key exists (the
+/// prefix is all `0xff`).
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// A change to one keyed entry: `Some` puts the value, `None` deletes the key.
+pub type EntryChange<'a> = (&'a [u8], Option<&'a [u8]>);
 
 /// Log entries and state records of every Raft group on this node, over a shared RocksDB.
 ///
@@ -224,6 +253,91 @@ impl LogStore {
             .get_cf(self.cf(CF_RAFT_STATE), state_key(group, kind))?)
     }
 
+    /// Stores a state record of `group` and applies `changes` to its keyed entries of
+    /// `entries_kind`, in one RocksDB write: the record (which says how far the entries go,
+    /// e.g. an applied log id) never disagrees with them after a crash.
+    pub fn put_state_and_entries(
+        &self,
+        group: u64,
+        kind: u8,
+        record: &[u8],
+        entries_kind: u8,
+        changes: &[EntryChange<'_>],
+        sync: bool,
+    ) -> Result<()> {
+        let cf = self.cf(CF_RAFT_STATE);
+        let mut wb = rocksdb::WriteBatch::default();
+        for (key, value) in changes {
+            let k = state_entry_key(group, entries_kind, key);
+            match value {
+                Some(v) => wb.put_cf(cf, k, v),
+                None => wb.delete_cf(cf, k),
+            }
+        }
+        wb.put_cf(cf, state_key(group, kind), record);
+        self.write(wb, sync)
+    }
+
+    /// Every keyed entry of `group` under `entries_kind`, as (key without the prefix, value),
+    /// in key order.
+    pub fn state_entries(&self, group: u64, entries_kind: u8) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let prefix = state_key(group, entries_kind);
+        let mut ro = ReadOptions::default();
+        if let Some(end) = prefix_end(&prefix) {
+            ro.set_iterate_upper_bound(end);
+        }
+        let it = self.db.iterator_cf_opt(
+            self.cf(CF_RAFT_STATE),
+            ro,
+            IteratorMode::From(&prefix, Direction::Forward),
+        );
+        let mut out = Vec::new();
+        for kv in it {
+            let (k, v) = kv?;
+            // Only reachable without an upper bound (group u64::MAX, kind 0xff).
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            out.push((k[prefix.len()..].to_vec(), v.into_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Replaces every keyed entry of `group` under `entries_kind` with `entries` and stores
+    /// the record, in one RocksDB write (a snapshot install: no stale key survives, and a
+    /// crash leaves the old state or the new one).
+    pub fn replace_state_entries<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+        &self,
+        group: u64,
+        kind: u8,
+        record: &[u8],
+        entries_kind: u8,
+        entries: &[(K, V)],
+        sync: bool,
+    ) -> Result<()> {
+        let cf = self.cf(CF_RAFT_STATE);
+        let prefix = state_key(group, entries_kind);
+        let mut wb = rocksdb::WriteBatch::default();
+        match prefix_end(&prefix) {
+            Some(end) => wb.delete_range_cf(cf, prefix.to_vec(), end),
+            // The last prefix of all has no end key: delete what is there one by one.
+            None => {
+                for (key, _) in self.state_entries(group, entries_kind)? {
+                    wb.delete_cf(cf, state_entry_key(group, entries_kind, &key));
+                }
+            }
+        }
+        for (key, value) in entries {
+            wb.put_cf(
+                cf,
+                state_entry_key(group, entries_kind, key.as_ref()),
+                value.as_ref(),
+            );
+        }
+        wb.put_cf(cf, state_key(group, kind), record);
+        self.write(wb, sync)
+    }
+
     /// Fsyncs RocksDB's WAL: every write made before this call, synced or not, is durable
     /// when it returns. With unsynced appends (readable at once) this lets one writer thread
     /// make many groups' entries durable with a single fsync (group commit across groups).
@@ -383,6 +497,78 @@ mod tests {
             LogStore::new(Arc::new(db)),
             Err(Error::Config { .. })
         ));
+    }
+
+    #[test]
+    fn raft_state_entries_write_scan_and_replace_per_group_and_kind() {
+        const ENTRIES: u8 = 6;
+        let dir = tempfile::tempdir().unwrap();
+        let entries_of = |s: &LogStore, g| -> Vec<(String, String)> {
+            s.state_entries(g, ENTRIES)
+                .unwrap()
+                .into_iter()
+                .map(|(k, v)| (String::from_utf8(k).unwrap(), String::from_utf8(v).unwrap()))
+                .collect()
+        };
+        let owned = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        {
+            let s = LogStore::open_standalone(dir.path()).unwrap();
+            // Neighbours that must not show up: a record of the same kind byte's
+            // neighbours, the next group's entries, the same group's next kind.
+            s.put_state(1, ENTRIES - 1, b"rec", false).unwrap();
+            s.put_state(1, ENTRIES + 1, b"rec", false).unwrap();
+            s.put_state_and_entries(2, OTHER, b"g2", ENTRIES, &[(b"a", Some(b"x"))], false)
+                .unwrap();
+            s.put_state_and_entries(
+                1,
+                OTHER,
+                b"r1",
+                ENTRIES,
+                &[(b"b", Some(b"1")), (b"a", Some(b"2")), (b"", Some(b"e"))],
+                false,
+            )
+            .unwrap();
+            s.put_state_and_entries(1, OTHER, b"r2", ENTRIES, &[(b"b", None)], false)
+                .unwrap();
+            s.sync().unwrap();
+        }
+        let s = LogStore::open_standalone(dir.path()).unwrap();
+        assert_eq!(entries_of(&s, 1), owned(&[("", "e"), ("a", "2")]));
+        assert_eq!(s.get_state(1, OTHER).unwrap(), Some(b"r2".to_vec()));
+        assert_eq!(s.get_state(1, ENTRIES - 1).unwrap(), Some(b"rec".to_vec()));
+        assert_eq!(entries_of(&s, 2), owned(&[("a", "x")]));
+
+        s.replace_state_entries(1, OTHER, b"r3", ENTRIES, &[("c", "3"), ("a", "4")], false)
+            .unwrap();
+        assert_eq!(entries_of(&s, 1), owned(&[("a", "4"), ("c", "3")]));
+        assert_eq!(s.get_state(1, OTHER).unwrap(), Some(b"r3".to_vec()));
+        assert_eq!(s.get_state(1, ENTRIES + 1).unwrap(), Some(b"rec".to_vec()));
+        assert_eq!(
+            entries_of(&s, 2),
+            owned(&[("a", "x")]),
+            "other groups untouched"
+        );
+
+        // The very last prefix has no end key: replaced key by key.
+        s.put_state_and_entries(u64::MAX, 0xff, b"m", 0xff, &[(b"old", Some(b"1"))], false)
+            .unwrap();
+        s.replace_state_entries(u64::MAX, 0xfe, b"m", 0xff, &[("new", "2")], false)
+            .unwrap();
+        assert_eq!(
+            s.state_entries(u64::MAX, 0xff).unwrap(),
+            vec![(b"new".to_vec(), b"2".to_vec())]
+        );
+    }
+
+    #[test]
+    fn raft_state_prefix_end() {
+        assert_eq!(prefix_end(&[1, 2]), Some(vec![1, 3]));
+        assert_eq!(prefix_end(&[1, 0xff]), Some(vec![2]));
+        assert_eq!(prefix_end(&[0xff, 0xff]), None);
     }
 
     #[test]

@@ -15,6 +15,9 @@ pub enum StateKind {
     Membership = 4,
     /// A state machine's whole state, when it is small enough to keep here (the meta group).
     StateMachine = 5,
+    /// Not a record: the prefix of the meta group's key-value entries, one RocksDB key per KV
+    /// key (`group · 6 · key bytes`), so an apply rewrites only the keys it changed.
+    KvEntries = 6,
 }
 
 impl StateKind {
@@ -30,6 +33,7 @@ impl StateKind {
             StateKind::Purged => "purged",
             StateKind::Membership => "membership",
             StateKind::StateMachine => "state machine",
+            StateKind::KvEntries => "kv entries",
         }
     }
 }
@@ -46,8 +50,9 @@ mod tests {
             StateKind::Purged,
             StateKind::Membership,
             StateKind::StateMachine,
+            StateKind::KvEntries,
         ];
         let bytes: Vec<u8> = kinds.iter().map(|k| k.byte()).collect();
-        assert_eq!(bytes, [1, 2, 3, 4, 5]);
+        assert_eq!(bytes, [1, 2, 3, 4, 5, 6]);
     }
 }

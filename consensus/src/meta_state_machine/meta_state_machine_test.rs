@@ -13,7 +13,7 @@ use super::MetaStateMachine;
 use crate::cluster_state::{ClusterState, MetaCommand};
 use crate::group_id::META_GROUP;
 use crate::log_store::{RocksRaftLog, StateKind};
-use crate::meta_kv::KvOp;
+use crate::meta_kv::{KvOp, MetaKv};
 use crate::state_machine_suite::{
     self as s, CurrentSnapshot, Held, Restart, Subject, state_machine_suite,
 };
@@ -195,7 +195,239 @@ fn a_refused_kv_command_reports_it() {
     });
 }
 
-/// The KV is part of the record rewritten after every apply: a reopened machine has it.
+/// The KV as stored per key under `raft_state (0, kv entries)`.
+fn stored(sm: &MetaStateMachine) -> Vec<(String, String)> {
+    sm.store
+        .state_entries(META_GROUP, StateKind::KvEntries.byte())
+        .unwrap()
+        .into_iter()
+        .map(|(k, v)| (String::from_utf8(k).unwrap(), String::from_utf8(v).unwrap()))
+        .collect()
+}
+
+/// The stored record, as JSON.
+fn record(sm: &MetaStateMachine) -> serde_json::Value {
+    let bytes = sm
+        .store
+        .get_state(META_GROUP, StateKind::StateMachine.byte())
+        .unwrap()
+        .expect("a record");
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// Every kind of op, over several applies (one with several commands), including a refused
+/// command: the keys stored match the KV in memory (and a plain `MetaKv` given the same
+/// commands) exactly, the record carries no KV, and a reopened machine has the same KV.
+#[test]
+fn kv_is_stored_per_key_and_reopens_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let commands: Vec<Vec<KvOp>> = vec![
+        vec![
+            put("a/1", "1"),
+            put("a/2", "2"),
+            put("a/3", "3"),
+            put("b", "4"),
+        ],
+        vec![
+            KvOp::DeletePrefix {
+                prefix: "a/".into(),
+            },
+            put("a/2", "5"),
+            KvOp::Move {
+                from: "b".into(),
+                to: "c".into(),
+            },
+        ],
+        vec![
+            KvOp::Expect {
+                key: "c".into(),
+                value: Some("wrong".into()),
+            },
+            put("refused", "1"),
+            KvOp::Delete { key: "a/2".into() },
+        ],
+        vec![
+            put("d", "6"),
+            KvOp::Delete { key: "d".into() },
+            KvOp::Delete {
+                key: "never".into(),
+            },
+            put("e", r#"{"x":"y"}"#),
+        ],
+        vec![KvOp::Move {
+            from: "c".into(),
+            to: "a/9".into(),
+        }],
+    ];
+    let mut expected = MetaKv::default();
+    for ops in &commands {
+        expected.apply(ops);
+    }
+    let want = expected.scan_prefix("");
+    assert_eq!(
+        want,
+        pairs(&[("a/2", "5"), ("a/9", "4"), ("e", r#"{"x":"y"}"#)])
+    );
+    s::run(async {
+        {
+            let (_log, mut sm) = MetaSubject::open(dir.path());
+            sm.apply([
+                kv_entry(1, commands[0].clone()),
+                kv_entry(2, commands[1].clone()),
+            ])
+            .await
+            .unwrap();
+            assert_eq!(stored(&sm), pairs(&[("a/2", "5"), ("c", "4")]));
+            let reports = sm
+                .apply([
+                    kv_entry(3, commands[2].clone()),
+                    kv_entry(4, commands[3].clone()),
+                ])
+                .await
+                .unwrap();
+            assert!(reports[0].refused && !reports[1].refused);
+            sm.apply([kv_entry(5, commands[4].clone())]).await.unwrap();
+            assert_eq!(all(&sm), want);
+            assert_eq!(stored(&sm), want);
+            let rec = record(&sm);
+            assert!(
+                rec.get("kv").is_none(),
+                "the record leaves the KV out: {rec}"
+            );
+            assert_eq!(rec["applied"]["index"], 5);
+        }
+        let (_log, mut sm) = MetaSubject::open(dir.path());
+        assert_eq!(all(&sm), want);
+        assert_eq!(sm.applied_state().await.unwrap().0, Some(s::log_id(1, 5)));
+    });
+}
+
+/// A refused command writes no KV key, and an apply writes only the keys it changed: a key
+/// planted in the store behind the machine's back survives both (a whole rewrite would drop
+/// it) and shows up on reopening.
+#[test]
+fn only_changed_keys_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    s::run(async {
+        {
+            let (_log, mut sm) = MetaSubject::open(dir.path());
+            sm.apply([kv_entry(1, vec![put("k", "1")])]).await.unwrap();
+            sm.store
+                .put_state_and_entries(
+                    META_GROUP,
+                    StateKind::StateMachine.byte(),
+                    &serde_json::to_vec(&record(&sm)).unwrap(),
+                    StateKind::KvEntries.byte(),
+                    &[(b"planted", Some(b"p")), (b"k", Some(b"planted over"))],
+                    false,
+                )
+                .unwrap();
+            let reports = sm
+                .apply([kv_entry(
+                    2,
+                    vec![
+                        KvOp::Expect {
+                            key: "k".into(),
+                            value: None,
+                        },
+                        put("k", "2"),
+                        KvOp::DeletePrefix { prefix: "".into() },
+                    ],
+                )])
+                .await
+                .unwrap();
+            assert!(reports[0].refused);
+            assert_eq!(
+                stored(&sm),
+                pairs(&[("k", "planted over"), ("planted", "p")]),
+                "a refused command writes no key"
+            );
+            assert_eq!(
+                record(&sm)["applied"]["index"],
+                2,
+                "but moves the record on"
+            );
+            sm.apply([kv_entry(3, vec![put("other", "3")])])
+                .await
+                .unwrap();
+            assert_eq!(
+                stored(&sm),
+                pairs(&[("k", "planted over"), ("other", "3"), ("planted", "p")])
+            );
+        }
+        let (_log, sm) = MetaSubject::open(dir.path());
+        assert_eq!(
+            all(&sm),
+            pairs(&[("k", "planted over"), ("other", "3"), ("planted", "p")])
+        );
+    });
+}
+
+/// A data dir written before the KV had keys of its own keeps it inside the record: opening
+/// it shows that KV, stores it per key and rewrites the record without it (one write), and
+/// it is still there on the next open.
+#[test]
+fn an_old_record_with_the_kv_inside_is_moved_out_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut state = ClusterState::default();
+    state.apply(&MetaCommand::AddNode {
+        id: 3,
+        node: s::node(3),
+    });
+    let kv: MetaKv = pairs(&[("alerts/t/g/0/1", r#"{"s":"firing"}"#), ("rules/t/g", "{}")])
+        .into_iter()
+        .collect();
+    let old = serde_json::json!({
+        "applied": Some(s::log_id(1, 9)),
+        "membership": StoredMembership::<NodeId, Node>::default(),
+        "state": state,
+        "kv": kv,
+    });
+    {
+        let (_log, sm) = MetaSubject::open(dir.path());
+        // A key left by a newer version run before (downgraded, then upgraded again): the
+        // record's KV is the later one and replaces it.
+        sm.store
+            .put_state_and_entries(
+                META_GROUP,
+                StateKind::StateMachine.byte(),
+                &serde_json::to_vec(&old).unwrap(),
+                StateKind::KvEntries.byte(),
+                &[(b"stale", Some(b"1"))],
+                true,
+            )
+            .unwrap();
+    }
+    let want = kv.scan_prefix("");
+    s::run(async {
+        {
+            let (_log, mut sm) = MetaSubject::open(dir.path());
+            assert_eq!(all(&sm), want);
+            assert_eq!(*sm.subscribe().borrow(), state);
+            assert_eq!(sm.applied_state().await.unwrap().0, Some(s::log_id(1, 9)));
+            assert_eq!(stored(&sm), want, "stored per key on open");
+            assert!(record(&sm).get("kv").is_none(), "and gone from the record");
+            assert_eq!(record(&sm)["applied"]["index"], 9);
+        }
+        {
+            let (_log, mut sm) = MetaSubject::open(dir.path());
+            assert_eq!(all(&sm), want);
+            assert_eq!(*sm.subscribe().borrow(), state);
+            sm.apply([kv_entry(
+                10,
+                vec![KvOp::Delete {
+                    key: "rules/t/g".into(),
+                }],
+            )])
+            .await
+            .unwrap();
+        }
+        let (_log, sm) = MetaSubject::open(dir.path());
+        assert_eq!(all(&sm), pairs(&[("alerts/t/g/0/1", r#"{"s":"firing"}"#)]));
+    });
+}
+
+/// The KV is stored per key after every apply: a reopened machine has it.
 #[test]
 fn kv_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -256,6 +488,11 @@ fn kv_travels_in_snapshots_and_replaces_the_receivers() {
                 .await
                 .unwrap();
             assert_eq!(all(&follower), all(&leader));
+            assert_eq!(
+                stored(&follower),
+                all(&leader),
+                "stale keys are gone from disk"
+            );
             assert!(kv_rx.has_changed().unwrap());
             assert_eq!(*kv_rx.borrow(), 2);
         }
