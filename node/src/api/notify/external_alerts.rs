@@ -86,12 +86,12 @@ pub async fn post(State(st): State<SharedState>, req: Request) -> Result<Respons
     let now = st.clock.now_ms();
     let alerts = external_alerts::decode(&body, now, config.global.resolve_timeout_ms, &source)
         .map_err(|e| ApiError::bad_data(e.to_string()))?;
-    let stored: BTreeMap<String, StoredAlert> = notify.external_alerts().into_iter().collect();
     let mut puts = BTreeMap::new();
     for a in &alerts {
         let key = notify_keys::external_alert_key(tenant.as_str(), a.fingerprint());
-        // A repeat in one request: the later one wins, merged with what is stored.
-        let merged = external_alerts::merge(stored.get(&key), a);
+        // A repeat in one request: the later one wins, merged with what is stored. One
+        // look-up per alert, not a scan of the tenant's alerts: a request costs what it posts.
+        let merged = external_alerts::merge(notify.external_alert(&key).as_ref(), a);
         let value = serde_json::to_string(&merged)
             .map_err(|e| ApiError::internal(format!("encoding an alert: {e}")))?;
         puts.insert(key, value);

@@ -68,6 +68,11 @@ impl<'a> TenantNotify<'a> {
         parse(&key, &self.meta.kv_get(&key)?)
     }
 
+    /// One external alert by its key (`notify_keys::external_alert_key`).
+    pub fn external_alert(&self, key: &str) -> Option<StoredAlert> {
+        parse(key, &self.meta.kv_get(key)?)
+    }
+
     /// External alerts with their keys, in key (fingerprint) order.
     pub fn external_alerts(&self) -> Vec<(String, StoredAlert)> {
         self.scan(&notify_keys::tenant_external_alerts_prefix(self.tenant))
