@@ -17,7 +17,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use cairn_alerting::notify::external_alerts::{self, DEFAULT_SOURCE};
 use cairn_alerting::notify::ip_allow_list::IpAllowList;
-use cairn_alerting::notify::notify_keys::{self, StoredAlert};
+use cairn_alerting::notify::notify_keys;
 use cairn_alerting::notify::signature::{self, SIGNATURE_HEADER};
 use cairn_consensus::KvOp;
 use serde_json::json;
