@@ -6,6 +6,7 @@ pub mod alert_board;
 pub mod deliveries;
 pub mod nflog_writer;
 pub mod notify_manager;
+pub mod parsed_scan;
 pub mod sender;
 
 pub use alert_board::AlertBoard;

@@ -31,7 +31,7 @@ use cairn_alerting::notify::notify_keys::{self, StoredAlert, StoredConfig, Store
 use cairn_alerting::notify::payload::{self, NotificationInput, Templates};
 use cairn_alerting::notify::{
     AlertmanagerConfig, DispatchConfig, DispatchInput, DispatchState, Flush, GroupView,
-    Notification, NotificationLog, NotifyAlert, Outgoing, Silence, notify_gc,
+    Notification, NotificationLog, Outgoing, Silence, notify_gc,
 };
 use cairn_consensus::KvOp;
 use cairn_model::Clock;
@@ -40,6 +40,7 @@ use tokio::task::JoinHandle;
 use super::alert_board::AlertBoard;
 use super::deliveries::Deliveries;
 use super::nflog_writer::NflogWriter;
+use super::parsed_scan::ParsedScan;
 use super::sender::{SendTarget, Senders};
 use crate::cluster::Cluster;
 use crate::jobs::Trigger;
@@ -86,6 +87,9 @@ struct TenantState {
     stored: String,
     loaded: Result<Arc<Loaded>, String>,
     dispatch: DispatchState,
+    external: ParsedScan<StoredAlert>,
+    silences: ParsedScan<StoredSilence>,
+    nflog: ParsedScan<NflogEntry>,
 }
 
 struct Shared {
@@ -296,23 +300,32 @@ impl NotifyManager {
             let Ok(loaded) = &state.loaded else {
                 continue;
             };
-            let alerts = tenant_alerts(
-                &sh.board,
-                &meta.kv_scan(&notify_keys::tenant_external_alerts_prefix(tenant)),
-                tenant,
+            let mut alerts = sh.board.tenant_alerts(tenant);
+            alerts.extend(
+                state
+                    .external
+                    .refresh(
+                        meta.kv_scan(&notify_keys::tenant_external_alerts_prefix(tenant)),
+                        "external alert",
+                    )
+                    .iter()
+                    .map(StoredAlert::to_alert),
             );
-            let silences: Vec<Silence> = read_values::<StoredSilence>(
-                &meta.kv_scan(&notify_keys::tenant_silences_prefix(tenant)),
-                "silence",
-            )
-            .filter_map(|s| {
-                s.to_silence()
-                    .map_err(|e| tracing::debug!(tenant, error = %e, "silence skipped"))
-                    .ok()
-            })
-            .collect();
-            let nflog = NotificationLog::new(read_values::<NflogEntry>(
-                &meta.kv_scan(&notify_keys::tenant_nflog_prefix(tenant)),
+            let silences: Vec<Silence> = state
+                .silences
+                .refresh(
+                    meta.kv_scan(&notify_keys::tenant_silences_prefix(tenant)),
+                    "silence",
+                )
+                .iter()
+                .filter_map(|s| {
+                    s.to_silence()
+                        .map_err(|e| tracing::debug!(tenant, error = %e, "silence skipped"))
+                        .ok()
+                })
+                .collect();
+            let nflog = NotificationLog::new(state.nflog.refresh(
+                meta.kv_scan(&notify_keys::tenant_nflog_prefix(tenant)),
                 "notification log entry",
             ));
             let before = state.dispatch.flush_count();
@@ -434,6 +447,9 @@ fn load(tenant: &str, stored: &str) -> TenantState {
         stored: stored.to_string(),
         loaded,
         dispatch: DispatchState::new(tenant),
+        external: ParsedScan::default(),
+        silences: ParsedScan::default(),
+        nflog: ParsedScan::default(),
     }
 }
 
@@ -446,18 +462,6 @@ fn forget_removed_receivers(sh: &Shared, tenant: &str, state: &TenantState) {
         Err(_) => Vec::new(),
     };
     sh.senders.metrics().retain_receivers(tenant, &keep);
-}
-
-/// The JSON values of a scan that parse as `T` (others are skipped, logged at debug).
-fn read_values<'a, T: serde::de::DeserializeOwned>(
-    scan: &'a [(String, String)],
-    what: &'a str,
-) -> impl Iterator<Item = T> + 'a {
-    scan.iter().filter_map(move |(k, v)| {
-        serde_json::from_str(v)
-            .map_err(|e| tracing::debug!(key = %k, error = %e, "unreadable {what} skipped"))
-            .ok()
-    })
 }
 
 /// The request or e-mail for a notification; None when there is nothing to send (only the
@@ -553,16 +557,4 @@ fn finished(sh: &Shared, tenant: &str, flush_id: u64, n: &Notification, ok: bool
     {
         t.dispatch.delivered(&flush, sh.clock.now_ms());
     }
-}
-
-/// A tenant's alerts as the planner takes them in: its rule groups' (from the board) and the
-/// external ones (a scan of `extalerts/{tenant}/`).
-pub fn tenant_alerts(
-    board: &AlertBoard,
-    external: &[(String, String)],
-    tenant: &str,
-) -> Vec<NotifyAlert> {
-    let mut alerts = board.tenant_alerts(tenant);
-    alerts.extend(read_values::<StoredAlert>(external, "external alert").map(|a| a.to_alert()));
-    alerts
 }
