@@ -22,8 +22,17 @@ for extra in "$@"; do
     # Alertmanager and amtool: the notification tests run the real ones beside Cairn.
     alertmanager) command -v prometheus-alertmanager >/dev/null 2>&1 && command -v amtool >/dev/null 2>&1 \
       || need+=(prometheus-alertmanager) ;;
-    # The e-mail tests receive Cairn's mail with Python's aiosmtpd (pip, below).
-    smtp) python3 -c 'import aiosmtpd' >/dev/null 2>&1 || pip_need+=(aiosmtpd) ;;
+    # The e-mail tests receive Cairn's mail with Python's aiosmtpd: Debian's package when the
+    # python3 on PATH is Debian's (or there is none yet), else pip (below).
+    smtp)
+      if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
+        py=$(command -v python3 || true)
+        if [ -z "$py" ] || [ "$py" = /usr/bin/python3 ]; then
+          need+=(python3 python3-aiosmtpd)
+        else
+          pip_need+=(aiosmtpd)
+        fi
+      fi ;;
     *) need+=("$extra") ;;
   esac
 done
@@ -39,11 +48,11 @@ else
 fi
 
 if [ ${#pip_need[@]} -gt 0 ]; then
-  if ! command -v python3 >/dev/null 2>&1; then
-    echo "setup: installing Debian packages: python3 python3-pip"
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    echo "setup: installing Debian packages: python3-pip"
     export DEBIAN_FRONTEND=noninteractive
     $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq --no-install-recommends python3 python3-pip >/dev/null
+    $SUDO apt-get install -y -qq --no-install-recommends python3-pip >/dev/null
   fi
   echo "setup: installing Python packages for the tests: ${pip_need[*]}"
   # Debian's python3 refuses system-wide pip installs (PEP 668); a user install is enough.
