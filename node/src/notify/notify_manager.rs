@@ -105,8 +105,13 @@ struct Shared {
     stats: NotifyStats,
 }
 
+/// The shortest time between the starts of two passes.
+const MIN_PASS_GAP: Duration = Duration::from_millis(50);
+
 #[derive(Default)]
 struct Pass {
+    /// When the last pass started: passes are spaced by at least `MIN_PASS_GAP`.
+    last_start: Option<Instant>,
     leading: bool,
     last_gc: Option<Instant>,
     wake: Option<JoinHandle<()>>,
@@ -208,6 +213,17 @@ impl NotifyManager {
         let sh = &self.sh;
         let meta = sh.cluster.groups().meta();
         let mut pass = self.pass.lock().await;
+        // Why: every commit to the meta KV (each alert post, each batch of log entries) wakes
+        // the job, and a pass reads all of a tenant's alerts and log; under a burst, passes back
+        // to back would spend the CPU the sends and commits need. Waiting out the gap lets the
+        // wake-ups that arrive meanwhile fold into one pass (a due group waits at most the gap).
+        if let Some(last) = pass.last_start {
+            let gap = last + MIN_PASS_GAP;
+            if gap > Instant::now() {
+                tokio::time::sleep_until(gap.into()).await;
+            }
+        }
+        pass.last_start = Some(Instant::now());
         let leader = meta.is_leader();
         if leader && !pass.leading {
             // Everything the old leader logged must be here before the first dedup.
