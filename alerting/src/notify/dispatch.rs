@@ -93,8 +93,6 @@ pub struct DispatchState {
     /// bring them back. Alertmanager would re-add them; it would then show them again in the
     /// group's next notification.
     retired: BTreeMap<(GroupId, u64), i64>,
-    /// `TimeInterval::contains`; tests put a stand-in here.
-    interval_contains: fn(&TimeInterval, i64) -> bool,
     /// Groups flushed so far, whether or not a flush had anything to send.
     flush_count: u64,
 }
@@ -105,7 +103,6 @@ impl DispatchState {
             tenant: tenant.to_string(),
             groups: BTreeMap::new(),
             retired: BTreeMap::new(),
-            interval_contains: TimeInterval::contains,
             flush_count: 0,
         }
     }
@@ -219,7 +216,7 @@ impl DispatchState {
             &group.opts.active_time_intervals,
             config.time_intervals,
             now_ms,
-            &self.interval_contains,
+            &TimeInterval::contains,
         );
         let alerts: Vec<NotifyAlert> = if time_muted {
             Vec::new()

@@ -55,12 +55,6 @@ mod tests {
     const MIN: i64 = 60_000;
     const DAY: i64 = 1440 * MIN;
 
-    /// A stand-in for `TimeInterval::contains` that reads only `times` (minutes of the UTC day).
-    fn times_only(ti: &TimeInterval, ts: i64) -> bool {
-        let minute = (ts.rem_euclid(DAY) / MIN) as u32;
-        ti.times.iter().any(|&(s, e)| s <= minute && minute < e)
-    }
-
     fn names(n: &[&str]) -> Vec<String> {
         n.iter().map(|s| s.to_string()).collect()
     }
@@ -91,7 +85,13 @@ mod tests {
         ]);
         let at = |h: i64| 3 * DAY + h * 60 * MIN;
         let muted = |m: &[&str], a: &[&str], h: i64| {
-            time_muted(&names(m), &names(a), &intervals, at(h), &times_only)
+            time_muted(
+                &names(m),
+                &names(a),
+                &intervals,
+                at(h),
+                &TimeInterval::contains,
+            )
         };
         assert!(!muted(&[], &[], 3));
         assert!(muted(&["nights"], &[], 3));
