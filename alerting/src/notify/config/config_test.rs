@@ -305,3 +305,42 @@ fn syntax_errors_are_placed() {
         "{errs:?}"
     );
 }
+
+#[test]
+fn a_webhook_timeout_reaches_its_request() {
+    use crate::notify::Outgoing;
+    use crate::notify::payload::{self, NotificationInput, Templates};
+    let c = parse(
+        "route: {receiver: r}\nreceivers:\n  - name: r\n    webhook_configs:\n      - {url: 'http://h/x', timeout: 3s}\n      - {url: 'http://h/y'}\n",
+    );
+    let templates = Templates::new(&c).unwrap();
+    let input = NotificationInput {
+        receiver: "r".to_string(),
+        group_key: "{}:{}".to_string(),
+        group_labels: Default::default(),
+        alerts: vec![crate::notify::NotifyAlert {
+            labels: [("alertname".to_string(), "A".to_string())].into(),
+            annotations: Default::default(),
+            starts_at_ms: 0,
+            ends_at_ms: 60_000,
+            generator_url: String::new(),
+            updated_at_ms: 0,
+        }],
+        now_ms: 1_000,
+        external_url: String::new(),
+        notification_id: "id".to_string(),
+        resend_ends_at_ms: 0,
+    };
+    let no_files = |p: &str| Err(format!("no file {p}"));
+    let timeouts: Vec<Option<i64>> = c.receivers[0]
+        .integrations
+        .iter()
+        .map(
+            |i| match payload::build(i, &input, &templates, &no_files).unwrap() {
+                Outgoing::Http(reqs) => reqs[0].timeout_ms,
+                Outgoing::Email(_) => panic!("a webhook built an e-mail"),
+            },
+        )
+        .collect();
+    assert_eq!(timeouts, vec![Some(3_000), None]);
+}

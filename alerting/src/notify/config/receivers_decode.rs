@@ -186,8 +186,11 @@ fn webhook(sink: &mut Sink, node: &Node, path: &str, g: &Global) -> Option<Webho
             Err(_) => f.report(sink, "max_alerts", "max_alerts cannot be negative"),
         }
     }
-    // Alertmanager 0.28's per-request timeout; Cairn's senders have their own deadline.
-    f.duration(sink, "timeout");
+    // Alertmanager 0.28's per-request timeout (the send's deadline still bounds it).
+    match f.duration(sink, "timeout") {
+        Some(0) | None => {}
+        Some(t) => c.timeout_ms = Some(t),
+    }
     let (has_url, has_file) = (f.has("url"), c.url_file.is_some());
     if !has_url && !has_file {
         sink.at(

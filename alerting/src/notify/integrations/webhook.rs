@@ -12,6 +12,8 @@ pub struct WebhookConfig {
     pub url_file: Option<String>,
     /// 0 sends every alert.
     pub max_alerts: u64,
+    /// Per attempt (Alertmanager 0.28's `timeout`); None uses the sender's default.
+    pub timeout_ms: Option<i64>,
     /// Cairn's extension: sign the body with HMAC-SHA256 into `X-Cairn-Signature`.
     pub signing_secret: Option<Secret>,
 }
@@ -27,6 +29,7 @@ impl Default for WebhookConfig {
             url: None,
             url_file: None,
             max_alerts: 0,
+            timeout_ms: None,
             signing_secret: None,
         }
     }

@@ -26,6 +26,7 @@ pub fn build(
         .ok_or_else(|| "url: neither url nor url_file is set".to_string())?;
     let body = body(c, input, alerts);
     let mut req = json_post(url, body, &c.http_config, read_file)?;
+    req.timeout_ms = c.timeout_ms;
     req.headers.push((
         "X-Cairn-Notification-Id".to_string(),
         input.notification_id.clone(),
