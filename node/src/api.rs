@@ -11,6 +11,7 @@
 //!  PUT|DELETE /api/v1/rules/{group}, PUT|GET /api/v1/rules, GET /api/v1/alerts ─► meta KV
 //!  PUT|GET|DELETE /api/v1/alerts/config, POST /api/v1/alerts/external, Alertmanager API v2's
 //!  /api/v2/silences, /silence/{id}, /status, /receivers (api::notify) ─► meta KV
+//!  GET /api/v1/tenants/{tenant}, PUT|DELETE /api/v1/tenants/{tenant}/retention ─► meta KV
 //!  GET /api/v1/cluster/status, /cluster/rules;  POST /api/v1/debug/faults (test-faults builds)
 //!  POST /api/v1/admin/flush, /snapshot;  GET /metrics, /health, /ready
 //! ```
@@ -24,6 +25,7 @@ pub mod query;
 pub mod read;
 pub mod rules;
 pub mod status;
+pub mod tenants;
 pub mod write;
 
 use std::sync::Arc;
@@ -142,6 +144,11 @@ pub fn router(state: SharedState) -> Router {
         .route("/api/v2/alerts", get(am_alerts::alerts))
         .route("/api/v2/alerts/groups", get(am_alerts::groups))
         .route("/api/v2/receivers", get(am_status::receivers))
+        .route("/api/v1/tenants/{tenant}", get(tenants::get))
+        .route(
+            "/api/v1/tenants/{tenant}/retention",
+            put(tenants::put_retention).delete(tenants::delete_retention),
+        )
         .route("/api/v1/cluster/status", get(cluster::status))
         .route("/api/v1/cluster/rules", get(rules::cluster_list))
         .route("/api/v1/admin/flush", post(admin::flush))

@@ -1,11 +1,12 @@
 //! Client-side subcommands: `cairn write`, `cairn query` (in `cli::query`),
-//! `cairn cluster local|status` (in `cli::cluster`), `cairn rules` (in `cli::rules`) and
-//! `cairn alerts config` (in `cli::alerts`).
+//! `cairn cluster local|status` (in `cli::cluster`), `cairn rules` (in `cli::rules`),
+//! `cairn alerts config` (in `cli::alerts`) and `cairn tenant` (in `cli::tenant`).
 
 pub mod alerts;
 pub mod cluster;
 pub mod query;
 pub mod rules;
+pub mod tenant;
 
 pub use query::{QueryArgs, query};
 

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use cairn_model::units;
+use cairn_model::{RetentionOverride, RetentionPolicy, retention_policy};
 use cairn_query::{QueryCacheConfig, QueryConfig};
 use cairn_storage::StorageConfig;
 use serde::{Deserialize, Serialize};
@@ -36,6 +37,65 @@ pub struct NodeConfig {
     pub query_cache: QueryCacheConfig,
     pub cluster: ClusterConfig,
     pub rules: RulesConfig,
+    pub retention: RetentionConfig,
+}
+
+/// The cluster's default retention per storage tier (`[retention]`); tenants override it
+/// through the API. `raw` also has the older spellings `[storage] retention` and
+/// `--retention`: `load` settles them into `raw` and mirrors it back into the storage table.
+/// A rollup tier left unset is the built-in default (30d, 365d), raised to the tier below when
+/// that is longer, so `--retention 0s` alone still keeps everything forever.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Raw samples; unset: `[storage] retention` (7d).
+    #[serde(skip_serializing_if = "Option::is_none", with = "optional_duration_ms")]
+    pub raw: Option<i64>,
+    /// 5-minute rollups.
+    #[serde(skip_serializing_if = "Option::is_none", with = "optional_duration_ms")]
+    pub rollup_5m: Option<i64>,
+    /// 1-hour rollups.
+    #[serde(skip_serializing_if = "Option::is_none", with = "optional_duration_ms")]
+    pub rollup_1h: Option<i64>,
+}
+
+impl RetentionConfig {
+    /// The policy: the keys set here over the built-in defaults (raw from
+    /// `storage_retention_ms` when unset), unset rollup tiers lifted, checked.
+    pub fn policy(
+        &self,
+        storage_retention_ms: i64,
+    ) -> Result<RetentionPolicy, retention_policy::RetentionError> {
+        let set = RetentionOverride {
+            raw_ms: Some(self.raw.unwrap_or(storage_retention_ms)),
+            rollup_5m_ms: self.rollup_5m,
+            rollup_1h_ms: self.rollup_1h,
+        };
+        Ok(set.apply_checked(&RetentionPolicy::default())?.policy)
+    }
+}
+
+/// `Option<i64>` milliseconds as an optional duration string.
+mod optional_duration_ms {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(ms) => s.serialize_str(&cairn_model::units::format_duration_ms(*ms)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        let text = String::deserialize(d)?;
+        cairn_model::units::parse_duration_ms(&text)
+            .map(Some)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "{text:?} is not a duration (e.g. 7d, 12h, 0s for forever)"
+                ))
+            })
+    }
 }
 
 /// Rule evaluation on the meta leader (`[rules]`).
@@ -182,6 +242,7 @@ impl Default for NodeConfig {
             query_cache: QueryCacheConfig::default(),
             cluster: ClusterConfig::default(),
             rules: RulesConfig::default(),
+            retention: RetentionConfig::default(),
         }
     }
 }
@@ -244,9 +305,9 @@ impl NodeConfig {
             cfg.data_dir = v.clone();
         }
         if let Some(v) = &o.retention {
-            cfg.storage.retention_ms = units::parse_duration_ms(v).with_context(|| {
+            cfg.retention.raw = Some(units::parse_duration_ms(v).with_context(|| {
                 format!("--retention {v:?}: expected a duration like 7d, 12h or 0s")
-            })?;
+            })?);
         }
         if let Some(v) = o.shards {
             cfg.storage.shards = v;
@@ -255,8 +316,32 @@ impl NodeConfig {
             cfg.log = v.clone();
         }
         cfg.storage.data_dir = cfg.data_dir.clone();
+        cfg.settle_retention();
         cfg.validate()?;
         Ok(cfg)
+    }
+
+    /// One raw retention: `--retention` (already in `[retention] raw`) over `[retention] raw`
+    /// over `[storage] retention` (the older key, still honoured) over 7d; every tier made
+    /// explicit, and raw mirrored into `[storage] retention`, which the storage engine and
+    /// `/api/v1/status/flags` read. An invalid `[retention]` is left for `validate` to report.
+    pub fn settle_retention(&mut self) {
+        if let Ok(p) = self.retention.policy(self.storage.retention_ms) {
+            self.retention = RetentionConfig {
+                raw: Some(p.raw_ms),
+                rollup_5m: Some(p.rollup_5m_ms),
+                rollup_1h: Some(p.rollup_1h_ms),
+            };
+            self.storage.retention_ms = p.raw_ms;
+        }
+    }
+
+    /// The cluster's default retention policy (valid once `load` has succeeded; the built-in
+    /// defaults otherwise).
+    pub fn retention_defaults(&self) -> RetentionPolicy {
+        self.retention
+            .policy(self.storage.retention_ms)
+            .unwrap_or_default()
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
@@ -288,6 +373,9 @@ impl NodeConfig {
             .validate()
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         self.rules.validate()?;
+        self.retention
+            .policy(self.storage.retention_ms)
+            .map_err(|e| anyhow::anyhow!("[retention] {e}"))?;
         Ok(())
     }
 }
@@ -423,8 +511,86 @@ mod tests {
     fn the_example_config_parses_and_equals_the_defaults() {
         let text = include_str!("../../deploy/cairn.example.toml");
         let cfg: NodeConfig = toml::from_str(text).unwrap();
+        let mut cfg = cfg;
+        cfg.settle_retention();
         let mut want = NodeConfig::default();
         want.storage.data_dir = cfg.storage.data_dir.clone();
+        want.settle_retention();
         assert_eq!(cfg, want);
+    }
+
+    #[test]
+    fn retention_tiers_come_from_the_retention_table_with_raw_aliases() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        let load = |text: &str, o: &Overrides| {
+            std::fs::write(&file, text).unwrap();
+            NodeConfig::load(Some(&file), o)
+        };
+        let day = 86_400_000;
+        let none = Overrides::default();
+        let d = load("", &none).unwrap().retention_defaults();
+        assert_eq!(d, RetentionPolicy::default());
+        let cfg = load(
+            "[retention]\nraw = \"14d\"\nrollup_5m = \"60d\"\nrollup_1h = \"0s\"\n",
+            &none,
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.retention_defaults(),
+            RetentionPolicy {
+                raw_ms: 14 * day,
+                rollup_5m_ms: 60 * day,
+                rollup_1h_ms: 0
+            }
+        );
+        assert_eq!(
+            cfg.storage.retention_ms,
+            14 * day,
+            "mirrored for the engine"
+        );
+        // The older key still sets raw; the new one wins over it; the flag over both.
+        let cfg = load("[storage]\nretention = \"3d\"\n", &none).unwrap();
+        assert_eq!(cfg.retention_defaults().raw_ms, 3 * day);
+        let both = "[storage]\nretention = \"3d\"\n[retention]\nraw = \"5d\"\n";
+        assert_eq!(
+            load(both, &none).unwrap().retention_defaults().raw_ms,
+            5 * day
+        );
+        let flag = Overrides {
+            retention: Some("2d".into()),
+            ..Default::default()
+        };
+        let cfg = load(both, &flag).unwrap();
+        assert_eq!(cfg.retention_defaults().raw_ms, 2 * day);
+        assert_eq!(cfg.storage.retention_ms, 2 * day);
+        // Unset rollup tiers follow a longer raw up (`--retention 0s` keeps everything).
+        let cfg = load("[retention]\nraw = \"60d\"\n", &none).unwrap();
+        assert_eq!(cfg.retention_defaults().rollup_5m_ms, 60 * day);
+        let forever = Overrides {
+            retention: Some("0s".into()),
+            ..Default::default()
+        };
+        let p = load("", &forever).unwrap().retention_defaults();
+        assert_eq!((p.raw_ms, p.rollup_5m_ms, p.rollup_1h_ms), (0, 0, 0));
+        // Set ones are checked like a tenant's policy, naming the table and the key.
+        let e = format!(
+            "{:#}",
+            load("[retention]\nraw = \"60d\"\nrollup_5m = \"30d\"\n", &none).unwrap_err()
+        );
+        assert!(
+            e.contains("[retention] rollup_5m: 30d is shorter than raw (60d)"),
+            "{e}"
+        );
+        let e = format!(
+            "{:#}",
+            load("[retention]\nrollup_1h = \"1 year\"\n", &none).unwrap_err()
+        );
+        assert!(e.contains("rollup_1h") && e.contains("1 year"), "{e}");
+        let e = format!(
+            "{:#}",
+            load("[retention]\nraw = \"x\"\n", &none).unwrap_err()
+        );
+        assert!(e.contains("raw") && e.contains("\"x\""), "{e}");
     }
 }

@@ -42,6 +42,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: cairn_node::cli::alerts::AlertsCmd,
     },
+    /// Tenants: per-tenant settings (retention per storage tier).
+    Tenant {
+        #[command(subcommand)]
+        cmd: cairn_node::cli::tenant::TenantCmd,
+    },
     /// Benchmarks against a running node.
     Bench {
         #[command(subcommand)]
@@ -86,7 +91,7 @@ struct ServerArgs {
     /// Data directory [default: ./cairn-data].
     #[arg(long, env = "CAIRN_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// Raw sample retention, e.g. 7d, 12h; 0s keeps data forever. Stored; enforcement comes with the retention job [default: 7d].
+    /// Raw sample retention ([retention] raw), e.g. 7d, 12h; 0s keeps data forever. Stored; enforcement comes with the retention job [default: 7d].
     #[arg(long, env = "CAIRN_RETENTION")]
     retention: Option<String>,
     /// Number of shards of a new cluster, fixed at bootstrap [default: 16].
@@ -173,6 +178,10 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
         Cmd::Alerts { cmd } => {
             init_logging("warn");
             rt.block_on(cairn_node::cli::alerts::run(cmd))
+        }
+        Cmd::Tenant { cmd } => {
+            init_logging("warn");
+            ok(rt.block_on(cairn_node::cli::tenant::run(cmd)))
         }
         Cmd::Bench {
             cmd: BenchCmd::Ingest(a),

@@ -15,9 +15,15 @@ use serde_json::json;
 use super::{ApiError, Params};
 use super::{SharedState, success};
 
-/// `GET /api/v1/cluster/status`
+/// `GET /api/v1/cluster/status`, with the retention policies (the defaults of this node's
+/// configuration and every tenant's override) under `retention`.
 pub async fn status(State(st): State<SharedState>) -> Response {
-    success(st.cluster.status())
+    let mut status = st.cluster.status();
+    status["retention"] = super::tenants::cluster_retention_json(
+        st.cluster.groups().meta(),
+        &st.cfg.retention_defaults(),
+    );
+    success(status)
 }
 
 /// `POST /api/v1/debug/faults?block=ID,ID&unblock=ID,ID|all`

@@ -322,6 +322,47 @@ pub fn render_status(d: &Value) -> String {
         ],
         &shards,
     );
+    out += &render_retention(&d["retention"]);
+    out
+}
+
+/// The retention defaults on one line, then a table of the tenants that override them
+/// (`*` marks a value the tenant set). Nothing for a node that does not report retention.
+fn render_retention(r: &Value) -> String {
+    if r.is_null() {
+        return String::new();
+    }
+    let mut out = format!(
+        "\nretention defaults: {}\n",
+        super::tenant::render_retention(&r["defaults"], false)
+    );
+    let tenants = r["tenants"].as_array().cloned().unwrap_or_default();
+    if tenants.is_empty() {
+        out += "no tenant overrides\n";
+        return out;
+    }
+    let rows: Vec<Vec<String>> = tenants
+        .iter()
+        .map(|t| {
+            let mut row = vec![cell(&t["tenant"])];
+            if let Some(e) = t["error"].as_str() {
+                row.extend([format!("error: {e}"), String::new(), String::new()]);
+                return row;
+            }
+            for tier in ["raw", "rollup_5m", "rollup_1h"] {
+                let v = &t["retention"][tier];
+                let value = match v["value"].as_str() {
+                    Some("0s") => "forever".to_string(),
+                    other => other.unwrap_or("?").to_string(),
+                };
+                let mark = if v["source"] == "tenant" { "*" } else { "" };
+                row.push(format!("{value}{mark}"));
+            }
+            row
+        })
+        .collect();
+    out += &table(&["TENANT", "RAW", "ROLLUP_5M", "ROLLUP_1H"], &rows);
+    out += "(* set for the tenant; the others follow the defaults)\n";
     out
 }
 
@@ -371,5 +412,28 @@ mod tests {
             "{}",
             lines[8]
         );
+        assert_eq!(lines.len(), 9, "no retention section without one");
+    }
+
+    #[test]
+    fn retention_renders_defaults_and_overriding_tenants() {
+        let tier = |v: &str, s: &str| serde_json::json!({"value": v, "source": s});
+        let r = serde_json::json!({
+            "defaults": {"raw": tier("7d", "default"), "rollup_5m": tier("30d", "default"),
+                         "rollup_1h": tier("365d", "default")},
+            "tenants": [{"tenant": "acme", "retention": {
+                "raw": tier("14d", "tenant"), "rollup_5m": tier("30d", "default"),
+                "rollup_1h": tier("0s", "tenant")}}]
+        });
+        let text = render_retention(&r);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[1],
+            "retention defaults: raw 7d · rollup_5m 30d · rollup_1h 365d"
+        );
+        assert_eq!(lines[2], "TENANT  RAW   ROLLUP_5M  ROLLUP_1H");
+        assert_eq!(lines[3], "acme    14d*  30d        forever*");
+        let none = serde_json::json!({"defaults": r["defaults"], "tenants": []});
+        assert!(render_retention(&none).ends_with("no tenant overrides\n"));
     }
 }
