@@ -48,7 +48,7 @@ use crate::metrics::Metrics;
 use crate::query::QueryService;
 use crate::query::TenantShards;
 use cairn_query::ResultCache;
-pub use error::{ApiError, WriteError};
+pub use error::{ApiError, WriteError, invalid_response};
 
 /// What every handler shares.
 pub struct AppState {

@@ -129,6 +129,27 @@ impl From<cairn_query::Error> for ApiError {
     }
 }
 
+/// 400 for input that failed validation with several errors (rule files, an
+/// `alertmanager.yml`): Prometheus' error shape, every error's text joined in `error`, and
+/// each one as a record (file, line, key...) in `errors`.
+pub fn invalid_response<E: std::fmt::Display>(
+    errors: &[E],
+    record: impl Fn(&E) -> serde_json::Value,
+) -> Response {
+    let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let records: Vec<serde_json::Value> = errors.iter().map(record).collect();
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({
+            "status": "error",
+            "errorType": "bad_data",
+            "error": text.join("\n"),
+            "errors": records,
+        })),
+    )
+        .into_response()
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if self.status.is_server_error() {

@@ -28,7 +28,7 @@ use cairn_alerting::state_keys;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{ApiError, Params, SharedState, tenant_of};
+use super::{ApiError, Params, SharedState, invalid_response, tenant_of};
 use rule_ops::GroupChange;
 use rules_json::RulesFilter;
 use tenant_rules::TenantRules;
@@ -66,12 +66,8 @@ impl IntoResponse for RulesError {
     fn into_response(self) -> Response {
         match self {
             RulesError::Api(e) => e.into_response(),
-            RulesError::Invalid(errors) => {
-                let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
-                let records: Vec<_> = errors
-                    .iter()
-                    .map(|e| {
-                        json!({
+            RulesError::Invalid(errors) => invalid_response(&errors, |e| {
+                json!({
                             "file": e.file,
                             "line": e.line,
                             "column": e.column,
@@ -79,20 +75,8 @@ impl IntoResponse for RulesError {
                             "ruleIndex": e.rule_index,
                             "rule": e.rule_name,
                             "message": e.message,
-                        })
-                    })
-                    .collect();
-                (
-                    StatusCode::BAD_REQUEST,
-                    Json(json!({
-                        "status": "error",
-                        "errorType": "bad_data",
-                        "error": text.join("\n"),
-                        "errors": records,
-                    })),
-                )
-                    .into_response()
-            }
+                })
+            }),
         }
     }
 }

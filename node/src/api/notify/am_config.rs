@@ -7,7 +7,6 @@
 //!  GET  ─► Mimir's form (YAML), 404 without one;  DELETE ─► removed
 //! ```
 
-use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -18,7 +17,7 @@ use cairn_consensus::KvOp;
 use serde_json::json;
 
 use super::TenantNotify;
-use crate::api::{ApiError, SharedState, success, tenant_of};
+use crate::api::{ApiError, SharedState, invalid_response, success, tenant_of};
 
 /// A failed configuration request: an API error, or a configuration that does not validate
 /// (400 with every error, as text and as records).
@@ -44,30 +43,14 @@ impl IntoResponse for ConfigRequestError {
     fn into_response(self) -> Response {
         match self {
             ConfigRequestError::Api(e) => e.into_response(),
-            ConfigRequestError::Invalid(errors) => {
-                let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
-                let records: Vec<_> = errors
-                    .iter()
-                    .map(|e| {
-                        json!({
+            ConfigRequestError::Invalid(errors) => invalid_response(&errors, |e| {
+                json!({
                             "path": e.path,
                             "line": e.line,
                             "column": e.column,
                             "message": e.message,
-                        })
-                    })
-                    .collect();
-                (
-                    StatusCode::BAD_REQUEST,
-                    Json(json!({
-                        "status": "error",
-                        "errorType": "bad_data",
-                        "error": text.join("\n"),
-                        "errors": records,
-                    })),
-                )
-                    .into_response()
-            }
+                })
+            }),
         }
     }
 }
