@@ -14,13 +14,22 @@
 use axum::extract::{Path, Request, State};
 use axum::response::Response;
 use cairn_consensus::{KvOp, MetaGroup};
-use cairn_model::retention_policy::{self, EffectiveRetention, Tier, retention_key};
+use cairn_model::retention_policy::{self, EffectiveRetention, Tier};
 use cairn_model::{RetentionOverride, RetentionPolicy, Tenant};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::notify::am_config::body_bytes;
 use crate::api::{ApiError, SharedState, success};
+
+/// Prefix of every tenant's retention override in the meta group's key-value space (the
+/// layout is the node's, as `notify_keys` is alerting's; the model only knows the policy).
+pub const RETENTION: &str = "retention/";
+
+/// The meta key of `tenant`'s override (tenant names need no encoding: `[A-Za-z0-9_-]`).
+pub fn retention_key(tenant: &str) -> String {
+    format!("{RETENTION}{tenant}")
+}
 
 /// A PUT's body: durations as people write them.
 #[derive(Debug, Default, Deserialize)]
@@ -130,10 +139,10 @@ pub fn overridden_tenants(
     meta: &MetaGroup,
     defaults: &RetentionPolicy,
 ) -> Vec<(String, Result<EffectiveRetention, ApiError>)> {
-    meta.kv_scan(retention_policy::RETENTION)
+    meta.kv_scan(RETENTION)
         .into_iter()
         .map(|(key, value)| {
-            let tenant = key[retention_policy::RETENTION.len()..].to_string();
+            let tenant = key[RETENTION.len()..].to_string();
             let effective = decode(&tenant, &value).map(|o| o.resolve(defaults));
             (tenant, effective)
         })
@@ -173,4 +182,15 @@ pub fn cluster_retention_json(meta: &MetaGroup, defaults: &RetentionPolicy) -> V
         })
         .collect();
     json!({ "defaults": defaults_json, "tenants": tenants })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_meta_key_is_retention_slash_tenant() {
+        assert_eq!(retention_key("acme"), "retention/acme");
+        assert!(retention_key("acme").starts_with(RETENTION));
+    }
 }

@@ -17,14 +17,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::units;
 
-/// Prefix of every tenant's retention override in the meta group's key-value space.
-pub const RETENTION: &str = "retention/";
-
-/// The meta key of `tenant`'s override (tenant names need no encoding: `[A-Za-z0-9_-]`).
-pub fn retention_key(tenant: &str) -> String {
-    format!("{RETENTION}{tenant}")
-}
-
 /// The three tiers' retention in milliseconds; 0 keeps forever.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RetentionPolicy {
@@ -166,7 +158,7 @@ impl RetentionPolicy {
 }
 
 /// The tiers a tenant set; the others follow the cluster defaults. Stored as JSON in the
-/// meta group under [`retention_key`].
+/// meta group (the node's `api::tenants::retention_key`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RetentionOverride {
@@ -396,11 +388,5 @@ mod tests {
         let e = o.resolve(&defaults);
         assert_eq!(e.policy, policy("90d", "90d", "365d"));
         e.policy.validate().unwrap();
-    }
-
-    #[test]
-    fn the_meta_key_is_retention_slash_tenant() {
-        assert_eq!(retention_key("acme"), "retention/acme");
-        assert!(retention_key("acme").starts_with(RETENTION));
     }
 }
