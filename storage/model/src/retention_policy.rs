@@ -11,10 +11,9 @@
 //! tier must keep data at least as long as raw, and the 1-hour tier at least as long as the
 //! 5-minute one, or a query falling back to a coarser tier would find a gap.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
+pub use crate::tier::Tier;
 use crate::units;
 
 /// The three tiers' retention in milliseconds; 0 keeps forever.
@@ -37,32 +36,6 @@ impl Default for RetentionPolicy {
 }
 
 const DAY_MS: i64 = 86_400_000;
-
-/// A field of the policy, named as in the API, the CLI's JSON and the `[retention]` table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tier {
-    Raw,
-    Rollup5m,
-    Rollup1h,
-}
-
-impl Tier {
-    pub const ALL: [Tier; 3] = [Tier::Raw, Tier::Rollup5m, Tier::Rollup1h];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Tier::Raw => "raw",
-            Tier::Rollup5m => "rollup_5m",
-            Tier::Rollup1h => "rollup_1h",
-        }
-    }
-}
-
-impl fmt::Display for Tier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// Why a policy is invalid; the message names the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
