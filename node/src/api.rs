@@ -13,7 +13,7 @@
 //!  /api/v2/silences, /silence/{id}, /status, /receivers (api::notify) ─► meta KV
 //!  GET /api/v1/tenants/{tenant}, PUT|DELETE /api/v1/tenants/{tenant}/retention ─► meta KV
 //!  GET /api/v1/cluster/status, /cluster/rules;  POST /api/v1/debug/faults (test-faults builds)
-//!  POST /api/v1/admin/flush, /snapshot;  GET /metrics, /health, /ready
+//!  POST /api/v1/admin/flush, /snapshot, /clock (--dev-clock);  GET /metrics, /health, /ready
 //! ```
 
 pub mod admin;
@@ -63,6 +63,8 @@ pub struct AppState {
     pub started_at_ms: i64,
     /// Where handlers read the time (the request's default evaluation time, ingest's "now").
     pub clock: Arc<dyn cairn_model::Clock>,
+    /// The same clock when it is a development clock (`--dev-clock`), which the admin API moves.
+    pub dev_clock: Option<Arc<cairn_model::OffsetClock>>,
     /// The rule groups' current alerts (on the meta leader), for Alertmanager's alert API.
     pub alert_board: Arc<crate::notify::AlertBoard>,
     /// The notification pipeline (its aggregation groups, on the meta leader).
@@ -153,6 +155,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/api/v1/cluster/rules", get(rules::cluster_list))
         .route("/api/v1/admin/flush", post(admin::flush))
         .route("/api/v1/admin/snapshot", post(admin::snapshot))
+        .route("/api/v1/admin/clock", get(admin::clock).post(admin::clock))
         .route("/metrics", get(admin::metrics))
         .route("/health", get(admin::health))
         .route("/ready", get(admin::ready))

@@ -22,6 +22,7 @@ pub mod raft_metrics;
 pub mod remote_read;
 pub mod service;
 pub mod status;
+pub mod tenant_retention;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

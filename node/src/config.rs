@@ -13,6 +13,9 @@ use cairn_query::{QueryCacheConfig, QueryConfig};
 use cairn_storage::StorageConfig;
 use serde::{Deserialize, Serialize};
 
+mod maintenance_config;
+pub use maintenance_config::MaintenanceConfig;
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct NodeConfig {
@@ -38,6 +41,11 @@ pub struct NodeConfig {
     pub cluster: ClusterConfig,
     pub rules: RulesConfig,
     pub retention: RetentionConfig,
+    pub maintenance: MaintenanceConfig,
+    /// A development clock: the node's time can be moved ahead through
+    /// `POST /api/v1/admin/clock` (`--dev-clock`), so tests age data by days in seconds.
+    /// Never for production: alerts, retention and written timestamps all follow it.
+    pub dev_clock: bool,
 }
 
 /// The cluster's default retention per storage tier (`[retention]`); tenants override it
@@ -243,6 +251,8 @@ impl Default for NodeConfig {
             cluster: ClusterConfig::default(),
             rules: RulesConfig::default(),
             retention: RetentionConfig::default(),
+            maintenance: MaintenanceConfig::default(),
+            dev_clock: false,
         }
     }
 }
@@ -275,6 +285,7 @@ pub struct Overrides {
     pub retention: Option<String>,
     pub shards: Option<u32>,
     pub log: Option<String>,
+    pub dev_clock: bool,
 }
 
 impl NodeConfig {
@@ -315,6 +326,7 @@ impl NodeConfig {
         if let Some(v) = &o.log {
             cfg.log = v.clone();
         }
+        cfg.dev_clock |= o.dev_clock;
         cfg.storage.data_dir = cfg.data_dir.clone();
         cfg.settle_retention();
         cfg.validate()?;
@@ -354,6 +366,7 @@ impl NodeConfig {
         if self.tenancy.shards_per_tenant == 0 {
             bail!("[tenancy] shards_per_tenant must be at least 1");
         }
+        self.maintenance.validate()?;
         // QueryConfig's messages already name the table and key ("[query] timeout: ...").
         self.query.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
         if self.node_id == 0 {

@@ -91,7 +91,7 @@ struct ServerArgs {
     /// Data directory [default: ./cairn-data].
     #[arg(long, env = "CAIRN_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// Raw sample retention ([retention] raw), e.g. 7d, 12h; 0s keeps data forever. Stored; enforcement comes with the retention job [default: 7d].
+    /// Raw sample retention ([retention] raw), e.g. 7d, 12h; 0s keeps data forever [default: 7d].
     #[arg(long, env = "CAIRN_RETENTION")]
     retention: Option<String>,
     /// Number of shards of a new cluster, fixed at bootstrap [default: 16].
@@ -100,6 +100,10 @@ struct ServerArgs {
     /// Log filter in RUST_LOG syntax, e.g. info or debug [default: info].
     #[arg(long, env = "CAIRN_LOG")]
     log: Option<String>,
+    /// A development clock that POST /api/v1/admin/clock?advance=30d moves ahead (tests age
+    /// data by days in seconds; never in production).
+    #[arg(long, env = "CAIRN_DEV_CLOCK")]
+    dev_clock: bool,
 }
 
 fn main() -> std::process::ExitCode {
@@ -147,6 +151,7 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
                 retention: a.retention,
                 shards: a.shards,
                 log: a.log,
+                dev_clock: a.dev_clock,
             };
             let cfg = NodeConfig::load(a.config.as_deref(), &o)?;
             init_logging(&cfg.log);

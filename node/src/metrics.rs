@@ -11,9 +11,11 @@ use std::time::Duration;
 
 use cairn_storage::Engine;
 
+pub mod maintenance_metrics;
 pub mod notify_metrics;
 pub mod rule_metrics;
 
+pub use maintenance_metrics::MaintenanceMetrics;
 pub use notify_metrics::NotifyMetrics;
 pub use rule_metrics::RuleMetrics;
 
@@ -97,6 +99,8 @@ pub struct Metrics {
     pub rules: Arc<RuleMetrics>,
     /// Notifications (the senders update it).
     pub notify: Arc<NotifyMetrics>,
+    /// Retention and downsampling (the maintenance job updates it).
+    pub maintenance: Arc<MaintenanceMetrics>,
 }
 
 impl Metrics {
@@ -308,6 +312,7 @@ impl Metrics {
         self.render_queries(&mut o);
         self.rules.render(&mut o);
         self.notify.render(&mut o);
+        self.maintenance.render(&mut o);
         o
     }
 

@@ -47,7 +47,15 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     }
     tracing::info!(data_dir = %data_dir.display(), shards = storage_cfg.shards, "opening storage");
     // The node's one clock: storage times checkpoints with it, handlers and jobs read it.
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    // With `--dev-clock` it is a system clock that `POST /api/v1/admin/clock` moves ahead.
+    let dev_clock = cfg.dev_clock.then(|| Arc::new(cairn_model::OffsetClock::new()));
+    let clock: Arc<dyn Clock> = match &dev_clock {
+        Some(c) => {
+            tracing::warn!("development clock on: POST /api/v1/admin/clock moves this node's time");
+            c.clone()
+        }
+        None => Arc::new(SystemClock),
+    };
     let engine_clock = clock.clone();
     let engine =
         tokio::task::spawn_blocking(move || Engine::open_with_clock(storage_cfg, engine_clock))
@@ -113,6 +121,7 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
         jobs: jobs.clone(),
         started_at_ms: clock.now_ms(),
         clock,
+        dev_clock,
         cfg,
         alert_board,
         notify: notify.clone(),

@@ -27,6 +27,44 @@ pub async fn flush(State(st): State<SharedState>) -> Result<Response, ApiError> 
     })))
 }
 
+/// `?advance=` of `POST /api/v1/admin/clock`.
+#[derive(Debug, serde::Deserialize)]
+pub struct ClockParams {
+    advance: Option<String>,
+}
+
+/// `GET|POST /api/v1/admin/clock[?advance=30d]`: this node's time, moved ahead by `advance`
+/// first on a POST. Only with `--dev-clock` (a 404 naming the flag otherwise): tests move every
+/// node of a cluster ahead by days to age data through retention and rollups without waiting.
+pub async fn clock(
+    State(st): State<SharedState>,
+    method: axum::http::Method,
+    axum::extract::Query(p): axum::extract::Query<ClockParams>,
+) -> Result<Response, ApiError> {
+    let Some(dev) = &st.dev_clock else {
+        return Err(ApiError::not_found(
+            "the clock API is off: start cairn server with --dev-clock (development only)",
+        ));
+    };
+    if let Some(v) = &p.advance {
+        if method != axum::http::Method::POST {
+            return Err(ApiError::bad_data("advance: only a POST moves the clock"));
+        }
+        let ms = cairn_model::units::parse_duration_ms(v).ok_or_else(|| {
+            ApiError::bad_data(format!(
+                "advance: {v:?} is not a duration (e.g. 90s, 12h, 30d)"
+            ))
+        })?;
+        dev.advance_ms(ms);
+    }
+    let now = st.clock.now_ms();
+    Ok(success(json!({
+        "now_ms": now,
+        "now": format_rfc3339_ms(now),
+        "offset_ms": dev.offset_ms(),
+    })))
+}
+
 /// `POST /api/v1/admin/snapshot`: a consistent RocksDB checkpoint under
 /// `<data_dir>/snapshots/<name>`; returns its name and path (Prometheus' shape plus the path).
 pub async fn snapshot(State(st): State<SharedState>) -> Result<Response, ApiError> {

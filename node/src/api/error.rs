@@ -41,6 +41,15 @@ impl ApiError {
         }
     }
 
+    /// 404: what was asked for does not exist (or is switched off).
+    pub fn not_found(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            kind: "not_found",
+            message: message.into(),
+        }
+    }
+
     pub fn internal(message: impl Into<String>) -> Self {
         ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,

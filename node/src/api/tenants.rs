@@ -21,15 +21,7 @@ use serde_json::{Value, json};
 
 use super::notify::am_config::body_bytes;
 use crate::api::{ApiError, SharedState, success};
-
-/// Prefix of every tenant's retention override in the meta group's key-value space (the
-/// layout is the node's, as `notify_keys` is alerting's; the model only knows the policy).
-pub const RETENTION: &str = "retention/";
-
-/// The meta key of `tenant`'s override (tenant names need no encoding: `[A-Za-z0-9_-]`).
-pub fn retention_key(tenant: &str) -> String {
-    format!("{RETENTION}{tenant}")
-}
+use crate::cluster::tenant_retention::{self, overridden_tenants, retention_key};
 
 /// A PUT's body: durations as people write them.
 #[derive(Debug, Default, Deserialize)]
@@ -111,42 +103,14 @@ fn parse_tenant(name: &str) -> Result<Tenant, ApiError> {
     Tenant::new(name).map_err(|e| ApiError::bad_data(format!("tenant: {e}")))
 }
 
-/// A stored override; a value this version cannot read is a 500 (it was written by a PUT).
-fn decode(tenant: &str, value: &str) -> Result<RetentionOverride, ApiError> {
-    serde_json::from_str(value).map_err(|e| {
-        tracing::error!(tenant, error = %e, "unreadable retention override in the meta group");
-        ApiError::internal(format!(
-            "tenant {tenant:?}: unreadable retention override: {e}"
-        ))
-    })
-}
-
-/// `tenant`'s effective retention, as this node last applied the meta group.
+/// `tenant`'s effective retention; an unreadable stored override is a 500.
 pub fn effective_retention(
     meta: &MetaGroup,
     defaults: &RetentionPolicy,
     tenant: &str,
 ) -> Result<EffectiveRetention, ApiError> {
-    let set = match meta.kv_get(&retention_key(tenant)) {
-        Some(v) => decode(tenant, &v)?,
-        None => RetentionOverride::default(),
-    };
-    Ok(set.resolve(defaults))
-}
-
-/// Every tenant with an override and its effective retention, in tenant order.
-pub fn overridden_tenants(
-    meta: &MetaGroup,
-    defaults: &RetentionPolicy,
-) -> Vec<(String, Result<EffectiveRetention, ApiError>)> {
-    meta.kv_scan(RETENTION)
-        .into_iter()
-        .map(|(key, value)| {
-            let tenant = key[RETENTION.len()..].to_string();
-            let effective = decode(&tenant, &value).map(|o| o.resolve(defaults));
-            (tenant, effective)
-        })
-        .collect()
+    tenant_retention::effective_retention(meta, defaults, tenant)
+        .map_err(|e| ApiError::internal(e.to_string()))
 }
 
 /// `{tier: {"value": "7d", "ms": 604800000, "source": "default"}}`
@@ -178,7 +142,7 @@ pub fn cluster_retention_json(meta: &MetaGroup, defaults: &RetentionPolicy) -> V
         .into_iter()
         .map(|(tenant, e)| match e {
             Ok(e) => tenant_json(&tenant, &e),
-            Err(err) => json!({ "tenant": tenant, "error": err.message }),
+            Err(err) => json!({ "tenant": tenant, "error": err.to_string() }),
         })
         .collect();
     json!({ "defaults": defaults_json, "tenants": tenants })

@@ -84,6 +84,40 @@ impl Clock for ManualClock {
     }
 }
 
+/// The system clock shifted by an offset that only grows: a development clock, so that a
+/// whole cluster of real processes can be moved days ahead (retention and rollups age data)
+/// without waiting. Monotonic time moves with the offset too, as a [`ManualClock`]'s does.
+#[derive(Debug, Default)]
+pub struct OffsetClock {
+    offset_ms: AtomicI64,
+}
+
+impl OffsetClock {
+    pub fn new() -> OffsetClock {
+        OffsetClock::default()
+    }
+
+    /// Moves the clock forward by `ms` (negative values are ignored: time never goes back).
+    pub fn advance_ms(&self, ms: i64) -> i64 {
+        self.offset_ms.fetch_add(ms.max(0), Ordering::SeqCst) + ms.max(0)
+    }
+
+    /// How far ahead of the system clock this clock is, in milliseconds.
+    pub fn offset_ms(&self) -> i64 {
+        self.offset_ms.load(Ordering::SeqCst)
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now_ms(&self) -> i64 {
+        SystemClock.now_ms() + self.offset_ms()
+    }
+
+    fn instant(&self) -> Instant {
+        Instant::now() + Duration::from_millis(self.offset_ms() as u64)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,6 +134,16 @@ mod tests {
         c.set_wall_ms(5);
         assert_eq!(other.now_ms(), 5);
         assert_eq!(c.instant() - t0, Duration::from_secs(90), "a wall jump");
+    }
+
+    #[test]
+    fn an_offset_clock_runs_ahead_of_the_system_clock_and_never_back() {
+        let c = OffsetClock::new();
+        assert_eq!(c.advance_ms(86_400_000), 86_400_000);
+        assert_eq!(c.advance_ms(-5), 86_400_000);
+        let ahead = c.now_ms() - SystemClock.now_ms();
+        assert!((86_399_000..=86_400_000).contains(&ahead), "{ahead}");
+        assert!(c.instant() > Instant::now() + Duration::from_secs(86_000));
     }
 
     #[test]
