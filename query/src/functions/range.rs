@@ -75,6 +75,34 @@ impl RangeFunction {
         })
     }
 
+    /// The PromQL name (the Prometheus 3.0 one for `double_exponential_smoothing`).
+    pub fn name(self) -> &'static str {
+        use RangeFunction::*;
+        match self {
+            Rate => "rate",
+            Irate => "irate",
+            Increase => "increase",
+            Delta => "delta",
+            Idelta => "idelta",
+            Deriv => "deriv",
+            PredictLinear => "predict_linear",
+            Resets => "resets",
+            Changes => "changes",
+            AvgOverTime => "avg_over_time",
+            MinOverTime => "min_over_time",
+            MaxOverTime => "max_over_time",
+            SumOverTime => "sum_over_time",
+            CountOverTime => "count_over_time",
+            LastOverTime => "last_over_time",
+            PresentOverTime => "present_over_time",
+            StddevOverTime => "stddev_over_time",
+            StdvarOverTime => "stdvar_over_time",
+            QuantileOverTime => "quantile_over_time",
+            MadOverTime => "mad_over_time",
+            DoubleExponentialSmoothing => "double_exponential_smoothing",
+        }
+    }
+
     /// Whether the result drops `__name__`. `last_over_time` acts like `offset` and keeps it;
     /// every other range function drops it (Prometheus 3.0's `dropName`).
     pub fn drops_metric_name(self) -> bool {
