@@ -291,3 +291,7 @@ fn finish(ev: Evaluator<'_>, value: QueryValue) -> QueryResult {
 #[cfg(test)]
 #[path = "engine/engine_test.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "engine/tier_test.rs"]
+mod tier_test;
