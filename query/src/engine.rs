@@ -8,17 +8,26 @@
 //!
 //! Every query is evaluated as a range query (an instant query has one step), expression
 //! node by node over all steps at once, as Prometheus' engine does.
+//!
+//! Each selector reads one storage tier, chosen by the tier planner (`tier_plan`) from the
+//! query's step, the selector's range and the tiers' retention, or forced by the caller
+//! ([`QueryOptions::resolution`]): raw samples, or 5 m / 1 h rollup buckets
+//! (`bucket_read`). PromQL users see the same answers either way; [`QueryStats`] says which
+//! tiers were read and whether an answer is approximate.
 
 mod aggregate;
 mod binary;
+mod bucket_read;
 mod calls;
 mod evaluator;
 mod grid;
 mod labels;
 mod series_set;
+pub mod tier_plan;
 
 use std::time::Instant;
 
+use cairn_model::Tier;
 use promql_parser::parser::{Expr, value::ValueType};
 
 use crate::config::QueryConfig;
@@ -27,14 +36,42 @@ use crate::querier::Querier;
 use crate::value::{QueryValue, Sample, Series, VectorElement};
 use evaluator::{Evaluator, Val};
 use grid::Grid;
+pub use tier_plan::Resolution;
 
 /// Counters of one query's work.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct QueryStats {
-    /// Raw samples read from storage.
+    /// Raw samples and rollup buckets read from storage (both count against `max_samples`).
     pub samples_loaded: u64,
     /// Series selected from storage.
     pub series_selected: u64,
+    /// The tiers the query's selectors read, finest first, each once.
+    pub tiers: Vec<Tier>,
+    /// Whether some selector's answer is not the raw one: its windows were rounded to whole
+    /// buckets, or its function was fed one sample per bucket (an info annotation says which).
+    pub approximate: bool,
+}
+
+impl QueryStats {
+    /// The short names of the tiers read (`raw`, `5m`, `1h`), finest first.
+    pub fn tier_names(&self) -> Vec<&'static str> {
+        self.tiers.iter().map(|t| t.resolution()).collect()
+    }
+
+    pub(crate) fn note_tier(&mut self, tier: Tier, approximate: bool) {
+        if let Err(i) = self.tiers.binary_search(&tier) {
+            self.tiers.insert(i, tier);
+        }
+        self.approximate |= approximate;
+    }
+}
+
+/// How a caller wants one query evaluated, beyond the query itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueryOptions {
+    /// The tier selectors read: `Auto` (the planner's choice) or a forced one
+    /// (`?resolution=raw|5m|1h`).
+    pub resolution: Resolution,
 }
 
 /// A query's result with the warnings Prometheus would attach to it.
@@ -83,8 +120,20 @@ impl QueryEngine {
         t: i64,
         deadline: Option<Instant>,
     ) -> Result<QueryResult> {
+        self.instant_expr_with(q, expr, t, deadline, &QueryOptions::default())
+    }
+
+    /// [`instant_expr`](Self::instant_expr) with options (a forced resolution).
+    pub fn instant_expr_with(
+        &self,
+        q: &dyn Querier,
+        expr: &Expr,
+        t: i64,
+        deadline: Option<Instant>,
+        opts: &QueryOptions,
+    ) -> Result<QueryResult> {
         let g = Grid::new(t, t, 1);
-        let mut ev = self.evaluator(q, t, t, deadline);
+        let mut ev = self.evaluator(q, t, t, deadline, opts);
         let value = match ev.eval(expr, &g)? {
             Val::Scalar(v) => QueryValue::Scalar(Sample::new(t, v[0])),
             Val::Str(s) => QueryValue::String { t, value: s },
@@ -130,6 +179,22 @@ impl QueryEngine {
         step: i64,
         deadline: Option<Instant>,
     ) -> Result<QueryResult> {
+        let opts = QueryOptions::default();
+        self.range_expr_with(q, expr, start, end, step, deadline, &opts)
+    }
+
+    /// [`range_expr`](Self::range_expr) with options (a forced resolution).
+    #[allow(clippy::too_many_arguments)]
+    pub fn range_expr_with(
+        &self,
+        q: &dyn Querier,
+        expr: &Expr,
+        start: i64,
+        end: i64,
+        step: i64,
+        deadline: Option<Instant>,
+        opts: &QueryOptions,
+    ) -> Result<QueryResult> {
         if step <= 0 {
             return Err(Error::parse(
                 "zero or negative query resolution step widths are not accepted. Try a positive integer",
@@ -155,7 +220,7 @@ impl QueryEngine {
             }
         }
         let g = Grid::new(start, end, step);
-        let mut ev = self.evaluator(q, start, end, deadline);
+        let mut ev = self.evaluator(q, start, end, deadline, opts);
         let mut series = match ev.eval(expr, &g)? {
             Val::Scalar(v) => vec![Series::new(
                 Default::default(),
@@ -182,6 +247,7 @@ impl QueryEngine {
         start: i64,
         end: i64,
         deadline: Option<Instant>,
+        opts: &QueryOptions,
     ) -> Evaluator<'a> {
         Evaluator {
             q,
@@ -192,6 +258,7 @@ impl QueryEngine {
             stats: QueryStats::default(),
             warnings: Vec::new(),
             infos: Vec::new(),
+            resolution: opts.resolution,
         }
     }
 }
@@ -224,3 +291,7 @@ fn finish(ev: Evaluator<'_>, value: QueryValue) -> QueryResult {
 #[cfg(test)]
 #[path = "engine/engine_test.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "engine/tier_test.rs"]
+mod tier_test;

@@ -25,10 +25,10 @@ pub mod selector;
 pub mod value;
 
 pub use config::{QueryCacheConfig, QueryConfig};
-pub use engine::{QueryEngine, QueryResult, QueryStats};
+pub use engine::{QueryEngine, QueryOptions, QueryResult, QueryStats, Resolution};
 pub use error::{Error, Result};
 pub use mem_querier::MemQuerier;
-pub use querier::{Querier, SeriesHandle};
+pub use querier::{Querier, SeriesHandle, TierBounds};
 pub use result_cache::ResultCache;
 pub use selector::parse_selector;
 pub use value::{QueryValue, Series, VectorElement};

@@ -5,10 +5,12 @@ use std::collections::HashMap;
 
 use promql_parser::parser::{Call, Expr, VectorSelector};
 
+use crate::engine::bucket_read::{for_each_bucket_window, reads_buckets};
 use crate::engine::evaluator::{Evaluator, RangeInput, Val, relabel, try_relabel};
 use crate::engine::grid::{ByStep, Grid};
 use crate::engine::labels::{drop_name, with_label};
 use crate::engine::series_set::SeriesSet;
+use crate::engine::tier_plan::Reader;
 use crate::error::{Error, Result};
 use crate::functions::{self, Bucket, RangeFunction};
 use crate::value::{Labels, METRIC_NAME, Sample, Series, format_value};
@@ -62,7 +64,7 @@ impl Evaluator<'_> {
                 )))
             }
             "absent_over_time" => {
-                let input = self.range_input(args[0], g)?;
+                let input = self.range_input(args[0], g, Reader::Samples)?;
                 let mut present = vec![false; n];
                 self.for_each_range_series(&input, |_, _, samples| {
                     for_each_window(&input, samples, g, |step, _| present[step] = true);
@@ -238,15 +240,50 @@ impl Evaluator<'_> {
                 params.push(self.eval_scalar(a, g)?);
             }
         }
-        let input = self.range_input(args[mi], g)?;
+        let input = self.range_input(args[mi], g, Reader::Range(f))?;
         let drop = f.drops_metric_name();
         let mut out: Vec<Series> = Vec::new();
+        if reads_buckets(&input) {
+            // Only functions without parameters have a bucket form.
+            self.for_each_bucket_series(&input, |ev, labels, buckets| {
+                let mut pts = Vec::new();
+                for_each_bucket_window(buckets, g, &input.shift, input.range, |step, b, rs, re| {
+                    if let Some(v) = f.eval_bucket(b, rs, re) {
+                        pts.push(Sample::new(g.ts(step), v));
+                    }
+                });
+                ev.push_range_result(f, labels, pts, &mut out);
+                Ok(())
+            })?;
+        } else {
+            self.call_range_samples(f, &params, &input, g, &mut out)?;
+        }
+        if drop {
+            // Prometheus rejects a range-function result whose series collide after the
+            // name is dropped, whether or not their steps overlap.
+            let mut seen = std::collections::HashSet::with_capacity(out.len());
+            if !out.iter().all(|s| seen.insert(&s.labels)) {
+                return Err(Error::exec(crate::engine::series_set::DUPLICATE_LABELSET));
+            }
+        }
+        Ok(Val::Vector(out))
+    }
+
+    /// `call_range` over the windows' samples.
+    fn call_range_samples(
+        &mut self,
+        f: RangeFunction,
+        params: &[Vec<f64>],
+        input: &RangeInput,
+        g: &Grid,
+        out: &mut Vec<Series>,
+    ) -> Result<()> {
         let mut p = vec![0.0; params.len()];
         let mut bad_quantile = None;
-        self.for_each_range_series(&input, |ev, labels, samples| {
+        self.for_each_range_series(input, |ev, labels, samples| {
             let mut pts = Vec::new();
             let mut failure = None;
-            for_each_window(&input, samples, g, |step, w| {
+            for_each_window(input, samples, g, |step, w| {
                 for (k, v) in params.iter().enumerate() {
                     p[k] = v[step];
                 }
@@ -267,25 +304,7 @@ impl Evaluator<'_> {
             if let Some(e) = failure {
                 return Err(e);
             }
-            if !pts.is_empty() {
-                if matches!(f, RangeFunction::Rate | RangeFunction::Increase) {
-                    let name = labels.metric_name();
-                    let counter_like = ["_total", "_sum", "_count", "_bucket"]
-                        .iter()
-                        .any(|s| name.ends_with(s));
-                    if !name.is_empty() && !counter_like {
-                        ev.info(format!(
-                            "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?}"
-                        ));
-                    }
-                }
-                let labels = if drop {
-                    drop_name(labels)
-                } else {
-                    labels.clone()
-                };
-                out.push(Series::new(labels, pts));
-            }
+            ev.push_range_result(f, labels, pts, out);
             Ok(())
         })?;
         if let Some(q) = bad_quantile {
@@ -294,15 +313,38 @@ impl Evaluator<'_> {
                 format_value(q)
             ));
         }
-        if drop {
-            // Prometheus rejects a range-function result whose series collide after the
-            // name is dropped, whether or not their steps overlap.
-            let mut seen = std::collections::HashSet::with_capacity(out.len());
-            if !out.iter().all(|s| seen.insert(&s.labels)) {
-                return Err(Error::exec(crate::engine::series_set::DUPLICATE_LABELSET));
+        Ok(())
+    }
+
+    /// Adds one series' points of a range function to its result (nothing when it has none),
+    /// with the counter-name info of `rate`/`increase` and the name dropped as `f` says.
+    fn push_range_result(
+        &mut self,
+        f: RangeFunction,
+        labels: &Labels,
+        pts: Vec<Sample>,
+        out: &mut Vec<Series>,
+    ) {
+        if pts.is_empty() {
+            return;
+        }
+        if matches!(f, RangeFunction::Rate | RangeFunction::Increase) {
+            let name = labels.metric_name();
+            let counter_like = ["_total", "_sum", "_count", "_bucket"]
+                .iter()
+                .any(|s| name.ends_with(s));
+            if !name.is_empty() && !counter_like {
+                self.info(format!(
+                    "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?}"
+                ));
             }
         }
-        Ok(Val::Vector(out))
+        let labels = if f.drops_metric_name() {
+            drop_name(labels)
+        } else {
+            labels.clone()
+        };
+        out.push(Series::new(labels, pts));
     }
 
     fn histogram_quantile(&mut self, phi: &Expr, v: &Expr, g: &Grid) -> Result<Val> {

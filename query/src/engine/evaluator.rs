@@ -11,13 +11,17 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use promql_parser::parser::{AtModifier, Expr, Offset, SubqueryExpr, VectorSelector};
 
-use cairn_model::is_stale_marker;
+use cairn_model::{Tier, is_stale_marker};
 
 use crate::config::QueryConfig;
 use crate::engine::QueryStats;
+use crate::engine::bucket_read::buckets_as_samples;
 use crate::engine::grid::Grid;
 use crate::engine::labels::drop_name;
 use crate::engine::series_set::DUPLICATE_LABELSET;
+use crate::engine::tier_plan::{
+    self, ReadMode, Reader, Resolution, TierPlan, TierQuery, snap_end, snap_range,
+};
 use crate::error::{Error, Result};
 use crate::querier::{Querier, READ_BATCH, SeriesHandle};
 use crate::selector::matcher_sets;
@@ -35,17 +39,26 @@ pub(crate) enum Val {
     Matrix(Vec<Series>),
 }
 
-/// Offset and `@` of a selector or subquery, resolved to milliseconds.
+/// Offset and `@` of a selector or subquery, resolved to milliseconds, and the bucket width
+/// a selector reading rollups snaps its window ends to.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct TimeShift {
     pub offset: i64,
     pub at: Option<i64>,
+    /// 0, or the width of the buckets read: window ends are rounded down to a bucket end (a
+    /// no-op when they are aligned).
+    pub snap: i64,
 }
 
 impl TimeShift {
     /// The time a step at `ts` looks at.
     pub fn te(&self, ts: i64) -> i64 {
-        self.at.unwrap_or(ts) - self.offset
+        let te = self.at.unwrap_or(ts) - self.offset;
+        if self.snap > 0 {
+            snap_end(te, self.snap)
+        } else {
+            te
+        }
     }
 }
 
@@ -59,10 +72,13 @@ pub(crate) struct RangeInput {
 }
 
 pub(crate) enum RangeSource {
+    /// Series read from storage: samples in `[mint, maxt]`, or the buckets ending in
+    /// `(mint - 1, maxt]` of the planned tier.
     Selector {
         series: Vec<SeriesHandle>,
         mint: i64,
         maxt: i64,
+        plan: TierPlan,
     },
     Computed(Vec<Series>),
 }
@@ -77,6 +93,8 @@ pub(crate) struct Evaluator<'a> {
     pub stats: QueryStats,
     pub warnings: Vec<String>,
     pub infos: Vec<String>,
+    /// Which tier selectors read (`Auto`: the tier planner decides per selector).
+    pub resolution: Resolution,
 }
 
 impl<'a> Evaluator<'a> {
@@ -99,6 +117,27 @@ impl<'a> Evaluator<'a> {
         if !self.infos.contains(&msg) {
             self.infos.push(msg);
         }
+    }
+
+    /// Flags the answer approximate, with an info annotation saying why, when `plan` does
+    /// not give the raw answer. `what` names the reader (`rate`, `instant selector`, …).
+    pub fn note_approximate(&mut self, plan: &TierPlan, what: &str) {
+        if !plan.approximate {
+            return;
+        }
+        let res = plan.tier.resolution();
+        let msg = match (plan.mode, self.resolution) {
+            (ReadMode::BucketsAsSamples, Resolution::Auto) => format!(
+                "PromQL info: {what} over data older than raw retention was computed from {res} rollups"
+            ),
+            (ReadMode::BucketsAsSamples, _) => format!(
+                "PromQL info: {what} was computed from {res} rollups (resolution={res}), one sample per bucket"
+            ),
+            _ => format!(
+                "PromQL info: {what} was computed from {res} rollups, its windows rounded to whole {res} buckets"
+            ),
+        };
+        self.info(msg);
     }
 
     pub fn eval(&mut self, e: &Expr, g: &Grid) -> Result<Val> {
@@ -124,7 +163,7 @@ impl<'a> Evaluator<'a> {
             },
             Expr::VectorSelector(vs) => Ok(Val::Vector(self.eval_vector_selector(vs, g, false)?)),
             Expr::MatrixSelector(_) | Expr::Subquery(_) => {
-                let input = self.range_input(e, g)?;
+                let input = self.range_input(e, g, Reader::Samples)?;
                 Ok(Val::Matrix(self.raw_windows(input, g)?))
             }
             Expr::Binary(b) => self.eval_binary(b, g),
@@ -169,7 +208,36 @@ impl<'a> Evaluator<'a> {
             AtModifier::End => self.query_end,
             AtModifier::At(t) => system_time_ms(*t),
         });
-        TimeShift { offset, at }
+        TimeShift {
+            offset,
+            at,
+            snap: 0,
+        }
+    }
+
+    /// The tier a selector with this shift and range (the lookback for an instant selector)
+    /// reads on grid `g`, recorded in the query's stats.
+    pub fn plan_tier(
+        &mut self,
+        g: &Grid,
+        shift: &TimeShift,
+        range: i64,
+        reader: Reader,
+    ) -> TierPlan {
+        let plan = tier_plan::plan(&TierQuery {
+            start: g.start,
+            end: g.end,
+            step: g.step,
+            range,
+            offset: shift.offset,
+            at: shift.at,
+            reader,
+            lookback: self.cfg.lookback_delta_ms,
+            resolution: self.resolution,
+            bounds: self.q.tier_bounds(),
+        });
+        self.stats.note_tier(plan.tier, plan.approximate);
+        plan
     }
 
     /// Series matching a vector selector with samples in `[mint, maxt]`, in the querier's
@@ -243,6 +311,10 @@ impl<'a> Evaluator<'a> {
     ) -> Result<Vec<Series>> {
         let shift = self.shift(&vs.offset, &vs.at);
         let lookback = self.cfg.lookback_delta_ms;
+        let plan = self.plan_tier(g, &shift, lookback, Reader::Instant);
+        if plan.tier != Tier::Raw {
+            return self.vector_selector_from_buckets(vs, g, shift, plan, timestamps);
+        }
         let (te0, te1) = (shift.te(g.start), shift.te(g.end));
         let (mint, maxt) = (te0.min(te1) - lookback + 1, te0.max(te1));
         let mut handles = self.select(vs, mint, maxt)?;
@@ -279,20 +351,32 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Resolves a range-vector expression (a range selector or a subquery, maybe in
-    /// parentheses) into its series source.
-    pub fn range_input(&mut self, e: &Expr, g: &Grid) -> Result<RangeInput> {
+    /// parentheses) into its series source. A range selector reads the tier planned for
+    /// `reader`; reading rollups, its windows are snapped to whole buckets.
+    pub fn range_input(&mut self, e: &Expr, g: &Grid, reader: Reader) -> Result<RangeInput> {
         match e {
-            Expr::Paren(p) => self.range_input(&p.expr, g),
+            Expr::Paren(p) => self.range_input(&p.expr, g, reader),
             Expr::MatrixSelector(ms) => {
-                let shift = self.shift(&ms.vs.offset, &ms.vs.at);
-                let range = ms.range.as_millis() as i64;
+                let mut shift = self.shift(&ms.vs.offset, &ms.vs.at);
+                let mut range = ms.range.as_millis() as i64;
+                let plan = self.plan_tier(g, &shift, range, reader);
+                if plan.tier != Tier::Raw {
+                    shift.snap = plan.tier.bucket_ms();
+                    range = snap_range(range, shift.snap);
+                    self.note_approximate(&plan, reader_name(reader));
+                }
                 let (te0, te1) = (shift.te(g.start), shift.te(g.end));
                 let (mint, maxt) = (te0.min(te1) - range + 1, te0.max(te1));
                 let series = self.select(&ms.vs, mint, maxt)?;
                 Ok(RangeInput {
                     range,
                     shift,
-                    source: RangeSource::Selector { series, mint, maxt },
+                    source: RangeSource::Selector {
+                        series,
+                        mint,
+                        maxt,
+                        plan,
+                    },
                 })
             }
             Expr::Subquery(sq) => self.subquery(sq, g),
@@ -341,16 +425,35 @@ impl<'a> Evaluator<'a> {
         mut f: impl FnMut(&mut Self, &Labels, &[Sample]) -> Result<()>,
     ) -> Result<()> {
         match &input.source {
-            RangeSource::Selector { series, mint, maxt } => {
-                let mut bufs = Vec::new();
-                for batch in series.chunks(READ_BATCH) {
-                    self.load_batch(batch, *mint, *maxt, &mut bufs)?;
-                    for (h, buf) in batch.iter().zip(bufs.iter_mut()) {
-                        buf.retain(|s| !is_stale_marker(s.v));
-                        f(self, &h.labels, buf)?;
+            RangeSource::Selector {
+                series,
+                mint,
+                maxt,
+                plan,
+            } => match plan.mode {
+                ReadMode::Samples => {
+                    let mut bufs = Vec::new();
+                    for batch in series.chunks(READ_BATCH) {
+                        self.load_batch(batch, *mint, *maxt, &mut bufs)?;
+                        for (h, buf) in batch.iter().zip(bufs.iter_mut()) {
+                            buf.retain(|s| !is_stale_marker(s.v));
+                            f(self, &h.labels, buf)?;
+                        }
                     }
                 }
-            }
+                ReadMode::BucketsAsSamples => {
+                    let mut samples = Vec::new();
+                    self.for_each_bucket_series(input, |ev, labels, buckets| {
+                        buckets_as_samples(buckets, &mut samples);
+                        f(ev, labels, &samples)
+                    })?;
+                }
+                ReadMode::Buckets => {
+                    return Err(Error::exec(
+                        "internal: a bucket read reached the sample path",
+                    ));
+                }
+            },
             RangeSource::Computed(series) => {
                 for s in series {
                     f(self, &s.labels, &s.samples)?;
@@ -448,5 +551,14 @@ fn system_time_ms(t: SystemTime) -> i64 {
     match t.duration_since(UNIX_EPOCH) {
         Ok(d) => d.as_millis() as i64,
         Err(e) => -(e.duration().as_millis() as i64),
+    }
+}
+
+/// How an annotation names what reads a selector.
+fn reader_name(r: Reader) -> &'static str {
+    match r {
+        Reader::Instant => "instant selector",
+        Reader::Range(f) => f.name(),
+        Reader::Samples => "range selector",
     }
 }

@@ -75,6 +75,34 @@ impl RangeFunction {
         })
     }
 
+    /// The PromQL name (the Prometheus 3.0 one for `double_exponential_smoothing`).
+    pub fn name(self) -> &'static str {
+        use RangeFunction::*;
+        match self {
+            Rate => "rate",
+            Irate => "irate",
+            Increase => "increase",
+            Delta => "delta",
+            Idelta => "idelta",
+            Deriv => "deriv",
+            PredictLinear => "predict_linear",
+            Resets => "resets",
+            Changes => "changes",
+            AvgOverTime => "avg_over_time",
+            MinOverTime => "min_over_time",
+            MaxOverTime => "max_over_time",
+            SumOverTime => "sum_over_time",
+            CountOverTime => "count_over_time",
+            LastOverTime => "last_over_time",
+            PresentOverTime => "present_over_time",
+            StddevOverTime => "stddev_over_time",
+            StdvarOverTime => "stdvar_over_time",
+            QuantileOverTime => "quantile_over_time",
+            MadOverTime => "mad_over_time",
+            DoubleExponentialSmoothing => "double_exponential_smoothing",
+        }
+    }
+
     /// Whether the result drops `__name__`. `last_over_time` acts like `offset` and keeps it;
     /// every other range function drops it (Prometheus 3.0's `dropName`).
     pub fn drops_metric_name(self) -> bool {
@@ -107,9 +135,11 @@ impl RangeFunction {
         let last = window.last()?;
         let param = |i: usize| params.get(i).copied().unwrap_or(f64::NAN);
         match self {
-            Rate => extrapolated_rate(window, range_start, range_end, true, true),
-            Increase => extrapolated_rate(window, range_start, range_end, true, false),
-            Delta => extrapolated_rate(window, range_start, range_end, false, false),
+            Rate | Increase | Delta => {
+                let (is_counter, is_rate) = (self != Delta, self == Rate);
+                let w = RateInputs::of_samples(window, is_counter);
+                extrapolated_rate(&w, range_start, range_end, is_counter, is_rate)
+            }
             Irate => instant_value(window, true),
             Idelta => instant_value(window, false),
             Deriv => {
@@ -228,35 +258,65 @@ fn duration_seconds(ms: i64) -> f64 {
     secs as f64 + nanos as f64 / 1e9
 }
 
-/// rate (counter, per second), increase (counter) and delta (gauge): the difference between
-/// the first and last sample, corrected for counter resets, extrapolated towards the window
-/// bounds (Prometheus' `extrapolatedRate`).
-fn extrapolated_rate(
-    window: &[Sample],
+/// What Prometheus' `extrapolatedRate` needs of a window: its first and last sample, how
+/// many samples it holds, and the change between first and last (for a counter, corrected
+/// for resets). Raw windows and merged rollup buckets both reduce to this, so `rate`,
+/// `increase` and `delta` share one extrapolation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct RateInputs {
+    pub first_t: i64,
+    pub first_v: f64,
+    pub last_t: i64,
+    pub last_v: f64,
+    pub count: u64,
+    /// `last_v - first_v`, plus (for a counter) the value before each reset.
+    pub change: f64,
+}
+
+impl RateInputs {
+    /// The inputs of a raw window (sorted, stale markers removed, never empty).
+    fn of_samples(window: &[Sample], is_counter: bool) -> RateInputs {
+        let first = window[0];
+        let last = window[window.len() - 1];
+        let mut change = last.v - first.v;
+        if is_counter {
+            // A drop means the counter restarted from zero: add back what it had reached.
+            for pair in window.windows(2) {
+                if pair[1].v < pair[0].v {
+                    change += pair[0].v;
+                }
+            }
+        }
+        RateInputs {
+            first_t: first.t,
+            first_v: first.v,
+            last_t: last.t,
+            last_v: last.v,
+            count: window.len() as u64,
+            change,
+        }
+    }
+}
+
+/// rate (counter, per second), increase (counter) and delta (gauge): the change between the
+/// first and last sample extrapolated towards the window bounds (Prometheus'
+/// `extrapolatedRate`). `None` with fewer than two samples.
+pub(crate) fn extrapolated_rate(
+    w: &RateInputs,
     range_start: i64,
     range_end: i64,
     is_counter: bool,
     is_rate: bool,
 ) -> Option<f64> {
-    if window.len() < 2 {
+    if w.count < 2 {
         return None;
     }
-    let first = window[0];
-    let last = window[window.len() - 1];
-    let mut result = last.v - first.v;
-    if is_counter {
-        // A drop means the counter restarted from zero: add back what it had reached.
-        for pair in window.windows(2) {
-            if pair[1].v < pair[0].v {
-                result += pair[0].v;
-            }
-        }
-    }
+    let result = w.change;
 
-    let mut duration_to_start = (first.t - range_start) as f64 / 1000.0;
-    let mut duration_to_end = (range_end - last.t) as f64 / 1000.0;
-    let sampled_interval = (last.t - first.t) as f64 / 1000.0;
-    let average_between_samples = sampled_interval / (window.len() - 1) as f64;
+    let mut duration_to_start = (w.first_t - range_start) as f64 / 1000.0;
+    let mut duration_to_end = (range_end - w.last_t) as f64 / 1000.0;
+    let sampled_interval = (w.last_t - w.first_t) as f64 / 1000.0;
+    let average_between_samples = sampled_interval / (w.count - 1) as f64;
 
     // Extrapolate all the way to a bound only when the series plausibly continues there,
     // i.e. the gap is at most 10% more than the average spacing; otherwise assume the
@@ -267,10 +327,10 @@ fn extrapolated_rate(
     if duration_to_start >= threshold {
         duration_to_start = average_between_samples / 2.0;
     }
-    if is_counter && result > 0.0 && first.v >= 0.0 {
+    if is_counter && result > 0.0 && w.first_v >= 0.0 {
         // Counters are never negative: do not extrapolate to before the point where the
         // line through the samples crosses zero.
-        let duration_to_zero = sampled_interval * (first.v / result);
+        let duration_to_zero = sampled_interval * (w.first_v / result);
         if duration_to_zero < duration_to_start {
             duration_to_start = duration_to_zero;
         }
@@ -426,6 +486,8 @@ fn double_exponential_smoothing(window: &[Sample], sf: f64, tf: f64) -> Option<f
     }
     Some(s1)
 }
+
+mod bucket_eval;
 
 #[cfg(test)]
 mod range_test;
