@@ -27,7 +27,8 @@ use std::time::{Duration, Instant};
 use cairn_model::Clock;
 use cairn_query::result_cache::{self, CacheCounters, Key, Notes, ResultCache};
 use cairn_query::{
-    QueryCacheConfig, QueryConfig, QueryEngine, QueryResult, QueryStats, QueryValue,
+    QueryCacheConfig, QueryConfig, QueryEngine, QueryOptions, QueryResult, QueryStats, QueryValue,
+    Resolution,
 };
 
 pub use admission::Admission;
@@ -140,6 +141,7 @@ impl QueryService {
         query: ParsedQuery,
         range: QueryRange,
         deadline: Instant,
+        opts: QueryOptions,
     ) -> Result<QueryResult, QueryError> {
         let permit = self.admission.enter(deadline).await?;
         let engine = self.engine.clone();
@@ -148,10 +150,10 @@ impl QueryService {
             let q = EngineQuerier::new(shards);
             let r = match range {
                 QueryRange::Instant { t } => {
-                    engine.instant_expr(&q, &query.expr, t, Some(deadline))
+                    engine.instant_expr_with(&q, &query.expr, t, Some(deadline), &opts)
                 }
                 QueryRange::Range { start, end, step } => {
-                    engine.range_expr(&q, &query.expr, start, end, step, Some(deadline))
+                    engine.range_expr_with(&q, &query.expr, start, end, step, Some(deadline), &opts)
                 }
             };
             r.map_err(QueryError::from)
@@ -174,14 +176,18 @@ impl QueryService {
         query: ParsedQuery,
         range: QueryRange,
         deadline: Instant,
+        opts: QueryOptions,
     ) -> Result<QueryResult, QueryError> {
         let cache = &self.cache;
+        // A forced resolution is a different answer from the automatic one under the same
+        // query text: it is evaluated, never cached.
         if !use_cache
             || !cache.enabled()
             || !result_cache::cacheable(&query.expr)
             || shards.has_remote()
+            || opts.resolution != Resolution::Auto
         {
-            return self.run(shards, query, range, deadline).await;
+            return self.run(shards, query, range, deadline, opts).await;
         }
         let tenant = shards.tenant().clone();
         // Both read before anything is evaluated (see result_cache's proof of exactness).
@@ -196,7 +202,7 @@ impl QueryService {
                     return Ok(from_cache(value, notes));
                 }
                 m.misses.fetch_add(1, Ordering::Relaxed);
-                let r = self.run(shards, query, range, deadline).await?;
+                let r = self.run(shards, query, range, deadline, opts).await?;
                 if t <= safe_until {
                     cache.store_instant(key, generation, &r.value, &notes_of(&r));
                 }
@@ -221,7 +227,7 @@ impl QueryService {
                     end,
                     step,
                 };
-                let mut r = self.run(shards, query, tail_range, deadline).await?;
+                let mut r = self.run(shards, query, tail_range, deadline, opts).await?;
                 let QueryValue::Matrix(evaluated) =
                     std::mem::replace(&mut r.value, QueryValue::Matrix(Vec::new()))
                 else {
@@ -246,6 +252,8 @@ impl QueryService {
                 notes.absorb(&tail_notes);
                 r.warnings = notes.warnings;
                 r.infos = notes.infos;
+                r.stats.tiers = notes.tiers;
+                r.stats.approximate = notes.approximate;
                 r.value = QueryValue::Matrix(series);
                 Ok(r)
             }
@@ -260,7 +268,11 @@ fn from_cache(value: QueryValue, notes: Notes) -> QueryResult {
         value,
         warnings: notes.warnings,
         infos: notes.infos,
-        stats: QueryStats::default(),
+        stats: QueryStats {
+            tiers: notes.tiers,
+            approximate: notes.approximate,
+            ..QueryStats::default()
+        },
     }
 }
 
@@ -268,5 +280,7 @@ fn notes_of(r: &QueryResult) -> Notes {
     Notes {
         warnings: r.warnings.clone(),
         infos: r.infos.clone(),
+        tiers: r.stats.tiers.clone(),
+        approximate: r.stats.approximate,
     }
 }

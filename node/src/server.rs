@@ -48,7 +48,9 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     tracing::info!(data_dir = %data_dir.display(), shards = storage_cfg.shards, "opening storage");
     // The node's one clock: storage times checkpoints with it, handlers and jobs read it.
     // With `--dev-clock` it is a system clock that `POST /api/v1/admin/clock` moves ahead.
-    let dev_clock = cfg.dev_clock.then(|| Arc::new(cairn_model::OffsetClock::new()));
+    let dev_clock = cfg
+        .dev_clock
+        .then(|| Arc::new(cairn_model::OffsetClock::new()));
     let clock: Arc<dyn Clock> = match &dev_clock {
         Some(c) => {
             tracing::warn!("development clock on: POST /api/v1/admin/clock moves this node's time");

@@ -106,6 +106,10 @@ impl Key {
 pub struct Notes {
     pub warnings: Vec<String>,
     pub infos: Vec<String>,
+    /// The storage tiers the answer was read from (`QueryStats::tiers`), and whether some
+    /// part of it is approximate, so an answer from the cache still names them.
+    pub tiers: Vec<cairn_model::Tier>,
+    pub approximate: bool,
 }
 
 impl Notes {
@@ -121,6 +125,12 @@ impl Notes {
                 self.infos.push(i.clone());
             }
         }
+        for t in &other.tiers {
+            if let Err(i) = self.tiers.binary_search(t) {
+                self.tiers.insert(i, *t);
+            }
+        }
+        self.approximate |= other.approximate;
     }
 
     fn bytes(&self) -> usize {

@@ -7,6 +7,11 @@
 //!        then slot, deadline, spawn_blocking) ─► json::render_result
 //!                                                 (422 execution / 503 timeout|unavailable)
 //! ```
+//! `resolution=raw|5m|1h|auto` (default auto) forces the storage tier selectors read; the
+//! tiers read come back in the `X-Cairn-Resolution` header (`5m`, `raw,5m`; `approximate`
+//! appended when a window was rounded to whole buckets) and, when a rollup was read, in
+//! `data.stats` (`{"resolution":["5m"],"approximate":false}`; a raw answer stays byte for
+//! byte Prometheus').
 //!
 //! Every request reads only its tenant's shards (`X-Scope-OrgID`).
 
@@ -18,7 +23,8 @@ use std::time::{Duration, Instant};
 use axum::extract::{Request, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use cairn_query::QueryResult;
+use cairn_model::Tier;
+use cairn_query::{QueryOptions, QueryResult, Resolution};
 use promql_parser::parser;
 use serde_json::json;
 
@@ -26,7 +32,10 @@ use super::{ApiError, Params, SharedState, success, tenant_of};
 use crate::query::{ParsedQuery, QueryError, QueryRange};
 use params::{duration_param, invalid, thousands, time_param};
 
-/// `GET|POST /api/v1/query?query=&time=&timeout=`
+/// Names the storage tiers a query read (`raw`, `5m`, `1h`, finest first).
+pub const RESOLUTION_HEADER: &str = "x-cairn-resolution";
+
+/// `GET|POST /api/v1/query?query=&time=&timeout=&resolution=`
 pub async fn instant(State(st): State<SharedState>, req: Request) -> Response {
     let started = Instant::now();
     let r = async {
@@ -37,7 +46,8 @@ pub async fn instant(State(st): State<SharedState>, req: Request) -> Response {
         let query = parse_query(query)?;
         let range = QueryRange::Instant { t };
         let cache = use_cache(&params);
-        evaluate(&st, tenant, query, range, timeout, cache).await
+        let opts = query_options(&params)?;
+        evaluate(&st, tenant, query, range, timeout, cache, opts).await
     }
     .await;
     respond(&st, "query", started, r)
@@ -81,7 +91,8 @@ pub async fn range(State(st): State<SharedState>, req: Request) -> Response {
         let query = parse_query(query)?;
         let range = QueryRange::Range { start, end, step };
         let cache = use_cache(&params);
-        evaluate(&st, tenant, query, range, timeout, cache).await
+        let opts = query_options(&params)?;
+        evaluate(&st, tenant, query, range, timeout, cache, opts).await
     }
     .await;
     respond(&st, "query_range", started, r)
@@ -128,6 +139,20 @@ fn use_cache(params: &Params) -> bool {
     !matches!(params.get("nocache"), Some("1" | "true"))
 }
 
+/// `resolution=raw|5m|1h|auto` (auto when absent or empty) and whether `stats` was asked for.
+fn query_options(params: &Params) -> Result<QueryOptions, ApiError> {
+    let resolution = match params.get("resolution") {
+        None | Some("" | "auto") => Resolution::Auto,
+        Some(v) => Resolution::Tier(Tier::from_resolution(v).ok_or_else(|| {
+            invalid(
+                "resolution",
+                format!("{v:?} is not a resolution: use raw, 5m, 1h or auto"),
+            )
+        })?),
+    };
+    Ok(QueryOptions { resolution })
+}
+
 /// Parses `query`; an error is Prometheus' `invalid parameter "query": <parse error>`.
 fn parse_query(text: String) -> Result<ParsedQuery, ApiError> {
     let expr = parser::parse(&text).map_err(|e| invalid("query", e))?;
@@ -141,6 +166,7 @@ async fn evaluate(
     range: QueryRange,
     timeout_ms: Option<i64>,
     use_cache: bool,
+    opts: QueryOptions,
 ) -> Result<QueryResult, ApiError> {
     // A zero or negative timeout leaves no time at all, as in Prometheus.
     let timeout = timeout_ms.map(|ms| Duration::from_millis(ms.max(0) as u64));
@@ -148,7 +174,7 @@ async fn evaluate(
     // Before the cache's generation is read: writes acknowledged anywhere are applied here.
     let shards = st.read_shards(&tenant).await?;
     st.query
-        .run_cached(use_cache, shards, query, range, deadline)
+        .run_cached(use_cache, shards, query, range, deadline, opts)
         .await
         .map_err(|e| api_error(st, e))
 }
@@ -191,11 +217,21 @@ fn respond(
                 started.elapsed(),
                 result.stats.samples_loaded,
             );
-            (
+            let mut tiers = result.stats.tier_names().join(",");
+            if result.stats.approximate {
+                tiers.push_str(",approximate");
+            }
+            let mut resp = (
                 [(header::CONTENT_TYPE, "application/json")],
                 json::render_result(&result),
             )
-                .into_response()
+                .into_response();
+            if !tiers.is_empty()
+                && let Ok(v) = header::HeaderValue::from_str(&tiers)
+            {
+                resp.headers_mut().insert(RESOLUTION_HEADER, v);
+            }
+            resp
         }
         Err(e) => {
             st.metrics

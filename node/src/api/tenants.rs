@@ -147,14 +147,3 @@ pub fn cluster_retention_json(meta: &MetaGroup, defaults: &RetentionPolicy) -> V
         .collect();
     json!({ "defaults": defaults_json, "tenants": tenants })
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_meta_key_is_retention_slash_tenant() {
-        assert_eq!(retention_key("acme"), "retention/acme");
-        assert!(retention_key("acme").starts_with(RETENTION));
-    }
-}

@@ -69,5 +69,6 @@ mod tests {
     #[test]
     fn the_meta_key_is_retention_slash_tenant() {
         assert_eq!(retention_key("acme"), "retention/acme");
+        assert!(retention_key("acme").starts_with(RETENTION));
     }
 }

@@ -65,13 +65,30 @@ mod tests {
             cpu_share: 0.25,
             ..Default::default()
         };
-        assert_eq!(c.rest_after(Duration::from_millis(100)), Duration::from_millis(300));
+        assert_eq!(
+            c.rest_after(Duration::from_millis(100)),
+            Duration::from_millis(300)
+        );
         let all = MaintenanceConfig {
             cpu_share: 1.0,
             ..Default::default()
         };
         assert_eq!(all.rest_after(Duration::from_millis(100)), Duration::ZERO);
-        assert!(MaintenanceConfig { cpu_share: 0.0, ..Default::default() }.validate().is_err());
-        assert!(MaintenanceConfig { cpu_share: 1.5, ..Default::default() }.validate().is_err());
+        assert!(
+            MaintenanceConfig {
+                cpu_share: 0.0,
+                ..Default::default()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            MaintenanceConfig {
+                cpu_share: 1.5,
+                ..Default::default()
+            }
+            .validate()
+            .is_err()
+        );
     }
 }

@@ -118,7 +118,10 @@ mod tests {
         m.lag_ms[2].store(90_000, Ordering::Relaxed);
         let mut out = String::new();
         m.render(&mut out);
-        assert!(out.contains("cairn_rollup_windows_total{tier=\"5m\"} 3\n"), "{out}");
+        assert!(
+            out.contains("cairn_rollup_windows_total{tier=\"5m\"} 3\n"),
+            "{out}"
+        );
         assert!(out.contains("cairn_retention_bytes_deleted_total{tier=\"raw\"} 4096\n"));
         assert!(out.contains("cairn_rollup_lag_seconds{tier=\"1h\"} 90\n"));
         assert!(out.contains("# TYPE cairn_maintenance_commands_total counter\n"));

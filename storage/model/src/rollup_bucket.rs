@@ -13,11 +13,12 @@
 //! * `first_*` and `last_*` (newest non-stale sample, with its timestamp): `last_over_time`,
 //!   a bare selector's value at `end` (the newest sample within the lookback is `last` when
 //!   `last_t > end - lookback`, for any lookback up to the width) and `delta`.
-//! * `counter_inc`: the counter increase between the first and the last sample with resets
-//!   corrected as Prometheus does (`last - first`, plus the value before each drop). It
-//!   composes: the increase over two adjacent buckets is each one's plus the step between
-//!   them (`b.first - a.last`, plus `a.last` when that step is a drop). With `first_*`,
-//!   `last_*` and `count`, this is every input of Prometheus' `extrapolatedRate` (sampled
+//! * `reset_sum`: the sum of the values just before each drop of the series (a counter
+//!   reset). Prometheus' reset-corrected increase is `last - first + reset_sum`
+//!   ([`Bucket::counter_increase`]), computed the same way, so a NaN in the middle of a counter
+//!   is skipped as the raw path skips it. It composes: over two adjacent buckets it is each
+//!   one's, plus `a.last` when `b.first` drops below it. With `first_*`, `last_*` and `count`,
+//!   this is every input of Prometheus' `extrapolatedRate` (sampled
 //!   interval, average spacing, the zero-point clamp from the first value), so `rate` and
 //!   `increase` over whole buckets equal the raw answer, not an approximation: Thanos'
 //!   `AggrChunk` keeps a counter series with resets marked and re-runs the raw algorithm on
@@ -43,8 +44,9 @@ pub struct Bucket {
     pub first_v: f64,
     pub last_t: i64,
     pub last_v: f64,
-    /// Reset-corrected increase from the first to the last sample (0 with fewer than two).
-    pub counter_inc: f64,
+    /// Sum of the values just before each drop (counter resets) between the first and the
+    /// last sample.
+    pub reset_sum: f64,
     /// Set when the bucket's final raw sample is a staleness marker: its timestamp.
     pub stale_t: Option<i64>,
 }
@@ -62,7 +64,7 @@ impl Bucket {
             first_v: 0.0,
             last_t: 0,
             last_v: 0.0,
-            counter_inc: 0.0,
+            reset_sum: 0.0,
             stale_t: None,
         }
     }
@@ -92,7 +94,9 @@ impl Bucket {
             if v > self.max || self.max.is_nan() {
                 self.max = v;
             }
-            self.counter_inc += step_increase(self.last_v, v);
+            if v < self.last_v {
+                self.reset_sum += self.last_v;
+            }
         }
         self.count += 1;
         self.sum += v;
@@ -108,6 +112,12 @@ impl Bucket {
             b.push(s.t, s.v);
         }
         b
+    }
+
+    /// The counter's reset-corrected increase from the first to the last sample, as
+    /// Prometheus computes it (`last - first`, plus the value before each drop).
+    pub fn counter_increase(&self) -> f64 {
+        self.last_v - self.first_v + self.reset_sum
     }
 
     /// Appends `later` (whose samples all follow this bucket's) to this one; the result ends
@@ -131,7 +141,10 @@ impl Bucket {
         if later.max > self.max || self.max.is_nan() {
             self.max = later.max;
         }
-        self.counter_inc += step_increase(self.last_v, later.first_v) + later.counter_inc;
+        if later.first_v < self.last_v {
+            self.reset_sum += self.last_v;
+        }
+        self.reset_sum += later.reset_sum;
         self.count += later.count;
         self.sum += later.sum;
         self.last_t = later.last_t;
@@ -189,12 +202,6 @@ pub fn merge_buckets(width: i64, fine: &[Bucket], out: &mut Vec<Bucket>) {
         }
     }
     out.extend(cur);
-}
-
-/// A counter's increase from `prev` to `cur`: the difference, or `cur` itself after a reset
-/// (Prometheus adds `prev` to `last - first` at every drop; the sum is the same).
-fn step_increase(prev: f64, cur: f64) -> f64 {
-    if cur < prev { cur } else { cur - prev }
 }
 
 #[cfg(test)]

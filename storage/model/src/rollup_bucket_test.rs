@@ -24,7 +24,7 @@ fn a_bucket_summarises_its_samples() {
     assert_eq!(b.sum, 18.0);
     assert_eq!((b.min, b.max), (2.0, 7.0));
     assert_eq!((b.first_t, b.first_v, b.last_t, b.last_v), (1, 5.0, 4, 4.0));
-    assert_eq!(b.counter_inc, prom_increase(&s));
+    assert_eq!(b.counter_increase(), prom_increase(&s));
     assert_eq!(b.stale_t, None);
 }
 
@@ -62,7 +62,10 @@ fn merging_any_split_equals_the_bucket_of_all_samples() {
             (whole.first_t, whole.last_t, whole.last_v)
         );
         assert!((a.sum - whole.sum).abs() < 1e-9);
-        assert!((a.counter_inc - prom_increase(&s)).abs() < 1e-9, "{s:?}");
+        assert!(
+            (a.counter_increase() - prom_increase(&s)).abs() < 1e-9,
+            "{s:?}"
+        );
         assert_eq!(a.end, 1_000);
     }
 }
@@ -127,7 +130,10 @@ fn hours_folded_from_five_minute_buckets_equal_hours_of_samples() {
             (a.end, a.count, a.first_t, a.last_t),
             (b.end, b.count, b.first_t, b.last_t)
         );
-        assert!((a.sum - b.sum).abs() < 1e-6 && (a.counter_inc - b.counter_inc).abs() < 1e-6);
+        assert!(
+            (a.sum - b.sum).abs() < 1e-6
+                && (a.counter_increase() - b.counter_increase()).abs() < 1e-6
+        );
     }
     // Samples outside (from, to] are left out.
     let mut part = Vec::new();
@@ -135,4 +141,12 @@ fn hours_folded_from_five_minute_buckets_equal_hours_of_samples() {
     assert_eq!(part.len(), 1);
     assert_eq!(part[0].end, 600_000);
     assert!(part[0].first_t > 300_000);
+}
+
+#[test]
+fn a_nan_inside_a_counter_is_skipped_as_prometheus_skips_it() {
+    let s = samples(&[(1, 1.0), (2, f64::NAN), (3, 5.0), (4, 2.0), (5, 4.0)]);
+    let b = Bucket::of_samples(10, &s);
+    assert_eq!(b.counter_increase(), prom_increase(&s));
+    assert_eq!(b.counter_increase(), 4.0 - 1.0 + 5.0);
 }

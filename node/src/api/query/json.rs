@@ -63,11 +63,30 @@ pub fn render_result(r: &QueryResult) -> String {
             b.push(']');
         }
     }
+    push_tier_stats(&mut b, r);
     b.push('}');
     push_annotations(&mut b, "warnings", &r.warnings);
     push_annotations(&mut b, "infos", &r.infos);
     b.push('}');
     b
+}
+
+/// `,"stats":{"resolution":["5m","raw"],"approximate":false}` inside `data` when a rollup
+/// tier was read (Prometheus has no such thing, so a raw answer leaves it out and stays
+/// byte for byte Prometheus' own).
+fn push_tier_stats(b: &mut String, r: &QueryResult) {
+    let s = &r.stats;
+    if s.tiers.iter().all(|t| *t == cairn_model::Tier::Raw) {
+        return;
+    }
+    b.push_str(",\"stats\":{\"resolution\":[");
+    for (i, name) in s.tier_names().iter().enumerate() {
+        if i > 0 {
+            b.push(',');
+        }
+        let _ = write!(b, "\"{name}\"");
+    }
+    let _ = write!(b, "],\"approximate\":{}}}", s.approximate);
 }
 
 fn push_annotations(b: &mut String, key: &str, list: &[String]) {
@@ -317,5 +336,19 @@ mod tests {
         let empty = result(QueryValue::Vector(vec![]));
         let v: Value = serde_json::from_str(&render_result(&empty)).unwrap();
         assert_eq!(v["data"]["result"], Value::Array(vec![]));
+    }
+
+    #[test]
+    fn a_rollup_read_names_its_tiers_in_data_stats_and_a_raw_one_does_not() {
+        let mut r = result(QueryValue::Vector(vec![]));
+        r.stats.tiers = vec![cairn_model::Tier::Raw];
+        assert!(!render_result(&r).contains("stats"));
+        r.stats.tiers = vec![cairn_model::Tier::Raw, cairn_model::Tier::Rollup5m];
+        r.stats.approximate = true;
+        let v: Value = serde_json::from_str(&render_result(&r)).unwrap();
+        assert_eq!(
+            v["data"]["stats"],
+            serde_json::json!({"resolution": ["raw", "5m"], "approximate": true})
+        );
     }
 }

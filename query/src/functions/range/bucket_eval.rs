@@ -43,7 +43,7 @@ impl RangeFunction {
                     last_v: b.last_v,
                     count: b.count,
                     change: if is_counter {
-                        b.counter_inc
+                        b.counter_increase()
                     } else {
                         b.last_v - b.first_v
                     },
