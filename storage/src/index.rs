@@ -92,7 +92,7 @@ pub fn label_values(db: &DB, shard: u32, tenant: &str, name: &str) -> Result<Vec
     Ok(out)
 }
 
-/// The tenants with series in a shard (sorted): one seek per tenant, skipping each one's
+/// The tenants with series in a shard, sorted: one seek per tenant, skipping each one's
 /// postings (every postings key starts `shard · tlen · tenant`).
 pub fn tenants(db: &DB, shard: u32) -> Result<Vec<String>> {
     let prefix = (shard as u16).to_be_bytes();
@@ -113,6 +113,8 @@ pub fn tenants(db: &DB, shard: u32) -> Result<Vec<String>> {
         }
     }
     it.status()?;
+    // Key order is by length first; callers want names in order.
+    out.sort();
     Ok(out)
 }
 

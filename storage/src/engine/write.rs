@@ -131,9 +131,16 @@ fn apply_write(
         .head
         .apply_filtered(index, &batch, new_series, filter, &mut late);
     if !late.is_empty() {
-        let marks = st.marks_mut(Tier::Rollup5m);
+        let wm_1h = st.marks(Tier::Rollup1h).watermark.unwrap_or(i64::MIN);
         for t in late {
-            marks.dirty.insert(rollup_window_of(Tier::Rollup5m, t));
+            let ws = rollup_window_of(Tier::Rollup5m, t);
+            st.marks_mut(Tier::Rollup5m).dirty.insert(ws);
+            // The day's hour buckets are stale now too, not only once the 5m window is
+            // re-rolled: until then both are computed from the raw samples.
+            if t <= wm_1h {
+                let day = rollup_window_of(Tier::Rollup1h, t);
+                st.marks_mut(Tier::Rollup1h).dirty.insert(day);
+            }
         }
     }
     Ok(outcome)
