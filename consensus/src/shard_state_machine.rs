@@ -3,6 +3,8 @@
 //!
 //! ```text
 //!  committed entries ──► apply ──► Engine::apply(shard, index, batch)   (the only write path)
+//!                              └─► Engine::maintain(shard, index, cmd, marker)  (rollups,
+//!                                  retention: Command::Maintain)
 //!                                     └─► ApplyObserver (e.g. the query cache) ─► ApplyReport
 //!  get_snapshot_builder ──► Engine::checkpoint(shard, marker)    (then openraft purges the log)
 //!  get_current_snapshot ──► Engine::dump_shard(shard, marker)    (sent to a lagging replica)
@@ -17,7 +19,7 @@ use std::io::Cursor;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use cairn_storage::{ApplyOutcome, Engine};
+use cairn_storage::{ApplyOutcome, Engine, MaintenanceOutcome};
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{
     AnyError, EntryPayload, LogId, RaftSnapshotBuilder, SnapshotMeta, StorageError, StorageIOError,
@@ -174,6 +176,16 @@ impl RaftStateMachine<TypeConfig> for ShardStateMachine {
                         .map_err(state_machine_error)?;
                     ApplyReport::default()
                 }
+                EntryPayload::Normal(Command::Maintain(cmd)) => {
+                    // The marker names the entry before this one: an expiry checkpoints
+                    // first, and a replay after a crash starts again at this command.
+                    let marker = self.marker()?;
+                    let o = self
+                        .engine
+                        .maintain(self.shard, index, cmd, Some(&marker))
+                        .map_err(state_machine_error)?;
+                    ApplyReport::from(&o)
+                }
                 // Meta commands belong to group 0; a blank entry only moves the index.
                 EntryPayload::Normal(Command::Meta(_)) | EntryPayload::Blank => {
                     self.engine
@@ -269,7 +281,21 @@ impl From<&ApplyOutcome> for ApplyReport {
             duplicates: o.duplicates,
             rejected_too_old: o.rejected_too_old,
             rejected_conflict: o.rejected_conflict,
-            refused: false,
+            ..Default::default()
+        }
+    }
+}
+
+impl From<&MaintenanceOutcome> for ApplyReport {
+    fn from(o: &MaintenanceOutcome) -> Self {
+        ApplyReport {
+            blocks_written: o.blocks_written,
+            blocks_deleted: o.blocks_deleted,
+            windows_rolled: o.windows_rolled,
+            days_deleted: o.days_deleted,
+            bytes_deleted: o.bytes_deleted,
+            series_dropped: o.series_dropped,
+            ..Default::default()
         }
     }
 }

@@ -35,8 +35,9 @@ pub enum Command {
     },
     /// Change the cluster state (meta group only).
     Meta(crate::cluster_state::MetaCommand),
-    // Maintenance proposed by the shard leader (retention cutoffs, downsampling windows) comes
-    // here, so that every replica does the same work on the same data.
+    /// Downsampling or retention in the group's shard (shard groups only): in the log, so
+    /// that every replica does the same work on the same data at the same point.
+    Maintain(cairn_storage::Maintenance),
 }
 
 /// What applying one entry did, returned to the proposer (storage's `ApplyOutcome`, less
@@ -54,6 +55,21 @@ pub struct ApplyReport {
     /// A meta `Kv` command whose `Expect` did not hold: nothing of it applied.
     #[serde(default)]
     pub refused: bool,
+    /// `Command::Maintain`: rollup blocks written and deleted.
+    #[serde(default)]
+    pub blocks_written: u64,
+    #[serde(default)]
+    pub blocks_deleted: u64,
+    /// `Command::Maintain`: rollup windows completed (their last piece applied).
+    #[serde(default)]
+    pub windows_rolled: u64,
+    /// `Command::Maintain` (an expiry): days deleted, their estimated bytes, series dropped.
+    #[serde(default)]
+    pub days_deleted: u64,
+    #[serde(default)]
+    pub bytes_deleted: u64,
+    #[serde(default)]
+    pub series_dropped: u64,
 }
 
 /// Serde for a byte buffer as one byte string instead of a sequence of numbers: the same bytes in

@@ -186,6 +186,9 @@ impl Engine {
         if self.inner.closed.swap(true, Ordering::AcqRel) {
             return;
         }
+        // A retention compaction holds the database open: let it finish, so that the data
+        // dir can be opened again once the engine is dropped.
+        self.wait_for_compactions();
         if let Err(e) = self.inner.db.flush_wal(true) {
             tracing::error!(error = %e, "syncing RocksDB's WAL at shutdown failed");
         }

@@ -618,6 +618,18 @@ impl Head {
         hashes
     }
 
+    /// Drops the open chunk of `sid` if it starts before `cut` (a day start, so a chunk,
+    /// which never crosses a 2-hour boundary, is either wholly before it or not at all):
+    /// retention deleted its copy on disk. Sealed and out-of-order samples are on disk after
+    /// the checkpoint an expiry starts with. The bounds stay (for out-of-order decisions).
+    pub fn drop_open_before(&mut self, sid: SeriesId, cut: i64) {
+        if let Some(s) = self.series.get_mut(sid as usize)
+            && s.open.as_ref().is_some_and(|c| c.first_t() < cut)
+        {
+            s.open = None;
+        }
+    }
+
     /// Every series with samples: (id, min_t, max_t).
     pub fn all_bounds(&self) -> impl Iterator<Item = (SeriesId, i64, i64)> + '_ {
         self.series

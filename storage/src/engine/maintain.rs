@@ -292,9 +292,13 @@ impl Engine {
             (b, st.cutoffs.clone())
         };
         let mut drop: HashSet<SeriesId> = HashSet::new();
+        let mut open_cuts: Vec<(SeriesId, i64)> = Vec::new();
         for t in &present {
             let cut = new.of(t);
             let sids = index::all_postings(db, shard, t)?;
+            if tier == Tier::Raw && cut > 0 {
+                open_cuts.extend(sids.iter().map(|&sid| (sid, cut)));
+            }
             if cut > floor {
                 let from = old.of(t).max(floor);
                 let mut days = HashSet::new();
@@ -341,13 +345,18 @@ impl Engine {
         }
         // Dropped series leave the head first: `select` skips series without bounds, so it
         // never meets one whose postings it read but whose record is gone.
-        let hashes = if drop.is_empty() {
-            Vec::new()
-        } else {
-            lock.write()
-                .unwrap_or_else(|p| p.into_inner())
-                .head
-                .drop_series(&drop)
+        let hashes = {
+            let mut st = lock.write().unwrap_or_else(|p| p.into_inner());
+            // The open chunks in memory hold raw samples too (their copies on disk go with
+            // the deleted days).
+            for &(sid, cut) in &open_cuts {
+                st.head.drop_open_before(sid, cut);
+            }
+            if drop.is_empty() {
+                Vec::new()
+            } else {
+                st.head.drop_series(&drop)
+            }
         };
         for h in hashes {
             wb.delete_cf(cf(db, CF_SERIES_HASH), series_hash_key(shard, h));
