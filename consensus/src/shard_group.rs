@@ -80,7 +80,8 @@ impl ShardGroup {
     }
 
     /// Proposes a maintenance command (the node's downsampling and retention job) and waits
-    /// until it is committed and applied here; the report carries what it did. Not through
+    /// until it is committed and applied here (what it did is in the engine's stats,
+    /// `maintenance_*`, on every replica). Not through
     /// the write proposer's rounds: maintenance is rare and must keep its own order (pieces
     /// of a window, then the next). `NotLeader` on a follower.
     pub async fn propose_maintenance(

@@ -19,7 +19,7 @@ use std::io::Cursor;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use cairn_storage::{ApplyOutcome, Engine, MaintenanceOutcome};
+use cairn_storage::{ApplyOutcome, Engine};
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{
     AnyError, EntryPayload, LogId, RaftSnapshotBuilder, SnapshotMeta, StorageError, StorageIOError,
@@ -180,11 +180,11 @@ impl RaftStateMachine<TypeConfig> for ShardStateMachine {
                     // The marker names the entry before this one: an expiry checkpoints
                     // first, and a replay after a crash starts again at this command.
                     let marker = self.marker()?;
-                    let o = self
-                        .engine
+                    // What it did is in the engine's stats (`maintenance_*`).
+                    self.engine
                         .maintain(self.shard, index, cmd, Some(&marker))
                         .map_err(state_machine_error)?;
-                    ApplyReport::from(&o)
+                    ApplyReport::default()
                 }
                 // Meta commands belong to group 0; a blank entry only moves the index.
                 EntryPayload::Normal(Command::Meta(_)) | EntryPayload::Blank => {
@@ -281,21 +281,7 @@ impl From<&ApplyOutcome> for ApplyReport {
             duplicates: o.duplicates,
             rejected_too_old: o.rejected_too_old,
             rejected_conflict: o.rejected_conflict,
-            ..Default::default()
-        }
-    }
-}
-
-impl From<&MaintenanceOutcome> for ApplyReport {
-    fn from(o: &MaintenanceOutcome) -> Self {
-        ApplyReport {
-            blocks_written: o.blocks_written,
-            blocks_deleted: o.blocks_deleted,
-            windows_rolled: o.windows_rolled,
-            days_deleted: o.days_deleted,
-            bytes_deleted: o.bytes_deleted,
-            series_dropped: o.series_dropped,
-            ..Default::default()
+            refused: false,
         }
     }
 }

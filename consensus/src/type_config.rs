@@ -55,21 +55,8 @@ pub struct ApplyReport {
     /// A meta `Kv` command whose `Expect` did not hold: nothing of it applied.
     #[serde(default)]
     pub refused: bool,
-    /// `Command::Maintain`: rollup blocks written and deleted.
-    #[serde(default)]
-    pub blocks_written: u64,
-    #[serde(default)]
-    pub blocks_deleted: u64,
-    /// `Command::Maintain`: rollup windows completed (their last piece applied).
-    #[serde(default)]
-    pub windows_rolled: u64,
-    /// `Command::Maintain` (an expiry): days deleted, their estimated bytes, series dropped.
-    #[serde(default)]
-    pub days_deleted: u64,
-    #[serde(default)]
-    pub bytes_deleted: u64,
-    #[serde(default)]
-    pub series_dropped: u64,
+    // What a `Command::Maintain` did is counted in the engine's `EngineStats` (maintenance_*)
+    // rather than here: `cairn-node` builds this struct field by field from its RPC reply.
 }
 
 /// Serde for a byte buffer as one byte string instead of a sequence of numbers: the same bytes in

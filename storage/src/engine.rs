@@ -83,6 +83,14 @@ pub struct EngineStats {
     pub chunk_samples_written: AtomicU64,
     pub snapshots_dumped: AtomicU64,
     pub snapshots_installed: AtomicU64,
+    /// What `maintain` did (`MaintenanceOutcome`, summed over shards and commands).
+    pub maintenance_windows_rolled: AtomicU64,
+    pub maintenance_blocks_written: AtomicU64,
+    pub maintenance_blocks_deleted: AtomicU64,
+    pub maintenance_days_deleted: AtomicU64,
+    /// Estimated (RocksDB's approximate sizes of the deleted ranges).
+    pub maintenance_bytes_deleted: AtomicU64,
+    pub maintenance_series_dropped: AtomicU64,
 }
 
 /// One shard's state in memory, behind its lock: `apply` and checkpoints take it for writing,

@@ -273,6 +273,7 @@ fn maintenance_commands_apply_through_the_engine() {
     use cairn_model::Tier;
     use cairn_storage::Maintenance;
     use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId};
+    use std::sync::atomic::Ordering;
 
     const DAY: i64 = 86_400_000;
     let dir = tempfile::tempdir().unwrap();
@@ -302,11 +303,12 @@ fn maintenance_commands_apply_through_the_engine() {
             },
         );
         let reports = sm.apply(vec![w.entry.clone(), roll, expire]).await.unwrap();
-        assert_eq!(
-            (reports[1].blocks_written, reports[1].windows_rolled),
-            (1, 1)
-        );
-        assert_eq!(reports[2].days_deleted, 1);
+        assert_eq!(reports.len(), 3);
+        // What maintenance did is counted in the engine's stats.
+        let stats = sm.engine.stats();
+        assert_eq!(stats.maintenance_blocks_written.load(Ordering::Relaxed), 1);
+        assert_eq!(stats.maintenance_windows_rolled.load(Ordering::Relaxed), 1);
+        assert_eq!(stats.maintenance_days_deleted.load(Ordering::Relaxed), 1);
         let marker = sm.engine.applied_marker(SHARD).unwrap().unwrap();
         let marker: super::Marker = serde_json::from_slice(&marker).unwrap();
         assert_eq!(marker.applied.map(|l| l.index), Some(2));

@@ -74,6 +74,17 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner())
             .head
             .set_applied_index(index);
+        let s = &self.inner.stats;
+        for (counter, n) in [
+            (&s.maintenance_windows_rolled, out.windows_rolled),
+            (&s.maintenance_blocks_written, out.blocks_written),
+            (&s.maintenance_blocks_deleted, out.blocks_deleted),
+            (&s.maintenance_days_deleted, out.days_deleted),
+            (&s.maintenance_bytes_deleted, out.bytes_deleted),
+            (&s.maintenance_series_dropped, out.series_dropped),
+        ] {
+            counter.fetch_add(n, Ordering::Relaxed);
+        }
         Ok(out)
     }
 
