@@ -297,7 +297,9 @@ impl RaftStateMachine<TypeConfig> for MetaStateMachine {
                 EntryPayload::Membership(m) => {
                     self.current.membership = StoredMembership::new(Some(entry.log_id), m.clone());
                 }
-                EntryPayload::Normal(Command::Write { .. }) | EntryPayload::Blank => {}
+                // Writes and maintenance belong to shard groups.
+                EntryPayload::Normal(Command::Write { .. } | Command::Maintain(_))
+                | EntryPayload::Blank => {}
             }
             self.current.applied = Some(entry.log_id);
             out.push(ApplyReport::default());

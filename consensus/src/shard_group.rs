@@ -21,7 +21,7 @@ use crate::group_status::GroupStatus;
 use crate::member::{Node, NodeId};
 use crate::membership::{Step, plan_membership};
 use crate::proposer::Proposer;
-use crate::type_config::{ApplyReport, TypeConfig};
+use crate::type_config::{ApplyReport, Command, TypeConfig};
 
 /// Most membership steps one `converge` call takes (each re-planned from the last).
 const MAX_STEPS_PER_CONVERGE: usize = 8;
@@ -77,6 +77,22 @@ impl ShardGroup {
     /// `NotLeader` (and the leader's id if known) on a follower.
     pub async fn propose(&self, batch: bytes::Bytes, order: i64) -> Result<ApplyReport> {
         self.proposer.propose(batch, order).await
+    }
+
+    /// Proposes a maintenance command (the node's downsampling and retention job) and waits
+    /// until it is committed and applied here (what it did is in the engine's stats,
+    /// `maintenance_*`, on every replica). Not through
+    /// the write proposer's rounds: maintenance is rare and must keep its own order (pieces
+    /// of a window, then the next). `NotLeader` on a follower.
+    pub async fn propose_maintenance(
+        &self,
+        cmd: cairn_storage::Maintenance,
+    ) -> Result<ApplyReport> {
+        self.raft
+            .client_write(Command::Maintain(cmd))
+            .await
+            .map(|r| r.data)
+            .map_err(|e| Error::client_write(self.group(), self.node, e))
     }
 
     /// As the leader: confirms with a quorum that it still leads, waits until everything

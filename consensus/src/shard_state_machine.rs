@@ -3,6 +3,8 @@
 //!
 //! ```text
 //!  committed entries ──► apply ──► Engine::apply(shard, index, batch)   (the only write path)
+//!                              └─► Engine::maintain(shard, index, cmd, marker)  (rollups,
+//!                                  retention: Command::Maintain)
 //!                                     └─► ApplyObserver (e.g. the query cache) ─► ApplyReport
 //!  get_snapshot_builder ──► Engine::checkpoint(shard, marker)    (then openraft purges the log)
 //!  get_current_snapshot ──► Engine::dump_shard(shard, marker)    (sent to a lagging replica)
@@ -171,6 +173,16 @@ impl RaftStateMachine<TypeConfig> for ShardStateMachine {
                     self.membership = StoredMembership::new(Some(entry.log_id), m.clone());
                     self.engine
                         .apply(self.shard, index, None)
+                        .map_err(state_machine_error)?;
+                    ApplyReport::default()
+                }
+                EntryPayload::Normal(Command::Maintain(cmd)) => {
+                    // The marker names the entry before this one: an expiry checkpoints
+                    // first, and a replay after a crash starts again at this command.
+                    let marker = self.marker()?;
+                    // What it did is in the engine's stats (`maintenance_*`).
+                    self.engine
+                        .maintain(self.shard, index, cmd, Some(&marker))
                         .map_err(state_machine_error)?;
                     ApplyReport::default()
                 }

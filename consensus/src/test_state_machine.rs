@@ -52,7 +52,7 @@ impl MemStateMachine {
             .iter()
             .filter_map(|c| match c {
                 Command::Write { batch } => Some(batch.to_vec()),
-                Command::Meta(_) => None,
+                Command::Meta(_) | Command::Maintain(_) => None,
             })
             .collect()
     }
@@ -122,7 +122,7 @@ impl RaftStateMachine<TypeConfig> for MemStateMachine {
                 EntryPayload::Normal(cmd) => {
                     let written = match &cmd {
                         Command::Write { batch } => batch.len() as u64,
-                        Command::Meta(_) => 0,
+                        Command::Meta(_) | Command::Maintain(_) => 0,
                     };
                     inner.state.applied.push(cmd);
                     ApplyReport {
@@ -213,6 +213,7 @@ impl Subject for MemSubject {
                     }
                 }
                 Command::Meta(m) => held.apply_meta(&m),
+                Command::Maintain(_) => {}
             }
         }
         held

@@ -35,8 +35,9 @@ pub enum Command {
     },
     /// Change the cluster state (meta group only).
     Meta(crate::cluster_state::MetaCommand),
-    // Maintenance proposed by the shard leader (retention cutoffs, downsampling windows) comes
-    // here, so that every replica does the same work on the same data.
+    /// Downsampling or retention in the group's shard (shard groups only): in the log, so
+    /// that every replica does the same work on the same data at the same point.
+    Maintain(cairn_storage::Maintenance),
 }
 
 /// What applying one entry did, returned to the proposer (storage's `ApplyOutcome`, less
@@ -54,6 +55,8 @@ pub struct ApplyReport {
     /// A meta `Kv` command whose `Expect` did not hold: nothing of it applied.
     #[serde(default)]
     pub refused: bool,
+    // What a `Command::Maintain` did is counted in the engine's `EngineStats` (maintenance_*)
+    // rather than here: `cairn-node` builds this struct field by field from its RPC reply.
 }
 
 /// Serde for a byte buffer as one byte string instead of a sequence of numbers: the same bytes in

@@ -15,13 +15,17 @@
 //!                       │                index, marker: one write; window and day merges  │
 //!  dump/install_shard──►│ snapshot.rs    every key of one shard, for a replica            │
 //!  select/read_samples◄─│ read.rs        postings ∩, then disk chunks ⊕ head, merged      │
+//!  read_buckets      ◄─│ buckets.rs     stored rollup blocks below the watermark, the    │
+//!                       │                rest computed from the finer tier                │
+//!  maintain(shard, i)──►│ maintain.rs    rollup windows, retention (checkpoint first),    │
+//!                       │                watermarks, dirty windows, cut-offs, drops       │
 //!                       └─────────────────────────────────────────────────────────────────┘
 //! ```
 //! After `open` each shard is at its last checkpoint; the Raft layer re-applies the committed
 //! entries after it.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use cairn_model::Clock;
@@ -32,9 +36,13 @@ use crate::config::StorageConfig;
 use crate::error::{Error, Result};
 use crate::head::{Head, HeadLimits, SeriesId};
 use crate::keys::{ALL_CFS, CF_CHUNKS, prefix_successor};
-use cairn_model::Labels;
+use crate::maintenance::TierCutoffs;
+use crate::rollup_marks::RollupMarks;
+use cairn_model::{Labels, Tier};
 
+mod buckets;
 mod checkpoint;
+mod maintain;
 mod open;
 mod read;
 mod snapshot;
@@ -75,6 +83,14 @@ pub struct EngineStats {
     pub chunk_samples_written: AtomicU64,
     pub snapshots_dumped: AtomicU64,
     pub snapshots_installed: AtomicU64,
+    /// What `maintain` did (`MaintenanceOutcome`, summed over shards and commands).
+    pub maintenance_windows_rolled: AtomicU64,
+    pub maintenance_blocks_written: AtomicU64,
+    pub maintenance_blocks_deleted: AtomicU64,
+    pub maintenance_days_deleted: AtomicU64,
+    /// Estimated (RocksDB's approximate sizes of the deleted ranges).
+    pub maintenance_bytes_deleted: AtomicU64,
+    pub maintenance_series_dropped: AtomicU64,
 }
 
 /// One shard's state in memory, behind its lock: `apply` and checkpoints take it for writing,
@@ -88,6 +104,21 @@ struct ShardState {
     /// Write-batch bytes applied since the last checkpoint (`checkpoint_wal_bytes`).
     bytes_since_checkpoint: u64,
     last_checkpoint: Instant,
+    /// The 5m and 1h tiers' watermarks and dirty windows (`RollupMarks`), written at every
+    /// checkpoint.
+    rollups: [RollupMarks; 2],
+    /// The applied retention cut-offs of raw, 5m and 1h, written at every checkpoint.
+    cutoffs: [TierCutoffs; 3],
+}
+
+impl ShardState {
+    fn marks(&self, tier: Tier) -> &RollupMarks {
+        &self.rollups[usize::from(tier == Tier::Rollup1h)]
+    }
+
+    fn marks_mut(&mut self, tier: Tier) -> &mut RollupMarks {
+        &mut self.rollups[usize::from(tier == Tier::Rollup1h)]
+    }
 }
 
 /// What every handle to the engine shares.
@@ -101,6 +132,8 @@ struct Inner {
     closed: AtomicBool,
     /// Where the checkpoint interval's time comes from (a `ManualClock` in tests).
     clock: Arc<dyn Clock>,
+    /// Compactions of ranges retention deleted, running off the apply path.
+    compactions: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
 /// One node's storage engine; see the module docs.
@@ -161,6 +194,9 @@ impl Engine {
         if self.inner.closed.swap(true, Ordering::AcqRel) {
             return;
         }
+        // A retention compaction holds the database open: let it finish, so that the data
+        // dir can be opened again once the engine is dropped.
+        self.wait_for_compactions();
         if let Err(e) = self.inner.db.flush_wal(true) {
             tracing::error!(error = %e, "syncing RocksDB's WAL at shutdown failed");
         }

@@ -92,6 +92,32 @@ pub fn label_values(db: &DB, shard: u32, tenant: &str, name: &str) -> Result<Vec
     Ok(out)
 }
 
+/// The tenants with series in a shard, sorted: one seek per tenant, skipping each one's
+/// postings (every postings key starts `shard · tlen · tenant`).
+pub fn tenants(db: &DB, shard: u32) -> Result<Vec<String>> {
+    let prefix = (shard as u16).to_be_bytes();
+    let mut it = db.raw_iterator_cf_opt(cf(db), bounded(&prefix));
+    it.seek(prefix);
+    let mut out = Vec::new();
+    while let Some(k) = it.key() {
+        let tl = *k.get(2).unwrap_or(&0) as usize;
+        let Some(t) = k.get(3..3 + tl) else {
+            break;
+        };
+        let tenant = String::from_utf8_lossy(t).into_owned();
+        let tp = postings_tenant_prefix(shard, &tenant);
+        out.push(tenant);
+        match prefix_successor(&tp) {
+            Some(next) => it.seek(&next),
+            None => break,
+        }
+    }
+    it.status()?;
+    // Key order is by length first; callers want names in order.
+    out.sort();
+    Ok(out)
+}
+
 /// The distinct label names of a tenant's series in a shard (sorted, without the internal one).
 pub fn label_names(db: &DB, shard: u32, tenant: &str) -> Result<Vec<String>> {
     let prefix = postings_tenant_prefix(shard, tenant);

@@ -4,6 +4,7 @@
 //! every change here is a format change: the layout is `storage/docs/format/keys.md`.
 
 use crate::error::{Error, Result};
+use cairn_model::Tier;
 
 pub const CF_RAFT_LOG: &str = "raft_log";
 pub const CF_RAFT_STATE: &str = "raft_state";
@@ -13,6 +14,8 @@ pub const CF_SERIES_HASH: &str = "series_hash";
 pub const CF_CHUNKS: &str = "chunks";
 pub const CF_HEAD_INDEX: &str = "head_index";
 pub const CF_SHARD_META: &str = "shard_meta";
+pub const CF_ROLLUP_5M: &str = "rollup_5m";
+pub const CF_ROLLUP_1H: &str = "rollup_1h";
 
 /// Every column family Cairn opens, in creation order.
 pub const ALL_CFS: &[&str] = &[
@@ -24,6 +27,8 @@ pub const ALL_CFS: &[&str] = &[
     CF_CHUNKS,
     CF_HEAD_INDEX,
     CF_SHARD_META,
+    CF_ROLLUP_5M,
+    CF_ROLLUP_1H,
 ];
 
 pub const MS_PER_DAY: i64 = 86_400_000;
@@ -205,6 +210,69 @@ pub fn parse_chunk_key(k: &[u8]) -> Result<(u64, i64, u32)> {
     Ok((sid, start, seq))
 }
 
+// ---- rollup_5m / rollup_1h: shard u16 | day u32 | sid u64 | window_start i64 ----------------
+
+pub const ROLLUP_KEY_LEN: usize = 22;
+
+/// The column family of a rollup tier (`None` for raw samples, which live in `chunks`).
+pub fn rollup_cf(tier: Tier) -> Option<&'static str> {
+    match tier {
+        Tier::Raw => None,
+        Tier::Rollup5m => Some(CF_ROLLUP_5M),
+        Tier::Rollup1h => Some(CF_ROLLUP_1H),
+    }
+}
+
+/// The column family holding a tier's data (`chunks` for raw samples).
+pub fn tier_cf(tier: Tier) -> &'static str {
+    rollup_cf(tier).unwrap_or(CF_CHUNKS)
+}
+
+/// The width of one stored block of a rollup tier: 2 hours of 5-minute buckets, a day of
+/// 1-hour buckets (24 buckets each). Both divide a day, so a block never spans two days.
+pub fn rollup_window_ms(tier: Tier) -> i64 {
+    match tier {
+        Tier::Raw => 0,
+        Tier::Rollup5m => 2 * 3_600_000,
+        Tier::Rollup1h => MS_PER_DAY,
+    }
+}
+
+/// Start of the window `(ws, ws + window]` of `tier` that holds time `t` (a sample's time or
+/// a bucket's end).
+pub fn rollup_window_of(tier: Tier, t: i64) -> i64 {
+    let w = rollup_window_ms(tier);
+    cairn_model::bucket_end(t, w) - w
+}
+
+/// Key of one series' block of the window starting at `ws`. Keyed by `day_of(ws)`: the window
+/// `(ws, ws + window]` lies in that day's `(day, day + 1 d]`, so retention deletes whole days.
+pub fn rollup_key(shard: u32, sid: u64, ws: i64) -> [u8; ROLLUP_KEY_LEN] {
+    let mut k = [0u8; ROLLUP_KEY_LEN];
+    k[..2].copy_from_slice(&(shard as u16).to_be_bytes());
+    k[2..6].copy_from_slice(&day_of(ws).to_be_bytes());
+    k[6..14].copy_from_slice(&sid.to_be_bytes());
+    k[14..22].copy_from_slice(&flip_i64(ws).to_be_bytes());
+    k
+}
+
+/// (sid, window start) of a rollup key.
+pub fn parse_rollup_key(k: &[u8]) -> Result<(u64, i64)> {
+    if k.len() != ROLLUP_KEY_LEN {
+        return Err(corrupt("rollup key", 0, format!("length {}", k.len())));
+    }
+    Ok((be_u64(&k[6..14]), unflip_i64(be_u64(&k[14..22]))))
+}
+
+/// The first key of `shard`'s day `day` in `chunks` or a rollup family (both start
+/// `shard u16 · day u32`): `[shard_day_key(s, a), shard_day_key(s, b))` is days `a..b`.
+pub fn shard_day_key(shard: u32, day: u32) -> [u8; 6] {
+    let mut k = [0u8; 6];
+    k[..2].copy_from_slice(&(shard as u16).to_be_bytes());
+    k[2..6].copy_from_slice(&day.to_be_bytes());
+    k
+}
+
 // ---- head_index: shard u16 | sid u64 -> HeadIndexEntry ---------------------------------------
 
 /// What a checkpoint records of a series' head, so a restart can reopen its open chunk and
@@ -250,6 +318,32 @@ pub const META_CHECKPOINT_SEQ: u8 = 3;
 // Kind 4 was set aside for retention and never written by any version; not reused.
 /// The Raft layer's record of what the checkpoint contains (its applied log id and membership).
 pub const META_APPLIED_MARKER: u8 = 5;
+/// The 5-minute tier's watermark and dirty windows (`RollupMarks::encode`).
+pub const META_ROLLUP_5M: u8 = 6;
+/// The 1-hour tier's watermark and dirty days.
+pub const META_ROLLUP_1H: u8 = 7;
+/// The applied retention cut-offs of raw samples (`Cutoffs::encode`).
+pub const META_CUTOFFS_RAW: u8 = 8;
+pub const META_CUTOFFS_5M: u8 = 9;
+pub const META_CUTOFFS_1H: u8 = 10;
+
+/// The `shard_meta` kind of a rollup tier's marks (`None` for raw).
+pub fn meta_rollup_kind(tier: Tier) -> Option<u8> {
+    match tier {
+        Tier::Raw => None,
+        Tier::Rollup5m => Some(META_ROLLUP_5M),
+        Tier::Rollup1h => Some(META_ROLLUP_1H),
+    }
+}
+
+/// The `shard_meta` kind of a tier's cut-offs.
+pub fn meta_cutoffs_kind(tier: Tier) -> u8 {
+    match tier {
+        Tier::Raw => META_CUTOFFS_RAW,
+        Tier::Rollup5m => META_CUTOFFS_5M,
+        Tier::Rollup1h => META_CUTOFFS_1H,
+    }
+}
 
 pub fn shard_meta_key(shard: u32, kind: u8) -> [u8; 3] {
     let s = (shard as u16).to_be_bytes();
@@ -311,6 +405,23 @@ mod tests {
         assert_eq!(prefix_successor(&[1, 2]).unwrap(), vec![1, 3]);
         assert_eq!(prefix_successor(&[1, 0xff]).unwrap(), vec![2]);
         assert!(prefix_successor(&[0xff]).is_none());
+    }
+
+    #[test]
+    fn rollup_keys_sort_by_shard_day_series_then_window() {
+        let h2 = 2 * 3_600_000;
+        let a = rollup_key(1, 5, 0);
+        let b = rollup_key(1, 5, h2);
+        let c = rollup_key(1, 6, 0);
+        let d = rollup_key(1, 5, MS_PER_DAY);
+        assert!(a < b && b < c && c < d);
+        assert_eq!(parse_rollup_key(&b).unwrap(), (5, h2));
+        assert!(a.starts_with(&chunk_series_day_prefix(1, day_of(0), 5)));
+        assert!(shard_day_key(1, day_of(0)) <= a[..6].try_into().unwrap());
+        assert_eq!(rollup_window_of(Tier::Rollup5m, h2), 0);
+        assert_eq!(rollup_window_of(Tier::Rollup5m, h2 + 1), h2);
+        assert_eq!(rollup_window_of(Tier::Rollup1h, MS_PER_DAY), 0);
+        assert_eq!(rollup_window_of(Tier::Rollup1h, -1), -MS_PER_DAY);
     }
 
     #[test]

@@ -21,11 +21,15 @@
 //!   marker); dump_shard / install_shard carry a shard to a replica
 //!                                     │
 //!  Engine::select ◄── postings ∩ ──── ┴ ── chunks on disk ⊕ pending sealed ⊕ head ⊕ out-of-order
+//!
+//!  maintenance_plan (pure) ──► Maintenance (Raft log) ──► Engine::maintain: rollup blocks
+//!  (rollup_block) in rollup_5m / rollup_1h, retention by day; Engine::read_buckets stitches
+//!  stored blocks and buckets computed from the finer tier
 //! ```
 //!
 //! On-disk formats are written up in `storage/docs/format/`: `keys.md` (column families and
-//! keys), `chunks.md` (chunk codecs), `wal.md` (the log, checkpoints, recovery) and
-//! `snapshot.md` (the shard dump).
+//! keys), `chunks.md` (chunk codecs), `rollups.md` (rollup blocks), `wal.md` (the log,
+//! checkpoints, recovery) and `snapshot.md` (the shard dump).
 
 pub mod codec;
 pub mod compaction;
@@ -37,9 +41,15 @@ pub mod head_chunk;
 pub mod index;
 pub mod keys;
 pub mod log_store;
+pub mod maintenance;
+pub mod maintenance_plan;
+pub mod rollup_block;
+pub mod rollup_marks;
 pub mod series_record;
 
 pub use config::StorageConfig;
 pub use engine::{Engine, EngineStats, FlushOutcome, SeriesRef};
 pub use error::{Error, Result};
 pub use head::ApplyOutcome;
+pub use maintenance::{Maintenance, MaintenanceOutcome, RollupState, TierCutoffs, TierProgress};
+pub use maintenance_plan::{MaintenancePlanConfig, plan_maintenance};

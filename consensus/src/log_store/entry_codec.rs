@@ -7,6 +7,8 @@
 //!          | 2 · command
 //! command := 1 · WriteBatch bytes                Command::Write, stored verbatim
 //!          | 2 · MetaCommand as JSON             Command::Meta (meta group; rare)
+//!          | 3 · Maintenance as JSON             Command::Maintain (shard groups; a few a
+//!                                                minute: rollup pieces and expiries)
 //! ```
 //! A write batch is stored as it came, with a fixed 19-byte header: JSON would turn every byte
 //! into up to four and cost a parse per entry on replay. Format 1 is the single-node WAL's
@@ -26,6 +28,7 @@ const PAYLOAD_COMMAND: u8 = 2;
 
 const COMMAND_WRITE: u8 = 1;
 const COMMAND_META: u8 = 2;
+const COMMAND_MAINTAIN: u8 = 3;
 
 /// Encodes `entry` (without its index) into a fresh buffer.
 pub fn encode_entry(entry: &Entry<TypeConfig>) -> Result<Vec<u8>> {
@@ -53,6 +56,14 @@ pub fn encode_entry(entry: &Entry<TypeConfig>) -> Result<Vec<u8>> {
             buf.push(COMMAND_META);
             serde_json::to_writer(&mut buf, m).map_err(|e| Error::Encode {
                 what: "meta command",
+                reason: e.to_string(),
+            })?;
+        }
+        EntryPayload::Normal(Command::Maintain(m)) => {
+            buf.push(PAYLOAD_COMMAND);
+            buf.push(COMMAND_MAINTAIN);
+            serde_json::to_writer(&mut buf, m).map_err(|e| Error::Encode {
+                what: "maintenance command",
                 reason: e.to_string(),
             })?;
         }
@@ -114,6 +125,10 @@ pub fn decode_entry(group: u64, index: u64, bytes: &[u8]) -> Result<Entry<TypeCo
             Some((&COMMAND_META, json)) => EntryPayload::Normal(Command::Meta(
                 serde_json::from_slice(json).map_err(|e| corrupt(format!("meta command: {e}")))?,
             )),
+            Some((&COMMAND_MAINTAIN, json)) => EntryPayload::Normal(Command::Maintain(
+                serde_json::from_slice(json)
+                    .map_err(|e| corrupt(format!("maintenance command: {e}")))?,
+            )),
             Some((tag, _)) => return Err(corrupt(format!("unknown command tag {tag}"))),
             None => return Err(corrupt("command without a tag".into())),
         },
@@ -169,6 +184,24 @@ mod tests {
             payload: EntryPayload::Normal(Command::Meta(MetaCommand::SetPlacement {
                 shard: 3,
                 replicas: vec![1, 2, 3],
+            })),
+        });
+        roundtrip(Entry {
+            log_id: id(4, 1, 3),
+            payload: EntryPayload::Normal(Command::Maintain(cairn_storage::Maintenance::Rollup {
+                tier: cairn_model::Tier::Rollup5m,
+                window_start: 7_200_000,
+                sid_from: 0,
+                sid_to: Some(2_000),
+                last: false,
+            })),
+        });
+        roundtrip(Entry {
+            log_id: id(4, 1, 4),
+            payload: EntryPayload::Normal(Command::Maintain(cairn_storage::Maintenance::Expire {
+                tier: cairn_model::Tier::Raw,
+                default_before: 0,
+                tenants: vec![("acme".into(), 86_400_000)],
             })),
         });
         let nodes: BTreeMap<u64, Node> = (1..=3)

@@ -190,7 +190,7 @@ fn a_built_snapshot_is_a_checkpoint_and_the_current_one_a_dump() {
         assert_eq!(marker.applied, built.meta.last_log_id);
         assert_eq!(marker.membership, built.meta.last_membership);
         let current = sm.get_current_snapshot().await.unwrap().unwrap();
-        assert_eq!(current.snapshot.get_ref().first(), Some(&1), "a shard dump");
+        assert_eq!(current.snapshot.get_ref().first(), Some(&2), "a shard dump");
     });
 }
 
@@ -261,5 +261,71 @@ fn other_shards_are_left_alone() {
             held_in(&follower.engine, SHARD),
             held_in(&leader.engine, SHARD)
         );
+    });
+}
+
+/// `Command::Maintain` goes through `Engine::maintain`: a rollup writes its block and moves
+/// the watermark, an expiry checkpoints first (with the marker of the entry before it) and
+/// reports what it deleted.
+#[test]
+fn maintenance_commands_apply_through_the_engine() {
+    use crate::type_config::Command;
+    use cairn_model::Tier;
+    use cairn_storage::Maintenance;
+    use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId};
+    use std::sync::atomic::Ordering;
+
+    const DAY: i64 = 86_400_000;
+    let dir = tempfile::tempdir().unwrap();
+    let entry = |index: u64, cmd: Maintenance| Entry {
+        log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+        payload: EntryPayload::Normal(Command::Maintain(cmd)),
+    };
+    s::run(async {
+        let (_log, mut sm) = ShardSubject::open(dir.path());
+        let w = s::write(1, 1, &[("a", "cpu", &[(1_000, 1.0), (2_000, 2.0)])]);
+        let roll = entry(
+            2,
+            Maintenance::Rollup {
+                tier: Tier::Rollup5m,
+                window_start: 0,
+                sid_from: 0,
+                sid_to: None,
+                last: true,
+            },
+        );
+        let expire = entry(
+            3,
+            Maintenance::Expire {
+                tier: Tier::Raw,
+                default_before: 0,
+                tenants: vec![(TENANT.to_string(), DAY)],
+            },
+        );
+        let reports = sm.apply(vec![w.entry.clone(), roll, expire]).await.unwrap();
+        assert_eq!(reports.len(), 3);
+        // What maintenance did is counted in the engine's stats.
+        let stats = sm.engine.stats();
+        assert_eq!(stats.maintenance_blocks_written.load(Ordering::Relaxed), 1);
+        assert_eq!(stats.maintenance_windows_rolled.load(Ordering::Relaxed), 1);
+        assert_eq!(stats.maintenance_days_deleted.load(Ordering::Relaxed), 1);
+        let marker = sm.engine.applied_marker(SHARD).unwrap().unwrap();
+        let marker: super::Marker = serde_json::from_slice(&marker).unwrap();
+        assert_eq!(marker.applied.map(|l| l.index), Some(2));
+        let state = sm.engine.rollup_state(SHARD).unwrap();
+        assert_eq!(state.rollup_5m.watermark, Some(7_200_000));
+        assert_eq!(sm.engine.tier_bounds(TENANT, &[SHARD])[0], DAY);
+        assert_eq!(sm.engine.applied_index(SHARD).unwrap(), 3);
+        // The raw samples are gone; the 5-minute bucket is not.
+        let mut samples = Vec::new();
+        sm.engine
+            .read_samples(SHARD, 0, i64::MIN, i64::MAX, &mut samples)
+            .unwrap();
+        assert!(samples.is_empty());
+        let mut buckets = Vec::new();
+        sm.engine
+            .read_buckets(SHARD, 0, Tier::Rollup5m, i64::MIN, i64::MAX, &mut buckets)
+            .unwrap();
+        assert_eq!((buckets.len(), buckets[0].count), (1, 2));
     });
 }

@@ -132,7 +132,11 @@ impl Bucket {
             return;
         }
         if self.count == 0 {
+            // Keep the merged end: `later` may end before the bucket it is folded into
+            // (`merge_buckets` sets the coarse end first, then folds the fine buckets in).
+            let end = self.end;
             *self = *later;
+            self.end = end;
             return;
         }
         if later.min < self.min || self.min.is_nan() {

@@ -150,3 +150,22 @@ fn a_nan_inside_a_counter_is_skipped_as_prometheus_skips_it() {
     assert_eq!(b.counter_increase(), prom_increase(&s));
     assert_eq!(b.counter_increase(), 4.0 - 1.0 + 5.0);
 }
+
+#[test]
+fn an_hour_starting_with_a_stale_only_bucket_keeps_its_end() {
+    // The first 5-minute bucket holds only a staleness marker, the second a sample: the
+    // folded hour must still end on the hour (it once took the second bucket's end).
+    let s = vec![
+        Sample::new(60_000, f64::from_bits(crate::STALE_NAN_BITS)),
+        Sample::new(400_000, 2.0),
+    ];
+    let mut fine = Vec::new();
+    buckets_of_samples(300_000, &s, 0, 3_600_000, &mut fine);
+    assert_eq!(fine.len(), 2);
+    let mut hours = Vec::new();
+    merge_buckets(3_600_000, &fine, &mut hours);
+    let mut direct = Vec::new();
+    buckets_of_samples(3_600_000, &s, 0, 3_600_000, &mut direct);
+    assert_eq!(hours, direct);
+    assert_eq!(hours[0].end, 3_600_000);
+}

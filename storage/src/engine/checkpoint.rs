@@ -8,7 +8,7 @@
 //!        compaction::plan_merges(plan) ──► merge_complete_windows: read each window's or
 //!             day's chunks on disk, merge_window, delete what the merged chunks replace
 //!        ──► one WriteBatch: chunks + head_index + shard_meta (flushed index, next series
-//!            id, checkpoint seq, marker)
+//!            id, checkpoint seq, rollup marks, retention cut-offs, marker)
 //!  flush_unreplicated ──► seal_all + checkpoint, every shard ──► flush_memtables (RocksDB's
 //!                         memtables flushed, purged log entries compacted away)
 //! ```
@@ -23,8 +23,11 @@ use crate::head::{CheckpointPlan, SeriesId};
 use crate::keys::{
     ALL_CFS, CF_CHUNKS, CF_HEAD_INDEX, CF_RAFT_LOG, CF_SHARD_META, META_APPLIED_MARKER,
     META_CHECKPOINT_SEQ, META_FLUSHED_INDEX, META_NEXT_SID, chunk_key, chunk_series_day_prefix,
-    day_of, day_start, parse_chunk_key, series_key, shard_meta_key,
+    day_of, day_start, meta_cutoffs_kind, meta_rollup_kind, parse_chunk_key, series_key,
+    shard_meta_key,
 };
+use crate::rollup_marks::encode_cutoffs;
+use cairn_model::Tier;
 
 impl Engine {
     /// Seals and checkpoints every shard (keeping each one's marker) and flushes the
@@ -151,6 +154,18 @@ pub(super) fn checkpoint_locked(
         shard_meta_key(shard, META_CHECKPOINT_SEQ),
         ((seq + 1) as u64).to_be_bytes(),
     );
+    for (tier, marks) in Tier::ROLLUPS.into_iter().zip(&st.rollups) {
+        if let Some(kind) = meta_rollup_kind(tier) {
+            wb.put_cf(meta, shard_meta_key(shard, kind), marks.encode());
+        }
+    }
+    for (tier, cut) in Tier::ALL.into_iter().zip(&st.cutoffs) {
+        wb.put_cf(
+            meta,
+            shard_meta_key(shard, meta_cutoffs_kind(tier)),
+            encode_cutoffs(cut),
+        );
+    }
     if let Some(m) = marker {
         wb.put_cf(meta, shard_meta_key(shard, META_APPLIED_MARKER), m);
     }

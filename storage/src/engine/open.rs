@@ -6,7 +6,8 @@
 //! ```text
 //!  open ──► open_db (options, column families) ──► shard count (stored, or stored now)
 //!       ──► recover_shard × shards: series_hash → series ids, head_index → bounds and
-//!           reopened partial chunks, shard_meta → flushed index = applied index
+//!           reopened partial chunks, shard_meta → flushed index = applied index, next
+//!           series id, rollup watermarks and dirty windows, retention cut-offs
 //! ```
 
 use std::path::Path;
@@ -27,9 +28,12 @@ use crate::error::{Error, Result};
 use crate::head::{Head, HeadLimits};
 use crate::keys::{
     ALL_CFS, CF_CHUNKS, CF_HEAD_INDEX, CF_POSTINGS, CF_RAFT_LOG, CF_SERIES_HASH, CF_SHARD_META,
-    HeadIndexEntry, META_CHECKPOINT_SEQ, META_FLUSHED_INDEX, chunk_key, decode_u64,
-    parse_series_hash_key, shard_meta_key, shard_prefix,
+    HeadIndexEntry, META_CHECKPOINT_SEQ, META_FLUSHED_INDEX, META_NEXT_SID, chunk_key, decode_u64,
+    meta_cutoffs_kind, meta_rollup_kind, parse_series_hash_key, shard_meta_key, shard_prefix,
 };
+use crate::maintenance::TierCutoffs;
+use crate::rollup_marks::{RollupMarks, decode_cutoffs};
+use cairn_model::Tier;
 
 impl Engine {
     /// Opens (or creates) the data dir and recovers every shard to its last checkpoint.
@@ -86,6 +90,7 @@ impl Engine {
             stats: EngineStats::default(),
             closed: AtomicBool::new(false),
             clock,
+            compactions: Default::default(),
         };
         Ok(Engine {
             inner: Arc::new(inner),
@@ -247,13 +252,34 @@ pub(super) fn recover_shard(
     }
     let flushed = get_u64(db, shard, META_FLUSHED_INDEX, "flushed index")?;
     let seq = get_u64(db, shard, META_CHECKPOINT_SEQ, "checkpoint seq")? as u32;
+    // Retention drops series, so the ids in `series_hash` are no longer dense: the next id is
+    // the one the last checkpoint recorded (never below the highest id + 1), so that an id
+    // is never handed out twice.
+    head.reserve_sids(get_u64(db, shard, META_NEXT_SID, "next series id")?);
     head.set_applied_index(flushed);
+    let meta = cf(db, CF_SHARD_META);
+    let mut rollups: [RollupMarks; 2] = Default::default();
+    for (i, tier) in Tier::ROLLUPS.into_iter().enumerate() {
+        if let Some(kind) = meta_rollup_kind(tier)
+            && let Some(v) = db.get_cf(meta, shard_meta_key(shard, kind))?
+        {
+            rollups[i] = RollupMarks::decode(&v, shard)?;
+        }
+    }
+    let mut cutoffs: [TierCutoffs; 3] = Default::default();
+    for (i, tier) in Tier::ALL.into_iter().enumerate() {
+        if let Some(v) = db.get_cf(meta, shard_meta_key(shard, meta_cutoffs_kind(tier)))? {
+            cutoffs[i] = decode_cutoffs(&v, shard)?;
+        }
+    }
     Ok(ShardState {
         head,
         flushed_index: flushed,
         checkpoint_seq: seq.max(1),
         bytes_since_checkpoint: 0,
         last_checkpoint: now,
+        rollups,
+        cutoffs,
     })
 }
 

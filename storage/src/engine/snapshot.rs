@@ -17,12 +17,13 @@ use super::open::recover_shard;
 use super::{Engine, bounded, cf};
 use crate::error::{Error, Result};
 use crate::keys::{
-    CF_CHUNKS, CF_HEAD_INDEX, CF_POSTINGS, CF_SERIES, CF_SERIES_HASH, CF_SHARD_META,
-    META_APPLIED_MARKER, shard_meta_key, shard_prefix,
+    CF_CHUNKS, CF_HEAD_INDEX, CF_POSTINGS, CF_ROLLUP_1H, CF_ROLLUP_5M, CF_SERIES, CF_SERIES_HASH,
+    CF_SHARD_META, META_APPLIED_MARKER, shard_meta_key, shard_prefix,
 };
 
-/// First byte of a shard dump (`Engine::dump_shard`).
-const SNAPSHOT_FORMAT: u8 = 1;
+/// First byte of a shard dump (`Engine::dump_shard`). 2 added the rollup column families
+/// (codes 6 and 7); a format-1 dump (none of them) still installs.
+const SNAPSHOT_FORMAT: u8 = 2;
 
 /// Column families holding a shard's data, every key starting with the shard (what a snapshot
 /// carries). The code of each is its position here, which is on the wire: append only.
@@ -33,6 +34,8 @@ const SHARD_CFS: &[&str] = &[
     CF_CHUNKS,
     CF_HEAD_INDEX,
     CF_SHARD_META,
+    CF_ROLLUP_5M,
+    CF_ROLLUP_1H,
 ];
 
 impl Engine {
@@ -79,7 +82,7 @@ impl Engine {
             shard,
             reason,
         };
-        if dump.first() != Some(&SNAPSHOT_FORMAT) {
+        if !matches!(dump.first(), Some(&1) | Some(&SNAPSHOT_FORMAT)) {
             return Err(corrupt(format!("unknown format {:?}", dump.first())));
         }
         let db = &self.inner.db;

@@ -97,11 +97,12 @@ fn shard_dump_bytes_are_pinned() {
     e.apply_next(1, b.finish()).unwrap();
     let dump = e.dump_shard(1, b"mk").unwrap();
     // Every record is `cf u8 · key_len u32be · key · value_len u32be · value`, column families
-    // in the order 0 series .. 5 shard_meta, keys in RocksDB order within each.
+    // in the order 0 series .. 5 shard_meta (6 rollup_5m, 7 rollup_1h: none here), keys in
+    // RocksDB order within each.
     let sid0: &[u8] = &[0; 8];
     #[rustfmt::skip]
     let parts: &[&[u8]] = &[
-        &[1],                                               // dump format 1
+        &[2],                                               // dump format 2
         // series: shard 1 · sid 0 → tenant, then labels sorted by name
         &[0, 0, 0, 0, 10, 0, 1], sid0, &[0, 0, 0, 49],
         &[7], b"default", &[0, 2],
@@ -136,6 +137,13 @@ fn shard_dump_bytes_are_pinned() {
         &[5, 0, 0, 0, 3, 0, 1, 2, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 1],
         &[5, 0, 0, 0, 3, 0, 1, 3, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 2],
         &[5, 0, 0, 0, 3, 0, 1, 5, 0, 0, 0, 2], b"mk",
+        // rollup marks of 5m and 1h (no watermark, no dirty window), then the retention
+        // cut-offs of raw, 5m and 1h (default 0, no tenant)
+        &[5, 0, 0, 0, 3, 0, 1, 6, 0, 0, 0, 13], &[0; 13],
+        &[5, 0, 0, 0, 3, 0, 1, 7, 0, 0, 0, 13], &[0; 13],
+        &[5, 0, 0, 0, 3, 0, 1, 8, 0, 0, 0, 12], &[0; 12],
+        &[5, 0, 0, 0, 3, 0, 1, 9, 0, 0, 0, 12], &[0; 12],
+        &[5, 0, 0, 0, 3, 0, 1, 10, 0, 0, 0, 12], &[0; 12],
     ];
     let expected = parts.concat();
     assert_eq!(dump, expected, "{dump:02x?}");
@@ -149,4 +157,15 @@ fn shard_dump_bytes_are_pinned() {
         read_all(&e, "default", 1, &all)
     );
     assert_eq!(dst.applied_marker(1).unwrap().as_deref(), Some(&b"mk"[..]));
+    // A format-1 dump (an older node's: no rollup families, no marks) still installs.
+    let v1 = tempfile::tempdir().unwrap();
+    let dst = Engine::open(cfg(v1.path())).unwrap();
+    let mut old = expected.clone();
+    old[0] = 1;
+    dst.install_shard(1, &old, b"mk").unwrap();
+    assert_eq!(
+        read_all(&dst, "default", 1, &all),
+        read_all(&e, "default", 1, &all)
+    );
+    assert!(dst.install_shard(1, &[3], b"mk").is_err());
 }

@@ -5,7 +5,8 @@
 //! index (`checkpoint.rs` does).
 //!
 //! ```text
-//!  apply(shard, index, batch) ──► DecodedBatch ──► Head::apply (series ids in apply order)
+//!  apply(shard, index, batch) ──► DecodedBatch ──► Head::apply_filtered (series ids in apply
+//!        │                          order; retention cut-off; late samples ──► dirty windows)
 //!        │                                            ├─► new series ──► series, series_hash,
 //!        │                                            │                   postings (one write)
 //!        └─► sealed chunks ≥ sealed_memory ──► spill_pending ──► chunks (seq 0, final keys)
@@ -15,16 +16,18 @@ use std::sync::atomic::Ordering;
 
 use rocksdb::DB;
 
-use super::{Engine, Inner, cf};
+use super::{Engine, Inner, ShardState, cf};
 use crate::error::{Error, Result};
-use crate::head::{ApplyOutcome, Head, NewSeries};
+use crate::head::{ApplyFilter, ApplyOutcome, Head, NewSeries};
 use crate::index;
 use crate::keys::{
-    CF_CHUNKS, CF_POSTINGS, CF_SERIES, CF_SERIES_HASH, chunk_key, postings_key, series_hash_key,
-    series_key,
+    CF_CHUNKS, CF_POSTINGS, CF_SERIES, CF_SERIES_HASH, chunk_key, postings_key, rollup_window_of,
+    series_hash_key, series_key,
 };
+use crate::maintenance::tier_index;
 use crate::series_record::encode_series_record;
 use cairn_model::DecodedBatch;
+use cairn_model::Tier;
 
 impl Engine {
     /// Applies the committed log entry `index` of `shard`: a write batch, or nothing (an entry
@@ -49,7 +52,7 @@ impl Engine {
         let outcome = {
             let mut st = lock.write().unwrap_or_else(|p| p.into_inner());
             st.bytes_since_checkpoint += batch.len() as u64;
-            let outcome = apply_write(&mut st.head, shard, index, batch, &mut new_series)?;
+            let outcome = apply_write(&mut st, shard, index, batch, &mut new_series)?;
             if st.head.pending_bytes() as u64 >= self.inner.cfg.sealed_memory_bytes {
                 spill_pending(&self.inner, shard, &mut st.head)?;
             }
@@ -100,9 +103,11 @@ impl Engine {
 }
 
 /// The one place where a committed write becomes a storage change (in memory; the engine then
-/// writes the new series' records).
+/// writes the new series' records). Samples at or before the tenant's raw retention cut-off
+/// are refused (a day retention deleted must not come back); samples landing in a 5-minute
+/// window that is already rolled up mark that window dirty, for a later re-roll.
 fn apply_write(
-    head: &mut Head,
+    st: &mut ShardState,
     shard: u32,
     index: u64,
     batch: &[u8],
@@ -113,7 +118,32 @@ fn apply_write(
         shard,
         reason: format!("log entry {index}: {e}"),
     })?;
-    Ok(head.apply(index, &batch, new_series))
+    let cut = st.cutoffs[tier_index(Tier::Raw)].of(batch.tenant);
+    let filter = ApplyFilter {
+        // Refusing the cut-off itself too (`<=`): a sample at a day start `c` would fall in
+        // the 5-minute window `(c - 2 h, c]`, whose other samples retention deleted, and a
+        // re-roll of that window would lose them.
+        reject_at_or_before: if cut > 0 { cut } else { i64::MIN },
+        late_at_or_before: st.marks(Tier::Rollup5m).watermark.unwrap_or(i64::MIN),
+    };
+    let mut late = Vec::new();
+    let outcome = st
+        .head
+        .apply_filtered(index, &batch, new_series, filter, &mut late);
+    if !late.is_empty() {
+        let wm_1h = st.marks(Tier::Rollup1h).watermark.unwrap_or(i64::MIN);
+        for t in late {
+            let ws = rollup_window_of(Tier::Rollup5m, t);
+            st.marks_mut(Tier::Rollup5m).dirty.insert(ws);
+            // The day's hour buckets are stale now too, not only once the 5m window is
+            // re-rolled: until then both are computed from the raw samples.
+            if t <= wm_1h {
+                let day = rollup_window_of(Tier::Rollup1h, t);
+                st.marks_mut(Tier::Rollup1h).dirty.insert(day);
+            }
+        }
+    }
+    Ok(outcome)
 }
 
 /// Writes the head's sealed chunks to RocksDB and drops them from memory (the caller holds
