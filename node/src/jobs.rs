@@ -11,12 +11,16 @@
 //!              │                    RaftGroups::reconcile — replicas, placement, membership
 //!              ├─ rules (500 ms, and on every meta KV change): RuleManager::sync — one
 //!              │                    evaluation task per rule group while leading the meta group
-//!              └─ notify (1 s, on every meta KV change, and when a group is due):
-//!                                   NotifyManager::sync — notifications while leading
-//!  (retention, downsampling and rebalancing join here as jobs)
+//!              ├─ notify (1 s, on every meta KV change, and when a group is due):
+//!              │                    NotifyManager::sync — notifications while leading
+//!              └─ maintenance (10 s, at once again while work is left): on each shard led
+//!                                   here, plan_maintenance — rollups and retention as Raft
+//!                                   commands, at most [maintenance] cpu_share of a core
+//!  (rebalancing joins here as a job)
 //! ```
 
 pub mod checkpoint;
+pub mod maintenance;
 pub mod notify;
 pub mod reconcile;
 pub mod rule_eval;
@@ -27,6 +31,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 pub use checkpoint::CheckpointJob;
+pub use maintenance::MaintenanceJob;
 pub use notify::NotifyJob;
 pub use reconcile::ReconcileJob;
 pub use rule_eval::RuleEvalJob;

@@ -217,6 +217,35 @@ impl Metrics {
             "Compressed chunk bytes written.",
             c(&s.chunk_bytes_written),
         );
+        for (name, help, v) in [
+            (
+                "cairn_rollup_windows_total",
+                "Rollup windows (5m: 2 hours, 1h: a day) completed by this node's shard replicas.",
+                &s.maintenance_windows_rolled,
+            ),
+            (
+                "cairn_rollup_blocks_written_total",
+                "Rollup blocks (one series, one window) written by this node's shard replicas.",
+                &s.maintenance_blocks_written,
+            ),
+            (
+                "cairn_retention_days_deleted_total",
+                "Shard-days of a tier deleted by retention on this node.",
+                &s.maintenance_days_deleted,
+            ),
+            (
+                "cairn_retention_bytes_deleted_total",
+                "Estimated bytes deleted by retention on this node (before compaction).",
+                &s.maintenance_bytes_deleted,
+            ),
+            (
+                "cairn_retention_series_dropped_total",
+                "Series dropped from the index once no tier held data of them.",
+                &s.maintenance_series_dropped,
+            ),
+        ] {
+            counter(&mut o, name, help, c(v));
+        }
         counter(
             &mut o,
             "cairn_raft_snapshots_sent_total",

@@ -16,7 +16,9 @@ use crate::alerting::{RuleManager, RuleManagerSettings};
 use crate::api::{self, AppState};
 use crate::cluster::Cluster;
 use crate::config::NodeConfig;
-use crate::jobs::{CheckpointJob, NotifyJob, ReconcileJob, RuleEvalJob, Supervisor, Trigger};
+use crate::jobs::{
+    CheckpointJob, MaintenanceJob, NotifyJob, ReconcileJob, RuleEvalJob, Supervisor, Trigger,
+};
 use crate::metrics::Metrics;
 use crate::notify::{AlertBoard, NotifyManager, NotifyManagerSettings, Senders};
 use crate::query::QueryService;
@@ -109,6 +111,8 @@ pub async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     ));
     let (jobs_stop_tx, jobs_stop_rx) = tokio::sync::watch::channel(false);
     let jobs = Arc::new(start_jobs(
+        &cfg,
+        &metrics,
         &cluster,
         &rules,
         &notify,
@@ -194,17 +198,28 @@ fn rule_manager(
 /// by every change of the cluster state), rule evaluation and notifications (also woken by
 /// every change of the meta group's key-value space).
 fn start_jobs(
+    cfg: &NodeConfig,
+    metrics: &Metrics,
     cluster: &Arc<Cluster>,
     rules: &Arc<RuleManager>,
     notify: &Arc<NotifyManager>,
     clock: Arc<dyn Clock>,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Supervisor {
-    let jobs = Supervisor::new(clock, stop.clone());
+    let jobs = Supervisor::new(clock.clone(), stop.clone());
     jobs.spawn(Arc::new(CheckpointJob::new(cluster.groups().clone())));
     let reconcile = jobs.spawn(Arc::new(ReconcileJob::new(cluster.clone())));
     let rules = jobs.spawn(Arc::new(RuleEvalJob::new(rules.clone())));
     let notify_trigger = jobs.spawn(Arc::new(NotifyJob::new(notify.clone())));
+    let maintenance = Arc::new(MaintenanceJob::new(
+        cluster.clone(),
+        clock.clone(),
+        cfg.maintenance.clone(),
+        cfg.retention_defaults(),
+        cfg.storage.ooo_window_ms,
+        metrics.maintenance.clone(),
+    ));
+    maintenance.set_trigger(jobs.spawn(maintenance.clone()));
     notify.set_trigger(notify_trigger.clone());
     let meta = cluster.groups().meta();
     wake_on_change(meta.watch(), reconcile, stop.clone());

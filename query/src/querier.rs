@@ -4,7 +4,7 @@
 //! series' samples a batch of series at a time ([`READ_BATCH`]), so a query holds the raw
 //! samples of one batch at once, not of the whole selection.
 
-use cairn_model::{Bucket, Labels, Matcher, Sample, Tier, buckets_of_samples, merge_buckets};
+use cairn_model::{Bucket, Labels, Matcher, Sample, Tier, tier_buckets_of_samples};
 
 use crate::error::Result;
 
@@ -96,13 +96,7 @@ pub trait Querier: Sync {
         }
         let mut raw = Vec::new();
         self.samples(id, mint + 1, maxt, &mut raw)?;
-        if tier == Tier::Rollup1h {
-            let mut fine = Vec::new();
-            buckets_of_samples(Tier::Rollup5m.bucket_ms(), &raw, mint, maxt, &mut fine);
-            merge_buckets(width, &fine, out);
-        } else {
-            buckets_of_samples(width, &raw, mint, maxt, out);
-        }
+        tier_buckets_of_samples(tier, &raw, mint, maxt, out);
         Ok(())
     }
 

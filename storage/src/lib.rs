@@ -52,4 +52,4 @@ pub use engine::{Engine, EngineStats, FlushOutcome, SeriesRef};
 pub use error::{Error, Result};
 pub use head::ApplyOutcome;
 pub use maintenance::{Maintenance, MaintenanceOutcome, RollupState, TierCutoffs, TierProgress};
-pub use maintenance_plan::{MaintenancePlanConfig, plan_maintenance};
+pub use maintenance_plan::{MaintenancePlanConfig, plan_maintenance, rollup_lag_ms};

@@ -122,6 +122,34 @@ pub fn plan_maintenance(
     plan.out
 }
 
+/// How far `tier`'s watermark is behind the newest window the planner could roll now (ms; 0
+/// when caught up, and for raw or a shard without data): the `lag` of `/metrics` and status.
+pub fn rollup_lag_ms(
+    state: &RollupState,
+    tier: Tier,
+    now: i64,
+    cfg: &MaintenancePlanConfig,
+) -> i64 {
+    let Some(oldest) = state.oldest else {
+        return 0;
+    };
+    let built = |t: Tier| {
+        state
+            .progress(t)
+            .watermark
+            .unwrap_or_else(|| rollup_window_of(t, oldest))
+    };
+    let newest_eligible = match tier {
+        Tier::Raw => return 0,
+        Tier::Rollup5m => {
+            let w = rollup_window_ms(Tier::Rollup5m);
+            (now - cfg.ooo_window_ms).div_euclid(w) * w
+        }
+        Tier::Rollup1h => day_floor(built(Tier::Rollup5m)),
+    };
+    (newest_eligible - built(tier)).max(0)
+}
+
 struct Plan<'a> {
     out: Vec<Maintenance>,
     cfg: &'a MaintenancePlanConfig,

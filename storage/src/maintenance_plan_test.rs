@@ -211,3 +211,26 @@ fn max_commands_keeps_whole_windows() {
     assert_eq!(plan.len(), 6);
     assert!(matches!(plan[5], Maintenance::Rollup { last: true, .. }));
 }
+
+#[test]
+fn the_lag_is_what_the_planner_would_still_roll() {
+    let day0 = 20_000 * MS_PER_DAY;
+    let mut s = state(day0 + 30 * 60_000, day0 + 10 * H, 10);
+    let c = cfg();
+    let now = day0 + 10 * H;
+    // Nothing built: from the oldest data's window to the newest eligible one.
+    let eligible = (now - c.ooo_window_ms).div_euclid(2 * H) * 2 * H;
+    assert_eq!(rollup_lag_ms(&s, Tier::Rollup5m, now, &c), eligible - day0);
+    assert_eq!(rollup_lag_ms(&s, Tier::Rollup1h, now, &c), 0);
+    // Caught up.
+    s.rollup_5m.watermark = Some(eligible);
+    assert_eq!(rollup_lag_ms(&s, Tier::Rollup5m, now, &c), 0);
+    // A day later the 5m tier is a day behind and the 1h tier has a day to build.
+    let later = now + MS_PER_DAY;
+    assert_eq!(rollup_lag_ms(&s, Tier::Rollup5m, later, &c), MS_PER_DAY);
+    s.rollup_5m.watermark = Some(eligible + MS_PER_DAY);
+    assert_eq!(rollup_lag_ms(&s, Tier::Rollup1h, later, &c), MS_PER_DAY);
+    assert_eq!(rollup_lag_ms(&s, Tier::Raw, later, &c), 0);
+    s.oldest = None;
+    assert_eq!(rollup_lag_ms(&s, Tier::Rollup5m, later, &c), 0);
+}

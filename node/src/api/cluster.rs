@@ -16,14 +16,49 @@ use super::{ApiError, Params};
 use super::{SharedState, success};
 
 /// `GET /api/v1/cluster/status`, with the retention policies (the defaults of this node's
-/// configuration and every tenant's override) under `retention`.
+/// configuration and every tenant's override) under `retention`, and this node's retention
+/// and rollup work under `maintenance`.
 pub async fn status(State(st): State<SharedState>) -> Response {
     let mut status = st.cluster.status();
     status["retention"] = super::tenants::cluster_retention_json(
         st.cluster.groups().meta(),
         &st.cfg.retention_defaults(),
     );
+    status["maintenance"] = maintenance_json(&st);
     success(status)
+}
+
+/// What this node's maintenance job and shard replicas did: the job's last pass, the lag and
+/// oldest watermark of each rollup tier over the shards it leads, and the work applied here.
+fn maintenance_json(st: &SharedState) -> serde_json::Value {
+    use std::sync::atomic::Ordering::Relaxed;
+    let m = &st.metrics.maintenance;
+    let e = st.engine.stats();
+    let tier = |i: usize| {
+        serde_json::json!({
+            "lag_seconds": m.lag_ms[i].load(Relaxed) as f64 / 1000.0,
+            "built_to_ms": m.watermark_ms[i].load(Relaxed),
+        })
+    };
+    let last_run_ms = st
+        .jobs
+        .stats()
+        .iter()
+        .find(|j| j.name == "maintenance")
+        .map(|j| j.last_run_ms.load(Relaxed));
+    serde_json::json!({
+        "enabled": st.cfg.maintenance.enabled,
+        "last_run_ms": last_run_ms,
+        "shards_led": m.shards_led.load(Relaxed),
+        "commands": m.commands.load(Relaxed),
+        "5m": tier(0),
+        "1h": tier(1),
+        "windows_rolled": e.maintenance_windows_rolled.load(Relaxed),
+        "blocks_written": e.maintenance_blocks_written.load(Relaxed),
+        "days_deleted": e.maintenance_days_deleted.load(Relaxed),
+        "bytes_deleted": e.maintenance_bytes_deleted.load(Relaxed),
+        "series_dropped": e.maintenance_series_dropped.load(Relaxed),
+    })
 }
 
 /// `POST /api/v1/debug/faults?block=ID,ID&unblock=ID,ID|all`

@@ -69,24 +69,24 @@ async fn ingest_influx(
     let result = async {
         let tenant = tenant_of(req.headers()).map_err(WriteError::from)?;
         let body = read_body(&st, req).await.map_err(WriteError::from)?;
-        let shards = st.tenant_shards(&tenant);
-        let mut builder = WriteBatchBuilder::sharded(tenant, shards);
+        let mut builder = batch_builder(&st, tenant);
         let report =
             influx::parse_body_into(&body, &mut builder, precision, db.as_deref(), st.clock.now_ms());
         st.metrics.influx_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         st.metrics
             .ingest_rejected_invalid
             .fetch_add(report.rejected as u64, std::sync::atomic::Ordering::Relaxed);
+        let expired = count_expired(&st, &builder);
         let outcome = commit(&st, builder.finish_sharded())
             .await
             .map_err(WriteError::from)?;
-        let rejected = report.rejected as u64 + outcome.rejected();
+        let rejected = report.rejected as u64 + outcome.rejected() + expired;
         if rejected == 0 {
             return Ok(StatusCode::NO_CONTENT.into_response());
         }
         let (line, message) = match &report.first_error {
             Some(e) => (Some(e.line), format!("line {}: {}", e.line, e.message)),
-            None => (None, rejection_message(&outcome, &st)),
+            None => (None, rejection_message(&outcome, expired, &st)),
         };
         Err(WriteError {
             status: StatusCode::BAD_REQUEST,
@@ -113,20 +113,21 @@ pub async fn remote_write(State(st): State<SharedState>, req: Request) -> Respon
         let tenant = tenant_of(req.headers())?;
         let max = st.cfg.limits.max_body_bytes as usize;
         let compressed = read_raw_body(req, max).await?;
-        let shards = st.tenant_shards(&tenant);
-        let mut builder = WriteBatchBuilder::sharded(tenant, shards);
+        let mut builder = batch_builder(&st, tenant);
         let decoded = remote::decode_into(&compressed, max.saturating_mul(4), &mut builder)
             .map_err(ApiError::bad_data)?;
         st.metrics
             .remote_write_requests
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let expired = count_expired(&st, &builder);
         let outcome = commit(&st, builder.finish_sharded()).await?;
-        if outcome.rejected() > 0 || decoded.histograms > 0 {
+        let rejected = outcome.rejected() + expired;
+        if rejected > 0 || decoded.histograms > 0 {
             // Prometheus does not retry a 4xx, which is right: these samples can never be
             // stored. The float samples of the request are written all the same.
             let mut why = Vec::new();
-            if outcome.rejected() > 0 {
-                why.push(rejection_message(&outcome, &st));
+            if rejected > 0 {
+                why.push(rejection_message(&outcome, expired, &st));
             }
             if decoded.histograms > 0 {
                 why.push(format!(
@@ -138,7 +139,7 @@ pub async fn remote_write(State(st): State<SharedState>, req: Request) -> Respon
                 "{} ({} samples written, {} rejected)",
                 why.join("; "),
                 outcome.written + outcome.duplicates,
-                outcome.rejected() + decoded.histograms as u64
+                rejected + decoded.histograms as u64
             )));
         }
         Ok(StatusCode::NO_CONTENT.into_response())
@@ -150,11 +151,44 @@ pub async fn remote_write(State(st): State<SharedState>, req: Request) -> Respon
     }
 }
 
-fn rejection_message(o: &ApplyOutcome, st: &SharedState) -> String {
+/// A builder for `tenant`'s shards that leaves out samples older than the tenant's raw
+/// retention (its override, else the cluster default): retention would delete them, and the
+/// shards' own cut-offs refuse them at apply anyway once a retention pass has run there.
+fn batch_builder(st: &SharedState, tenant: cairn_model::Tenant) -> WriteBatchBuilder {
+    let raw_ms = crate::cluster::tenant_retention::effective_retention(
+        st.cluster.groups().meta(),
+        &st.cfg.retention_defaults(),
+        tenant.as_str(),
+    )
+    .map_or(0, |e| e.policy.raw_ms);
+    let shards = st.tenant_shards(&tenant);
+    let mut builder = WriteBatchBuilder::sharded(tenant, shards);
+    if raw_ms > 0 {
+        builder.reject_at_or_before(st.clock.now_ms().saturating_sub(raw_ms));
+    }
+    builder
+}
+
+/// The samples `builder` left out for retention, counted with the other too-old samples.
+fn count_expired(st: &SharedState, builder: &WriteBatchBuilder) -> u64 {
+    let n = builder.expired() as u64;
+    st.engine
+        .stats()
+        .samples_rejected_too_old
+        .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    n
+}
+
+fn rejection_message(o: &ApplyOutcome, expired: u64, st: &SharedState) -> String {
     let mut parts = Vec::new();
+    if expired > 0 {
+        parts.push(format!(
+            "{expired} samples are older than the tenant's raw retention"
+        ));
+    }
     if o.rejected_too_old > 0 {
         parts.push(format!(
-            "{} samples are older than their series' newest sample by more than the out-of-order window ({})",
+            "{} samples are older than their series' newest sample by more than the out-of-order window ({}), or than their shard's retention cut-off",
             o.rejected_too_old,
             cairn_model::units::format_duration_ms(st.cfg.storage.ooo_window_ms)
         ));

@@ -304,6 +304,8 @@ pub fn render_status(d: &Value) -> String {
                         cell(&s["placement"]),
                         cell(&s["last_applied"]),
                         cell(&s["log_entries"]),
+                        built_to(&s["rollup"]["5m"]),
+                        built_to(&s["rollup"]["1h"]),
                     ]
                 })
                 .collect()
@@ -319,11 +321,44 @@ pub fn render_status(d: &Value) -> String {
             "PLACEMENT",
             "APPLIED",
             "LOG",
+            "5M BUILT TO",
+            "1H BUILT TO",
         ],
         &shards,
     );
+    out += &render_maintenance(&d["maintenance"]);
     out += &render_retention(&d["retention"]);
     out
+}
+
+/// A rollup tier's watermark as a time (`-` before the first window), `+N dirty` after it
+/// when late samples changed built windows.
+fn built_to(tier: &Value) -> String {
+    let at = tier["built_to_ms"]
+        .as_i64()
+        .map_or("-".to_string(), crate::timeparse::format_rfc3339_ms);
+    match tier["dirty"].as_u64() {
+        Some(n) if n > 0 => format!("{at} +{n} dirty"),
+        _ => at,
+    }
+}
+
+/// One line on what this node's maintenance did. Nothing for a node that does not report it.
+fn render_maintenance(m: &Value) -> String {
+    if m.is_null() {
+        return String::new();
+    }
+    format!(
+        "
+maintenance on this node: {} shard(s) led, lag 5m {}s / 1h {}s; applied: {} windows rolled, {} days deleted (~{} bytes), {} series dropped\n",
+        m["shards_led"],
+        m["5m"]["lag_seconds"],
+        m["1h"]["lag_seconds"],
+        m["windows_rolled"],
+        m["days_deleted"],
+        m["bytes_deleted"],
+        m["series_dropped"]
+    )
 }
 
 /// The retention defaults on one line, then a table of the tenants that override them

@@ -61,6 +61,13 @@ impl Cluster {
             let settled =
                 m.voters == placed && placed.len() == self.rf.min(state.nodes.len()) && !m.joint;
             healthy &= m.leader.is_some() && settled;
+            let rollup = match self.groups.engine().rollup_state(shard) {
+                Ok(r) => json!({
+                    "5m": { "built_to_ms": r.rollup_5m.watermark, "dirty": r.rollup_5m.dirty.len() },
+                    "1h": { "built_to_ms": r.rollup_1h.watermark, "dirty": r.rollup_1h.dirty.len() },
+                }),
+                Err(e) => json!({ "error": e.to_string() }),
+            };
             shards.push(json!({
                 "id": shard,
                 "group": m.group,
@@ -75,6 +82,9 @@ impl Cluster {
                 "last_log_index": m.last_log_index,
                 "log_entries": m.log_entries(),
                 "snapshot_index": m.snapshot_index,
+                // This replica's rollup progress: every window ending at or before
+                // `built_to_ms` is built (unless dirty: changed by late samples since).
+                "rollup": rollup,
             }));
         }
         json!({

@@ -3,8 +3,8 @@
 //! A series handle's id packs the shard and the series id, `shard << 48 | sid`, so the
 //! evaluator can hand it back without the querier keeping a table of selected series.
 
-use cairn_model::{Matcher, Sample};
-use cairn_query::{Error, Querier, Result, SeriesHandle};
+use cairn_model::{Bucket, Matcher, Sample, Tier};
+use cairn_query::{Error, Querier, Result, SeriesHandle, TierBounds};
 
 use super::TenantShards;
 
@@ -108,6 +108,29 @@ impl Querier for EngineQuerier {
             .collect::<Result<Vec<_>>>()?;
         self.shards
             .read_many(&refs, mint, maxt, out)
+            .map_err(query_error)
+    }
+
+    fn tier_bounds(&self) -> TierBounds {
+        let [raw_from, rollup_5m_from, rollup_1h_from] = self.shards.tier_bounds();
+        TierBounds {
+            raw_from,
+            rollup_5m_from,
+            rollup_1h_from,
+        }
+    }
+
+    fn buckets(
+        &self,
+        id: u64,
+        tier: Tier,
+        mint: i64,
+        maxt: i64,
+        out: &mut Vec<Bucket>,
+    ) -> Result<()> {
+        let (shard, sid) = self.check(id)?;
+        self.shards
+            .read_buckets(shard, sid, tier, mint, maxt, out)
             .map_err(query_error)
     }
 }

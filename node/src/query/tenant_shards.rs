@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use cairn_model::{Matcher, Sample, Tenant};
+use cairn_model::{Bucket, Matcher, Sample, Tenant, Tier, tier_buckets_of_samples};
 use cairn_storage::{Engine, SeriesRef};
 
 use crate::cluster::Cluster;
@@ -150,6 +150,39 @@ impl TenantShards {
             }
         }
         Ok(())
+    }
+
+    /// Replaces `out` with the `tier` buckets of series `sid` of `shard` ending in
+    /// `(mint, maxt]`: a local replica's stitched rollups; for a shard read from another node,
+    /// buckets computed here from its raw samples (exact while raw holds the window; rollups
+    /// are not served over the network yet).
+    pub fn read_buckets(
+        &self,
+        shard: u32,
+        sid: u64,
+        tier: Tier,
+        mint: i64,
+        maxt: i64,
+        out: &mut Vec<Bucket>,
+    ) -> Result<()> {
+        if !self.remote.contains(&shard) {
+            return Ok(self
+                .engine
+                .read_buckets(shard, sid, tier, mint, maxt, out)?);
+        }
+        let mut raw = Vec::new();
+        self.read_samples(shard, sid, mint + 1, maxt, &mut raw)?;
+        out.clear();
+        tier_buckets_of_samples(tier, &raw, mint, maxt, out);
+        Ok(())
+    }
+
+    /// The oldest time each tier (raw, 5m, 1h) may hold this tenant's data: just after the
+    /// latest retention cut-off applied on the local replicas (`i64::MIN` where none was).
+    pub fn tier_bounds(&self) -> [i64; 3] {
+        self.engine
+            .tier_bounds(self.tenant.as_str(), &self.local)
+            .map(|cut| if cut == i64::MIN { cut } else { cut + 1 })
     }
 
     /// Label names of the matching series (all series without matchers), within `range`.

@@ -31,7 +31,9 @@ pub use error::{Error, Result};
 pub use labels::{Label, Labels, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher};
 pub use retention_policy::{RetentionOverride, RetentionPolicy};
-pub use rollup_bucket::{Bucket, bucket_end, buckets_of_samples, merge_buckets};
+pub use rollup_bucket::{
+    Bucket, bucket_end, buckets_of_samples, merge_buckets, tier_buckets_of_samples,
+};
 pub use sample::{STALE_NAN_BITS, Sample, is_stale_marker, merge_preferring_first};
 pub use tenant::Tenant;
 pub use tier::Tier;

@@ -189,6 +189,26 @@ pub fn buckets_of_samples(
     out.extend(cur);
 }
 
+/// Appends to `out` the non-empty buckets of rollup `tier` built from raw `samples` in
+/// `(from, to]`, as the rollup jobs build them: 5-minute buckets from the samples, 1-hour
+/// ones folded from those (the same float additions as a stored hour).
+pub fn tier_buckets_of_samples(
+    tier: crate::Tier,
+    samples: &[crate::Sample],
+    from: i64,
+    to: i64,
+    out: &mut Vec<Bucket>,
+) {
+    let five = crate::Tier::Rollup5m.bucket_ms();
+    if tier == crate::Tier::Rollup1h {
+        let mut fine = Vec::new();
+        buckets_of_samples(five, samples, from, to, &mut fine);
+        merge_buckets(tier.bucket_ms(), &fine, out);
+    } else {
+        buckets_of_samples(five, samples, from, to, out);
+    }
+}
+
 /// Appends to `out` the `width`-wide buckets folded from finer ones (`fine` in time order,
 /// each inside one `width` bucket, e.g. 5-minute buckets into hours).
 pub fn merge_buckets(width: i64, fine: &[Bucket], out: &mut Vec<Bucket>) {

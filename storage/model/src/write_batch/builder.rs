@@ -57,6 +57,10 @@ pub struct WriteBatchBuilder {
     samples: usize,
     label_scratch: Vec<(u32, u32)>,
     hash_buf: Vec<u8>,
+    /// Samples at or before this time are left out (older than the tenant's raw retention)
+    /// and counted in `expired`.
+    reject_before: i64,
+    expired: usize,
 }
 
 #[derive(Default)]
@@ -94,7 +98,21 @@ impl WriteBatchBuilder {
             samples: 0,
             label_scratch: Vec::new(),
             hash_buf: Vec::new(),
+            reject_before: i64::MIN,
+            expired: 0,
         }
+    }
+
+    /// Leaves out every sample at or before `t` (ms) from now on, counting it in
+    /// [`expired`](Self::expired): the write path passes the tenant's raw retention cut-off,
+    /// so data that retention would delete is refused before it is proposed.
+    pub fn reject_at_or_before(&mut self, t: i64) {
+        self.reject_before = t;
+    }
+
+    /// Samples left out by [`reject_at_or_before`](Self::reject_at_or_before).
+    pub fn expired(&self) -> usize {
+        self.expired
     }
 
     pub fn tenant(&self) -> &Tenant {
@@ -246,8 +264,17 @@ impl WriteBatchBuilder {
             group.next = 0;
         }
         let before = self.log.len();
-        self.log.extend(samples.into_iter().map(|s| (item, s)));
+        let cut = self.reject_before;
+        let mut offered = 0usize;
+        self.log.extend(
+            samples
+                .into_iter()
+                .inspect(|_| offered += 1)
+                .filter(|s| s.t > cut)
+                .map(|s| (item, s)),
+        );
         let added = &self.log[before..];
+        self.expired += offered - added.len();
         if added.is_empty() {
             return;
         }

@@ -397,3 +397,19 @@ fn abandoned_group_keeps_no_samples() {
         Sample::new(2, 2.0)
     );
 }
+
+#[test]
+fn samples_at_or_before_the_retention_cut_are_left_out_and_counted() {
+    let mut b = WriteBatchBuilder::new(Tenant::new("t").unwrap());
+    b.reject_at_or_before(1_000);
+    b.begin_group([("host", "a")]).unwrap();
+    b.add_series(
+        "cpu",
+        [500, 1_000, 1_001, 2_000].map(|t| Sample::new(t, 1.0)),
+    );
+    assert_eq!(b.expired(), 2);
+    assert_eq!(b.sample_count(), 2);
+    let batch = b.finish();
+    assert_eq!(batch.min_t(), 1_001);
+    assert_eq!(batch.sample_count(), 2);
+}
