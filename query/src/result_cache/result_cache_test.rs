@@ -278,6 +278,8 @@ fn instant_answers_are_kept_per_time() {
     let notes = Notes {
         warnings: vec![],
         infos: vec!["PromQL info: x".into()],
+        tiers: vec![cairn_model::Tier::Rollup5m],
+        approximate: false,
     };
     c.store_instant(Key::instant(&t, "2", 100), g, &v, &notes);
     assert_eq!(
@@ -419,6 +421,8 @@ fn annotations_are_kept_with_the_steps_they_came_from() {
     let a = Notes {
         warnings: vec![],
         infos: vec!["info a".into()],
+        tiers: vec![cairn_model::Tier::Raw],
+        approximate: false,
     };
     c.store_range(
         key.clone(),
@@ -433,6 +437,8 @@ fn annotations_are_kept_with_the_steps_they_came_from() {
     let b = Notes {
         warnings: vec!["warning b".into()],
         infos: vec!["info a".into()],
+        tiers: vec![cairn_model::Tier::Rollup1h],
+        approximate: true,
     };
     // An extension [140, 160] keeps the earlier steps, so both sets of notes.
     c.store_range(
@@ -450,4 +456,10 @@ fn annotations_are_kept_with_the_steps_they_came_from() {
     assert_eq!(cached[0].samples.len(), 7);
     assert_eq!(notes.infos, ["info a"]);
     assert_eq!(notes.warnings, ["warning b"]);
+    // The tiers read by both parts, and approximate if either was.
+    assert_eq!(
+        notes.tiers,
+        [cairn_model::Tier::Raw, cairn_model::Tier::Rollup1h]
+    );
+    assert!(notes.approximate);
 }
