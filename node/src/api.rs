@@ -13,7 +13,7 @@
 //!  /api/v2/silences, /silence/{id}, /status, /receivers (api::notify) ─► meta KV
 //!  GET /api/v1/tenants/{tenant}, PUT|DELETE /api/v1/tenants/{tenant}/retention ─► meta KV
 //!  GET /api/v1/cluster/status, /cluster/rules;  POST /api/v1/debug/faults (test-faults builds)
-//!  POST /api/v1/admin/flush, /snapshot, /clock (--dev-clock);  GET /metrics, /health, /ready
+//!  POST /api/v1/admin/flush, /snapshot, /clock (--dev-clock); GET /api/v1/admin/rollups;  GET /metrics, /health, /ready
 //! ```
 
 pub mod admin;
@@ -156,6 +156,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/api/v1/admin/flush", post(admin::flush))
         .route("/api/v1/admin/snapshot", post(admin::snapshot))
         .route("/api/v1/admin/clock", get(admin::clock).post(admin::clock))
+        .route("/api/v1/admin/rollups", get(admin::rollups))
         .route("/metrics", get(admin::metrics))
         .route("/health", get(admin::health))
         .route("/ready", get(admin::ready))

@@ -42,6 +42,7 @@ use cairn_model::{Labels, Tier};
 
 mod buckets;
 mod checkpoint;
+pub mod digest;
 mod maintain;
 mod open;
 mod read;

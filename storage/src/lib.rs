@@ -48,6 +48,7 @@ pub mod rollup_marks;
 pub mod series_record;
 
 pub use config::StorageConfig;
+pub use engine::digest::{RollupDigest, TierDigest};
 pub use engine::{Engine, EngineStats, FlushOutcome, SeriesRef};
 pub use error::{Error, Result};
 pub use head::ApplyOutcome;

@@ -53,38 +53,9 @@ pub fn plan_maintenance(
         cfg,
         next_sid: state.next_sid,
     };
-    // 5-minute windows: dirty ones first, then onwards from the watermark.
-    let win5 = rollup_window_ms(Tier::Rollup5m);
-    for &ws in &state.rollup_5m.dirty {
-        plan.window(Tier::Rollup5m, ws);
-    }
-    let mut wm5 = state.rollup_5m.watermark;
-    let mut ws = wm5.or(state.oldest.map(|t| rollup_window_of(Tier::Rollup5m, t)));
-    while let Some(w) = ws {
-        if w + win5 > now - cfg.ooo_window_ms || !plan.window(Tier::Rollup5m, w) {
-            break;
-        }
-        // As the applied command will: the first roll sets the watermark, later ones move it.
-        wm5 = Some(w + win5);
-        ws = Some(w + win5);
-    }
-    // Days: dirty ones, then those the 5-minute tier has covered once this plan is applied
-    // (a 1h roll reads 5m buckets stitched, so it is right whatever the order).
-    for &ds in &state.rollup_1h.dirty {
-        plan.window(Tier::Rollup1h, ds);
-    }
-    let mut ds = state
-        .rollup_1h
-        .watermark
-        .or(state.oldest.map(|t| rollup_window_of(Tier::Rollup1h, t)));
-    while let (Some(d), Some(w5)) = (ds, wm5) {
-        if d + MS_PER_DAY > w5 || !plan.window(Tier::Rollup1h, d) {
-            break;
-        }
-        ds = Some(d + MS_PER_DAY);
-    }
-    // Retention, gated on the state as applied now (not on this plan's rolls, which might
-    // not all commit): a tier's days go once the next coarser tier is built over them.
+    // Retention first (a long catch-up of rolls must not starve it), gated on the state as
+    // applied now (not on this plan's rolls, which might not all commit): a tier's days go
+    // once the next coarser tier is built over them.
     for tier in [Tier::Rollup1h, Tier::Rollup5m, Tier::Raw] {
         let limit = match tier.coarser() {
             None => i64::MAX,
@@ -118,6 +89,49 @@ pub fn plan_maintenance(
                 tenants,
             });
         }
+    }
+    // 5-minute windows: dirty ones first, then onwards from the watermark.
+    let win5 = rollup_window_ms(Tier::Rollup5m);
+    for &ws in &state.rollup_5m.dirty {
+        plan.window(Tier::Rollup5m, ws);
+    }
+    let mut wm5 = state.rollup_5m.watermark;
+    let mut ws = wm5.or(state.oldest.map(|t| rollup_window_of(Tier::Rollup5m, t)));
+    // Nothing newer than the watermark: the windows up to the newest eligible one are all
+    // empty, and the engine lets one roll of that window jump the watermark over them.
+    let newest_eligible = (now - cfg.ooo_window_ms).div_euclid(win5) * win5 - win5;
+    if let Some(wm) = wm5
+        && state.newest.is_none_or(|n| n <= wm)
+    {
+        ws = Some(wm.max(newest_eligible));
+    }
+    while let Some(w) = ws {
+        if w + win5 > now - cfg.ooo_window_ms || !plan.window(Tier::Rollup5m, w) {
+            break;
+        }
+        // As the applied command will: the first roll sets the watermark, later ones move it.
+        wm5 = Some(w + win5);
+        ws = Some(w + win5);
+    }
+    // Days: dirty ones, then those the 5-minute tier has covered once this plan is applied
+    // (a 1h roll reads 5m buckets stitched, so it is right whatever the order).
+    for &ds in &state.rollup_1h.dirty {
+        plan.window(Tier::Rollup1h, ds);
+    }
+    let mut ds = state
+        .rollup_1h
+        .watermark
+        .or(state.oldest.map(|t| rollup_window_of(Tier::Rollup1h, t)));
+    if let (Some(wm), Some(w5)) = (state.rollup_1h.watermark, wm5)
+        && state.newest.is_none_or(|n| n <= wm)
+    {
+        ds = Some(wm.max(day_floor(w5) - MS_PER_DAY));
+    }
+    while let (Some(d), Some(w5)) = (ds, wm5) {
+        if d + MS_PER_DAY > w5 || !plan.window(Tier::Rollup1h, d) {
+            break;
+        }
+        ds = Some(d + MS_PER_DAY);
     }
     plan.out
 }

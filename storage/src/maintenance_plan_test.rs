@@ -109,6 +109,12 @@ fn dirty_windows_come_first_and_hold_back_retention() {
     };
     let now = 10 * D + 2 * H;
     let plan = plan_maintenance(&s, &|_| policy(1, 2, 3), now, &cfg());
+    // Retention comes first (a long catch-up of rolls never starves it), then the rolls.
+    assert!(matches!(plan[0], Maintenance::Expire { .. }));
+    let plan: Vec<Maintenance> = plan
+        .into_iter()
+        .filter(|m| matches!(m, Maintenance::Rollup { .. }))
+        .collect();
     assert_eq!(
         plan[0],
         Maintenance::Rollup {
@@ -127,7 +133,7 @@ fn dirty_windows_come_first_and_hold_back_retention() {
             ..
         } if w == 2 * D
     ));
-    let ex = expires(&plan);
+    let ex = expires(&plan_maintenance(&s, &|_| policy(1, 2, 3), now, &cfg()));
     // 1h: by policy alone (now - 3 d, floored to a day). 5m: held at the dirty day 2.
     // Raw: held at the dirty 5m window's day 3.
     assert_eq!(
@@ -233,4 +239,29 @@ fn the_lag_is_what_the_planner_would_still_roll() {
     assert_eq!(rollup_lag_ms(&s, Tier::Raw, later, &c), 0);
     s.oldest = None;
     assert_eq!(rollup_lag_ms(&s, Tier::Rollup5m, later, &c), 0);
+}
+
+#[test]
+fn an_idle_shard_jumps_its_watermarks_to_the_newest_eligible_window() {
+    // Data ended at day 2; the watermarks are past it; a month passes.
+    let mut s = state(0, 2 * D, 5);
+    s.rollup_5m.watermark = Some(2 * D + 2 * H);
+    s.rollup_1h.watermark = Some(3 * D);
+    let now = 33 * D + 5 * H;
+    let plan = plan_maintenance(&s, &|_| policy(0, 0, 0), now, &cfg());
+    // One window of each tier, the newest eligible: not thirty days of empty ones.
+    let r5 = rolls(&plan, Tier::Rollup5m);
+    let r1 = rolls(&plan, Tier::Rollup1h);
+    assert_eq!(r5.len(), 1, "{plan:?}");
+    assert_eq!(r5[0].0, (now - H).div_euclid(2 * H) * 2 * H - 2 * H);
+    assert_eq!(r1.len(), 1, "{plan:?}");
+    assert_eq!(r1[0].0, 33 * D - D);
+    // With data after the watermark it rolls window by window again.
+    s.newest = Some(2 * D + 3 * H);
+    let r5 = rolls(
+        &plan_maintenance(&s, &|_| policy(0, 0, 0), now, &cfg()),
+        Tier::Rollup5m,
+    );
+    assert_eq!(r5[0].0, 2 * D + 2 * H);
+    assert!(r5.len() > 300);
 }

@@ -65,6 +65,40 @@ pub async fn clock(
     })))
 }
 
+/// `GET /api/v1/admin/rollups`: a digest of each local shard replica's rollup blocks (count
+/// and xxh3 of every key and value) with the applied index it was read at. Replicas at the
+/// same index hold identical rollups; tests and operators compare them across nodes.
+pub async fn rollups(State(st): State<SharedState>) -> Result<Response, ApiError> {
+    let engine = st.engine.clone();
+    let shards: Vec<u32> = st
+        .cluster
+        .groups()
+        .local_shards()
+        .iter()
+        .map(|g| g.shard())
+        .collect();
+    let out = tokio::task::spawn_blocking(move || {
+        shards
+            .into_iter()
+            .map(|shard| {
+                let d = engine.rollup_digest(shard)?;
+                let tier = |t: cairn_storage::TierDigest| {
+                    json!({"blocks": t.blocks, "xxh3": format!("{:016x}", t.xxh3)})
+                };
+                Ok(json!({
+                    "shard": shard,
+                    "applied_index": d.applied_index,
+                    "5m": tier(d.rollup_5m),
+                    "1h": tier(d.rollup_1h),
+                }))
+            })
+            .collect::<Result<Vec<_>, cairn_storage::Error>>()
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))??;
+    Ok(success(json!({ "shards": out })))
+}
+
 /// `POST /api/v1/admin/snapshot`: a consistent RocksDB checkpoint under
 /// `<data_dir>/snapshots/<name>`; returns its name and path (Prometheus' shape plus the path).
 pub async fn snapshot(State(st): State<SharedState>) -> Result<Response, ApiError> {

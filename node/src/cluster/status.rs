@@ -63,6 +63,8 @@ impl Cluster {
             healthy &= m.leader.is_some() && settled;
             let rollup = match self.groups.engine().rollup_state(shard) {
                 Ok(r) => json!({
+                    "oldest_ms": r.oldest,
+                    "newest_ms": r.newest,
                     "5m": { "built_to_ms": r.rollup_5m.watermark, "dirty": r.rollup_5m.dirty.len() },
                     "1h": { "built_to_ms": r.rollup_1h.watermark, "dirty": r.rollup_1h.dirty.len() },
                 }),

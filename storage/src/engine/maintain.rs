@@ -234,11 +234,15 @@ impl Engine {
             st.marks_mut(Tier::Rollup1h).dirty.insert(day);
         }
         if last {
-            let m = st.marks_mut(tier);
-            m.dirty.remove(&ws);
-            if m.watermark.is_none_or(|wm| wm == ws) {
-                m.watermark = Some(ws + win);
+            // The watermark moves on from the window just below, or jumps over windows no
+            // series has data in (nothing newer than the watermark: a shard idle for a month
+            // does not roll up thousands of empty windows one by one).
+            let idle = |wm: i64| st.head.all_bounds().all(|(_, _, hi)| hi <= wm);
+            let m = st.marks(tier).watermark;
+            if m.is_none_or(|wm| wm == ws || (wm < ws && idle(wm))) {
+                st.marks_mut(tier).watermark = Some(ws + win);
             }
+            st.marks_mut(tier).dirty.remove(&ws);
             out.windows_rolled = 1;
         }
         Ok(out)
