@@ -59,7 +59,7 @@ pub struct WriteBatchBuilder {
     hash_buf: Vec<u8>,
     /// Samples at or before this time are left out (older than the tenant's raw retention)
     /// and counted in `expired`.
-    reject_before: i64,
+    reject_before: Option<i64>,
     expired: usize,
 }
 
@@ -98,7 +98,7 @@ impl WriteBatchBuilder {
             samples: 0,
             label_scratch: Vec::new(),
             hash_buf: Vec::new(),
-            reject_before: i64::MIN,
+            reject_before: None,
             expired: 0,
         }
     }
@@ -107,7 +107,7 @@ impl WriteBatchBuilder {
     /// [`expired`](Self::expired): the write path passes the tenant's raw retention cut-off,
     /// so data that retention would delete is refused before it is proposed.
     pub fn reject_at_or_before(&mut self, t: i64) {
-        self.reject_before = t;
+        self.reject_before = Some(t);
     }
 
     /// Samples left out by [`reject_at_or_before`](Self::reject_at_or_before).
@@ -264,17 +264,21 @@ impl WriteBatchBuilder {
             group.next = 0;
         }
         let before = self.log.len();
-        let cut = self.reject_before;
-        let mut offered = 0usize;
-        self.log.extend(
-            samples
-                .into_iter()
-                .inspect(|_| offered += 1)
-                .filter(|s| s.t > cut)
-                .map(|s| (item, s)),
-        );
+        match self.reject_before {
+            None => self.log.extend(samples.into_iter().map(|s| (item, s))),
+            Some(cut) => {
+                let mut offered = 0usize;
+                self.log.extend(
+                    samples
+                        .into_iter()
+                        .inspect(|_| offered += 1)
+                        .filter(|s| s.t > cut)
+                        .map(|s| (item, s)),
+                );
+                self.expired += offered - (self.log.len() - before);
+            }
+        }
         let added = &self.log[before..];
-        self.expired += offered - added.len();
         if added.is_empty() {
             return;
         }
