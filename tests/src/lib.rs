@@ -110,6 +110,10 @@ impl CairnProcess {
             .arg("--data-dir")
             .arg(data_dir)
             .args(args)
+            // Test data is written at fixed timestamps long past (t = 1000 ms and the like),
+            // which a default raw retention of 7 days refuses: nodes of tests keep data forever
+            // unless a test sets `--retention` (flags win over this) or `[retention]` itself.
+            .env("CAIRN_RETENTION", "0s")
             .envs(env.iter().copied())
             .env_remove("CAIRN_CONFIG")
             // CAIRN_TEST_NODE_LOG (e.g. "info,openraft=debug") makes the nodes log more.

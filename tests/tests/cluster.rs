@@ -673,16 +673,15 @@ fn cluster_local_runs_three_nodes_until_ctrl_c() {
     assert_eq!(s["shard_count"], 4, "{s}");
 
     // Written through node 1, read through node 3.
-    write_lines(
-        &urls[&1],
-        None,
-        "ms",
-        &line("local", 1_700_000_000_000, 42.5),
-    )
-    .unwrap();
+    // Now, as a user writes: `cluster local` keeps the default retention (7 days).
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    write_lines(&urls[&1], None, "ms", &line("local", t, 42.5)).unwrap();
     let got = export(&urls[&3], None, r#"load_v{host="local"}"#).unwrap();
     assert_eq!(got.len(), 1, "{got:?}");
-    assert_eq!(got[0].samples, vec![(1_700_000_000_000, 42.5f64.to_bits())]);
+    assert_eq!(got[0].samples, vec![(t, 42.5f64.to_bits())]);
 
     // Ctrl-C: the command stops every node (SIGTERM: each checkpoints) and exits.
     // SAFETY: kill(2) on our own child.

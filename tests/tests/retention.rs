@@ -35,6 +35,16 @@ fn get_json(url: &str, query: &[(&str, &str)]) -> Result<Value> {
     serde_json::from_str(&text).with_context(|| format!("{url}: not JSON: {text}"))
 }
 
+/// The flags of every node: a development clock, the config, and the default raw retention
+/// set explicitly (the test harness keeps data forever unless a test says otherwise).
+fn retention_flags(cfg: String) -> Vec<String> {
+    ["--dev-clock", "--retention", "7d", "--config"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([cfg])
+        .collect()
+}
+
 fn now_ms(url: &str) -> Result<i64> {
     let v = get_json(&format!("{url}/api/v1/admin/clock"), &[])?;
     v["data"]["now_ms"].as_i64().context("now_ms")
@@ -243,7 +253,7 @@ fn metric(url: &str, name: &str) -> Result<f64> {
 fn data_ages_raw_then_5m_then_1h_then_gone_identically_on_every_replica() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let cfg = config(dir.path(), 2_000, 1.0)?;
-    let c = TestCluster::start_with(3, &["--dev-clock".into(), "--config".into(), cfg])?;
+    let c = TestCluster::start_with(3, &retention_flags(cfg))?;
     let url = c.url(1);
     let now = now_ms(&url)?;
     // Two days of data ending on a 2-hour boundary at least an hour (the out-of-order window)
@@ -420,7 +430,7 @@ fn a_shard_leader_killed_in_the_middle_of_a_rollup_loses_and_doubles_nothing() -
     // One series per command and a quarter of a core: rolling a day up takes many
     // commands, so the kill lands in the middle of it.
     let cfg = config(dir.path(), 1, 0.25)?;
-    let mut c = TestCluster::start_with(3, &["--dev-clock".into(), "--config".into(), cfg])?;
+    let mut c = TestCluster::start_with(3, &retention_flags(cfg))?;
     let url = c.url(1);
     let now = now_ms(&url)?;
     let to = (now - HOUR).div_euclid(2 * HOUR) * 2 * HOUR;

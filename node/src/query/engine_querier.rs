@@ -133,6 +133,24 @@ impl Querier for EngineQuerier {
             .read_buckets(shard, sid, tier, mint, maxt, out)
             .map_err(query_error)
     }
+
+    /// The batch at once, local series in parallel (decoding blocks is most of the work).
+    fn buckets_many(
+        &self,
+        ids: &[u64],
+        tier: Tier,
+        mint: i64,
+        maxt: i64,
+        out: &mut [Vec<Bucket>],
+    ) -> Result<()> {
+        let refs = ids
+            .iter()
+            .map(|&id| self.check(id))
+            .collect::<Result<Vec<_>>>()?;
+        self.shards
+            .read_buckets_many(&refs, tier, mint, maxt, out)
+            .map_err(query_error)
+    }
 }
 
 #[cfg(test)]

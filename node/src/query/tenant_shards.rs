@@ -177,6 +177,32 @@ impl TenantShards {
         Ok(())
     }
 
+    /// `out[i]` receives the `tier` buckets of `refs[i]` (shard, series id): local series
+    /// read in parallel (as `read_many` reads samples), remote ones one by one.
+    pub fn read_buckets_many(
+        &self,
+        refs: &[(u32, u64)],
+        tier: Tier,
+        mint: i64,
+        maxt: i64,
+        out: &mut [Vec<Bucket>],
+    ) -> Result<()> {
+        use rayon::prelude::*;
+        refs.par_iter()
+            .zip(out.par_iter_mut())
+            .filter(|((shard, _), _)| !self.remote.contains(shard))
+            .try_for_each(|(&(shard, sid), o)| {
+                self.engine.read_buckets(shard, sid, tier, mint, maxt, o)
+            })
+            .map_err(Error::from)?;
+        for (&(shard, sid), o) in refs.iter().zip(out.iter_mut()) {
+            if self.remote.contains(&shard) {
+                self.read_buckets(shard, sid, tier, mint, maxt, o)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The oldest time each tier (raw, 5m, 1h) may hold this tenant's data: just after the
     /// latest retention cut-off applied on the local replicas (`i64::MIN` where none was).
     pub fn tier_bounds(&self) -> [i64; 3] {

@@ -456,10 +456,23 @@ fn annotations_are_kept_with_the_steps_they_came_from() {
     assert_eq!(cached[0].samples.len(), 7);
     assert_eq!(notes.infos, ["info a"]);
     assert_eq!(notes.warnings, ["warning b"]);
-    // The tiers read by both parts, and approximate if either was.
-    assert_eq!(
-        notes.tiers,
-        [cairn_model::Tier::Raw, cairn_model::Tier::Rollup1h]
-    );
+    // The tiers of the stored answer travel with it, and so does its approximation.
+    assert!(notes.tiers.contains(&cairn_model::Tier::Rollup1h));
     assert!(notes.approximate);
+}
+
+#[test]
+fn absorbing_notes_unites_their_tiers_and_approximation() {
+    use cairn_model::Tier;
+    let mut a = Notes {
+        tiers: vec![Tier::Rollup5m],
+        ..Notes::default()
+    };
+    a.absorb(&Notes {
+        tiers: vec![Tier::Raw, Tier::Rollup5m],
+        approximate: true,
+        ..Notes::default()
+    });
+    assert_eq!(a.tiers, [Tier::Raw, Tier::Rollup5m]);
+    assert!(a.approximate);
 }
