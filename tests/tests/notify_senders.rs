@@ -215,7 +215,8 @@ async fn a_slow_receiver_is_cut_off_by_the_attempt_timeout_and_the_deadline() ->
     // deadline cut the send off; the slack covers a loaded CI machine.
     assert!(took < Duration::from_secs(6), "took {took:?}");
     assert!(
-        e.retryable && e.message.contains("no answer within 300ms"),
+        // The last attempt may have had less than its 300 ms left before the deadline.
+        e.retryable && e.message.contains("no answer within "),
         "{}",
         e.message
     );
