@@ -153,6 +153,15 @@ settled_size() {
   echo "$cur"
 }
 now_s() { date +%s.%N; }
+# Busy CPU ticks of the whole machine (/proc/stat: user nice system irq softirq steal), to
+# tell how much of the machine other processes took while something was timed.
+machine_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+# Cores' worth of CPU that processes other than PID used since MT0/PT0 (machine and PID
+# ticks) over SECONDS.
+others_cores() { # MT0 PT0 PID SECONDS
+  awk -v m0="$1" -v p0="$2" -v m1="$(machine_ticks)" -v p1="$(cpu_ticks "$3")" -v s="$4" \
+    -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", ((m1 - m0) - (p1 - p0)) / hz / s }'
+}
 status_json() { curl -fsS "$URL/api/v1/cluster/status"; }
 
 # Cairn on DATA with CONFIG; sets SERVER_PID, URL, SPAWNED (time of the spawn), READY_S
@@ -162,6 +171,7 @@ start_cairn() { # CONFIG DATA LOGNAME
   port=$(free_port)
   URL="http://127.0.0.1:$port"
   SPAWNED=$(now_s)
+  SPAWN_MT=$(machine_ticks)
   "$CAIRN" server --config "$1" --data-dir "$2" --http-addr "127.0.0.1:$port" \
     --grpc-addr "127.0.0.1:$(free_port)" >>"$WORK/$3.log" 2>&1 &
   SERVER_PID=$!
@@ -277,6 +287,7 @@ while :; do
 done
 t_done=$(now_s)
 ticks_done=$(cpu_ticks "$SERVER_PID")
+put cairn rollup_others "$(others_cores "$SPAWN_MT" 0 "$SERVER_PID" "$(awk -v a="$SPAWNED" -v b="$t_done" 'BEGIN { print b - a }')")"
 if [ "$reached" != 1 ]; then
   echo "retention: the rollups did not reach their targets within $DEADLINE s; shards:" >&2
   jq -c '.data.shards[] | select(.local) | {id, rollup}' "$WORK/status.json" >&2 || true
@@ -333,20 +344,23 @@ time_query() { # LABEL I [PARAM...]
     return 0
   fi
   : >"$times"
+  local mt0 pt0 q0
+  mt0=$(machine_ticks) pt0=$(cpu_ticks "$SERVER_PID") q0=$(now_s)
   for _ in $(seq 1 "$RUNS"); do
     out=$(query_once "$QDIR/$label-$i.run.json" "${QUERIES[$i]}" "$@")
     code=${out% *} t=${out#* }
     [ "$code" = 200 ] || log "WARNING: $label: a timed run of query $((i + 1)) got HTTP $code"
     echo "$t" >>"$times"
   done
-  local res
+  local res others
+  others=$(others_cores "$mt0" "$pt0" "$SERVER_PID" "$(awk -v a="$q0" -v b="$(now_s)" 'BEGIN { print b - a }')")
   res=$(tr -d '\r' <"$QDIR/$label-$i.json.h" | awk -F': ' 'tolower($1) == "x-cairn-resolution" { print $2 }')
   sort -g "$times" | awk -v l="$label" -v i="$i" -v r="${res:--}" \
     -v s="$(jq '.data.result | length' "$QDIR/$label-$i.json")" \
-    -v n="$(jq '[.data.result[].values | length] | add // 0' "$QDIR/$label-$i.json")" \
+    -v n="$(jq '[.data.result[].values | length] | add // 0' "$QDIR/$label-$i.json")" -v o="$others" \
     '{ v[NR] = $1 } END {
       p50 = v[int((NR * 50 + 99) / 100)]; p99 = v[int((NR * 99 + 99) / 100)]
-      printf "%s q%s %.2f %.2f %s %s %s\n", l, i, p50 * 1000, p99 * 1000, s, n, r }' >>"$RES"
+      printf "%s q%s %.2f %.2f %s %s %s %s\n", l, i, p50 * 1000, p99 * 1000, s, n, r, o }' >>"$RES"
 }
 # An answer as "hostname<TAB>time<TAB>value" lines, sorted.
 points() { jq -r '.data.result[] | (.metric.hostname // "") as $h | .values[] | "\($h)\t\(.[0])\t\(.[1])"' "$1" | LC_ALL=C sort; }
@@ -411,14 +425,15 @@ printf 'load (same loader, %s in flight): Cairn %.0f samples/s, VictoriaMetrics 
 awk -v series="$SERIES" -v days="$DAYS" -v n="$SAMPLES" -v s="$(get cairn rollup_s)" \
   -v cpu="$(get cairn rollup_cpu)" -v rs="$(get cairn ready_s)" -v rcpu="$(get cairn ready_cpu)" \
   -v wr="$(get cairn windows_rolled)" -v bw="$(get cairn blocks_written)" \
-  -v cmds="$(get cairn commands)" -v iv="$MAINT_INTERVAL" 'BEGIN {
-    f = "  %-46s %s\n"
+  -v cmds="$(get cairn commands)" -v iv="$MAINT_INTERVAL" -v oth="$(get cairn rollup_others)" 'BEGIN {
+    f = "  %-50s %s\n"
     printf "\n1. rollup throughput (Cairn, [maintenance] cpu_share = 1.0, interval = %s)\n", iv
     printf f, "wall s, restart -> every 5m and 1h watermark", sprintf("%.2f (%.2f of it to /ready)", s, rs)
     printf f, "Cairn CPU s in that time", sprintf("%.2f (%.2f of it to /ready)", cpu, rcpu)
     printf f, "series-days per second", sprintf("%.0f", series * days / s)
     printf f, "CPU-s per million raw samples", sprintf("%.4f", cpu / (n / 1e6))
     printf f, "windows rolled, blocks written, commands", wr ", " bw ", " cmds
+    printf f, "other processes meanwhile (cores; polling incl.)", oth
   }'
 
 awk -v series="$SERIES" -v days="$DAYS" -v c="$(get cairn cf_chunks)" -v r5="$(get cairn cf_rollup_5m)" \
@@ -446,17 +461,18 @@ awk -v series="$SERIES" -v days="$DAYS" -v c="$(get cairn cf_chunks)" -v r5="$(g
 
 printf '\n3. query latency, ms over %s runs after 1 warm-up (curl time_total), %s hosts, %s days to %s, step 1h\n' \
   "$RUNS" "$HOSTS" "$QDAYS" "$(date -u -d "@$END" +%FT%TZ)"
+printf '   (resolution: the X-Cairn-Resolution header; others, cores: CPU other processes, curl included, used while timed)\n'
 for i in "${!QUERIES[@]}"; do
   printf '\n  %s\n' "${QUERIES[$i]}"
   awk -v a="$(get cairn "q$i")" -v r="$(get cairnraw "q$i")" -v v="$(get vm "q$i")" 'BEGIN {
     split(a, A, " "); split(r, R, " "); split(v, V, " ")
-    f = "    %-34s %9s %9s %7s %7s  %s\n"
-    printf f, "system", "p50", "p99", "series", "points", "X-Cairn-Resolution"
-    printf f, "Cairn auto, nocache=1", A[1], A[2], A[3], A[4], A[5]
-    printf f, "Cairn resolution=raw, nocache=1", R[1], R[2], R[3], R[4], R[5]
-    printf f, "VictoriaMetrics (cache disabled)", V[1], V[2], V[3], V[4], ""
-    printf f, "Cairn raw / Cairn auto", ratio(R[1], A[1]), ratio(R[2], A[2]), "", "", ""
-    printf f, "VictoriaMetrics / Cairn auto", ratio(V[1], A[1]), ratio(V[2], A[2]), "", "", ""
+    f = "    %-34s %9s %9s %7s %7s  %-11s %s\n"
+    printf f, "system", "p50", "p99", "series", "points", "resolution", "others, cores"
+    printf f, "Cairn auto, nocache=1", A[1], A[2], A[3], A[4], A[5], A[6]
+    printf f, "Cairn resolution=raw, nocache=1", R[1], R[2], R[3], R[4], R[5], R[6]
+    printf f, "VictoriaMetrics (cache disabled)", V[1], V[2], V[3], V[4], "", V[6]
+    printf f, "Cairn raw / Cairn auto", ratio(R[1], A[1]), ratio(R[2], A[2]), "", "", "", ""
+    printf f, "VictoriaMetrics / Cairn auto", ratio(V[1], A[1]), ratio(V[2], A[2]), "", "", "", ""
   }
   function ratio(x, y) { return (x != "" && x != "-" && y > 0) ? sprintf("%.2f", x / y) : "n/a" }'
   read -r ar_max ar_n ar_miss <<<"$(awk -v q="q$i" '$1 == "cmp" && $2 == q && $3 == "auto_raw" { print $4, $5, $6 }' "$RES")"
