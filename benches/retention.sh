@@ -281,7 +281,9 @@ while :; do
   if [ "$elapsed" -ge "$DEADLINE" ]; then break; fi
   if [ $((elapsed / 30)) -gt "$last_note" ]; then
     last_note=$((elapsed / 30))
-    log "rollups, ${elapsed}s: oldest 5m watermark $(jq -r '[.data.shards[] | select(.local) | .rollup."5m".built_to_ms // 0] | min / 1000 | todate' "$WORK/status.json" 2>/dev/null || echo ?), 1h $(jq -r '[.data.shards[] | select(.local) | .rollup."1h".built_to_ms // 0] | min / 1000 | todate' "$WORK/status.json" 2>/dev/null || echo ?)"
+    log "rollups, ${elapsed}s: oldest watermark over the shards with data:" \
+      "$(jq -r --argjson shards "[$DATA_SHARDS]" '[.data.shards[] | select(.id as $i | $shards | index($i))
+        | .rollup] | "5m \(map(."5m".built_to_ms // 0) | min / 1000 | todate), 1h \(map(."1h".built_to_ms // 0) | min / 1000 | todate)"' "$WORK/status.json" 2>/dev/null || echo ?)"
   fi
   sleep 0.25
 done
