@@ -19,6 +19,7 @@
 //! ```
 
 pub mod raft_metrics;
+pub mod remote_buckets;
 pub mod remote_read;
 pub mod service;
 pub mod status;

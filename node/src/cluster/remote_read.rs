@@ -123,7 +123,7 @@ impl Cluster {
 
     /// Sends `req` with `call` to each node holding `shard` (placement order) until one
     /// answers.
-    async fn ask_holders<Q: Clone, T>(
+    pub(super) async fn ask_holders<Q: Clone, T>(
         &self,
         shard: u32,
         req: &Q,
@@ -222,7 +222,7 @@ pub(crate) async fn serve_labels(
 }
 
 /// This node holds `shard`, and its replica has applied every acknowledged write.
-async fn ready_to_read(c: &Cluster, shard: u32) -> Result<(), Status> {
+pub(super) async fn ready_to_read(c: &Cluster, shard: u32) -> Result<(), Status> {
     if !c.has_replica(shard) {
         return Err(Status::unavailable(format!(
             "node {} holds no replica of shard {shard}",
@@ -234,7 +234,7 @@ async fn ready_to_read(c: &Cluster, shard: u32) -> Result<(), Status> {
         .map_err(|e| Status::unavailable(e.to_string()))
 }
 
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> cairn_storage::Result<T> + Send + 'static,
 ) -> Result<T, Status> {
     tokio::task::spawn_blocking(f)

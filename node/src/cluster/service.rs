@@ -9,8 +9,9 @@ use cairn_consensus::Node;
 use cairn_proto::cluster::cluster_server::{Cluster as ClusterRpc, ClusterServer};
 use cairn_proto::cluster::{
     JoinReply, JoinRequest, LabelsReply, LabelsRequest, PingReply, PingRequest, ProposeKvReply,
-    ProposeKvRequest, ReadIndexReply, ReadIndexRequest, ReadSamplesReply, ReadSamplesRequest,
-    SelectReply, SelectRequest, WriteReply, WriteRequest,
+    ProposeKvRequest, ReadBucketsReply, ReadBucketsRequest, ReadIndexReply, ReadIndexRequest,
+    ReadSamplesReply, ReadSamplesRequest, SelectReply, SelectRequest, TierBoundsReply,
+    TierBoundsRequest, WriteReply, WriteRequest,
 };
 use tonic::{Request, Response, Status};
 
@@ -144,6 +145,24 @@ impl ClusterRpc for ClusterService {
     ) -> Result<Response<ReadSamplesReply>, Status> {
         let r = req.into_inner();
         super::remote_read::serve_read_samples(&self.cluster, r)
+            .await
+            .map(Response::new)
+    }
+
+    async fn read_buckets(
+        &self,
+        req: Request<ReadBucketsRequest>,
+    ) -> Result<Response<ReadBucketsReply>, Status> {
+        super::remote_buckets::serve_read_buckets(&self.cluster, req.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn tier_bounds(
+        &self,
+        req: Request<TierBoundsRequest>,
+    ) -> Result<Response<TierBoundsReply>, Status> {
+        super::remote_buckets::serve_tier_bounds(&self.cluster, req.into_inner())
             .await
             .map(Response::new)
     }

@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use cairn_model::{Bucket, Matcher, Sample, Tenant, Tier, tier_buckets_of_samples};
+use cairn_model::{Bucket, Matcher, Sample, Tenant, Tier};
 use cairn_storage::{Engine, SeriesRef};
 
 use crate::cluster::Cluster;
@@ -25,6 +25,8 @@ pub struct TenantShards {
     tenant: Tenant,
     local: Vec<u32>,
     remote: Vec<u32>,
+    /// `tier_bounds`, worked out once (remote shards are asked over the network).
+    bounds: std::sync::OnceLock<[i64; 3]>,
 }
 
 impl TenantShards {
@@ -43,6 +45,7 @@ impl TenantShards {
             tenant,
             local,
             remote,
+            bounds: std::sync::OnceLock::new(),
         }
     }
 
@@ -55,6 +58,7 @@ impl TenantShards {
             tenant,
             local: shards,
             remote: Vec::new(),
+            bounds: std::sync::OnceLock::new(),
         }
     }
 
@@ -153,9 +157,8 @@ impl TenantShards {
     }
 
     /// Replaces `out` with the `tier` buckets of series `sid` of `shard` ending in
-    /// `(mint, maxt]`: a local replica's stitched rollups; for a shard read from another node,
-    /// buckets computed here from its raw samples (exact while raw holds the window; rollups
-    /// are not served over the network yet).
+    /// `(mint, maxt]`, stitched as the replica reads them (a local one, or a holder of the
+    /// shard asked over the network).
     pub fn read_buckets(
         &self,
         shard: u32,
@@ -170,10 +173,11 @@ impl TenantShards {
                 .engine
                 .read_buckets(shard, sid, tier, mint, maxt, out)?);
         }
-        let mut raw = Vec::new();
-        self.read_samples(shard, sid, mint + 1, maxt, &mut raw)?;
-        out.clear();
-        tier_buckets_of_samples(tier, &raw, mint, maxt, out);
+        let mut got = self.remote(
+            async |c| c.remote_buckets(shard, &[sid], tier, mint, maxt).await,
+            shard,
+        )?;
+        *out = got.pop().unwrap_or_default();
         Ok(())
     }
 
@@ -195,20 +199,42 @@ impl TenantShards {
                 self.engine.read_buckets(shard, sid, tier, mint, maxt, o)
             })
             .map_err(Error::from)?;
-        for (&(shard, sid), o) in refs.iter().zip(out.iter_mut()) {
-            if self.remote.contains(&shard) {
-                self.read_buckets(shard, sid, tier, mint, maxt, o)?;
+        for &shard in &self.remote {
+            let at: Vec<usize> = (0..refs.len()).filter(|&i| refs[i].0 == shard).collect();
+            if at.is_empty() {
+                continue;
+            }
+            let sids: Vec<u64> = at.iter().map(|&i| refs[i].1).collect();
+            let got = self.remote(
+                async |c| c.remote_buckets(shard, &sids, tier, mint, maxt).await,
+                shard,
+            )?;
+            for (i, buckets) in at.into_iter().zip(got) {
+                out[i] = buckets;
             }
         }
         Ok(())
     }
 
     /// The oldest time each tier (raw, 5m, 1h) may hold this tenant's data: just after the
-    /// latest retention cut-off applied on the local replicas (`i64::MIN` where none was).
+    /// latest retention cut-off applied on its shards (`i64::MIN` where none was), remote
+    /// shards asked once per query. A holder that cannot be reached counts as no cut-off:
+    /// its reads fail on their own, with the shard named.
     pub fn tier_bounds(&self) -> [i64; 3] {
-        self.engine
-            .tier_bounds(self.tenant.as_str(), &self.local)
-            .map(|cut| if cut == i64::MIN { cut } else { cut + 1 })
+        *self.bounds.get_or_init(|| {
+            let mut cut = self.engine.tier_bounds(self.tenant.as_str(), &self.local);
+            for &shard in &self.remote {
+                let tenant = self.tenant.as_str();
+                if let Ok(r) =
+                    self.remote(async |c| c.remote_tier_bounds(tenant, shard).await, shard)
+                {
+                    for (c, r) in cut.iter_mut().zip(r) {
+                        *c = (*c).max(r);
+                    }
+                }
+            }
+            cut.map(|c| if c == i64::MIN { c } else { c + 1 })
+        })
     }
 
     /// Label names of the matching series (all series without matchers), within `range`.
