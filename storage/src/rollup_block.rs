@@ -16,8 +16,50 @@ use cairn_model::{Bucket, Sample};
 use crate::codec::{decode_chunk, encode_chunk, get_uvarint, put_uvarint};
 use crate::error::{Error, Result};
 
-/// First byte of every block.
-const BLOCK_VERSION: u8 = 1;
+/// First byte of every block written now. Version 1 stored `sum` and `reset_sum` as they are;
+/// version 2 (read alongside) stores each as the nearest short decimal plus a correction in
+/// units in the last place (see `split_near_decimal`).
+const BLOCK_VERSION: u8 = 2;
+
+/// Columns stored as a short decimal and an ulp correction (version 2): `sum`, `reset_sum`.
+const CORRECTED: [usize; 2] = [2, 7];
+
+/// The correction of a value that is a near-decimal is at most this many ulps.
+const MAX_ULPS: u64 = 256;
+
+/// `x` as `(d, c)`: `d` the decimal with the fewest digits after the point (up to 9) within
+/// `MAX_ULPS` of `x`, and `c` the distance in ulps (`x`'s bits minus `d`'s, as integers), or
+/// `(x, 0)` when there is none. Why: a bucket's `sum` of two-decimal samples is, in floats,
+/// rarely the double nearest to its exact decimal (0.1 + 0.2 is not 0.3), so the decimal codec
+/// refused the whole column and it fell to Gorilla at ~8 bytes a value; `d` goes through the
+/// decimal codec and `c` is a byte or nothing. Exact: `x == from_bits(bits(d) + c)`.
+fn split_near_decimal(x: f64) -> (f64, i64) {
+    if !x.is_finite() || x == 0.0 {
+        return (x, 0);
+    }
+    let mut p = 1.0f64;
+    for _ in 0..=9 {
+        let d = (x * p).round() / p;
+        let c = (x.to_bits() as i64).wrapping_sub(d.to_bits() as i64);
+        if d.is_finite()
+            && d != 0.0
+            && d.is_sign_negative() == x.is_sign_negative()
+            && c.unsigned_abs() <= MAX_ULPS
+        {
+            return (d, c);
+        }
+        p *= 10.0;
+    }
+    (x, 0)
+}
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
 
 /// Appends the block of `buckets` (non-empty buckets, ascending ends, each a multiple of
 /// `width` in `(ws, ws + width * slots]`) to `out`.
@@ -91,18 +133,42 @@ pub fn encode_block(ws: i64, width: i64, buckets: &[Bucket], out: &mut Vec<u8>) 
     ];
     let mut col = Vec::with_capacity(full.len());
     let mut chunk = Vec::new();
-    for f in columns {
+    let mut corrections: Vec<Vec<i64>> = Vec::new();
+    for (c, f) in columns.into_iter().enumerate() {
         col.clear();
         // Synthetic timestamps 0, 1, 2, …: one bit each in either codec's time stream.
-        col.extend(
-            full.iter()
-                .enumerate()
-                .map(|(i, b)| Sample::new(i as i64, f(b))),
-        );
+        if CORRECTED.contains(&c) {
+            let mut fix = Vec::with_capacity(full.len());
+            col.extend(full.iter().enumerate().map(|(i, b)| {
+                let (d, ulps) = split_near_decimal(f(b));
+                fix.push(ulps);
+                Sample::new(i as i64, d)
+            }));
+            corrections.push(fix);
+        } else {
+            col.extend(
+                full.iter()
+                    .enumerate()
+                    .map(|(i, b)| Sample::new(i as i64, f(b))),
+            );
+        }
         chunk.clear();
         encode_chunk(&col, &mut chunk)?;
         put_uvarint(out, chunk.len() as u64);
         out.extend_from_slice(&chunk);
+    }
+    // Each correction column: a bitmap of the non-zero ones, then those, zigzag varints.
+    for fix in &corrections {
+        let mut bitmap = vec![0u8; fix.len().div_ceil(8)];
+        for (i, &c) in fix.iter().enumerate() {
+            if c != 0 {
+                bitmap[i / 8] |= 1 << (i % 8);
+            }
+        }
+        out.extend_from_slice(&bitmap);
+        for &c in fix.iter().filter(|&&c| c != 0) {
+            put_uvarint(out, zigzag(c));
+        }
     }
     Ok(())
 }
@@ -130,9 +196,10 @@ fn decode_into(bytes: &[u8], ws: i64, width: i64, slots: u64, out: &mut Vec<Buck
         shard: 0,
         reason: reason.to_string(),
     };
-    if bytes.first() != Some(&BLOCK_VERSION) {
-        return Err(bad("unknown version"));
-    }
+    let version = match bytes.first() {
+        Some(&v @ (1 | 2)) => v,
+        _ => return Err(bad("unknown version")),
+    };
     let mut pos = 1;
     let n = get_uvarint(bytes, &mut pos)?;
     if n == 0 || n > slots {
@@ -210,6 +277,24 @@ fn decode_into(bytes: &[u8], ws: i64, width: i64, slots: u64, out: &mut Vec<Buck
             }
         }
     }
+    if version >= 2 {
+        for c in CORRECTED {
+            let bitmap = bytes
+                .get(pos..pos + full.len().div_ceil(8))
+                .ok_or_else(|| bad("truncated correction bitmap"))?
+                .to_vec();
+            pos += full.len().div_ceil(8);
+            for (k, &i) in full.iter().enumerate() {
+                if bitmap[k / 8] & (1 << (k % 8)) == 0 {
+                    continue;
+                }
+                let fix = unzigzag(get_uvarint(bytes, &mut pos)?);
+                let b = &mut out[i];
+                let v = if c == 2 { &mut b.sum } else { &mut b.reset_sum };
+                *v = f64::from_bits((v.to_bits() as i64).wrapping_add(fix) as u64);
+            }
+        }
+    }
     if pos != bytes.len() {
         return Err(bad("trailing bytes"));
     }
@@ -280,6 +365,50 @@ mod tests {
     }
 
     #[test]
+    fn sums_of_decimals_split_into_a_decimal_and_a_few_ulps_exactly() {
+        for x in [
+            0.1 + 0.2,
+            12.34 + 56.78 + 90.12,
+            -(0.7 + 0.1),
+            1e300,
+            f64::MIN_POSITIVE,
+            5e-324,
+            123_456_789.123,
+            f64::NAN,
+            f64::INFINITY,
+            -0.0,
+        ] {
+            let (d, c) = split_near_decimal(x);
+            let back = f64::from_bits((d.to_bits() as i64).wrapping_add(c) as u64);
+            assert_eq!(back.to_bits(), x.to_bits(), "{x:e}");
+        }
+        assert_eq!(split_near_decimal(0.1 + 0.2), (0.3, 1));
+        assert_eq!(split_near_decimal(2.5), (2.5, 0));
+        for v in [0i64, 1, -1, 256, -256, i64::MIN, i64::MAX] {
+            assert_eq!(unzigzag(zigzag(v)), v);
+        }
+    }
+
+    #[test]
+    fn a_version_1_block_still_decodes() {
+        // Version 1 had no correction columns: the same bytes up to them.
+        let samples: Vec<Sample> = (1..=30)
+            .map(|i| Sample::new(i * 10_000, 20.0 + (i % 7) as f64 * 0.25))
+            .collect();
+        let mut buckets = Vec::new();
+        buckets_of_samples(W, &samples, 0, 7_200_000, &mut buckets);
+        // Every sum here is exact (quarters), so no correction: drop the two empty bitmaps.
+        let mut bytes = Vec::new();
+        encode_block(0, W, &buckets, &mut bytes).unwrap();
+        let n = buckets.len().div_ceil(8);
+        bytes.truncate(bytes.len() - 2 * n);
+        bytes[0] = 1;
+        let mut back = Vec::new();
+        decode_block(&bytes, 0, W, 24, &mut back).unwrap();
+        same(&buckets, &back);
+    }
+
+    #[test]
     fn regular_gauges_are_small() {
         let ws = 0;
         let samples: Vec<Sample> = (1..=720)
@@ -291,6 +420,38 @@ mod tests {
         let len = round_trip(ws, &buckets);
         // 24 buckets × 11 fields × 8 bytes would be 2,112 bytes as they are.
         assert!(len < 700, "{len} bytes");
+    }
+
+    #[test]
+    fn sums_of_two_decimal_gauges_take_the_decimal_codec() {
+        // A TSBS-like gauge: a random walk with two decimals, every 10 s, whose bucket sums
+        // are almost never the double nearest their decimal.
+        let mut v = 50.0f64;
+        let mut x = 7u64;
+        let samples: Vec<Sample> = (1..=720)
+            .map(|i| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let step = ((x >> 33) % 201) as f64 / 100.0 - 1.0;
+                v = ((v + step) * 100.0).round() / 100.0;
+                Sample::new(i * 10_000, v)
+            })
+            .collect();
+        let mut buckets = Vec::new();
+        buckets_of_samples(W, &samples, 0, 7_200_000, &mut buckets);
+        let inexact = buckets
+            .iter()
+            .filter(|b| split_near_decimal(b.sum).1 != 0)
+            .count();
+        assert!(
+            inexact > 0,
+            "the data should have float sums off their decimal"
+        );
+        let len = round_trip(0, &buckets);
+        // Version 1 stored these sums with Gorilla: 24 × ~8 bytes for that column alone.
+        eprintln!("24 buckets of a two-decimal random walk: {len} bytes");
+        assert!(len < 600, "{len} bytes");
     }
 
     #[test]
