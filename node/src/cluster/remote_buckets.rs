@@ -143,7 +143,7 @@ fn buckets_to_proto(buckets: &[Bucket]) -> SeriesBuckets {
 }
 
 fn buckets_from_proto(shard: u32, s: &SeriesBuckets) -> Result<Vec<Bucket>> {
-    if s.fields.len() % FIELDS != 0 {
+    if !s.fields.len().is_multiple_of(FIELDS) {
         return Err(Error::BadReply {
             shard,
             reason: "bucket fields not a multiple of 11",
