@@ -387,6 +387,7 @@ fn maintenance_follows_a_moving_clock_through_months() {
     e.flush_memtables().unwrap();
     let chunk_bytes = e.chunk_sst_bytes();
     assert!(chunk_bytes > 0);
+    let dir_bytes = du(dir.path());
 
     // Days go by without data.
     let mut s = Vec::new();
@@ -422,6 +423,12 @@ fn maintenance_follows_a_moving_clock_through_months() {
             assert!(
                 now_bytes < chunk_bytes / 4,
                 "chunks: {chunk_bytes} bytes before, {now_bytes} after"
+            );
+            // And the data dir itself shrank: the space came back to the disk.
+            let now_dir = du(dir.path());
+            assert!(
+                now_dir < dir_bytes,
+                "data dir: {dir_bytes} bytes before, {now_dir} after"
             );
         }
         if d == 5 {
@@ -462,4 +469,16 @@ fn maintenance_follows_a_moving_clock_through_months() {
     drop(e);
     let e = open();
     assert_eq!(e.rollup_state(0).unwrap(), st);
+}
+
+/// Bytes of every file under `dir`, as `du -sb` counts them.
+fn du(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let m = e.metadata().unwrap();
+            if m.is_dir() { du(&e.path()) } else { m.len() }
+        })
+        .sum()
 }
