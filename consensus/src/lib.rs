@@ -27,6 +27,7 @@ pub mod membership;
 pub mod meta_group;
 pub mod meta_kv;
 pub mod meta_state_machine;
+pub mod move_plan;
 pub mod network;
 pub mod placement;
 mod proposer;
