@@ -21,6 +21,7 @@ pub mod cluster_state;
 pub mod error;
 pub mod group_id;
 pub mod group_status;
+pub mod liveness;
 pub mod log_store;
 pub mod member;
 pub mod membership;

@@ -56,6 +56,8 @@ pub struct Cluster {
     rf: usize,
     shards_per_tenant: u32,
     counters: raft_metrics::RaftCounters,
+    /// Since when each member has been reachable or not, from this node's probes.
+    liveness: std::sync::Mutex<cairn_consensus::liveness::Liveness>,
 }
 
 impl Cluster {
@@ -96,6 +98,7 @@ impl Cluster {
             rf: cfg.cluster.replication_factor as usize,
             shards_per_tenant: cfg.tenancy.shards_per_tenant,
             counters: Default::default(),
+            liveness: Default::default(),
         });
         service::serve(cluster.clone(), listener, shutdown);
         tracing::info!(node = id, "cairn gRPC listening on {grpc_addr}");

@@ -419,6 +419,32 @@ fn two_of_three_down_fails_fast_then_recovers_without_loss() {
     assert!(text.contains("shard"), "names the shard: {text}");
     assert!(took < Duration::from_secs(15), "failed in {took:?}");
     eprintln!("with two of three nodes down a write failed in {took:?}: {text}");
+    // Node 1's status says since when nodes 2 and 3 have been unreachable.
+    let down_since = |s: &serde_json::Value, id: u64| {
+        s["nodes"]
+            .as_array()
+            .and_then(|n| n.iter().find(|n| n["id"] == id))
+            .and_then(|n| n["down_since_ms"].as_i64())
+    };
+    let s = wait_for(
+        "nodes 2 and 3 reported down",
+        Duration::from_secs(30),
+        || {
+            let s = status(&c.url(1)).ok()?;
+            (down_since(&s, 2).is_some() && down_since(&s, 3).is_some()).then_some(s)
+        },
+    )
+    .unwrap();
+    let me = s["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == 1)
+        .unwrap();
+    assert!(
+        me["up_since_ms"].as_i64().is_some() && me["down_since_ms"].is_null(),
+        "{me}"
+    );
     // One node back: a majority again.
     c.node(2).start().unwrap();
     wait_for("writes accepted again", Duration::from_secs(60), || {

@@ -13,6 +13,27 @@ use super::Cluster;
 const UNREACHABLE_AFTER: Duration = Duration::from_secs(5);
 
 impl Cluster {
+    /// Whether `id` was heard from within `UNREACHABLE_AFTER` (this node always is).
+    fn reachable(&self, id: NodeId) -> bool {
+        id == self.node_id()
+            || self
+                .groups
+                .network()
+                .last_contact(id)
+                .is_some_and(|t| t.elapsed() < UNREACHABLE_AFTER)
+    }
+
+    /// Feeds the liveness record one observation of every member (the reconcile job calls
+    /// this after its probes), at `now_ms` of the wall clock.
+    pub fn observe_liveness(&self, now_ms: i64) {
+        let state = self.state();
+        let mut l = self.liveness.lock().unwrap_or_else(|p| p.into_inner());
+        for &id in state.nodes.keys() {
+            l.observe(id, self.reachable(id), now_ms);
+        }
+        l.retain(|n| state.nodes.contains_key(&n));
+    }
+
     /// The status document (see the module docs; `docs/cluster.md` describes every field).
     pub fn status(&self) -> Value {
         let me = self.node_id();
@@ -30,12 +51,21 @@ impl Cluster {
                     network.last_contact(id).map(|t| t.elapsed())
                 };
                 let up = contact.is_some_and(|c| c < UNREACHABLE_AFTER);
+                let since = self
+                    .liveness
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .view(id);
                 json!({
                     "id": id,
                     "http_addr": n.http_addr,
                     "grpc_addr": n.grpc_addr,
                     "state": if up { "up" } else { "unreachable" },
                     "last_contact_ms": contact.map(|c| c.as_millis() as u64),
+                    // Since when (ms since the epoch) the node has been up, or unreachable,
+                    // without a break, as this node's probes saw it.
+                    "up_since_ms": since.and_then(|v| v.up_since),
+                    "down_since_ms": since.and_then(|v| v.down_since),
                     "meta_voter": meta_voters.contains(&id),
                     "self": id == me,
                 })

@@ -23,6 +23,14 @@ use crate::cluster::Cluster;
 /// How long a member may take to answer a ping.
 const PING_TIMEOUT: Duration = Duration::from_millis(500);
 
+/// The wall clock in milliseconds (liveness times are shown to people and compared with
+/// minutes-long thresholds; the development clock does not move them).
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 pub struct ReconcileJob {
     cluster: Arc<Cluster>,
 }
@@ -73,6 +81,7 @@ impl Job for ReconcileJob {
             let c = &self.cluster;
             let groups = c.groups();
             self.ping_members(&c.state().nodes).await;
+            c.observe_liveness(wall_ms());
             c.observe_leaders();
             let done = groups.reconcile(c.replication_factor()).await;
             for shard in &done.started {
