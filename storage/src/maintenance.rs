@@ -128,15 +128,6 @@ impl RollupState {
     }
 
     pub fn cutoffs(&self, tier: Tier) -> &TierCutoffs {
-        &self.cutoffs[tier_index(tier)]
-    }
-}
-
-/// Position of a tier in `Tier::ALL` (raw 0, 5m 1, 1h 2).
-pub fn tier_index(tier: Tier) -> usize {
-    match tier {
-        Tier::Raw => 0,
-        Tier::Rollup5m => 1,
-        Tier::Rollup1h => 2,
+        &self.cutoffs[tier.index()]
     }
 }

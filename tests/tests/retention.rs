@@ -188,7 +188,7 @@ fn wait_rolled_up(c: &TestCluster, to: i64) -> Result<()> {
                 };
                 shards
                     .iter()
-                    .filter(|sh| sh["local"] == true && !sh["rollup"]["oldest_ms"].is_null())
+                    .filter(|sh| sh["local"] == true && sh["rollup"]["series"].as_u64() > Some(0))
                     .all(|sh| {
                         let r = &sh["rollup"];
                         r["5m"]["built_to_ms"].as_i64().is_some_and(|w| w >= to)
@@ -243,6 +243,17 @@ fn rollups_identical(c: &TestCluster) -> Result<()> {
     r.with_context(|| format!("last digests by shard: {last:?}"))
 }
 
+/// Waits (up to a minute) until `ok` holds on every live node, given its URL.
+fn every_node(c: &TestCluster, what: &str, ok: impl Fn(&str) -> bool) -> Result<()> {
+    wait_for(what, Duration::from_secs(60), || {
+        c.members
+            .iter()
+            .filter_map(|m| m.process.as_ref())
+            .all(|p| ok(&p.url))
+            .then_some(())
+    })
+}
+
 fn series_count(url: &str, selector: &str) -> Result<usize> {
     let v = get_json(&format!("{url}/api/v1/series"), &[("match[]", selector)])?;
     Ok(v["data"].as_array().context("series data")?.len())
@@ -287,20 +298,9 @@ fn data_ages_raw_then_5m_then_1h_then_gone_identically_on_every_replica() -> Res
 
     // Eight days on: raw is past its 7 days and deleted on every replica; the rollups answer.
     advance(&c, "8d")?;
-    wait_for(
-        "raw data deleted on every node",
-        Duration::from_secs(60),
-        || {
-            c.members
-                .iter()
-                .all(|m| {
-                    let u = &m.process.as_ref().unwrap().url;
-                    range_query(u, "temp", (span.0, span.1, HOUR), "raw")
-                        .is_ok_and(|(_, a)| a.is_empty())
-                })
-                .then_some(())
-        },
-    )?;
+    every_node(&c, "raw data deleted on every node", |u| {
+        range_query(u, "temp", (span.0, span.1, HOUR), "raw").is_ok_and(|(_, a)| a.is_empty())
+    })?;
     check_all(&c, &raw, span, &expected)?;
     // A fourth node holds no replica: it reads every shard's rollups (and the tenant's
     // cut-offs) from the nodes that do, and answers the same.
@@ -337,25 +337,15 @@ fn data_ages_raw_then_5m_then_1h_then_gone_identically_on_every_replica() -> Res
     // A month on: the 5-minute tier has expired too; the 5-minute queries now read 1-hour
     // buckets (snapped, flagged approximate), the hourly ones still exact.
     advance(&c, "31d")?;
-    wait_for(
-        "5m rollups deleted on every node",
-        Duration::from_secs(60),
-        || {
-            c.members
-                .iter()
-                .all(|m| {
-                    let u = &m.process.as_ref().unwrap().url;
-                    range_query(
-                        u,
-                        "avg_over_time(temp[5m])",
-                        (span.0, span.1, 5 * MIN),
-                        "5m",
-                    )
-                    .is_ok_and(|(_, a)| a.is_empty())
-                })
-                .then_some(())
-        },
-    )?;
+    every_node(&c, "5m rollups deleted on every node", |u| {
+        range_query(
+            u,
+            "avg_over_time(temp[5m])",
+            (span.0, span.1, 5 * MIN),
+            "5m",
+        )
+        .is_ok_and(|(_, a)| a.is_empty())
+    })?;
     for m in &c.members {
         let u = &m.process.as_ref().unwrap().url;
         for (&(q, step, tier), want) in QUERIES.iter().zip(&raw) {
@@ -376,19 +366,9 @@ fn data_ages_raw_then_5m_then_1h_then_gone_identically_on_every_replica() -> Res
 
     // A year on: nothing is left in any tier, and the series are gone from the index.
     advance(&c, "366d")?;
-    wait_for(
-        "series dropped on every node",
-        Duration::from_secs(60),
-        || {
-            c.members
-                .iter()
-                .all(|m| {
-                    let u = &m.process.as_ref().unwrap().url;
-                    series_count(u, "{__name__=~\"temp|reqs_total\"}").is_ok_and(|n| n == 0)
-                })
-                .then_some(())
-        },
-    )?;
+    every_node(&c, "series dropped on every node", |u| {
+        series_count(u, "{__name__=~\"temp|reqs_total\"}").is_ok_and(|n| n == 0)
+    })?;
     for m in &c.members {
         let u = &m.process.as_ref().unwrap().url;
         let (_, a) = range_query(u, "avg_over_time(temp[1h])", (span.0, span.1, HOUR), "auto")?;
@@ -468,7 +448,7 @@ fn a_shard_leader_killed_in_the_middle_of_a_rollup_loses_and_doubles_nothing() -
         let mut started = false;
         let mut unfinished = false;
         for sh in s["shards"].as_array()? {
-            if sh["leader"].as_u64() != Some(victim) || sh["rollup"]["oldest_ms"].is_null() {
+            if sh["leader"].as_u64() != Some(victim) || sh["rollup"]["series"] == 0 {
                 continue;
             }
             let wm = sh["rollup"]["5m"]["built_to_ms"].as_i64();

@@ -19,7 +19,7 @@ use cairn_proto::cluster::{
 use tonic::Status;
 
 use super::Cluster;
-use super::remote_read::{blocking, ready_to_read};
+use super::remote_read::{blocking, one_per_id, ready_to_read};
 use crate::error::{Error, Result};
 
 /// Numbers per bucket in `SeriesBuckets.fields`.
@@ -47,14 +47,7 @@ impl Cluster {
         let reply = self
             .ask_holders(shard, &req, async |mut c, req| c.read_buckets(req).await)
             .await?;
-        if reply.series.len() != sids.len() {
-            return Err(Error::BadReply {
-                shard,
-                reason: "a different number of series than asked for",
-            });
-        }
-        reply
-            .series
+        one_per_id(shard, reply.series, sids.len())?
             .iter()
             .map(|s| buckets_from_proto(shard, s))
             .collect()

@@ -81,14 +81,7 @@ impl Cluster {
         let reply = self
             .ask_holders(shard, &req, async |mut c, req| c.read_samples(req).await)
             .await?;
-        if reply.series.len() != sids.len() {
-            return Err(Error::BadReply {
-                shard,
-                reason: "a different number of series than asked for",
-            });
-        }
-        reply
-            .series
+        one_per_id(shard, reply.series, sids.len())?
             .into_iter()
             .map(|s| samples_from_proto(shard, s))
             .collect()
@@ -175,6 +168,17 @@ pub(crate) async fn serve_select(
     Ok(SelectReply {
         series: refs.iter().map(series_to_proto).collect(),
     })
+}
+
+/// A holder's answer with one entry per requested series id, or `BadReply`.
+pub(super) fn one_per_id<T>(shard: u32, got: Vec<T>, asked: usize) -> Result<Vec<T>> {
+    if got.len() != asked {
+        return Err(Error::BadReply {
+            shard,
+            reason: "a different number of series than asked for",
+        });
+    }
+    Ok(got)
 }
 
 /// `Cluster.ReadSamples` on a holder of the shard.

@@ -91,12 +91,11 @@ impl Cluster {
             let settled =
                 m.voters == placed && placed.len() == self.rf.min(state.nodes.len()) && !m.joint;
             healthy &= m.leader.is_some() && settled;
-            let rollup = match self.groups.engine().rollup_state(shard) {
-                Ok(r) => json!({
-                    "oldest_ms": r.oldest,
-                    "newest_ms": r.newest,
-                    "5m": { "built_to_ms": r.rollup_5m.watermark, "dirty": r.rollup_5m.dirty.len() },
-                    "1h": { "built_to_ms": r.rollup_1h.watermark, "dirty": r.rollup_1h.dirty.len() },
+            let rollup = match self.groups.engine().rollup_progress(shard) {
+                Ok((m5, h1, series)) => json!({
+                    "series": series,
+                    "5m": { "built_to_ms": m5.watermark, "dirty": m5.dirty.len() },
+                    "1h": { "built_to_ms": h1.watermark, "dirty": h1.dirty.len() },
                 }),
                 Err(e) => json!({ "error": e.to_string() }),
             };

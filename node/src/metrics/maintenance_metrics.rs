@@ -22,9 +22,9 @@ pub struct MaintenanceMetrics {
     pub shards_led: AtomicU64,
 }
 
-/// Index of a rollup tier in the arrays above.
+/// Index of a rollup tier in the arrays above (5m 0, 1h 1).
 pub fn rollup_index(t: Tier) -> usize {
-    usize::from(t == Tier::Rollup1h)
+    t.index().saturating_sub(1)
 }
 
 impl MaintenanceMetrics {

@@ -113,15 +113,7 @@ impl TenantShards {
         maxt: i64,
         out: &mut Vec<Sample>,
     ) -> Result<()> {
-        if !self.remote.contains(&shard) {
-            return Ok(self.engine.read_samples(shard, sid, mint, maxt, out)?);
-        }
-        let mut got = self.remote(
-            async |c| c.remote_samples(shard, &[sid], mint, maxt).await,
-            shard,
-        )?;
-        *out = got.pop().unwrap_or_default();
-        Ok(())
+        self.read_many(&[(shard, sid)], mint, maxt, std::slice::from_mut(out))
     }
 
     /// `out[i]` receives the samples of `refs[i]` (shard, series id): local series are read in
@@ -133,27 +125,12 @@ impl TenantShards {
         maxt: i64,
         out: &mut [Vec<Sample>],
     ) -> Result<()> {
-        use rayon::prelude::*;
-        refs.par_iter()
-            .zip(out.par_iter_mut())
-            .filter(|((shard, _), _)| !self.remote.contains(shard))
-            .try_for_each(|(&(shard, sid), o)| self.engine.read_samples(shard, sid, mint, maxt, o))
-            .map_err(Error::from)?;
-        for &shard in &self.remote {
-            let at: Vec<usize> = (0..refs.len()).filter(|&i| refs[i].0 == shard).collect();
-            if at.is_empty() {
-                continue;
-            }
-            let sids: Vec<u64> = at.iter().map(|&i| refs[i].1).collect();
-            let got = self.remote(
-                async |c| c.remote_samples(shard, &sids, mint, maxt).await,
-                shard,
-            )?;
-            for (i, samples) in at.into_iter().zip(got) {
-                out[i] = samples;
-            }
-        }
-        Ok(())
+        self.read_batch(
+            refs,
+            out,
+            |shard, sid, o| self.engine.read_samples(shard, sid, mint, maxt, o),
+            async |c, shard, sids| c.remote_samples(shard, sids, mint, maxt).await,
+        )
     }
 
     /// Replaces `out` with the `tier` buckets of series `sid` of `shard` ending in
@@ -168,21 +145,11 @@ impl TenantShards {
         maxt: i64,
         out: &mut Vec<Bucket>,
     ) -> Result<()> {
-        if !self.remote.contains(&shard) {
-            return Ok(self
-                .engine
-                .read_buckets(shard, sid, tier, mint, maxt, out)?);
-        }
-        let mut got = self.remote(
-            async |c| c.remote_buckets(shard, &[sid], tier, mint, maxt).await,
-            shard,
-        )?;
-        *out = got.pop().unwrap_or_default();
-        Ok(())
+        self.read_buckets_many(&[(shard, sid)], tier, mint, maxt, std::slice::from_mut(out))
     }
 
-    /// `out[i]` receives the `tier` buckets of `refs[i]` (shard, series id): local series
-    /// read in parallel (as `read_many` reads samples), remote ones one by one.
+    /// `out[i]` receives the `tier` buckets of `refs[i]` (shard, series id), read as
+    /// `read_many` reads samples.
     pub fn read_buckets_many(
         &self,
         refs: &[(u32, u64)],
@@ -191,13 +158,34 @@ impl TenantShards {
         maxt: i64,
         out: &mut [Vec<Bucket>],
     ) -> Result<()> {
+        self.read_batch(
+            refs,
+            out,
+            |shard, sid, o| self.engine.read_buckets(shard, sid, tier, mint, maxt, o),
+            async |c, shard, sids| c.remote_buckets(shard, sids, tier, mint, maxt).await,
+        )
+    }
+
+    /// `out[i]` receives what `local` (a replica on this node, read in parallel on rayon's
+    /// pool) or `remote` (one request per shard held elsewhere) reads of `refs[i]`.
+    fn read_batch<T: Send>(
+        &self,
+        refs: &[(u32, u64)],
+        out: &mut [Vec<T>],
+        local: impl Fn(u32, u64, &mut Vec<T>) -> cairn_storage::Result<()> + Sync,
+        remote: impl AsyncFn(&Cluster, u32, &[u64]) -> Result<Vec<Vec<T>>>,
+    ) -> Result<()> {
         use rayon::prelude::*;
+        if let ([(shard, sid)], [o]) = (refs, &mut *out)
+            && !self.remote.contains(shard)
+        {
+            // One series: read here, not through rayon's pool (a hop to another thread).
+            return Ok(local(*shard, *sid, o)?);
+        }
         refs.par_iter()
             .zip(out.par_iter_mut())
             .filter(|((shard, _), _)| !self.remote.contains(shard))
-            .try_for_each(|(&(shard, sid), o)| {
-                self.engine.read_buckets(shard, sid, tier, mint, maxt, o)
-            })
+            .try_for_each(|(&(shard, sid), o)| local(shard, sid, o))
             .map_err(Error::from)?;
         for &shard in &self.remote {
             let at: Vec<usize> = (0..refs.len()).filter(|&i| refs[i].0 == shard).collect();
@@ -205,12 +193,9 @@ impl TenantShards {
                 continue;
             }
             let sids: Vec<u64> = at.iter().map(|&i| refs[i].1).collect();
-            let got = self.remote(
-                async |c| c.remote_buckets(shard, &sids, tier, mint, maxt).await,
-                shard,
-            )?;
-            for (i, buckets) in at.into_iter().zip(got) {
-                out[i] = buckets;
+            let got = self.remote(async |c| remote(c, shard, &sids).await, shard)?;
+            for (i, v) in at.into_iter().zip(got) {
+                out[i] = v;
             }
         }
         Ok(())

@@ -19,6 +19,11 @@ impl Tier {
     /// The two rollup tiers, finest first.
     pub const ROLLUPS: [Tier; 2] = [Tier::Rollup5m, Tier::Rollup1h];
 
+    /// Position in [`Tier::ALL`] (raw 0, 5m 1, 1h 2), for arrays indexed by tier.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// The field name in the retention policy, the API, the CLI's JSON and `[retention]`.
     pub fn name(self) -> &'static str {
         match self {
@@ -56,18 +61,13 @@ impl Tier {
         }
     }
 
-    /// The tier a rollup tier is built from (`Raw` for 5 m, 5 m for 1 h); `None` for raw.
-    pub fn source(self) -> Option<Tier> {
+    /// The next finer tier, the one this tier is built from (`None` for raw).
+    pub fn finer(self) -> Option<Tier> {
         match self {
             Tier::Raw => None,
             Tier::Rollup5m => Some(Tier::Raw),
             Tier::Rollup1h => Some(Tier::Rollup5m),
         }
-    }
-
-    /// The next finer tier (`None` for raw).
-    pub fn finer(self) -> Option<Tier> {
-        self.source()
     }
 
     /// The next coarser tier (`None` for 1 h).

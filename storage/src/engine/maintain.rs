@@ -30,7 +30,7 @@ use crate::keys::{
     postings_key, rollup_cf, rollup_key, rollup_window_ms, rollup_window_of, series_hash_key,
     series_key, shard_day_key, tier_cf,
 };
-use crate::maintenance::{Maintenance, MaintenanceOutcome, RollupState, TierCutoffs, tier_index};
+use crate::maintenance::{Maintenance, MaintenanceOutcome, RollupState, TierCutoffs, TierProgress};
 use crate::rollup_block::encode_block;
 use crate::series_record::decode_series_record;
 
@@ -111,6 +111,17 @@ impl Engine {
         };
         state.tenants = index::tenants(&self.inner.db, shard)?;
         Ok(state)
+    }
+
+    /// The rollup watermarks and dirty windows of `shard` and how many series it holds,
+    /// cheaply (no walk over the series, no index read): for status pages.
+    pub fn rollup_progress(&self, shard: u32) -> Result<(TierProgress, TierProgress, u64)> {
+        let st = self.shard(shard)?.read().unwrap_or_else(|p| p.into_inner());
+        Ok((
+            st.marks(Tier::Rollup5m).progress(),
+            st.marks(Tier::Rollup1h).progress(),
+            st.head.series_count() as u64,
+        ))
     }
 
     /// For the query layer: per tier (raw, 5m, 1h) the greatest retention cut-off applied to
@@ -258,7 +269,7 @@ impl Engine {
     ) -> Result<MaintenanceOutcome> {
         let mut out = MaintenanceOutcome::default();
         let lock = self.shard(shard)?;
-        let ti = tier_index(tier);
+        let ti = tier.index();
         let old = {
             let mut st = lock.write().unwrap_or_else(|p| p.into_inner());
             // Checkpoint first, at the entry before this one. A crash after the deletes but

@@ -24,7 +24,6 @@ use crate::keys::{
     CF_CHUNKS, CF_POSTINGS, CF_SERIES, CF_SERIES_HASH, chunk_key, postings_key, rollup_window_of,
     series_hash_key, series_key,
 };
-use crate::maintenance::tier_index;
 use crate::series_record::encode_series_record;
 use cairn_model::DecodedBatch;
 use cairn_model::Tier;
@@ -118,7 +117,7 @@ fn apply_write(
         shard,
         reason: format!("log entry {index}: {e}"),
     })?;
-    let cut = st.cutoffs[tier_index(Tier::Raw)].of(batch.tenant);
+    let cut = st.cutoffs[Tier::Raw.index()].of(batch.tenant);
     let filter = ApplyFilter {
         // Refusing the cut-off itself too (`<=`): a sample at a day start `c` would fall in
         // the 5-minute window `(c - 2 h, c]`, whose other samples retention deleted, and a
