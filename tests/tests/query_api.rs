@@ -207,6 +207,25 @@ fn bad_parameters_and_bad_promql_are_prometheus_errors() -> Result<()> {
         "query",
     );
     assert_error(
+        q(&[("query", "up"), ("resolution", "10m")]),
+        400,
+        "bad_data",
+        "invalid parameter \"resolution\": \"10m\" is not a resolution: use raw, 5m, 1h or auto",
+    );
+    // The development clock is off unless the node was started with --dev-clock.
+    let (code, v) = prom_api(
+        &url,
+        None,
+        true,
+        "/api/v1/admin/clock",
+        &[("advance", "1d")],
+    )?;
+    assert_eq!(code, 404, "{v}");
+    assert!(
+        v["error"].as_str().unwrap_or("").contains("--dev-clock"),
+        "{v}"
+    );
+    assert_error(
         q(&[("query", "up"), ("time", "noon")]),
         400,
         "bad_data",
