@@ -2,18 +2,22 @@
 //! and where every shard's replicas live — and the pure rules that change it.
 //!
 //! ```text
-//!  MetaCommand ──apply──► ClusterState { shards, shards_per_tenant, nodes, placement }
+//!  MetaCommand ──apply──► ClusterState { shards, shards_per_tenant, nodes, placement,
+//!                                        moves (in flight), draining (being removed) }
 //!  plan_placement(state, rf) ──► the placement the meta leader proposes next (or nothing)
+//!  StartMove ─► placement = the move's target, recorded in `moves`
+//!  FinishMove ─► forgotten once the shard's voters are that target (its leader says so)
 //! ```
 //! No I/O here: the meta state machine persists the state, the node's reconciler proposes the
 //! planner's decisions and each shard's leader carries them out as membership changes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
 use crate::member::{Node, NodeId};
 use crate::meta_kv::KvOp;
+use crate::move_plan::{Move, MoveReason};
 
 /// The meta group's replicated state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +30,34 @@ pub struct ClusterState {
     pub nodes: BTreeMap<NodeId, Node>,
     /// Shard → the nodes that should hold a replica of it (voters), in placement order.
     pub placement: BTreeMap<u32, Vec<NodeId>>,
+    /// Replica moves under way, by shard (at most one per shard): the placement already
+    /// names the move's target; the entry stays until the shard's voters are that target.
+    #[serde(default)]
+    pub moves: BTreeMap<u32, InFlightMove>,
+    /// Nodes being removed (`cairn cluster remove`): their replicas move off, they get none.
+    #[serde(default)]
+    pub draining: BTreeSet<NodeId>,
+}
+
+/// A move the meta leader started, as the meta group records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InFlightMove {
+    pub add: NodeId,
+    pub remove: Option<NodeId>,
+    pub reason: MoveReason,
+    /// When the meta leader started it (ms since the epoch, wall clock).
+    pub started_ms: i64,
+}
+
+impl InFlightMove {
+    pub fn to_move(self, shard: u32) -> Move {
+        Move {
+            shard,
+            add: self.add,
+            remove: self.remove,
+            reason: self.reason,
+        }
+    }
 }
 
 /// A change to the cluster state, proposed to the meta group.
@@ -40,6 +72,27 @@ pub enum MetaCommand {
     /// Changes the meta group's key-value space (`MetaKv`), all ops at once. Not part of the
     /// cluster state: the meta state machine applies it, `ClusterState::apply` ignores it.
     Kv { ops: Vec<KvOp> },
+    /// Starts a replica move: the shard's placement becomes its replicas with `add` and
+    /// without `remove`, and the move is recorded. Ignored while the shard has a move under
+    /// way, or when `add` already holds it.
+    StartMove {
+        shard: u32,
+        add: NodeId,
+        remove: Option<NodeId>,
+        reason: MoveReason,
+        started_ms: i64,
+    },
+    /// The shard's voters are `replicas` (its leader saw the membership change committed):
+    /// the move is done and forgotten. Ignored unless `replicas` is the placement (as a set).
+    FinishMove { shard: u32, replicas: Vec<NodeId> },
+    /// Forgets a move that cannot finish (its new replica's node died), leaving the
+    /// placement as it is: the next plan repairs it like any other dead replica.
+    AbortMove { shard: u32 },
+    /// Starts draining `node`: its replicas move off, it receives none.
+    Drain { node: NodeId },
+    /// Removes a drained node from the cluster state. Ignored while any placement or move
+    /// names it.
+    RemoveNode { id: NodeId },
 }
 
 impl ClusterState {
@@ -63,7 +116,98 @@ impl ClusterState {
                 self.placement.insert(*shard, replicas.clone());
             }
             MetaCommand::Kv { .. } => {}
+            MetaCommand::StartMove {
+                shard,
+                add,
+                remove,
+                reason,
+                started_ms,
+            } => {
+                let r = self.placement.entry(*shard).or_default();
+                if self.moves.contains_key(shard) || r.contains(add) {
+                    return;
+                }
+                r.retain(|n| Some(*n) != *remove);
+                r.push(*add);
+                self.moves.insert(
+                    *shard,
+                    InFlightMove {
+                        add: *add,
+                        remove: *remove,
+                        reason: *reason,
+                        started_ms: *started_ms,
+                    },
+                );
+            }
+            MetaCommand::FinishMove { shard, replicas } => {
+                let want: BTreeSet<NodeId> = replicas.iter().copied().collect();
+                let placed: BTreeSet<NodeId> = self
+                    .placement
+                    .get(shard)
+                    .into_iter()
+                    .flatten()
+                    .copied()
+                    .collect();
+                if want == placed {
+                    self.moves.remove(shard);
+                }
+            }
+            MetaCommand::AbortMove { shard } => {
+                self.moves.remove(shard);
+            }
+            MetaCommand::Drain { node } => {
+                if self.nodes.contains_key(node) {
+                    self.draining.insert(*node);
+                }
+            }
+            MetaCommand::RemoveNode { id } => {
+                if self.replicas_on(*id) == 0 {
+                    self.nodes.remove(id);
+                    self.draining.remove(id);
+                }
+            }
         }
+    }
+
+    /// How many shards place a replica on `node` or move one to or from it.
+    pub fn replicas_on(&self, node: NodeId) -> usize {
+        let placed = self
+            .placement
+            .values()
+            .filter(|r| r.contains(&node))
+            .count();
+        let moving = self
+            .moves
+            .values()
+            .filter(|m| m.add == node || m.remove == Some(node))
+            .count();
+        placed + moving
+    }
+
+    /// Whether this node should run a replica of `shard`: placed there, or the replica a
+    /// move under way is taking away (it stays a voter until the membership change commits).
+    pub fn holds(&self, shard: u32, node: NodeId) -> bool {
+        self.placement
+            .get(&shard)
+            .is_some_and(|r| r.contains(&node))
+            || self
+                .moves
+                .get(&shard)
+                .is_some_and(|m| m.remove == Some(node))
+    }
+
+    /// The moves under way, as the planner takes them.
+    pub fn in_flight(&self) -> Vec<Move> {
+        self.moves.iter().map(|(&s, m)| m.to_move(s)).collect()
+    }
+
+    /// The shards `node` should run a replica of ([`ClusterState::holds`]).
+    pub fn held_by(&self, node: NodeId) -> Vec<u32> {
+        (0..self
+            .shards
+            .max(self.placement.keys().max().map_or(0, |m| m + 1)))
+            .filter(|&s| self.holds(s, node))
+            .collect()
     }
 
     /// The shards whose placement includes `node`.
@@ -299,5 +443,78 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_move_sets_the_target_and_is_forgotten_only_when_its_voters_match() {
+        let mut s = state_with(&[1, 2, 3, 4], 2);
+        settle(&mut s, 3);
+        let start = |add, remove| MetaCommand::StartMove {
+            shard: 0,
+            add,
+            remove,
+            reason: MoveReason::Balance,
+            started_ms: 5,
+        };
+        s.apply(&start(4, Some(1)));
+        assert_eq!(s.placement[&0], vec![2, 3, 4]);
+        assert!(
+            s.holds(0, 1),
+            "the replica moving away runs until the move is done"
+        );
+        assert!(s.holds(0, 4) && !s.holds(0, 9));
+        assert_eq!(s.held_by(1), vec![0, 1]);
+        // One move per shard at a time; a second is ignored.
+        s.apply(&start(1, Some(2)));
+        assert_eq!(s.placement[&0], vec![2, 3, 4]);
+        assert_eq!(s.in_flight().len(), 1);
+        // Voters other than the placement: not done.
+        s.apply(&MetaCommand::FinishMove {
+            shard: 0,
+            replicas: vec![1, 2, 3],
+        });
+        assert_eq!(s.moves.len(), 1);
+        s.apply(&MetaCommand::FinishMove {
+            shard: 0,
+            replicas: vec![4, 3, 2],
+        });
+        assert!(s.moves.is_empty());
+        assert!(!s.holds(0, 1));
+        assert_eq!(s.held_by(1), vec![1]);
+        // Abort forgets the move and keeps the placement.
+        s.apply(&start(1, Some(4)));
+        s.apply(&MetaCommand::AbortMove { shard: 0 });
+        assert!(s.moves.is_empty());
+        assert_eq!(s.placement[&0], vec![2, 3, 1]);
+    }
+
+    #[test]
+    fn a_node_is_removed_only_once_nothing_is_placed_or_moving_on_it() {
+        let mut s = state_with(&[1, 2, 3, 4], 1);
+        s.apply(&MetaCommand::SetPlacement {
+            shard: 0,
+            replicas: vec![1, 2, 4],
+        });
+        s.apply(&MetaCommand::Drain { node: 4 });
+        s.apply(&MetaCommand::Drain { node: 9 });
+        assert_eq!(s.draining, BTreeSet::from([4]), "only members drain");
+        s.apply(&MetaCommand::RemoveNode { id: 4 });
+        assert!(s.nodes.contains_key(&4), "still placed");
+        s.apply(&MetaCommand::StartMove {
+            shard: 0,
+            add: 3,
+            remove: Some(4),
+            reason: MoveReason::Drain,
+            started_ms: 0,
+        });
+        assert_eq!(s.replicas_on(4), 1, "moving away");
+        s.apply(&MetaCommand::RemoveNode { id: 4 });
+        assert!(s.nodes.contains_key(&4), "still moving");
+        s.apply(&MetaCommand::FinishMove {
+            shard: 0,
+            replicas: vec![1, 2, 3],
+        });
+        s.apply(&MetaCommand::RemoveNode { id: 4 });
+        assert!(!s.nodes.contains_key(&4) && s.draining.is_empty());
     }
 }

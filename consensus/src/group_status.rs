@@ -20,6 +20,8 @@ pub struct GroupStatus {
     pub learners: BTreeSet<NodeId>,
     /// A joint configuration (a membership change) is in effect.
     pub joint: bool,
+    /// The log index of the membership in effect (`None`: the initial one, never logged).
+    pub membership_index: Option<u64>,
     pub last_applied: u64,
     pub last_log_index: u64,
     /// The first index still in the log (one past the last purged).
@@ -41,6 +43,7 @@ impl GroupStatus {
             voters: membership.voter_ids().collect(),
             learners: membership.learner_ids().collect(),
             joint: membership.get_joint_config().len() > 1,
+            membership_index: m.membership_config.log_id().map(|l| l.index),
             last_applied: m.last_applied.map(|l| l.index).unwrap_or(0),
             last_log_index: m.last_log_index.unwrap_or(0),
             first_log_index: m.purged.map(|l| l.index + 1).unwrap_or(1),
@@ -65,6 +68,12 @@ impl GroupStatus {
     /// Entries this replica has but has not applied.
     pub fn apply_lag(&self) -> u64 {
         self.last_log_index.saturating_sub(self.last_applied)
+    }
+
+    /// Whether this replica has applied the membership in effect: on the leader, that it is
+    /// committed (a follower may apply it later than the leader).
+    pub fn membership_applied(&self) -> bool {
+        self.membership_index.is_none_or(|i| self.last_applied >= i)
     }
 
     /// The members as the membership planner needs them.

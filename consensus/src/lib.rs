@@ -33,6 +33,7 @@ pub mod network;
 pub mod placement;
 mod proposer;
 pub mod raft_groups;
+pub mod removal;
 pub mod shard_group;
 pub mod shard_state_machine;
 #[cfg(test)]
@@ -41,7 +42,7 @@ mod state_machine_suite;
 mod test_state_machine;
 pub mod type_config;
 
-pub use cluster_state::{ClusterState, MetaCommand, plan_placement};
+pub use cluster_state::{ClusterState, InFlightMove, MetaCommand, plan_placement};
 pub use error::{Error, Result};
 pub use group_id::{META_GROUP, group_of_shard, shard_of_group};
 pub use group_status::GroupStatus;

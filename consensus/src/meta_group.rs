@@ -6,13 +6,14 @@
 //!  kv_get / kv_scan / kv_watch ◄── MetaStateMachine (MetaKv, as applied here)
 //!  propose(MetaCommand) / propose_kv(ops) ─► committed on a majority of the meta voters
 //!  admit(id, node)      ─► plan_admission: learner, then voter while < 5 voters; AddNode
+//!  remove_member(id) / promote(id) ─► a drained node leaves; a learner takes its vote
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use openraft::Raft;
+use openraft::{ChangeMembers, Raft};
 use tokio::sync::watch;
 
 use crate::cluster_state::{ClusterState, MetaCommand};
@@ -147,6 +148,34 @@ impl MetaGroup {
             result.map_err(|e| Error::client_write(META_GROUP, self.node, e))?;
         }
         self.propose(MetaCommand::AddNode { id, node }).await
+    }
+
+    /// As the meta leader: takes node `id` out of the meta group, voter or learner (a drained
+    /// node on its way out). Nothing if it is not a member. `NotLeader` on a follower.
+    pub async fn remove_member(&self, id: NodeId) -> Result<()> {
+        let members = self.status().members();
+        let change = if members.voters.contains(&id) {
+            ChangeMembers::RemoveVoters(BTreeSet::from([id]))
+        } else if members.learners.contains(&id) {
+            ChangeMembers::RemoveNodes(BTreeSet::from([id]))
+        } else {
+            return Ok(());
+        };
+        self.raft
+            .change_membership(change, false)
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::client_write(META_GROUP, self.node, e))
+    }
+
+    /// As the meta leader: makes the learner `id` a voter (when a voter left and the group has
+    /// fewer than five). `NotLeader` on a follower.
+    pub async fn promote(&self, id: NodeId) -> Result<()> {
+        self.raft
+            .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false)
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::client_write(META_GROUP, self.node, e))
     }
 
     /// Makes this node the meta group's only member (a new cluster's bootstrap) and waits

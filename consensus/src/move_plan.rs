@@ -22,6 +22,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::{Deserialize, Serialize};
+
 use crate::member::NodeId;
 
 /// What the planner knows of one member node.
@@ -62,7 +64,8 @@ pub struct Move {
     pub reason: MoveReason,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum MoveReason {
     /// The shard has fewer than `rf` replicas on live nodes.
     Repair,
@@ -94,6 +97,17 @@ impl Default for MovePlanConfig {
     }
 }
 
+impl MovePlanConfig {
+    /// Whether a node seen as `view` (`None`: not a member) is dead at `now`: unreachable for
+    /// `dead_after` without a break.
+    pub fn is_dead(&self, view: Option<&NodeView>, now: i64) -> bool {
+        view.is_none_or(|v| {
+            v.down_since
+                .is_some_and(|d| now.saturating_sub(d) >= self.dead_after_ms)
+        })
+    }
+}
+
 /// The moves to start now (see the module docs), in the order to start them.
 pub fn plan_moves(
     placement: &BTreeMap<u32, Vec<NodeId>>,
@@ -102,12 +116,7 @@ pub fn plan_moves(
     now: i64,
     cfg: &MovePlanConfig,
 ) -> Vec<Move> {
-    let dead = |n: &NodeId| {
-        nodes.get(n).is_none_or(|v| {
-            v.down_since
-                .is_some_and(|d| now.saturating_sub(d) >= cfg.dead_after_ms)
-        })
-    };
+    let dead = |n: &NodeId| cfg.is_dead(nodes.get(n), now);
     let draining = |n: &NodeId| nodes.get(n).is_some_and(|v| v.draining);
     // Nodes that may receive replicas.
     let targets: Vec<NodeId> = nodes

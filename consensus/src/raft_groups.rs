@@ -10,14 +10,15 @@
 //!              ├─ shard s: ShardGroup ─ Raft(group s+1) ─ ShardStateMachine(s) ─ Engine
 //!              │     log: RocksRaftLog(group) ─ LogSyncer (one fsync for every group)
 //!              │     network: GrpcRaftNetwork::for_group(group)
-//!              ├─ reconcile(rf): replicas placed here started; meta leader: plan_placement;
-//!              │                 shard leaders: converge membership to the placement
+//!              ├─ reconcile(rf): replicas placed here started, replicas moved away dropped;
+//!              │                 meta leader: plan_placement; shard leaders: converge
+//!              │                 membership to the placement, report moves settled
 //!              └─ checkpoint_due(): snapshot the groups whose shard `needs_checkpoint`
 //! ```
 //! Periodic work is run by the node's job supervisor, which calls `reconcile` and
 //! `checkpoint_due`; nothing here runs its own timer.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -29,7 +30,7 @@ use openraft::{Raft, SnapshotPolicy};
 use crate::cluster_state::{ClusterState, MetaCommand, plan_placement};
 use crate::error::{Error, Result};
 use crate::group_id::{META_GROUP, group_of_shard, shard_of_group};
-use crate::log_store::{LogSyncer, RocksRaftLog};
+use crate::log_store::{LogSyncer, RocksRaftLog, StateKind};
 use crate::member::{Node, NodeId};
 use crate::membership::Step;
 use crate::meta_group::MetaGroup;
@@ -74,6 +75,11 @@ pub struct Reconciled {
     pub placed: Vec<(u32, Vec<NodeId>)>,
     /// Membership steps taken by shard groups this node leads.
     pub steps: Vec<(u32, Step)>,
+    /// Shards this node leads whose move is done: their committed voters are the placement
+    /// (the node reports each to the meta group with `MetaCommand::FinishMove`).
+    pub settled: Vec<(u32, Vec<NodeId>)>,
+    /// Local replicas dropped: the shard was moved off this node.
+    pub dropped: Vec<u32>,
     /// What failed (every step is retried by the next pass).
     pub errors: Vec<Error>,
 }
@@ -153,7 +159,7 @@ impl RaftGroups {
             shards: RwLock::new(HashMap::new()),
             creating: tokio::sync::Mutex::new(()),
         });
-        for shard in groups.meta.state().shards_of(node_id) {
+        for shard in groups.meta.state().held_by(node_id) {
             groups.ensure_shard(shard).await?;
         }
         Ok(groups)
@@ -287,17 +293,32 @@ impl RaftGroups {
     /// step is idempotent, and a failed one is retried by the next pass:
     /// * start a local replica of every shard placed on this node (it then waits for its
     ///   leader to send the log or a snapshot);
+    /// * drop every local replica the cluster state no longer gives this node (see
+    ///   [`RaftGroups::drop_shard`]);
     /// * as meta leader, propose `plan_placement(state, rf)` (new nodes get replicas until
     ///   every shard has `min(rf, nodes)`);
-    /// * as a shard's leader, move its membership towards its placement.
+    /// * as a shard's leader, move its membership towards its placement, and report a move
+    ///   whose membership change is committed as settled.
     pub async fn reconcile(&self, rf: usize) -> Reconciled {
         let mut done = Reconciled::default();
         let state = self.state();
-        for shard in state.shards_of(self.node_id) {
+        for shard in state.held_by(self.node_id) {
             if self.shard(shard).is_none() {
                 match self.ensure_shard(shard).await {
                     Ok(_) => done.started.push(shard),
                     Err(e) => done.errors.push(e),
+                }
+            }
+        }
+        // Only once this node has applied some placement: a node that has just joined has an
+        // empty cluster state and nothing to drop yet.
+        if !state.placement.is_empty() {
+            for g in self.local_shards() {
+                if !state.holds(g.shard(), self.node_id) {
+                    match self.drop_shard(g.shard()).await {
+                        Ok(()) => done.dropped.push(g.shard()),
+                        Err(e) => done.errors.push(e),
+                    }
                 }
             }
         }
@@ -323,10 +344,51 @@ impl RaftGroups {
             };
             match g.converge(target, &state.nodes).await {
                 Ok(steps) => done.steps.extend(steps.into_iter().map(|s| (g.shard(), s))),
-                Err(e) => done.errors.push(e),
+                Err(e) => {
+                    done.errors.push(e);
+                    continue;
+                }
+            }
+            if state.moves.contains_key(&g.shard()) && g.is_leader() {
+                let m = g.status();
+                let placed: BTreeSet<NodeId> = target.iter().copied().collect();
+                // Committed (applied on the leader), not merely appended: the replica that
+                // leaves drops its data once the move is forgotten.
+                if m.voters == placed && !m.joint && m.learners.is_empty() && m.membership_applied()
+                {
+                    done.settled.push((g.shard(), target.clone()));
+                }
             }
         }
         done
+    }
+
+    /// Stops the local replica of `shard` and deletes what it held: the shard's data in the
+    /// engine and the group's Raft log (its vote is kept, so that this node never votes twice
+    /// in one term should the shard come back here). Called once the cluster state no longer
+    /// gives the shard to this node: the move that took it away is committed, so the other
+    /// replicas hold everything.
+    pub async fn drop_shard(&self, shard: u32) -> Result<()> {
+        let Some(g) = self.shard(shard) else {
+            return Ok(());
+        };
+        let _creating = self.creating.lock().await;
+        g.shutdown().await;
+        self.shards
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&shard);
+        let group = group_of_shard(shard);
+        self.store.clear_group(group, StateKind::Vote.byte())?;
+        let engine = self.engine.clone();
+        tokio::task::spawn_blocking(move || engine.clear_shard(shard))
+            .await
+            .map_err(|e| Error::raft(group, "dropping the shard's data", e))??;
+        tracing::info!(
+            shard,
+            "dropped the local replica: the shard moved to other nodes"
+        );
+        Ok(())
     }
 
     /// Starts a checkpoint of every local shard that needs one (enough log applied since

@@ -12,7 +12,8 @@
 //!  PUT|GET|DELETE /api/v1/alerts/config, POST /api/v1/alerts/external, Alertmanager API v2's
 //!  /api/v2/silences, /silence/{id}, /status, /receivers (api::notify) ─► meta KV
 //!  GET /api/v1/tenants/{tenant}, PUT|DELETE /api/v1/tenants/{tenant}/retention ─► meta KV
-//!  GET /api/v1/cluster/status, /cluster/rules;  POST /api/v1/debug/faults (test-faults builds)
+//!  GET /api/v1/cluster/status, /cluster/rules;  DELETE /api/v1/cluster/nodes/{id} (drain, remove)
+//!  POST /api/v1/debug/faults (test-faults builds)
 //!  POST /api/v1/admin/flush, /snapshot, /clock (--dev-clock); GET /api/v1/admin/rollups;  GET /metrics, /health, /ready
 //! ```
 
@@ -36,7 +37,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 
 use cairn_model::Tenant;
 use cairn_storage::Engine;
@@ -152,6 +153,7 @@ pub fn router(state: SharedState) -> Router {
             put(tenants::put_retention).delete(tenants::delete_retention),
         )
         .route("/api/v1/cluster/status", get(cluster::status))
+        .route("/api/v1/cluster/nodes/{id}", delete(cluster::remove_node))
         .route("/api/v1/cluster/rules", get(rules::cluster_list))
         .route("/api/v1/admin/flush", post(admin::flush))
         .route("/api/v1/admin/snapshot", post(admin::snapshot))

@@ -12,8 +12,9 @@
 //!               ShardGroup::read_index, or gRPC Cluster.ReadIndex), then wait until the local
 //!               replica has applied it; the read itself is local. Shards without a local
 //!               replica are read on a node that has one (cluster/remote_read.rs).
-//!  rules API ─► Cluster::propose_kv(ops): the meta leader proposes them (MetaGroup::propose_kv);
-//!               elsewhere gRPC Cluster.ProposeKv to it, then wait until applied here too
+//!  rules API ─► Cluster::propose_kv(ops) = propose_meta(Kv): the meta leader proposes it;
+//!               elsewhere gRPC Cluster.ProposeMeta to it, then wait until applied here too
+//!               (also a finished move, a node to drain: Cluster::propose_meta)
 //!  gRPC :7481 ─► RaftTransport (consensus) + Cluster (cluster/service.rs)
 //!  background ─► jobs: reconcile (placement, replicas, pings), checkpoints (the supervisor)
 //! ```
@@ -33,11 +34,11 @@ use anyhow::Context;
 use cairn_consensus::network::PeerChannel;
 use cairn_consensus::{
     ApplyObserver, ApplyReport, ClusterState, GroupSettings, GrpcRaftNetwork, KvOp, META_GROUP,
-    Node, NodeId, RaftGroups, RaftTimings, ShardGroup,
+    MetaCommand, Node, NodeId, RaftGroups, RaftTimings, ShardGroup,
 };
 use cairn_proto::cluster::cluster_client::ClusterClient;
 use cairn_proto::cluster::{
-    JoinRequest, PingRequest, ProposeKvRequest, ReadIndexRequest, WriteRequest,
+    JoinRequest, PingRequest, ProposeMetaRequest, ReadIndexRequest, WriteRequest,
 };
 use cairn_storage::Engine;
 
@@ -58,6 +59,9 @@ pub struct Cluster {
     counters: raft_metrics::RaftCounters,
     /// Since when each member has been reachable or not, from this node's probes.
     liveness: std::sync::Mutex<cairn_consensus::liveness::Liveness>,
+    /// Local replicas dropped because their shard moved away: (shard, when, ms), the last
+    /// few, for the status page.
+    dropped: std::sync::Mutex<std::collections::VecDeque<(u32, i64)>>,
 }
 
 impl Cluster {
@@ -99,6 +103,7 @@ impl Cluster {
             shards_per_tenant: cfg.tenancy.shards_per_tenant,
             counters: Default::default(),
             liveness: Default::default(),
+            dropped: Default::default(),
         });
         service::serve(cluster.clone(), listener, shutdown);
         tracing::info!(node = id, "cairn gRPC listening on {grpc_addr}");
@@ -384,12 +389,20 @@ impl Cluster {
         Ok(r.index)
     }
 
-    /// Commits `ops` to the meta group's key-value space as one command: proposed here on
-    /// the meta leader, else forwarded to it (`Cluster.ProposeKv`); retried at the hinted
-    /// leader until `write_timeout`. When it returns `Ok`, this node has applied the ops too,
-    /// so a read here right after sees them. The ops are absolute (puts and deletes), so one
-    /// applied twice by a retry after a lost reply leaves the same state.
+    /// Commits `ops` to the meta group's key-value space as one command (see
+    /// [`Cluster::propose_meta`]). The ops are absolute (puts and deletes), so one applied
+    /// twice by a retry after a lost reply leaves the same state.
     pub async fn propose_kv(&self, ops: Vec<KvOp>) -> Result<()> {
+        self.propose_meta(MetaCommand::Kv { ops }, "committing rules or alert state")
+            .await
+    }
+
+    /// Commits `cmd` to the meta group: proposed here on the meta leader, else forwarded to
+    /// it (`Cluster.ProposeMeta`); retried at the hinted leader until `write_timeout`. When it
+    /// returns `Ok` after a `Kv` command, this node has applied it too, so a read here right
+    /// after sees it. Every command forwarded is idempotent (a `Kv` command of absolute ops,
+    /// `FinishMove`, `Drain`), so a retry after a lost reply does no harm.
+    pub async fn propose_meta(&self, cmd: MetaCommand, what: &'static str) -> Result<()> {
         let deadline = Instant::now() + self.write_timeout;
         let meta = self.groups.meta();
         let mut hint: Option<NodeId> = None;
@@ -398,25 +411,25 @@ impl Cluster {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(Error::MetaTimeout {
-                    what: "committing rules or alert state",
+                    what,
                     after: self.write_timeout,
                     last: Box::new(last),
                 });
             }
             let attempt = match hint.take().or_else(|| meta.leader()) {
                 Some(l) if l == self.node_id() => {
-                    // The rules API proposes no `Expect`, so nothing here is refused.
-                    match tokio::time::timeout(left, meta.propose_kv(ops.clone())).await {
-                        Ok(r) => r.map(|_| ()).map_err(Error::from),
+                    // Nothing proposed here carries an `Expect`, so nothing is refused.
+                    match tokio::time::timeout(left, meta.propose(cmd.clone())).await {
+                        Ok(r) => r.map_err(Error::from),
                         Err(_) => Err(cairn_consensus::Error::Timeout {
                             group: META_GROUP,
-                            what: "applying the rules change",
+                            what,
                             after: left,
                         }
                         .into()),
                     }
                 }
-                Some(l) => self.forward_kv(l, &ops, left).await,
+                Some(l) => self.forward_meta(l, &cmd, left).await,
                 None => Err(Error::NoMetaLeader),
             };
             match attempt {
@@ -433,19 +446,19 @@ impl Cluster {
         }
     }
 
-    /// Sends `ops` to `leader` (`Cluster.ProposeKv`), then waits (within `left`) until this
-    /// node has applied as far as the leader had once they were applied there.
-    async fn forward_kv(&self, leader: NodeId, ops: &[KvOp], left: Duration) -> Result<()> {
+    /// Sends `cmd` to `leader` (`Cluster.ProposeMeta`), then waits (within `left`) until this
+    /// node has applied as far as the leader had once it was applied there.
+    async fn forward_meta(&self, leader: NodeId, cmd: &MetaCommand, left: Duration) -> Result<()> {
         let started = Instant::now();
         let mut client = self.client_of(leader)?;
-        let req = ProposeKvRequest {
-            ops: serde_json::to_vec(ops).map_err(|e| Error::Encode {
-                what: "meta key-value ops",
+        let req = ProposeMetaRequest {
+            command: serde_json::to_vec(cmd).map_err(|e| Error::Encode {
+                what: "meta command",
                 reason: e.to_string(),
             })?,
             from: self.node_id(),
         };
-        let r = call(leader, left, client.propose_kv(req)).await?;
+        let r = call(leader, left, client.propose_meta(req)).await?;
         if r.not_leader {
             return Err(cairn_consensus::Error::NotLeader {
                 group: META_GROUP,

@@ -14,7 +14,9 @@ use cairn_storage::StorageConfig;
 use serde::{Deserialize, Serialize};
 
 mod maintenance_config;
+mod rebalance_config;
 pub use maintenance_config::MaintenanceConfig;
+pub use rebalance_config::RebalanceConfig;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -42,6 +44,7 @@ pub struct NodeConfig {
     pub rules: RulesConfig,
     pub retention: RetentionConfig,
     pub maintenance: MaintenanceConfig,
+    pub rebalance: RebalanceConfig,
     /// A development clock: the node's time can be moved ahead through
     /// `POST /api/v1/admin/clock` (`--dev-clock`), so tests age data by days in seconds.
     /// Never for production: alerts, retention and written timestamps all follow it.
@@ -252,6 +255,7 @@ impl Default for NodeConfig {
             rules: RulesConfig::default(),
             retention: RetentionConfig::default(),
             maintenance: MaintenanceConfig::default(),
+            rebalance: RebalanceConfig::default(),
             dev_clock: false,
         }
     }
@@ -367,6 +371,7 @@ impl NodeConfig {
             bail!("[tenancy] shards_per_tenant must be at least 1");
         }
         self.maintenance.validate()?;
+        self.rebalance.validate()?;
         // QueryConfig's messages already name the table and key ("[query] timeout: ...").
         self.query.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
         if self.node_id == 0 {

@@ -13,15 +13,18 @@
 //!              │                    evaluation task per rule group while leading the meta group
 //!              ├─ notify (1 s, on every meta KV change, and when a group is due):
 //!              │                    NotifyManager::sync — notifications while leading
-//!              └─ maintenance (10 s, at once again while work is left): on each shard led
-//!                                   here, plan_maintenance — rollups and retention as Raft
-//!                                   commands, at most [maintenance] cpu_share of a core
-//!  (rebalancing joins here as a job)
+//!              ├─ maintenance (10 s, at once again while work is left): on each shard led
+//!              │                    here, plan_maintenance — rollups and retention as Raft
+//!              │                    commands, at most [maintenance] cpu_share of a core
+//!              └─ rebalance (1 s, and on every cluster state change): on the meta leader,
+//!                                   plan_moves — replica moves for joins, drains and dead
+//!                                   nodes, recorded in the meta group
 //! ```
 
 pub mod checkpoint;
 pub mod maintenance;
 pub mod notify;
+pub mod rebalance;
 pub mod reconcile;
 pub mod rule_eval;
 pub mod supervisor;
@@ -33,6 +36,7 @@ use std::time::Duration;
 pub use checkpoint::CheckpointJob;
 pub use maintenance::MaintenanceJob;
 pub use notify::NotifyJob;
+pub use rebalance::RebalanceJob;
 pub use reconcile::ReconcileJob;
 pub use rule_eval::RuleEvalJob;
 pub use supervisor::{JobStats, Supervisor, Trigger};

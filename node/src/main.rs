@@ -58,8 +58,10 @@ enum Cmd {
 enum ClusterCmd {
     /// Start N nodes on loopback (HTTP 7480, 7490, ...; gRPC one port above), wait until the cluster is healthy, print the addresses; Ctrl-C stops them all.
     Local(cairn_node::cli::cluster::LocalArgs),
-    /// Show the cluster's nodes and shards (leaders, voters, applied index, log size).
+    /// Show the cluster's nodes and shards (leaders, voters, applied index, log size) and the replica moves under way.
     Status(cairn_node::cli::cluster::StatusArgs),
+    /// Remove a node: its replicas move to the other nodes first, then it leaves the cluster; follows the drain until done.
+    Remove(cairn_node::cli::cluster_remove::RemoveArgs),
 }
 
 #[derive(Subcommand)]
@@ -174,6 +176,7 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
             ok(match cmd {
                 ClusterCmd::Local(a) => rt.block_on(cairn_node::cli::cluster::local(a)),
                 ClusterCmd::Status(a) => rt.block_on(cairn_node::cli::cluster::status(a)),
+                ClusterCmd::Remove(a) => rt.block_on(cairn_node::cli::cluster_remove::remove(a)),
             })
         }
         Cmd::Rules { cmd } => {

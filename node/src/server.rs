@@ -17,7 +17,8 @@ use crate::api::{self, AppState};
 use crate::cluster::Cluster;
 use crate::config::NodeConfig;
 use crate::jobs::{
-    CheckpointJob, MaintenanceJob, NotifyJob, ReconcileJob, RuleEvalJob, Supervisor, Trigger,
+    CheckpointJob, MaintenanceJob, NotifyJob, RebalanceJob, ReconcileJob, RuleEvalJob, Supervisor,
+    Trigger,
 };
 use crate::metrics::Metrics;
 use crate::notify::{AlertBoard, NotifyManager, NotifyManagerSettings, Senders};
@@ -209,6 +210,10 @@ fn start_jobs(
     let jobs = Supervisor::new(clock.clone(), stop.clone());
     jobs.spawn(Arc::new(CheckpointJob::new(cluster.groups().clone())));
     let reconcile = jobs.spawn(Arc::new(ReconcileJob::new(cluster.clone())));
+    let rebalance = jobs.spawn(Arc::new(RebalanceJob::new(
+        cluster.clone(),
+        cfg.rebalance.clone(),
+    )));
     let rules = jobs.spawn(Arc::new(RuleEvalJob::new(rules.clone())));
     let notify_trigger = jobs.spawn(Arc::new(NotifyJob::new(notify.clone())));
     let maintenance = Arc::new(MaintenanceJob::new(
@@ -223,6 +228,7 @@ fn start_jobs(
     notify.set_trigger(notify_trigger.clone());
     let meta = cluster.groups().meta();
     wake_on_change(meta.watch(), reconcile, stop.clone());
+    wake_on_change(meta.watch(), rebalance, stop.clone());
     wake_on_change(meta.kv_watch(), rules, stop.clone());
     wake_on_change(meta.kv_watch(), notify_trigger, stop);
     jobs

@@ -42,6 +42,7 @@ use cairn_model::{Labels, Tier};
 
 mod buckets;
 mod checkpoint;
+mod clear;
 pub mod digest;
 mod maintain;
 mod open;
@@ -84,6 +85,8 @@ pub struct EngineStats {
     pub chunk_samples_written: AtomicU64,
     pub snapshots_dumped: AtomicU64,
     pub snapshots_installed: AtomicU64,
+    /// Shards whose data was deleted because their replica moved off this node.
+    pub shards_cleared: AtomicU64,
     /// What `maintain` did (`MaintenanceOutcome`, summed over shards and commands).
     pub maintenance_windows_rolled: AtomicU64,
     pub maintenance_blocks_written: AtomicU64,

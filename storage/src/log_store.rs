@@ -71,6 +71,19 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
+/// The first `raft_log` key past every entry of `group`.
+fn group_end(group: u64) -> Vec<u8> {
+    match group.checked_add(1) {
+        Some(g) => log_key(g, 0).to_vec(),
+        // Group u64::MAX: the key after (MAX, MAX) is the 17-byte key below.
+        None => {
+            let mut e = log_key(group, u64::MAX).to_vec();
+            e.push(0);
+            e
+        }
+    }
+}
+
 /// A change to one keyed entry: `Some` puts the value, `None` deletes the key.
 pub type EntryChange<'a> = (&'a [u8], Option<&'a [u8]>);
 
@@ -207,17 +220,12 @@ impl LogStore {
     /// Deletes every entry of `group` from `index` on (a conflicting suffix), fsynced: a
     /// truncated entry must not come back after a crash once a later entry replaces it.
     pub fn truncate_from(&self, group: u64, index: u64) -> Result<()> {
-        let end = match group.checked_add(1) {
-            Some(g) => log_key(g, 0).to_vec(),
-            // Group u64::MAX: the key after (MAX, MAX) is the 17-byte key below.
-            None => {
-                let mut e = log_key(group, u64::MAX).to_vec();
-                e.push(0);
-                e
-            }
-        };
         let mut wb = rocksdb::WriteBatch::default();
-        wb.delete_range_cf(self.cf(CF_RAFT_LOG), log_key(group, index).to_vec(), end);
+        wb.delete_range_cf(
+            self.cf(CF_RAFT_LOG),
+            log_key(group, index).to_vec(),
+            group_end(group),
+        );
         self.write(wb, true)
     }
 
@@ -238,6 +246,32 @@ impl LogStore {
         wb.delete_range_cf(self.cf(CF_RAFT_LOG), log_key(group, 0).to_vec(), end);
         wb.put_cf(self.cf(CF_RAFT_STATE), state_key(group, kind), record);
         self.write(wb, false)
+    }
+
+    /// Forgets `group`: every log entry and every state record but the one of kind `keep`,
+    /// in one fsynced write (the group's replica left this node; `keep` is what must survive
+    /// that, e.g. a vote).
+    pub fn clear_group(&self, group: u64, keep: u8) -> Result<()> {
+        let kept = self.get_state(group, keep)?;
+        let start = state_key(group, 0);
+        let mut wb = rocksdb::WriteBatch::default();
+        wb.delete_range_cf(
+            self.cf(CF_RAFT_LOG),
+            log_key(group, 0).to_vec(),
+            group_end(group),
+        );
+        match prefix_end(&start[..8]) {
+            Some(end) => wb.delete_range_cf(self.cf(CF_RAFT_STATE), start.to_vec(), end),
+            None => {
+                let mut end = start.to_vec();
+                end.extend_from_slice(&[0xff; 8]);
+                wb.delete_range_cf(self.cf(CF_RAFT_STATE), start.to_vec(), end)
+            }
+        }
+        if let Some(v) = kept {
+            wb.put_cf(self.cf(CF_RAFT_STATE), state_key(group, keep), v);
+        }
+        self.write(wb, true)
     }
 
     /// Stores a state record of `group`; with `sync`, durable when this returns.

@@ -17,6 +17,7 @@ pub mod rules;
 pub mod smtp_sink;
 pub mod test_cert;
 pub mod test_cluster;
+pub mod writer;
 pub use capture_server::{CaptureServer, CapturedRequest, Reply};
 pub use smtp_sink::{ReceivedMail, SmtpSink, SmtpSinkOptions};
 pub use test_cert::TestCa;

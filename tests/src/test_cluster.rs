@@ -47,6 +47,23 @@ impl TestCluster {
         Ok(c)
     }
 
+    /// [`start`](Self::start) with a config file of `toml` for every member.
+    pub fn start_with_config(n: u64, toml: &str) -> anyhow::Result<TestCluster> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("cairn.toml");
+        std::fs::write(&path, toml)?;
+        let mut c = TestCluster {
+            root: dir,
+            members: Vec::new(),
+            extra: vec!["--config".into(), path.display().to_string()],
+        };
+        for _ in 1..=n {
+            c.add_member()?;
+        }
+        c.wait_healthy(1, n as usize)?;
+        Ok(c)
+    }
+
     /// Starts the next node (id = members + 1): node 1 bootstraps, later ones join node 1.
     pub fn add_member(&mut self) -> anyhow::Result<u64> {
         let id = self.members.len() as u64 + 1;

@@ -23,7 +23,9 @@ fn config(dir: &std::path::Path, series_per_piece: u64, cpu_share: f64) -> Resul
     std::fs::write(
         &path,
         format!(
-            "[maintenance]\ninterval = \"200ms\"\ncpu_share = {cpu_share:?}\nseries_per_piece = {series_per_piece}\n"
+            "[maintenance]\ninterval = \"200ms\"\ncpu_share = {cpu_share:?}\nseries_per_piece = {series_per_piece}\n\
+             # The fourth node must stay without replicas: it reads everything remotely.\n\
+             [rebalance]\nenabled = false\n"
         ),
     )?;
     Ok(path.display().to_string())

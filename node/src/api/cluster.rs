@@ -1,4 +1,5 @@
-//! Cluster endpoints: `GET /api/v1/cluster/status`, and the test-only fault hook
+//! Cluster endpoints: `GET /api/v1/cluster/status`, `DELETE /api/v1/cluster/nodes/{id}`
+//! (drain a node and remove it: `cairn cluster remove`), and the test-only fault hook
 //! `POST /api/v1/debug/faults?block=2,3` / `?unblock=all`, which exists only in builds with
 //! the `test-faults` feature (the test suite's; release builds leave it out). It partitions
 //! this node from the listed peers: every internal gRPC call to and from them is refused by
@@ -6,14 +7,15 @@
 
 #[cfg(feature = "test-faults")]
 use axum::extract::Request;
-use axum::extract::State;
-use axum::response::Response;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 #[cfg(feature = "test-faults")]
 use serde_json::json;
 
 #[cfg(feature = "test-faults")]
-use super::{ApiError, Params};
-use super::{SharedState, success};
+use super::Params;
+use super::{ApiError, SharedState, success};
 
 /// `GET /api/v1/cluster/status`, with the retention policies (the defaults of this node's
 /// configuration and every tenant's override) under `retention`, and this node's retention
@@ -26,6 +28,46 @@ pub async fn status(State(st): State<SharedState>) -> Response {
     );
     status["maintenance"] = maintenance_json(&st);
     success(status)
+}
+
+/// `DELETE /api/v1/cluster/nodes/{id}`: starts draining node `id` (every replica on it moves
+/// to another node; then it leaves the meta group and the cluster state) and answers 202 at
+/// once. 404 for a node that is not a member, 409 with the reason (naming the shards) when
+/// removing it would leave shards or the meta group without a quorum or below the
+/// replication factor (`cairn_consensus::removal`). Asking again while it drains is a 202 too.
+pub async fn remove_node(
+    State(st): State<SharedState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    use cairn_consensus::MetaCommand;
+    use cairn_consensus::removal::{Refusal, check_removal};
+    let node: u64 = id
+        .parse()
+        .map_err(|_| ApiError::bad_data(format!("node id {id:?} is not a number")))?;
+    let c = &st.cluster;
+    let state = c.state();
+    if !state.draining.contains(&node) {
+        let voters = c.groups().meta().status().voters;
+        check_removal(&state, node, c.replication_factor(), &voters, &c.up_nodes()).map_err(
+            |r| match r {
+                Refusal::NotMember { .. } => ApiError::not_found(r.to_string()),
+                _ => ApiError::conflict(r.to_string()),
+            },
+        )?;
+        c.propose_meta(MetaCommand::Drain { node }, "starting to drain the node")
+            .await?;
+    }
+    let body = serde_json::json!({
+        "status": "success",
+        "data": {
+            "node": node,
+            "state": "draining",
+            // Shards placed on it or moving from it: the drain is done at zero, and then the
+            // node leaves the cluster state (`GET /api/v1/cluster/status` no longer lists it).
+            "replicas": c.state().replicas_on(node),
+        },
+    });
+    Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
 }
 
 /// What this node's maintenance job and shard replicas did: the job's last pass, the lag and

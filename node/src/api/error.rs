@@ -50,6 +50,15 @@ impl ApiError {
         }
     }
 
+    /// 409: the request is understood but the cluster's state forbids it now.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::CONFLICT,
+            kind: "conflict",
+            message: message.into(),
+        }
+    }
+
     pub fn internal(message: impl Into<String>) -> Self {
         ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,5 +1,6 @@
 //! `cairn cluster local` (N node processes on loopback, for trying a cluster out) and
-//! `cairn cluster status` (the status endpoint as tables).
+//! `cairn cluster status` (the status endpoint as tables, with the snapshot progress of moves
+//! gathered from every node). `cairn cluster remove` is in `cluster_remove.rs`.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -202,13 +203,61 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
         bail!("{code}: {body}");
     }
     let v: Value = serde_json::from_str(&body).context("the status is not JSON")?;
-    let d = &v["data"];
+    let mut d = v["data"].clone();
+    add_snapshot_progress(&mut d).await;
+    let d = &d;
     if args.json {
         println!("{}", serde_json::to_string_pretty(d)?);
         return Ok(());
     }
     print!("{}", render_status(d));
     Ok(())
+}
+
+/// Adds to each move under way the snapshot its shard's leader is sending to the new replica
+/// (`snapshot: {bytes_sent, total, ...}`), asked of every node: only the sender knows it.
+pub async fn add_snapshot_progress(d: &mut Value) {
+    let Some(moves) = d["moves"].as_array().filter(|m| !m.is_empty()) else {
+        return;
+    };
+    let mut moves = moves.clone();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap_or_default();
+    let addrs: Vec<String> = d["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n["http_addr"].as_str().map(str::to_string))
+        .collect();
+    let asks = addrs.iter().map(|a| {
+        let url = format!("http://{a}/api/v1/cluster/status");
+        let client = &client;
+        async move {
+            let text = client.get(url).send().await.ok()?.text().await.ok()?;
+            let v: Value = serde_json::from_str(&text).ok()?;
+            Some(v["data"]["snapshot_sends"].clone())
+        }
+    });
+    let sends: Vec<Value> = futures_util::future::join_all(asks)
+        .await
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_array().cloned())
+        .flatten()
+        .collect();
+    for m in &mut moves {
+        // The latest send of this shard to the move's new node.
+        if let Some(s) = sends
+            .iter()
+            .filter(|s| s["shard"] == m["shard"] && s["target"] == m["add"])
+            .max_by_key(|s| s["started_ms"].as_i64().unwrap_or(0))
+        {
+            m["snapshot"] = s.clone();
+        }
+    }
+    d["moves"] = Value::Array(moves);
 }
 
 fn cell(v: &Value) -> String {
@@ -266,9 +315,15 @@ pub fn render_status(d: &Value) -> String {
         .map(|a| {
             a.iter()
                 .map(|n| {
+                    let state = if n["draining"] == true {
+                        format!("{}, draining", cell(&n["state"]))
+                    } else {
+                        cell(&n["state"])
+                    };
                     vec![
                         cell(&n["id"]),
-                        cell(&n["state"]),
+                        state,
+                        cell(&n["replicas"]),
                         cell(&n["http_addr"]),
                         cell(&n["grpc_addr"]),
                         n["last_contact_ms"]
@@ -286,10 +341,19 @@ pub fn render_status(d: &Value) -> String {
         })
         .unwrap_or_default();
     out += &table(
-        &["NODE", "STATE", "HTTP", "GRPC", "LAST CONTACT", "META"],
+        &[
+            "NODE",
+            "STATE",
+            "REPLICAS",
+            "HTTP",
+            "GRPC",
+            "LAST CONTACT",
+            "META",
+        ],
         &nodes,
     );
     out.push('\n');
+    out += &render_moves(&d["moves"]);
     let shards: Vec<Vec<String>> = d["shards"]
         .as_array()
         .map(|a| {
@@ -328,6 +392,48 @@ pub fn render_status(d: &Value) -> String {
     );
     out += &render_maintenance(&d["maintenance"]);
     out += &render_retention(&d["retention"]);
+    out
+}
+
+/// The replica moves under way, with the snapshot progress when known; nothing when none.
+fn render_moves(moves: &Value) -> String {
+    let Some(moves) = moves.as_array().filter(|m| !m.is_empty()) else {
+        return String::new();
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let rows: Vec<Vec<String>> = moves
+        .iter()
+        .map(|m| {
+            let age = m["started_ms"]
+                .as_i64()
+                .map_or("-".into(), |t| format!("{}s", (now - t).max(0) / 1000));
+            let s = &m["snapshot"];
+            let snapshot = match (s["bytes_sent"].as_u64(), s["total"].as_u64()) {
+                (Some(sent), Some(total)) if total > 0 => format!(
+                    "{} / {} ({}%){}",
+                    cairn_model::units::format_bytes(sent),
+                    cairn_model::units::format_bytes(total),
+                    sent * 100 / total,
+                    if s["finished"] == true { " sent" } else { "" }
+                ),
+                (Some(sent), _) => format!("{} sent", cairn_model::units::format_bytes(sent)),
+                _ => "-".into(),
+            };
+            vec![
+                cell(&m["shard"]),
+                cell(&m["add"]),
+                cell(&m["remove"]),
+                cell(&m["reason"]),
+                age,
+                snapshot,
+            ]
+        })
+        .collect();
+    let mut out = format!("{} replica move(s) under way:\n", moves.len());
+    out += &table(&["SHARD", "TO", "FROM", "REASON", "AGE", "SNAPSHOT"], &rows);
+    out.push('\n');
     out
 }
 

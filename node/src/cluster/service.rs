@@ -8,8 +8,8 @@ use std::time::Duration;
 use cairn_consensus::Node;
 use cairn_proto::cluster::cluster_server::{Cluster as ClusterRpc, ClusterServer};
 use cairn_proto::cluster::{
-    JoinReply, JoinRequest, LabelsReply, LabelsRequest, PingReply, PingRequest, ProposeKvReply,
-    ProposeKvRequest, ReadBucketsReply, ReadBucketsRequest, ReadIndexReply, ReadIndexRequest,
+    JoinReply, JoinRequest, LabelsReply, LabelsRequest, PingReply, PingRequest, ProposeMetaReply,
+    ProposeMetaRequest, ReadBucketsReply, ReadBucketsRequest, ReadIndexReply, ReadIndexRequest,
     ReadSamplesReply, ReadSamplesRequest, SelectReply, SelectRequest, TierBoundsReply,
     TierBoundsRequest, WriteReply, WriteRequest,
 };
@@ -215,25 +215,36 @@ impl ClusterRpc for ClusterService {
         }
     }
 
-    async fn propose_kv(
+    async fn propose_meta(
         &self,
-        req: Request<ProposeKvRequest>,
-    ) -> Result<Response<ProposeKvReply>, Status> {
+        req: Request<ProposeMetaRequest>,
+    ) -> Result<Response<ProposeMetaReply>, Status> {
+        use cairn_consensus::MetaCommand;
         let r = req.into_inner();
-        let ops: Vec<cairn_consensus::KvOp> = serde_json::from_slice(&r.ops)
-            .map_err(|e| Status::invalid_argument(format!("meta key-value ops: {e}")))?;
+        let cmd: MetaCommand = serde_json::from_slice(&r.command)
+            .map_err(|e| Status::invalid_argument(format!("meta command: {e}")))?;
+        // Only what a node forwards on behalf of its clients or its shard leaders: the
+        // cluster's shape and placement are the meta leader's own decisions.
+        if !matches!(
+            cmd,
+            MetaCommand::Kv { .. } | MetaCommand::FinishMove { .. } | MetaCommand::Drain { .. }
+        ) {
+            return Err(Status::invalid_argument(
+                "meta command: only Kv, FinishMove and Drain are forwarded",
+            ));
+        }
         let meta = self.cluster.groups.meta();
-        let proposed = tokio::time::timeout(FORWARDED_WRITE_TIMEOUT, meta.propose_kv(ops))
+        let proposed = tokio::time::timeout(FORWARDED_WRITE_TIMEOUT, meta.propose(cmd))
             .await
             .map_err(|_| Status::unavailable("meta group: no quorum"))?;
         match proposed {
-            Ok(_) => Ok(Response::new(ProposeKvReply {
+            Ok(()) => Ok(Response::new(ProposeMetaReply {
                 not_leader: false,
                 leader_hint: 0,
                 applied: *meta.kv_watch().borrow(),
             })),
             Err(e @ cairn_consensus::Error::NotLeader { .. }) => {
-                Ok(Response::new(ProposeKvReply {
+                Ok(Response::new(ProposeMetaReply {
                     not_leader: true,
                     leader_hint: e.leader_hint().unwrap_or(0),
                     applied: 0,

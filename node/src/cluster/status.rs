@@ -1,13 +1,17 @@
 //! `GET /api/v1/cluster/status`: the cluster as this node sees it — members and their
 //! health, the meta leader, and every shard's Raft state from the local replica's metrics.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use cairn_consensus::NodeId;
+use cairn_consensus::move_plan::NodeView;
 use serde_json::{Value, json};
 
 use super::Cluster;
+
+/// How many dropped replicas the status page lists.
+const DROPPED_KEPT: usize = 64;
 
 /// A member not heard from for this long is reported `unreachable`.
 const UNREACHABLE_AFTER: Duration = Duration::from_secs(5);
@@ -32,6 +36,44 @@ impl Cluster {
             l.observe(id, self.reachable(id), now_ms);
         }
         l.retain(|n| state.nodes.contains_key(&n));
+    }
+
+    /// What the move planner knows of every member at `now_ms`: this node's liveness record
+    /// (a member not probed yet counts as up since now, so it is no target until
+    /// `stable_after`), and whether it is draining.
+    pub fn node_views(&self, now_ms: i64) -> BTreeMap<NodeId, NodeView> {
+        let state = self.state();
+        let l = self.liveness.lock().unwrap_or_else(|p| p.into_inner());
+        state
+            .nodes
+            .keys()
+            .map(|&id| {
+                let mut v = l.view(id).unwrap_or(NodeView::up(now_ms));
+                v.draining = state.draining.contains(&id);
+                (id, v)
+            })
+            .collect()
+    }
+
+    /// The members heard from within `UNREACHABLE_AFTER` (this node included).
+    pub fn up_nodes(&self) -> BTreeSet<NodeId> {
+        self.state()
+            .nodes
+            .keys()
+            .copied()
+            .filter(|&id| self.reachable(id))
+            .collect()
+    }
+
+    /// Notes local replicas dropped at `now_ms` (the last `DROPPED_KEPT` are shown).
+    pub fn record_dropped(&self, shards: &[u32], now_ms: i64) {
+        let mut d = self.dropped.lock().unwrap_or_else(|p| p.into_inner());
+        for &s in shards {
+            d.push_back((s, now_ms));
+            if d.len() > DROPPED_KEPT {
+                d.pop_front();
+            }
+        }
     }
 
     /// The status document (see the module docs; `docs/cluster.md` describes every field).
@@ -67,11 +109,38 @@ impl Cluster {
                     "up_since_ms": since.and_then(|v| v.up_since),
                     "down_since_ms": since.and_then(|v| v.down_since),
                     "meta_voter": meta_voters.contains(&id),
+                    "meta_learner": meta.learners.contains(&id),
+                    // Being removed: its replicas move off; it leaves once none is left.
+                    "draining": state.draining.contains(&id),
+                    // Shards placed here, and moves under way to or from here.
+                    "replicas": state.shards_of(id).len(),
                     "self": id == me,
                 })
             })
             .collect();
-        let mut healthy = meta.leader.is_some() && nodes.iter().all(|n| n["state"] == "up");
+        let mut healthy = meta.leader.is_some()
+            && nodes.iter().all(|n| n["state"] == "up")
+            && state.moves.is_empty();
+        let moves: Vec<Value> = state
+            .moves
+            .iter()
+            .map(|(&shard, m)| {
+                json!({
+                    "shard": shard,
+                    "add": m.add,
+                    "remove": m.remove,
+                    "reason": m.reason,
+                    "started_ms": m.started_ms,
+                })
+            })
+            .collect();
+        let dropped: Vec<Value> = self
+            .dropped
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|&(shard, at)| json!({ "shard": shard, "at_ms": at }))
+            .collect();
         let mut shards = Vec::new();
         for shard in 0..state.shards {
             let placement = state.placement.get(&shard).cloned().unwrap_or_default();
@@ -131,6 +200,12 @@ impl Cluster {
             "replication_factor": self.rf,
             "healthy": healthy,
             "nodes": nodes,
+            // Replica moves under way (the meta group's record; `cairn cluster status` adds
+            // the snapshot bytes each shard's leader has sent).
+            "moves": moves,
+            // Replicas this node dropped because their shard moved to other nodes (a node
+            // that comes back after being declared dead drops its stale replicas).
+            "dropped_replicas": dropped,
             "shards": shards,
         })
     }

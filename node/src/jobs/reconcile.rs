@@ -5,7 +5,9 @@
 //! ```text
 //!  every node      start a local replica of every shard placed on it
 //!  meta leader     plan_placement(state, rf) ─► SetPlacement proposals
-//!  shard leaders   plan_membership(members, placement) ─► add learners, then set voters
+//!  shard leaders   plan_membership(members, placement) ─► add learners, then set voters;
+//!                  a move whose voters are committed ─► FinishMove (forwarded to the meta leader)
+//!  every node      replicas the cluster state no longer gives this node ─► dropped
 //! ```
 //! It runs every second and, woken by the supervisor's trigger, at every cluster state change.
 
@@ -13,7 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cairn_consensus::{Node, NodeId};
+use cairn_consensus::{MetaCommand, Node, NodeId};
 use cairn_proto::cluster::PingRequest;
 use cairn_proto::cluster::cluster_client::ClusterClient;
 
@@ -25,7 +27,7 @@ const PING_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// The wall clock in milliseconds (liveness times are shown to people and compared with
 /// minutes-long thresholds; the development clock does not move them).
-fn wall_ms() -> i64 {
+pub(super) fn wall_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
@@ -87,14 +89,23 @@ impl Job for ReconcileJob {
             for shard in &done.started {
                 tracing::info!(shard, "started a replica of the shard");
             }
-            let mut errors = done.errors.into_iter();
+            c.record_dropped(&done.dropped, wall_ms());
+            let mut errors: Vec<crate::Error> = done.errors.into_iter().map(Into::into).collect();
+            for (shard, replicas) in done.settled {
+                tracing::info!(shard, ?replicas, "the shard's move is done");
+                let cmd = MetaCommand::FinishMove { shard, replicas };
+                if let Err(e) = c.propose_meta(cmd, "recording a finished move").await {
+                    errors.push(e);
+                }
+            }
+            let mut errors = errors.into_iter();
             match errors.next() {
                 None => Ok(()),
                 Some(first) => {
                     for e in errors {
                         tracing::debug!(error = %e, "reconciliation step failed");
                     }
-                    Err(first.into())
+                    Err(first)
                 }
             }
         })

@@ -27,7 +27,7 @@ const SNAPSHOT_FORMAT: u8 = 2;
 
 /// Column families holding a shard's data, every key starting with the shard (what a snapshot
 /// carries). The code of each is its position here, which is on the wire: append only.
-const SHARD_CFS: &[&str] = &[
+pub(super) const SHARD_CFS: &[&str] = &[
     CF_SERIES,
     CF_POSTINGS,
     CF_SERIES_HASH,

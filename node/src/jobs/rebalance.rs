@@ -1,0 +1,118 @@
+//! The rebalance job: the meta leader's driver of replica moves (issue 19). The decisions are
+//! `cairn_consensus::move_plan::plan_moves`'s (pure); this job feeds it what the node knows and
+//! records each decision in the meta group, where every node sees it:
+//!
+//! ```text
+//!  meta leader, every second (and at every cluster state change):
+//!   moves whose new node died ─────────────────────────────► AbortMove (repaired next pass)
+//!   plan_moves(placement, liveness + draining, in flight) ─► StartMove: placement = target
+//!   drained nodes (no replica placed or moving) ───────────► leave the meta group, RemoveNode
+//!   fewer than five meta voters and a learner up ──────────► the learner becomes a voter
+//!  then, on the shard's leader (reconcile job): add learner ─► snapshot + log ─► voters
+//!   changed in one joint step ─► FinishMove; the node left out drops its replica
+//! ```
+//! Everything it decides is in the meta log before anything moves, so a new meta leader (after
+//! a crash or an election) carries on from the recorded moves, and a shard leader that dies
+//! mid-move is replaced by one that converges to the same placement. The liveness it plans
+//! with is this node's own: a new meta leader starts its clocks afresh, so a node it finds
+//! unreachable is declared dead only `dead_after` later (never sooner than intended).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cairn_consensus::MetaCommand;
+use cairn_consensus::membership::MAX_META_VOTERS;
+use cairn_consensus::move_plan::plan_moves;
+
+use super::reconcile::wall_ms;
+use super::{Job, RunOnce};
+use crate::cluster::Cluster;
+use crate::config::RebalanceConfig;
+
+pub struct RebalanceJob {
+    cluster: Arc<Cluster>,
+    cfg: RebalanceConfig,
+}
+
+impl RebalanceJob {
+    pub fn new(cluster: Arc<Cluster>, cfg: RebalanceConfig) -> Self {
+        RebalanceJob { cluster, cfg }
+    }
+
+    async fn pass(&self) -> crate::Result<()> {
+        let c = &self.cluster;
+        let meta = c.groups().meta();
+        if !self.cfg.enabled || !meta.is_leader() {
+            return Ok(());
+        }
+        let state = c.state();
+        let now = wall_ms();
+        let views = c.node_views(now);
+        let plan = self.cfg.plan_config(c.replication_factor());
+        for (&shard, m) in &state.moves {
+            if plan.is_dead(views.get(&m.add), now) {
+                tracing::warn!(
+                    shard,
+                    node = m.add,
+                    "abandoning a move: its new replica's node is dead"
+                );
+                meta.propose(MetaCommand::AbortMove { shard }).await?;
+            }
+        }
+        let state = c.state();
+        for m in plan_moves(&state.placement, &views, &state.in_flight(), now, &plan) {
+            tracing::info!(
+                shard = m.shard,
+                add = m.add,
+                remove = ?m.remove,
+                reason = ?m.reason,
+                "moving a shard replica"
+            );
+            meta.propose(MetaCommand::StartMove {
+                shard: m.shard,
+                add: m.add,
+                remove: m.remove,
+                reason: m.reason,
+                started_ms: now,
+            })
+            .await?;
+        }
+        for &node in &state.draining {
+            if state.replicas_on(node) == 0 {
+                tracing::info!(node, "the node is drained: removing it from the cluster");
+                meta.remove_member(node).await?;
+                meta.propose(MetaCommand::RemoveNode { id: node }).await?;
+            }
+        }
+        let members = meta.status().members();
+        if members.voters.len() < MAX_META_VOTERS && !members.joint {
+            let candidate = members.learners.iter().copied().find(|n| {
+                !state.draining.contains(n) && views.get(n).is_some_and(|v| v.up_since.is_some())
+            });
+            if let Some(n) = candidate {
+                tracing::info!(node = n, "making a meta learner a voter");
+                meta.promote(n).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Job for RebalanceJob {
+    fn name(&self) -> &'static str {
+        "rebalance"
+    }
+
+    fn interval(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+
+    /// Failures are usually a meta election under way: retry soon.
+    fn max_backoff(&self) -> Duration {
+        Duration::from_secs(4)
+    }
+
+    fn run_once(&self) -> RunOnce<'_> {
+        Box::pin(self.pass())
+    }
+}
