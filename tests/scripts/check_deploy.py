@@ -302,19 +302,45 @@ def check_docker(root, flags):
 # ---------------------------------------------------------------- Kubernetes
 
 
+def kubelet_expand(text, env):
+    """Kubernetes' expansion of command and args: $(NAME) becomes a defined variable's value,
+    $$ a single $, and anything else (an unknown name, $((...)) shell arithmetic) stays."""
+    out, i = [], 0
+    while i < len(text):
+        if text[i] == "$" and i + 1 < len(text):
+            nxt = text[i + 1]
+            if nxt == "$":
+                out.append("$")
+                i += 2
+                continue
+            if nxt == "(":
+                end = text.find(")", i + 2)
+                if end != -1:
+                    name = text[i + 2:end]
+                    out.append(env[name] if name in env else text[i:end + 1])
+                    i = end + 1
+                    continue
+        out.append(text[i])
+        i += 1
+    return "".join(out)
+
+
 def run_container_command(container, hostname, namespace, pod_ip, scratch):
     """The argv the container's command hands to cairn in pod `hostname`: the command run by
     sh with a stand-in binary that prints its arguments."""
-    command = container.get("command", []) + container.get("args", [])
+    env = {"HOSTNAME": hostname, "POD_IP": pod_ip, "POD_NAMESPACE": namespace}
+    for e in container.get("env", []):
+        if "value" in e:
+            env[e["name"]] = kubelet_expand(e["value"], env)
+    command = [kubelet_expand(c, env)
+               for c in container.get("command", []) + container.get("args", [])]
     if command[:2] != ["/bin/sh", "-c"] or len(command) != 3:
         raise Problem(f"kubernetes: the container command is not /bin/sh -c SCRIPT: {command}")
     stub = scratch / "cairn"
     stub.write_text('#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\n')
     stub.chmod(0o755)
     script = command[2].replace("/usr/local/bin/cairn", str(stub))
-    env = {"PATH": f"{scratch}:/usr/bin:/bin", "HOSTNAME": hostname, "POD_IP": pod_ip,
-           "POD_NAMESPACE": namespace}
-    out = run(["sh", "-c", script], env=env)
+    out = run(["sh", "-c", script], env={**env, "PATH": f"{scratch}:/usr/bin:/bin"})
     if out.returncode != 0:
         raise Problem(f"kubernetes: the container command failed for pod {hostname}: "
                       f"{out.stderr.strip()}")
