@@ -49,6 +49,16 @@ use crate::error::{Error, Result};
 /// before asking again (an election takes a few hundred milliseconds at least).
 const RETRY_PAUSE: Duration = Duration::from_millis(50);
 
+/// A leader not heard from for this long is suspected of being cut off: writes are not
+/// forwarded to it, and a forwarded write waiting on it gives up and looks for the new leader.
+/// Above the reconcile job's ping period (1 s, plus its 0.5 s timeout), so that a node holding
+/// no replica (heard from only by pings) is never suspected while up; about one election
+/// timeout, so the write path gives up when the others are electing a new leader anyway.
+const SUSPECT_AFTER: Duration = Duration::from_secs(2);
+
+/// How often a forwarded write in flight checks that its leader is still heard from.
+const SUSPECT_CHECK: Duration = Duration::from_millis(200);
+
 /// This node's membership in the cluster.
 pub struct Cluster {
     groups: Arc<RaftGroups>,
@@ -311,7 +321,21 @@ impl Cluster {
         r
     }
 
-    /// Sends `batch` to `leader` (`Cluster.Write`), which proposes it there.
+    /// `Err(LeaderUnreachable)` when `leader` has been silent for `SUSPECT_AFTER` (never
+    /// before this node first heard from it: that is a node just started).
+    fn check_heard_from(&self, shard: u32, leader: NodeId) -> Result<()> {
+        match self.groups.network().last_contact(leader) {
+            Some(t) if t.elapsed() > SUSPECT_AFTER => Err(Error::LeaderUnreachable {
+                shard,
+                leader,
+                silent: t.elapsed(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Sends `batch` to `leader` (`Cluster.Write`), which proposes it there. Not to a leader
+    /// gone silent, and not waiting on one that goes silent meanwhile (`check_heard_from`).
     async fn forward(
         &self,
         shard: u32,
@@ -320,6 +344,7 @@ impl Cluster {
         min_t: i64,
         left: Duration,
     ) -> Result<ApplyReport> {
+        self.check_heard_from(shard, leader)?;
         let mut client = self.client_of(leader)?;
         let req = WriteRequest {
             shard,
@@ -327,7 +352,14 @@ impl Cluster {
             from: self.node_id(),
             min_t,
         };
-        let r = call(leader, left, client.write(req)).await?;
+        let reply = call(leader, left, client.write(req));
+        tokio::pin!(reply);
+        let r = loop {
+            tokio::select! {
+                r = &mut reply => break r?,
+                _ = tokio::time::sleep(SUSPECT_CHECK) => self.check_heard_from(shard, leader)?,
+            }
+        };
         not_leader(shard, leader, r.not_leader, r.leader_hint)?;
         Ok(ApplyReport {
             written: r.written,

@@ -50,6 +50,16 @@ pub enum Error {
     #[error("no leader of shard {shard} is known")]
     NoLeader { shard: u32 },
 
+    /// The shard's leader (as this node knows it) has not been heard from lately: a write is
+    /// not sent to it, or no longer waited on (a partition that loses packets would hold it
+    /// until the write timeout, while the others elect a new leader).
+    #[error("the leader of shard {shard}, node {leader}, has not been heard from for {silent:?}")]
+    LeaderUnreachable {
+        shard: u32,
+        leader: NodeId,
+        silent: std::time::Duration,
+    },
+
     /// The node a request was forwarded to does not lead the shard.
     #[error("node {node} is not the leader of shard {shard}")]
     NotLeader {
@@ -115,6 +125,7 @@ impl Error {
             Error::PeerTimeout { .. }
             | Error::NoAddress { .. }
             | Error::NoLeader { .. }
+            | Error::LeaderUnreachable { .. }
             | Error::NotLeader { .. }
             | Error::NoHolder { .. }
             | Error::ShardTimeout { .. }
@@ -148,6 +159,7 @@ impl Error {
     pub fn shard(&self) -> Option<u32> {
         match self {
             Error::NoLeader { shard }
+            | Error::LeaderUnreachable { shard, .. }
             | Error::NotLeader { shard, .. }
             | Error::NoHolder { shard, .. }
             | Error::ShardTimeout { shard, .. }

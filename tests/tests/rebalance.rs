@@ -232,3 +232,58 @@ fn the_meta_leader_killed_in_the_middle_of_a_move() {
     let (acked, pending) = w.finish();
     check_replicas_agree(&c, &acked, &pending).unwrap();
 }
+
+/// A partition that loses every packet (every internal call between the node and its peers
+/// hangs, both ways) cutting off the node that leads the meta group: writes through the majority pause only for
+/// the elections of the shards it led. Prints the pause (the benchmark reports it); asserts
+/// the same bound as the moves above.
+#[test]
+fn writes_through_the_majority_resume_soon_after_the_leader_is_partitioned() {
+    let c = TestCluster::start_with_config(3, CONFIG).unwrap();
+    let leader = meta_leader(&c, 1).unwrap();
+    let others: Vec<u64> = (1..=3).filter(|&n| n != leader).collect();
+    let w = Writer::start(others.iter().map(|&n| c.url(n)).collect(), "part", T0);
+    wait_more_acks(&w, 50).unwrap();
+    w.take_longest_gap();
+    let block = |id: u64, peers: &str| {
+        let r = cairn_tests::client()
+            .post(format!(
+                "{}/api/v1/debug/faults?block={peers}&mode=drop",
+                c.url(id)
+            ))
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    };
+    block(leader, &format!("{},{}", others[0], others[1]));
+    for &o in &others {
+        block(o, &leader.to_string());
+    }
+    wait_for(
+        "the majority's new meta leader",
+        Duration::from_secs(30),
+        || {
+            let l = meta_leader(&c, others[0]).ok()?;
+            (l != leader).then_some(())
+        },
+    )
+    .unwrap();
+    wait_more_acks(&w, 50).unwrap();
+    let gap = w.take_longest_gap();
+    eprintln!("writes paused for {gap:?} after the partition of node {leader}");
+    assert!(gap < MAX_WRITE_GAP, "writes paused for {gap:?}");
+    for id in 1..=3 {
+        let r = cairn_tests::client()
+            .post(format!("{}/api/v1/debug/faults?unblock=all", c.url(id)))
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    }
+    let (acked, pending) = w.finish();
+    wait_for(
+        "replicas agree after healing",
+        Duration::from_secs(60),
+        || check_replicas_agree(&c, &acked, &pending).ok(),
+    )
+    .unwrap();
+}

@@ -11,13 +11,16 @@
 //!            └──────────────────────── HTTP/2 ──────────────────► services
 //! ```
 //! Blocking node 3 on nodes 1 and 2 therefore isolates it in both directions, for every
-//! group and every RPC, with no check anywhere else in the code.
+//! group and every RPC, with no check anywhere else in the code. Two kinds of partition:
+//! *refuse* (calls fail at once, like a closed port) and *drop* (calls never answer, like a
+//! network that loses every packet: the caller's own timeouts decide how long it waits).
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::task::{Context, Poll};
 
-use futures_util::future::{Either, Ready, ready};
+use futures_util::future::{Either, Pending, Ready, pending, ready};
 use tonic::body::Body;
 use tonic::transport::Channel;
 
@@ -30,6 +33,8 @@ pub const FROM_HEADER: &str = "x-cairn-from";
 #[derive(Debug, Default)]
 pub struct Faults {
     blocked: RwLock<BTreeSet<NodeId>>,
+    /// Calls with blocked peers hang instead of failing.
+    dropping: AtomicBool,
 }
 
 impl Faults {
@@ -50,6 +55,15 @@ impl Faults {
     /// Restores traffic with every peer.
     pub fn unblock_all(&self) {
         self.write().clear();
+    }
+
+    /// Whether calls with blocked peers hang (`true`) or fail at once (`false`, the default).
+    pub fn set_dropping(&self, dropping: bool) {
+        self.dropping.store(dropping, Ordering::Relaxed);
+    }
+
+    pub fn is_dropping(&self) -> bool {
+        self.dropping.load(Ordering::Relaxed)
     }
 
     pub fn is_blocked(&self, peer: NodeId) -> bool {
@@ -97,7 +111,10 @@ impl tower_service::Service<http::Request<Body>> for FaultChannel {
     type Response = http::Response<Body>;
     type Error = tonic::transport::Error;
     type Future = Either<
-        Ready<Result<http::Response<Body>, tonic::transport::Error>>,
+        Either<
+            Ready<Result<http::Response<Body>, tonic::transport::Error>>,
+            Pending<Result<http::Response<Body>, tonic::transport::Error>>,
+        >,
         <Channel as tower_service::Service<http::Request<Body>>>::Future,
     >;
 
@@ -107,11 +124,14 @@ impl tower_service::Service<http::Request<Body>> for FaultChannel {
 
     fn call(&mut self, mut req: http::Request<Body>) -> Self::Future {
         if self.to != 0 && self.faults.is_blocked(self.to) {
+            if self.faults.is_dropping() {
+                return Either::Left(Either::Right(pending()));
+            }
             let status = tonic::Status::unavailable(format!(
                 "node {} is partitioned from this node by a test fault",
                 self.to
             ));
-            return Either::Left(ready(Ok(status.into_http())));
+            return Either::Left(Either::Left(ready(Ok(status.into_http()))));
         }
         req.headers_mut()
             .insert(FROM_HEADER, http::HeaderValue::from(self.from));
@@ -155,7 +175,13 @@ where
 {
     type Response = http::Response<RB>;
     type Error = S::Error;
-    type Future = Either<Ready<Result<http::Response<RB>, S::Error>>, S::Future>;
+    type Future = Either<
+        Either<
+            Ready<Result<http::Response<RB>, S::Error>>,
+            Pending<Result<http::Response<RB>, S::Error>>,
+        >,
+        S::Future,
+    >;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -168,10 +194,13 @@ where
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<NodeId>().ok());
         if let Some(from) = from.filter(|&f| self.faults.is_blocked(f)) {
+            if self.faults.is_dropping() {
+                return Either::Left(Either::Right(pending()));
+            }
             let status = tonic::Status::unavailable(format!(
                 "a call from node {from} refused: node {from} is partitioned from this node by a test fault"
             ));
-            return Either::Left(ready(Ok(status.into_http())));
+            return Either::Left(Either::Left(ready(Ok(status.into_http()))));
         }
         Either::Right(self.inner.call(req))
     }

@@ -103,7 +103,8 @@ fn maintenance_json(st: &SharedState) -> serde_json::Value {
     })
 }
 
-/// `POST /api/v1/debug/faults?block=ID,ID&unblock=ID,ID|all`
+/// `POST /api/v1/debug/faults?block=ID,ID&unblock=ID,ID|all&mode=refuse|drop` (`drop`: calls
+/// with blocked peers hang, as in a network that loses every packet)
 #[cfg(feature = "test-faults")]
 pub async fn faults(State(st): State<SharedState>, req: Request) -> Result<Response, ApiError> {
     let params = Params::from_request_query(&req);
@@ -123,6 +124,16 @@ pub async fn faults(State(st): State<SharedState>, req: Request) -> Result<Respo
             })
             .unwrap_or(Ok(Vec::new()))
     };
+    match params.get("mode") {
+        None => {}
+        Some("refuse") => faults.set_dropping(false),
+        Some("drop") => faults.set_dropping(true),
+        Some(m) => {
+            return Err(ApiError::bad_data(format!(
+                "mode: {m:?} is neither refuse nor drop"
+            )));
+        }
+    }
     if params.get("unblock") == Some("all") {
         faults.unblock_all();
     }
@@ -132,5 +143,7 @@ pub async fn faults(State(st): State<SharedState>, req: Request) -> Result<Respo
     for id in ids("block")? {
         faults.block(id);
     }
-    Ok(success(json!({ "blocked": faults.blocked() })))
+    Ok(success(
+        json!({ "blocked": faults.blocked(), "dropping": faults.is_dropping() }),
+    ))
 }
