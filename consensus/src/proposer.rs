@@ -39,6 +39,9 @@ pub(crate) struct Proposer {
     group: u64,
     round_timeout: Duration,
     tx: mpsc::UnboundedSender<Pending>,
+    /// While true, no new round starts (batches queue): a leader handing over its leadership
+    /// keeps its log still so that its successor's is complete.
+    hold: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl Proposer {
@@ -52,12 +55,19 @@ impl Proposer {
         round_timeout: Duration,
     ) -> Proposer {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(raft, group, node, rx, round_timeout));
+        let (hold, held) = tokio::sync::watch::channel(false);
+        tokio::spawn(run(raft, group, node, rx, held, round_timeout));
         Proposer {
             group,
             round_timeout,
             tx,
+            hold: std::sync::Arc::new(hold),
         }
+    }
+
+    /// Holds new rounds back (`true`) or lets them go again.
+    pub(crate) fn hold(&self, hold: bool) {
+        self.hold.send_replace(hold);
     }
 
     /// Proposes `batch` (ordered in its round by `order`, its oldest sample) and waits until
@@ -91,10 +101,14 @@ async fn run(
     group: u64,
     node: NodeId,
     mut rx: mpsc::UnboundedReceiver<Pending>,
+    mut held: tokio::sync::watch::Receiver<bool>,
     round_timeout: Duration,
 ) {
     let in_flight = std::sync::Arc::new(tokio::sync::Semaphore::new(ROUNDS_IN_FLIGHT));
     while let Some(first) = rx.recv().await {
+        if held.wait_for(|h| !*h).await.is_err() {
+            return;
+        }
         let Ok(permit) = in_flight.clone().acquire_owned().await else {
             return;
         };

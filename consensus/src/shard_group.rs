@@ -7,6 +7,7 @@
 //!  read_index()          ─► leader: lease confirmed by a quorum, applied here ─► index
 //!  wait_applied(index)   ─► a follower catches up to the leader's read index
 //!  converge(placement)   ─► plan_membership ─► add learner / set voters (leader only)
+//!  prepare_handover(to) ─► proposals held, `to` caught up ─► (node) to.campaign() ─► to leads
 //!  status()              ─► GroupStatus (leader, members, log, applied)
 //! ```
 
@@ -158,6 +159,68 @@ impl ShardGroup {
             .map_err(|e| Error::client_write(group, self.node, e))
     }
 
+    /// As the leader, before handing leadership to the voter `to`: stops starting new
+    /// proposal rounds and waits (at most `wait`) until `to`'s log matches this one, so that
+    /// `to` wins an election at once (this replica grants it its vote: its log is complete).
+    /// Proposals resume when the returned guard is dropped (on a follower by then, they fail
+    /// with `NotLeader` naming the new leader, and the write path retries there).
+    pub async fn prepare_handover(&self, to: NodeId, wait: Duration) -> Result<HandoverGuard> {
+        let group = self.group();
+        if !self.is_leader() {
+            return Err(Error::NotLeader {
+                group,
+                node: self.node,
+                leader: self.leader(),
+            });
+        }
+        if !self.status().voters.contains(&to) {
+            return Err(Error::raft(
+                group,
+                "handing over leadership",
+                format!("node {to} is not a voter of the group"),
+            ));
+        }
+        self.proposer.hold(true);
+        let guard = HandoverGuard {
+            proposer: self.proposer.clone(),
+        };
+        self.raft
+            .wait(Some(wait))
+            .metrics(
+                |m| {
+                    let matched = m
+                        .replication
+                        .as_ref()
+                        .and_then(|r| r.get(&to).copied().flatten())
+                        .map(|l| l.index);
+                    matched.is_some() && matched == m.last_log_index
+                },
+                "the successor's log is complete",
+            )
+            .await
+            .map_err(|e| Error::wait(group, "the successor catching up", e))?;
+        Ok(guard)
+    }
+
+    /// Stands for election now (asked by a leader handing over to this replica).
+    pub async fn campaign(&self) -> Result<()> {
+        self.raft
+            .trigger()
+            .elect()
+            .await
+            .map_err(|e| Error::fatal(self.group(), e))
+    }
+
+    /// Waits (at most `wait`) until the group's leader, as this replica sees it, is `to`.
+    pub async fn wait_leader(&self, to: NodeId, wait: Duration) -> Result<()> {
+        self.raft
+            .wait(Some(wait))
+            .current_leader(to, "the new leader")
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::wait(self.group(), "the new leader", e))
+    }
+
     /// Makes this node the group's only member (a new cluster's bootstrap).
     pub(crate) async fn initialize(&self, members: BTreeMap<NodeId, Node>) -> Result<()> {
         self.raft
@@ -224,6 +287,17 @@ impl ShardGroup {
 
     pub(crate) fn raft(&self) -> &Raft<TypeConfig> {
         &self.raft
+    }
+}
+
+/// Holds a shard's proposals back while its leader hands over; dropping it lets them go.
+pub struct HandoverGuard {
+    proposer: Proposer,
+}
+
+impl Drop for HandoverGuard {
+    fn drop(&mut self) {
+        self.proposer.hold(false);
     }
 }
 

@@ -19,6 +19,7 @@
 //!  background ─► jobs: reconcile (placement, replicas, pings), checkpoints (the supervisor)
 //! ```
 
+pub mod leader_transfer;
 pub mod raft_metrics;
 pub mod remote_buckets;
 pub mod remote_read;
@@ -38,7 +39,8 @@ use cairn_consensus::{
 };
 use cairn_proto::cluster::cluster_client::ClusterClient;
 use cairn_proto::cluster::{
-    JoinRequest, PingRequest, ProposeMetaRequest, ReadIndexRequest, WriteRequest,
+    JoinRequest, PingRequest, ProposeMetaRequest, ReadIndexRequest, TransferLeaderRequest,
+    WriteRequest,
 };
 use cairn_storage::Engine;
 
@@ -72,6 +74,8 @@ pub struct Cluster {
     /// Local replicas dropped because their shard moved away: (shard, when, ms), the last
     /// few, for the status page.
     dropped: std::sync::Mutex<std::collections::VecDeque<(u32, i64)>>,
+    /// The shards each member said it leads in its last answer to a ping, and when.
+    leading: std::sync::Mutex<std::collections::BTreeMap<NodeId, (Vec<u32>, Instant)>>,
 }
 
 impl Cluster {
@@ -114,6 +118,7 @@ impl Cluster {
             counters: Default::default(),
             liveness: Default::default(),
             dropped: Default::default(),
+            leading: Default::default(),
         });
         service::serve(cluster.clone(), listener, shutdown);
         tracing::info!(node = id, "cairn gRPC listening on {grpc_addr}");
@@ -517,6 +522,17 @@ impl Cluster {
     /// Checkpoints and stops every Raft group of this node.
     pub async fn shutdown(&self) {
         self.groups.shutdown().await;
+    }
+}
+
+impl Cluster {
+    /// Asks the leader of `shard`, node `leader`, to hand its leadership to `to`
+    /// (`Cluster.TransferLeader`); returns the leader once the call ended.
+    pub async fn ask_transfer(&self, shard: u32, leader: NodeId, to: NodeId) -> Result<NodeId> {
+        let mut client = self.client_of(leader)?;
+        let req = TransferLeaderRequest { shard, to };
+        let r = call(leader, Duration::from_secs(10), client.transfer_leader(req)).await?;
+        Ok(r.leader)
     }
 }
 

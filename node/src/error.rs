@@ -60,6 +60,14 @@ pub enum Error {
         silent: std::time::Duration,
     },
 
+    /// A leader asked to hand over has not led long enough for its vote to go to another
+    /// (openraft's leader lease); asked again later, it will.
+    #[error("shard {shard}: its leader has led for only {led:?}, too short to hand over")]
+    TooNewLeader {
+        shard: u32,
+        led: std::time::Duration,
+    },
+
     /// The node a request was forwarded to does not lead the shard.
     #[error("node {node} is not the leader of shard {shard}")]
     NotLeader {
@@ -126,6 +134,7 @@ impl Error {
             | Error::NoAddress { .. }
             | Error::NoLeader { .. }
             | Error::LeaderUnreachable { .. }
+            | Error::TooNewLeader { .. }
             | Error::NotLeader { .. }
             | Error::NoHolder { .. }
             | Error::ShardTimeout { .. }
@@ -160,6 +169,7 @@ impl Error {
         match self {
             Error::NoLeader { shard }
             | Error::LeaderUnreachable { shard, .. }
+            | Error::TooNewLeader { shard, .. }
             | Error::NotLeader { shard, .. }
             | Error::NoHolder { shard, .. }
             | Error::ShardTimeout { shard, .. }

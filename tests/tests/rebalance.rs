@@ -40,9 +40,11 @@ fn replica_counts(s: &Value) -> BTreeMap<u64, u64> {
 
 /// Whether the cluster, as the members `ids` see it, is settled on exactly those members:
 /// no move under way, every shard on three of them with replica counts differing by at most
-/// one, and every local replica's voters its placement, with a leader and no learner.
+/// one, every local replica's voters its placement, with a leader and no learner, and shard
+/// leader counts per node differing by at most one.
 fn balanced(c: &TestCluster, ids: &[u64]) -> Result<()> {
     let want: BTreeSet<u64> = ids.iter().copied().collect();
+    let mut leaders: BTreeMap<u64, u64> = BTreeMap::new();
     for &id in ids {
         let s = status(&c.url(id))?;
         let members: BTreeSet<u64> = replica_counts(&s).into_keys().collect();
@@ -78,7 +80,19 @@ fn balanced(c: &TestCluster, ids: &[u64]) -> Result<()> {
             {
                 bail!("node {id}: shard not settled: {sh}");
             }
+            leaders.insert(
+                sh["id"].as_u64().context("id")?,
+                sh["leader"].as_u64().context("leader")?,
+            );
         }
+    }
+    let mut led: BTreeMap<u64, usize> = ids.iter().map(|&n| (n, 0)).collect();
+    for l in leaders.values() {
+        *led.entry(*l).or_default() += 1;
+    }
+    let (min, max) = (led.values().min().copied(), led.values().max().copied());
+    if leaders.len() != shards() || max.zip(min).is_none_or(|(max, min)| max > min + 1) {
+        bail!("shard leaders not spread: {leaders:?}");
     }
     Ok(())
 }

@@ -27,7 +27,8 @@ pub struct RaftCounters {
     commit_count: AtomicU64,
     commit_micros: AtomicU64,
     leader_changes: AtomicU64,
-    leaders: Mutex<HashMap<u64, Option<NodeId>>>,
+    /// Per group: its leader at the last observation, and since when it has been observed.
+    leaders: Mutex<HashMap<u64, (Option<NodeId>, std::time::Instant)>>,
 }
 
 impl RaftCounters {
@@ -47,13 +48,21 @@ impl RaftCounters {
     /// Notes the leader a group has now; counts a change from the last one noted.
     pub fn observe_leader(&self, group: u64, leader: Option<NodeId>) {
         let mut m = self.leaders.lock().unwrap_or_else(|p| p.into_inner());
-        let before = m.insert(group, leader);
-        if let Some(before) = before
-            && before != leader
-            && leader.is_some()
-        {
-            self.leader_changes.fetch_add(1, Ordering::Relaxed);
+        match m.get(&group) {
+            Some((before, _)) if *before == leader => {}
+            before => {
+                if before.is_some() && leader.is_some() {
+                    self.leader_changes.fetch_add(1, Ordering::Relaxed);
+                }
+                m.insert(group, (leader, std::time::Instant::now()));
+            }
         }
+    }
+
+    /// How long `group` has had the leader it has now, as observed (`None`: not observed).
+    pub fn leader_for(&self, group: u64) -> Option<Duration> {
+        let m = self.leaders.lock().unwrap_or_else(|p| p.into_inner());
+        m.get(&group).map(|(_, since)| since.elapsed())
     }
 }
 

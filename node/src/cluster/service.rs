@@ -8,10 +8,11 @@ use std::time::Duration;
 use cairn_consensus::Node;
 use cairn_proto::cluster::cluster_server::{Cluster as ClusterRpc, ClusterServer};
 use cairn_proto::cluster::{
-    JoinReply, JoinRequest, LabelsReply, LabelsRequest, PingReply, PingRequest, ProposeMetaReply,
-    ProposeMetaRequest, ReadBucketsReply, ReadBucketsRequest, ReadIndexReply, ReadIndexRequest,
-    ReadSamplesReply, ReadSamplesRequest, SelectReply, SelectRequest, TierBoundsReply,
-    TierBoundsRequest, WriteReply, WriteRequest,
+    CampaignReply, CampaignRequest, JoinReply, JoinRequest, LabelsReply, LabelsRequest, PingReply,
+    PingRequest, ProposeMetaReply, ProposeMetaRequest, ReadBucketsReply, ReadBucketsRequest,
+    ReadIndexReply, ReadIndexRequest, ReadSamplesReply, ReadSamplesRequest, SelectReply,
+    SelectRequest, TierBoundsReply, TierBoundsRequest, TransferLeaderReply, TransferLeaderRequest,
+    WriteReply, WriteRequest,
 };
 use tonic::{Request, Response, Status};
 
@@ -183,6 +184,14 @@ impl ClusterRpc for ClusterService {
         Ok(Response::new(PingReply {
             node_id: self.cluster.node_id(),
             shard_count: self.cluster.state().shards,
+            leading: self
+                .cluster
+                .groups
+                .local_shards()
+                .iter()
+                .filter(|g| g.is_leader())
+                .map(|g| g.shard())
+                .collect(),
         }))
     }
 
@@ -252,5 +261,32 @@ impl ClusterRpc for ClusterService {
             }
             Err(e) => Err(Status::unavailable(format!("meta group: {e}"))),
         }
+    }
+
+    async fn transfer_leader(
+        &self,
+        req: Request<TransferLeaderRequest>,
+    ) -> Result<Response<TransferLeaderReply>, Status> {
+        let r = req.into_inner();
+        match self.cluster.transfer_leader(r.shard, r.to).await {
+            Ok(leader) => Ok(Response::new(TransferLeaderReply { leader })),
+            Err(e) => Err(Status::failed_precondition(e.naming_the_shard())),
+        }
+    }
+
+    async fn campaign(
+        &self,
+        req: Request<CampaignRequest>,
+    ) -> Result<Response<CampaignReply>, Status> {
+        let shard = req.into_inner().shard;
+        let g = self
+            .cluster
+            .groups
+            .shard(shard)
+            .ok_or_else(|| Status::not_found(format!("no replica of shard {shard} here")))?;
+        g.campaign()
+            .await
+            .map_err(|e| Status::unavailable(format!("shard {shard}: {e}")))?;
+        Ok(Response::new(CampaignReply {}))
     }
 }

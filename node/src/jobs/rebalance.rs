@@ -8,6 +8,8 @@
 //!   plan_moves(placement, liveness + draining, in flight) ─► StartMove: placement = target
 //!   drained nodes (no replica placed or moving) ───────────► leave the meta group, RemoveNode
 //!   fewer than five meta voters and a learner up ──────────► the learner becomes a voter
+//!   nothing moving, every node up and stable ──────────────► plan_leader_transfers: one
+//!                                                             leader handed over per pass
 //!  then, on the shard's leader (reconcile job): add learner ─► snapshot + log ─► voters
 //!   changed in one joint step ─► FinishMove; the node left out drops its replica
 //! ```
@@ -22,7 +24,7 @@ use std::time::Duration;
 
 use cairn_consensus::MetaCommand;
 use cairn_consensus::membership::MAX_META_VOTERS;
-use cairn_consensus::move_plan::plan_moves;
+use cairn_consensus::move_plan::{plan_leader_transfers, plan_moves};
 
 use super::reconcile::wall_ms;
 use super::{Job, RunOnce};
@@ -84,6 +86,7 @@ impl RebalanceJob {
                 meta.propose(MetaCommand::RemoveNode { id: node }).await?;
             }
         }
+        self.spread_leaders(now).await;
         let members = meta.status().members();
         if members.voters.len() < MAX_META_VOTERS && !members.joint {
             let candidate = members.learners.iter().copied().find(|n| {
@@ -97,6 +100,43 @@ impl RebalanceJob {
         Ok(())
     }
 }
+
+impl RebalanceJob {
+    /// Once replicas are where they belong and every member is up and stable, hands one
+    /// shard's leadership from the node leading most to one leading fewest (see
+    /// `cluster/leader_transfer.rs`). One per pass: each costs the shard a short pause.
+    async fn spread_leaders(&self, now: i64) {
+        let c = &self.cluster;
+        let state = c.state();
+        let views = c.node_views(now);
+        let stable = views.values().all(|v| {
+            !v.draining
+                && v.up_since
+                    .is_some_and(|u| now - u >= self.cfg.stable_after_ms as i64)
+        });
+        if !state.moves.is_empty() || !stable {
+            return;
+        }
+        let live = views.keys().copied().collect();
+        let leaders = c.known_leaders(LEADERS_FRESH);
+        if leaders.len() < state.shards as usize {
+            // Some shard's leader is unknown (an election, or a node not asked yet).
+            return;
+        }
+        let Some(&(shard, to)) = plan_leader_transfers(&state.placement, &leaders, &live).first()
+        else {
+            return;
+        };
+        let from = leaders[&shard];
+        match c.ask_transfer(shard, from, to).await {
+            Ok(_) => tracing::info!(shard, from, to, "spread shard leaders"),
+            Err(e) => tracing::debug!(shard, from, to, error = %e, "leader transfer not done"),
+        }
+    }
+}
+
+/// Leaders are taken from ping answers at most this old (pings go out every second).
+const LEADERS_FRESH: Duration = Duration::from_secs(3);
 
 impl Job for RebalanceJob {
     fn name(&self) -> &'static str {

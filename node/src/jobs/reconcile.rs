@@ -56,8 +56,9 @@ impl ReconcileJob {
                 };
                 let mut client = ClusterClient::new(channel);
                 let call = client.ping(PingRequest { from: me });
-                if let Ok(Ok(_)) = tokio::time::timeout(PING_TIMEOUT, call).await {
+                if let Ok(Ok(reply)) = tokio::time::timeout(PING_TIMEOUT, call).await {
                     network.record_contact(id);
+                    c.record_leading(id, reply.into_inner().leading);
                 }
             });
         futures_util::future::join_all(pings).await;
