@@ -35,6 +35,7 @@ mod proposer;
 pub mod raft_groups;
 pub mod shard_group;
 pub mod shard_state_machine;
+pub mod snapshot_file;
 #[cfg(test)]
 mod state_machine_suite;
 #[cfg(test)]
