@@ -10,6 +10,8 @@
 //!              ├─ shard s: ShardGroup ─ Raft(group s+1) ─ ShardStateMachine(s) ─ Engine
 //!              │     log: RocksRaftLog(group) ─ LogSyncer (one fsync for every group)
 //!              │     network: GrpcRaftNetwork::for_group(group)
+//!              │     snapshots: SnapshotFiles in <data_dir>/raft-snapshots (cleared at
+//!              │       start), sent in 1 MiB chunks
 //!              ├─ reconcile(rf): replicas placed here started; meta leader: plan_placement;
 //!              │                 shard leaders: converge membership to the placement
 //!              └─ checkpoint_due(): snapshot the groups whose shard `needs_checkpoint`
@@ -37,7 +39,13 @@ use crate::meta_state_machine::MetaStateMachine;
 use crate::network::{GrpcRaftNetwork, RaftRegistry};
 use crate::shard_group::ShardGroup;
 use crate::shard_state_machine::{ApplyObserver, ShardStateMachine};
+use crate::snapshot_file::{clear_snapshot_dir, snapshot_dir};
 use crate::type_config::TypeConfig;
+
+/// Snapshots go in chunks of this size: the memory a send or a receive holds at a time, and
+/// small beside `MAX_MESSAGE_BYTES`, so snapshot chunks share the peer's connection with the
+/// groups' appends in small turns.
+pub const SNAPSHOT_CHUNK_BYTES: u64 = 1 << 20;
 
 /// Raft timing of every group on a node.
 #[derive(Clone, Debug)]
@@ -109,6 +117,7 @@ impl RaftGroups {
             election_timeout_min: t.election_timeout_min.as_millis() as u64,
             election_timeout_max: t.election_timeout_max.as_millis() as u64,
             install_snapshot_timeout: 30_000,
+            snapshot_max_chunk_size: SNAPSHOT_CHUNK_BYTES,
             // Checkpoints are triggered by `checkpoint_due`, from the engine's view.
             snapshot_policy: SnapshotPolicy::Never,
             // A replica a few entries behind catches up from the log, not a whole snapshot.
@@ -124,11 +133,21 @@ impl RaftGroups {
                 .map_err(|e| Error::raft(META_GROUP, "validating the Raft config", e))?,
         );
         let store = engine.log_store()?;
+        // Snapshot files are unlinked as they are made; names left by a crash (where the
+        // kernel could not make unnamed files) are of no use now.
+        let snapshots = snapshot_dir(&engine.config().data_dir);
+        let stale = clear_snapshot_dir(&snapshots).map_err(|source| Error::SnapshotDir {
+            path: snapshots.clone(),
+            source,
+        })?;
+        if stale > 0 {
+            tracing::info!(stale, dir = %snapshots.display(), "removed stale snapshot files");
+        }
         let syncer = LogSyncer::start(store.clone()).map_err(|e| Error::Encode {
             what: "log syncer thread",
             reason: e.to_string(),
         })?;
-        let meta_sm = MetaStateMachine::open(store.clone())?;
+        let meta_sm = MetaStateMachine::open(store.clone(), snapshots)?;
         let state = meta_sm.subscribe();
         let (kv, kv_version) = (meta_sm.kv(), meta_sm.kv_subscribe());
         let raft = Raft::new(
