@@ -9,6 +9,7 @@
 //!              │                                                    └─ MetaKv, watch<u64>
 //!              ├─ shard s: ShardGroup ─ Raft(group s+1) ─ ShardStateMachine(s) ─ Engine
 //!              │     log: RocksRaftLog(group) ─ LogSyncer (one fsync for every group)
+//!              │       (reset, vote kept, if the engine found the shard's install torn)
 //!              │     network: GrpcRaftNetwork::for_group(group)
 //!              │     snapshots: SnapshotFiles in <data_dir>/raft-snapshots (cleared at
 //!              │       start), sent in 1 MiB chunks
@@ -247,6 +248,22 @@ impl RaftGroups {
         }
         let group = group_of_shard(shard);
         let log = RocksRaftLog::with_syncer(self.store.clone(), group, self.syncer.clone());
+        if self.engine.torn_install(shard) {
+            // The engine emptied the shard at open (a snapshot install was cut off): it has
+            // applied nothing, but the log still holds a committed index and maybe a purged
+            // one. openraft's `get_initial_state` would re-apply from `last_applied + 1` (the
+            // first entry) to `committed`, and fail on the purged entries; with an empty log
+            // the group starts as a new replica and its leader sends a snapshot again. The
+            // vote stays: forgetting it could let this node vote twice in a term.
+            tracing::warn!(
+                shard,
+                group,
+                "a torn snapshot install: resetting the group's log"
+            );
+            log.reset_keeping_vote()?;
+            // Only now: a crash before this line finds the shard torn again at the next open.
+            self.engine.clear_torn_install(shard)?;
+        }
         let sm = ShardStateMachine::new(self.engine.clone(), shard, self.observer.clone())?
             .with_entry_cache(log.entry_cache());
         let raft = Raft::new(
@@ -430,3 +447,6 @@ impl RaftRegistry for RaftGroups {
         self.shard(shard_of_group(group)?).map(|g| g.raft().clone())
     }
 }
+
+#[cfg(test)]
+mod raft_groups_test;
