@@ -78,14 +78,18 @@ fn a_torn_install_resets_the_shard_groups_log_and_keeps_its_vote() {
             grpc_addr: "127.0.0.1:2".to_string(),
         };
         groups.bootstrap(me, 2, 2).await.unwrap();
-        let mut b = WriteBatchBuilder::new(Tenant::new("acme").unwrap());
-        b.begin_group([("host", "a")]).unwrap();
-        b.add_series("cpu", [Sample::new(1_000, 1.0)]);
-        let shard = groups.shard(1).expect("shard 1 runs here");
-        shard
-            .propose(bytes::Bytes::from(b.finish().into_bytes()), 1_000)
-            .await
-            .unwrap();
+        // A write to each shard, applied (so that the flush below checkpoints and purges
+        // both logs).
+        for n in [0, 1] {
+            let mut b = WriteBatchBuilder::new(Tenant::new("acme").unwrap());
+            b.begin_group([("host", "a")]).unwrap();
+            b.add_series("cpu", [Sample::new(1_000, 1.0)]);
+            let shard = groups.shard(n).expect("both shards run here");
+            shard
+                .propose(bytes::Bytes::from(b.finish().into_bytes()), 1_000)
+                .await
+                .unwrap();
+        }
         // Checkpoints and purges the log up to it.
         groups.flush().await.unwrap();
         groups.shutdown().await;
@@ -104,6 +108,13 @@ fn a_torn_install_resets_the_shard_groups_log_and_keeps_its_vote() {
         assert!(vote.is_some());
         assert!(record(StateKind::Committed).is_some(), "a committed index");
         assert!(record(StateKind::Purged).is_some(), "purged entries");
+        let purged_0 = || {
+            store
+                .get_state(group_of_shard(0), StateKind::Purged.byte())
+                .unwrap()
+        };
+        let shard_0 = purged_0();
+        assert!(shard_0.is_some());
 
         let groups =
             RaftGroups::start(1, engine.clone(), GrpcRaftNetwork::new(1), settings(), None)
@@ -117,8 +128,7 @@ fn a_torn_install_resets_the_shard_groups_log_and_keeps_its_vote() {
         assert_eq!(record(StateKind::Vote), vote, "the vote is kept");
         assert_eq!(engine.applied_index(1).unwrap(), 0);
         // Shard 0 was not torn: its log is as it was.
-        let purged_0 = store.get_state(group_of_shard(0), StateKind::Purged.byte());
-        assert!(purged_0.unwrap().is_some());
+        assert_eq!(purged_0(), shard_0);
         groups.shutdown().await;
     });
     run_node(async {
