@@ -39,6 +39,14 @@ pub enum Error {
     #[error(transparent)]
     Storage(#[from] cairn_storage::Error),
 
+    /// The node's snapshot directory (`<data_dir>/raft-snapshots`) could not be prepared.
+    #[error("snapshot directory {}", .path.display())]
+    SnapshotDir {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
     /// This node does not lead the group; `leader` is the node that does, if one is known.
     #[error("{} is not the leader of raft group {group}{}", node_name(*.node), hint(*.leader))]
     NotLeader {

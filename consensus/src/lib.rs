@@ -36,6 +36,7 @@ pub mod raft_groups;
 pub mod removal;
 pub mod shard_group;
 pub mod shard_state_machine;
+pub mod snapshot_file;
 #[cfg(test)]
 mod state_machine_suite;
 #[cfg(test)]
@@ -51,7 +52,10 @@ pub use member::{Node, NodeId};
 pub use membership::{Members, Step, plan_admission, plan_membership};
 pub use meta_group::MetaGroup;
 pub use meta_kv::{KvOp, MetaKv};
-pub use network::{BatchCounters, GrpcRaftNetwork, RaftRegistry, RaftTransportService};
+pub use network::{
+    BatchCounters, GrpcRaftNetwork, RaftRegistry, RaftTransportService, SnapshotReceive,
+    SnapshotSend,
+};
 pub use placement::tenant_shards;
 pub use raft_groups::{GroupSettings, RaftGroups, RaftTimings, Reconciled};
 pub use shard_group::ShardGroup;

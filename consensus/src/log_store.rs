@@ -8,6 +8,7 @@
 //!           ──save_committed─────────────► raft_state (group, committed)  no fsync (a hint)
 //!           ──purge(id)──────────────────► delete ..=id + raft_state (group, purged), one write
 //!           ──truncate(id)───────────────► delete id.., fsync
+//!  RaftGroups ──reset_keeping_vote───────► delete every entry, committed, purged; fsync
 //! ```
 //! The callback of `append` fires only after the fsync, so a leader counts an entry towards a
 //! quorum (and a client hears 204) only once it is on this node's disk. With a [`LogSyncer`]
@@ -77,6 +78,17 @@ impl RocksRaftLog {
 
     pub fn group(&self) -> u64 {
         self.group
+    }
+
+    /// Deletes the group's entries and its committed and purged records, keeping its vote,
+    /// in one fsynced write: for a group whose state machine lost what the log says it
+    /// applied (a torn snapshot install), before the group starts.
+    pub fn reset_keeping_vote(&self) -> Result<()> {
+        self.cache.truncate(0);
+        Ok(self.store.reset(
+            self.group,
+            &[StateKind::Committed.byte(), StateKind::Purged.byte()],
+        )?)
     }
 
     fn put_json<T: Serialize>(&self, kind: StateKind, value: &T, sync: bool) -> Result<()> {

@@ -16,7 +16,7 @@
 //! `ClusterState` change, and alert state changes far more often than the cluster's shape.
 
 use std::collections::BTreeSet;
-use std::io::Cursor;
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use cairn_storage::log_store::LogStore;
@@ -34,6 +34,7 @@ use crate::cluster_state::{ClusterState, MetaCommand};
 use crate::error::state_machine_error;
 use crate::group_id::META_GROUP;
 use crate::meta_kv::MetaKv;
+use crate::snapshot_file::SnapshotFile;
 use crate::type_config::{ApplyReport, Command, Node, NodeId, TypeConfig};
 
 /// What the machine holds beside the KV.
@@ -85,22 +86,28 @@ impl RecordIn {
     }
 }
 
+/// A snapshot's meta and bytes, as the machine keeps its last one.
+type SnapshotBytes = (SnapshotMeta<NodeId, Node>, Vec<u8>);
+
 pub struct MetaStateMachine {
     store: LogStore,
     current: Persisted,
     /// Written only here (applies and installs); `MetaGroup` reads it.
     kv: Arc<RwLock<MetaKv>>,
-    snapshot: Option<(SnapshotMeta<NodeId, Node>, Vec<u8>)>,
+    snapshot: Option<SnapshotBytes>,
     tx: watch::Sender<ClusterState>,
     /// The log index of the last applied `Kv` command (or installed snapshot).
     kv_tx: watch::Sender<u64>,
+    /// Where its snapshot files go (the bytes are small; openraft wants a `SnapshotFile`).
+    snapshot_dir: PathBuf,
 }
 
 impl MetaStateMachine {
     /// Loads the last stored state; `subscribe` follows every change from then on. A record
     /// with the KV inside (written by an older version) is rewritten without it and the KV
-    /// stored per key, in one write, before anything else happens.
-    pub fn open(store: LogStore) -> crate::Result<MetaStateMachine> {
+    /// stored per key, in one write, before anything else happens. Snapshot files go to
+    /// `snapshot_dir`.
+    pub fn open(store: LogStore, snapshot_dir: PathBuf) -> crate::Result<MetaStateMachine> {
         let (current, inline_kv) =
             match store.get_state(META_GROUP, StateKind::StateMachine.byte())? {
                 Some(bytes) => serde_json::from_slice::<RecordIn>(&bytes)
@@ -125,6 +132,7 @@ impl MetaStateMachine {
             snapshot: None,
             tx,
             kv_tx,
+            snapshot_dir,
         };
         if migrate {
             sm.save_whole()?;
@@ -207,12 +215,9 @@ impl MetaStateMachine {
         Ok(())
     }
 
-    // openraft's own error type, which its traits return anyway.
-    #[allow(clippy::result_large_err)]
-    fn snapshot_now(&self) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
-        let data = self
-            .encode(Some(&self.kv_read()))
-            .map_err(state_machine_error)?;
+    /// The snapshot of the state now: its meta and bytes (the record with the KV inside).
+    fn snapshot_now(&self) -> crate::Result<SnapshotBytes> {
+        let data = self.encode(Some(&self.kv_read()))?;
         let meta = SnapshotMeta {
             last_log_id: self.current.applied,
             last_membership: self.current.membership.clone(),
@@ -221,11 +226,24 @@ impl MetaStateMachine {
                 self.current.applied.map(|l| l.index).unwrap_or(0)
             ),
         };
-        Ok(Snapshot {
-            meta,
-            snapshot: Box::new(Cursor::new(data)),
-        })
+        Ok((meta, data))
     }
+}
+
+/// A snapshot of `meta` with `data`, in a file of `dir`.
+// openraft's own error type, which its traits return anyway.
+#[allow(clippy::result_large_err)]
+fn snapshot_in(
+    dir: &std::path::Path,
+    meta: &SnapshotMeta<NodeId, Node>,
+    data: &[u8],
+) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
+    let file = SnapshotFile::from_bytes(dir, data)
+        .map_err(|e| StorageIOError::read_snapshot(Some(meta.signature()), AnyError::new(&e)))?;
+    Ok(Snapshot {
+        meta: meta.clone(),
+        snapshot: Box::new(file),
+    })
 }
 
 /// The KV as stored per key (none for a record that carries it, or for a new data dir).
@@ -248,14 +266,24 @@ fn load_kv(store: &LogStore) -> crate::Result<MetaKv> {
 }
 
 pub struct MetaSnapshotBuilder {
-    snapshot: Option<Snapshot<TypeConfig>>,
+    /// The snapshot taken when the builder was made, or why it could not be.
+    snapshot: Option<Result<SnapshotBytes, String>>,
+    snapshot_dir: PathBuf,
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for MetaSnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
-        self.snapshot.take().ok_or_else(|| {
-            StorageIOError::read_snapshot(None, AnyError::error("snapshot already taken")).into()
-        })
+        match self.snapshot.take() {
+            Some(Ok((meta, data))) => snapshot_in(&self.snapshot_dir, &meta, &data),
+            Some(Err(reason)) => {
+                Err(StorageIOError::read_snapshot(None, AnyError::error(reason)).into())
+            }
+            None => Err(StorageIOError::read_snapshot(
+                None,
+                AnyError::error("snapshot already taken"),
+            )
+            .into()),
+        }
     }
 }
 
@@ -315,25 +343,37 @@ impl RaftStateMachine<TypeConfig> for MetaStateMachine {
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        let snapshot = self.snapshot_now().ok();
-        if let Some(s) = &snapshot {
-            self.snapshot = Some((s.meta.clone(), s.snapshot.get_ref().clone()));
+        let snapshot = self.snapshot_now().map_err(|e| e.to_string());
+        if let Ok(s) = &snapshot {
+            self.snapshot = Some(s.clone());
         }
-        MetaSnapshotBuilder { snapshot }
+        MetaSnapshotBuilder {
+            snapshot: Some(snapshot),
+            snapshot_dir: self.snapshot_dir.clone(),
+        }
     }
 
     async fn begin_receiving_snapshot(
         &mut self,
-    ) -> Result<Box<Cursor<Vec<u8>>>, StorageError<NodeId>> {
-        Ok(Box::new(Cursor::new(Vec::new())))
+    ) -> Result<Box<SnapshotFile>, StorageError<NodeId>> {
+        SnapshotFile::create(&self.snapshot_dir)
+            .map(Box::new)
+            .map_err(|e| StorageIOError::write_snapshot(None, AnyError::new(&e)).into())
     }
 
     async fn install_snapshot(
         &mut self,
         meta: &SnapshotMeta<NodeId, Node>,
-        snapshot: Box<Cursor<Vec<u8>>>,
+        snapshot: Box<SnapshotFile>,
     ) -> Result<(), StorageError<NodeId>> {
-        let data = snapshot.into_inner();
+        let read = |e: std::io::Error| {
+            StorageError::from(StorageIOError::read_snapshot(
+                Some(meta.signature()),
+                AnyError::new(&e),
+            ))
+        };
+        // A record of a few MiB at most: read whole.
+        let data = snapshot.into_bytes().await.map_err(read)?;
         let (current, kv) = serde_json::from_slice::<RecordIn>(&data)
             .map_err(state_machine_error)?
             .split();
@@ -354,10 +394,10 @@ impl RaftStateMachine<TypeConfig> for MetaStateMachine {
     async fn get_current_snapshot(
         &mut self,
     ) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
-        Ok(self.snapshot.as_ref().map(|(meta, data)| Snapshot {
-            meta: meta.clone(),
-            snapshot: Box::new(Cursor::new(data.clone())),
-        }))
+        match &self.snapshot {
+            Some((meta, data)) => snapshot_in(&self.snapshot_dir, meta, data).map(Some),
+            None => Ok(None),
+        }
     }
 }
 

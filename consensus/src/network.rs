@@ -12,7 +12,10 @@
 //!  Raft(g7) ─┐                                          ┌─► Raft(g7)
 //!  Raft(g8) ─┼► GroupNetwork(g, to 2)                   ├─► Raft(g8)
 //!  Raft(g0) ─┘    │ Faults: 2 blocked? → Unreachable    │   registry.group(g)
-//!                 │ bincode(request)                    │   (unknown → NOT_FOUND)
+//!                 │ snapshots: chunks of the growing    │   (unknown → NOT_FOUND)
+//!                 │   file, SnapshotThrottle (node-wide │   snapshot chunks noted in
+//!                 │   rate), SnapshotProgress           │   SnapshotProgress
+//!                 │ bincode(request)                    │
 //!                 ▼                                     │
 //!   GrpcRaftNetwork: one Channel per peer ══ HTTP/2 ══► RaftTransportService
 //!     (lazy connect, 1 s timeout, keepalive,   RaftRequest{group, from, payload}
@@ -27,8 +30,10 @@
 //! bincode of `Result<response, RaftError<NodeId, E>>`, so a remote Raft error (a higher
 //! vote, a stopped group) comes back as `RPCError::RemoteError` with the error openraft
 //! expects. Snapshots go as openraft's chunked `InstallSnapshotRequest`s
-//! (`Config::snapshot_max_chunk_size` each), one unary call per chunk, which needs only
-//! `SnapshotData: AsyncRead + AsyncWrite + AsyncSeek + Unpin`. Both ends must run the same
+//! (`Config::snapshot_max_chunk_size` each), one unary call per chunk: our own sender
+//! (`GroupNetwork::full_snapshot`) reads the `SnapshotFile` as its producer writes it, paced
+//! by the node's [`SnapshotThrottle`] and recorded in [`SnapshotProgress`]; the receiver is
+//! openraft's own (`Raft::install_snapshot`, chunks into a file). Both ends must run the same
 //! openraft version and `TypeConfig`: bincode is not self-describing.
 //!
 //! Batching: AppendEntries (appends and heartbeats) do not go as their unary rpc but through
@@ -62,6 +67,8 @@ pub mod faults;
 mod group_network;
 mod registry;
 mod service;
+mod snapshot_progress;
+mod snapshot_throttle;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -82,6 +89,9 @@ pub use faults::Faults;
 pub use group_network::{GroupNetwork, GroupNetworkFactory};
 pub use registry::RaftRegistry;
 pub use service::RaftTransportService;
+use snapshot_progress::SnapshotProgress;
+pub use snapshot_progress::{SnapshotReceive, SnapshotSend};
+use snapshot_throttle::SnapshotThrottle;
 
 /// Largest gRPC message either side sends or accepts. openraft sends up to
 /// `max_payload_entries` (300 by default) entries per AppendEntries, each one shard write
@@ -140,6 +150,10 @@ struct Inner {
     batch_counters: Arc<BatchCounters>,
     /// When each peer last answered an RPC of ours or sent us one (for status pages).
     contacts: Mutex<HashMap<NodeId, Instant>>,
+    /// The pace of every snapshot this node sends, shared by all groups.
+    throttle: SnapshotThrottle,
+    /// Snapshots sent and received, per group and peer.
+    snapshots: Arc<SnapshotProgress>,
 }
 
 impl GrpcRaftNetwork {
@@ -154,6 +168,8 @@ impl GrpcRaftNetwork {
                 batchers: Mutex::new(HashMap::new()),
                 batch_counters: Arc::default(),
                 contacts: Mutex::new(HashMap::new()),
+                throttle: SnapshotThrottle::default(),
+                snapshots: Arc::default(),
             }),
         }
     }
@@ -252,6 +268,43 @@ impl GrpcRaftNetwork {
         &self.inner.batch_counters
     }
 
+    /// Limits the snapshot bytes this node sends, all groups together, to `bytes_per_s`
+    /// (0: unlimited, the default). Takes effect for the next chunk of every send.
+    pub fn set_snapshot_rate(&self, bytes_per_s: u64) {
+        self.inner.throttle.set_rate(bytes_per_s);
+    }
+
+    /// The snapshot send rate limit in bytes per second (0: unlimited).
+    pub fn snapshot_rate(&self) -> u64 {
+        self.inner.throttle.rate()
+    }
+
+    /// What may go at once after an idle spell, at the current snapshot rate (the token
+    /// bucket's size: a quarter second's worth).
+    pub fn snapshot_burst_bytes(&self) -> u64 {
+        self.inner.throttle.burst_bytes()
+    }
+
+    /// The snapshot sends of this node per (group, target): each one in flight, else the
+    /// last one. By group, then target.
+    pub fn snapshot_sends(&self) -> Vec<SnapshotSend> {
+        self.inner.snapshots.sends()
+    }
+
+    /// The snapshots this node receives per (group, sender): each one in flight, else the
+    /// last one.
+    pub fn snapshot_receives(&self) -> Vec<SnapshotReceive> {
+        self.inner.snapshots.receives()
+    }
+
+    fn snapshot_throttle(&self) -> &SnapshotThrottle {
+        &self.inner.throttle
+    }
+
+    fn snapshot_progress(&self) -> &Arc<SnapshotProgress> {
+        &self.inner.snapshots
+    }
+
     /// How many peer channels exist (for tests of connection reuse).
     #[cfg(test)]
     pub(crate) fn channel_count(&self) -> usize {
@@ -340,3 +393,5 @@ impl fmt::Display for Rpc {
 
 #[cfg(test)]
 mod network_test;
+#[cfg(test)]
+mod snapshot_test;

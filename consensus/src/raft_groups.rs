@@ -9,7 +9,10 @@
 //!              │                                                    └─ MetaKv, watch<u64>
 //!              ├─ shard s: ShardGroup ─ Raft(group s+1) ─ ShardStateMachine(s) ─ Engine
 //!              │     log: RocksRaftLog(group) ─ LogSyncer (one fsync for every group)
+//!              │       (reset, vote kept, if the engine found the shard's install torn)
 //!              │     network: GrpcRaftNetwork::for_group(group)
+//!              │     snapshots: SnapshotFiles in <data_dir>/raft-snapshots (cleared at
+//!              │       start), sent in 1 MiB chunks
 //!              ├─ reconcile(rf): replicas placed here started, replicas moved away dropped;
 //!              │                 meta leader: plan_placement; shard leaders: converge
 //!              │                 membership to the placement, report moves settled
@@ -30,7 +33,7 @@ use openraft::{Raft, SnapshotPolicy};
 use crate::cluster_state::{ClusterState, MetaCommand, plan_placement};
 use crate::error::{Error, Result};
 use crate::group_id::{META_GROUP, group_of_shard, shard_of_group};
-use crate::log_store::{LogSyncer, RocksRaftLog, StateKind};
+use crate::log_store::{LogSyncer, RocksRaftLog};
 use crate::member::{Node, NodeId};
 use crate::membership::Step;
 use crate::meta_group::MetaGroup;
@@ -38,7 +41,13 @@ use crate::meta_state_machine::MetaStateMachine;
 use crate::network::{GrpcRaftNetwork, RaftRegistry};
 use crate::shard_group::ShardGroup;
 use crate::shard_state_machine::{ApplyObserver, ShardStateMachine};
+use crate::snapshot_file::{clear_snapshot_dir, snapshot_dir};
 use crate::type_config::TypeConfig;
+
+/// Snapshots go in chunks of this size: the memory a send or a receive holds at a time, and
+/// small beside `MAX_MESSAGE_BYTES`, so snapshot chunks share the peer's connection with the
+/// groups' appends in small turns.
+pub const SNAPSHOT_CHUNK_BYTES: u64 = 1 << 20;
 
 /// Raft timing of every group on a node.
 #[derive(Clone, Debug)]
@@ -115,6 +124,7 @@ impl RaftGroups {
             election_timeout_min: t.election_timeout_min.as_millis() as u64,
             election_timeout_max: t.election_timeout_max.as_millis() as u64,
             install_snapshot_timeout: 30_000,
+            snapshot_max_chunk_size: SNAPSHOT_CHUNK_BYTES,
             // Checkpoints are triggered by `checkpoint_due`, from the engine's view.
             snapshot_policy: SnapshotPolicy::Never,
             // A replica a few entries behind catches up from the log, not a whole snapshot.
@@ -130,11 +140,21 @@ impl RaftGroups {
                 .map_err(|e| Error::raft(META_GROUP, "validating the Raft config", e))?,
         );
         let store = engine.log_store()?;
+        // Snapshot files are unlinked as they are made; names left by a crash (where the
+        // kernel could not make unnamed files) are of no use now.
+        let snapshots = snapshot_dir(&engine.config().data_dir);
+        let stale = clear_snapshot_dir(&snapshots).map_err(|source| Error::SnapshotDir {
+            path: snapshots.clone(),
+            source,
+        })?;
+        if stale > 0 {
+            tracing::info!(stale, dir = %snapshots.display(), "removed stale snapshot files");
+        }
         let syncer = LogSyncer::start(store.clone()).map_err(|e| Error::Encode {
             what: "log syncer thread",
             reason: e.to_string(),
         })?;
-        let meta_sm = MetaStateMachine::open(store.clone())?;
+        let meta_sm = MetaStateMachine::open(store.clone(), snapshots)?;
         let state = meta_sm.subscribe();
         let (kv, kv_version) = (meta_sm.kv(), meta_sm.kv_subscribe());
         let raft = Raft::new(
@@ -234,6 +254,22 @@ impl RaftGroups {
         }
         let group = group_of_shard(shard);
         let log = RocksRaftLog::with_syncer(self.store.clone(), group, self.syncer.clone());
+        if self.engine.torn_install(shard) {
+            // The engine emptied the shard at open (a snapshot install was cut off): it has
+            // applied nothing, but the log still holds a committed index and maybe a purged
+            // one. openraft's `get_initial_state` would re-apply from `last_applied + 1` (the
+            // first entry) to `committed`, and fail on the purged entries; with an empty log
+            // the group starts as a new replica and its leader sends a snapshot again. The
+            // vote stays: forgetting it could let this node vote twice in a term.
+            tracing::warn!(
+                shard,
+                group,
+                "a torn snapshot install: resetting the group's log"
+            );
+            log.reset_keeping_vote()?;
+            // Only now: a crash before this line finds the shard torn again at the next open.
+            self.engine.clear_torn_install(shard)?;
+        }
         let sm = ShardStateMachine::new(self.engine.clone(), shard, self.observer.clone())?
             .with_entry_cache(log.entry_cache());
         let raft = Raft::new(
@@ -379,7 +415,7 @@ impl RaftGroups {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&shard);
         let group = group_of_shard(shard);
-        self.store.clear_group(group, StateKind::Vote.byte())?;
+        RocksRaftLog::new(self.store.clone(), group).reset_keeping_vote()?;
         let engine = self.engine.clone();
         tokio::task::spawn_blocking(move || engine.clear_shard(shard))
             .await
@@ -473,3 +509,6 @@ impl RaftRegistry for RaftGroups {
         self.shard(shard_of_group(group)?).map(|g| g.raft().clone())
     }
 }
+
+#[cfg(test)]
+mod raft_groups_test;

@@ -7,17 +7,28 @@
 //!                                  retention: Command::Maintain)
 //!                                     └─► ApplyObserver (e.g. the query cache) ─► ApplyReport
 //!  get_snapshot_builder ──► Engine::checkpoint(shard, marker)    (then openraft purges the log)
-//!  get_current_snapshot ──► Engine::dump_shard(shard, marker)    (sent to a lagging replica)
-//!  install_snapshot     ──► Engine::install_shard(shard, dump, marker)
+//!  get_current_snapshot ──► dump thread: Engine::begin_dump(shard, marker)  ◄─ the task waits
+//!                                        ShardDump::write_to(SnapshotWriter) ─► SnapshotFile,
+//!                           returned at once, growing ─► GroupNetwork::full_snapshot sends it
+//!  begin_receiving_snapshot ──► SnapshotFile::create (openraft writes the chunks into it)
+//!  install_snapshot     ──► blocking pool: Engine::install_shard_from(shard, file, marker)
 //!  applied_state        ◄── the marker of the last checkpoint: JSON {applied, membership}
 //! ```
 //! A checkpoint is this group's snapshot: it is built on the state machine's own task, between
 //! two applies, so the marker names exactly the entries it holds. After a restart the engine is
 //! at its last checkpoint and openraft re-applies the committed entries after it.
+//!
+//! A dump for a replica is written by a thread of its own: openraft's state machine task waits
+//! only for its checkpoint and RocksDB snapshot (the shard's write lock), then goes on
+//! applying while the thread scans the snapshot into a file that the network sends as it
+//! grows. Memory: the sender holds one chunk (`snapshot_max_chunk_size`) and the dump's
+//! 64 KiB buffer, the receiver one chunk and the install's batch (4 MiB); the shard itself is
+//! on disk at both ends (`storage/docs/format/snapshot.md`, "Memory").
 
-use std::io::Cursor;
+use std::io::Write;
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use cairn_storage::{ApplyOutcome, Engine};
 use openraft::storage::{RaftStateMachine, Snapshot};
@@ -28,6 +39,7 @@ use openraft::{
 use serde::{Deserialize, Serialize};
 
 use crate::error::state_machine_error;
+use crate::snapshot_file::{SnapshotFile, SnapshotWriter, snapshot_dir};
 use crate::type_config::{ApplyReport, Command, Node, NodeId, TypeConfig};
 
 /// Told about every applied write batch, on every replica (after the engine applied it).
@@ -53,6 +65,16 @@ pub struct ShardStateMachine {
     snapshot_seq: Arc<AtomicU64>,
     /// The group log's entry cache, told what is applied so that it can let go.
     entry_cache: Option<crate::log_store::EntryCache>,
+    /// Where its snapshot files go: `<data_dir>/raft-snapshots`.
+    snapshot_dir: PathBuf,
+    /// Dump threads that may still be writing; stopped and joined when the machine goes.
+    dumps: Vec<DumpThread>,
+}
+
+/// A dump thread and the flag that stops it at its next write.
+struct DumpThread {
+    stop: Arc<AtomicBool>,
+    handle: std::thread::JoinHandle<()>,
 }
 
 impl ShardStateMachine {
@@ -73,7 +95,6 @@ impl ShardStateMachine {
             None => Marker::default(),
         };
         Ok(ShardStateMachine {
-            engine,
             shard,
             applied: marker.applied,
             membership: marker.membership,
@@ -81,6 +102,9 @@ impl ShardStateMachine {
             observer,
             snapshot_seq: Arc::new(AtomicU64::new(0)),
             entry_cache: None,
+            snapshot_dir: snapshot_dir(&engine.config().data_dir),
+            dumps: Vec::new(),
+            engine,
         })
     }
 
@@ -93,11 +117,7 @@ impl ShardStateMachine {
     // openraft's own error type, which its traits return anyway.
     #[allow(clippy::result_large_err)]
     fn marker(&self) -> Result<Vec<u8>, StorageError<NodeId>> {
-        serde_json::to_vec(&Marker {
-            applied: self.applied,
-            membership: self.membership.clone(),
-        })
-        .map_err(state_machine_error)
+        encode_marker(self.applied, &self.membership)
     }
 
     fn meta(&self) -> SnapshotMeta<NodeId, Node> {
@@ -114,11 +134,26 @@ impl ShardStateMachine {
     }
 }
 
+/// The engine's marker for `applied` and `membership` (JSON, see [`Marker`]).
+// openraft's own error type, which its traits return anyway.
+#[allow(clippy::result_large_err)]
+fn encode_marker(
+    applied: Option<LogId<NodeId>>,
+    membership: &StoredMembership<NodeId, Node>,
+) -> Result<Vec<u8>, StorageError<NodeId>> {
+    serde_json::to_vec(&Marker {
+        applied,
+        membership: membership.clone(),
+    })
+    .map_err(state_machine_error)
+}
+
 /// Hands openraft the meta of a checkpoint already written (the data is the engine itself).
 pub struct ShardSnapshotBuilder {
     meta: SnapshotMeta<NodeId, Node>,
     /// Why the checkpoint failed, if it did.
     failed: Option<String>,
+    snapshot_dir: PathBuf,
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for ShardSnapshotBuilder {
@@ -134,9 +169,13 @@ impl RaftSnapshotBuilder<TypeConfig> for ShardSnapshotBuilder {
             )
             .into());
         }
+        // openraft keeps only the meta of a built snapshot; its data is never read.
+        let empty = SnapshotFile::from_bytes(&self.snapshot_dir, &[]).map_err(|e| {
+            StorageIOError::write_snapshot(Some(self.meta.signature()), AnyError::new(&e))
+        })?;
         Ok(Snapshot {
             meta: self.meta.clone(),
-            snapshot: Box::new(Cursor::new(Vec::new())),
+            snapshot: Box::new(empty),
         })
     }
 }
@@ -222,31 +261,46 @@ impl RaftStateMachine<TypeConfig> for ShardStateMachine {
                 Some(reason)
             }
         };
-        ShardSnapshotBuilder { meta, failed }
+        ShardSnapshotBuilder {
+            meta,
+            failed,
+            snapshot_dir: self.snapshot_dir.clone(),
+        }
     }
 
     async fn begin_receiving_snapshot(
         &mut self,
-    ) -> Result<Box<Cursor<Vec<u8>>>, StorageError<NodeId>> {
-        Ok(Box::new(Cursor::new(Vec::new())))
+    ) -> Result<Box<SnapshotFile>, StorageError<NodeId>> {
+        SnapshotFile::create(&self.snapshot_dir)
+            .map(Box::new)
+            .map_err(|e| StorageIOError::write_snapshot(None, AnyError::new(&e)).into())
     }
 
     async fn install_snapshot(
         &mut self,
         meta: &SnapshotMeta<NodeId, Node>,
-        snapshot: Box<Cursor<Vec<u8>>>,
+        snapshot: Box<SnapshotFile>,
     ) -> Result<(), StorageError<NodeId>> {
+        let write_err = |e: &(dyn std::error::Error + 'static)| {
+            StorageError::from(StorageIOError::write_snapshot(
+                Some(meta.signature()),
+                AnyError::from_dyn(e, None),
+            ))
+        };
+        let marker = encode_marker(meta.last_log_id, &meta.last_membership)?;
+        let mut reader = snapshot.into_reader().await.map_err(|e| write_err(&e))?;
+        let (engine, shard) = (self.engine.clone(), self.shard);
+        // Blocking (disk reads and RocksDB writes, a batch at a time): off the runtime's
+        // workers. This task waits, as openraft expects: nothing applies meanwhile.
+        let installed = tokio::task::spawn_blocking(move || {
+            engine.install_shard_from(shard, &mut reader, &marker)
+        })
+        .await
+        .map_err(|e| write_err(&e))?;
+        let bytes = installed.map_err(|e| write_err(&e))?;
+        tracing::info!(shard, bytes, snapshot = %meta.snapshot_id, "installed a shard snapshot");
         self.applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
-        let marker = self.marker()?;
-        self.engine
-            .install_shard(self.shard, snapshot.get_ref(), &marker)
-            .map_err(|e| {
-                StorageError::from(StorageIOError::write_snapshot(
-                    Some(meta.signature()),
-                    AnyError::new(&e),
-                ))
-            })?;
         self.snapshot = Some(meta.clone());
         Ok(())
     }
@@ -258,19 +312,109 @@ impl RaftStateMachine<TypeConfig> for ShardStateMachine {
             return Ok(None);
         }
         // Dumped now, at the last applied entry: a replica that installs it needs no entry
-        // before that (and the dump is exactly that state: no entry applies meanwhile).
+        // before that (and the dump is exactly that state: this task waits for the dump's
+        // checkpoint and RocksDB snapshot, so no entry applies in between).
         let marker = self.marker()?;
         let meta = self.meta();
-        let dump = self.engine.dump_shard(self.shard, &marker).map_err(|e| {
+        let read_err = |e: &(dyn std::error::Error + 'static)| {
             StorageError::from(StorageIOError::read_snapshot(
                 Some(meta.signature()),
-                AnyError::new(&e),
+                AnyError::from_dyn(e, None),
             ))
-        })?;
+        };
+        let (file, writer) = SnapshotFile::produce(&self.snapshot_dir).map_err(|e| read_err(&e))?;
+        let (begun_tx, begun) = tokio::sync::oneshot::channel();
+        let (engine, shard) = (self.engine.clone(), self.shard);
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop_flag = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name(format!("dump-shard-{shard}"))
+            .spawn(move || dump(&engine, shard, &marker, writer, &stop_flag, begun_tx))
+            .map_err(|e| read_err(&e))?;
+        self.dumps.retain(|d| !d.handle.is_finished());
+        self.dumps.push(DumpThread { stop, handle });
+        match begun.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(read_err(&e)),
+            Err(e) => return Err(read_err(&e)),
+        }
+        // The file grows while it is sent; the network waits for its bytes.
         Ok(Some(Snapshot {
             meta,
-            snapshot: Box::new(Cursor::new(dump)),
+            snapshot: Box::new(file),
         }))
+    }
+}
+
+impl Drop for ShardStateMachine {
+    /// Stops the dump threads still writing and waits for them: each stops at its next
+    /// write (every 64 KiB), and none may keep the engine's database open past its group.
+    fn drop(&mut self) {
+        for d in &self.dumps {
+            d.stop.store(true, Ordering::Release);
+        }
+        for d in self.dumps.drain(..) {
+            let _ = d.handle.join();
+        }
+    }
+}
+
+/// The snapshot writer of a dump thread, which fails once the machine asks it to stop.
+struct Stoppable<'a> {
+    writer: &'a mut SnapshotWriter,
+    stop: &'a AtomicBool,
+}
+
+impl Write for Stoppable<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.stop.load(Ordering::Acquire) {
+            return Err(std::io::Error::other("the group stopped"));
+        }
+        self.writer.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.writer.flush()
+    }
+}
+
+/// The dump thread: begins the dump (telling the state machine task, which waits for that),
+/// then writes it into the snapshot file without the shard's lock.
+fn dump(
+    engine: &Engine,
+    shard: u32,
+    marker: &[u8],
+    mut writer: SnapshotWriter,
+    stop: &AtomicBool,
+    begun: tokio::sync::oneshot::Sender<cairn_storage::Result<()>>,
+) {
+    let started = match engine.begin_dump(shard, marker) {
+        Ok(d) => d,
+        Err(e) => {
+            writer.fail(&e);
+            let _ = begun.send(Err(e));
+            return;
+        }
+    };
+    let _ = begun.send(Ok(()));
+    let written = started.write_to(&mut Stoppable {
+        writer: &mut writer,
+        stop,
+    });
+    match written {
+        Ok(bytes) => {
+            writer.finish();
+            tracing::debug!(shard, bytes, "dumped a shard for a replica");
+        }
+        // The send was cancelled (a leader change, the replica gone) or the group stopped:
+        // nothing is wrong.
+        Err(_) if writer.abandoned() || stop.load(Ordering::Acquire) => {
+            writer.fail("the snapshot is no longer read")
+        }
+        Err(e) => {
+            tracing::warn!(shard, error = %e, "dumping a shard for a replica failed");
+            writer.fail(&e);
+        }
     }
 }
 

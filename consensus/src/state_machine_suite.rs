@@ -14,7 +14,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
-use std::io::Write as _;
 use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
@@ -378,15 +377,20 @@ async fn current_snapshot<S: Subject>(sm: &mut S::Sm) -> Option<Snapshot<TypeCon
     sm.get_current_snapshot().await.expect("current snapshot")
 }
 
-/// Installs `snap` as openraft does on a follower: its bytes into the buffer
+/// Installs `snap` as openraft does on a follower: its bytes into the file
 /// `begin_receiving_snapshot` gives, then `install_snapshot` with the leader's meta.
 async fn install<S: Subject>(sm: &mut S::Sm, snap: &Snapshot<TypeConfig>) {
+    use tokio::io::AsyncWriteExt as _;
+    let bytes = snap
+        .snapshot
+        .read_all()
+        .await
+        .expect("the snapshot's bytes");
     let mut rx = sm
         .begin_receiving_snapshot()
         .await
         .expect("begin receiving");
-    rx.write_all(snap.snapshot.get_ref())
-        .expect("write into the buffer");
+    rx.write_all(&bytes).await.expect("write into the file");
     sm.install_snapshot(&snap.meta, rx).await.expect("install");
 }
 

@@ -4,8 +4,7 @@
 //! It passes the state machine suite (`state_machine_suite.rs`) like the real ones, as
 //! [`MemSubject`]: beside a `RocksRaftLog`, it keeps nothing across a restart.
 
-use std::io::Cursor;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use cairn_model::{DecodedBatch, Labels, METRIC_NAME};
@@ -18,6 +17,7 @@ use openraft::{
 use serde::{Deserialize, Serialize};
 
 use crate::log_store::RocksRaftLog;
+use crate::snapshot_file::SnapshotFile;
 use crate::state_machine_suite::{CurrentSnapshot, Held, Restart, Subject, state_machine_suite};
 use crate::type_config::{ApplyReport, Command, Node, NodeId, TypeConfig};
 
@@ -75,6 +75,19 @@ impl MemStateMachine {
     }
 }
 
+/// Where the test machines' snapshot files go (unlinked at once: nothing piles up).
+fn snapshot_dir() -> PathBuf {
+    std::env::temp_dir().join("cairn-test-snapshots")
+}
+
+// openraft's own error type, which its traits return anyway.
+#[allow(clippy::result_large_err)]
+fn snapshot_file(bytes: &[u8]) -> Result<Box<SnapshotFile>, StorageError<NodeId>> {
+    SnapshotFile::from_bytes(&snapshot_dir(), bytes)
+        .map(Box::new)
+        .map_err(|e| StorageIOError::read_snapshot(None, AnyError::new(&e)).into())
+}
+
 impl RaftSnapshotBuilder<TypeConfig> for MemStateMachine {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
         let mut inner = self.lock();
@@ -89,7 +102,7 @@ impl RaftSnapshotBuilder<TypeConfig> for MemStateMachine {
         inner.snapshot = Some((meta.clone(), data.clone()));
         Ok(Snapshot {
             meta,
-            snapshot: Box::new(Cursor::new(data)),
+            snapshot: snapshot_file(&data)?,
         })
     }
 }
@@ -142,16 +155,21 @@ impl RaftStateMachine<TypeConfig> for MemStateMachine {
 
     async fn begin_receiving_snapshot(
         &mut self,
-    ) -> Result<Box<Cursor<Vec<u8>>>, StorageError<NodeId>> {
-        Ok(Box::new(Cursor::new(Vec::new())))
+    ) -> Result<Box<SnapshotFile>, StorageError<NodeId>> {
+        SnapshotFile::create(&snapshot_dir())
+            .map(Box::new)
+            .map_err(|e| StorageIOError::write_snapshot(None, AnyError::new(&e)).into())
     }
 
     async fn install_snapshot(
         &mut self,
         meta: &SnapshotMeta<NodeId, Node>,
-        snapshot: Box<Cursor<Vec<u8>>>,
+        snapshot: Box<SnapshotFile>,
     ) -> Result<(), StorageError<NodeId>> {
-        let data = snapshot.into_inner();
+        let data = snapshot
+            .into_bytes()
+            .await
+            .map_err(|e| StorageIOError::read_snapshot(None, AnyError::new(&e)))?;
         let state: MemState = serde_json::from_slice(&data)
             .map_err(|e| StorageIOError::read_snapshot(None, AnyError::new(&e)))?;
         let mut inner = self.lock();
@@ -164,10 +182,14 @@ impl RaftStateMachine<TypeConfig> for MemStateMachine {
     async fn get_current_snapshot(
         &mut self,
     ) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
-        Ok(self.lock().snapshot.clone().map(|(meta, data)| Snapshot {
-            meta,
-            snapshot: Box::new(Cursor::new(data)),
-        }))
+        let current = self.lock().snapshot.clone();
+        match current {
+            Some((meta, data)) => Ok(Some(Snapshot {
+                meta,
+                snapshot: snapshot_file(&data)?,
+            })),
+            None => Ok(None),
+        }
     }
 }
 

@@ -3,9 +3,8 @@
 //!
 //! ```text
 //!  write ──► Command::Write { batch } ──► Entry<TypeConfig> in raft_log ──► apply ──► ApplyReport
+//!  snapshot ──► SnapshotFile (a temp file, sent and received in chunks)
 //! ```
-
-use std::io::Cursor;
 
 use serde::{Deserialize, Serialize};
 
@@ -19,7 +18,7 @@ openraft::declare_raft_types!(
         NodeId = NodeId,
         Node = Node,
         Entry = openraft::Entry<TypeConfig>,
-        SnapshotData = Cursor<Vec<u8>>,
+        SnapshotData = crate::snapshot_file::SnapshotFile,
         AsyncRuntime = openraft::TokioRuntime,
 );
 

@@ -97,6 +97,7 @@ impl Cluster {
             grpc_addr: grpc_addr.to_string(),
         };
         let network = GrpcRaftNetwork::new(id);
+        network.set_snapshot_rate(cfg.rebalance.snapshot_rate);
         let write_timeout = Duration::from_millis(cfg.limits.write_timeout_ms);
         let settings = GroupSettings {
             timings: RaftTimings {

@@ -258,6 +258,18 @@ impl Metrics {
             "Shard snapshots received and installed.",
             c(&s.snapshots_installed),
         );
+        counter(
+            &mut o,
+            "cairn_raft_snapshot_install_writes_total",
+            "RocksDB writes of shard snapshot installs (a batch of at most 4 MiB each).",
+            c(&s.snapshot_install_batches),
+        );
+        counter(
+            &mut o,
+            "cairn_raft_snapshots_torn_total",
+            "Shards found at start with a snapshot install cut off midway (emptied, sent again).",
+            c(&s.snapshots_torn),
+        );
         let gauge = |o: &mut String, name: &str, help: &str, v: f64| {
             let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
         };

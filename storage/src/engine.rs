@@ -13,7 +13,7 @@
 //!                       │                records, spills of sealed chunks                 │
 //!  checkpoint(shard) ──►│ checkpoint.rs  sealed + partial chunks, head index, flushed     │
 //!                       │                index, marker: one write; window and day merges  │
-//!  dump/install_shard──►│ snapshot.rs    every key of one shard, for a replica            │
+//!  begin_dump/install──►│ snapshot.rs    every key of one shard, streamed, for a replica  │
 //!  select/read_samples◄─│ read.rs        postings ∩, then disk chunks ⊕ head, merged      │
 //!  read_buckets      ◄─│ buckets.rs     stored rollup blocks below the watermark, the    │
 //!                       │                rest computed from the finer tier                │
@@ -24,6 +24,7 @@
 //! After `open` each shard is at its last checkpoint; the Raft layer re-applies the committed
 //! entries after it.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
@@ -87,6 +88,12 @@ pub struct EngineStats {
     pub snapshots_installed: AtomicU64,
     /// Shards whose data was deleted because their replica moved off this node.
     pub shards_cleared: AtomicU64,
+    /// RocksDB writes of snapshot installs: the installing marker's, one per batch of at most
+    /// `INSTALL_BATCH_BYTES` of records, the last one (so an install of a big dump takes
+    /// several, and its memory is bounded by one batch).
+    pub snapshot_install_batches: AtomicU64,
+    /// Shards found at open with a snapshot install cut off midway (and emptied).
+    pub snapshots_torn: AtomicU64,
     /// What `maintain` did (`MaintenanceOutcome`, summed over shards and commands).
     pub maintenance_windows_rolled: AtomicU64,
     pub maintenance_blocks_written: AtomicU64,
@@ -138,6 +145,9 @@ struct Inner {
     clock: Arc<dyn Clock>,
     /// Compactions of ranges retention deleted, running off the apply path.
     compactions: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// Shards found at open with a torn snapshot install, until the Raft layer has reset
+    /// their logs (`Engine::clear_torn_install`).
+    torn: Mutex<BTreeSet<u32>>,
 }
 
 /// One node's storage engine; see the module docs.

@@ -49,6 +49,15 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// Reading or writing a shard dump's byte stream failed (the caller's reader or writer:
+    /// a file, a socket), not the database.
+    #[error("i/o of shard {shard}'s snapshot stream: {source}")]
+    SnapshotStream {
+        shard: u32,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("checkpoint directory {path} already exists")]
     CheckpointExists { path: PathBuf },
 

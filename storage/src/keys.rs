@@ -326,6 +326,9 @@ pub const META_ROLLUP_1H: u8 = 7;
 pub const META_CUTOFFS_RAW: u8 = 8;
 pub const META_CUTOFFS_5M: u8 = 9;
 pub const META_CUTOFFS_1H: u8 = 10;
+/// Set while a snapshot install replaces the shard (the marker being installed): the install
+/// spans several writes, so a shard found with it at open was cut off and is emptied.
+pub const META_INSTALLING: u8 = 11;
 
 /// The `shard_meta` kind of a rollup tier's marks (`None` for raw).
 pub fn meta_rollup_kind(tier: Tier) -> Option<u8> {

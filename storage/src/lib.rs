@@ -18,7 +18,7 @@
 //!                                     ▼
 //!   checkpoint (= the shard group's snapshot), one RocksDB write: chunks (windows and days
 //!   merged by compaction into decimal | gorilla) + head index + shard_meta (flushed index,
-//!   marker); dump_shard / install_shard carry a shard to a replica
+//!   marker); dump_shard_to / install_shard_from stream a shard to a replica
 //!                                     │
 //!  Engine::select ◄── postings ∩ ──── ┴ ── chunks on disk ⊕ pending sealed ⊕ head ⊕ out-of-order
 //!

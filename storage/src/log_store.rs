@@ -8,6 +8,8 @@
 //!                                                        truncate_from(i): delete i..
 //!                                                        purge_to(i, kind): delete ..=i and
 //!                                                          put the caller's record, one write
+//!                                                        reset(kinds): delete every entry
+//!                                                          and those records, fsynced
 //!  raft_state group u64 · kind u8   ──► record bytes    put_state / get_state
 //!             group u64 · kind u8 · key bytes ──► value   put_state_and_entries (with a record,
 //!                                                          one write), state_entries (scan),
@@ -72,7 +74,7 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// The first `raft_log` key past every entry of `group`.
-fn group_end(group: u64) -> Vec<u8> {
+fn log_end(group: u64) -> Vec<u8> {
     match group.checked_add(1) {
         Some(g) => log_key(g, 0).to_vec(),
         // Group u64::MAX: the key after (MAX, MAX) is the 17-byte key below.
@@ -224,8 +226,24 @@ impl LogStore {
         wb.delete_range_cf(
             self.cf(CF_RAFT_LOG),
             log_key(group, index).to_vec(),
-            group_end(group),
+            log_end(group),
         );
+        self.write(wb, true)
+    }
+
+    /// Deletes every entry of `group` and its records of the `kinds` given, in one fsynced
+    /// write (a group whose state machine lost what the log claims it applied starts over
+    /// with an empty log; the caller keeps what it must, e.g. its vote).
+    pub fn reset(&self, group: u64, kinds: &[u8]) -> Result<()> {
+        let mut wb = rocksdb::WriteBatch::default();
+        wb.delete_range_cf(
+            self.cf(CF_RAFT_LOG),
+            log_key(group, 0).to_vec(),
+            log_end(group),
+        );
+        for &kind in kinds {
+            wb.delete_cf(self.cf(CF_RAFT_STATE), state_key(group, kind));
+        }
         self.write(wb, true)
     }
 
@@ -246,32 +264,6 @@ impl LogStore {
         wb.delete_range_cf(self.cf(CF_RAFT_LOG), log_key(group, 0).to_vec(), end);
         wb.put_cf(self.cf(CF_RAFT_STATE), state_key(group, kind), record);
         self.write(wb, false)
-    }
-
-    /// Forgets `group`: every log entry and every state record but the one of kind `keep`,
-    /// in one fsynced write (the group's replica left this node; `keep` is what must survive
-    /// that, e.g. a vote).
-    pub fn clear_group(&self, group: u64, keep: u8) -> Result<()> {
-        let kept = self.get_state(group, keep)?;
-        let start = state_key(group, 0);
-        let mut wb = rocksdb::WriteBatch::default();
-        wb.delete_range_cf(
-            self.cf(CF_RAFT_LOG),
-            log_key(group, 0).to_vec(),
-            group_end(group),
-        );
-        match prefix_end(&start[..8]) {
-            Some(end) => wb.delete_range_cf(self.cf(CF_RAFT_STATE), start.to_vec(), end),
-            None => {
-                let mut end = start.to_vec();
-                end.extend_from_slice(&[0xff; 8]);
-                wb.delete_range_cf(self.cf(CF_RAFT_STATE), start.to_vec(), end)
-            }
-        }
-        if let Some(v) = kept {
-            wb.put_cf(self.cf(CF_RAFT_STATE), state_key(group, keep), v);
-        }
-        self.write(wb, true)
     }
 
     /// Stores a state record of `group`; with `sync`, durable when this returns.
@@ -496,6 +488,34 @@ mod tests {
 
         assert_eq!(s.read(2, ..).unwrap(), entries(1..=10));
         assert_eq!(s.get_state(2, PURGED).unwrap(), None);
+    }
+
+    #[test]
+    fn raft_log_reset_empties_one_group_and_drops_the_kinds_named() {
+        let (_d, s) = store();
+        for g in [1, 2, u64::MAX] {
+            s.append(g, &entries(1..=5), false).unwrap();
+            s.put_state(g, VOTE, b"v", false).unwrap();
+            s.put_state(g, COMMITTED, b"c", false).unwrap();
+            s.purge_to(g, 2, PURGED, b"p").unwrap();
+        }
+        s.reset(1, &[COMMITTED, PURGED]).unwrap();
+        s.reset(u64::MAX, &[PURGED]).unwrap();
+        assert_eq!(s.last(1).unwrap(), None);
+        assert_eq!(s.get_state(1, VOTE).unwrap(), Some(b"v".to_vec()));
+        assert_eq!(s.get_state(1, COMMITTED).unwrap(), None);
+        assert_eq!(s.get_state(1, PURGED).unwrap(), None);
+        assert_eq!(s.last(u64::MAX).unwrap(), None);
+        assert_eq!(
+            s.get_state(u64::MAX, COMMITTED).unwrap(),
+            Some(b"c".to_vec())
+        );
+        assert_eq!(
+            indexes(&s.read(2, ..).unwrap()),
+            [3, 4, 5],
+            "other groups untouched"
+        );
+        assert_eq!(s.get_state(2, PURGED).unwrap(), Some(b"p".to_vec()));
     }
 
     #[test]

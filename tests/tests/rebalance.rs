@@ -301,3 +301,68 @@ fn writes_through_the_majority_resume_soon_after_the_leader_is_partitioned() {
     )
     .unwrap();
 }
+
+/// The node receiving a shard snapshot (throttled, so that it takes seconds) is killed in the
+/// middle of it and restarted: the move starts the snapshot over and completes, and nothing
+/// written before or during it is lost.
+#[test]
+fn the_receiving_node_killed_in_the_middle_of_a_snapshot() {
+    let mut c = TestCluster::start_with_config(
+        3,
+        "[rebalance]\nstable_after = \"1s\"\ndead_after = \"30s\"\nsnapshot_rate = \"128KiB\"\n",
+    )
+    .unwrap();
+    // About a megabyte of chunks per shard: 400 series of 500 samples, values that compress
+    // badly.
+    let mut history = Vec::new();
+    for batch in 0..20i64 {
+        let mut body = String::new();
+        for s in 0..400i64 {
+            for k in 0..25i64 {
+                let t = T0 - 86_400_000 + (batch * 25 + k) * 10_000;
+                let v = ((s * 7919 + t / 1000) % 104_729) as f64 / 13.0;
+                body += &format!("history,series=s{s} value={v} {t}\n");
+                if s == 0 {
+                    history.push((t, v));
+                }
+            }
+        }
+        cairn_tests::write_lines(&c.url(1), None, "ms", &body).unwrap();
+    }
+    // Checkpoint and purge every log: a new replica can only catch up by a snapshot.
+    for id in 1..=3 {
+        let r = cairn_tests::client()
+            .post(format!("{}/api/v1/admin/flush", c.url(id)))
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    }
+    let w = Writer::start(vec![c.url(1), c.url(2), c.url(3)], "snap", T0);
+    wait_more_acks(&w, 20).unwrap();
+    c.add_member().unwrap();
+    wait_for(
+        "node 4 receiving a snapshot",
+        Duration::from_secs(60),
+        || {
+            let s = status(&c.url(4)).ok()?;
+            s["snapshot_receives"]
+                .as_array()?
+                .iter()
+                .any(|r| r["finished"] == false && r["bytes_received"].as_u64() > Some(0))
+                .then_some(())
+        },
+    )
+    .unwrap();
+    c.node(4).kill9();
+    c.node(4).start().unwrap();
+    wait_balanced(&c, &[1, 2, 3, 4]).unwrap();
+    let (acked, pending) = w.finish();
+    check_replicas_agree(&c, &acked, &pending).unwrap();
+    // The history series reads back whole from node 4, which now holds replicas of it.
+    let got = cairn_tests::export(&c.url(4), None, r#"history{series="s0"}"#).unwrap();
+    let samples: Vec<(i64, f64)> = got
+        .iter()
+        .flat_map(|e| e.samples.iter().map(|&(t, bits)| (t, f64::from_bits(bits))))
+        .collect();
+    assert_eq!(samples, history);
+}

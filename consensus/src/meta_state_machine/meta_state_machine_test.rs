@@ -39,7 +39,8 @@ impl Subject for MetaSubject {
         })
         .expect("open the engine");
         let store = engine.log_store().expect("the log store");
-        let sm = MetaStateMachine::open(store.clone()).expect("open the state machine");
+        let sm = MetaStateMachine::open(store.clone(), dir.join("raft-snapshots"))
+            .expect("open the state machine");
         (RocksRaftLog::new(store, META_GROUP), sm)
     }
 

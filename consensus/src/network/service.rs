@@ -8,6 +8,7 @@ use std::future::Future;
 use cairn_proto::raft::raft_transport_server::{RaftTransport, RaftTransportServer};
 use cairn_proto::raft::{RaftBatchReply, RaftBatchRequest, RaftItemReply, RaftReply, RaftRequest};
 use openraft::Raft;
+use openraft::raft::InstallSnapshotRequest;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tonic::{Request, Response, Status};
@@ -128,15 +129,26 @@ impl<R: RaftRegistry> RaftTransport for RaftTransportService<R> {
         .map(Response::new)
     }
 
-    /// One chunk of a snapshot (openraft's chunked transport); the `Raft` reassembles them.
+    /// One chunk of a snapshot (openraft's chunked transport); the `Raft` reassembles them
+    /// into a file and installs it after the last. Each chunk is noted in the node's
+    /// snapshot progress (`GrpcRaftNetwork::snapshot_receives`).
     async fn install_snapshot(
         &self,
         request: Request<RaftRequest>,
     ) -> Result<Response<RaftReply>, Status> {
+        let request = request.into_inner();
+        let (group, from) = (request.group, request.from);
+        let progress = self.network.snapshot_progress().clone();
         self.handle(
             Rpc::InstallSnapshot,
-            request.into_inner(),
-            |raft, req| async move { raft.install_snapshot(req).await },
+            request,
+            |raft, req: InstallSnapshotRequest<TypeConfig>| async move {
+                let (offset, len, done) = (req.offset, req.data.len() as u64, req.done);
+                let result = raft.install_snapshot(req).await;
+                let error = result.as_ref().err().map(ToString::to_string);
+                progress.received(group, from, offset, len, done, error);
+                result
+            },
         )
         .await
         .map(Response::new)

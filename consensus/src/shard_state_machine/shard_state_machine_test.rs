@@ -183,14 +183,15 @@ fn a_built_snapshot_is_a_checkpoint_and_the_current_one_a_dump() {
             .build_snapshot()
             .await
             .unwrap();
-        assert!(built.snapshot.get_ref().is_empty());
+        assert!(built.snapshot.read_all().await.unwrap().is_empty());
         let marker = sm.engine.applied_marker(SHARD).unwrap();
         assert_ne!(marker, marker_before, "the checkpoint wrote the marker");
         let marker: super::Marker = serde_json::from_slice(&marker.unwrap()).unwrap();
         assert_eq!(marker.applied, built.meta.last_log_id);
         assert_eq!(marker.membership, built.meta.last_membership);
         let current = sm.get_current_snapshot().await.unwrap().unwrap();
-        assert_eq!(current.snapshot.get_ref().first(), Some(&2), "a shard dump");
+        let dump = current.snapshot.read_all().await.unwrap();
+        assert_eq!(dump.first(), Some(&2), "a shard dump");
     });
 }
 
@@ -327,5 +328,46 @@ fn maintenance_commands_apply_through_the_engine() {
             .read_buckets(SHARD, 0, Tier::Rollup5m, i64::MIN, i64::MAX, &mut buckets)
             .unwrap();
         assert_eq!((buckets.len(), buckets[0].count), (1, 2));
+    });
+}
+
+/// The current snapshot is handed over as soon as its dump has begun: the machine applies
+/// the next entry while the file may still be written, and the dump is still the state at
+/// its meta (a follower that installs it holds the entries before, not the one after).
+#[test]
+fn the_machine_applies_on_while_its_dump_is_written() {
+    let (leader_dir, follower_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let steps = s::leader_history();
+    let next = s::write(2, 11, &[("after", "cpu", &[(9_000, 9.0)])]);
+    s::run(async {
+        let (_log, mut leader) = ShardSubject::open(leader_dir.path());
+        leader
+            .apply(steps.iter().map(|e| e.entry.clone()).collect::<Vec<_>>())
+            .await
+            .unwrap();
+        let before = held_in(&leader.engine, SHARD);
+        leader
+            .get_snapshot_builder()
+            .await
+            .build_snapshot()
+            .await
+            .unwrap();
+        let snap = leader.get_current_snapshot().await.unwrap().unwrap();
+        leader.apply(vec![next.entry.clone()]).await.unwrap();
+        assert_ne!(
+            held_in(&leader.engine, SHARD),
+            before,
+            "the leader moved on"
+        );
+        let (_log, mut follower) = ShardSubject::open(follower_dir.path());
+        follower
+            .install_snapshot(&snap.meta, snap.snapshot)
+            .await
+            .unwrap();
+        assert_eq!(held_in(&follower.engine, SHARD), before);
+        assert_eq!(
+            follower.applied_state().await.unwrap().0,
+            snap.meta.last_log_id
+        );
     });
 }

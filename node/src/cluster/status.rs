@@ -134,6 +134,35 @@ impl Cluster {
                 })
             })
             .collect();
+        let sends: Vec<Value> = network
+            .snapshot_sends()
+            .into_iter()
+            .filter_map(|s| {
+                Some(json!({
+                    "shard": cairn_consensus::shard_of_group(s.group)?,
+                    "target": s.target,
+                    "bytes_sent": s.bytes_sent,
+                    "total": s.total,
+                    "started_ms": s.started_ms,
+                    "finished": s.finished,
+                    "error": s.error,
+                }))
+            })
+            .collect();
+        let receives: Vec<Value> = network
+            .snapshot_receives()
+            .into_iter()
+            .filter_map(|s| {
+                Some(json!({
+                    "shard": cairn_consensus::shard_of_group(s.group)?,
+                    "from": s.from,
+                    "bytes_received": s.bytes_received,
+                    "started_ms": s.started_ms,
+                    "finished": s.finished,
+                    "error": s.error,
+                }))
+            })
+            .collect();
         let dropped: Vec<Value> = self
             .dropped
             .lock()
@@ -206,6 +235,10 @@ impl Cluster {
             // Replicas this node dropped because their shard moved to other nodes (a node
             // that comes back after being declared dead drops its stale replicas).
             "dropped_replicas": dropped,
+            // Shard snapshots this node is sending or has sent (a move's new replica catching
+            // up), and receiving: bytes so far, the total once known.
+            "snapshot_sends": sends,
+            "snapshot_receives": receives,
             "shards": shards,
         })
     }

@@ -10,9 +10,9 @@
 
 use std::sync::atomic::Ordering;
 
+use super::Engine;
 use super::open::recover_shard;
-use super::snapshot::SHARD_CFS;
-use super::{Engine, cf};
+use super::snapshot::{SHARD_CFS, delete_shard};
 use crate::error::{Error, Result};
 use crate::keys::shard_prefix;
 
@@ -27,9 +27,7 @@ impl Engine {
         let db = &self.inner.db;
         let (start, end) = (shard_prefix(shard), shard_prefix(shard + 1));
         let mut wb = rocksdb::WriteBatch::default();
-        for name in SHARD_CFS {
-            wb.delete_range_cf(cf(db, name), start, end);
-        }
+        delete_shard(db, &mut wb, shard);
         let mut st = lock.write().unwrap_or_else(|p| p.into_inner());
         db.write(wb)?;
         *st = recover_shard(db, shard, self.inner.limits, self.inner.clock.instant())?;

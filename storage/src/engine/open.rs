@@ -1,18 +1,22 @@
 //! Opening the engine: RocksDB's options and column families (tuned here, with the
 //! measurements behind each setting), the data dir's fixed shard count, and each shard's
-//! recovery to its last checkpoint. It writes nothing but the shard count of a new data dir;
-//! replaying the log after the checkpoint is the Raft layer's job (through `apply`).
+//! recovery to its last checkpoint. It writes nothing but the shard count of a new data dir
+//! and the emptying of a shard whose snapshot install was cut off; replaying the log after
+//! the checkpoint is the Raft layer's job (through `apply`).
 //!
 //! ```text
 //!  open ──► open_db (options, column families) ──► shard count (stored, or stored now)
+//!       ──► a shard with its installing marker set (a snapshot install cut off): emptied,
+//!           reported by `torn_install` (snapshot.rs)
 //!       ──► recover_shard × shards: series_hash → series ids, head_index → bounds and
 //!           reopened partial chunks, shard_meta → flushed index = applied index, next
 //!           series id, rollup watermarks and dirty windows, retention cut-offs
 //! ```
 
+use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use cairn_model::{Clock, SystemClock};
@@ -21,6 +25,7 @@ use rocksdb::{
     Options,
 };
 
+use super::snapshot::empty_torn_shard;
 use super::{Engine, EngineStats, Inner, ShardState, bounded, cf};
 use crate::codec::decode_chunk;
 use crate::config::StorageConfig;
@@ -28,8 +33,9 @@ use crate::error::{Error, Result};
 use crate::head::{Head, HeadLimits};
 use crate::keys::{
     ALL_CFS, CF_CHUNKS, CF_HEAD_INDEX, CF_POSTINGS, CF_RAFT_LOG, CF_SERIES_HASH, CF_SHARD_META,
-    HeadIndexEntry, META_CHECKPOINT_SEQ, META_FLUSHED_INDEX, META_NEXT_SID, chunk_key, decode_u64,
-    meta_cutoffs_kind, meta_rollup_kind, parse_series_hash_key, shard_meta_key, shard_prefix,
+    HeadIndexEntry, META_CHECKPOINT_SEQ, META_FLUSHED_INDEX, META_INSTALLING, META_NEXT_SID,
+    chunk_key, decode_u64, meta_cutoffs_kind, meta_rollup_kind, parse_series_hash_key,
+    shard_meta_key, shard_prefix,
 };
 use crate::maintenance::TierCutoffs;
 use crate::rollup_marks::{RollupMarks, decode_cutoffs};
@@ -74,7 +80,17 @@ impl Engine {
             ooo_window_ms: cfg.ooo_window_ms,
         };
         let mut shards = Vec::with_capacity(cfg.shards as usize);
+        let mut torn = BTreeSet::new();
         for shard in 0..cfg.shards {
+            if let Some(installing) = db.get_cf(meta, shard_meta_key(shard, META_INSTALLING))? {
+                tracing::warn!(
+                    shard,
+                    "a snapshot install of this shard was cut off: emptying it, for its Raft \
+                     group to reset its log and get the snapshot again"
+                );
+                empty_torn_shard(&db, shard, &installing)?;
+                torn.insert(shard);
+            }
             shards.push(RwLock::new(recover_shard(
                 &db,
                 shard,
@@ -82,15 +98,20 @@ impl Engine {
                 clock.instant(),
             )?));
         }
+        let stats = EngineStats::default();
+        stats
+            .snapshots_torn
+            .store(torn.len() as u64, Ordering::Relaxed);
         let inner = Inner {
             db: Arc::new(db),
             cfg,
             limits,
             shards,
-            stats: EngineStats::default(),
+            stats,
             closed: AtomicBool::new(false),
             clock,
             compactions: Default::default(),
+            torn: Mutex::new(torn),
         };
         Ok(Engine {
             inner: Arc::new(inner),
