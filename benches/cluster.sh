@@ -28,6 +28,9 @@
 # cluster; the table lists every round, and the verdict is the median of the rounds' ratios.
 # Idle CPU is measured in the first round.
 #
+# Scale-out (issue 19: 3 vs 5 nodes, a shard move's time and bytes, write latency during
+# moves): `benches/cluster.sh --scale-out [its flags]` runs benches/scaleout.sh.
+#
 # Usage: benches/cluster.sh [--hosts N] [--duration D] [--interval I] [--shards S] [--rounds R]
 #                           [--idle SECONDS] [--concurrency "C1 C2 ..."] [--batch-lines B] [--no-build] [--keep]
 # Environment (flags win): HOSTS DURATION INTERVAL SEED SHARDS ROUNDS IDLE CONCURRENCY BATCH_LINES
@@ -53,6 +56,11 @@ BUILD=1
 BENCH="cluster bench"
 # shellcheck source=benches/lib.sh
 . "$ROOT/benches/lib.sh"
+
+if [ "${1:-}" = --scale-out ]; then
+  shift
+  exec "$ROOT/benches/scaleout.sh" "$@"
+fi
 
 while [ $# -gt 0 ]; do
   case "$1" in

@@ -27,8 +27,8 @@ pub const MAX_META_VOTERS: usize = 5;
 pub struct Members {
     pub voters: BTreeSet<NodeId>,
     pub learners: BTreeSet<NodeId>,
-    /// A joint configuration (old and new voters both needed) is in effect: openraft finishes
-    /// it by itself, and no other change may start meanwhile.
+    /// A joint configuration (old and new voters both needed) is in effect; `voters` is then
+    /// the union of both.
     pub joint: bool,
     /// The leader's last log index.
     pub last_log_index: u64,
@@ -74,8 +74,11 @@ impl Members {
 }
 
 /// The next step that moves a group towards exactly `target` voters, or `None` when there is
-/// nothing to do now: the voters are the target, a joint change is under way, a placed node
-/// is still catching up, or a placed node cannot be added (`known` says it has no address).
+/// nothing to do now: the voters are the target, a placed node is still catching up, or a
+/// placed node cannot be added (`known` says it has no address). A joint configuration left
+/// behind (openraft 0.9 takes its second step, to the new voters alone, in the caller of
+/// `change_membership`: a leader that died or failed between the two leaves the group joint)
+/// is finished by setting the target voters again, which from `[old, new]` goes to `new`.
 /// Placed nodes are added as learners first, lowest id first; the voters change in one step,
 /// once every placed node is caught up, so a group never loses its quorum to a slow newcomer.
 pub fn plan_membership(
@@ -83,7 +86,7 @@ pub fn plan_membership(
     target: &BTreeSet<NodeId>,
     known: impl Fn(NodeId) -> bool,
 ) -> Option<Step> {
-    if target.is_empty() || current.voters == *target || current.joint {
+    if target.is_empty() || (current.voters == *target && !current.joint) {
         return None;
     }
     if let Some(&n) = target.iter().find(|&&n| !current.member(n) && known(n)) {
@@ -179,10 +182,20 @@ mod tests {
     }
 
     #[test]
-    fn nothing_starts_during_a_joint_change_or_for_an_unknown_node() {
-        let mut m = members(&[1], &[], 10);
+    fn a_joint_change_left_behind_is_finished_and_unknown_nodes_wait() {
+        // Joint [1,2,3] + [1,3,4] (voters is the union), as a leader that died between the
+        // two steps leaves it: setting the target again finishes it.
+        let mut m = members(&[1, 2, 3, 4], &[], 10);
         m.joint = true;
-        assert_eq!(plan_membership(&m, &set(&[1, 2]), all_known), None);
+        assert_eq!(
+            plan_membership(&m, &set(&[1, 3, 4]), all_known),
+            Some(Step::SetVoters(set(&[1, 3, 4])))
+        );
+        // Even when the union happens to equal the target.
+        assert_eq!(
+            plan_membership(&m, &set(&[1, 2, 3, 4]), all_known),
+            Some(Step::SetVoters(set(&[1, 2, 3, 4])))
+        );
         let m = members(&[1], &[], 10);
         assert_eq!(plan_membership(&m, &set(&[1, 2]), |n| n != 2), None);
         // A known node is still added when another one is not.

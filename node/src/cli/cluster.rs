@@ -518,9 +518,14 @@ mod tests {
             "shards_per_tenant": 1, "replication_factor": 3, "healthy": false,
             "nodes": [
                 {"id": 1, "state": "up", "http_addr": "127.0.0.1:7480", "grpc_addr": "127.0.0.1:7481",
-                 "last_contact_ms": 12, "meta_voter": true},
+                 "last_contact_ms": 12, "meta_voter": true, "replicas": 2},
                 {"id": 2, "state": "unreachable", "http_addr": "127.0.0.1:7490",
-                 "grpc_addr": "127.0.0.1:7491", "last_contact_ms": null, "meta_voter": false}
+                 "grpc_addr": "127.0.0.1:7491", "last_contact_ms": null, "meta_voter": false,
+                 "replicas": 1, "draining": true}
+            ],
+            "moves": [
+                {"shard": 1, "add": 1, "remove": 2, "reason": "drain", "started_ms": 0,
+                 "snapshot": {"bytes_sent": 512, "total": 2048, "finished": false}}
             ],
             "shards": [
                 {"id": 0, "leader": 1, "term": 2, "voters": [1, 2], "learners": [],
@@ -533,27 +538,40 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[2],
-            "NODE  STATE        HTTP            GRPC            LAST CONTACT  META"
+            "NODE  STATE                  REPLICAS  HTTP            GRPC            LAST CONTACT  META"
         );
         assert_eq!(
             lines[3],
-            "1     up           127.0.0.1:7480  127.0.0.1:7481  12 ms         voter"
+            "1     up                     2         127.0.0.1:7480  127.0.0.1:7481  12 ms         voter"
         );
         assert_eq!(
             lines[4],
-            "2     unreachable  127.0.0.1:7490  127.0.0.1:7491  -             learner"
+            "2     unreachable, draining  1         127.0.0.1:7490  127.0.0.1:7491  -             learner"
         );
+        assert_eq!(lines[6], "1 replica move(s) under way:");
+        // The age column is as wide as the move's age (here since the epoch).
         assert!(
-            lines[7].starts_with("0      1       2     1,2     "),
+            lines[7].starts_with("SHARD  TO  FROM  REASON  AGE ")
+                && lines[7].ends_with(" SNAPSHOT"),
             "{}",
             lines[7]
         );
         assert!(
-            lines[8].starts_with("1      -       -     -       -"),
+            lines[8].starts_with("1      1   2     drain   ") && lines[8].ends_with("(25%)"),
             "{}",
             lines[8]
         );
-        assert_eq!(lines.len(), 9, "no retention section without one");
+        assert!(
+            lines[11].starts_with("0      1       2     1,2     "),
+            "{}",
+            lines[11]
+        );
+        assert!(
+            lines[12].starts_with("1      -       -     -       -"),
+            "{}",
+            lines[12]
+        );
+        assert_eq!(lines.len(), 13, "no retention section without one");
     }
 
     #[test]
