@@ -68,7 +68,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 CLK_TCK=$(getconf CLK_TCK)
-printf '[rebalance]\nstable_after = "1s"\n' >"$WORK/cairn.toml"
+# The one tenant of the load spans every shard (by default a tenant owns 4 of them), so that
+# the load can spread over every node.
+printf '[tenancy]\nshards_per_tenant = %d\n[rebalance]\nstable_after = "1s"\n' "$SHARDS" >"$WORK/cairn.toml"
 
 start_node() { # SETUP ID
   local setup=$1 id=$2 join=()

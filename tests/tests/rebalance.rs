@@ -239,10 +239,12 @@ fn the_meta_leader_killed_in_the_middle_of_a_move() {
     })
     .unwrap();
     let leader = meta_leader(&c, 4).unwrap();
+    w.take_longest_gap();
     c.node(leader).kill9();
     c.node(leader).start().unwrap();
     wait_balanced(&c, &[1, 2, 3, 4]).unwrap();
     wait_more_acks(&w, 20).unwrap();
+    assert_gap(&w, "killing the meta leader mid-move");
     let (acked, pending) = w.finish();
     check_replicas_agree(&c, &acked, &pending).unwrap();
 }
@@ -353,9 +355,12 @@ fn the_receiving_node_killed_in_the_middle_of_a_snapshot() {
         },
     )
     .unwrap();
+    w.take_longest_gap();
     c.node(4).kill9();
     c.node(4).start().unwrap();
     wait_balanced(&c, &[1, 2, 3, 4]).unwrap();
+    wait_more_acks(&w, 20).unwrap();
+    assert_gap(&w, "killing the receiving node mid-snapshot");
     let (acked, pending) = w.finish();
     check_replicas_agree(&c, &acked, &pending).unwrap();
     // The history series reads back whole from node 4, which now holds replicas of it.

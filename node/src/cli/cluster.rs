@@ -410,15 +410,16 @@ fn render_moves(moves: &Value) -> String {
                 .as_i64()
                 .map_or("-".into(), |t| format!("{}s", (now - t).max(0) / 1000));
             let s = &m["snapshot"];
+            let mib = |b: u64| format!("{:.1} MiB", b as f64 / 1_048_576.0);
             let snapshot = match (s["bytes_sent"].as_u64(), s["total"].as_u64()) {
                 (Some(sent), Some(total)) if total > 0 => format!(
                     "{} / {} ({}%){}",
-                    cairn_model::units::format_bytes(sent),
-                    cairn_model::units::format_bytes(total),
+                    mib(sent),
+                    mib(total),
                     sent * 100 / total,
                     if s["finished"] == true { " sent" } else { "" }
                 ),
-                (Some(sent), _) => format!("{} sent", cairn_model::units::format_bytes(sent)),
+                (Some(sent), _) => format!("{} sent", mib(sent)),
                 _ => "-".into(),
             };
             vec![
