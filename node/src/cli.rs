@@ -1,10 +1,12 @@
 //! Client-side subcommands: `cairn write`, `cairn query` (in `cli::query`),
-//! `cairn cluster local|status` (in `cli::cluster`), `cairn cluster remove` (`cli::cluster_remove`), `cairn rules` (in `cli::rules`),
+//! `cairn cluster local` (in `cli::cluster`), `cairn cluster status` (`cli::cluster_status`),
+//! `cairn cluster remove` (`cli::cluster_remove`), `cairn rules` (in `cli::rules`),
 //! `cairn alerts config` (in `cli::alerts`) and `cairn tenant` (in `cli::tenant`).
 
 pub mod alerts;
 pub mod cluster;
 pub mod cluster_remove;
+pub mod cluster_status;
 pub mod query;
 pub mod rules;
 pub mod tenant;

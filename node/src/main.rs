@@ -59,7 +59,7 @@ enum ClusterCmd {
     /// Start N nodes on loopback (HTTP 7480, 7490, ...; gRPC one port above), wait until the cluster is healthy, print the addresses; Ctrl-C stops them all.
     Local(cairn_node::cli::cluster::LocalArgs),
     /// Show the cluster's nodes and shards (leaders, voters, applied index, log size) and the replica moves under way.
-    Status(cairn_node::cli::cluster::StatusArgs),
+    Status(cairn_node::cli::cluster_status::StatusArgs),
     /// Remove a node: its replicas move to the other nodes first, then it leaves the cluster; follows the drain until done.
     Remove(cairn_node::cli::cluster_remove::RemoveArgs),
 }
@@ -175,7 +175,7 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
             init_logging("warn");
             ok(match cmd {
                 ClusterCmd::Local(a) => rt.block_on(cairn_node::cli::cluster::local(a)),
-                ClusterCmd::Status(a) => rt.block_on(cairn_node::cli::cluster::status(a)),
+                ClusterCmd::Status(a) => rt.block_on(cairn_node::cli::cluster_status::status(a)),
                 ClusterCmd::Remove(a) => rt.block_on(cairn_node::cli::cluster_remove::remove(a)),
             })
         }
