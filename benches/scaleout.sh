@@ -10,6 +10,8 @@
 #     again, the moves made, and the snapshot bytes node 4 received.
 #  3. write latency: a probe writes one small request every 50 ms to node 1, first for
 #     --probe seconds at rest, then while the moves of step 2 run; p50 / p99 / max of each.
+#  4. backup and restore: `cairn backup` of the 4-node cluster of step 2 (while the probe
+#     writes), then `cairn restore` of it into a new data dir; the time and bytes of each.
 #
 # On one 2-core machine five nodes have no more cores than three: the ingest rate shows the
 # cost of the extra replication work and fan-out more than any gain; the per-node CPU and bytes
@@ -177,6 +179,22 @@ moves=$(grep -h "moving a shard replica" "$WORK"/move-n?.log | wc -l)
   echo "== write latency of one small request every 50 ms through node 1 (ms)"
   echo "   at rest:      $(cat "$WORK/rest.json")"
   echo "   during moves: $(cat "$WORK/moving.json")"
+} >>"$WORK/report"
+log "backup of the 4-node cluster under the probe"
+python3 "$ROOT/benches/latency_probe.py" "http://127.0.0.1:${HTTP[1]}" 600 "$WORK/backed" >"$WORK/backup-probe.json" &
+PROBE_PID=$!
+t0=$(date +%s.%N)
+"$CAIRN" backup --url "http://127.0.0.1:${HTTP[2]}" --to "$WORK/backup" 2>/dev/null >"$WORK/backup.out"
+t1=$(date +%s.%N)
+touch "$WORK/backed"
+wait "$PROBE_PID"
+"$CAIRN" restore --from "$WORK/backup" --data-dir "$WORK/restored" 2>/dev/null >"$WORK/restore.out"
+t2=$(date +%s.%N)
+{
+  echo "== backup and restore of that cluster (the whole data set, 16 shards)"
+  printf '   backup:  %.1f s (%s)\n' "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" "$(cat "$WORK/backup.out")"
+  printf '   restore: %.1f s\n' "$(awk -v a="$t1" -v b="$t2" 'BEGIN { print b - a }')"
+  echo "   write latency during the backup: $(cat "$WORK/backup-probe.json")"
 } >>"$WORK/report"
 echo
 cat "$WORK/report"

@@ -231,7 +231,7 @@ impl ShardGroup {
 
     /// Checkpoints the shard now (its Raft snapshot) and waits until the checkpoint covers
     /// what was applied when called; returns that index (`None`: nothing applied yet).
-    pub(crate) async fn checkpoint_now(&self) -> Result<Option<u64>> {
+    pub async fn checkpoint_now(&self) -> Result<Option<u64>> {
         let group = self.group();
         let applied = self.raft.metrics().borrow().last_applied.map(|l| l.index);
         let Some(applied) = applied else {

@@ -19,6 +19,7 @@
 
 pub mod admin;
 pub mod alerts;
+pub mod backup;
 pub mod cluster;
 pub mod error;
 pub mod notify;
@@ -159,6 +160,8 @@ pub fn router(state: SharedState) -> Router {
         .route("/api/v1/admin/snapshot", post(admin::snapshot))
         .route("/api/v1/admin/clock", get(admin::clock).post(admin::clock))
         .route("/api/v1/admin/rollups", get(admin::rollups))
+        .route("/api/v1/admin/backup/shards/{id}", get(backup::shard))
+        .route("/api/v1/admin/backup/meta", get(backup::meta))
         .route("/metrics", get(admin::metrics))
         .route("/health", get(admin::health))
         .route("/ready", get(admin::ready))

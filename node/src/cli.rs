@@ -1,9 +1,11 @@
 //! Client-side subcommands: `cairn write`, `cairn query` (in `cli::query`),
 //! `cairn cluster local` (in `cli::cluster`), `cairn cluster status` (`cli::cluster_status`),
 //! `cairn cluster remove` (`cli::cluster_remove`), `cairn rules` (in `cli::rules`),
-//! `cairn alerts config` (in `cli::alerts`) and `cairn tenant` (in `cli::tenant`).
+//! `cairn alerts config` (in `cli::alerts`), `cairn tenant` (in `cli::tenant`) and
+//! `cairn backup` / `cairn restore` (in `cli::backup`).
 
 pub mod alerts;
+pub mod backup;
 pub mod cluster;
 pub mod cluster_remove;
 pub mod cluster_status;

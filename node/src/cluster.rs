@@ -23,6 +23,7 @@ pub mod leader_transfer;
 pub mod raft_metrics;
 pub mod remote_buckets;
 pub mod remote_read;
+pub mod restore_seed;
 pub mod service;
 pub mod status;
 pub mod tenant_retention;
@@ -123,15 +124,33 @@ impl Cluster {
         });
         service::serve(cluster.clone(), listener, shutdown);
         tracing::info!(node = id, "cairn gRPC listening on {grpc_addr}");
+        let restored = restore_seed::RestoreSeed::read(&cfg.data_dir)?;
         if groups.meta().is_initialized().await? {
             tracing::info!(node = id, "rejoining the cluster from the data dir");
         } else if let Some(seed) = &cfg.join {
+            if restored.is_some() {
+                anyhow::bail!(
+                    "{} holds a restored backup, which starts a new cluster: start this node \
+                     without --join, and join the others to it",
+                    cfg.data_dir.display()
+                );
+            }
             cluster.join(seed).await?;
         } else {
+            let per_tenant = restored
+                .as_ref()
+                .map_or(cfg.tenancy.shards_per_tenant, |r| r.shards_per_tenant);
             groups
-                .bootstrap(me, engine.shard_count(), cfg.tenancy.shards_per_tenant)
+                .bootstrap(me, engine.shard_count(), per_tenant)
                 .await
                 .context("bootstrapping a new cluster")?;
+        }
+        // Also after a restart: a seed still here was not (wholly) put back yet.
+        if let Some(seed) = &restored {
+            cluster
+                .apply_restore_seed(seed, &cfg.data_dir)
+                .await
+                .context("restoring the backup's meta key-value space")?;
         }
         Ok(cluster)
     }

@@ -47,6 +47,10 @@ enum Cmd {
         #[command(subcommand)]
         cmd: cairn_node::cli::tenant::TenantCmd,
     },
+    /// Back up a whole cluster (every shard from one replica, and the meta group) into a directory, while it takes writes.
+    Backup(cairn_node::cli::backup::BackupArgs),
+    /// Seed a new cluster's first node from a backup (its data dir; start it without --join, then join others to it).
+    Restore(cairn_node::cli::backup::RestoreArgs),
     /// Benchmarks against a running node.
     Bench {
         #[command(subcommand)]
@@ -190,6 +194,14 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
         Cmd::Tenant { cmd } => {
             init_logging("warn");
             ok(rt.block_on(cairn_node::cli::tenant::run(cmd)))
+        }
+        Cmd::Backup(a) => {
+            init_logging("warn");
+            ok(rt.block_on(cairn_node::cli::backup::backup(a)))
+        }
+        Cmd::Restore(a) => {
+            init_logging("warn");
+            ok(rt.block_on(cairn_node::cli::backup::restore(a)))
         }
         Cmd::Bench {
             cmd: BenchCmd::Ingest(a),

@@ -41,6 +41,7 @@ use crate::maintenance::TierCutoffs;
 use crate::rollup_marks::RollupMarks;
 use cairn_model::{Labels, Tier};
 
+mod backup;
 mod buckets;
 mod checkpoint;
 mod clear;

@@ -143,6 +143,11 @@ impl Writer {
         }
     }
 
+    /// The samples acknowledged so far.
+    pub fn acked_now(&self) -> Samples {
+        self.acked.lock().unwrap().clone()
+    }
+
     pub fn count(&self) -> usize {
         self.acked.lock().unwrap().len()
     }

@@ -74,6 +74,20 @@ pub struct ShardDump<'e> {
     snapshot: SnapshotWithThreadMode<'e, DB>,
 }
 
+impl<'e> ShardDump<'e> {
+    pub(super) fn new(
+        engine: &'e Engine,
+        shard: u32,
+        snapshot: SnapshotWithThreadMode<'e, DB>,
+    ) -> Self {
+        ShardDump {
+            engine,
+            shard,
+            snapshot,
+        }
+    }
+}
+
 impl Engine {
     /// Checkpoints `shard` with `marker` and pins a RocksDB snapshot of the result, under the
     /// shard's write lock (so the dump is exactly the state after the last applied entry);
@@ -89,11 +103,7 @@ impl Engine {
         // between the checkpoint and the snapshot, and none after it is seen through it.
         let snapshot = self.inner.db.snapshot();
         drop(st);
-        Ok(ShardDump {
-            engine: self,
-            shard,
-            snapshot,
-        })
+        Ok(ShardDump::new(self, shard, snapshot))
     }
 
     /// [`Engine::begin_dump`] then [`ShardDump::write_to`]: the dump of `shard` into `out`;

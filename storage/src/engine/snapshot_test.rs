@@ -452,3 +452,35 @@ fn shard_dump_bytes_are_pinned() {
     );
     assert!(install(&dst, 1, &[3], b"mk").is_err());
 }
+
+/// A backup (no checkpoint of its own: the shard's marker stays the one Raft wrote) restores
+/// into a new engine with the same data and none of the old cluster's Raft state.
+#[test]
+fn a_backup_restores_the_data_without_the_raft_state() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let src = Engine::open(cfg(a.path())).unwrap();
+    fill(&src, 1, 50, 8);
+    src.checkpoint(1, Some(b"raft-marker")).unwrap();
+    let mut dump = Vec::new();
+    src.begin_backup(1).unwrap().write_to(&mut dump).unwrap();
+    assert_eq!(
+        src.applied_marker(1).unwrap().as_deref(),
+        Some(&b"raft-marker"[..]),
+        "a backup leaves the marker alone"
+    );
+    let dst = Engine::open(cfg(b.path())).unwrap();
+    dst.restore_shard_from(1, &mut &dump[..]).unwrap();
+    assert_eq!(dst.applied_marker(1).unwrap(), None);
+    assert_eq!(dst.applied_index(1).unwrap(), 0);
+    let (want, got) = (
+        read_all(&src, "acme", 1, &every_series()),
+        read_all(&dst, "acme", 1, &every_series()),
+    );
+    assert_eq!(got.len(), 50);
+    assert_eq!(got, want);
+    // And after a restart, as the new cluster's first node sees it.
+    drop(dst);
+    let dst = Engine::open(cfg(b.path())).unwrap();
+    assert_eq!(dst.applied_marker(1).unwrap(), None);
+    assert_eq!(read_all(&dst, "acme", 1, &every_series()), want);
+}
