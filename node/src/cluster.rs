@@ -94,8 +94,14 @@ impl Cluster {
             .with_context(|| format!("binding the gRPC address {}", cfg.grpc_addr))?;
         let grpc_addr = listener.local_addr()?;
         let me = Node {
-            http_addr: cfg.http_addr.to_string(),
-            grpc_addr: grpc_addr.to_string(),
+            http_addr: cfg
+                .advertise_http_addr
+                .clone()
+                .unwrap_or_else(|| cfg.http_addr.to_string()),
+            grpc_addr: cfg
+                .advertise_grpc_addr
+                .clone()
+                .unwrap_or_else(|| grpc_addr.to_string()),
         };
         let network = GrpcRaftNetwork::new(id);
         network.set_snapshot_rate(cfg.rebalance.snapshot_rate);

@@ -27,6 +27,13 @@ pub struct NodeConfig {
     pub http_addr: SocketAddr,
     /// gRPC listen address for node-to-node traffic (Raft, forwarded writes, joins).
     pub grpc_addr: SocketAddr,
+    /// The HTTP address other nodes and clients are told (`host:port`; a name is fine), when
+    /// it differs from the one bound (a wildcard, or behind NAT); default: the bound address.
+    pub advertise_http_addr: Option<String>,
+    /// The gRPC address the other members dial (`host:port`, a name is resolved at every
+    /// connect: a Kubernetes pod's stable DNS name survives the pod's new IP); default: the
+    /// bound address.
+    pub advertise_grpc_addr: Option<String>,
     /// A member's gRPC address (`host:port`) to join an existing cluster through, on first
     /// start. Without it (and with an empty data dir) the node bootstraps a new cluster.
     pub join: Option<String>,
@@ -244,6 +251,8 @@ impl Default for NodeConfig {
             http_addr: "127.0.0.1:7480".parse().expect("valid literal"),
             grpc_addr: "127.0.0.1:7481".parse().expect("valid literal"),
             join: None,
+            advertise_http_addr: None,
+            advertise_grpc_addr: None,
             data_dir: PathBuf::from("./cairn-data"),
             log: "info".into(),
             storage: StorageConfig::default(),
@@ -284,6 +293,8 @@ pub struct Overrides {
     pub node_id: Option<u64>,
     pub http_addr: Option<SocketAddr>,
     pub grpc_addr: Option<SocketAddr>,
+    pub advertise_http_addr: Option<String>,
+    pub advertise_grpc_addr: Option<String>,
     pub join: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub retention: Option<String>,
@@ -315,6 +326,12 @@ impl NodeConfig {
         }
         if let Some(v) = &o.join {
             cfg.join = Some(v.clone());
+        }
+        if let Some(v) = &o.advertise_http_addr {
+            cfg.advertise_http_addr = Some(v.clone());
+        }
+        if let Some(v) = &o.advertise_grpc_addr {
+            cfg.advertise_grpc_addr = Some(v.clone());
         }
         if let Some(v) = &o.data_dir {
             cfg.data_dir = v.clone();
@@ -377,6 +394,19 @@ impl NodeConfig {
         if self.node_id == 0 {
             bail!("node_id must be at least 1");
         }
+        for (name, v) in [
+            ("advertise_http_addr", &self.advertise_http_addr),
+            ("advertise_grpc_addr", &self.advertise_grpc_addr),
+        ] {
+            if let Some(v) = v {
+                let port = v
+                    .rsplit_once(':')
+                    .map(|(host, port)| (host, port.parse::<u16>()));
+                if !matches!(port, Some((host, Ok(p))) if !host.is_empty() && p != 0) {
+                    bail!("{name} {v:?}: expected HOST:PORT, e.g. cairn-0.cairn:7481");
+                }
+            }
+        }
         if self.cluster.replication_factor == 0 {
             bail!("[cluster] replication_factor must be at least 1");
         }
@@ -434,6 +464,29 @@ mod tests {
         assert_eq!(cfg.data_dir, PathBuf::from("/from/file"));
         // Flags and `CAIRN_*` variables reach `load` as one set of overrides (clap reads both,
         // flags first); tests/tests/single_node.rs checks all three levels with the binary.
+    }
+
+    #[test]
+    fn an_advertised_address_must_be_host_and_port() {
+        let o = Overrides {
+            advertise_grpc_addr: Some(
+                "cairn-0.cairn-headless.default.svc.cluster.local:7481".into(),
+            ),
+            ..Default::default()
+        };
+        let cfg = NodeConfig::load(None, &o).unwrap();
+        assert_eq!(
+            cfg.advertise_grpc_addr.as_deref(),
+            Some("cairn-0.cairn-headless.default.svc.cluster.local:7481")
+        );
+        for bad in ["cairn-0", ":7481", "cairn-0:http", "cairn-0:0"] {
+            let o = Overrides {
+                advertise_http_addr: Some(bad.into()),
+                ..Default::default()
+            };
+            let e = format!("{:#}", NodeConfig::load(None, &o).unwrap_err());
+            assert!(e.contains("advertise_http_addr") && e.contains(bad), "{e}");
+        }
     }
 
     #[test]

@@ -91,6 +91,12 @@ struct ServerArgs {
     /// gRPC listen address for node-to-node traffic (Raft, forwarded writes) [default: 127.0.0.1:7481].
     #[arg(long, env = "CAIRN_GRPC_ADDR")]
     grpc_addr: Option<SocketAddr>,
+    /// The HTTP address (HOST:PORT, a DNS name is fine) other nodes and clients are told, when not the bound one [default: --http-addr].
+    #[arg(long, env = "CAIRN_ADVERTISE_HTTP_ADDR")]
+    advertise_http_addr: Option<String>,
+    /// The gRPC address (HOST:PORT, a DNS name is fine) the other members dial, when not the bound one (a wildcard, a pod IP that changes) [default: --grpc-addr].
+    #[arg(long, env = "CAIRN_ADVERTISE_GRPC_ADDR")]
+    advertise_grpc_addr: Option<String>,
     /// On first start, join the cluster of the member at this gRPC address (HOST:GRPC_PORT) instead of bootstrapping a new one; ignored once the data dir belongs to a cluster.
     #[arg(long, env = "CAIRN_JOIN")]
     join: Option<String>,
@@ -152,6 +158,8 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
                 node_id: a.node_id,
                 http_addr: a.http_addr,
                 grpc_addr: a.grpc_addr,
+                advertise_http_addr: a.advertise_http_addr,
+                advertise_grpc_addr: a.advertise_grpc_addr,
                 join: a.join,
                 data_dir: a.data_dir,
                 retention: a.retention,

@@ -452,6 +452,12 @@ def check_kubernetes(root, flags):
                 if flag_value(argv, flag) != f"{pod_ip}:{port}":
                     problems.append(f"{where}: {flag} {flag_value(argv, flag)} is not the pod "
                                     f"IP and port {port}")
+            # Peers dial the pod's stable name, not its IP (which a re-created pod changes).
+            for flag, port in (("--advertise-http-addr", HTTP_PORT),
+                               ("--advertise-grpc-addr", GRPC_PORT)):
+                want = f"{name}.{headless_name}.{namespace}.svc.cluster.local:{port}"
+                if flag_value(argv, flag) != want:
+                    problems.append(f"{where}: {flag} {flag_value(argv, flag)}, not {want}")
             join = flag_value(argv, "--join")
             seed = (f"{sts['metadata']['name']}-0.{headless_name}.{namespace}"
                     f".svc.cluster.local:{GRPC_PORT}")
@@ -513,6 +519,8 @@ BREAKAGES = [
     ("docker", "deploy/Dockerfile", "WORKDIR /src\n", "RUN cd /src\n"),
     ("docker", "deploy/Dockerfile", "-p cairn-node", "-p cairn-server"),
     ("docker", "deploy/Dockerfile", "USER 7480:7480", "USER root"),
+    ("kubernetes", "deploy/kubernetes/cairn.yaml",
+     '--advertise-grpc-addr "${HOSTNAME}.cairn-headless', '--advertise-grpc-addr "${POD_IP}.cairn-headless'),
     ("kubernetes", "deploy/kubernetes/cairn.yaml", "replicas: 3", "replicas: three"),
     ("kubernetes", "deploy/kubernetes/cairn.yaml", "apiVersion: policy/v1",
      "apiVersion: policy/v1beta7"),

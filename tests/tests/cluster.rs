@@ -583,3 +583,63 @@ fn cluster_local_runs_three_nodes_until_ctrl_c() {
         );
     }
 }
+
+/// Nodes that advertise DNS names (`--advertise-grpc-addr`, `--advertise-http-addr`) rather
+/// than the addresses they bind, as pods of the Kubernetes StatefulSet do: the others join,
+/// replicate and forward through the names.
+#[test]
+fn members_reach_each_other_by_advertised_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut nodes = Vec::new();
+    let mut seed = String::new();
+    for id in 1..=3u64 {
+        let (http, grpc) = (free_port(), free_port());
+        let name = |port: u16| format!("localhost:{port}");
+        let mut args: Vec<String> = [
+            "--node-id".to_string(),
+            id.to_string(),
+            "--http-addr".into(),
+            format!("127.0.0.1:{http}"),
+            "--grpc-addr".into(),
+            format!("127.0.0.1:{grpc}"),
+            "--advertise-http-addr".into(),
+            name(http),
+            "--advertise-grpc-addr".into(),
+            name(grpc),
+            "--shards".into(),
+            SHARDS.into(),
+        ]
+        .to_vec();
+        if id == 1 {
+            seed = name(grpc);
+        } else {
+            args.extend(["--join".to_string(), seed.clone()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        nodes.push(
+            cairn_tests::CairnProcess::start_args(&dir.path().join(format!("n{id}")), &args, &[])
+                .unwrap(),
+        );
+    }
+    let s = wait_for("a healthy cluster", Duration::from_secs(90), || {
+        let s = status(&nodes[0].url).ok()?;
+        (s["healthy"] == true && s["nodes"].as_array()?.len() == 3).then_some(s)
+    })
+    .unwrap();
+    for n in s["nodes"].as_array().unwrap() {
+        assert!(
+            n["grpc_addr"].as_str().unwrap().starts_with("localhost:")
+                && n["http_addr"].as_str().unwrap().starts_with("localhost:"),
+            "{n}"
+        );
+    }
+    write_lines(
+        &nodes[2].url,
+        None,
+        "ms",
+        &line("named", 1_700_000_000_000, 7.0),
+    )
+    .unwrap();
+    let got = export(&nodes[1].url, None, r#"load_v{host="named"}"#).unwrap();
+    assert_eq!(got[0].samples, vec![(1_700_000_000_000, 7f64.to_bits())]);
+}
