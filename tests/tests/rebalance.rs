@@ -304,18 +304,16 @@ fn writes_through_the_majority_resume_soon_after_the_leader_is_partitioned() {
     .unwrap();
 }
 
-/// The node receiving a shard snapshot (throttled, so that it takes seconds) is killed in the
-/// middle of it and restarted: the move starts the snapshot over and completes, and nothing
-/// written before or during it is lost.
-#[test]
-fn the_receiving_node_killed_in_the_middle_of_a_snapshot() {
-    let mut c = TestCluster::start_with_config(
+/// A 3-node cluster whose snapshots are throttled to 128 KiB/s (so that one takes seconds),
+/// holding about a megabyte of chunks per shard (400 series of 500 samples, values that
+/// compress badly), with every log purged (a new replica can only catch up by a snapshot).
+/// Returns the cluster and the samples of the history series `s0`.
+fn cluster_with_history() -> (TestCluster, Vec<(i64, f64)>) {
+    let c = TestCluster::start_with_config(
         3,
         "[rebalance]\nstable_after = \"1s\"\ndead_after = \"30s\"\nsnapshot_rate = \"128KiB\"\n",
     )
     .unwrap();
-    // About a megabyte of chunks per shard: 400 series of 500 samples, values that compress
-    // badly.
     let mut history = Vec::new();
     for batch in 0..20i64 {
         let mut body = String::new();
@@ -331,7 +329,6 @@ fn the_receiving_node_killed_in_the_middle_of_a_snapshot() {
         }
         cairn_tests::write_lines(&c.url(1), None, "ms", &body).unwrap();
     }
-    // Checkpoint and purge every log: a new replica can only catch up by a snapshot.
     for id in 1..=3 {
         let r = cairn_tests::client()
             .post(format!("{}/api/v1/admin/flush", c.url(id)))
@@ -339,6 +336,24 @@ fn the_receiving_node_killed_in_the_middle_of_a_snapshot() {
             .unwrap();
         assert_eq!(r.status().as_u16(), 200);
     }
+    (c, history)
+}
+
+/// The history series read back whole from node `id`.
+fn assert_history(c: &TestCluster, id: u64, history: &[(i64, f64)]) {
+    let got = cairn_tests::export(&c.url(id), None, r#"history{series="s0"}"#).unwrap();
+    let samples: Vec<(i64, f64)> = got
+        .iter()
+        .flat_map(|e| e.samples.iter().map(|&(t, bits)| (t, f64::from_bits(bits))))
+        .collect();
+    assert_eq!(samples, history, "node {id}");
+}
+
+/// The node receiving a shard snapshot is killed in the middle of it and restarted: the move
+/// starts the snapshot over and completes, and nothing written before or during it is lost.
+#[test]
+fn the_receiving_node_killed_in_the_middle_of_a_snapshot() {
+    let (mut c, history) = cluster_with_history();
     let w = Writer::start(vec![c.url(1), c.url(2), c.url(3)], "snap", T0);
     wait_more_acks(&w, 20).unwrap();
     c.add_member().unwrap();
@@ -363,11 +378,42 @@ fn the_receiving_node_killed_in_the_middle_of_a_snapshot() {
     assert_gap(&w, "killing the receiving node mid-snapshot");
     let (acked, pending) = w.finish();
     check_replicas_agree(&c, &acked, &pending).unwrap();
-    // The history series reads back whole from node 4, which now holds replicas of it.
-    let got = cairn_tests::export(&c.url(4), None, r#"history{series="s0"}"#).unwrap();
-    let samples: Vec<(i64, f64)> = got
-        .iter()
-        .flat_map(|e| e.samples.iter().map(|&(t, bits)| (t, f64::from_bits(bits))))
-        .collect();
-    assert_eq!(samples, history);
+    assert_history(&c, 4, &history);
+}
+
+/// The shard leader sending a snapshot to the new node is killed in the middle of it: another
+/// replica leads the shard, converges to the same placement and sends the snapshot again.
+#[test]
+fn the_sending_shard_leader_killed_in_the_middle_of_a_snapshot() {
+    let (mut c, history) = cluster_with_history();
+    let w = Writer::start(vec![c.url(1), c.url(2), c.url(3)], "send", T0);
+    wait_more_acks(&w, 20).unwrap();
+    c.add_member().unwrap();
+    let sender = wait_for(
+        "a snapshot being sent to node 4",
+        Duration::from_secs(60),
+        || {
+            (1..=3).find(|&id| {
+                status(&c.url(id)).ok().is_some_and(|s| {
+                    s["snapshot_sends"].as_array().is_some_and(|a| {
+                        a.iter().any(|x| {
+                            x["target"] == 4
+                                && x["finished"] == false
+                                && x["bytes_sent"].as_u64() > Some(0)
+                        })
+                    })
+                })
+            })
+        },
+    )
+    .unwrap();
+    w.take_longest_gap();
+    c.node(sender).kill9();
+    c.node(sender).start().unwrap();
+    wait_balanced(&c, &[1, 2, 3, 4]).unwrap();
+    wait_more_acks(&w, 20).unwrap();
+    assert_gap(&w, "killing the sending shard leader mid-snapshot");
+    let (acked, pending) = w.finish();
+    check_replicas_agree(&c, &acked, &pending).unwrap();
+    assert_history(&c, 4, &history);
 }
