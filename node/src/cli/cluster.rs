@@ -43,10 +43,12 @@ pub async fn local(args: LocalArgs) -> anyhow::Result<()> {
     }
     let wait = cairn_model::units::parse_duration_ms(&args.wait)
         .with_context(|| format!("--wait {:?}", args.wait))?;
-    // Listening before any node starts: SIGINT's default action would end this process and
-    // leave the nodes running. A Ctrl-C during start-up stops them once they are up.
-    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-        .context("listening for Ctrl-C")?;
+    // Listening before any node starts: SIGINT's and SIGTERM's default action would end this
+    // process and leave the nodes running. A Ctrl-C (or `kill`) during start-up stops them
+    // once they are up.
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).context("listening for Ctrl-C")?;
+    let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
     let exe = std::env::current_exe().context("finding the cairn binary")?;
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
@@ -123,6 +125,7 @@ pub async fn local(args: LocalArgs) -> anyhow::Result<()> {
     };
     tokio::select! {
         _ = interrupt.recv() => eprintln!("stopping the nodes"),
+        _ = terminate.recv() => eprintln!("terminated: stopping the nodes"),
         (id, status) = exited => eprintln!("node {id} exited ({status}); stopping the others"),
     }
     stop_all(&mut children).await;
