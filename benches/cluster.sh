@@ -87,17 +87,6 @@ find_cairn
 WORK=$(mktemp -d -t cairn-cluster-bench.XXXXXX)
 PIDS=()
 
-stop_all() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do stop_server "$pid"; done
-  PIDS=()
-}
-
-cleanup() {
-  stop_all
-  if [ "$KEEP" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 

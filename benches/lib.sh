@@ -54,3 +54,19 @@ free_port() {
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 # A number from the loader's one-line JSON report.
 json_get() { sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" "$1"; }
+
+# The servers a script started (their pids in the array PIDS): SIGTERM to all at once, then
+# each given up to 60 s (stop_server). PIDS is emptied.
+stop_all() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do stop_server "$pid"; done
+  PIDS=()
+}
+
+# The EXIT trap of a script with servers in PIDS and its files in WORK: stops the servers,
+# then removes WORK unless KEEP=1.
+cleanup() {
+  stop_all
+  if [ "$KEEP" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+}

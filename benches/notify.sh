@@ -69,15 +69,6 @@ PROM_BIN=${PROM_BIN:-$(command -v prometheus || true)}
 
 WORK=$(mktemp -d /tmp/cairn-notify.XXXXXX)
 PIDS=()
-stop_all() {
-  local p
-  for p in "${PIDS[@]}"; do stop_server "$p"; done
-  PIDS=()
-}
-cleanup() {
-  stop_all
-  if [ "$KEEP" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-}
 trap cleanup EXIT
 
 wait_http() { # URL PID LOG

@@ -203,9 +203,10 @@ impl ClusterState {
 
     /// The shards `node` should run a replica of ([`ClusterState::holds`]).
     pub fn held_by(&self, node: NodeId) -> Vec<u32> {
-        (0..self
-            .shards
-            .max(self.placement.keys().max().map_or(0, |m| m + 1)))
+        // A move's shard is always placed (StartMove writes its placement).
+        self.placement
+            .keys()
+            .copied()
             .filter(|&s| self.holds(s, node))
             .collect()
     }

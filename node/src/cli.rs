@@ -117,6 +117,30 @@ pub fn split_lines(input: &[u8], max: usize) -> Vec<&[u8]> {
     out
 }
 
+/// GETs `url` and returns the `data` of its `{"status":"success","data":...}` answer; an
+/// error names the URL, and the status and body when it is not a success.
+pub(crate) async fn get_data(
+    client: &reqwest::Client,
+    url: &str,
+) -> anyhow::Result<serde_json::Value> {
+    let resp = client
+        .get(url)
+        .send()
+        .await
+        .with_context(|| format!("sending to {url}"))?;
+    let code = resp.status();
+    let text = resp
+        .text()
+        .await
+        .with_context(|| format!("reading the answer of {url}"))?;
+    if !code.is_success() {
+        bail!("{url}: {code}: {text}");
+    }
+    let mut v: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{url}: the answer is not JSON"))?;
+    Ok(v["data"].take())
+}
+
 /// Sends a request of the CLI, with the tenant header when one is given; errors name the
 /// server.
 pub(crate) async fn send(

@@ -40,8 +40,7 @@ use cairn_consensus::{
 };
 use cairn_proto::cluster::cluster_client::ClusterClient;
 use cairn_proto::cluster::{
-    JoinRequest, PingRequest, ProposeMetaRequest, ReadIndexRequest, TransferLeaderRequest,
-    WriteRequest,
+    JoinRequest, PingRequest, ProposeMetaRequest, ReadIndexRequest, WriteRequest,
 };
 use cairn_storage::Engine;
 
@@ -548,17 +547,6 @@ impl Cluster {
     /// Checkpoints and stops every Raft group of this node.
     pub async fn shutdown(&self) {
         self.groups.shutdown().await;
-    }
-}
-
-impl Cluster {
-    /// Asks the leader of `shard`, node `leader`, to hand its leadership to `to`
-    /// (`Cluster.TransferLeader`); returns the leader once the call ended.
-    pub async fn ask_transfer(&self, shard: u32, leader: NodeId, to: NodeId) -> Result<NodeId> {
-        let mut client = self.client_of(leader)?;
-        let req = TransferLeaderRequest { shard, to };
-        let r = call(leader, Duration::from_secs(10), client.transfer_leader(req)).await?;
-        Ok(r.leader)
     }
 }
 

@@ -1,5 +1,13 @@
 //! Time parameters as the Prometheus API accepts them: RFC 3339 (`2024-01-02T03:04:05.123Z`,
-//! offsets allowed) or Unix seconds with an optional fraction (`1700000000.5`).
+//! offsets allowed) or Unix seconds with an optional fraction (`1700000000.5`); and the
+//! wall clock.
+
+/// The wall clock in milliseconds since the epoch (for what people read and compare with
+/// minutes-long thresholds: liveness, moves, backups; the development clock does not move it).
+pub fn wall_ms() -> i64 {
+    use cairn_model::Clock;
+    cairn_model::SystemClock.now_ms()
+}
 
 /// Parses a time parameter into milliseconds since the epoch.
 pub fn parse_time_ms(s: &str) -> Option<i64> {

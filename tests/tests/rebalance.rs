@@ -139,6 +139,16 @@ fn grow_three_to_five_then_remove_one_under_load() {
         err.contains("409") && err.contains("shards 0, 1, 2, 3") && err.contains("add a node"),
         "{err}"
     );
+    // A node id that is not one, and one that is not a member: 400 and 404, naming it.
+    for (id, code, says) in [("two", 400, "is not a number"), ("9", 404, "node 9")] {
+        let r = cairn_tests::client()
+            .delete(format!("{}/api/v1/cluster/nodes/{id}", c.url(1)))
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), code);
+        let body = r.text().unwrap();
+        assert!(body.contains(says), "{body}");
+    }
     let w = Writer::start(vec![c.url(1), c.url(3)], "grow", T0);
     wait_more_acks(&w, 50).unwrap();
     w.take_longest_gap();

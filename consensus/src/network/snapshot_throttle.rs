@@ -136,7 +136,10 @@ mod tests {
             let t = t.clone();
             async move { t.acquire(1).await }
         });
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        // Let the waiter run into its wait (no time passes: the clock is paused).
+        for _ in 0..16 {
+            tokio::task::yield_now().await;
+        }
         assert!(!blocked.is_finished());
         t.set_rate(0);
         blocked.await.unwrap();

@@ -67,29 +67,11 @@ fn mib(b: u64) -> String {
     format!("{:.1} MiB", b as f64 / 1_048_576.0)
 }
 
-async fn get_json(client: &reqwest::Client, url: &str) -> anyhow::Result<Value> {
-    let resp = client
-        .get(url)
-        .send()
-        .await
-        .with_context(|| format!("asking {url}"))?;
-    let code = resp.status();
-    let text = resp
-        .text()
-        .await
-        .with_context(|| format!("reading {url}"))?;
-    if !code.is_success() {
-        bail!("{url}: {code}: {text}");
-    }
-    let v: Value = serde_json::from_str(&text).with_context(|| format!("{url}: not JSON"))?;
-    Ok(v["data"].clone())
-}
-
 pub async fn backup(args: BackupArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let base = args.url.trim_end_matches('/');
     let client = reqwest::Client::new();
-    let status = get_json(&client, &format!("{base}/api/v1/cluster/status")).await?;
+    let status = super::get_data(&client, &format!("{base}/api/v1/cluster/status")).await?;
     if args.to.exists() && std::fs::read_dir(&args.to)?.next().is_some() {
         bail!("{} exists and is not empty", args.to.display());
     }
@@ -107,7 +89,7 @@ pub async fn backup(args: BackupArgs) -> anyhow::Result<()> {
             .flatten()
             .any(|n| n["id"] == id && n["state"] == "up")
     };
-    let meta = get_json(&client, &format!("{base}/api/v1/admin/backup/meta")).await?;
+    let meta = super::get_data(&client, &format!("{base}/api/v1/admin/backup/meta")).await?;
     std::fs::write(args.to.join("meta.json"), serde_json::to_vec(&meta)?)?;
     let shards = status["shard_count"].as_u64().context("no shard count")? as u32;
     let mut files = Vec::new();
@@ -154,7 +136,7 @@ pub async fn backup(args: BackupArgs) -> anyhow::Result<()> {
     }
     let manifest = Manifest {
         format: 1,
-        created_ms: chrono_ms(),
+        created_ms: crate::timeparse::wall_ms(),
         shards,
         shards_per_tenant: status["shards_per_tenant"].as_u64().unwrap_or(4) as u32,
         files,
@@ -171,12 +153,6 @@ pub async fn backup(args: BackupArgs) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
-}
-
-fn chrono_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Streams one shard's dump into `path` (through a `.part` file, renamed when whole), with a

@@ -55,20 +55,8 @@ pub async fn remove(args: RemoveArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut last = None;
     loop {
-        let d: Option<Value> = async {
-            let text = client
-                .get(&status_url)
-                .send()
-                .await
-                .ok()?
-                .text()
-                .await
-                .ok()?;
-            let v: Value = serde_json::from_str(&text).ok()?;
-            Some(v["data"].clone())
-        }
-        .await;
-        if let Some(d) = d {
+        // A node that does not answer for a moment (an election) is asked again.
+        if let Ok(d) = super::get_data(&client, &status_url).await {
             let node = d["nodes"]
                 .as_array()
                 .into_iter()

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, bail};
 use serde_json::Value;
 
 /// `cairn cluster status`
@@ -20,14 +19,7 @@ pub struct StatusArgs {
 /// Prints the status of the cluster `args.url` belongs to.
 pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
     let url = format!("{}/api/v1/cluster/status", args.url.trim_end_matches('/'));
-    let resp = super::send(reqwest::Client::new().get(&url), None, &args.url).await?;
-    let code = resp.status();
-    let body = resp.text().await.context("reading the status")?;
-    if !code.is_success() {
-        bail!("{code}: {body}");
-    }
-    let v: Value = serde_json::from_str(&body).context("the status is not JSON")?;
-    let mut d = v["data"].clone();
+    let mut d = super::get_data(&reqwest::Client::new(), &url).await?;
     add_snapshot_progress(&mut d).await;
     let d = &d;
     if args.json {
@@ -59,9 +51,8 @@ pub async fn add_snapshot_progress(d: &mut Value) {
         let url = format!("http://{a}/api/v1/cluster/status");
         let client = &client;
         async move {
-            let text = client.get(url).send().await.ok()?.text().await.ok()?;
-            let v: Value = serde_json::from_str(&text).ok()?;
-            Some(v["data"]["snapshot_sends"].clone())
+            let d = super::get_data(client, &url).await.ok()?;
+            Some(d["snapshot_sends"].clone())
         }
     });
     let sends: Vec<Value> = futures_util::future::join_all(asks)
@@ -224,9 +215,7 @@ fn render_moves(moves: &Value) -> String {
     let Some(moves) = moves.as_array().filter(|m| !m.is_empty()) else {
         return String::new();
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
+    let now = crate::timeparse::wall_ms();
     let rows: Vec<Vec<String>> = moves
         .iter()
         .map(|m| {

@@ -17,13 +17,17 @@
 use std::time::Duration;
 
 use cairn_consensus::NodeId;
-use cairn_proto::cluster::CampaignRequest;
+use cairn_proto::cluster::{CampaignRequest, TransferLeaderRequest};
 
 use super::{Cluster, call};
 use crate::error::{Error, Result};
 
 /// How long the leader waits for its successor to catch up, and then to win.
 const HANDOVER_WAIT: Duration = Duration::from_secs(3);
+
+/// How long the meta leader waits for a transfer it asked for: the leader's two waits and
+/// a margin.
+const ASK_WAIT: Duration = Duration::from_secs(10);
 
 /// A leader hands over only after leading this long (more than openraft's leader lease, the
 /// longest election timeout: 2.4 s by default).
@@ -57,6 +61,16 @@ impl Cluster {
         won?;
         tracing::info!(shard, to, "handed the shard's leadership over");
         Ok(to)
+    }
+
+    /// Asks the leader of `shard`, node `leader`, to hand its leadership to `to`
+    /// (`Cluster.TransferLeader`, answered by [`Cluster::transfer_leader`] there); returns
+    /// the leader once the call ended.
+    pub async fn ask_transfer(&self, shard: u32, leader: NodeId, to: NodeId) -> Result<NodeId> {
+        let mut client = self.client_of(leader)?;
+        let req = TransferLeaderRequest { shard, to };
+        let r = call(leader, ASK_WAIT, client.transfer_leader(req)).await?;
+        Ok(r.leader)
     }
 
     /// Notes the shards node `id` said it leads (its answer to a ping).

@@ -22,14 +22,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cairn_consensus::MetaCommand;
-use cairn_consensus::membership::MAX_META_VOTERS;
-use cairn_consensus::move_plan::{plan_leader_transfers, plan_moves};
+use std::collections::BTreeMap;
 
-use super::reconcile::wall_ms;
+use cairn_consensus::membership::MAX_META_VOTERS;
+use cairn_consensus::move_plan::NodeView;
+use cairn_consensus::move_plan::{plan_leader_transfers, plan_moves};
+use cairn_consensus::{ClusterState, MetaCommand, NodeId};
+
 use super::{Job, RunOnce};
 use crate::cluster::Cluster;
 use crate::config::RebalanceConfig;
+use crate::timeparse::wall_ms;
 
 pub struct RebalanceJob {
     cluster: Arc<Cluster>,
@@ -86,7 +89,8 @@ impl RebalanceJob {
                 meta.propose(MetaCommand::RemoveNode { id: node }).await?;
             }
         }
-        self.spread_leaders(now).await;
+        // The state as this pass left it: no leader moves while a replica move just started.
+        self.spread_leaders(&c.state(), &views, now).await;
         let members = meta.status().members();
         if members.voters.len() < MAX_META_VOTERS && !members.joint {
             let candidate = members.learners.iter().copied().find(|n| {
@@ -105,10 +109,13 @@ impl RebalanceJob {
     /// Once replicas are where they belong and every member is up and stable, hands one
     /// shard's leadership from the node leading most to one leading fewest (see
     /// `cluster/leader_transfer.rs`). One per pass: each costs the shard a short pause.
-    async fn spread_leaders(&self, now: i64) {
+    async fn spread_leaders(
+        &self,
+        state: &ClusterState,
+        views: &BTreeMap<NodeId, NodeView>,
+        now: i64,
+    ) {
         let c = &self.cluster;
-        let state = c.state();
-        let views = c.node_views(now);
         let stable = views.values().all(|v| {
             !v.draining
                 && v.up_since

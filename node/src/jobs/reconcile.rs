@@ -21,17 +21,10 @@ use cairn_proto::cluster::cluster_client::ClusterClient;
 
 use super::{Job, RunOnce};
 use crate::cluster::Cluster;
+use crate::timeparse::wall_ms;
 
 /// How long a member may take to answer a ping.
 const PING_TIMEOUT: Duration = Duration::from_millis(500);
-
-/// The wall clock in milliseconds (liveness times are shown to people and compared with
-/// minutes-long thresholds; the development clock does not move them).
-pub(super) fn wall_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
 
 pub struct ReconcileJob {
     cluster: Arc<Cluster>,

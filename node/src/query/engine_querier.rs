@@ -32,6 +32,11 @@ impl EngineQuerier {
         }
         Ok((shard, sid))
     }
+
+    /// [`check`](Self::check) of a whole batch.
+    fn check_all(&self, ids: &[u64]) -> Result<Vec<(u32, u64)>> {
+        ids.iter().map(|&id| self.check(id)).collect()
+    }
 }
 
 /// Packs (shard, sid) into a handle id, or says why it does not fit.
@@ -102,10 +107,7 @@ impl Querier for EngineQuerier {
         maxt: i64,
         out: &mut [Vec<Sample>],
     ) -> Result<()> {
-        let refs = ids
-            .iter()
-            .map(|&id| self.check(id))
-            .collect::<Result<Vec<_>>>()?;
+        let refs = self.check_all(ids)?;
         self.shards
             .read_many(&refs, mint, maxt, out)
             .map_err(query_error)
@@ -143,10 +145,7 @@ impl Querier for EngineQuerier {
         maxt: i64,
         out: &mut [Vec<Bucket>],
     ) -> Result<()> {
-        let refs = ids
-            .iter()
-            .map(|&id| self.check(id))
-            .collect::<Result<Vec<_>>>()?;
+        let refs = self.check_all(ids)?;
         self.shards
             .read_buckets_many(&refs, tier, mint, maxt, out)
             .map_err(query_error)

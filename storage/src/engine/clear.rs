@@ -4,7 +4,7 @@
 //!
 //! ```text
 //!  clear_shard(shard) ──► delete the shard's ranges in every shard CF, one write
-//!                     ──► compact those ranges on a thread of their own (frees the disk)
+//!                     ──► compact those ranges on a tracked thread (frees the disk)
 //!                     ──► the shard's head rebuilt from nothing
 //! ```
 
@@ -36,21 +36,13 @@ impl Engine {
             .stats
             .shards_cleared
             .fetch_add(1, Ordering::Relaxed);
-        // Range deletions free no disk until compacted: do it now, off the caller's thread.
-        let db = db.clone();
-        let spawned = std::thread::Builder::new()
-            .name(format!("clear-shard-{shard}"))
-            .spawn(move || {
-                for name in SHARD_CFS {
-                    if let Some(h) = db.cf_handle(name) {
-                        db.compact_range_cf(h, Some(start), Some(end));
-                    }
-                }
-            });
-        if let Err(e) = spawned {
-            // The data is gone either way; RocksDB compacts the range later by itself.
-            tracing::warn!(shard, error = %e, "could not start compacting a cleared shard");
-        }
+        // Range deletions free no disk until compacted.
+        self.compact_later(
+            SHARD_CFS
+                .iter()
+                .map(|&name| (name, start.to_vec(), end.to_vec()))
+                .collect(),
+        );
         Ok(())
     }
 }

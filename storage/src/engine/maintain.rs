@@ -35,7 +35,7 @@ use crate::rollup_block::encode_block;
 use crate::series_record::decode_series_record;
 
 /// A key range of one column family to compact once retention deleted it.
-type CompactRange = (&'static str, Vec<u8>, Vec<u8>);
+pub(super) type CompactRange = (&'static str, Vec<u8>, Vec<u8>);
 
 impl Engine {
     /// Applies the maintenance command at log `index` of `shard` (see `Maintenance`). Like
@@ -143,7 +143,7 @@ impl Engine {
         out
     }
 
-    /// Waits for the compactions retention started (tests, and shutdown).
+    /// Waits for the compactions of deleted ranges started so far (tests, and shutdown).
     pub fn wait_for_compactions(&self) {
         let handles = std::mem::take(
             &mut *self
@@ -414,12 +414,13 @@ impl Engine {
         Ok(out)
     }
 
-    /// Compacts ranges retention deleted on a thread of its own, so the space comes back
-    /// without holding up apply (a compaction of a day of chunks takes seconds).
-    fn compact_later(&self, ranges: Vec<CompactRange>) {
+    /// Compacts deleted ranges (retention's, a dropped shard's) on a thread of its own, so the
+    /// space comes back without holding up apply (a compaction of a day of chunks takes
+    /// seconds); the thread is tracked, so shutdown waits for it before closing the database.
+    pub(super) fn compact_later(&self, ranges: Vec<CompactRange>) {
         let db = self.inner.db.clone();
         let spawned = std::thread::Builder::new()
-            .name("cairn-retention-compact".into())
+            .name("cairn-compact".into())
             .spawn(move || {
                 for (name, a, b) in ranges {
                     if let Some(h) = db.cf_handle(name) {
@@ -437,7 +438,7 @@ impl Engine {
                 hs.retain(|h| !h.is_finished());
                 hs.push(h);
             }
-            Err(e) => tracing::warn!(error = %e, "could not start a retention compaction"),
+            Err(e) => tracing::warn!(error = %e, "could not start compacting deleted ranges"),
         }
     }
 }
