@@ -451,8 +451,26 @@ pub fn ensure_installed(binary: &str, package: &str) -> anyhow::Result<PathBuf> 
 
 /// A free loopback TCP port (bound and released; fine for tests on one machine).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("binding a free port")
+    // Below Linux's ephemeral range (32768+): a port the kernel hands out for port 0 is also
+    // the local port of outgoing connections, so a node killed and restarted on it could find
+    // it taken by some client's connection meanwhile. Never the same port twice in a process,
+    // as tests run in parallel and restart nodes on their ports.
+    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+    let mut x = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64)
+        ^ (u64::from(std::process::id()) << 32);
+    for _ in 0..10_000 {
+        // xorshift: a different walk in each process.
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let port = 20_000 + (x % 12_000) as u16;
+        if !given.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.push(port);
+            return port;
+        }
+    }
+    panic!("no free port in 20000..32000");
 }
